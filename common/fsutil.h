@@ -1,0 +1,31 @@
+/* Local file-system helpers with the durability rules of the repository format.
+ * lv_write_file_atomic writes to "<path>.tmp-<pid>-<rand>", fsyncs it, renames it over path and fsyncs
+ * the directory: a crash leaves either the old file or the complete new one, never a partial file under
+ * the final name. All functions return lv_code (see common/error.h) and set the error message. */
+#ifndef LV_COMMON_FSUTIL_H
+#define LV_COMMON_FSUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/buf.h"
+
+/* Create path and its missing parents with mode (like mkdir -p). */
+int lv_mkdir_p(const char *path, mode_t mode);
+
+/* Atomically replace (or, with no_replace, create: LV_ERR_CONFLICT if path exists) a file. */
+int lv_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, int no_replace);
+
+/* Read a whole file into out (appending). LV_ERR_NOT_FOUND if it does not exist. */
+int lv_read_file(const char *path, lv_buf *out);
+
+/* fsync the directory that contains path (or path itself when it is a directory). */
+int lv_fsync_dir(const char *dir);
+
+/* Write all n bytes / read exactly n bytes at offset, retrying on EINTR and short transfers.
+ * lv_pread_full returns LV_ERR_IO on a short file. */
+int lv_write_all(int fd, const void *p, size_t n, const char *what);
+int lv_pread_full(int fd, void *p, size_t n, uint64_t off, const char *what);
+
+#endif

@@ -1,0 +1,98 @@
+/* The repository: configuration, keys, and the open handle every command works through.
+ *
+ * Objects (docs/repository-format.md has the full format and the reasons):
+ *   config          plaintext "key = value" lines: format version, repository id, encryption and
+ *                   compression choice, pack size, chunker parameters; the last line "mac = <hex>" is
+ *                   HMAC-SHA256 under the config-MAC subkey (encrypted repositories) so a changed byte
+ *                   is detected once a key has opened the repository.
+ *   keys/<id>       "key = value" lines: kdf (scrypt or keyfile), its parameters and salt, and the
+ *                   master secret sealed (AES-256-GCM) under the key the KDF derives; host, user, created.
+ * The master secret is 32 random bytes. Subkeys are derived from it with HKDF-SHA256:
+ *   enc_key   "labvault v1 encrypt"   AES-256-GCM for blobs, pack headers, index and manifests
+ *   id_key    "labvault v1 blob-id"   blob id = HMAC-SHA256(id_key, plaintext)
+ *   chunk_key "labvault v1 chunker"   seeds the FastCDC gear table (boundaries leak nothing)
+ *   mac_key   "labvault v1 config"    authenticates config
+ * An unencrypted repository (explicit choice at init) has no keys/; its blob ids are plain SHA-256 and
+ * its seal/open steps only frame the data with a SHA-256 checksum, so corruption is still detected.
+ *
+ * Contract: lv_repo_open() fails with LV_ERR_NOT_FOUND (no config: not a repository), LV_ERR_CORRUPT
+ * (malformed config), LV_ERR_AUTH (no key accepts the credential), LV_ERR_UNREACHABLE (store down).
+ * The handle is read-only after open and may be shared between threads, except r->cat, whose own
+ * contract (manifests/catalog.h) applies. */
+#ifndef LV_REPO_REPO_H
+#define LV_REPO_REPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "crypto/crypto.h"
+#include "store/store.h"
+
+struct lv_catalog;
+
+#define LV_REPO_FORMAT 1
+#define LV_REPO_ID_LEN 16
+
+typedef struct lv_credential {
+    const char *passphrase; /* NUL-terminated, or NULL */
+    const char *key_file;   /* path of a key file (random bytes, at least 32), or NULL */
+} lv_credential;
+
+typedef struct lv_repo_params {
+    int encrypted;          /* 1 unless the user explicitly chose an unencrypted repository */
+    int compress_level;     /* zstd level, default 3; 0 = store blobs uncompressed */
+    uint64_t pack_size;     /* target pack size, default 16 MiB, allowed 4 MiB .. 256 MiB */
+    uint32_t chunk_min, chunk_avg, chunk_max; /* FastCDC: 256 KiB / 1 MiB / 4 MiB */
+    uint64_t scrypt_n;      /* default 32768 (2^15), r 8, p 1 */
+    uint32_t scrypt_r, scrypt_p;
+} lv_repo_params;
+
+typedef struct lv_repo {
+    lv_store *store;               /* borrowed: the caller closes it after lv_repo_close */
+    struct lv_catalog *cat;        /* borrowed, attached by the caller after open; may be NULL */
+    uint8_t id[LV_REPO_ID_LEN];
+    char id_hex[2 * LV_REPO_ID_LEN + 1];
+    lv_repo_params params;
+    char key_id[65];               /* hex id of the key that opened it ("" when unencrypted) */
+    uint8_t enc_key[LV_KEY_LEN], id_key[LV_KEY_LEN], chunk_key[LV_KEY_LEN], mac_key[LV_KEY_LEN];
+} lv_repo;
+
+/* Defaults listed above. */
+void lv_repo_params_default(lv_repo_params *p);
+
+/* Write config (create-only: an existing repository is never overwritten, LV_ERR_CONFLICT) and the
+ * first key; return the open handle. cred is ignored when params->encrypted == 0. */
+int lv_repo_init(lv_store *st, const lv_repo_params *params, const lv_credential *cred, lv_repo **out);
+int lv_repo_open(lv_store *st, const lv_credential *cred, lv_repo **out);
+void lv_repo_close(lv_repo *r);          /* wipes the key material */
+
+/* Keys. add: a new keys/<id> wrapping the same master secret. remove: refuses the last remaining key
+ * and the key this handle was opened with (LV_ERR_USAGE). */
+typedef struct lv_key_info {
+    char id[65];
+    char kdf[16];
+    char host[256];
+    char user[64];
+    char created[32];    /* RFC 3339 UTC */
+    int current;         /* 1 for the key that opened this handle */
+} lv_key_info;
+int lv_repo_key_add(lv_repo *r, const lv_credential *cred, char id_out[65]);
+int lv_repo_key_list(lv_repo *r, int (*cb)(void *arg, const lv_key_info *k), void *arg);
+int lv_repo_key_remove(lv_repo *r, const char *id);
+
+/* Blob id of plaintext: HMAC-SHA256(id_key, data), or SHA-256 when unencrypted. */
+void lv_repo_blob_id(const lv_repo *r, const void *data, size_t n, uint8_t id[LV_HASH_LEN]);
+
+/* Object sealing shared by blobs, pack headers, index and manifest objects:
+ * plaintext -> [1 byte codec: 0 raw, 1 zstd] + payload -> AES-256-GCM with aad (or, unencrypted,
+ * payload + SHA-256 of it). compress=0 skips zstd (already-compressed or tiny data).
+ * lv_repo_unseal verifies before decompressing. Once a key has opened the repository, a tag that does
+ * not verify means the bytes changed, so it returns LV_ERR_CORRUPT naming `what`; the wrong-key case is
+ * caught earlier, at key unwrap in lv_repo_open (LV_ERR_AUTH). */
+void lv_repo_seal(const lv_repo *r, const void *aad, size_t aad_len, const void *plain, size_t n,
+                  int compress, lv_buf *out);
+int lv_repo_unseal(const lv_repo *r, const void *aad, size_t aad_len, const void *sealed, size_t n,
+                   lv_buf *out, const char *what);
+
+#endif

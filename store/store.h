@@ -1,0 +1,88 @@
+/* Storage interface: one API, two drivers (local directory, S3).
+ *
+ * Keys are relative slash-separated paths inside the repository ("data/ab/ab12...", "config").
+ * Every function returns an lv_code (common/error.h) and on failure records a one-line message naming
+ * the key and the cause. The codes callers rely on:
+ *   LV_ERR_NOT_FOUND    the key does not exist (get/head/del of a missing key)
+ *   LV_ERR_CONFLICT     put with LV_PUT_IF_ABSENT and the key exists
+ *   LV_ERR_UNREACHABLE  network/endpoint failure or 5xx that persisted through all retries
+ *   LV_ERR_AUTH         credentials refused (403, signature mismatch)
+ *   LV_ERR_CORRUPT      the store returned something other than what was asked (short body, bad XML)
+ *   LV_ERR_IO           local file-system failure (disk full, permission)
+ *
+ * Atomicity: after put returns LV_OK the object is durable and complete under its key; while put runs
+ * or after it fails, the key shows either nothing or the previous complete object, never a partial one.
+ *
+ * Threads: an lv_store handle may be used from several threads at once (the S3 driver keeps a pool of
+ * connections; the local driver is stateless). Open it once and share it.
+ */
+#ifndef LV_STORE_STORE_H
+#define LV_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+typedef struct lv_store lv_store;
+
+enum {
+    LV_PUT_IF_ABSENT = 1 /* create only: fail with LV_ERR_CONFLICT when the key exists */
+};
+
+/* Called once per listed key, in lexical key order for a given prefix. Return non-zero to stop the
+ * listing early; that value is then returned by lv_store_list (so use an lv_code or LV_OK-stop). */
+typedef int (*lv_store_list_cb)(void *arg, const char *key, uint64_t size);
+
+typedef struct lv_store_opts {
+    /* S3 only; NULL/0 means the default. */
+    const char *endpoint;      /* "http://127.0.0.1:7480"; default https://s3.<region>.amazonaws.com */
+    const char *region;        /* default "us-east-1" */
+    const char *access_key;    /* secret-bearing fields are never logged */
+    const char *secret_key;
+    const char *session_token;
+    int path_style;            /* 1 = http://host/bucket/key, 0 = http://bucket.host/key; default 1 */
+    int verify_tls;            /* default 1; set -1 to disable verification (explicit choice) */
+    const char *ca_file;
+    int concurrency;           /* parallel transfers for batch operations; default 4 */
+    uint64_t multipart_threshold; /* put above this size uses multipart; default 64 MiB */
+    uint64_t part_size;        /* default 16 MiB; minimum 5 MiB */
+    int max_retries;           /* default 6 */
+    int retry_base_ms;         /* first backoff; default 200 ms, doubled each retry, with jitter */
+    int timeout_s;             /* per request (low-speed limit); default 60 */
+} lv_store_opts;
+
+/* Open "s3://bucket/prefix" with the S3 driver, "file:///path" or a plain path with the local driver.
+ * Does no I/O beyond what is needed to validate the URL (the local driver creates nothing). */
+int lv_store_open(const char *url, const lv_store_opts *opts, lv_store **out);
+void lv_store_close(lv_store *s);
+
+/* Human description for messages: "s3://bucket/prefix" or "/var/lib/labvault/repo" (no secrets). */
+const char *lv_store_describe(const lv_store *s);
+
+int lv_store_put(lv_store *s, const char *key, const void *data, size_t len, int flags);
+/* Append the object (or the byte range [off, off+len) when len > 0) to out. A range beyond the end,
+ * or a body shorter than announced, is LV_ERR_CORRUPT. */
+int lv_store_get(lv_store *s, const char *key, uint64_t off, uint64_t len, lv_buf *out);
+int lv_store_head(lv_store *s, const char *key, uint64_t *size);
+int lv_store_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void *arg);
+int lv_store_del(lv_store *s, const char *key);                 /* a missing key is LV_OK */
+int lv_store_del_many(lv_store *s, const char *const *keys, size_t n); /* batched; missing = OK */
+
+/* Driver vtable; drivers live in store/local.c and store/s3.c. */
+typedef struct lv_store_ops {
+    int (*put)(lv_store *, const char *, const void *, size_t, int);
+    int (*get)(lv_store *, const char *, uint64_t, uint64_t, lv_buf *);
+    int (*head)(lv_store *, const char *, uint64_t *);
+    int (*list)(lv_store *, const char *, lv_store_list_cb, void *);
+    int (*del)(lv_store *, const char *);
+    int (*del_many)(lv_store *, const char *const *, size_t);
+    void (*close)(lv_store *);
+} lv_store_ops;
+
+struct lv_store {
+    const lv_store_ops *ops;
+    char *desc;
+};
+
+#endif
