@@ -1,0 +1,73 @@
+/* The one table of configuration options. Adding an option here makes it available in the INI file,
+ * as LABVAULT_<NAME> and as --<name>, and shows it in `labvault config show`. */
+#include "config/config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MiB (1024LL * 1024)
+
+const lv_opt_def lv_options[] = {
+    {"global", "repo", "LABVAULT_REPO", NULL, LV_OPT_STRING, 0, "/var/lib/labvault/repo", NULL, 0, 0,
+     "repository: a local directory path or s3://bucket/prefix"},
+    {"global", "catalog", "LABVAULT_CATALOG", NULL, LV_OPT_PATH, 0, "/var/lib/labvault/catalog.db", NULL, 0,
+     0, "local SQLite catalog file"},
+    {"global", "log-level", "LABVAULT_LOG_LEVEL", NULL, LV_OPT_ENUM, 0, "warn",
+     "error|warn|info|debug|trace", 0, 0, "how much to log to stderr"},
+    {"global", "passphrase-file", "LABVAULT_PASSPHRASE_FILE", NULL, LV_OPT_PATH, 0, NULL, NULL, 0, 0,
+     "file holding the repository passphrase (first line)"},
+    {"global", "key-file", "LABVAULT_KEY_FILE", NULL, LV_OPT_PATH, 0, NULL, NULL, 0, 0,
+     "key file that opens the repository instead of a passphrase"},
+    {"global", "compress-level", "LABVAULT_COMPRESS_LEVEL", NULL, LV_OPT_INT, 0, "3", NULL, 0, 19,
+     "zstd level for new blobs (0 = no compression)"},
+    {"global", "pack-size", "LABVAULT_PACK_SIZE", NULL, LV_OPT_SIZE, 0, "16M", NULL, 4 * MiB, 256 * MiB,
+     "target size of pack files, for a new repository"},
+    {"global", "lock-lease", "LABVAULT_LOCK_LEASE", NULL, LV_OPT_INT, 0, "300", NULL, 10, 86400,
+     "seconds a maintenance lock stays valid without being refreshed"},
+
+    {"s3", "endpoint", "LABVAULT_S3_ENDPOINT", "AWS_ENDPOINT_URL", LV_OPT_STRING, 0, NULL, NULL, 0, 0,
+     "S3 endpoint URL (default: AWS for the region)"},
+    {"s3", "region", "LABVAULT_S3_REGION", "AWS_REGION", LV_OPT_STRING, 0, "us-east-1", NULL, 0, 0,
+     "S3 region used for signing"},
+    {"s3", "access-key", "LABVAULT_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID", LV_OPT_STRING, 1, NULL, NULL, 0, 0,
+     "S3 access key id"},
+    {"s3", "secret-key", "LABVAULT_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY", LV_OPT_STRING, 1, NULL, NULL, 0,
+     0, "S3 secret access key"},
+    {"s3", "session-token", "LABVAULT_S3_SESSION_TOKEN", "AWS_SESSION_TOKEN", LV_OPT_STRING, 1, NULL, NULL, 0,
+     0, "S3 session token for temporary credentials"},
+    {"s3", "uri-style", "LABVAULT_S3_URI_STYLE", NULL, LV_OPT_ENUM, 0, "path", "path|host", 0, 0,
+     "path-style (http://endpoint/bucket/key) or virtual-hosted (http://bucket.endpoint/key)"},
+    {"s3", "verify-tls", "LABVAULT_S3_VERIFY_TLS", NULL, LV_OPT_BOOL, 0, "true", NULL, 0, 0,
+     "verify the server's TLS certificate"},
+    {"s3", "ca-file", "LABVAULT_S3_CA_FILE", NULL, LV_OPT_PATH, 0, NULL, NULL, 0, 0,
+     "CA bundle for TLS verification"},
+    {"s3", "concurrency", "LABVAULT_S3_CONCURRENCY", NULL, LV_OPT_INT, 0, "4", NULL, 1, 64,
+     "parallel transfers"},
+    {"s3", "multipart-threshold", "LABVAULT_S3_MULTIPART_THRESHOLD", NULL, LV_OPT_SIZE, 0, "64M", NULL,
+     5 * MiB, 5LL * 1024 * 1024 * MiB, "objects larger than this are uploaded in parts"},
+    {"s3", "part-size", "LABVAULT_S3_PART_SIZE", NULL, LV_OPT_SIZE, 0, "16M", NULL, 5 * MiB, 5LL * 1024 * MiB,
+     "size of one multipart part"},
+    {"s3", "max-retries", "LABVAULT_S3_MAX_RETRIES", NULL, LV_OPT_INT, 0, "6", NULL, 0, 100,
+     "retries of a failed request, with exponential backoff"},
+    {"s3", "timeout", "LABVAULT_S3_TIMEOUT", NULL, LV_OPT_INT, 0, "60", NULL, 1, 3600,
+     "seconds a request may stall before it is retried"},
+    {NULL, NULL, NULL, NULL, LV_OPT_STRING, 0, NULL, NULL, 0, 0, NULL},
+};
+
+const char *lv_opt_name(const lv_opt_def *d, char *buf, size_t n)
+{
+    if (strcmp(d->section, "global") == 0)
+        snprintf(buf, n, "%s", d->key);
+    else
+        snprintf(buf, n, "%s-%s", d->section, d->key);
+    return buf;
+}
+
+const lv_opt_def *lv_opt_find(const char *name)
+{
+    char buf[128];
+    for (const lv_opt_def *d = lv_options; d->key; d++)
+        if (strcmp(lv_opt_name(d, buf, sizeof buf), name) == 0)
+            return d;
+    return NULL;
+}
