@@ -20,7 +20,7 @@ int lv_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 /* Read a whole file into out (appending). LV_ERR_NOT_FOUND if it does not exist. */
 int lv_read_file(const char *path, lv_buf *out);
 
-/* fsync the directory that contains path (or path itself when it is a directory). */
+/* fsync the directory dir (after creating, renaming or removing an entry in it). */
 int lv_fsync_dir(const char *dir);
 
 /* Write all n bytes / read exactly n bytes at offset, retrying on EINTR and short transfers.

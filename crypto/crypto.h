@@ -30,7 +30,13 @@ void lv_random(void *out, size_t n);
 void lv_sha256(const void *data, size_t n, uint8_t out[LV_HASH_LEN]);
 void lv_hmac_sha256(const uint8_t key[LV_KEY_LEN], const void *data, size_t n, uint8_t out[LV_HASH_LEN]);
 void lv_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const char *info, uint8_t *out, size_t out_len);
-/* n must be a power of two (e.g. 32768), r and p positive; memory use about 128*n*r bytes. */
+/* HKDF with a salt and binary info (key files: the salt is stored in the key object). salt_len 0 means
+ * no salt (RFC 5869: HashLen zero bytes), which is what lv_hkdf_sha256 uses. */
+void lv_hkdf_sha256_ex(const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len,
+                       const void *info, size_t info_len, uint8_t *out, size_t out_len);
+/* n must be a power of two (e.g. 32768), r and p positive; memory use about 128*n*r bytes. Parameters
+ * that are invalid or would need more than 2 GiB are refused with LV_ERR_CONFIG (a key object is read
+ * from the bucket: it must not be able to exhaust memory). */
 int lv_scrypt(const char *pass, size_t pass_len, const uint8_t *salt, size_t salt_len, uint64_t n,
               uint64_t r, uint64_t p, uint8_t out[LV_KEY_LEN]);
 

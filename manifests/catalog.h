@@ -28,8 +28,13 @@ typedef struct lv_blob_loc {
     uint8_t type;         /* LV_BLOB_DATA, LV_BLOB_TREE (repo/pack.h) */
 } lv_blob_loc;
 
-/* Open or create; creates the parent directory. repo_id_hex binds the catalog to its repository. */
+/* Open or create; creates the parent directory. repo_id_hex binds the catalog to its repository: a new
+ * catalog records it, an existing one for another repository is LV_ERR_CONFLICT. NULL skips the check
+ * and binds nothing (for `catalog rebuild`: open, lv_catalog_reset, lv_catalog_set_repo). A catalog
+ * whose schema is newer than this build is LV_ERR_CONFIG. */
 int lv_catalog_open(const char *path, const char *repo_id_hex, lv_catalog **out);
+/* Rebind the catalog to a repository (after lv_catalog_reset, when rebuilding for another one). */
+int lv_catalog_set_repo(lv_catalog *c, const char *repo_id_hex);
 void lv_catalog_close(lv_catalog *c);
 const char *lv_catalog_path(const lv_catalog *c);
 
@@ -45,7 +50,8 @@ int64_t lv_catalog_blob_count(lv_catalog *c);
 
 /* Packs and index objects: which index object describes which pack. */
 int lv_catalog_pack_add(lv_catalog *c, const uint8_t pack[32], uint64_t size, const uint8_t index_id[32]);
-int lv_catalog_index_seen(lv_catalog *c, const uint8_t index_id[32]); /* 1 known, 0 not, <0 never */
+/* index_seen: 1 known, 0 not known, -LV_ERR_IO (negative) when the lookup itself failed. */
+int lv_catalog_index_seen(lv_catalog *c, const uint8_t index_id[32]);
 int lv_catalog_index_add(lv_catalog *c, const uint8_t index_id[32]);
 /* Iterate packs (for repo check). */
 int lv_catalog_pack_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t pack[32], uint64_t size),

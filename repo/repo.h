@@ -56,6 +56,8 @@ typedef struct lv_repo {
     lv_repo_params params;
     char key_id[65];               /* hex id of the key that opened it ("" when unencrypted) */
     uint8_t enc_key[LV_KEY_LEN], id_key[LV_KEY_LEN], chunk_key[LV_KEY_LEN], mac_key[LV_KEY_LEN];
+    uint8_t master[LV_KEY_LEN];    /* the master secret the subkeys come from; only lv_repo_key_add
+                                      uses it (to wrap it under a new key). Never use it directly. */
 } lv_repo;
 
 /* Defaults listed above. */
