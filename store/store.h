@@ -13,6 +13,11 @@
  * Atomicity: after put returns LV_OK the object is durable and complete under its key; while put runs
  * or after it fails, the key shows either nothing or the previous complete object, never a partial one.
  *
+ * Keys (checked by lv_store_* before a driver sees them): 1..1024 bytes, no control characters, no
+ * leading or trailing '/', no empty, "." or ".." segment, and no ".tmp-" (the local driver's temporary
+ * files are named "<key>.tmp-*" and listings skip them). A listing prefix follows the same rules but
+ * may be empty or end with '/'.
+ *
  * Threads: an lv_store handle may be used from several threads at once (the S3 driver keeps a pool of
  * connections; the local driver is stateless). Open it once and share it.
  */
@@ -41,15 +46,18 @@ typedef struct lv_store_opts {
     const char *access_key;    /* secret-bearing fields are never logged */
     const char *secret_key;
     const char *session_token;
-    int path_style;            /* 1 = http://host/bucket/key, 0 = http://bucket.host/key; default 1 */
+    int path_style;            /* 1 (and 0, the default) = http://host/bucket/key;
+                                * -1 = virtual-hosted http://bucket.host/key (explicit choice, like
+                                * verify_tls: a zeroed struct must keep the default) */
     int verify_tls;            /* default 1; set -1 to disable verification (explicit choice) */
     const char *ca_file;
     int concurrency;           /* parallel transfers for batch operations; default 4 */
     uint64_t multipart_threshold; /* put above this size uses multipart; default 64 MiB */
     uint64_t part_size;        /* default 16 MiB; minimum 5 MiB */
-    int max_retries;           /* default 6 */
+    int max_retries;           /* default 6; -1 = no retries */
     int retry_base_ms;         /* first backoff; default 200 ms, doubled each retry, with jitter */
     int timeout_s;             /* per request (low-speed limit); default 60 */
+    int list_page_size;        /* ListObjectsV2 max-keys; default 1000 (tests use small pages) */
 } lv_store_opts;
 
 /* Open "s3://bucket/prefix" with the S3 driver, "file:///path" or a plain path with the local driver.
@@ -60,9 +68,18 @@ void lv_store_close(lv_store *s);
 /* Human description for messages: "s3://bucket/prefix" or "/var/lib/labvault/repo" (no secrets). */
 const char *lv_store_describe(const lv_store *s);
 
+/* Create the container if it does not exist: the bucket (S3; one we already own is fine) or the
+ * directory (local). Everything else assumes it exists. */
+int lv_store_create(lv_store *s);
+
+/* With LV_PUT_IF_ABSENT the S3 driver uses one conditional PUT (If-None-Match: *) up to 5 GiB, so the
+ * create is atomic on the server; if an attempt is retried after a lost response and then conflicts,
+ * the object is read back and equal content counts as success (our own first attempt stored it).
+ * Above 5 GiB (no conditional multipart on S3-compatible servers) it checks with HEAD first: racy. */
 int lv_store_put(lv_store *s, const char *key, const void *data, size_t len, int flags);
 /* Append the object (or the byte range [off, off+len) when len > 0) to out. A range beyond the end,
- * or a body shorter than announced, is LV_ERR_CORRUPT. */
+ * or a body shorter than announced, is LV_ERR_CORRUPT. len == 0 with off > 0 reads from off to the
+ * end. On failure out keeps its previous length. */
 int lv_store_get(lv_store *s, const char *key, uint64_t off, uint64_t len, lv_buf *out);
 int lv_store_head(lv_store *s, const char *key, uint64_t *size);
 int lv_store_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void *arg);
@@ -78,11 +95,14 @@ typedef struct lv_store_ops {
     int (*del)(lv_store *, const char *);
     int (*del_many)(lv_store *, const char *const *, size_t);
     void (*close)(lv_store *);
+    int (*create)(lv_store *);
 } lv_store_ops;
 
 struct lv_store {
     const lv_store_ops *ops;
     char *desc;
 };
+
+/* A small worker pool for callers too: store/parallel.h (lv_parallel_for). */
 
 #endif

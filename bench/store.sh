@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Raw storage throughput: the ceiling that labvault's own figures are measured against.
+#   1. local: cp of MIB files of 1 MiB, then sync (the file system's own rate);
+#   2. local: store_bench on file://DIR (each object written to a temporary name, fsynced, renamed,
+#      directory fsynced: what a real put costs);
+#   3. S3, when LABVAULT_S3_* or LV_TEST_S3_* name a server: store_bench, plain signed PUTs and GETs;
+#   4. the blob-store bench (compressed + encrypted pack path), when it is built: see the hook below.
+# Every line of results has the same form: PHASE url=... objects=N object_kib=K threads=J seconds=S mib_s=R
+#
+# Usage: bench/store.sh [BUILD_DIR]            (default: build; needs BUILD_DIR/bench/store_bench)
+# Knobs: MIB (default 256), THREADS (default "1 4"), BENCH_DIR (work area; default $TMPDIR or /tmp).
+# Run it under tests/harness/with-services.sh to get an S3 server.
+#
+# Two traps of these machines (../shared/research/benchmarking-here.md): each timed command waits 6 s
+# first, because freed memory goes back to the host and touching it again is slow; and the work area's
+# journal state is printed, because ext4 without a journal slows file creation after deletions (point
+# BENCH_DIR at a journaled file system for figures you quote). Take the median of several runs.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd -P)
+build=${1:-$root/build}
+bin=$build/bench/store_bench
+if [[ ! -x $bin ]]; then
+  echo "store.sh: $bin is not built (meson setup $build && ninja -C $build)" >&2
+  exit 2
+fi
+MIB=${MIB:-256}
+THREADS=${THREADS:-"1 4"}
+work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/lv-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+settle() { sync; sleep 6; }
+
+dev=$(df --output=source "$work" | tail -n 1)
+fstype=$(df --output=fstype "$work" | tail -n 1)
+journal=n/a
+if [[ $fstype == ext4 ]] && command -v tune2fs >/dev/null; then
+  if tune2fs -l "$dev" 2>/dev/null | grep -q has_journal; then journal=yes; else journal=no; fi
+fi
+echo "# work area $work on $dev ($fstype, journal: $journal), $MIB MiB per run"
+
+# 1. cp baseline
+mkdir "$work/src"
+for ((i = 0; i < MIB; i++)); do head -c 1048576 /dev/urandom >"$work/src/f$i"; done
+settle
+TIMEFORMAT=%R
+secs=$({ time { cp -r "$work/src" "$work/dst" && sync; }; } 2>&1)
+awk -v t="$secs" -v m="$MIB" 'BEGIN { printf "cp url=local objects=%d object_kib=1024 threads=1 seconds=%.3f mib_s=%.1f\n", m, t, m / t }'
+rm -rf "$work/dst" "$work/src"
+
+# 2. the local driver
+for j in $THREADS; do
+  settle
+  "$bin" -n "$MIB" -j "$j" "file://$work/repo"
+done
+
+# 3. S3 (a bucket of its own, removed after each run)
+if [[ -n ${LABVAULT_S3_ENDPOINT:-${LV_TEST_S3_ENDPOINT:-}} ]]; then
+  for j in $THREADS; do
+    settle
+    "$bin" -n "$MIB" -j "$j" -d "s3://lv-bench-$$-$j"
+  done
+else
+  echo "# S3 skipped: set LABVAULT_S3_* (or run under tests/harness/with-services.sh)"
+fi
+
+# 4. Hook: the blob-store bench (repository layer: compress, encrypt, pack, put; bench/blob_bench.c,
+#    owned by the repository engineer). Its interface: blob_bench [-n MIB] [-d mixed|text|random]
+#    [-w WORKERS] URL, URL being a path that holds no repository yet or s3://bucket/prefix (credentials
+#    from LV_TEST_S3_*); it prints one key=value line. "random" data is the fair comparison with the raw
+#    rates above (same incompressible bytes); MODES adds others. Its S3 buckets are left in place.
+blob=$build/bench/blob_bench
+MODES=${MODES:-random mixed}
+if [[ -x $blob ]]; then
+  for mode in $MODES; do
+    for j in $THREADS; do
+      settle
+      echo "blob-store url=local workers=$j $("$blob" -n "$MIB" -d "$mode" -w "$j" "$work/blobrepo-$mode-$j")"
+      rm -rf "$work/blobrepo-$mode-$j"
+      if [[ -n ${LV_TEST_S3_ENDPOINT:-} ]]; then
+        settle
+        echo "blob-store url=s3 workers=$j $("$blob" -n "$MIB" -d "$mode" -w "$j" "s3://lv-blob-bench-$$-$mode-$j/repo")"
+      fi
+    done
+  done
+else
+  echo "# blob-store bench: $blob not built yet"
+fi

@@ -1,0 +1,326 @@
+/* Local directory driver: one file per key under the root ("data/ab/ab12..." -> ROOT/data/ab/ab12...).
+ *
+ * Durability and atomicity come from common/fsutil.h: a put writes "<path>.tmp-<pid>-<rand>", fsyncs
+ * it, renames (or, for LV_PUT_IF_ABSENT, links: EEXIST means the key exists) it into place and fsyncs
+ * the directory, so a crash or a full disk leaves the old object or nothing, never a partial one.
+ * Files are 0600 and directories 0700: a repository holds wrapped keys and encrypted data, and nobody
+ * else on the host needs it. The driver keeps no state beyond the root, so it is thread-safe. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/fsutil.h"
+#include "store/drivers.h"
+
+typedef struct local_store {
+    lv_store base; /* first: the lv_store * handed out points here */
+    char *root;
+} local_store;
+
+static local_store *L(lv_store *s) { return (local_store *)s; }
+
+static char *path_of(local_store *l, const char *key) { return lv_xasprintf("%s/%s", l->root, key); }
+
+static int local_create(lv_store *s)
+{
+    int rc = lv_mkdir_p(L(s)->root, 0700);
+    return rc ? lv_err_ctx("cannot create repository directory") : LV_OK;
+}
+
+static int local_put(lv_store *s, const char *key, const void *data, size_t len, int flags)
+{
+    local_store *l = L(s);
+    char *path = path_of(l, key);
+    int rc = LV_OK;
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    /* Parents first (data/ab/); mkdir of an existing directory is a cheap EEXIST. */
+    if (access(path, F_OK) != 0)
+        rc = lv_mkdir_p(path, 0700);
+    *slash = '/';
+    if (rc == LV_OK)
+        rc = lv_write_file_atomic(path, data, len, 0600, (flags & LV_PUT_IF_ABSENT) != 0);
+    if (rc == LV_ERR_CONFLICT)
+        rc = lv_err(LV_ERR_CONFLICT, "%s: %s already exists", s->desc, key);
+    else if (rc != LV_OK)
+        rc = lv_err_ctx("put %s", key); /* the message already names the path and errno */
+    free(path);
+    return rc;
+}
+
+static int open_key(local_store *l, const char *key, int *fd, uint64_t *size)
+{
+    char *path = path_of(l, key);
+    int rc = LV_OK;
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (*fd < 0) {
+        int e = errno;
+        if (e == ENOENT || e == ENOTDIR || e == ELOOP)
+            rc = lv_err(LV_ERR_NOT_FOUND, "%s: %s not found", l->base.desc, key);
+        else
+            rc = lv_err_errno(e, "cannot open %s", path);
+    } else if (fstat(*fd, &st) != 0) {
+        rc = lv_err_errno(errno, "cannot stat %s", path);
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = lv_err(LV_ERR_NOT_FOUND, "%s: %s not found (not a regular file)", l->base.desc, key);
+    } else {
+        *size = (uint64_t)st.st_size;
+    }
+    if (rc != LV_OK && *fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+    free(path);
+    return rc;
+}
+
+static int local_get(lv_store *s, const char *key, uint64_t off, uint64_t len, lv_buf *out)
+{
+    int fd;
+    uint64_t size;
+    int rc = open_key(L(s), key, &fd, &size);
+    if (rc)
+        return rc;
+    if (off > size || (len > 0 && len > size - off)) {
+        rc = lv_err(LV_ERR_CORRUPT, "%s: range %llu+%llu of %s is beyond its end (%llu bytes)", s->desc,
+                    (unsigned long long)off, (unsigned long long)len, key, (unsigned long long)size);
+    } else {
+        uint64_t n = len ? len : size - off;
+        if (n > SIZE_MAX / 2) {
+            rc = lv_err(LV_ERR_IO, "%s: %s is too large to read into memory", s->desc, key);
+        } else {
+            lv_buf_reserve(out, (size_t)n);
+            rc = lv_pread_full(fd, out->data + out->len, (size_t)n, off, key);
+            if (rc == LV_OK)
+                out->len += (size_t)n;
+            else
+                rc = lv_err_ctx("%s: get", s->desc);
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+static int local_head(lv_store *s, const char *key, uint64_t *size)
+{
+    int fd;
+    int rc = open_key(L(s), key, &fd, size);
+    if (rc == LV_OK)
+        close(fd);
+    return rc;
+}
+
+/* ---- listing ------------------------------------------------------------------------------------ */
+
+typedef struct entry {
+    char *key;
+    uint64_t size;
+} entry;
+
+typedef struct walk {
+    const char *prefix;
+    size_t plen;
+    entry *v;
+    size_t n, cap;
+} walk;
+
+static int is_temp(const char *name) { return strstr(name, ".tmp-") != NULL; }
+
+/* Could a key under directory "rel/" start with the prefix? Either the directory lies inside the
+ * prefix's range or the prefix continues below the directory. */
+static int dir_matters(const walk *w, const char *rel)
+{
+    size_t rl = strlen(rel);
+    if (rl >= w->plen)
+        return strncmp(rel, w->prefix, w->plen) == 0;
+    return strncmp(w->prefix, rel, rl) == 0 && w->prefix[rl] == '/';
+}
+
+static int walk_dir(walk *w, const char *root, const char *rel)
+{
+    char *dpath = *rel ? lv_xasprintf("%s/%s", root, rel) : lv_xstrdup(root);
+    DIR *d = opendir(dpath);
+    if (!d) {
+        int e = errno;
+        free(dpath);
+        /* A prefix naming a directory that was never created simply has no keys. */
+        return (e == ENOENT || e == ENOTDIR) ? LV_OK : lv_err_errno(e, "cannot list %s", root);
+    }
+    int rc = LV_OK;
+    struct dirent *de;
+    errno = 0;
+    while (rc == LV_OK && (de = readdir(d)) != NULL) {
+        const char *name = de->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || is_temp(name))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT)
+                continue; /* deleted while we listed */
+            rc = lv_err_errno(errno, "cannot stat %s/%s", dpath, name);
+            break;
+        }
+        char *key = *rel ? lv_xasprintf("%s/%s", rel, name) : lv_xstrdup(name);
+        if (S_ISDIR(st.st_mode)) {
+            if (dir_matters(w, key))
+                rc = walk_dir(w, root, key);
+            free(key);
+        } else if (S_ISREG(st.st_mode) && strncmp(key, w->prefix, w->plen) == 0) {
+            if (w->n == w->cap) {
+                w->cap = w->cap ? w->cap * 2 : 256;
+                w->v = lv_xrealloc(w->v, w->cap * sizeof *w->v);
+            }
+            w->v[w->n++] = (entry){key, (uint64_t)st.st_size};
+        } else {
+            free(key);
+        }
+        errno = 0;
+    }
+    if (rc == LV_OK && errno != 0)
+        rc = lv_err_errno(errno, "cannot read directory %s", dpath);
+    closedir(d);
+    free(dpath);
+    return rc;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    /* strcmp compares as unsigned char: the same byte order S3 lists in. */
+    return strcmp(((const entry *)a)->key, ((const entry *)b)->key);
+}
+
+static int local_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void *arg)
+{
+    local_store *l = L(s);
+    walk w = {.prefix = prefix, .plen = strlen(prefix)};
+    /* Start at the deepest directory the prefix names fully ("data/ab/x" -> data/ab). */
+    char *start = lv_xstrdup(prefix);
+    char *slash = strrchr(start, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        start[0] = '\0';
+    int rc = walk_dir(&w, l->root, start);
+    free(start);
+    /* Collect, then sort the whole key: a per-directory walk would put "a/b" before "a-c", but '-'
+     * sorts before '/', and callers (and S3) expect plain byte order of the full key. */
+    if (rc == LV_OK && w.n > 1)
+        qsort(w.v, w.n, sizeof *w.v, by_key);
+    for (size_t i = 0; rc == LV_OK && i < w.n; i++)
+        rc = cb(arg, w.v[i].key, w.v[i].size);
+    for (size_t i = 0; i < w.n; i++)
+        free(w.v[i].key);
+    free(w.v);
+    return rc;
+}
+
+/* ---- deletion ----------------------------------------------------------------------------------- */
+
+static int unlink_key(local_store *l, const char *key, char **dir_out)
+{
+    char *path = path_of(l, key);
+    int rc = LV_OK;
+    if (unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR)
+        rc = lv_err_errno(errno, "cannot delete %s", path);
+    if (rc == LV_OK) {
+        *strrchr(path, '/') = '\0';
+        *dir_out = path;
+    } else {
+        free(path);
+    }
+    return rc;
+}
+
+static int local_del(lv_store *s, const char *key)
+{
+    char *dir = NULL;
+    int rc = unlink_key(L(s), key, &dir);
+    if (rc == LV_OK) {
+        rc = lv_fsync_dir(dir);
+        if (rc == LV_ERR_NOT_FOUND) /* the directory never existed: nothing to delete */
+            rc = LV_OK;
+    }
+    free(dir);
+    return rc;
+}
+
+static int local_del_many(lv_store *s, const char *const *keys, size_t n)
+{
+    /* unlink is cheap; the costly part is fsync of each directory, done once per distinct directory
+     * (keys usually come sorted, so comparing with the previous one catches nearly all repeats). */
+    char *last = NULL;
+    int rc = LV_OK;
+    for (size_t i = 0; rc == LV_OK && i < n; i++) {
+        char *dir = NULL;
+        rc = unlink_key(L(s), keys[i], &dir);
+        if (rc != LV_OK)
+            break;
+        if (last && strcmp(last, dir) == 0) {
+            free(dir);
+            continue;
+        }
+        if (last) {
+            rc = lv_fsync_dir(last);
+            rc = rc == LV_ERR_NOT_FOUND ? LV_OK : rc;
+            free(last);
+        }
+        last = dir;
+    }
+    if (last) {
+        int r2 = lv_fsync_dir(last);
+        if (rc == LV_OK && r2 != LV_ERR_NOT_FOUND)
+            rc = r2;
+        free(last);
+    }
+    return rc;
+}
+
+static void local_close(lv_store *s)
+{
+    local_store *l = L(s);
+    free(l->root);
+    free(l->base.desc);
+    free(l);
+}
+
+static const lv_store_ops local_ops = {
+    .put = local_put,
+    .get = local_get,
+    .head = local_head,
+    .list = local_list,
+    .del = local_del,
+    .del_many = local_del_many,
+    .close = local_close,
+    .create = local_create,
+};
+
+int lv_local_open(const char *root, lv_store **out)
+{
+    if (!*root)
+        return lv_err(LV_ERR_CONFIG, "repository path is empty");
+    char *abs;
+    if (root[0] == '/') {
+        abs = lv_xstrdup(root);
+    } else {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof cwd))
+            return lv_err_errno(errno, "cannot resolve relative repository path %s", root);
+        abs = lv_xasprintf("%s/%s", cwd, root);
+    }
+    size_t n = strlen(abs);
+    while (n > 1 && abs[n - 1] == '/')
+        abs[--n] = '\0';
+    local_store *l = lv_xcalloc(1, sizeof *l);
+    l->base.ops = &local_ops;
+    l->base.desc = lv_xstrdup(abs);
+    l->root = abs;
+    *out = &l->base;
+    return LV_OK;
+}

@@ -1,0 +1,136 @@
+/* lv_store_open dispatch, key checks and the thin wrappers over the driver vtable (see store.h). */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "store/drivers.h"
+
+#define KEY_MAX 1024
+
+/* One set of key rules for both drivers, so a repository can move between them: what is a valid file
+ * name component on the local side is also a safe S3 key, and ".tmp-" stays reserved for the local
+ * driver's in-flight files. is_prefix allows the empty string and a trailing '/'. */
+static int check_key(const char *key, int is_prefix)
+{
+    if (!key)
+        return lv_err(LV_ERR_INTERNAL, "store: NULL key");
+    size_t n = strlen(key);
+    if ((n == 0 && !is_prefix) || n > KEY_MAX)
+        return lv_err(LV_ERR_INTERNAL, "store: invalid key length %zu", n);
+    if (strstr(key, ".tmp-"))
+        return lv_err(LV_ERR_INTERNAL, "store: key %s contains the reserved \".tmp-\"", key);
+    const char *seg = key;
+    for (size_t i = 0; i <= n; i++) {
+        unsigned char ch = (unsigned char)key[i];
+        if (ch != 0 && (ch < 0x20 || ch == 0x7f))
+            return lv_err(LV_ERR_INTERNAL, "store: key contains a control character");
+        if (ch != '/' && ch != 0)
+            continue;
+        size_t len = (size_t)(key + i - seg);
+        int last = ch == 0;
+        /* An empty last segment is "ends with '/'": fine for a prefix (or the empty prefix). */
+        int empty_ok = last && is_prefix;
+        if ((len == 0 && !empty_ok) || (len == 1 && seg[0] == '.') ||
+            (len == 2 && seg[0] == '.' && seg[1] == '.'))
+            return lv_err(LV_ERR_INTERNAL, "store: invalid key \"%s\"", key);
+        seg = key + i + 1;
+    }
+    return LV_OK;
+}
+
+int lv_store_open(const char *url, const lv_store_opts *opts, lv_store **out)
+{
+    static const lv_store_opts none;
+    if (!opts)
+        opts = &none;
+    if (!url || !*url)
+        return lv_err(LV_ERR_CONFIG, "repository URL is empty");
+    if (strncmp(url, "s3://", 5) == 0) {
+        const char *b = url + 5, *slash = strchr(b, '/');
+        size_t blen = slash ? (size_t)(slash - b) : strlen(b);
+        if (blen == 0)
+            return lv_err(LV_ERR_CONFIG, "%s: no bucket name", url);
+        char *bucket = lv_xasprintf("%.*s", (int)blen, b);
+        /* The prefix is normalised to no leading or trailing '/': "s3://b/", "s3://b" are the root. */
+        char *prefix = lv_xstrdup(slash ? slash + 1 : "");
+        size_t plen = strlen(prefix);
+        while (plen > 0 && prefix[plen - 1] == '/')
+            prefix[--plen] = '\0';
+        int rc = plen ? check_key(prefix, 0) : LV_OK;
+        if (rc != LV_OK)
+            rc = lv_err(LV_ERR_CONFIG, "%s: invalid prefix \"%s\"", url, prefix);
+        else
+            rc = lv_s3_open(bucket, prefix, opts, out);
+        free(bucket);
+        free(prefix);
+        return rc;
+    }
+    if (strncmp(url, "file://", 7) == 0) {
+        if (url[7] != '/')
+            return lv_err(LV_ERR_CONFIG, "%s: only file:///absolute/path is supported", url);
+        return lv_local_open(url + 7, out);
+    }
+    const char *colon = strstr(url, "://");
+    if (colon)
+        return lv_err(LV_ERR_CONFIG, "%s: unknown repository scheme \"%.*s\" (use s3:// or a path)", url,
+                      (int)(colon - url), url);
+    return lv_local_open(url, out);
+}
+
+void lv_store_close(lv_store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+const char *lv_store_describe(const lv_store *s) { return s->desc; }
+
+int lv_store_create(lv_store *s) { return s->ops->create(s); }
+
+int lv_store_put(lv_store *s, const char *key, const void *data, size_t len, int flags)
+{
+    int rc = check_key(key, 0);
+    return rc ? rc : s->ops->put(s, key, data, len, flags);
+}
+
+int lv_store_get(lv_store *s, const char *key, uint64_t off, uint64_t len, lv_buf *out)
+{
+    int rc = check_key(key, 0);
+    if (rc)
+        return rc;
+    size_t keep = out->len;
+    rc = s->ops->get(s, key, off, len, out);
+    if (rc != LV_OK)
+        out->len = keep; /* contract: nothing half-appended on failure */
+    return rc;
+}
+
+int lv_store_head(lv_store *s, const char *key, uint64_t *size)
+{
+    int rc = check_key(key, 0);
+    return rc ? rc : s->ops->head(s, key, size);
+}
+
+int lv_store_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void *arg)
+{
+    int rc = check_key(prefix ? prefix : "", 1);
+    return rc ? rc : s->ops->list(s, prefix ? prefix : "", cb, arg);
+}
+
+int lv_store_del(lv_store *s, const char *key)
+{
+    int rc = check_key(key, 0);
+    return rc ? rc : s->ops->del(s, key);
+}
+
+int lv_store_del_many(lv_store *s, const char *const *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_key(keys[i], 0);
+        if (rc)
+            return rc;
+    }
+    return n ? s->ops->del_many(s, keys, n) : LV_OK;
+}
