@@ -1,2 +1,232 @@
+/* Entry point: parse the command line, build the configuration, run the command, map its error to the
+ * exit code and print the one-line message. */
+#include <signal.h>
 #include <stdio.h>
-int main(void) { puts("labvault " LV_VERSION); return 0; }
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "cli/cli.h"
+#include "common/error.h"
+#include "common/json.h"
+#include "common/log.h"
+
+/* Global switches that take no value. */
+static int is_global_switch(const char *name)
+{
+    return strcmp(name, "json") == 0 || strcmp(name, "help") == 0;
+}
+
+static const lv_flag *find_flag(const lv_cmd *cmd, const char *name)
+{
+    if (!cmd)
+        return NULL;
+    for (const lv_flag *f = cmd->flags; f->name; f++)
+        if (strcmp(f->name, name) == 0)
+            return f;
+    return NULL;
+}
+
+/* Does --name consume the next word? Before the command is known, a switch of any command counts. */
+static int takes_value(const lv_cmd *cmd, const char *name)
+{
+    if (is_global_switch(name))
+        return 0;
+    if (strcmp(name, "config") == 0 || lv_opt_find(name))
+        return 1;
+    if (cmd) {
+        const lv_flag *f = find_flag(cmd, name);
+        return f ? f->arg != NULL : 1;
+    }
+    for (const lv_cmd *c = lv_commands; c->name; c++) {
+        const lv_flag *f = find_flag(c, name);
+        if (f)
+            return f->arg != NULL;
+    }
+    return 1;
+}
+
+/* Collect the positional words (not flags nor their values). */
+static int positionals(int argc, char **argv, const lv_cmd *cmd, char **out)
+{
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            while (++i < argc)
+                out[n++] = argv[i];
+            break;
+        }
+        if (strncmp(argv[i], "--", 2) == 0) {
+            if (!strchr(argv[i], '=') && takes_value(cmd, argv[i] + 2))
+                i++;
+            continue;
+        }
+        if (strcmp(argv[i], "-h") == 0)
+            continue;
+        out[n++] = argv[i];
+    }
+    return n;
+}
+
+static void print_error(const lv_ctx *ctx, int code)
+{
+    fprintf(stderr, "labvault: %s\n", lv_errmsg());
+    if (ctx->json) {
+        lv_buf b = LV_BUF_INIT;
+        lv_json j;
+        lv_json_init(&j, &b);
+        lv_json_obj(&j);
+        lv_json_key(&j, "error");
+        lv_json_obj(&j);
+        lv_json_key(&j, "code");
+        lv_json_int(&j, code);
+        lv_json_key(&j, "kind");
+        lv_json_str(&j, lv_code_name(code));
+        lv_json_key(&j, "message");
+        lv_json_str(&j, lv_errmsg());
+        lv_json_end(&j);
+        lv_json_end(&j);
+        lv_buf_append_str(&b, "\n");
+        lv_out_buf(&b);
+        lv_buf_free(&b);
+    }
+}
+
+static int run(int argc, char **argv, lv_ctx *ctx)
+{
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    if (!pos)
+        return lv_err(LV_ERR_INTERNAL, "out of memory");
+    int npos = positionals(argc, argv, NULL, pos);
+    int words = 0;
+    const lv_cmd *cmd = lv_find_command(npos, pos, &words);
+    int want_help = 0, rc = LV_OK;
+    const char *config_path = NULL;
+
+    ctx->flag_names = calloc((size_t)argc, sizeof *ctx->flag_names);
+    ctx->flag_values = calloc((size_t)argc, sizeof *ctx->flag_values);
+    ctx->cfg = lv_config_new();
+    if (!ctx->flag_names || !ctx->flag_values) {
+        rc = lv_err(LV_ERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    if (cmd) /* re-split now that the command's own switches are known */
+        npos = positionals(argc, argv, cmd, pos);
+
+    /* Pass 1: global flags and command flags; configuration options are applied after file + env. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "-h") == 0) {
+            want_help = 1;
+            continue;
+        }
+        if (strncmp(argv[i], "--", 2) != 0)
+            continue;
+        char *name = argv[i] + 2, *value = NULL, *eq = strchr(name, '=');
+        if (eq) {
+            *eq = '\0';
+            value = eq + 1;
+        } else if (takes_value(cmd, name)) {
+            if (i + 1 >= argc) {
+                rc = lv_err(LV_ERR_USAGE, "option --%s needs a value", name);
+                goto out;
+            }
+            value = argv[++i];
+        }
+        if (strcmp(name, "help") == 0)
+            want_help = 1;
+        else if (strcmp(name, "json") == 0)
+            ctx->json = 1;
+        else if (strcmp(name, "config") == 0)
+            config_path = value;
+        else if (lv_opt_find(name))
+            continue; /* pass 2 */
+        else if (find_flag(cmd, name)) {
+            ctx->flag_names[ctx->nflags] = name;
+            ctx->flag_values[ctx->nflags++] = value ? value : "";
+        } else {
+            rc = lv_err(LV_ERR_USAGE, "unknown option --%s%s%s", name, cmd ? " for " : "",
+                        cmd ? cmd->name : "");
+            goto out;
+        }
+    }
+
+    if (!cmd) {
+        if (npos == 0 || want_help) {
+            lv_print_usage();
+            rc = npos == 0 && !want_help ? lv_err(LV_ERR_USAGE, "no command given") : LV_OK;
+        } else
+            rc = lv_err(LV_ERR_USAGE, "unknown command '%s'; `labvault --help` lists the commands", pos[0]);
+        goto out;
+    }
+    if (want_help) {
+        lv_print_command_help(cmd);
+        goto out;
+    }
+    ctx->cmd = cmd;
+    ctx->argc = npos - words;
+    ctx->argv = pos + words;
+    if (ctx->argc < cmd->min_args || ctx->argc > cmd->max_args) {
+        rc = lv_err(LV_ERR_USAGE, "usage: labvault %s%s%s (see `labvault help %s`)", cmd->name,
+                    *cmd->args ? " " : "", cmd->args, cmd->name);
+        goto out;
+    }
+
+    /* Configuration: file, then environment, then flags. */
+    if (!config_path)
+        config_path = getenv("LABVAULT_CONFIG");
+    if (config_path && *config_path)
+        rc = lv_config_load_file(ctx->cfg, config_path, 1);
+    else
+        rc = lv_config_load_file(ctx->cfg, "/etc/labvault/labvault.conf", 0);
+    if (rc == LV_OK)
+        rc = lv_config_load_env(ctx->cfg);
+    for (int i = 1; rc == LV_OK && i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strncmp(argv[i], "--", 2) != 0)
+            continue;
+        const char *name = argv[i] + 2, *value = NULL;
+        char namebuf[128];
+        const char *eq = strchr(name, '=');
+        if (eq) {
+            snprintf(namebuf, sizeof namebuf, "%.*s", (int)(eq - name), name);
+            name = namebuf;
+            value = eq + 1;
+        } else if (takes_value(cmd, name) && i + 1 < argc)
+            value = argv[++i];
+        if (lv_opt_find(name))
+            rc = lv_config_set_flag(ctx->cfg, name, value);
+    }
+    if (rc != LV_OK)
+        goto out;
+    lv_log_set_level((lv_log_level)lv_log_parse_level(lv_config_str(ctx->cfg, "log-level")));
+
+    rc = cmd->run(ctx);
+out:
+    if (rc != LV_OK && rc != LV_ERR_USAGE && !(rc > 0 && rc <= LV_ERR_MAX))
+        rc = LV_ERR_INTERNAL;
+    if (rc != LV_OK)
+        print_error(ctx, rc);
+    free(pos);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    /* A closed pipe (labvault ... | head) must not kill us mid-write of a repository object. */
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    lv_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    int rc = run(argc, argv, &ctx);
+    lv_ctx_close(&ctx);
+    lv_config_free(ctx.cfg);
+    free(ctx.flag_names);
+    free(ctx.flag_values);
+    curl_global_cleanup();
+    fflush(stdout);
+    return rc;
+}

@@ -122,6 +122,8 @@ int lv_catalog_meta_get(lv_catalog *c, const char *key, char **out)
 }
 
 /* Version in meta, 0 for a fresh database. */
+int lv_catalog_schema_version(void) { return SCHEMA_VERSION; }
+
 static int schema_version(lv_catalog *c, int *v)
 {
     char *s = NULL;

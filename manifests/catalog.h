@@ -36,6 +36,8 @@ int lv_catalog_open(const char *path, const char *repo_id_hex, lv_catalog **out)
 /* Rebind the catalog to a repository (after lv_catalog_reset, when rebuilding for another one). */
 int lv_catalog_set_repo(lv_catalog *c, const char *repo_id_hex);
 void lv_catalog_close(lv_catalog *c);
+/* The schema version this build creates and migrates to (the number of migrations). */
+int lv_catalog_schema_version(void);
 const char *lv_catalog_path(const lv_catalog *c);
 
 /* Group many writes into one transaction (BEGIN IMMEDIATE). */

@@ -234,7 +234,7 @@ int main(void)
     if (!c)
         return check_done();
     char *v = NULL;
-    CHECK(lv_catalog_meta_get(c, "schema_version", &v) == LV_OK && strcmp(v, "1") == 0,
+    CHECK(lv_catalog_meta_get(c, "schema_version", &v) == LV_OK && atoi(v) == lv_catalog_schema_version(),
           "schema_version recorded");
     free(v);
     sqlite3_stmt *st;
@@ -249,7 +249,7 @@ int main(void)
 
     CHECK(lv_catalog_open(path, REPO_A, &c) == LV_OK, "reopen: migrations are not re-applied");
     CHECK(c && lv_catalog_blob_count(c) == 10000, "rows persist across reopen");
-    CHECK(lv_catalog_meta_get(c, "schema_version", &v) == LV_OK && strcmp(v, "1") == 0,
+    CHECK(lv_catalog_meta_get(c, "schema_version", &v) == LV_OK && atoi(v) == lv_catalog_schema_version(),
           "schema_version unchanged on reopen");
     free(v);
 

@@ -1,0 +1,92 @@
+/* The command line: the command table, the parsed invocation, and helpers every command uses.
+ *
+ * labvault [OPTIONS] COMMAND [SUBCOMMAND] [ARGS] [OPTIONS]
+ * OPTIONS are the global ones (--config, --json, --log-level, --help), every configuration option as
+ * --name VALUE (config/options.c), and the command's own flags. A command's run() returns an lv_code;
+ * main() prints the one-line error and exits with that code (docs/exit-codes.md). */
+#ifndef LV_CLI_CLI_H
+#define LV_CLI_CLI_H
+
+#include "common/buf.h"
+#include "config/config.h"
+#include "manifests/catalog.h"
+#include "repo/repo.h"
+#include "store/store.h"
+
+typedef struct lv_flag {
+    const char *name;     /* without the leading "--" */
+    const char *arg;      /* placeholder of its value ("FILE"), or NULL for a switch */
+    const char *help;
+} lv_flag;
+
+typedef struct lv_ctx lv_ctx;
+
+typedef struct lv_cmd {
+    const char *name;     /* "repo init" */
+    const char *args;     /* positional arguments for the usage line, "" if none */
+    int min_args, max_args;
+    const char *summary;  /* one line for `labvault --help` */
+    const char *help;     /* paragraphs for `labvault help COMMAND` */
+    const lv_flag *flags; /* terminated by {NULL} */
+    int (*run)(lv_ctx *ctx);
+} lv_cmd;
+
+struct lv_ctx {
+    const lv_cmd *cmd;
+    lv_config *cfg;
+    int json;
+    int argc;             /* positional arguments after the command words */
+    char **argv;
+    /* parsed command flags */
+    const char **flag_names;
+    const char **flag_values; /* "" for a switch */
+    int nflags;
+    /* opened on demand by lv_ctx_open_repo, closed by lv_ctx_close */
+    lv_store *store;
+    lv_repo *repo;
+    lv_catalog *cat;
+    char *passphrase;
+};
+
+extern const lv_cmd lv_commands[];
+
+/* The value of a command flag, "" for a given switch, NULL when absent. */
+const char *lv_ctx_flag(const lv_ctx *ctx, const char *name);
+
+/* Open the store named by the configuration (no repository access yet). */
+int lv_ctx_open_store(lv_ctx *ctx);
+/* Resolve the credential: key-file option, LABVAULT_PASSPHRASE, passphrase-file option, or a prompt
+ * when stdin is a terminal (confirm = ask twice). The strings stay valid until lv_ctx_close. */
+int lv_ctx_credential(lv_ctx *ctx, int confirm, lv_credential *cred);
+/* Open store, repository and (with_catalog) the catalog, attached as repo->cat. */
+int lv_ctx_open_repo(lv_ctx *ctx, int with_catalog);
+/* Store a sealed copy of the catalog in the repository (catalog/<host>) after a commit. */
+int lv_ctx_save_catalog(lv_ctx *ctx);
+void lv_ctx_close(lv_ctx *ctx);
+
+/* Write to stdout. */
+void lv_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void lv_out_buf(const lv_buf *b);
+
+/* Read a secret from a file (first line, without the newline) or from the terminal. */
+int lv_read_secret_file(const char *path, char **out);
+int lv_prompt_secret(const char *prompt, char **out);
+
+/* Commands */
+int lv_cmd_version(lv_ctx *ctx);
+int lv_cmd_help(lv_ctx *ctx);
+int lv_cmd_config_show(lv_ctx *ctx);
+int lv_cmd_repo_init(lv_ctx *ctx);
+int lv_cmd_repo_check(lv_ctx *ctx);
+int lv_cmd_repo_key_add(lv_ctx *ctx);
+int lv_cmd_repo_key_list(lv_ctx *ctx);
+int lv_cmd_repo_key_remove(lv_ctx *ctx);
+int lv_cmd_repo_unlock(lv_ctx *ctx);
+int lv_cmd_catalog_rebuild(lv_ctx *ctx);
+
+/* Help text printers (cli/help.c). */
+void lv_print_usage(void);
+void lv_print_command_help(const lv_cmd *cmd);
+const lv_cmd *lv_find_command(int argc, char **argv, int *words);
+
+#endif

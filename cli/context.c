@@ -1,0 +1,172 @@
+/* Shared plumbing of the commands: flags, output, and opening store, repository and catalog from the
+ * configuration. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/error.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "manifests/catalog_copy.h"
+
+const char *lv_ctx_flag(const lv_ctx *ctx, const char *name)
+{
+    for (int i = ctx->nflags - 1; i >= 0; i--)
+        if (strcmp(ctx->flag_names[i], name) == 0)
+            return ctx->flag_values[i];
+    return NULL;
+}
+
+void lv_out(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+}
+
+void lv_out_buf(const lv_buf *b) { fwrite(b->data, 1, b->len, stdout); }
+
+int lv_ctx_open_store(lv_ctx *ctx)
+{
+    if (ctx->store)
+        return LV_OK;
+    const lv_config *c = ctx->cfg;
+    lv_store_opts o;
+    memset(&o, 0, sizeof o);
+    o.endpoint = lv_config_str(c, "s3-endpoint");
+    o.region = lv_config_str(c, "s3-region");
+    o.access_key = lv_config_str(c, "s3-access-key");
+    o.secret_key = lv_config_str(c, "s3-secret-key");
+    o.session_token = lv_config_str(c, "s3-session-token");
+    o.path_style = strcmp(lv_config_str(c, "s3-uri-style"), "path") == 0 ? 1 : -1;
+    o.verify_tls = lv_config_bool(c, "s3-verify-tls") ? 1 : -1;
+    o.ca_file = lv_config_str(c, "s3-ca-file");
+    o.concurrency = (int)lv_config_int(c, "s3-concurrency");
+    o.multipart_threshold = (uint64_t)lv_config_int(c, "s3-multipart-threshold");
+    o.part_size = (uint64_t)lv_config_int(c, "s3-part-size");
+    o.max_retries = (int)lv_config_int(c, "s3-max-retries");
+    o.timeout_s = (int)lv_config_int(c, "s3-timeout");
+    const char *url = lv_config_str(c, "repo");
+    int rc = lv_store_open(url, &o, &ctx->store);
+    if (rc != LV_OK)
+        return lv_err_ctx("repository %s", url);
+    return LV_OK;
+}
+
+int lv_read_secret_file(const char *path, char **out)
+{
+    lv_buf b = LV_BUF_INIT;
+    int rc = lv_read_file(path, &b);
+    if (rc != LV_OK) {
+        lv_buf_free(&b);
+        return lv_err(LV_ERR_CONFIG, "passphrase file: %s", lv_errmsg());
+    }
+    char *s = lv_buf_cstr(&b);
+    s[strcspn(s, "\r\n")] = '\0';
+    if (!*s) {
+        lv_buf_free(&b);
+        return lv_err(LV_ERR_CONFIG, "passphrase file %s: first line is empty", path);
+    }
+    *out = s; /* ownership of b.data passes to the caller */
+    return LV_OK;
+}
+
+static int secret_from_env_or_file(const char *env, const char *file, char **out)
+{
+    const char *v = getenv(env);
+    if (v && *v) {
+        *out = lv_xstrdup(v);
+        return LV_OK;
+    }
+    if (file)
+        return lv_read_secret_file(file, out);
+    return LV_ERR_NOT_FOUND;
+}
+
+int lv_ctx_credential(lv_ctx *ctx, int confirm, lv_credential *cred)
+{
+    memset(cred, 0, sizeof *cred);
+    cred->key_file = lv_config_str(ctx->cfg, "key-file");
+    if (cred->key_file)
+        return LV_OK;
+    if (!ctx->passphrase) {
+        int rc = secret_from_env_or_file("LABVAULT_PASSPHRASE", lv_config_str(ctx->cfg, "passphrase-file"),
+                                         &ctx->passphrase);
+        if (rc == LV_ERR_NOT_FOUND) {
+            if (!isatty(STDIN_FILENO))
+                return lv_err(LV_ERR_CONFIG, "no repository credential: set LABVAULT_PASSPHRASE, "
+                                             "passphrase-file or key-file (stdin is not a terminal)");
+            rc = lv_prompt_secret("Repository passphrase: ", &ctx->passphrase);
+            if (rc == LV_OK && confirm) {
+                char *again = NULL;
+                rc = lv_prompt_secret("Repeat passphrase: ", &again);
+                if (rc == LV_OK && strcmp(again, ctx->passphrase) != 0)
+                    rc = lv_err(LV_ERR_USAGE, "the passphrases do not match");
+                free(again);
+            }
+        }
+        if (rc != LV_OK)
+            return rc;
+    }
+    cred->passphrase = ctx->passphrase;
+    return LV_OK;
+}
+
+int lv_ctx_open_repo(lv_ctx *ctx, int with_catalog)
+{
+    int rc = lv_ctx_open_store(ctx);
+    if (rc != LV_OK)
+        return rc;
+    if (!ctx->repo) {
+        lv_credential cred;
+        rc = lv_ctx_credential(ctx, 0, &cred);
+        if (rc != LV_OK)
+            return rc;
+        rc = lv_repo_open(ctx->store, &cred, &ctx->repo);
+        if (rc != LV_OK)
+            return rc;
+    }
+    if (with_catalog && !ctx->cat) {
+        const char *path = lv_config_str(ctx->cfg, "catalog");
+        rc = lv_catalog_open(path, ctx->repo->id_hex, &ctx->cat);
+        if (rc != LV_OK)
+            return rc;
+        ctx->repo->cat = ctx->cat;
+    }
+    return LV_OK;
+}
+
+int lv_ctx_save_catalog(lv_ctx *ctx)
+{
+    if (!ctx->repo || !ctx->cat)
+        return LV_OK;
+    int rc = lv_catalog_copy_upload(ctx->repo, ctx->cat);
+    /* The commit itself succeeded; a missing copy only loses local history if this host dies, so warn
+     * instead of failing the command. */
+    if (rc != LV_OK)
+        lv_warn("could not store a copy of the catalog in the repository: %s", lv_errmsg());
+    return rc;
+}
+
+void lv_ctx_close(lv_ctx *ctx)
+{
+    if (ctx->repo)
+        lv_repo_close(ctx->repo);
+    if (ctx->cat)
+        lv_catalog_close(ctx->cat);
+    if (ctx->store)
+        lv_store_close(ctx->store);
+    if (ctx->passphrase) {
+        memset(ctx->passphrase, 0, strlen(ctx->passphrase));
+        free(ctx->passphrase);
+    }
+    ctx->repo = NULL;
+    ctx->cat = NULL;
+    ctx->store = NULL;
+    ctx->passphrase = NULL;
+}

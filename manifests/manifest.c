@@ -1,0 +1,238 @@
+#include "manifests/manifest.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/error.h"
+#include "common/hex.h"
+#include "manifests/catalog.h"
+#include "repo/pack.h"
+#include "repo/repo.h"
+
+#define FIXED 13 /* magic, version, time */
+
+void lv_manifest_key(const char id_hex[2 * LV_HASH_LEN + 1], char key[LV_MANIFEST_KEY_LEN])
+{
+    memcpy(key, "manifests/", 10);
+    memcpy(key + 10, id_hex, 2 * LV_HASH_LEN + 1);
+}
+
+static int hex_id_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n != 2 * LV_HASH_LEN)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+int lv_manifest_key_parse(const char *key, char id_hex[2 * LV_HASH_LEN + 1])
+{
+    if (strncmp(key, "manifests/", 10) != 0 || !hex_id_valid(key + 10))
+        return -1;
+    memcpy(id_hex, key + 10, 2 * LV_HASH_LEN + 1);
+    return 0;
+}
+
+static int kind_valid_n(const uint8_t *k, size_t n)
+{
+    if (n == 0 || n > LV_MANIFEST_KIND_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') || k[i] == '_' || k[i] == '-'))
+            return 0;
+    return 1;
+}
+
+int lv_manifest_kind_valid(const char *kind)
+{
+    return kind && kind_valid_n((const uint8_t *)kind, strnlen(kind, LV_MANIFEST_KIND_MAX + 1));
+}
+
+void lv_manifest_encode(const char *kind, int64_t time, const char *summary_json, const void *body,
+                        size_t body_len, lv_buf *out)
+{
+    uint8_t w[8];
+    size_t kl = strlen(kind), sl = strlen(summary_json);
+    lv_buf_reserve(out, FIXED + 1 + kl + 4 + sl + 8 + body_len);
+    lv_buf_append(out, "LVMF", 4);
+    w[0] = LV_MANIFEST_VERSION;
+    lv_buf_append(out, w, 1);
+    lv_le64_put(w, (uint64_t)time);
+    lv_buf_append(out, w, 8);
+    w[0] = (uint8_t)kl;
+    lv_buf_append(out, w, 1);
+    lv_buf_append(out, kind, kl);
+    lv_le32_put(w, (uint32_t)sl);
+    lv_buf_append(out, w, 4);
+    lv_buf_append(out, summary_json, sl);
+    lv_le64_put(w, body_len);
+    lv_buf_append(out, w, 8);
+    lv_buf_append(out, body, body_len);
+}
+
+void lv_manifest_free(lv_manifest *m)
+{
+    free(m->summary);
+    free(m->body);
+    memset(m, 0, sizeof *m);
+}
+
+int lv_manifest_parse(const uint8_t *buf, size_t len, lv_manifest *m)
+{
+    memset(m, 0, sizeof *m);
+    const char *what = "manifest";
+    if (len < FIXED + 1 || memcmp(buf, "LVMF", 4) != 0)
+        return lv_err(LV_ERR_CORRUPT, "%s: bad magic or too short", what);
+    if (buf[4] != LV_MANIFEST_VERSION)
+        return lv_err(LV_ERR_CORRUPT, "%s: unsupported version %u", what, buf[4]);
+    int64_t t = (int64_t)lv_le64_get(buf + 5);
+    size_t pos = FIXED, kl = buf[pos++];
+    if (kl > len - pos || !kind_valid_n(buf + pos, kl))
+        return lv_err(LV_ERR_CORRUPT, "%s: invalid kind", what);
+    const uint8_t *kind = buf + pos;
+    pos += kl;
+    if (len - pos < 4)
+        return lv_err(LV_ERR_CORRUPT, "%s: truncated before the summary", what);
+    uint32_t sl = lv_le32_get(buf + pos);
+    pos += 4;
+    if (sl > LV_MANIFEST_SUMMARY_MAX || sl > len - pos)
+        return lv_err(LV_ERR_CORRUPT, "%s: summary length %u out of bounds", what, sl);
+    const uint8_t *summary = buf + pos;
+    if (memchr(summary, '\0', sl))
+        return lv_err(LV_ERR_CORRUPT, "%s: NUL byte in the summary", what);
+    pos += sl;
+    if (len - pos < 8)
+        return lv_err(LV_ERR_CORRUPT, "%s: truncated before the body", what);
+    uint64_t bl = lv_le64_get(buf + pos);
+    pos += 8;
+    if (bl > LV_MANIFEST_BODY_MAX || bl != len - pos)
+        return lv_err(LV_ERR_CORRUPT, "%s: body length %llu does not match the %zu bytes left", what,
+                      (unsigned long long)bl, len - pos);
+    memcpy(m->kind, kind, kl);
+    m->kind[kl] = '\0';
+    m->time = t;
+    m->summary = lv_xmalloc(sl + 1);
+    memcpy(m->summary, summary, sl);
+    m->summary[sl] = '\0';
+    if (bl) {
+        m->body = lv_xmalloc((size_t)bl);
+        memcpy(m->body, buf + pos, (size_t)bl);
+    }
+    m->body_len = (size_t)bl;
+    return LV_OK;
+}
+
+int lv_manifest_write(struct lv_repo *r, const char *kind, int64_t t, const char *summary_json,
+                      const void *body, size_t body_len, char id_out[2 * LV_HASH_LEN + 1])
+{
+    if (!summary_json)
+        summary_json = "{}";
+    if (!lv_manifest_kind_valid(kind))
+        return lv_err(LV_ERR_USAGE, "manifest kind \"%s\" is not 1-15 characters of [a-z0-9_-]",
+                      kind ? kind : "(null)");
+    if (strlen(summary_json) > LV_MANIFEST_SUMMARY_MAX)
+        return lv_err(LV_ERR_USAGE, "manifest summary above %u bytes", LV_MANIFEST_SUMMARY_MAX);
+    if ((uint64_t)body_len > LV_MANIFEST_BODY_MAX)
+        return lv_err(LV_ERR_USAGE, "manifest body of %zu bytes is above the limit", body_len);
+    if (t == 0)
+        t = (int64_t)time(NULL);
+
+    lv_buf plain = LV_BUF_INIT, sealed = LV_BUF_INIT;
+    lv_manifest_encode(kind, t, summary_json, body, body_len, &plain);
+    lv_repo_seal(r, LV_MANIFEST_AAD, strlen(LV_MANIFEST_AAD), plain.data, plain.len, 1, &sealed);
+    lv_buf_free(&plain);
+    uint8_t id[LV_HASH_LEN];
+    char hex[2 * LV_HASH_LEN + 1], key[LV_MANIFEST_KEY_LEN];
+    lv_sha256(sealed.data, sealed.len, id);
+    lv_hex_encode(id, LV_HASH_LEN, hex);
+    lv_manifest_key(hex, key);
+    /* The commit point. A conflict can only be these very bytes (the name is their hash). */
+    int rc = lv_store_put(r->store, key, sealed.data, sealed.len, LV_PUT_IF_ABSENT);
+    if (rc == LV_ERR_CONFLICT)
+        rc = LV_OK;
+    lv_buf_free(&sealed);
+    if (rc != LV_OK)
+        return lv_err_ctx("writing %s", key);
+    memcpy(id_out, hex, sizeof hex);
+    if (r->cat) {
+        rc = lv_catalog_manifest_add(r->cat, hex, kind, t, summary_json);
+        if (rc != LV_OK)
+            return lv_err_ctx("%s is stored but could not be recorded in the catalog (run `labvault "
+                              "catalog rebuild`)", key);
+    }
+    return LV_OK;
+}
+
+int lv_manifest_read(struct lv_repo *r, const char *id_hex, lv_manifest *m)
+{
+    memset(m, 0, sizeof *m);
+    if (!hex_id_valid(id_hex))
+        return lv_err(LV_ERR_USAGE, "\"%s\" is not a manifest id (64 lower-case hex digits)", id_hex);
+    char key[LV_MANIFEST_KEY_LEN];
+    lv_manifest_key(id_hex, key);
+    lv_buf obj = LV_BUF_INIT, plain = LV_BUF_INIT;
+    int rc = lv_store_get(r->store, key, 0, 0, &obj);
+    if (rc != LV_OK) {
+        lv_err_ctx("reading %s", key);
+        goto out;
+    }
+    uint8_t sum[LV_HASH_LEN], id[LV_HASH_LEN];
+    lv_sha256(obj.data, obj.len, sum);
+    lv_hex_decode(id_hex, id, LV_HASH_LEN);
+    if (memcmp(sum, id, LV_HASH_LEN) != 0) {
+        rc = lv_err(LV_ERR_CORRUPT, "%s: content does not match its name (SHA-256 differs)", key);
+        goto out;
+    }
+    rc = lv_repo_unseal(r, LV_MANIFEST_AAD, strlen(LV_MANIFEST_AAD), obj.data, obj.len, &plain, key);
+    if (rc == LV_OK && (rc = lv_manifest_parse(plain.data, plain.len, m)) != LV_OK)
+        lv_err_ctx("%s", key);
+    if (rc == LV_OK)
+        memcpy(m->id, id_hex, sizeof m->id);
+out:
+    lv_buf_free(&obj);
+    lv_buf_free(&plain);
+    return rc;
+}
+
+/* ---- kind registry ---------------------------------------------------------------------------- */
+
+#define KINDS_MAX 16
+
+static struct {
+    char kind[LV_MANIFEST_KIND_MAX + 1];
+    lv_manifest_refs_fn refs;
+} kinds[KINDS_MAX];
+
+int lv_manifest_register_kind(const char *kind, lv_manifest_refs_fn refs)
+{
+    if (!lv_manifest_kind_valid(kind))
+        return lv_err(LV_ERR_INTERNAL, "invalid manifest kind \"%s\"", kind ? kind : "(null)");
+    int free_slot = -1;
+    for (int i = 0; i < KINDS_MAX; i++) {
+        if (kinds[i].refs && strcmp(kinds[i].kind, kind) == 0) {
+            kinds[i].refs = refs;
+            return LV_OK;
+        }
+        if (!kinds[i].refs && free_slot < 0)
+            free_slot = i;
+    }
+    if (!refs)
+        return LV_OK;
+    if (free_slot < 0)
+        return lv_err(LV_ERR_INTERNAL, "too many manifest kinds registered");
+    strcpy(kinds[free_slot].kind, kind);
+    kinds[free_slot].refs = refs;
+    return LV_OK;
+}
+
+lv_manifest_refs_fn lv_manifest_kind_refs(const char *kind)
+{
+    for (int i = 0; i < KINDS_MAX; i++)
+        if (kinds[i].refs && strcmp(kinds[i].kind, kind) == 0)
+            return kinds[i].refs;
+    return NULL;
+}

@@ -1,0 +1,108 @@
+/* The blob store: the one way data goes into and comes out of the repository.
+ *
+ * Writing: an lv_packer takes blobs, deduplicates them by id, compresses and seals each one on its own
+ * (repo/pack.h), collects them into packs of about the repository's pack size and uploads each pack as
+ * soon as it is full. lv_packer_flush uploads the last pack, waits until every pack is durable, then
+ * writes ONE index object naming those packs, and only then records blobs, packs and index in the
+ * catalog (r->cat). The caller writes its manifest after a successful flush: that upload is the commit
+ * point. A crash at any moment leaves unreferenced packs or an unreferenced index at worst, which
+ * `catalog rebuild` can re-read and prune can remove; never a reference to a missing object.
+ *
+ * Dedup: a blob whose id is in the catalog, or that this packer already accepted, is not stored again:
+ * lv_packer_add returns its id and reports 0 new bytes. Blob ids come from lv_repo_blob_id (keyed
+ * HMAC of the plaintext), so identical plaintext is one blob whatever its type.
+ *
+ * Pipeline (why it is threaded): sealing 1 MiB (HMAC id + zstd + AES-GCM) costs a few milliseconds of
+ * CPU, and an upload is mostly waiting on a socket or a disk. Seal workers compress and encrypt blobs
+ * while upload threads seal each closed pack's header, hash it (SHA-256 = pack id) and PUT it, so the
+ * CPU work on blob N+1 overlaps the upload of the previous pack. There is one upload thread per upload
+ * slot (`upload_queue`, default 2): hashing one pack overlaps the PUT of the other, and S3 gets two
+ * connections. Memory is bounded: at most `upload_queue` closed packs (queued or uploading) plus the
+ * one being filled, plus 2 queued blobs per seal worker (each a plaintext copy and its sealed form).
+ * When uploads fall behind, lv_packer_add blocks (back-pressure); it never buffers more. Buffers are
+ * recycled, not freed: on VMs that hand free memory back to the host, first-touch page faults on fresh
+ * memory cost about as much as the compression.
+ *
+ * Threads: an lv_packer must be used from ONE thread (the one that created it; its catalog lookups and
+ * writes go through r->cat, which is per-thread). Its internal threads touch only the store (shared-safe
+ * by store/store.h) and immutable repository keys. lv_blob_get may be called from any thread that owns
+ * the catalog it reads, and concurrently with a packer on the same repository.
+ *
+ * Errors: once an upload fails, the packer stops (no further pack is uploaded) and every later call
+ * returns that error with its message; free it. Packs uploaded before the failure stay in the store
+ * unindexed (garbage until rebuilt or pruned). */
+#ifndef LV_REPO_BLOBSTORE_H
+#define LV_REPO_BLOBSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "manifests/catalog.h"
+#include "repo/pack.h"
+#include "repo/repo.h"
+
+typedef struct lv_packer lv_packer;
+
+typedef struct lv_packer_opts {
+    /* Target pack size in bytes; 0 = r->params.pack_size. A pack is closed once it reaches this size
+     * (it may exceed it by one blob). Values below the repository minimum are allowed here so tests can
+     * make many packs from little data. */
+    uint64_t pack_size;
+    /* Seal threads: 0 = automatic (online CPUs, at most 4), -1 = seal on the caller's thread. */
+    int workers;
+    /* Closed packs allowed in flight (uploading + waiting), = upload threads; 0 = 2. */
+    int upload_queue;
+    /* Write an index (and record it in the catalog) without waiting for flush once this many blobs
+     * sit in uploaded but unindexed packs, so a long run's index objects stay small (a few MiB) and a
+     * crash loses little; 0 = 65536. */
+    uint32_t index_every;
+} lv_packer_opts;
+
+typedef struct lv_packer_stats {
+    uint64_t blobs_new, blobs_dedup;   /* blobs stored / skipped because already stored */
+    uint64_t raw_new, raw_dedup;       /* their plaintext bytes */
+    uint64_t stored;                   /* bytes uploaded in packs (sealed blobs + headers) */
+    uint64_t packs, indexes;           /* objects uploaded */
+} lv_packer_stats;
+
+int lv_packer_new(lv_repo *r, lv_packer **out);
+int lv_packer_new_opts(lv_repo *r, const lv_packer_opts *opts, lv_packer **out);
+
+/* Store one blob of n bytes (n <= LV_BLOB_MAX; type LV_BLOB_DATA/TREE/META). id_out receives its id.
+ * *new_bytes (may be NULL) is n when the blob is new and 0 when it was already stored; the sealed size
+ * is known only once the blob is packed (see lv_packer_get_stats). data may be reused as soon as this
+ * returns. The blob is readable with lv_blob_get only after lv_packer_flush. */
+int lv_packer_add(lv_packer *p, uint8_t type, const void *data, size_t n, uint8_t id_out[LV_HASH_LEN],
+                  uint64_t *new_bytes);
+
+/* Make everything added so far durable and indexed (see above). Cheap when nothing is pending.
+ * flush (and add, when it writes an intermediate index) opens its own catalog transaction: do not call
+ * them inside one. */
+int lv_packer_flush(lv_packer *p);
+
+void lv_packer_get_stats(lv_packer *p, lv_packer_stats *st);
+
+/* Stop the threads and release everything. Blobs added since the last successful flush are not
+ * indexed (their uploaded packs remain as garbage): flush first to keep them. NULL is a no-op. */
+void lv_packer_free(lv_packer *p);
+
+/* Read a blob: catalog lookup, one ranged GET of exactly its sealed bytes, authenticated unseal, and a
+ * check that the plaintext's blob id equals id. Appends the plaintext to out (out is unchanged on
+ * failure). Errors:
+ *   LV_ERR_NOT_FOUND  the catalog does not know the blob (not stored, or the catalog is stale)
+ *   LV_ERR_CORRUPT    the pack is missing, truncated, or the bytes do not authenticate or do not hash
+ *                     to id; the message names blob and pack. A pack that the index lists but the
+ *                     store lacks is damage to the repository, not an absent object, so it is CORRUPT.
+ *   others            the store's codes (LV_ERR_UNREACHABLE, LV_ERR_AUTH, ...) */
+int lv_blob_get(lv_repo *r, const uint8_t id[LV_HASH_LEN], lv_buf *out);
+
+/* Same, with the location given instead of looked up (check, rebuild, callers with their own map). */
+int lv_blob_read(lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out);
+
+/* Unseal a blob's stored bytes and verify length and id; appends to out only on success. what names
+ * it in messages ("blob ab12.. in pack data/..."). LV_ERR_CORRUPT on any mismatch. */
+int lv_blob_open(const lv_repo *r, uint8_t type, const uint8_t id[LV_HASH_LEN], const void *sealed,
+                 size_t n, uint32_t raw_length, lv_buf *out, const char *what);
+
+#endif

@@ -1,0 +1,269 @@
+#include "repo/index.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/hex.h"
+#include "manifests/catalog.h"
+#include "repo/repo.h"
+
+#define PACK_FIXED (LV_HASH_LEN + 8 + 4)
+
+void lv_index_key(const uint8_t id[LV_HASH_LEN], char key[LV_INDEX_KEY_LEN])
+{
+    memcpy(key, "index/", 6);
+    lv_hex_encode(id, LV_HASH_LEN, key + 6);
+}
+
+int lv_index_key_parse(const char *key, uint8_t id[LV_HASH_LEN])
+{
+    if (strlen(key) != LV_INDEX_KEY_LEN - 1 || strncmp(key, "index/", 6) != 0)
+        return -1;
+    uint8_t tmp[LV_HASH_LEN];
+    char canon[LV_INDEX_KEY_LEN];
+    if (lv_hex_decode(key + 6, tmp, LV_HASH_LEN) != 0)
+        return -1;
+    lv_index_key(tmp, canon);
+    if (strcmp(canon, key) != 0)
+        return -1;
+    memcpy(id, tmp, LV_HASH_LEN);
+    return 0;
+}
+
+void lv_index_encode(const lv_index *ix, lv_buf *out)
+{
+    uint8_t w[PACK_FIXED > LV_PACK_ENTRY_SIZE ? PACK_FIXED : LV_PACK_ENTRY_SIZE];
+    lv_buf_append(out, "LVIX", 4);
+    w[0] = LV_INDEX_VERSION;
+    lv_buf_append(out, w, 1);
+    lv_le32_put(w, ix->nsupersedes);
+    lv_buf_append(out, w, 4);
+    for (uint32_t i = 0; i < ix->nsupersedes; i++)
+        lv_buf_append(out, ix->supersedes[i], LV_HASH_LEN);
+    lv_le32_put(w, ix->npacks);
+    lv_buf_append(out, w, 4);
+    for (uint32_t i = 0; i < ix->npacks; i++) {
+        const lv_index_pack *p = &ix->packs[i];
+        memcpy(w, p->id, LV_HASH_LEN);
+        lv_le64_put(w + LV_HASH_LEN, p->size);
+        lv_le32_put(w + LV_HASH_LEN + 8, p->count);
+        lv_buf_append(out, w, PACK_FIXED);
+        for (uint32_t j = 0; j < p->count; j++) {
+            lv_pack_entry_encode(&p->blobs[j], w);
+            lv_buf_append(out, w, LV_PACK_ENTRY_SIZE);
+        }
+    }
+}
+
+void lv_index_free(lv_index *ix)
+{
+    for (uint32_t i = 0; ix->packs && i < ix->npacks; i++)
+        free(ix->packs[i].blobs);
+    free(ix->packs);
+    free(ix->supersedes);
+    memset(ix, 0, sizeof *ix);
+}
+
+static int cmp_id(const void *a, const void *b) { return memcmp(a, b, LV_HASH_LEN); }
+
+/* 1 when the n ids (32 bytes each, sorted in place) contain a repeat. */
+static int has_dup(uint8_t (*ids)[LV_HASH_LEN], size_t n)
+{
+    qsort(ids, n, LV_HASH_LEN, cmp_id);
+    for (size_t i = 1; i < n; i++)
+        if (memcmp(ids[i - 1], ids[i], LV_HASH_LEN) == 0)
+            return 1;
+    return 0;
+}
+
+/* Reader over the plaintext that never reads past the end. */
+typedef struct rd {
+    const uint8_t *p;
+    size_t left;
+} rd;
+
+static int take(rd *r, size_t n, const uint8_t **out)
+{
+    if (r->left < n)
+        return -1;
+    *out = r->p;
+    r->p += n;
+    r->left -= n;
+    return 0;
+}
+
+static int parse_packs(rd *r, lv_index *ix)
+{
+    const uint8_t *q;
+    uint64_t total_blobs = 0;
+    for (uint32_t i = 0; i < ix->npacks; i++) {
+        lv_index_pack *p = &ix->packs[i];
+        if (take(r, PACK_FIXED, &q) != 0)
+            return lv_err(LV_ERR_CORRUPT, "index: truncated in pack %u", i);
+        memcpy(p->id, q, LV_HASH_LEN);
+        p->size = lv_le64_get(q + LV_HASH_LEN);
+        uint32_t n = lv_le32_get(q + LV_HASH_LEN + 8);
+        if (n == 0 || n > LV_PACK_MAX_BLOBS || (uint64_t)n * LV_PACK_ENTRY_SIZE > r->left)
+            return lv_err(LV_ERR_CORRUPT, "index: pack %u has impossible blob count %u", i, n);
+        /* The blobs must leave room for a header of n entries and the length field after them. */
+        uint64_t overhead = LV_PACK_TAIL + LV_SEALED_MIN + LV_PACK_HEADER_FIXED +
+                            (uint64_t)n * LV_PACK_ENTRY_SIZE;
+        if (p->size <= overhead)
+            return lv_err(LV_ERR_CORRUPT, "index: pack %u of %llu bytes cannot hold %u blobs", i,
+                          (unsigned long long)p->size, n);
+        p->blobs = lv_xmalloc((size_t)n * sizeof *p->blobs);
+        p->count = n;
+        take(r, (size_t)n * LV_PACK_ENTRY_SIZE, &q);
+        for (uint32_t j = 0; j < n; j++)
+            lv_pack_entry_decode(q + (size_t)j * LV_PACK_ENTRY_SIZE, &p->blobs[j]);
+        char what[48];
+        snprintf(what, sizeof what, "index: pack %u", i);
+        uint64_t end;
+        int rc = lv_pack_entries_check(p->blobs, n, p->size - overhead, &end, what);
+        if (rc != LV_OK)
+            return rc;
+        total_blobs += n;
+    }
+    if (r->left != 0)
+        return lv_err(LV_ERR_CORRUPT, "index: %zu trailing bytes", r->left);
+
+    uint8_t(*ids)[LV_HASH_LEN] = lv_xmalloc((ix->npacks ? ix->npacks : 1) * (size_t)LV_HASH_LEN);
+    for (uint32_t i = 0; i < ix->npacks; i++)
+        memcpy(ids[i], ix->packs[i].id, LV_HASH_LEN);
+    int dup = has_dup(ids, ix->npacks);
+    free(ids);
+    if (dup)
+        return lv_err(LV_ERR_CORRUPT, "index: a pack is listed twice");
+    /* Bounded by the input length: every blob took 49 bytes of it. */
+    ids = lv_xmalloc((size_t)(total_blobs ? total_blobs : 1) * LV_HASH_LEN);
+    size_t k = 0;
+    for (uint32_t i = 0; i < ix->npacks; i++)
+        for (uint32_t j = 0; j < ix->packs[i].count; j++)
+            memcpy(ids[k++], ix->packs[i].blobs[j].id, LV_HASH_LEN);
+    dup = has_dup(ids, k);
+    free(ids);
+    if (dup)
+        return lv_err(LV_ERR_CORRUPT, "index: a blob is listed in two packs");
+    return LV_OK;
+}
+
+int lv_index_parse(const uint8_t *buf, size_t len, lv_index *out)
+{
+    lv_index ix = {0};
+    rd r = {buf, len};
+    const uint8_t *q;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (take(&r, 9, &q) != 0 || memcmp(q, "LVIX", 4) != 0)
+        return lv_err(LV_ERR_CORRUPT, "index: bad magic or too short");
+    if (q[4] != LV_INDEX_VERSION)
+        return lv_err(LV_ERR_CORRUPT, "index: unsupported version %u", q[4]);
+    uint32_t ns = lv_le32_get(q + 5);
+    if ((uint64_t)ns * LV_HASH_LEN > r.left)
+        return lv_err(LV_ERR_CORRUPT, "index: impossible supersedes count %u", ns);
+    if (ns) {
+        ix.supersedes = lv_xmalloc((size_t)ns * LV_HASH_LEN);
+        ix.nsupersedes = ns;
+        take(&r, (size_t)ns * LV_HASH_LEN, &q);
+        memcpy(ix.supersedes, q, (size_t)ns * LV_HASH_LEN);
+        uint8_t(*tmp)[LV_HASH_LEN] = lv_xmalloc((size_t)ns * LV_HASH_LEN);
+        memcpy(tmp, q, (size_t)ns * LV_HASH_LEN);
+        int dup = has_dup(tmp, ns);
+        free(tmp);
+        if (dup) {
+            rc = lv_err(LV_ERR_CORRUPT, "index: a superseded index is listed twice");
+            goto fail;
+        }
+    }
+    if (take(&r, 4, &q) != 0) {
+        rc = lv_err(LV_ERR_CORRUPT, "index: truncated before the pack count");
+        goto fail;
+    }
+    uint32_t np = lv_le32_get(q);
+    if ((uint64_t)np * PACK_FIXED > r.left) {
+        rc = lv_err(LV_ERR_CORRUPT, "index: impossible pack count %u", np);
+        goto fail;
+    }
+    if (np) {
+        ix.packs = lv_xcalloc(np, sizeof *ix.packs);
+        ix.npacks = np;
+    }
+    rc = parse_packs(&r, &ix);
+    if (rc != LV_OK)
+        goto fail;
+    *out = ix;
+    return LV_OK;
+fail:
+    lv_index_free(&ix);
+    return rc;
+}
+
+int lv_index_write(struct lv_repo *r, const lv_index *ix, uint8_t id_out[LV_HASH_LEN])
+{
+    lv_buf plain = LV_BUF_INIT, sealed = LV_BUF_INIT;
+    lv_index_encode(ix, &plain);
+    lv_repo_seal(r, LV_INDEX_AAD, strlen(LV_INDEX_AAD), plain.data, plain.len, 1, &sealed);
+    lv_buf_free(&plain);
+    uint8_t id[LV_HASH_LEN];
+    lv_sha256(sealed.data, sealed.len, id);
+    char key[LV_INDEX_KEY_LEN];
+    lv_index_key(id, key);
+    int rc = lv_store_put(r->store, key, sealed.data, sealed.len, LV_PUT_IF_ABSENT);
+    /* Content-addressed: an object already under this name has these very bytes. */
+    if (rc == LV_ERR_CONFLICT)
+        rc = LV_OK;
+    if (rc == LV_OK)
+        memcpy(id_out, id, LV_HASH_LEN);
+    else
+        lv_err_ctx("writing %s", key);
+    lv_buf_free(&sealed);
+    return rc;
+}
+
+int lv_index_read(struct lv_repo *r, const uint8_t id[LV_HASH_LEN], lv_index *out)
+{
+    char key[LV_INDEX_KEY_LEN];
+    lv_index_key(id, key);
+    memset(out, 0, sizeof *out);
+    lv_buf obj = LV_BUF_INIT, plain = LV_BUF_INIT;
+    int rc = lv_store_get(r->store, key, 0, 0, &obj);
+    if (rc != LV_OK) {
+        lv_err_ctx("reading %s", key);
+        goto out;
+    }
+    uint8_t sum[LV_HASH_LEN];
+    lv_sha256(obj.data, obj.len, sum);
+    if (memcmp(sum, id, LV_HASH_LEN) != 0) {
+        rc = lv_err(LV_ERR_CORRUPT, "%s: content does not match its name (SHA-256 differs)", key);
+        goto out;
+    }
+    rc = lv_repo_unseal(r, LV_INDEX_AAD, strlen(LV_INDEX_AAD), obj.data, obj.len, &plain, key);
+    if (rc != LV_OK)
+        goto out;
+    rc = lv_index_parse(plain.data, plain.len, out);
+    if (rc != LV_OK)
+        lv_err_ctx("%s", key);
+out:
+    lv_buf_free(&obj);
+    lv_buf_free(&plain);
+    return rc;
+}
+
+int lv_index_record(struct lv_catalog *c, const uint8_t id[LV_HASH_LEN], const lv_index *ix)
+{
+    int rc = lv_catalog_index_add(c, id);
+    for (uint32_t i = 0; rc == LV_OK && i < ix->npacks; i++) {
+        const lv_index_pack *p = &ix->packs[i];
+        rc = lv_catalog_pack_add(c, p->id, p->size, id);
+        for (uint32_t j = 0; rc == LV_OK && j < p->count; j++) {
+            const lv_pack_entry *e = &p->blobs[j];
+            lv_blob_loc loc = {.offset = e->offset, .length = e->length,
+                               .raw_length = e->raw_length, .type = e->type};
+            memcpy(loc.pack, p->id, LV_HASH_LEN);
+            rc = lv_catalog_blob_add(c, e->id, &loc);
+        }
+    }
+    return rc;
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# The command line end to end with the built binary: help, version, configuration precedence and errors,
+# exit codes, and repository set-up (init, keys) on a local directory.
+set -euo pipefail
+. "$(dirname "$0")/../lib/tap.sh"
+
+lv=${LABVAULT_BIN:?}
+d=$(lv_tmpdir cli)
+export LABVAULT_CONFIG=$d/none.conf   # never read the machine's /etc/labvault
+: >"$LABVAULT_CONFIG"
+unset LABVAULT_PASSPHRASE LABVAULT_KEY_FILE LABVAULT_REPO LABVAULT_CATALOG AWS_ENDPOINT_URL 2>/dev/null || true
+
+# run CMD...: sets $out, $err, $rc
+run() {
+  rc=0
+  out=$("$@" 2>"$d/err") || rc=$?
+  err=$(cat "$d/err")
+}
+
+json_ok() { python3 -c 'import json,sys; json.loads(sys.stdin.read())' <<<"$1"; }
+
+# --- help and version
+run "$lv" --help
+is "$rc" 0 "--help exits 0"
+like "$out" "repo init" "--help lists commands"
+run "$lv" help repo key add
+like "$out" "Usage: labvault repo key add" "help COMMAND prints the command's usage"
+like "$out" "--new-key-file" "help COMMAND lists the command's options"
+run "$lv" repo init --help
+like "$out" "Usage: labvault repo init" "COMMAND --help prints the usage"
+run "$lv" frobnicate
+is "$rc" 2 "unknown command: exit 2"
+like "$err" "^labvault: unknown command 'frobnicate'" "unknown command: one-line message"
+run "$lv" version --bogus
+is "$rc" 2 "unknown option: exit 2"
+run "$lv" version
+is "$rc" 0 "version exits 0"
+like "$out" "labvault [0-9]+\.[0-9]+" "version prints labvault's version"
+for lib in libpq libcurl zstd openssl libarchive xxhash sqlite; do
+  like "$out" "$lib +[0-9A-Za-z]" "version prints $lib"
+done
+run "$lv" version --json
+ok "version --json is JSON" json_ok "$out"
+
+# --- configuration: file < environment < flag, sources, secrets masked
+cat >"$d/a.conf" <<CONF
+[global]
+repo = $d/from-file
+compress-level = 5
+[s3]
+secret-key = hunter2-secret
+access-key = AKIDEXAMPLE
+CONF
+run "$lv" --config "$d/a.conf" config show
+is "$rc" 0 "config show with a file"
+like "$out" "repo +$d/from-file +$d/a.conf:2" "value and file:line source"
+unlike "$out" "hunter2" "secret never printed"
+like "$out" "s3-secret-key +\*+ +$d/a.conf:5" "secret masked, source shown"
+LABVAULT_REPO=$d/from-env run "$lv" --config "$d/a.conf" config show
+like "$out" "repo +$d/from-env +environment LABVAULT_REPO" "environment wins over file"
+LABVAULT_REPO=$d/from-env run "$lv" --config "$d/a.conf" config show --repo "$d/from-flag"
+like "$out" "repo +$d/from-flag +flag --repo" "flag wins over environment"
+LABVAULT_CONFIG=$d/a.conf run "$lv" config show
+like "$out" "compress-level +5" "LABVAULT_CONFIG names the file"
+AWS_SECRET_ACCESS_KEY=awssecret AWS_REGION=eu-west-3 run "$lv" config show --json
+ok "config show --json is JSON" json_ok "$out"
+like "$out" '"s3-region":\{"value":"eu-west-3","source":"environment AWS_REGION"\}' "AWS_REGION read"
+unlike "$out" "awssecret" "AWS secret masked in JSON"
+
+# --- configuration errors: exit 3, one line naming file:line and key
+printf '[global]\nrepo = /x\ncompresion-level = 3\n' >"$d/bad.conf"
+run "$lv" --config "$d/bad.conf" config show
+is "$rc" 3 "unknown key: exit 3"
+is "$err" "labvault: $d/bad.conf:3: unknown key 'compresion-level' in [global]" "unknown key: file:line and key"
+printf '[s3]\nverify-tls = perhaps\n' >"$d/bad2.conf"
+run "$lv" --config "$d/bad2.conf" config show
+is "$rc" 3 "bad value: exit 3"
+like "$err" "bad2.conf:2: s3-verify-tls: 'perhaps' is not a boolean" "bad value: file:line and key"
+run "$lv" --config "$d/missing.conf" config show
+is "$rc" 3 "missing --config file: exit 3"
+LABVAULT_PACK_SIZE=lots run "$lv" config show
+is "$rc" 3 "bad environment value: exit 3"
+like "$err" "environment LABVAULT_PACK_SIZE: pack-size" "bad environment value named"
+run "$lv" config show --s3-secret-key hunter2
+is "$rc" 2 "secret as a flag refused: exit 2"
+unlike "$err" "hunter2" "refused secret not echoed"
+run "$lv" config show --json --nonsense 1
+like "$out" '"error":\{"code":2,"kind":"usage"' "--json error object on stdout"
+
+# --- repository on a local directory
+export LABVAULT_REPO=$d/repo LABVAULT_CATALOG=$d/catalog.db
+run "$lv" repo init
+is "$rc" 3 "init without any credential (no terminal): exit 3"
+like "$err" "LABVAULT_PASSPHRASE" "init without credential says how to give one"
+test ! -e "$d/repo/config" && pass "nothing written without a credential" || fail "nothing written without a credential"
+export LABVAULT_KEY_FILE=$d/key
+run "$lv" repo init --json
+is "$rc" 0 "init with a new key file"
+ok "init --json is JSON" json_ok "$out"
+test -s "$d/key" && pass "key file created" || fail "key file created"
+is "$(stat -c %a "$d/key")" 600 "key file is private"
+test -e "$d/repo/config" && pass "config object written" || fail "config object written"
+id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$out")
+test -s "$d/repo/catalog/$(hostname)" && pass "a sealed copy of the catalog is stored in the repository" ||
+  fail "a sealed copy of the catalog is stored in the repository"
+if grep -q "SQLite format" "$d/repo/catalog/$(hostname)"; then fail "catalog copy is encrypted"; else pass "catalog copy is encrypted"; fi
+run "$lv" repo init
+is "$rc" 10 "second init refuses: exit 10 (conflict)"
+like "$err" "config" "conflict names the config object"
+
+LABVAULT_NEW_PASSPHRASE='correct horse' run "$lv" repo key add
+is "$rc" 0 "key add with a passphrase"
+run "$lv" repo key list --json
+is "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' <<<"$out")" 2 "two keys listed"
+unset LABVAULT_KEY_FILE
+LABVAULT_PASSPHRASE='correct horse' run "$lv" repo key list
+is "$rc" 0 "the new passphrase opens the repository"
+like "$out" $'\n\\* ' "the key in use is flagged"
+LABVAULT_PASSPHRASE='wrong horse' run "$lv" repo key list
+is "$rc" 5 "wrong passphrase: exit 5"
+like "$err" "^labvault: .*(passphrase|key)" "wrong passphrase: one-line message"
+is "$(wc -l <<<"$err")" 1 "wrong passphrase: exactly one line"
+printf 'correct horse\n' >"$d/pass"
+run "$lv" repo key list --passphrase-file "$d/pass"
+is "$rc" 0 "passphrase-file works"
+keyfile_id=$(LABVAULT_PASSPHRASE='correct horse' "$lv" repo key list --json |
+  python3 -c 'import json,sys; print([k["id"] for k in json.load(sys.stdin) if not k["current"]][0])')
+LABVAULT_PASSPHRASE='correct horse' run "$lv" repo key remove "$keyfile_id"
+is "$rc" 0 "remove the key-file key"
+LABVAULT_KEY_FILE=$d/key run "$lv" repo key list
+is "$rc" 5 "removed key no longer opens: exit 5"
+cur_id=$(LABVAULT_PASSPHRASE='correct horse' "$lv" repo key list --json |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+LABVAULT_PASSPHRASE='correct horse' run "$lv" repo key remove "$cur_id"
+is "$rc" 2 "removing the last/in-use key refused: exit 2"
+
+# --- damaged or missing repository
+export LABVAULT_PASSPHRASE='correct horse'
+run "$lv" repo check
+is "$rc" 0 "check of a fresh repository passes"
+cp "$d/repo/config" "$d/config.bak"
+sed -i 's/^format = 1/format = 9/' "$d/repo/config"
+run "$lv" repo check
+isnt "$rc" 0 "edited config refused"
+like "$err" "config" "edited config: message names config"
+cp "$d/config.bak" "$d/repo/config"
+printf 'garbage\x01\n' >>"$d/repo/config"
+run "$lv" repo check
+is "$rc" 6 "malformed config: exit 6"
+like "$err" "config" "malformed config: names config"
+cp "$d/config.bak" "$d/repo/config"
+run "$lv" repo check --repo "$d/nothing-here"
+is "$rc" 1 "not a repository: exit 1"
+like "$err" "nothing-here" "not a repository: names the location"
+run "$lv" repo check
+is "$rc" 0 "restored config passes again"
+rm -f "$LABVAULT_CATALOG"
+run "$lv" catalog rebuild
+is "$rc" 0 "catalog rebuild of an empty repository"
+test -e "$LABVAULT_CATALOG" && pass "catalog recreated" || fail "catalog recreated"
+is "$(sqlite3 "$LABVAULT_CATALOG" "select value from meta where key='repository_id'")" "$id" \
+  "rebuilt catalog is bound to the repository"
+
+done_testing

@@ -1,0 +1,722 @@
+/* The blob store end to end, once against the local driver (a temporary directory) and once against
+ * the real S3 server when LV_TEST_S3_ENDPOINT / _ACCESS_KEY / _SECRET_KEY (/ _REGION) are set (a fresh
+ * bucket, removed afterwards; without them the S3 half is skipped, or fails when CI is set):
+ *   - 50 blobs of varied sizes and kinds through a packer with a small pack size, read back byte-equal;
+ *   - dedup: the same data again uploads nothing; inline sealing works like the threaded one;
+ *   - damage: a flipped byte, a truncated pack, a missing pack, a damaged index or manifest - each
+ *     detected by lv_blob_get and/or repo check with a message naming the object;
+ *   - an unindexed pack is a warning; catalog rebuild from nothing brings back the same blobs and
+ *     manifests and picks up the unindexed pack; a rebuild over a missing pack heals on next backup;
+ *   - an upload failure surfaces on flush with the store's code. */
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/hex.h"
+#include "common/log.h"
+#include "manifests/catalog.h"
+#include "manifests/manifest.h"
+#include "manifests/rebuild.h"
+#include "repo/blobstore.h"
+#include "repo/check.h"
+#include "repo/index.h"
+#include "repo/pack.h"
+#include "repo/repo.h"
+#include "store/s3.h"
+#include "store/store.h"
+#include "tests/check.h"
+
+#define NBLOBS 50
+
+typedef struct blob {
+    uint8_t *data;
+    size_t n;
+    uint8_t type;
+    uint8_t id[LV_HASH_LEN];
+} blob;
+
+typedef struct env {
+    const char *label;
+    const char *tmp;
+    lv_store *st;
+    lv_repo *r;
+    char catpath[512];
+    blob b[NBLOBS];
+    char manifest[65];
+} env;
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static void fill_random(uint8_t *p, size_t n, uint64_t seed)
+{
+    uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        p[i] = (uint8_t)(x >> 24);
+    }
+}
+
+/* Text-like: words from a small vocabulary, so zstd has something to do. */
+static void fill_text(uint8_t *p, size_t n, uint64_t seed)
+{
+    static const char *const words[] = {"backup ", "restore ", "pack ", "index ", "manifest ",
+                                        "postgres ", "wal ", "segment ", "blob ", "\n"};
+    uint64_t x = seed + 77;
+    size_t i = 0;
+    while (i < n) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        const char *w = words[(x >> 33) % 10];
+        for (size_t k = 0; w[k] && i < n; k++)
+            p[i++] = (uint8_t)w[k];
+    }
+}
+
+static void make_blobs(env *e)
+{
+    for (int i = 0; i < NBLOBS; i++) {
+        size_t n;
+        switch (i % 5) {
+        case 0: n = (1u << 20) + (size_t)i * 1000; break;
+        case 1: n = (size_t)i * 10 + 1; break;
+        case 2: n = 100000 + (size_t)i; break;
+        case 3: n = i == 3 ? 0 : 300000 + (size_t)i; break; /* one empty blob */
+        default: n = 4096; break;
+        }
+        blob *b = &e->b[i];
+        b->n = n;
+        b->data = lv_xmalloc(n ? n : 1);
+        b->type = (uint8_t)(LV_BLOB_DATA + i % 3);
+        if (i % 2)
+            fill_random(b->data, n, (uint64_t)i + 1000 * (uint64_t)time(NULL));
+        else
+            fill_text(b->data, n, (uint64_t)i + 1000 * (uint64_t)time(NULL));
+    }
+}
+
+/* ---- check report capture ----------------------------------------------------------------------- */
+
+static lv_buf report_lines;
+
+static void on_problem(void *arg, lv_check_severity sev, const char *line)
+{
+    (void)arg;
+    lv_buf_printf(&report_lines, "%s %s\n", sev == LV_CHECK_ERROR ? "ERROR" : "WARN", line);
+}
+
+static int run_check(env *e, int percent, lv_check_report *rep)
+{
+    lv_buf_reset(&report_lines);
+    memset(rep, 0, sizeof *rep);
+    rep->problem = on_problem;
+    int rc = lv_repo_check(e->r, percent, rep);
+    /* TAP: diagnostics only on lines that start with '#'. */
+    const char *s = lv_buf_cstr(&report_lines);
+    for (int lines = 0; *s && lines < 8; lines++) {
+        const char *eol = strchr(s, '\n');
+        int n = eol ? (int)(eol - s) : (int)strlen(s);
+        printf("#   check: %.*s\n", n, s);
+        s += n + (eol ? 1 : 0);
+    }
+    return rc;
+}
+
+/* A line of the last report that has both substrings. */
+static int reported(const char *sev, const char *a, const char *b)
+{
+    const char *s = lv_buf_cstr(&report_lines);
+    while (s && *s) {
+        const char *eol = strchr(s, '\n');
+        size_t n = eol ? (size_t)(eol - s) : strlen(s);
+        char *line = strndup(s, n);
+        int hit = strncmp(line, sev, strlen(sev)) == 0 && strstr(line, a) && (!b || strstr(line, b));
+        free(line);
+        if (hit)
+            return 1;
+        s = eol ? eol + 1 : NULL;
+    }
+    return 0;
+}
+
+/* ---- store helpers ------------------------------------------------------------------------------ */
+
+static int count_cb(void *arg, const char *key, uint64_t size)
+{
+    (void)key, (void)size;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+static size_t count(env *e, const char *prefix)
+{
+    size_t n = 0;
+    lv_store_list(e->st, prefix, count_cb, &n);
+    return n;
+}
+
+static int get_obj(env *e, const char *key, lv_buf *out)
+{
+    lv_buf_reset(out);
+    return lv_store_get(e->st, key, 0, 0, out);
+}
+
+/* Overwrite (the tests play the part of a failing disk or a careless admin). */
+static int put_obj(env *e, const char *key, const void *p, size_t n)
+{
+    return lv_store_put(e->st, key, p, n, 0);
+}
+
+static void find_index_of(env *e, const uint8_t pack[LV_HASH_LEN], char ikey[LV_INDEX_KEY_LEN]);
+
+static int refs_test(const lv_repo *r, const lv_manifest *m, lv_manifest_emit_fn emit, void *arg)
+{
+    (void)r;
+    if (m->body_len % LV_HASH_LEN)
+        return lv_err(LV_ERR_CORRUPT, "test manifest body is not a list of ids");
+    for (size_t i = 0; i < m->body_len; i += LV_HASH_LEN) {
+        int rc = emit(arg, m->body + i);
+        if (rc)
+            return rc;
+    }
+    return LV_OK;
+}
+
+/* ---- the suite ---------------------------------------------------------------------------------- */
+
+static int open_catalog(env *e)
+{
+    int rc = lv_catalog_open(e->catpath, e->r->id_hex, &e->r->cat);
+    if (rc)
+        printf("# catalog: %s\n", lv_errmsg());
+    return rc;
+}
+
+static int all_readable(env *e, int *first_bad)
+{
+    lv_buf out = LV_BUF_INIT;
+    int ok = 1;
+    for (int i = 0; i < NBLOBS && ok; i++) {
+        lv_buf_reset(&out);
+        int rc = lv_blob_get(e->r, e->b[i].id, &out);
+        ok = rc == LV_OK && out.len == e->b[i].n &&
+             (e->b[i].n == 0 || memcmp(out.data, e->b[i].data, out.len) == 0);
+        if (!ok) {
+            *first_bad = i;
+            printf("# blob %d: %s\n", i, rc ? lv_errmsg() : "content differs");
+        }
+    }
+    lv_buf_free(&out);
+    return ok;
+}
+
+static void store_and_read(env *e)
+{
+    const char *L = e->label;
+    lv_packer *p = NULL;
+    lv_packer_opts o = {.pack_size = 256 << 10};
+    CHECK(lv_packer_new_opts(e->r, &o, &p) == LV_OK, "%s: packer with 256 KiB packs", L);
+    int ok = 1;
+    uint64_t total = 0;
+    for (int i = 0; i < NBLOBS && ok; i++) {
+        uint64_t nb = 99;
+        ok = lv_packer_add(p, e->b[i].type, e->b[i].data, e->b[i].n, e->b[i].id, &nb) == LV_OK &&
+             nb == e->b[i].n;
+        total += e->b[i].n;
+        if (!ok)
+            printf("# add %d: %s\n", i, lv_errmsg());
+    }
+    CHECK(ok, "%s: add %d blobs (%llu bytes), each reported as new", L, NBLOBS, (unsigned long long)total);
+    uint8_t id[LV_HASH_LEN];
+    uint64_t nb = 99;
+    CHECK(lv_packer_add(p, e->b[7].type, e->b[7].data, e->b[7].n, id, &nb) == LV_OK && nb == 0 &&
+              memcmp(id, e->b[7].id, LV_HASH_LEN) == 0,
+          "%s: the same blob again before flush stores 0 bytes", L);
+    lv_buf out = LV_BUF_INIT;
+    CHECK(lv_blob_get(e->r, e->b[0].id, &out) == LV_ERR_NOT_FOUND, "%s: not readable before flush", L);
+    int rc = lv_packer_flush(p);
+    CHECK(rc == LV_OK, "%s: flush (%s)", L, rc ? lv_errmsg() : "ok");
+    lv_packer_stats s;
+    lv_packer_get_stats(p, &s);
+    CHECK(s.blobs_new == NBLOBS && s.blobs_dedup == 1 && s.packs >= 10 && s.indexes == 1 && s.stored < total,
+          "%s: stats: %llu new, %llu dedup, %llu packs, %llu index, %llu of %llu bytes stored", L,
+          (unsigned long long)s.blobs_new, (unsigned long long)s.blobs_dedup, (unsigned long long)s.packs,
+          (unsigned long long)s.indexes, (unsigned long long)s.stored, (unsigned long long)total);
+    CHECK(count(e, "data/") == s.packs && count(e, "index/") == 1, "%s: %zu packs and %zu index in the store",
+          L, count(e, "data/"), count(e, "index/"));
+    CHECK(lv_packer_flush(p) == LV_OK && count(e, "index/") == 1, "%s: a second flush writes nothing", L);
+    lv_packer_free(p);
+    int bad = -1;
+    CHECK(all_readable(e, &bad), "%s: every blob reads back byte-equal", L);
+    CHECK(lv_catalog_blob_count(e->r->cat) == NBLOBS, "%s: catalog has %d blobs", L, NBLOBS);
+    uint8_t unknown[LV_HASH_LEN] = {0};
+    CHECK(lv_blob_get(e->r, unknown, &out) == LV_ERR_NOT_FOUND, "%s: an unknown id is not-found", L);
+    lv_buf_free(&out);
+
+    /* Dedup across packers (through the catalog), with sealing on the caller's thread. */
+    size_t packs = count(e, "data/"), idx = count(e, "index/");
+    o.workers = -1;
+    CHECK(lv_packer_new_opts(e->r, &o, &p) == LV_OK, "%s: inline packer", L);
+    ok = 1;
+    for (int i = 0; i < NBLOBS && ok; i++)
+        ok = lv_packer_add(p, e->b[i].type, e->b[i].data, e->b[i].n, id, &nb) == LV_OK && nb == 0;
+    CHECK(ok, "%s: all %d blobs again: 0 new bytes each", L, NBLOBS);
+    CHECK(lv_packer_flush(p) == LV_OK, "%s: flush", L);
+    lv_packer_get_stats(p, &s);
+    CHECK(s.blobs_dedup == NBLOBS && s.packs == 0 && s.stored == 0 && count(e, "data/") == packs &&
+              count(e, "index/") == idx,
+          "%s: nothing uploaded", L);
+    uint8_t extra[5000];
+    fill_random(extra, sizeof extra, (uint64_t)time(NULL) * 31);
+    CHECK(lv_packer_add(p, LV_BLOB_DATA, extra, sizeof extra, id, &nb) == LV_OK && nb == sizeof extra &&
+              lv_packer_flush(p) == LV_OK,
+          "%s: inline: a new blob stored", L);
+    lv_packer_free(p);
+    CHECK(lv_blob_get(e->r, id, &out) == LV_OK && out.len == sizeof extra &&
+              memcmp(out.data, extra, sizeof extra) == 0,
+          "%s: inline: read back", L);
+    lv_buf_free(&out);
+
+    /* A manifest that references every blob: the commit point. */
+    lv_buf body = LV_BUF_INIT;
+    for (int i = 0; i < NBLOBS; i++)
+        lv_buf_append(&body, e->b[i].id, LV_HASH_LEN);
+    rc = lv_manifest_write(e->r, "test", 0, "{\"blobs\":50}", body.data, body.len, e->manifest);
+    CHECK(rc == LV_OK, "%s: manifest %s written", L, e->manifest);
+    lv_buf_free(&body);
+}
+
+static void damage(env *e)
+{
+    const char *L = e->label;
+    lv_check_report rep;
+    int rc = run_check(e, 100, &rep);
+    CHECK(rc == LV_OK && rep.errors == 0 && rep.warnings == 0 && rep.packs_read == rep.packs &&
+              rep.manifests == 1,
+          "%s: check --read-data=100%% passes (%llu packs, %llu blobs)", L, (unsigned long long)rep.packs,
+          (unsigned long long)rep.blobs);
+
+    /* Blob 5 is a 1 MiB one: alone in its pack or nearly. */
+    blob *b = &e->b[5];
+    lv_blob_loc loc;
+    CHECK(lv_catalog_blob_find(e->r->cat, b->id, &loc) == LV_OK, "%s: locate blob 5", L);
+    char key[LV_PACK_KEY_LEN];
+    lv_pack_key(loc.pack, key);
+    lv_buf orig = LV_BUF_INIT, tmp = LV_BUF_INIT, out = LV_BUF_INIT;
+    CHECK(get_obj(e, key, &orig) == LV_OK, "%s: fetch %s", L, key);
+
+    /* 1. one flipped byte inside the blob */
+    lv_buf_append(&tmp, orig.data, orig.len);
+    tmp.data[loc.offset + loc.length / 2] ^= 0x20;
+    put_obj(e, key, tmp.data, tmp.len);
+    rc = lv_blob_get(e->r, b->id, &out);
+    CHECK(rc == LV_ERR_CORRUPT && strstr(lv_errmsg(), key) && out.len == 0,
+          "%s: flipped byte: blob get is corrupt naming the pack (%s)", L, lv_errmsg());
+    rc = run_check(e, 0, &rep);
+    CHECK(rc == LV_OK, "%s: flipped byte: the structure check cannot see it", L);
+    rc = run_check(e, 100, &rep);
+    CHECK(rc == LV_ERR_CORRUPT && reported("ERROR", key, "SHA-256") &&
+              reported("ERROR", key, "authentication"),
+          "%s: flipped byte: check --read-data reports the pack hash and the blob", L);
+    put_obj(e, key, orig.data, orig.len);
+
+    /* 2. truncated in the middle of the blob */
+    put_obj(e, key, orig.data, loc.offset + loc.length / 2);
+    rc = lv_blob_get(e->r, b->id, &out);
+    CHECK(rc == LV_ERR_CORRUPT && strstr(lv_errmsg(), key) && strstr(lv_errmsg(), "truncated"),
+          "%s: truncated pack: blob get is corrupt naming the pack (%s)", L, lv_errmsg());
+    rc = run_check(e, 0, &rep);
+    CHECK(rc == LV_ERR_CORRUPT && reported("ERROR", key, "truncated"),
+          "%s: truncated pack: check reports it", L);
+    put_obj(e, key, orig.data, orig.len);
+
+    /* 3. missing */
+    lv_store_del(e->st, key);
+    rc = lv_blob_get(e->r, b->id, &out);
+    CHECK(rc == LV_ERR_CORRUPT && strstr(lv_errmsg(), key) && strstr(lv_errmsg(), "missing"),
+          "%s: missing pack: blob get is corrupt naming the pack (%s)", L, lv_errmsg());
+    rc = run_check(e, 0, &rep);
+    CHECK(rc == LV_ERR_CORRUPT && reported("ERROR", key, "missing"), "%s: missing pack: check reports it", L);
+    put_obj(e, key, orig.data, orig.len);
+
+    /* 4. damaged manifest */
+    char mkey[LV_MANIFEST_KEY_LEN];
+    lv_manifest_key(e->manifest, mkey);
+    get_obj(e, mkey, &tmp);
+    lv_buf_reset(&orig);
+    lv_buf_append(&orig, tmp.data, tmp.len);
+    tmp.data[tmp.len - 3] ^= 1;
+    put_obj(e, mkey, tmp.data, tmp.len);
+    rc = run_check(e, 0, &rep);
+    CHECK(rc == LV_ERR_CORRUPT && reported("ERROR", mkey, NULL), "%s: damaged manifest: check names it", L);
+    put_obj(e, mkey, orig.data, orig.len);
+
+    /* 5. damaged index: its packs become unindexed, the manifest's blobs unlisted */
+    char ikey[LV_INDEX_KEY_LEN] = "";
+    find_index_of(e, loc.pack, ikey);
+    CHECK(ikey[0] != '\0', "%s: the index that lists %s is %s", L, key, ikey);
+    get_obj(e, ikey, &tmp);
+    lv_buf_reset(&orig);
+    lv_buf_append(&orig, tmp.data, tmp.len);
+    tmp.data[20] ^= 1;
+    put_obj(e, ikey, tmp.data, tmp.len);
+    rc = run_check(e, 0, &rep);
+    CHECK(rc == LV_ERR_CORRUPT && reported("ERROR", ikey, NULL) && reported("WARN", "unindexed pack", key) &&
+              reported("ERROR", mkey, "no index lists"),
+          "%s: damaged index: check names it, its packs are unindexed, the manifest's blobs unlisted", L);
+    put_obj(e, ikey, orig.data, orig.len);
+
+    rc = run_check(e, 100, &rep);
+    CHECK(rc == LV_OK && rep.errors == 0 && rep.warnings == 0, "%s: repaired: check passes again", L);
+    lv_buf_free(&tmp);
+    lv_buf_free(&orig);
+    lv_buf_free(&out);
+}
+
+typedef struct keylist {
+    char **v;
+    size_t n;
+} keylist;
+
+static int gather(void *arg, const char *key, uint64_t size)
+{
+    (void)size;
+    keylist *k = arg;
+    k->v = lv_xrealloc(k->v, (k->n + 1) * sizeof *k->v);
+    k->v[k->n++] = lv_xstrdup(key);
+    return 0;
+}
+
+static void keylist_free(keylist *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        free(k->v[i]);
+    free(k->v);
+    memset(k, 0, sizeof *k);
+}
+
+static void find_index_of(env *e, const uint8_t pack[LV_HASH_LEN], char ikey[LV_INDEX_KEY_LEN])
+{
+    keylist k = {0};
+    lv_store_list(e->st, "index/", gather, &k);
+    for (size_t i = 0; i < k.n && !ikey[0]; i++) {
+        uint8_t id[LV_HASH_LEN];
+        lv_index ix;
+        if (lv_index_key_parse(k.v[i], id) != 0 || lv_index_read(e->r, id, &ix) != LV_OK)
+            continue;
+        for (uint32_t j = 0; j < ix.npacks; j++)
+            if (memcmp(ix.packs[j].id, pack, LV_HASH_LEN) == 0)
+                strcpy(ikey, k.v[i]);
+        lv_index_free(&ix);
+    }
+    keylist_free(&k);
+}
+
+/* An interrupted backup: a pack uploaded, no index written. Its blobs are returned in ids. */
+static void unindexed_pack(env *e, uint8_t ids[2][LV_HASH_LEN], uint8_t *data[2], char key[LV_PACK_KEY_LEN])
+{
+    lv_pack_builder pb;
+    lv_pack_builder_init(&pb, 0);
+    for (int i = 0; i < 2; i++) {
+        data[i] = lv_xmalloc(20000);
+        fill_random(data[i], 20000, (uint64_t)time(NULL) * 7 + (uint64_t)i);
+        lv_repo_blob_id(e->r, data[i], 20000, ids[i]);
+        uint8_t aad[1 + LV_HASH_LEN];
+        lv_blob_aad(LV_BLOB_DATA, ids[i], aad);
+        lv_buf sealed = LV_BUF_INIT;
+        lv_repo_seal(e->r, aad, sizeof aad, data[i], 20000, 1, &sealed);
+        lv_pack_builder_add(&pb, LV_BLOB_DATA, ids[i], sealed.data, sealed.len, 20000);
+        lv_buf_free(&sealed);
+    }
+    lv_pack_builder_finish(e->r, &pb);
+    uint8_t pid[LV_HASH_LEN];
+    lv_sha256(pb.data.data, pb.data.len, pid);
+    lv_pack_key(pid, key);
+    lv_store_put(e->st, key, pb.data.data, pb.data.len, LV_PUT_IF_ABSENT);
+    lv_pack_builder_free(&pb);
+}
+
+static int step_calls, step_fail;
+
+static int rebuild_step(lv_repo *r)
+{
+    (void)r;
+    step_calls++;
+    return step_fail ? lv_err(LV_ERR_IO, "test step fails") : LV_OK;
+}
+
+static int manifest_cb(void *arg, const lv_manifest_row *m)
+{
+    keylist *k = arg;
+    return gather(k, m->id, 0);
+}
+
+static void rebuild(env *e)
+{
+    const char *L = e->label;
+    uint8_t ids[2][LV_HASH_LEN], *data[2];
+    char ukey[LV_PACK_KEY_LEN];
+    unindexed_pack(e, ids, data, ukey);
+    lv_check_report rep;
+    int rc = run_check(e, 100, &rep);
+    CHECK(rc == LV_OK && rep.errors == 0 && rep.warnings == 1 && reported("WARN", "unindexed pack", ukey),
+          "%s: an unindexed pack is a warning, not an error", L);
+
+    int64_t blobs_before = lv_catalog_blob_count(e->r->cat);
+    lv_catalog_close(e->r->cat);
+    e->r->cat = NULL;
+    char side[600];
+    unlink(e->catpath);
+    snprintf(side, sizeof side, "%s-wal", e->catpath);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", e->catpath);
+    unlink(side);
+    CHECK(open_catalog(e) == LV_OK && lv_catalog_blob_count(e->r->cat) == 0,
+          "%s: catalog deleted, empty one opened", L);
+    lv_rebuild_stats st;
+    rc = lv_catalog_rebuild(e->r, &st);
+    CHECK(rc == LV_OK && st.unindexed_packs == 1 && st.manifests == 1 && st.indexes == 2,
+          "%s: rebuild: %llu indexes, %llu packs (%llu unindexed), %llu blobs, %llu manifests (%s)", L,
+          (unsigned long long)st.indexes, (unsigned long long)st.packs,
+          (unsigned long long)st.unindexed_packs, (unsigned long long)st.blobs,
+          (unsigned long long)st.manifests, rc ? lv_errmsg() : "ok");
+    CHECK(lv_catalog_blob_count(e->r->cat) == blobs_before + 2,
+          "%s: same blobs as before, plus the 2 recovered (%lld)", L,
+          (long long)lv_catalog_blob_count(e->r->cat));
+    keylist m = {0};
+    lv_catalog_manifest_each(e->r->cat, NULL, manifest_cb, &m);
+    CHECK(m.n == 1 && strcmp(m.v[0], e->manifest) == 0, "%s: the manifest is back", L);
+    keylist_free(&m);
+    int bad = -1;
+    CHECK(all_readable(e, &bad), "%s: every blob readable after the rebuild", L);
+    lv_buf out = LV_BUF_INIT;
+    CHECK(lv_blob_get(e->r, ids[1], &out) == LV_OK && out.len == 20000 &&
+              memcmp(out.data, data[1], 20000) == 0,
+          "%s: a blob of the unindexed pack is readable", L);
+    step_calls = 0;
+    rc = lv_catalog_rebuild(e->r, &st);
+    CHECK(rc == LV_OK && lv_catalog_blob_count(e->r->cat) == blobs_before + 2 && step_calls == 1,
+          "%s: rebuild over a live catalog, with the registered step", L);
+    step_fail = 1;
+    rc = lv_catalog_rebuild(e->r, &st);
+    step_fail = 0;
+    CHECK(rc == LV_ERR_IO && strstr(lv_errmsg(), "rebuild step test") &&
+              lv_catalog_blob_count(e->r->cat) == blobs_before + 2,
+          "%s: a failing step rolls the whole rebuild back (%s)", L, lv_errmsg());
+
+    /* A pack lost for good: rebuild leaves its blobs out, so the next backup stores them again. */
+    blob *b = &e->b[10];
+    lv_blob_loc loc;
+    lv_catalog_blob_find(e->r->cat, b->id, &loc);
+    char key[LV_PACK_KEY_LEN];
+    lv_pack_key(loc.pack, key);
+    lv_buf orig = LV_BUF_INIT;
+    get_obj(e, key, &orig);
+    lv_store_del(e->st, key);
+    rc = lv_catalog_rebuild(e->r, &st);
+    CHECK(rc == LV_ERR_INCOMPLETE && st.bad_packs == 1,
+          "%s: rebuild with a missing pack is incomplete (%s)", L, lv_errmsg());
+    lv_buf_reset(&out);
+    CHECK(lv_blob_get(e->r, b->id, &out) == LV_ERR_NOT_FOUND, "%s: ... and forgets its blobs", L);
+    lv_packer *p;
+    uint64_t nb = 0;
+    uint8_t id[LV_HASH_LEN];
+    CHECK(lv_packer_new(e->r, &p) == LV_OK && lv_packer_add(p, b->type, b->data, b->n, id, &nb) == LV_OK &&
+              nb == b->n && lv_packer_flush(p) == LV_OK,
+          "%s: ... so the next backup stores the blob again", L);
+    lv_packer_free(p);
+    lv_buf_reset(&out);
+    CHECK(lv_blob_get(e->r, b->id, &out) == LV_OK && out.len == b->n, "%s: ... and it is readable", L);
+    put_obj(e, key, orig.data, orig.len);
+    lv_buf_free(&orig);
+    lv_buf_free(&out);
+    rc = run_check(e, 0, &rep);
+    CHECK(rc == LV_OK && rep.errors == 0, "%s: pack restored: check passes", L);
+    free(data[0]);
+    free(data[1]);
+}
+
+static void suite(const char *label, lv_store *st, const char *tmp)
+{
+    env e = {.label = label, .tmp = tmp, .st = st};
+    snprintf(e.catpath, sizeof e.catpath, "%s/%s-catalog.db", tmp, label);
+    lv_repo_params params;
+    lv_repo_params_default(&params);
+    params.scrypt_n = 1024;
+    lv_credential cred = {.passphrase = "blobstore test"};
+    int rc = lv_repo_init(st, &params, &cred, &e.r);
+    CHECK(rc == LV_OK, "%s: init repository (%s)", label, rc ? lv_errmsg() : "ok");
+    if (rc || open_catalog(&e) != LV_OK)
+        return;
+    make_blobs(&e);
+    store_and_read(&e);
+    damage(&e);
+    rebuild(&e);
+    lv_catalog_close(e.r->cat);
+    e.r->cat = NULL;
+    lv_repo_close(e.r);
+    for (int i = 0; i < NBLOBS; i++)
+        free(e.b[i].data);
+}
+
+/* Long runs write intermediate index objects; invalid arguments are refused. */
+static void index_every(const char *tmp)
+{
+    char dir[600], cat[640];
+    snprintf(dir, sizeof dir, "%s/every", tmp);
+    snprintf(cat, sizeof cat, "%s/every.db", tmp);
+    lv_store *st;
+    lv_repo *r;
+    lv_repo_params params;
+    lv_repo_params_default(&params);
+    params.scrypt_n = 1024;
+    lv_credential cred = {.passphrase = "x"};
+    if (lv_store_open(dir, NULL, &st) || lv_store_create(st) || lv_repo_init(st, &params, &cred, &r) ||
+        lv_catalog_open(cat, r->id_hex, &r->cat)) {
+        CHECK(0, "every: set up (%s)", lv_errmsg());
+        return;
+    }
+    lv_packer *p;
+    lv_packer_opts o = {.pack_size = 32 << 10, .index_every = 10, .upload_queue = 1, .workers = 3};
+    lv_packer_new_opts(r, &o, &p);
+    uint8_t buf[20000], ids[100][LV_HASH_LEN];
+    int rc = LV_OK;
+    for (int i = 0; i < 100 && rc == LV_OK; i++) {
+        fill_random(buf, sizeof buf, (uint64_t)i + 5);
+        rc = lv_packer_add(p, LV_BLOB_DATA, buf, sizeof buf, ids[i], NULL);
+    }
+    CHECK(rc == LV_OK && lv_packer_flush(p) == LV_OK, "every: 100 blobs in 32 KiB packs, one upload slot");
+    size_t n = 0;
+    lv_store_list(st, "index/", count_cb, &n);
+    CHECK(n >= 5, "every: an index every 10 blobs or so (%zu index objects)", n);
+    int ok = 1;
+    lv_buf out = LV_BUF_INIT;
+    for (int i = 0; i < 100 && ok; i++) {
+        lv_buf_reset(&out);
+        fill_random(buf, sizeof buf, (uint64_t)i + 5);
+        ok = lv_blob_get(r, ids[i], &out) == LV_OK && out.len == sizeof buf &&
+             memcmp(out.data, buf, sizeof buf) == 0;
+    }
+    CHECK(ok, "every: all readable");
+    lv_check_report rep = {0};
+    rep.problem = on_problem;
+    CHECK(lv_repo_check(r, 100, &rep) == LV_OK && rep.errors == 0 && rep.warnings == 0 && rep.blobs == 100,
+          "every: check passes");
+    CHECK(lv_packer_add(p, 9, buf, 10, ids[0], NULL) == LV_ERR_INTERNAL, "every: unknown blob type refused");
+    CHECK(lv_packer_add(p, LV_BLOB_DATA, buf, (size_t)LV_BLOB_MAX + 1, ids[0], NULL) == LV_ERR_INTERNAL,
+          "every: blob above LV_BLOB_MAX refused");
+    lv_buf_free(&out);
+    lv_packer_free(p);
+    lv_catalog_close(r->cat);
+    r->cat = NULL;
+    lv_repo_close(r);
+    lv_store_close(st);
+}
+
+/* Upload failures reach the caller: a local repository whose data/ is a file cannot take packs. */
+static void upload_failure(const char *tmp)
+{
+    char dir[600], path[700];
+    snprintf(dir, sizeof dir, "%s/broken", tmp);
+    lv_store *st;
+    lv_repo *r;
+    lv_repo_params params;
+    lv_repo_params_default(&params);
+    params.scrypt_n = 1024;
+    lv_credential cred = {.passphrase = "x"};
+    if (lv_store_open(dir, NULL, &st) || lv_store_create(st) || lv_repo_init(st, &params, &cred, &r)) {
+        CHECK(0, "failure: set up (%s)", lv_errmsg());
+        return;
+    }
+    snprintf(path, sizeof path, "%s/data", dir);
+    FILE *f = fopen(path, "w");
+    if (f)
+        fclose(f);
+    lv_packer *p;
+    lv_packer_opts o = {.pack_size = 64 << 10};
+    lv_packer_new_opts(r, &o, &p);
+    uint8_t buf[100000], id[LV_HASH_LEN];
+    int rc = LV_OK;
+    for (int i = 0; i < 20 && rc == LV_OK; i++) {
+        fill_random(buf, sizeof buf, (uint64_t)i);
+        rc = lv_packer_add(p, LV_BLOB_DATA, buf, sizeof buf, id, NULL);
+    }
+    if (rc == LV_OK)
+        rc = lv_packer_flush(p);
+    CHECK(rc == LV_ERR_IO && strstr(lv_errmsg(), "uploading pack data/"),
+          "failure: the upload error reaches add/flush with its code and the pack (%d: %s)", rc, lv_errmsg());
+    CHECK(lv_packer_flush(p) == rc, "failure: the packer stays failed");
+    lv_packer_free(p);
+    lv_repo_close(r);
+    lv_store_close(st);
+}
+
+static void s3_part(const char *tmp)
+{
+    const char *ep = getenv("LV_TEST_S3_ENDPOINT"), *ak = getenv("LV_TEST_S3_ACCESS_KEY"),
+               *sk = getenv("LV_TEST_S3_SECRET_KEY"), *region = getenv("LV_TEST_S3_REGION");
+    if (!ep || !ak || !sk) {
+        if (getenv("CI"))
+            CHECK(0, "s3: LV_TEST_S3_ENDPOINT/ACCESS_KEY/SECRET_KEY are required when CI is set");
+        else
+            printf("ok %d - # SKIP s3: LV_TEST_S3_* not set (start tests/harness/s3.sh)\n", ++check_n);
+        return;
+    }
+    lv_store_opts o = {.endpoint = ep, .access_key = ak, .secret_key = sk, .region = region};
+    char bucket[64], url[128];
+    snprintf(bucket, sizeof bucket, "lvtest-packs-%d-%ld", (int)getpid(), (long)time(NULL));
+    snprintf(url, sizeof url, "s3://%s", bucket);
+    lv_store *root = NULL, *st = NULL;
+    int rc = lv_store_open(url, &o, &root);
+    if (rc == LV_OK)
+        rc = lv_store_create(root);
+    CHECK(rc == LV_OK, "s3: bucket %s created (%s)", bucket, rc ? lv_errmsg() : "ok");
+    if (rc)
+        return;
+    snprintf(url, sizeof url, "s3://%s/repo", bucket);
+    CHECK(lv_store_open(url, &o, &st) == LV_OK, "s3: open %s", url);
+    suite("s3", st, tmp);
+    lv_store_close(st);
+    keylist k = {0};
+    lv_store_list(root, "", gather, &k);
+    CHECK(lv_store_del_many(root, (const char *const *)k.v, k.n) == LV_OK &&
+              lv_s3_delete_bucket(root) == LV_OK,
+          "s3: bucket emptied (%zu objects) and removed", k.n);
+    keylist_free(&k);
+    lv_store_close(root);
+}
+
+int main(void)
+{
+    const char *lvl = getenv("LABVAULT_LOG_LEVEL");
+    int level = lvl ? lv_log_parse_level(lvl) : -1;
+    lv_log_set_level(level >= 0 ? (lv_log_level)level : LV_LOG_ERROR);
+    char tmp[] = "/tmp/lvblobs-XXXXXX";
+    if (!mkdtemp(tmp)) {
+        printf("Bail out! mkdtemp\n");
+        return 1;
+    }
+    lv_manifest_register_kind("test", refs_test);
+    lv_catalog_rebuild_register("test", rebuild_step);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/local", tmp);
+    lv_store *st = NULL;
+    if (lv_store_open(dir, NULL, &st) == LV_OK && lv_store_create(st) == LV_OK)
+        suite("local", st, tmp);
+    else
+        CHECK(0, "local: open store (%s)", lv_errmsg());
+    lv_store_close(st);
+    upload_failure(tmp);
+    index_every(tmp);
+    s3_part(tmp);
+    lv_buf_free(&report_lines);
+    nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    return check_done();
+}
