@@ -2,6 +2,7 @@
  * byte formats in docs/repository-format.md). The config object lives in config_obj.c, key objects in
  * keys.c. */
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +159,44 @@ void lv_repo_blob_id(const lv_repo *r, const void *data, size_t n, uint8_t id[LV
 
 /* ---- sealing -------------------------------------------------------------------------------- */
 
+/* One zstd context per thread, reused across calls: creating a context per blob costs more than
+ * compressing a small blob, and a context may not be shared between threads. The key's destructor frees
+ * it when a thread (a packer worker, say) exits. */
+static pthread_key_t zkey_c, zkey_d;
+static pthread_once_t zonce = PTHREAD_ONCE_INIT;
+
+static void free_cctx(void *p) { ZSTD_freeCCtx(p); }
+static void free_dctx(void *p) { ZSTD_freeDCtx(p); }
+static void zkeys_init(void)
+{
+    if (pthread_key_create(&zkey_c, free_cctx) != 0 || pthread_key_create(&zkey_d, free_dctx) != 0)
+        abort();
+}
+
+static ZSTD_CCtx *thread_cctx(void)
+{
+    pthread_once(&zonce, zkeys_init);
+    ZSTD_CCtx *c = pthread_getspecific(zkey_c);
+    if (!c) {
+        if (!(c = ZSTD_createCCtx()))
+            abort();
+        pthread_setspecific(zkey_c, c);
+    }
+    return c;
+}
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+    pthread_once(&zonce, zkeys_init);
+    ZSTD_DCtx *d = pthread_getspecific(zkey_d);
+    if (!d) {
+        if (!(d = ZSTD_createDCtx()))
+            abort();
+        pthread_setspecific(zkey_d, d);
+    }
+    return d;
+}
+
 /* Append the frame codec || payload for plain to out: zstd when asked and when it actually saves
  * space, raw otherwise (random or already-compressed data grows slightly under zstd). */
 static void frame_build(const lv_repo *r, const void *plain, size_t n, int compress, lv_buf *out)
@@ -166,7 +205,7 @@ static void frame_build(const lv_repo *r, const void *plain, size_t n, int compr
         size_t bound = ZSTD_compressBound(n);
         lv_buf_reserve(out, 1 + bound);
         uint8_t *dst = out->data + out->len;
-        size_t z = ZSTD_compress(dst + 1, bound, plain, n, r->params.compress_level);
+        size_t z = ZSTD_compressCCtx(thread_cctx(), dst + 1, bound, plain, n, r->params.compress_level);
         if (!ZSTD_isError(z) && z < n) {
             dst[0] = CODEC_ZSTD;
             out->len += 1 + z;
@@ -201,7 +240,7 @@ static int frame_decode(const uint8_t *f, size_t n, lv_buf *out, const char *wha
         if (ZSTD_isError(fsz) || fsz != len)
             return lv_err(LV_ERR_CORRUPT, "%s: zstd payload is not exactly one frame", what);
         lv_buf_reserve(out, (size_t)size);
-        size_t got = ZSTD_decompress(out->data + out->len, (size_t)size, p, len);
+        size_t got = ZSTD_decompressDCtx(thread_dctx(), out->data + out->len, (size_t)size, p, len);
         if (ZSTD_isError(got) || got != size)
             return lv_err(LV_ERR_CORRUPT, "%s: zstd decompression failed: %s", what,
                           ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short output");
