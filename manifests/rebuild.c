@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/sort.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "manifests/catalog.h"
@@ -220,7 +221,7 @@ int lv_catalog_rebuild(lv_repo *r, lv_rebuild_stats *st)
         lv_err_ctx("listing %s", lv_store_describe(r->store));
         goto out;
     }
-    qsort(c.packs, c.npacks, sizeof *c.packs, cmp_pack);
+    lv_sort(c.packs, c.npacks, sizeof *c.packs, cmp_pack);
 
     if ((rc = lv_catalog_begin(r->cat)) != LV_OK)
         goto out;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sort.h"
 #include "common/error.h"
 #include "common/hex.h"
 #include "common/log.h"
@@ -336,7 +337,7 @@ int lv_repo_check(lv_repo *r, int read_data_percent, lv_check_report *rep)
         lv_err_ctx("listing %s", lv_store_describe(r->store));
         goto out;
     }
-    qsort(c.packs, c.npacks, sizeof *c.packs, cmp_pack);
+    lv_sort(c.packs, c.npacks, sizeof *c.packs, cmp_pack);
     rep->packs = c.npacks;
     rep->indexes = c.nindexes;
     rep->manifests = c.nmanifests;
@@ -352,7 +353,7 @@ int lv_repo_check(lv_repo *r, int read_data_percent, lv_check_report *rep)
             problem(&c, LV_CHECK_WARNING, "unindexed pack %s: no index lists it (left by an interrupted "
                     "backup? `catalog rebuild` reads it, prune removes it)", key);
         }
-    qsort(c.blobs, c.nblobs, LV_HASH_LEN, cmp_id);
+    lv_sort(c.blobs, c.nblobs, LV_HASH_LEN, cmp_id);
     size_t uniq = 0; /* a pack listed by two indexes lists its blobs twice */
     for (size_t i = 0; i < c.nblobs; i++)
         if (uniq == 0 || memcmp(c.blobs[uniq - 1], c.blobs[i], LV_HASH_LEN) != 0)

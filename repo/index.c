@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sort.h"
 #include "common/error.h"
 #include "common/hex.h"
 #include "manifests/catalog.h"
@@ -71,7 +72,7 @@ static int cmp_id(const void *a, const void *b) { return memcmp(a, b, LV_HASH_LE
 /* 1 when the n ids (32 bytes each, sorted in place) contain a repeat. */
 static int has_dup(uint8_t (*ids)[LV_HASH_LEN], size_t n)
 {
-    qsort(ids, n, LV_HASH_LEN, cmp_id);
+    lv_sort(ids, n, LV_HASH_LEN, cmp_id);
     for (size_t i = 1; i < n; i++)
         if (memcmp(ids[i - 1], ids[i], LV_HASH_LEN) == 0)
             return 1;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/sort.h"
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/fsutil.h"
@@ -285,7 +286,7 @@ int lv_keys_unlock(lv_repo *r, const lv_credential *cred, const lv_config_obj *c
     }
     /* Newest first: the key just added is the likeliest one in use, and every scrypt attempt costs
      * a tenth of a second and tens of MiB. */
-    qsort(keys, nk, sizeof *keys, newest_first);
+    lv_sort(keys, nk, sizeof *keys, newest_first);
 
     const key_obj *mismatch = NULL; /* unwrapped, but the config does not verify with it */
     rc = -1;

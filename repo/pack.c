@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sort.h"
 #include "common/error.h"
 #include "common/hex.h"
 #include "repo/repo.h"
@@ -124,7 +125,7 @@ int lv_pack_entries_check(const lv_pack_entry *e, uint32_t n, uint64_t limit, ui
         uint8_t(*ids)[LV_HASH_LEN] = lv_xmalloc((size_t)n * LV_HASH_LEN);
         for (uint32_t i = 0; i < n; i++)
             memcpy(ids[i], e[i].id, LV_HASH_LEN);
-        qsort(ids, n, LV_HASH_LEN, cmp_id);
+        lv_sort(ids, n, LV_HASH_LEN, cmp_id);
         int dup = 0;
         for (uint32_t i = 1; i < n && !dup; i++)
             dup = memcmp(ids[i - 1], ids[i], LV_HASH_LEN) == 0;

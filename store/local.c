@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/sort.h"
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "store/drivers.h"
@@ -212,7 +213,7 @@ static int local_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void
     /* Collect, then sort the whole key: a per-directory walk would put "a/b" before "a-c", but '-'
      * sorts before '/', and callers (and S3) expect plain byte order of the full key. */
     if (rc == LV_OK && w.n > 1)
-        qsort(w.v, w.n, sizeof *w.v, by_key);
+        lv_sort(w.v, w.n, sizeof *w.v, by_key);
     for (size_t i = 0; rc == LV_OK && i < w.n; i++)
         rc = cb(arg, w.v[i].key, w.v[i].size);
     for (size_t i = 0; i < w.n; i++)

@@ -72,7 +72,7 @@ int main(void)
     lv_buf_reset(&b);
     lv_config_show(c, 1, &b);
     CHECK(strstr(lv_buf_cstr(&b), "s3cr3t") == NULL && strstr(lv_buf_cstr(&b), "\"repo\":{\"value\":\"/flag/repo\""),
-          "json show masks and lists (%s)", lv_buf_cstr(&b));
+          "json show masks and lists");
     lv_buf_free(&b);
     lv_config_free(c);
 
