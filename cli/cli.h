@@ -15,7 +15,8 @@
 
 typedef struct lv_flag {
     const char *name;     /* without the leading "--" */
-    const char *arg;      /* placeholder of its value ("FILE"), or NULL for a switch */
+    const char *arg;      /* placeholder of its value ("FILE"); NULL for a switch; "[=X]" for a switch
+                             that takes an optional value, given only as --name=X */
     const char *help;
 } lv_flag;
 

@@ -38,18 +38,20 @@ static void on_problem(void *arg, lv_check_severity sev, const char *line)
 
 int lv_cmd_repo_check(lv_ctx *ctx)
 {
+    /* --read-data alone reads everything; --read-data=PERCENT a random share of the packs. */
     int percent = 0;
-    const char *sub = lv_ctx_flag(ctx, "read-data-subset");
-    if (lv_ctx_flag(ctx, "read-data"))
+    const char *rd = lv_ctx_flag(ctx, "read-data");
+    if (rd) {
         percent = 100;
-    if (sub) {
-        char *end;
-        long v = strtol(sub, &end, 10);
-        if (*end == '%')
-            end++;
-        if (*end || v < 1 || v > 100)
-            return lv_err(LV_ERR_USAGE, "--read-data-subset: '%s' is not a percentage from 1 to 100", sub);
-        percent = (int)v;
+        if (*rd) {
+            char *end;
+            long v = strtol(rd, &end, 10);
+            if (*end == '%')
+                end++;
+            if (*end || v < 1 || v > 100)
+                return lv_err(LV_ERR_USAGE, "--read-data=%s: not a percentage from 1 to 100", rd);
+            percent = (int)v;
+        }
     }
     int rc = lv_ctx_open_repo(ctx, 0);
     if (rc != LV_OK)

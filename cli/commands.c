@@ -18,8 +18,8 @@ static const lv_flag key_add_flags[] = {
 };
 
 static const lv_flag check_flags[] = {
-    {"read-data", NULL, "also download every pack and authenticate every blob"},
-    {"read-data-subset", "PERCENT", "download and authenticate this share of packs (1-100)"},
+    {"read-data", "[=PERCENT]", "also download every pack (or a random PERCENT of them) and "
+                                "authenticate every blob"},
     {NULL, NULL, NULL},
 };
 
@@ -49,7 +49,7 @@ const lv_cmd lv_commands[] = {
      init_flags, lv_cmd_repo_init},
     {"repo check", "", 0, 0, "verify the repository structure and, optionally, its data",
      "Checks that every index entry points into an existing pack and every blob a manifest uses is "
-     "indexed. --read-data downloads packs and authenticates every blob. Exit code 6 when anything is "
+     "indexed. --read-data downloads packs and authenticates every blob; --read-data=10 reads a random 10 % of the packs, so that repeated runs cover the repository over time. Exit code 6 when anything is "
      "damaged; every problem is reported on its own line.",
      check_flags, lv_cmd_repo_check},
     {"repo key add", "", 0, 0, "add a key (passphrase or key file) that opens the repository",

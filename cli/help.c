@@ -81,7 +81,8 @@ void lv_print_command_help(const lv_cmd *cmd)
         printf("\nOptions:\n");
         for (const lv_flag *f = cmd->flags; f->name; f++) {
             char left[64];
-            snprintf(left, sizeof left, "--%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
+            const char *sep = f->arg && f->arg[0] != '[' ? " " : "";
+            snprintf(left, sizeof left, "--%s%s%s", f->name, sep, f->arg ? f->arg : "");
             printf("  %-28s %s\n", left, f->help);
         }
     }

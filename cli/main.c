@@ -37,12 +37,12 @@ static int takes_value(const lv_cmd *cmd, const char *name)
         return 1;
     if (cmd) {
         const lv_flag *f = find_flag(cmd, name);
-        return f ? f->arg != NULL : 1;
+        return f ? f->arg != NULL && f->arg[0] != '[' : 1;
     }
     for (const lv_cmd *c = lv_commands; c->name; c++) {
         const lv_flag *f = find_flag(c, name);
         if (f)
-            return f->arg != NULL;
+            return f->arg != NULL && f->arg[0] != '[';
     }
     return 1;
 }

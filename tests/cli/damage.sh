@@ -38,6 +38,9 @@ for kind in local s3; do
   run "$lv" repo check --read-data
   is "$rc" 0 "$kind: intact repository passes check --read-data"
   like "$out" "no damage found" "$kind: check says so"
+  run "$lv" repo check --read-data=50 --json
+  is "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["packs_read"], d["read_data_percent"])' <<<"$out")" \
+    "$(((npacks + 1) / 2)) 50" "$kind: --read-data=50 reads half the packs, rounded up"
 
   mapfile -t packs < <(keys "${pfx}data/")
   p1=${packs[0]#"$pfx"} p2=${packs[1]#"$pfx"} p3=${packs[2]#"$pfx"}
