@@ -84,8 +84,8 @@ static int open_key(local_store *l, const char *key, int *fd, uint64_t *size)
 
 static int local_get(lv_store *s, const char *key, uint64_t off, uint64_t len, lv_buf *out)
 {
-    int fd;
-    uint64_t size;
+    int fd = -1;
+    uint64_t size = 0;
     int rc = open_key(L(s), key, &fd, &size);
     if (rc)
         return rc;
