@@ -23,6 +23,16 @@ void lv_buf_reset(lv_buf *b);                      /* len = 0, keep memory */
 void lv_buf_free(lv_buf *b);                       /* release memory, back to LV_BUF_INIT */
 char *lv_buf_cstr(lv_buf *b);                      /* NUL-terminate (not counted in len) */
 
+/* Make room for one more element in a growable array (arr, n used, cap allocated): doubles, starting
+ * at 64. Aborts on allocation failure like every lv_x* allocator. */
+#define LV_GROW(arr, n, cap)                                                                          \
+    do {                                                                                              \
+        if ((n) == (cap)) {                                                                           \
+            (cap) = (cap) ? 2 * (cap) : 64;                                                           \
+            (arr) = lv_xrealloc((arr), (cap) * sizeof *(arr));                                        \
+        }                                                                                             \
+    } while (0)
+
 void *lv_xmalloc(size_t n);
 void *lv_xcalloc(size_t n, size_t size);
 void *lv_xrealloc(void *p, size_t n);

@@ -30,21 +30,13 @@ typedef struct ctx {
     size_t nmanifests, cap_manifests;
 } ctx;
 
-#define GROW(arr, n, cap)                                                                             \
-    do {                                                                                              \
-        if ((n) == (cap)) {                                                                           \
-            (cap) = (cap) ? 2 * (cap) : 64;                                                           \
-            (arr) = lv_xrealloc((arr), (cap) * sizeof *(arr));                                        \
-        }                                                                                             \
-    } while (0)
-
 static int list_data_cb(void *arg, const char *key, uint64_t size)
 {
     ctx *c = arg;
     uint8_t id[LV_HASH_LEN];
     if (lv_pack_key_parse(key, id) != 0)
         return LV_OK; /* not ours; repo check reports it */
-    GROW(c->packs, c->npacks, c->cap_packs);
+    LV_GROW(c->packs, c->npacks, c->cap_packs);
     rpack *p = &c->packs[c->npacks++];
     memcpy(p->id, id, LV_HASH_LEN);
     p->size = size;
@@ -58,7 +50,7 @@ static int list_index_cb(void *arg, const char *key, uint64_t size)
     (void)size;
     uint8_t id[LV_HASH_LEN];
     if (lv_index_key_parse(key, id) == 0) {
-        GROW(c->indexes, c->nindexes, c->cap_indexes);
+        LV_GROW(c->indexes, c->nindexes, c->cap_indexes);
         memcpy(c->indexes[c->nindexes++], id, LV_HASH_LEN);
     }
     return LV_OK;
@@ -70,7 +62,7 @@ static int list_manifest_cb(void *arg, const char *key, uint64_t size)
     (void)size;
     char hex[2 * LV_HASH_LEN + 1];
     if (lv_manifest_key_parse(key, hex) == 0) {
-        GROW(c->manifests, c->nmanifests, c->cap_manifests);
+        LV_GROW(c->manifests, c->nmanifests, c->cap_manifests);
         memcpy(c->manifests[c->nmanifests++], hex, sizeof hex);
     }
     return LV_OK;

@@ -64,14 +64,6 @@ static void problem(ctx *c, lv_check_severity sev, const char *fmt, ...)
  * reported as problems and the check goes on. */
 static int fatal(int rc) { return rc != LV_OK && rc != LV_ERR_CORRUPT && rc != LV_ERR_NOT_FOUND; }
 
-#define GROW(arr, n, cap)                                                                             \
-    do {                                                                                              \
-        if ((n) == (cap)) {                                                                           \
-            (cap) = (cap) ? 2 * (cap) : 64;                                                           \
-            (arr) = lv_xrealloc((arr), (cap) * sizeof *(arr));                                        \
-        }                                                                                             \
-    } while (0)
-
 static int list_data_cb(void *arg, const char *key, uint64_t size)
 {
     ctx *c = arg;
@@ -80,7 +72,7 @@ static int list_data_cb(void *arg, const char *key, uint64_t size)
         problem(c, LV_CHECK_WARNING, "%s: unexpected object under data/ (not a pack name)", key);
         return LV_OK;
     }
-    GROW(c->packs, c->npacks, c->cap_packs);
+    LV_GROW(c->packs, c->npacks, c->cap_packs);
     cpack *p = &c->packs[c->npacks++];
     memset(p, 0, sizeof *p);
     memcpy(p->id, id, LV_HASH_LEN);
@@ -97,7 +89,7 @@ static int list_index_cb(void *arg, const char *key, uint64_t size)
         problem(c, LV_CHECK_WARNING, "%s: unexpected object under index/", key);
         return LV_OK;
     }
-    GROW(c->indexes, c->nindexes, c->cap_indexes);
+    LV_GROW(c->indexes, c->nindexes, c->cap_indexes);
     memcpy(c->indexes[c->nindexes++], id, LV_HASH_LEN);
     return LV_OK;
 }
@@ -111,7 +103,7 @@ static int list_manifest_cb(void *arg, const char *key, uint64_t size)
         problem(c, LV_CHECK_WARNING, "%s: unexpected object under manifests/", key);
         return LV_OK;
     }
-    GROW(c->manifests, c->nmanifests, c->cap_manifests);
+    LV_GROW(c->manifests, c->nmanifests, c->cap_manifests);
     memcpy(c->manifests[c->nmanifests++], hex, sizeof hex);
     return LV_OK;
 }
@@ -148,7 +140,7 @@ static int check_index(ctx *c, const uint8_t id[LV_HASH_LEN])
     for (uint32_t i = 0; i < ix.npacks; i++) {
         lv_index_pack *ip = &ix.packs[i];
         for (uint32_t j = 0; j < ip->count; j++) {
-            GROW(c->blobs, c->nblobs, c->cap_blobs);
+            LV_GROW(c->blobs, c->nblobs, c->cap_blobs);
             memcpy(c->blobs[c->nblobs++], ip->blobs[j].id, LV_HASH_LEN);
         }
         lv_pack_key(ip->id, pkey);
