@@ -28,6 +28,8 @@ MIB=${MIB:-256}
 THREADS=${THREADS:-"1 4"}
 work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/lv-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+results=$(mktemp)
+exec > >(tee "$results")
 settle() { sync; sleep 6; }
 
 dev=$(df --output=source "$work" | tail -n 1)
@@ -85,3 +87,19 @@ if [[ -x $blob ]]; then
 else
   echo "# blob-store bench: $blob not built yet"
 fi
+
+# 5. Ratios: labvault's compressed + encrypted blob store against the raw rate of the same bytes, in this
+#    run (issue target: at least 70 %). Local: against cp + sync; S3: against plain signed PUTs with as
+#    many threads as the blob store had workers.
+sleep 1 # let tee flush
+awk '
+  function val(line, k,   m) { if (match(line, k "=[0-9.]+")) { m = substr(line, RSTART, RLENGTH); sub(/.*=/, "", m); return m + 0 } return -1 }
+  /^cp / { cp = val($0, "mib_s") }
+  /^put / && /url=s3/ { put[val($0, "threads")] = val($0, "mib_s") }
+  /^blob-store/ {
+    mode = $0; sub(/.*mode=/, "", mode); sub(/ .*/, "", mode)
+    w = val($0, "workers"); r = val($0, "mib_per_s")
+    if ($0 ~ /url=local/ && cp > 0) printf "ratio local %-6s workers=%d: %.0f%% of cp (%.1f / %.1f MiB/s)\n", mode, w, 100 * r / cp, r, cp
+    if ($0 ~ /url=s3/ && put[w] > 0) printf "ratio s3    %-6s workers=%d: %.0f%% of signed PUTs with %d threads (%.1f / %.1f MiB/s)\n", mode, w, 100 * r / put[w], w, r, put[w]
+  }' "$results"
+rm -f "$results"
