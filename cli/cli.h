@@ -84,6 +84,19 @@ int lv_cmd_repo_key_list(lv_ctx *ctx);
 int lv_cmd_repo_key_remove(lv_ctx *ctx);
 int lv_cmd_repo_unlock(lv_ctx *ctx);
 int lv_cmd_catalog_rebuild(lv_ctx *ctx);
+/* WAL archive (cli/cmd_wal.c) */
+int lv_cmd_stanza_create(lv_ctx *ctx);
+int lv_cmd_wal_push(lv_ctx *ctx);
+int lv_cmd_wal_fetch(lv_ctx *ctx);
+int lv_cmd_wal_status(lv_ctx *ctx);
+int lv_cmd_wal_list(lv_ctx *ctx);
+int lv_cmd_check(lv_ctx *ctx);
+/* File snapshots (cli/cmd_files.c) */
+int lv_cmd_backup_files(lv_ctx *ctx);
+int lv_cmd_snapshots(lv_ctx *ctx);
+int lv_cmd_ls(lv_ctx *ctx);
+int lv_cmd_diff(lv_ctx *ctx);
+int lv_cmd_restore_files(lv_ctx *ctx);
 
 /* Help text printers (cli/help.c). */
 void lv_print_usage(void);

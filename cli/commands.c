@@ -28,6 +28,41 @@ static const lv_flag unlock_flags[] = {
     {NULL, NULL, NULL},
 };
 
+static const lv_flag wal_push_flags[] = {
+    {"async", NULL, "return once this file is durable and push the next ready ones in the background "
+                    "(same as archive-async = on)"},
+    {"worker", NULL, "internal: run as the background worker of --async"},
+    {NULL, NULL, NULL},
+};
+
+static const lv_flag wal_fetch_flags[] = {
+    {"worker", NULL, "internal: run as the background prefetch worker"},
+    {NULL, NULL, NULL},
+};
+
+static const lv_flag backup_files_flags[] = {
+    {"tag", "TAG", "label the snapshot (repeatable)"},
+    {"exclude", "PATTERN", "leave out matching entries: a pattern with '/' matches the absolute path, else the "
+                           "name (shell wildcards; repeatable)"},
+    {"exclude-file", "FILE", "read exclude patterns from FILE, one per line ('#' comments)"},
+    {"one-file-system", NULL, "do not descend into other file systems"},
+    {"stdin", "NAME", "store standard input as the file NAME (pg_dumpall | labvault backup files --stdin all.sql)"},
+    {"from-tar", "FILE", "store the contents of a tar archive (FILE or - for stdin) as the snapshot's tree"},
+    {"docker-volume", "NAME", "back up the mount point of this docker volume (docker volume inspect)"},
+    {"stop-containers", NULL, "with --docker-volume: stop the running containers that use it, start them after"},
+    {"pre-hook", "CMD", "run CMD (sh -c) before the backup; the backup is skipped if it fails"},
+    {"post-hook", "CMD", "run CMD after the backup, always, also after a failure"},
+    {NULL, NULL, NULL},
+};
+
+static const lv_flag restore_files_flags[] = {
+    {"to", "DIR", "restore into DIR (created; must be empty unless --overwrite)"},
+    {"tar", "FILE", "write a pax tar stream to FILE (- for stdout) instead"},
+    {"include", "PATH", "restore only this snapshot path and what is below it (repeatable)"},
+    {"overwrite", NULL, "restore into a non-empty DIR, replacing entries in the way (or replace the tar FILE)"},
+    {NULL, NULL, NULL},
+};
+
 const lv_cmd lv_commands[] = {
     {"version", "", 0, 0, "print the version of labvault and of the linked libraries",
      "Prints labvault's version and the versions of libpq, libcurl, zstd, OpenSSL, libarchive, xxHash "
@@ -68,5 +103,57 @@ const lv_cmd lv_commands[] = {
      "Reads every index and manifest object of the repository into a fresh catalog. Use it after losing "
      "the catalog file or moving to a new host.",
      no_flags, lv_cmd_catalog_rebuild},
+    {"stanza create", "", 0, 0, "record which PostgreSQL cluster this repository archives",
+     "Reads the system identifier, version and WAL segment size with pg_controldata from --pg-data DIR and "
+     "stores them in the repository (create-only). Without it, the first `wal push` records them from the "
+     "segment's header. WAL from any other cluster is then refused (exit 10).",
+     no_flags, lv_cmd_stanza_create},
+    {"wal push", "FILE", 1, 1, "archive one WAL file (archive_command = 'labvault wal push %p')",
+     "Checks the segment's page header and cluster, compresses, encrypts and stores it as "
+     "wal/<timeline>/<name>-<checksum>, records it in the catalog, and exits 0 only once it is durable. The "
+     "same file pushed again succeeds; other content under the same name is refused (exit 10), never "
+     "overwritten. With --async it returns as soon as its file is durable while a worker pushes the next "
+     "ready files in parallel. See docs/wal.md.",
+     wal_push_flags, lv_cmd_wal_push},
+    {"wal fetch", "NAME DEST", 2, 2, "restore one WAL file (restore_command = 'labvault wal fetch %f %p')",
+     "Writes the verified file to DEST (temporary file, then rename). Exit 0: fetched and verified; 1: "
+     "provably not in the repository; 128 + code for anything uncertain (network, key, damage), which "
+     "stops recovery. archive-get-prefetch = N fetches the next N segments ahead in the background.",
+     wal_fetch_flags, lv_cmd_wal_fetch},
+    {"wal status", "", 0, 0, "show the state of the WAL archive",
+     "Last archived segment and when, per-timeline ranges and gaps, conflicting copies, archive lag "
+     "(with --pg-data: files waiting in archive_status and the age of the oldest) and recent failures. "
+     "Exit 9 when the archive has gaps, conflicts or dropped files.",
+     no_flags, lv_cmd_wal_status},
+    {"wal list", "", 0, 0, "list the archived WAL files",
+     "One line (or JSON object) per archived file, from the repository listing alone.", no_flags,
+     lv_cmd_wal_list},
+    {"check", "", 0, 0, "verify end to end that WAL archiving works",
+     "Connects to PostgreSQL (pg-host, pg-port, pg-user, pg-database or the PG* variables), checks "
+     "archive_mode and the cluster's identity, forces a WAL switch and waits up to archive-timeout seconds "
+     "for the segment to arrive in the repository, then reads it back.",
+     no_flags, lv_cmd_check},
+    {"backup files", "[PATH...]", 0, 4096, "snapshot files and directories (or a stream, or a tar archive)",
+     "Stores the paths as they are on this host: contents cut into chunks (FastCDC) and deduplicated against "
+     "everything in the repository, directories as trees, and all metadata (modes, owners, nanosecond times, "
+     "xattrs and ACLs, hardlinks, holes, devices). Unchanged files are not read again (files cache). Entries "
+     "that cannot be read are reported and left out; the snapshot is still committed and the exit code is 9. "
+     "See docs/snapshots.md.",
+     backup_files_flags, lv_cmd_backup_files},
+    {"snapshots", "", 0, 0, "list the file snapshots", "One line (or JSON object) per snapshot, oldest first.",
+     no_flags, lv_cmd_snapshots},
+    {"ls", "SNAPSHOT [PATH]", 1, 2, "list the entries of a snapshot",
+     "SNAPSHOT is an id, a unique prefix of one, or latest. Lists PATH (a snapshot path such as /etc/nginx) "
+     "and everything below it, or the whole snapshot.",
+     no_flags, lv_cmd_ls},
+    {"diff", "SNAPSHOT1 SNAPSHOT2", 2, 2, "show what changed between two snapshots",
+     "One line per change: + added, - removed, M content modified, U metadata only, T type changed. "
+     "Unchanged subtrees are skipped without being read.",
+     no_flags, lv_cmd_diff},
+    {"restore files", "SNAPSHOT", 1, 1, "restore a file snapshot into a directory or as a tar stream",
+     "Writes contents and metadata exactly (owners when run as root); every chunk is authenticated before it "
+     "is written, and a damaged one stops the restore naming the file (which is removed). Paths never lead "
+     "outside the target.",
+     restore_files_flags, lv_cmd_restore_files},
     {NULL, NULL, 0, 0, NULL, NULL, NULL, NULL},
 };

@@ -51,6 +51,37 @@ const lv_opt_def lv_options[] = {
      "retries of a failed request, with exponential backoff"},
     {"s3", "timeout", "LABVAULT_S3_TIMEOUT", NULL, LV_OPT_INT, 0, "60", NULL, 1, 3600,
      "seconds a request may stall before it is retried"},
+
+    /* [pg]: the local PostgreSQL cluster (WAL archive, check). Unset connection values fall back to
+     * libpq's PG* environment variables and defaults. */
+    {"pg", "data", "LABVAULT_PG_DATA", NULL, LV_OPT_PATH, 0, NULL, NULL, 0, 0,
+     "PostgreSQL data directory (stanza create, archive lag in wal status)"},
+    {"pg", "bin", "LABVAULT_PG_BIN", NULL, LV_OPT_PATH, 0, NULL, NULL, 0, 0,
+     "directory of PostgreSQL's programs (default: /usr/lib/postgresql/<version>/bin, then PATH)"},
+    {"pg", "host", "LABVAULT_PG_HOST", NULL, LV_OPT_STRING, 0, NULL, NULL, 0, 0,
+     "PostgreSQL host or socket directory (default: libpq's PGHOST)"},
+    {"pg", "port", "LABVAULT_PG_PORT", NULL, LV_OPT_INT, 0, NULL, NULL, 1, 65535,
+     "PostgreSQL port (default: libpq's PGPORT)"},
+    {"pg", "user", "LABVAULT_PG_USER", NULL, LV_OPT_STRING, 0, NULL, NULL, 0, 0,
+     "PostgreSQL user (default: libpq's PGUSER)"},
+    {"pg", "database", "LABVAULT_PG_DATABASE", NULL, LV_OPT_STRING, 0, NULL, NULL, 0, 0,
+     "database to connect to (default: libpq's PGDATABASE)"},
+
+    /* [archive]: wal push / wal fetch (docs/wal.md). */
+    {"archive", "async", "LABVAULT_ARCHIVE_ASYNC", NULL, LV_OPT_BOOL, 0, "false", NULL, 0, 0,
+     "wal push returns as soon as its file is durable while a worker pushes the next ones"},
+    {"archive", "queue-max", "LABVAULT_ARCHIVE_QUEUE_MAX", NULL, LV_OPT_SIZE, 0, "0", NULL, 0,
+     1024LL * 1024 * MiB, "async: drop WAL (leaving a gap) when more than this waits to be archived; 0 = never"},
+    {"archive", "spool-path", "LABVAULT_ARCHIVE_SPOOL_PATH", NULL, LV_OPT_PATH, 0, "/var/spool/labvault", NULL,
+     0, 0, "local directory for the async push records and the prefetched WAL"},
+    {"archive", "push-workers", "LABVAULT_ARCHIVE_PUSH_WORKERS", NULL, LV_OPT_INT, 0, "4", NULL, 1, 64,
+     "async: WAL files pushed in parallel"},
+    {"archive", "get-prefetch", "LABVAULT_ARCHIVE_GET_PREFETCH", NULL, LV_OPT_INT, 0, "0", NULL, 0, 256,
+     "wal fetch: segments fetched ahead into the spool (0 = off)"},
+    {"archive", "get-workers", "LABVAULT_ARCHIVE_GET_WORKERS", NULL, LV_OPT_INT, 0, "4", NULL, 1, 64,
+     "wal fetch: parallel fetches of the prefetch"},
+    {"archive", "timeout", "LABVAULT_ARCHIVE_TIMEOUT", NULL, LV_OPT_INT, 0, "60", NULL, 1, 86400,
+     "seconds wal push (async) and check wait for a WAL file to reach the repository"},
     {NULL, NULL, NULL, NULL, LV_OPT_STRING, 0, NULL, NULL, 0, 0, NULL},
 };
 

@@ -44,6 +44,26 @@ static const char *const migrations[] = {
     "CREATE TABLE manifests(id TEXT PRIMARY KEY, kind TEXT NOT NULL, time INTEGER NOT NULL,"
     "  summary TEXT NOT NULL);"
     "CREATE INDEX manifests_by_kind_time ON manifests(kind, time);",
+    /* 2: the WAL archive (wal/walcat.c). wal_files: one row per archived file, keyed by PostgreSQL's
+     * file name (a name has at most one object); an index of wal/ in the repository, rebuildable from
+     * its listing. LSNs are the segment's [begin, end); the time columns are the commit-time range a
+     * WAL reader fills in later (NULL until then). wal_failures: a journal of local events (failed
+     * pushes and fetches, segments dropped by archive-queue-max), for `wal status`. */
+    "CREATE TABLE wal_files(name TEXT PRIMARY KEY, timeline INTEGER NOT NULL, kind TEXT NOT NULL,"
+    "  key TEXT NOT NULL, size INTEGER NOT NULL, stored_size INTEGER NOT NULL, checksum TEXT NOT NULL,"
+    "  pushed INTEGER NOT NULL, begin_lsn INTEGER, end_lsn INTEGER, begin_time INTEGER,"
+    "  end_time INTEGER) WITHOUT ROWID;"
+    "CREATE INDEX wal_files_by_timeline ON wal_files(timeline, name);"
+    "CREATE INDEX wal_files_by_pushed ON wal_files(pushed);"
+    "CREATE TABLE wal_failures(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, op TEXT NOT NULL,"
+    "  name TEXT NOT NULL, code INTEGER NOT NULL, message TEXT NOT NULL);",
+    /* 3: the files cache of file snapshots (backup/fcache.c): per absolute path, the identity and
+     * change times of the file when it was last read, and its extents (snapshot/tree.h wire form), so
+     * an unchanged file is not read again. A local cache, not derived from the repository: `catalog
+     * rebuild` empties it. gen is the backup run that last saw the path (to drop deleted files). */
+    "CREATE TABLE files_cache(path BLOB PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL,"
+    "  size INTEGER NOT NULL, mtime INTEGER NOT NULL, ctime INTEGER NOT NULL, extents BLOB NOT NULL,"
+    "  gen INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -1,0 +1,75 @@
+/* File snapshots: back up directories and files, a stream (--stdin) or a tar archive (--from-tar) into
+ * one "files" manifest (snapshot/snapshot.h).
+ *
+ * What is stored per entry (snapshot/tree.h): regular files (content as FastCDC chunks, holes kept as
+ * holes), directories, symlinks, FIFOs, character and block devices; permission bits with setuid,
+ * setgid and sticky; uid/gid and their names; mtime and ctime in nanoseconds; device, inode and link
+ * count (hardlinks are restored as hardlinks); every extended attribute, POSIX ACLs included (they are
+ * the xattrs system.posix_acl_access/default, stored raw). Sockets are skipped (they cannot be
+ * restored meaningfully).
+ *
+ * Order of work, as the repository format requires (docs/repository-format.md 7.6): data and tree
+ * blobs go through one lv_packer; lv_packer_flush makes them durable and indexed; then the manifest is
+ * written (the commit point); then the files cache is pruned of paths the run did not see.
+ *
+ * Change detection: the files cache (backup/fcache.h) skips reading unchanged files; a changed file is
+ * read and chunked again, and only chunks whose blob id is new are stored (lv_packer dedups).
+ *
+ * Errors: an entry that cannot be read (permission, vanished, I/O error) is reported with one warning
+ * line naming it and counted; it is left out of the snapshot, and the snapshot is still committed:
+ * lv_backup_files then returns LV_ERR_INCOMPLETE (exit 9) with res->id set. Any other failure returns
+ * its code with nothing committed. *lv_backup_interrupt (set it from a signal handler) stops the run
+ * at the next file or chunk with LV_ERR_INTERRUPTED.
+ *
+ * Memory: bounded by the depth of the tree (one directory listing and one tree page per level), the
+ * chunker's buffer (2 x chunk max) and the packer's queues; not by the number of files. */
+#ifndef LV_BACKUP_FILES_H
+#define LV_BACKUP_FILES_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+#include "repo/repo.h"
+
+typedef struct lv_backup_opts {
+    const char *const *paths;      /* files and directories to back up (made absolute) */
+    size_t npaths;
+    const char *const *tags;
+    size_t ntags;
+    const char *const *excludes;   /* fnmatch patterns: with a '/' against the absolute path, else
+                                    * against the name; a match leaves the entry and all below it out */
+    size_t nexcludes;
+    int one_file_system;           /* do not descend into other file systems (mount points stay, empty) */
+    const char *stdin_name;        /* store standard input as the file NAME instead of paths */
+    const char *tar;               /* store the contents of this tar archive ("-" = stdin) instead */
+    const char *docker_volume;     /* recorded in the summary */
+    const char *host;              /* recorded in the summary */
+    int progress;                  /* print progress on stderr (a terminal) */
+} lv_backup_opts;
+
+typedef struct lv_backup_stats {
+    uint64_t files_new, files_changed, files_unchanged;  /* regular files: not cached / cache said
+                                                            changed / content not read */
+    uint64_t dirs, others;         /* directories; symlinks, FIFOs, devices */
+    uint64_t errors;               /* entries left out because they could not be read */
+    uint64_t bytes_total;          /* logical size of the files in the snapshot */
+    uint64_t bytes_read;           /* file content actually read */
+    uint64_t bytes_new;            /* plaintext of data blobs not stored before */
+    uint64_t bytes_stored;         /* bytes uploaded in packs (sealed, compressed, with headers) */
+    uint64_t blobs_new, trees_new;
+    double seconds;
+} lv_backup_stats;
+
+typedef struct lv_backup_result {
+    char id[2 * LV_HASH_LEN + 1];  /* the snapshot's manifest id ("" when nothing was committed) */
+    lv_backup_stats st;
+    char *summary;                 /* the summary JSON (malloc'ed; the caller frees it) */
+} lv_backup_result;
+
+extern volatile sig_atomic_t lv_backup_interrupt;
+
+int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res);
+
+#endif

@@ -1,0 +1,44 @@
+/* Batched, parallel reading of data blobs for restore.
+ *
+ * The caller queues (blob id, destination, offset) requests with lv_fetch_add, which looks each blob up
+ * in the catalog on the caller's thread. lv_fetch_run then sorts the batch by pack and offset, merges
+ * blobs that lie close together in one pack into one ranged GET (a GET costs tens of milliseconds on an
+ * S3 server, whatever its size, so a directory of small files must not cost one GET per file), and runs
+ * the GETs on `threads` workers (store/parallel.h). Each blob is authenticated and its id re-computed
+ * (lv_blob_open) BEFORE deliver sees a byte of it; a blob needed at several places is fetched once and
+ * delivered to each. deliver runs on the worker threads, concurrently, never twice for the same request.
+ *
+ * Memory: the batch's requests, plus one range buffer and one plaintext buffer per worker (recycled);
+ * the caller bounds a batch with lv_fetch_pending_bytes.
+ *
+ * Errors: the first failure stops the batch (no new GET starts) and is returned with its message;
+ * *failed_dest names the destination of the request whose blob failed (so the caller can name the
+ * file), or SIZE_MAX when the failure was not tied to one blob. */
+#ifndef LV_RESTORE_FETCH_H
+#define LV_RESTORE_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+#include "repo/repo.h"
+
+typedef int (*lv_fetch_deliver_fn)(void *arg, size_t dest, uint64_t offset, const uint8_t *data, size_t n);
+
+typedef struct lv_fetch lv_fetch;
+
+typedef struct lv_fetch_stats {
+    uint64_t gets, bytes_fetched, blobs;
+} lv_fetch_stats;
+
+lv_fetch *lv_fetch_new(lv_repo *r, int threads, lv_fetch_deliver_fn deliver, void *arg);
+void lv_fetch_free(lv_fetch *f);
+/* Queue one blob of length bytes (the extent's length: must equal the blob's plaintext length). */
+int lv_fetch_add(lv_fetch *f, const uint8_t id[LV_HASH_LEN], uint32_t length, size_t dest, uint64_t offset);
+uint64_t lv_fetch_pending_bytes(const lv_fetch *f);
+size_t lv_fetch_pending(const lv_fetch *f);
+/* Fetch and deliver everything queued; the queue is empty afterwards, whatever the outcome. */
+int lv_fetch_run(lv_fetch *f, size_t *failed_dest);
+void lv_fetch_get_stats(const lv_fetch *f, lv_fetch_stats *st);
+
+#endif

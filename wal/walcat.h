@@ -1,0 +1,45 @@
+/* The WAL archive's tables in the local catalog (schema: migration 2 in manifests/catalog.c).
+ *
+ * wal_files is an index of wal/ in the repository: `wal push` records every file it made durable, so
+ * `wal status` can say when the last one arrived. The repository listing stays the truth (`wal list`
+ * and `wal fetch` never need the catalog). wal_failures is a local journal: failed pushes and fetches
+ * and segments dropped by archive-queue-max (failures beyond the newest 1000 are trimmed; drops are
+ * kept, as each is a hole in the archive).
+ *
+ * Same threading rule as the catalog: one lv_catalog per thread. Every function returns an lv_code;
+ * SQLite failures are LV_ERR_IO naming the catalog file. */
+#ifndef LV_WAL_WALCAT_H
+#define LV_WAL_WALCAT_H
+
+#include <stdint.h>
+
+#include "manifests/catalog.h"
+#include "wal/archive.h"
+
+/* One archived file as the catalog records it. */
+typedef struct lv_wal_row {
+    const lv_wal_object *obj;
+    uint64_t size;          /* plaintext bytes */
+    int64_t pushed;         /* unix seconds */
+    uint64_t begin_lsn, end_lsn; /* segments only; 0 when not applicable */
+} lv_wal_row;
+
+int lv_walcat_add(lv_catalog *c, const lv_wal_row *row);
+
+/* Journal a failure (op: "push", "fetch", "drop", "check"); name may be "". */
+int lv_walcat_failure(lv_catalog *c, const char *op, const char *name, int code, const char *message);
+
+/* When a file was pushed: LV_ERR_NOT_FOUND if the catalog does not know it. */
+int lv_walcat_pushed(lv_catalog *c, const char *name, int64_t *pushed);
+
+/* Recent journal entries, newest first (op NULL = all ops). */
+typedef struct lv_wal_failure {
+    int64_t time;
+    const char *op, *name, *message; /* valid during the callback */
+    int code;
+} lv_wal_failure;
+int lv_walcat_failures(lv_catalog *c, const char *op, int limit,
+                       int (*cb)(void *arg, const lv_wal_failure *f), void *arg);
+int64_t lv_walcat_failure_count(lv_catalog *c, const char *op);
+
+#endif
