@@ -36,7 +36,7 @@ is "$rc" 28 "a frozen radosgw times out (curl exit 28)"
 "$s3" start-rgw "$LV_S3_DIR" 2>/dev/null
 ok "after kill-rgw + start-rgw the object is back" lv_s3_get "$bucket" obj "$d/out2"
 
-"$s3" restart "$LV_S3_DIR" >/dev/null 2>&1
+"$s3" restart "$LV_S3_DIR" >"$d/restart.log" 2>&1 || { diag "s3.sh restart failed:"; diag "$(tail -n 20 "$d/restart.log")"; }
 lv_s3_get "$bucket" obj "$d/out3" || true
 ok "after a full restart (bluestore) the object survives" cmp "$d/in" "$d/out3"
 ok "the shared server still answers" curl -sS -m 5 -o /dev/null "$shared_endpoint/"
