@@ -49,7 +49,8 @@ int lv_ctx_open_store(lv_ctx *ctx)
     o.concurrency = (int)lv_config_int(c, "s3-concurrency");
     o.multipart_threshold = (uint64_t)lv_config_int(c, "s3-multipart-threshold");
     o.part_size = (uint64_t)lv_config_int(c, "s3-part-size");
-    o.max_retries = (int)lv_config_int(c, "s3-max-retries");
+    /* The driver reads 0 as "its default"; the user's 0 means no retries, which it spells -1. */
+    o.max_retries = lv_config_int(c, "s3-max-retries") == 0 ? -1 : (int)lv_config_int(c, "s3-max-retries");
     o.timeout_s = (int)lv_config_int(c, "s3-timeout");
     const char *url = lv_config_str(c, "repo");
     int rc = lv_store_open(url, &o, &ctx->store);

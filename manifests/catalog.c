@@ -67,7 +67,7 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
-static const char *const derived_tables[] = {"blobs", "packs", "indexes", "manifests"};
+static const char *const derived_tables[] = {"blobs", "packs", "indexes", "manifests", "wal_files"};
 
 struct lv_catalog {
     sqlite3 *db;

@@ -81,6 +81,11 @@ is "$rc" 3 "missing --config file: exit 3"
 LABVAULT_PACK_SIZE=lots run "$lv" config show
 is "$rc" 3 "bad environment value: exit 3"
 like "$err" "environment LABVAULT_PACK_SIZE: pack-size" "bad environment value named"
+# restore_command must never read a configuration error as "segment absent" (exit 1-125): above 125
+run "$lv" --config "$d/bad.conf" wal fetch 000000010000000000000001 "$d/seg"
+is "$rc" 131 "wal fetch with a malformed configuration: exit 128+3 (recovery stops)"
+run "$lv" wal fetch --no-such-flag
+is "$rc" 130 "wal fetch with a bad command line: exit 128+2"
 run "$lv" config show --s3-secret-key hunter2
 is "$rc" 2 "secret as a flag refused: exit 2"
 unlike "$err" "hunter2" "refused secret not echoed"
