@@ -1,8 +1,9 @@
 /* The WAL archive's commands: stanza create, wal push, wal fetch, wal status, wal list, check.
  * The work lives in wal/; this file reads options, picks the mode, and prints. Exit codes are those of
- * docs/exit-codes.md. Two commands leave through leave() instead of returning to main(): `wal fetch`
- * turns every failure but "absent" into 128 + code, because PostgreSQL must stop recovery on anything
- * uncertain, and `wal status` exits 9 after its report without a second (error) JSON document. */
+ * docs/exit-codes.md. `wal fetch` returns its lv_code like every command: main() turns every failure but
+ * "absent" into 128 + code for it, because PostgreSQL must stop recovery on anything uncertain (and does
+ * so for errors before the command runs too). `wal status` leaves through leave(): it exits 9 after its
+ * report without a second (error) JSON document. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,37 +216,6 @@ static void fetch_opts(const lv_ctx *ctx, lv_wal_fetch_opts *o)
     o->workers = (int)lv_config_int(ctx->cfg, "archive-get-workers");
 }
 
-/* PostgreSQL reads exit status 1 as "absent, recovery may end here" and above 125 as fatal. main()
- * keeps codes to 0..14, so uncertain failures leave from here with 128 + code, after the one-line
- * message and the same cleanup main() would do. */
-static int fetch_exit(lv_ctx *ctx, int rc)
-{
-    if (rc == LV_OK || rc == LV_ERR_NOT_FOUND)
-        return rc;
-    if (rc < 0 || rc > LV_ERR_MAX)
-        rc = LV_ERR_INTERNAL;
-    if (ctx->json) {
-        lv_buf b = LV_BUF_INIT;
-        lv_json j;
-        lv_json_init(&j, &b);
-        lv_json_obj(&j);
-        lv_json_key(&j, "error");
-        lv_json_obj(&j);
-        lv_json_key(&j, "code");
-        lv_json_int(&j, 128 + rc);
-        lv_json_key(&j, "kind");
-        lv_json_str(&j, lv_code_name(rc));
-        lv_json_key(&j, "message");
-        lv_json_str(&j, lv_errmsg());
-        lv_json_end(&j);
-        lv_json_end(&j);
-        lv_buf_append_str(&b, "\n");
-        print_buf(&b);
-    }
-    leave(ctx, 128 + rc);
-    return rc; /* not reached */
-}
-
 int lv_cmd_wal_fetch(lv_ctx *ctx)
 {
     const char *name = ctx->argv[0], *dest = ctx->argv[1];
@@ -269,7 +239,7 @@ int lv_cmd_wal_fetch(lv_ctx *ctx)
         rc = lv_wal_fetch_repo(ctx->repo, name, dest);
     if (rc == LV_OK)
         lv_wal_prefetch_kick(&o, ctx->store, name, dest);
-    return fetch_exit(ctx, rc);
+    return rc; /* main() maps failures other than "absent" to 128 + code */
 }
 
 /* ---- wal list ---------------------------------------------------------------------------------- */

@@ -211,9 +211,9 @@ out:
     if (rc != LV_OK)
         print_error(ctx, rc);
     free(pos);
-    /* restore_command: PostgreSQL reads exit 1-125 as "file absent" and may end recovery early. Any
-     * failure before `wal fetch` itself ran (bad flags, bad configuration) is uncertain, not absence:
-     * report it above 125 so recovery stops. (wal fetch maps its own errors the same way.) */
+    /* restore_command: PostgreSQL reads exit 1-125 as "file absent" and may end recovery early. Every
+     * failure of `wal fetch` but "absent", including one before it ran (bad flags, bad configuration),
+     * is uncertain: report it above 125 so recovery stops. */
     if (cmd && strcmp(cmd->name, "wal fetch") == 0 && rc != LV_OK && rc != LV_ERR_NOT_FOUND && rc < 126)
         rc = 128 + rc;
     return rc;
