@@ -29,7 +29,11 @@ void lv_out(const char *fmt, ...)
     va_end(ap);
 }
 
-void lv_out_buf(const lv_buf *b) { fwrite(b->data, 1, b->len, stdout); }
+void lv_out_buf(const lv_buf *b)
+{
+    if (b->len) /* fwrite(NULL, ...) of an empty buffer is undefined */
+        fwrite(b->data, 1, b->len, stdout);
+}
 
 int lv_ctx_open_store(lv_ctx *ctx)
 {

@@ -118,7 +118,7 @@ static cpack *find_pack(ctx *c, const uint8_t id[LV_HASH_LEN])
 {
     cpack key;
     memcpy(key.id, id, LV_HASH_LEN);
-    return bsearch(&key, c->packs, c->npacks, sizeof *c->packs, cmp_pack);
+    return c->npacks ? bsearch(&key, c->packs, c->npacks, sizeof *c->packs, cmp_pack) : NULL;
 }
 
 static int check_index(ctx *c, const uint8_t id[LV_HASH_LEN])
@@ -177,7 +177,7 @@ typedef struct mref {
 static int manifest_emit(void *arg, const uint8_t id[LV_HASH_LEN])
 {
     mref *m = arg;
-    if (bsearch(id, m->c->blobs, m->c->nblobs, LV_HASH_LEN, cmp_id))
+    if (m->c->nblobs && bsearch(id, m->c->blobs, m->c->nblobs, LV_HASH_LEN, cmp_id))
         return LV_OK;
     char hex[2 * LV_HASH_LEN + 1];
     lv_hex_encode(id, LV_HASH_LEN, hex);
