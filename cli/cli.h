@@ -97,6 +97,18 @@ int lv_cmd_snapshots(lv_ctx *ctx);
 int lv_cmd_ls(lv_ctx *ctx);
 int lv_cmd_diff(lv_ctx *ctx);
 int lv_cmd_restore_files(lv_ctx *ctx);
+/* PostgreSQL backups (cli/cmd_backup_pg.c, cli/cmd_restore_pg.c) */
+int lv_cmd_backup_pg(lv_ctx *ctx);
+int lv_cmd_restore_pg(lv_ctx *ctx);
+int lv_cmd_backups(lv_ctx *ctx);
+/* Restore drills (cli/cmd_drill.c) */
+int lv_cmd_drill_run(lv_ctx *ctx);
+int lv_cmd_drill_history(lv_ctx *ctx);
+int lv_cmd_drill_report(lv_ctx *ctx);
+
+/* Register every module's manifest kinds and catalog-rebuild steps (cli/register.c); main() calls it
+ * once, before anything else runs. */
+void lv_register_modules(void);
 
 /* Help text printers (cli/help.c). */
 void lv_print_usage(void);

@@ -22,14 +22,6 @@
 #include "snapshot/reader.h"
 #include "snapshot/snapshot.h"
 
-/* repo check must walk snapshot trees and catalog rebuild must empty the files cache in every
- * command, so the registration runs before main(). */
-__attribute__((constructor)) static void register_files(void)
-{
-    lv_snap_register();
-    lv_fcache_register();
-}
-
 /* Every value of a repeatable flag, in order. */
 static size_t flag_all(const lv_ctx *ctx, const char *name, const char ***out)
 {

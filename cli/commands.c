@@ -63,6 +63,53 @@ static const lv_flag restore_files_flags[] = {
     {NULL, NULL, NULL},
 };
 
+static const lv_flag backup_pg_flags[] = {
+    {"type", "full|incr", "full (default) or incr: store only pages changed since the previous backup"},
+    {"pgdata", "DIR", "the cluster's data directory (default: the pg-data option)"},
+    {"dbname", "CONNINFO", "libpq connection string (default: pg-host, pg-port, pg-user, pg-database)"},
+    {"label", "TEXT", "backup label (default \"labvault\" and the time)"},
+    {"no-row-counts", NULL, "do not record per-table row counts (they cost one count(*) per table)"},
+    {NULL, NULL, NULL},
+};
+
+static const lv_flag restore_pg_flags[] = {
+    {"to", "DIR", "restore into DIR (created; must be empty unless --delta)"},
+    {"backup", "ID", "restore this backup (default: the newest that ends before the target)"},
+    {"target-time", "TIME", "recover to this time ('2026-11-21 10:00:00+00')"},
+    {"target-xid", "XID", "recover to this transaction id"},
+    {"target-lsn", "LSN", "recover to this WAL location (X/X)"},
+    {"target-name", "NAME", "recover to this named restore point (pg_create_restore_point)"},
+    {"target-immediate", NULL, "recover only to the backup's consistency point"},
+    {"target-exclusive", NULL, "stop just before the target instead of just after it"},
+    {"target-action", "ACTION", "promote (default), pause or shutdown once the target is reached"},
+    {"delta", NULL, "update an existing data directory, rewriting only what differs"},
+    {"tablespace-map", "OLD=NEW", "restore tablespace OLD (name, oid or location) at NEW (repeatable)"},
+    {"dry-run", NULL, "choose the backup and check the target, write nothing"},
+    {NULL, NULL, NULL},
+};
+
+static const lv_flag drill_run_flags[] = {
+    {"backup", "ID", "drill this PostgreSQL backup"},
+    {"latest", NULL, "drill the newest PostgreSQL backup (the default)"},
+    {"random", NULL, "drill a randomly chosen PostgreSQL backup"},
+    {"target-time", "TIME", "recover to this time instead of the end of the archive"},
+    {"random-target", NULL, "recover to a random point inside the recoverable window"},
+    {"snapshot", "ID", "drill this file snapshot instead"},
+    {"latest-snapshot", NULL, "drill the newest file snapshot"},
+    {"keep", NULL, "keep the scratch directory (for debugging; PostgreSQL is still stopped)"},
+    {NULL, NULL, NULL},
+};
+
+static const lv_flag drill_history_flags[] = {
+    {"limit", "N", "show the newest N drills (default 50)"},
+    {NULL, NULL, NULL},
+};
+
+static const lv_flag drill_report_flags[] = {
+    {"html", "FILE", "write a self-contained HTML report to FILE"},
+    {NULL, NULL, NULL},
+};
+
 const lv_cmd lv_commands[] = {
     {"version", "", 0, 0, "print the version of labvault and of the linked libraries",
      "Prints labvault's version and the versions of libpq, libcurl, zstd, OpenSSL, libarchive, xxHash "
@@ -155,5 +202,33 @@ const lv_cmd lv_commands[] = {
      "is written, and a damaged one stops the restore naming the file (which is removed). Paths never lead "
      "outside the target.",
      restore_files_flags, lv_cmd_restore_files},
+    {"backup pg", "", 0, 0, "take a full or incremental base backup of the local PostgreSQL cluster",
+     "Runs on the database host as the PostgreSQL OS user: pg_backup_start, reads the data directory and "
+     "tablespaces directly, pg_backup_stop. Relation files are stored as page runs; --type incr stores only "
+     "pages whose LSN is newer than the previous backup's start, and every manifest is complete on its own. "
+     "Page checksums are verified. The backup is complete once its WAL is archived: it waits for it "
+     "(archive-timeout). See docs/pg-backups.md.",
+     backup_pg_flags, lv_cmd_backup_pg},
+    {"restore pg", "", 0, 0, "restore a PostgreSQL backup, optionally to a point in time",
+     "Chooses the newest backup that ends before the target, checks the target against the backups and the "
+     "archived WAL before writing anything, writes the files in parallel, and configures recovery "
+     "(recovery.signal, restore_command and the target in postgresql.auto.conf). Start PostgreSQL on DIR "
+     "to recover.",
+     restore_pg_flags, lv_cmd_restore_pg},
+    {"backups", "", 0, 0, "list PostgreSQL backups and the recoverable window",
+     "One line (or JSON object) per backup, oldest first, with sizes; then the recoverable window: the "
+     "oldest backup's consistency point to the last archived WAL.",
+     no_flags, lv_cmd_backups},
+    {"drill run", "", 0, 0, "prove that a backup restores: restore, start, check, measure RTO and RPO",
+     "Restores into a scratch directory, starts PostgreSQL on a free 127.0.0.1 port, recovers to the target, "
+     "runs the checks (connections, amcheck, row counts, user checks from the [drill] configuration), "
+     "records RTO and RPO in the catalog and the repository, and removes everything it created. With "
+     "--snapshot or --latest-snapshot, restores a file snapshot and compares every file. Exit code 12 when "
+     "a check failed.",
+     drill_run_flags, lv_cmd_drill_run},
+    {"drill history", "", 0, 0, "list past restore drills", "", drill_history_flags, lv_cmd_drill_history},
+    {"drill report", "", 0, 0, "write the drill history as a self-contained HTML page",
+     "RTO over time per kind as an SVG chart, a pass/fail timeline and the details of the last failure.",
+     drill_report_flags, lv_cmd_drill_report},
     {NULL, NULL, 0, 0, NULL, NULL, NULL, NULL},
 };

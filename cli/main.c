@@ -224,6 +224,7 @@ int main(int argc, char **argv)
     /* A closed pipe (labvault ... | head) must not kill us mid-write of a repository object. */
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    lv_register_modules();
     lv_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     int rc = run(argc, argv, &ctx);

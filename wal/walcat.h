@@ -26,6 +26,10 @@ typedef struct lv_wal_row {
 
 int lv_walcat_add(lv_catalog *c, const lv_wal_row *row);
 
+/* Register the catalog-rebuild step that refills wal_files from the repository's wal/ listing (called
+ * once at startup, cli/register.c). */
+void lv_walcat_register(void);
+
 /* Journal a failure (op: "push", "fetch", "drop", "check"); name may be "". */
 int lv_walcat_failure(lv_catalog *c, const char *op, const char *name, int code, const char *message);
 

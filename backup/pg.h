@@ -1,0 +1,81 @@
+/* PostgreSQL base backups: `labvault backup pg [--type full|incr]` (DESIGN.md 3-4, issue 6).
+ *
+ * Runs on the database host as the PostgreSQL OS user. On ONE libpq session that stays open:
+ * check the cluster (not a standby; archive_mode on; its system identifier is the repository's stanza,
+ * or there is none yet), pg_backup_start(label, fast) (pg_start_backup(label, fast, false) before 15),
+ * read the data directory and tablespaces directly, pg_backup_stop(true) (pg_stop_backup(false, true)
+ * before 15), keep the returned backup_label and tablespace_map in the manifest (never written into the
+ * data directory). Skips what pg_basebackup skips (DESIGN.md 4). Only one backup per repository and
+ * cluster runs at a time (a lock file beside the catalog; a second one is LV_ERR_LOCKED, exit 7).
+ *
+ * Relation files (base/, global/, pg_tblspc/ segment files of main, vm and init forks) are stored as
+ * page runs (manifests/pgman.h): a full backup groups LV_PGMAN_RUN_PAGES pages per blob; an incremental
+ * reads each page, compares its pd_lsn with the previous backup's start LSN and stores only newer pages
+ * (grouped into new blobs); unchanged runs reuse the previous (blob, blob_page). The previous backup is
+ * the newest "pg" manifest of the same system identifier and timeline in the catalog; without one, an
+ * incremental is refused (LV_ERR_NOT_FOUND naming the reason) unless opts->fallback_full. Page checksums
+ * are verified when the cluster has them (a page whose pd_lsn is newer than start_lsn may be torn and
+ * is not judged: WAL replay rewrites it); bad pages are reported and recorded (manifest bad_pages).
+ *
+ * After the stop, per database (datallowconn): the relation map (pg_class oid, schema, name,
+ * relfilenode, tablespace, relkind) for finding dropped tables later, and exact row counts of ordinary
+ * tables, taken in one REPEATABLE READ snapshot. rows_lsn: the stop LSN when no transaction id was
+ * assigned between that snapshot and the backup's stop (checked with pg_current_snapshot() before the
+ * counts and after the stop), so a recovery to the backup's end point must have exactly these rows
+ * (drills check them); 0 when writes happened, and then the counts are informational only.
+ *
+ * The backup is complete only once the WAL from start_lsn to stop_lsn is in the archive: it waits for
+ * those segments in the repository (up to opts->archive_timeout seconds, then LV_ERR_INCOMPLETE: the
+ * manifest is not written). Order: blobs flushed -> WAL present -> manifest (the commit point).
+ *
+ * Manifest summary JSON (what `backups`, restore planning and drills read from the catalog, without
+ * downloading the manifest): {"type":"full"|"incr", "label", "sysid":"<decimal>", "pg_version":150004,
+ * "timeline":1, "start_lsn":"0/2000028", "stop_lsn":"0/2000100", "start_time":unix, "stop_time":unix,
+ * "wal_start":"000000010000000000000002", "wal_stop":"000000010000000000000002", "files":N,
+ * "bytes":N (data directory bytes), "bytes_read":N, "bytes_new":N (plaintext of new blobs),
+ * "bytes_stored":N (sealed bytes uploaded), "bad_pages":N, "prev":"<id>" (incr only),
+ * "rows_exact":true|false, "pgdata":"/abs/path"}. LSNs in PostgreSQL's X/X text form. */
+#ifndef LV_BACKUP_PG_H
+#define LV_BACKUP_PG_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "repo/repo.h"
+
+typedef struct lv_pg_backup_opts {
+    const char *pgdata;        /* data directory (pg-data option, --pgdata); required */
+    const char *conninfo;      /* libpq connection string (--dbname); NULL: pg-host/port/user/database */
+    const char *host, *port, *user, *database; /* used when conninfo is NULL; NULL = libpq defaults */
+    int incremental;           /* --type incr */
+    int fallback_full;         /* incr without a usable previous backup becomes full (not the default) */
+    const char *label;         /* NULL: "labvault <time>" */
+    int fast_checkpoint;       /* pg_backup_start(fast => true); default 1 */
+    int archive_timeout;       /* seconds to wait for the WAL range (archive-timeout) */
+    int workers;               /* parallel file readers; 0 = automatic */
+    int progress;              /* progress on stderr (a terminal): bytes, rate, ETA */
+    int count_rows;            /* record exact row counts (default 1) */
+} lv_pg_backup_opts;
+
+typedef struct lv_pg_backup_result {
+    char id[2 * LV_HASH_LEN + 1];   /* the manifest id once committed */
+    uint64_t files, bytes, bytes_read, bytes_new, bytes_stored, bad_pages;
+    uint64_t start_lsn, stop_lsn;
+    int incremental;
+    double seconds;
+    char *summary_json;             /* the manifest summary (owned; lv_pg_backup_result_free) */
+} lv_pg_backup_result;
+
+/* Set from a signal handler: the backup stops at the next file with LV_ERR_INTERRUPTED, calls
+ * pg_backup_stop (so the server is not left in backup mode), and commits nothing. */
+extern volatile sig_atomic_t lv_pg_backup_interrupt;
+
+/* Codes: LV_ERR_CONFIG (no pgdata, not a data directory: the message names it), LV_ERR_PG (cannot
+ * connect, standby, archive_mode off, a function refused), LV_ERR_CONFLICT (another cluster than the
+ * repository's stanza, or pgdata is not the connected server's data_directory), LV_ERR_LOCKED,
+ * LV_ERR_INCOMPLETE (WAL did not arrive in time), LV_ERR_INTERRUPTED, LV_ERR_IO and the store's codes.
+ * Bad pages do not fail the backup: it commits and returns LV_ERR_INCOMPLETE with res->id set. */
+int lv_pg_backup(lv_repo *r, const lv_pg_backup_opts *o, lv_pg_backup_result *res);
+void lv_pg_backup_result_free(lv_pg_backup_result *res);
+
+#endif

@@ -1,0 +1,21 @@
+/* stub: replaced by the implementation */
+#include "cli/cli.h"
+#include "common/error.h"
+
+int lv_cmd_drill_run(lv_ctx *ctx)
+{
+    (void)ctx;
+    return lv_err(LV_ERR_INTERNAL, "not implemented yet");
+}
+
+int lv_cmd_drill_history(lv_ctx *ctx)
+{
+    (void)ctx;
+    return lv_err(LV_ERR_INTERNAL, "not implemented yet");
+}
+
+int lv_cmd_drill_report(lv_ctx *ctx)
+{
+    (void)ctx;
+    return lv_err(LV_ERR_INTERNAL, "not implemented yet");
+}

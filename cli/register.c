@@ -1,0 +1,18 @@
+/* Registration of every module's manifest kinds and catalog-rebuild steps, in one place, called once by
+ * main() before any thread starts: repo check must know how to walk each manifest kind, and catalog
+ * rebuild must refill (or empty) each module's derived tables, whatever command runs. */
+#include "backup/fcache.h"
+#include "cli/cli.h"
+#include "drills/drill.h"
+#include "manifests/pgman.h"
+#include "snapshot/snapshot.h"
+#include "wal/walcat.h"
+
+void lv_register_modules(void)
+{
+    lv_snap_register();
+    lv_fcache_register();
+    lv_pgman_register();
+    lv_walcat_register();
+    lv_drill_register();
+}

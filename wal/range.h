@@ -1,0 +1,49 @@
+/* What the WAL archive can recover: the archived WAL continuing without a gap from a backup's start,
+ * and the commit times inside it (DESIGN.md 6: a target is checked for reachability before anything is
+ * written; drills measure RPO against the newest archived commit).
+ *
+ * The repository listing of wal/ is the truth for which segments exist. Commit times come from the
+ * segments themselves (wal/records.h): `wal push` records each segment's first and last commit/abort
+ * time and LSN in the catalog (wal_files begin_time/end_time); when the catalog does not know them (a
+ * rebuilt catalog, another host), lv_wal_range_from downloads and scans the last segment of the range
+ * (and, when it holds no commit, the ones before it) so the answer never depends on the catalog.
+ *
+ * Timelines: the range follows the timeline history (TTTTTTTT.history files) the way recovery with
+ * recovery_target_timeline = 'latest' would: from the backup's timeline onto the newest timeline that
+ * branched off at or after from_lsn. */
+#ifndef LV_WAL_RANGE_H
+#define LV_WAL_RANGE_H
+
+#include <stdint.h>
+
+#include "repo/repo.h"
+#include "wal/segment.h"
+
+typedef struct lv_wal_range {
+    uint32_t start_tli, end_tli;   /* timeline of from_lsn, timeline the range ends on */
+    uint64_t from_lsn;
+    uint64_t end_lsn;              /* end of the last archived segment without a gap: WAL up to here is
+                                      replayable (exclusive) */
+    char first_segment[25], last_segment[25];
+    uint64_t segments;             /* segments in the range */
+    int64_t first_commit_time;     /* unix seconds of the first commit/abort record at or after from_lsn,
+                                      0 when none */
+    int64_t last_commit_time;      /* ... of the last commit/abort record in the range; 0 when none */
+    uint64_t last_commit_lsn;      /* start LSN of that record */
+    uint32_t last_commit_xid;
+    char missing[25];              /* the first segment missing after the range ("" if the range ends at
+                                      the newest archived segment) */
+} lv_wal_range;
+
+/* The range from from_lsn on timeline tli. LV_ERR_NOT_FOUND (message names the segment) when the
+ * segment holding from_lsn is not archived; the store's codes; LV_ERR_CORRUPT when a scanned segment
+ * is damaged. r->cat may be NULL (then every time comes from the segments). */
+int lv_wal_range_from(lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out);
+
+/* Wait (polling the listing every 0.5 s, up to timeout_s seconds) until every segment from
+ * start_lsn to stop_lsn (inclusive) on timeline tli is archived. LV_OK, or LV_ERR_INCOMPLETE naming
+ * the first missing segment. Used by `backup pg` to complete a backup. */
+int lv_wal_wait_range(lv_repo *r, uint32_t tli, uint64_t start_lsn, uint64_t stop_lsn, uint32_t seg_size,
+                      int timeout_s);
+
+#endif
