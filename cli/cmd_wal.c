@@ -151,7 +151,8 @@ static int push_sync(lv_ctx *ctx, const char *path)
     rc = lv_wal_push_file(&p, path, &res);
     if (rc == LV_OK) {
         lv_wal_pusher_save(&p, ctx->cat);
-        lv_wal_row row = {&res.obj, res.size, (int64_t)time(NULL), res.begin_lsn, res.end_lsn};
+        lv_wal_row row = {&res.obj, res.size, (int64_t)time(NULL), res.begin_lsn, res.end_lsn,
+                          res.times_known, res.begin_time, res.end_time};
         rc = lv_walcat_add(ctx->cat, &row);
         if (rc != LV_OK)
             rc = lv_err(rc, "WAL file %s is archived, but %s", n.name, lv_errmsg());

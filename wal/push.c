@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "store/parallel.h"
+#include "wal/records.h"
 
 #define WAL_FILE_MAX ((uint64_t)1 << 30) /* the largest WAL segment PostgreSQL can be built with */
 
@@ -114,7 +115,41 @@ typedef struct push_job {
     char sum[LV_WAL_SUM_HEX + 1];
     lv_wal_object have;
     int count;
+    lv_wal_pushed *out;
 } push_job;
+
+/* First and last commit/abort time of the records that start in the file (DESIGN.md 6: the catalog
+ * knows each segment's time range). */
+static void scan_times(const lv_wal_map *m, lv_wal_pushed *out)
+{
+    lv_walrec_reader rd;
+    if (lv_walrec_init(&rd, m->data, m->len) != LV_OK) {
+        lv_err_clear(); /* checked before: cannot happen */
+        return;
+    }
+    lv_walrec rec;
+    while (lv_walrec_next(&rd, &rec) == LV_WALREC_OK) {
+        if (rec.rmid != 1)
+            continue;
+        lv_wal_event ev;
+        if (lv_wal_event_decode(&rd, &rec, &ev) != LV_OK) {
+            lv_err_clear();
+            continue;
+        }
+        if (ev.kind != LV_WEV_COMMIT && ev.kind != LV_WEV_ABORT)
+            continue;
+        int64_t t = ev.time_us / 1000000;
+        if (!out->begin_time)
+            out->begin_time = t;
+        out->end_time = t;
+    }
+    /* A commit continued into the next segment is in neither scan: say that this one holds a commit of
+     * unknown time, so that the range reads it (with the next segment) instead of skipping it. */
+    if (!out->end_time && lv_walrec_cut_xact(&rd))
+        out->begin_time = out->end_time = -1;
+    lv_walrec_free(&rd);
+    out->times_known = 1;
+}
 
 static int push_step(void *arg, size_t i)
 {
@@ -125,6 +160,10 @@ static int push_step(void *arg, size_t i)
     case 1:
         lv_wal_checksum(j->p->repo, j->data->data, j->data->len, j->sum);
         return LV_OK;
+    case 3:
+        scan_times(j->data, j->out);
+        return LV_OK;
+    case 2:
     default:
         lv_wal_object_seal(j->p->repo, j->n, j->data->data, j->data->len, &j->sealed);
         return LV_OK;
@@ -144,9 +183,10 @@ static int push_bytes(lv_wal_pusher *p, const lv_wal_name *n, const lv_wal_map *
         out->begin_lsn = h.pageaddr;
         out->end_lsn = h.pageaddr + h.seg_size;
     }
-    push_job j = {.p = p, .n = n, .data = data, .sealed = LV_BUF_INIT};
+    push_job j = {.p = p, .n = n, .data = data, .sealed = LV_BUF_INIT, .out = out};
+    int segment = n->kind == LV_WAL_SEGMENT || n->kind == LV_WAL_PARTIAL;
     /* The async worker already runs files side by side: one thread per file there. */
-    rc = lv_parallel_for(p->threads_per_file, 3, push_step, &j);
+    rc = lv_parallel_for(p->threads_per_file, segment ? 4 : 3, push_step, &j);
     if (rc == LV_OK) {
         lv_wal_object_make(n, j.sum, &out->obj);
         out->size = data->len;

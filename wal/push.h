@@ -5,6 +5,8 @@
  * (wal/segment.h: magic, flags, size, the page address its name implies) and its cluster against the
  * repository's stanza (wal/stanza.h; the first push creates it); then, side by side, checksum the
  * plaintext, seal it, and look the name up (wal/archive.h). Same checksum already archived: LV_OK, out->existed = 1, nothing written.
+ * A segment's records are scanned at the same time for its first and last commit time (out->begin_time,
+ * end_time: a few milliseconds; the end of valid WAL ends the scan, it never fails a push).
  * Another checksum: LV_ERR_CONFLICT, nothing written (never an overwrite; .history files included).
  * Otherwise compress, seal and put create-only; LV_OK only once the store says the object is durable.
  * The catalog is not touched here (one connection per thread): the caller records out with
@@ -45,6 +47,10 @@ typedef struct lv_wal_pushed {
     uint64_t size;               /* plaintext bytes */
     uint64_t begin_lsn, end_lsn; /* segments and partials; 0 otherwise */
     int existed;                 /* already archived with the same content: nothing was written */
+    int times_known;             /* segments and partials: the record scan ran (wal/records.h) */
+    int64_t begin_time, end_time; /* unix seconds of the first and last commit/abort record in the
+                                    file; 0 when it has none; -1 when its only one continues into the
+                                    next segment (wal/walcat.h) */
     lv_wal_source src;
 } lv_wal_pushed;
 

@@ -4,9 +4,12 @@
  *
  * The repository listing of wal/ is the truth for which segments exist. Commit times come from the
  * segments themselves (wal/records.h): `wal push` records each segment's first and last commit/abort
- * time and LSN in the catalog (wal_files begin_time/end_time); when the catalog does not know them (a
+ * time in the catalog (wal_files begin_time/end_time, unix seconds; 0/0 = none); when the catalog does not know them (a
  * rebuilt catalog, another host), lv_wal_range_from downloads and scans the last segment of the range
- * (and, when it holds no commit, the ones before it) so the answer never depends on the catalog.
+ * (and, when it holds no commit, the ones before it) so the answer never depends on the catalog. The
+ * segment holding the last commit is always scanned (its LSN and xid are in no catalog); segments the
+ * catalog knows to hold no commit are skipped; at most 32 segments are scanned from each end, beyond
+ * which the times stay 0 (wal/rangetimes.c, docs/wal.md section 8).
  *
  * Timelines: the range follows the timeline history (TTTTTTTT.history files) the way recovery with
  * recovery_target_timeline = 'latest' would: from the backup's timeline onto the newest timeline that
@@ -17,7 +20,7 @@
 #include <stdint.h>
 
 #include "repo/repo.h"
-#include "wal/segment.h"
+#include "wal/archive.h"
 
 typedef struct lv_wal_range {
     uint32_t start_tli, end_tli;   /* timeline of from_lsn, timeline the range ends on */
@@ -39,10 +42,19 @@ typedef struct lv_wal_range {
  * segment holding from_lsn is not archived; the store's codes; LV_ERR_CORRUPT when a scanned segment
  * is damaged. r->cat may be NULL (then every time comes from the segments). */
 int lv_wal_range_from(lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out);
+/* Segments taken: each segment number from the newest timeline of the lineage that has begun by then; an
+ * older timeline's copy only when its span covers the whole segment. .partial files are never used
+ * (recovery asks for full names). A timeline history file that does not parse is skipped with a warning. */
+
+/* The same range without the times, and its segments in WAL order (*segs: n objects, malloc'ed; the
+ * caller frees it). */
+int lv_wal_range_segments(lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out, lv_wal_object **segs,
+                          size_t *n);
 
 /* Wait (polling the listing every 0.5 s, up to timeout_s seconds) until every segment from
- * start_lsn to stop_lsn (inclusive) on timeline tli is archived. LV_OK, or LV_ERR_INCOMPLETE naming
- * the first missing segment. Used by `backup pg` to complete a backup. */
+ * start_lsn to stop_lsn (inclusive) on timeline tli is archived. A stop_lsn exactly on a segment
+ * boundary (pg_backup_stop's end of WAL) needs only the segment before it, as PostgreSQL's own wait
+ * does. LV_OK, or LV_ERR_INCOMPLETE naming the first missing segment. Used by `backup pg` to complete a backup. */
 int lv_wal_wait_range(lv_repo *r, uint32_t tli, uint64_t start_lsn, uint64_t stop_lsn, uint32_t seg_size,
                       int timeout_s);
 

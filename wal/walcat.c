@@ -7,6 +7,9 @@
 #include <sqlite3.h>
 
 #include "common/error.h"
+#include "common/log.h"
+#include "manifests/rebuild.h"
+#include "wal/stanza.h"
 
 #define FAILURES_KEPT 1000
 
@@ -37,7 +40,8 @@ int lv_walcat_add(lv_catalog *c, const lv_wal_row *row)
     /* REPLACE: a re-push of the same file (same checksum) refreshes the row; a name never has two
      * contents in the repository, so there is nothing else it could overwrite. */
     int rc = prepare(c, "INSERT OR REPLACE INTO wal_files(name, timeline, kind, key, size, stored_size, "
-                        "checksum, pushed, begin_lsn, end_lsn) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+                        "checksum, pushed, begin_lsn, end_lsn, begin_time, end_time) "
+                        "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
                      &st, "record WAL file");
     if (rc)
         return rc;
@@ -53,8 +57,37 @@ int lv_walcat_add(lv_catalog *c, const lv_wal_row *row)
         sqlite3_bind_int64(st, 9, (sqlite3_int64)row->begin_lsn);
         sqlite3_bind_int64(st, 10, (sqlite3_int64)row->end_lsn);
     }
+    if (row->times_known) {
+        sqlite3_bind_int64(st, 11, row->begin_time);
+        sqlite3_bind_int64(st, 12, row->end_time);
+    }
     rc = run_done(c, st, "record WAL file");
     return rc ? lv_err_ctx("WAL file %s", o->name.name) : LV_OK;
+}
+
+int lv_walcat_times(lv_catalog *c, const char *name, int *known, int64_t *begin_time, int64_t *end_time)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(c, "SELECT begin_time, end_time FROM wal_files WHERE name = ?1", &st, "read WAL times");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    *known = 0;
+    *begin_time = *end_time = 0;
+    if (r == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL && sqlite3_column_type(st, 1) != SQLITE_NULL) {
+            *known = 1;
+            *begin_time = sqlite3_column_int64(st, 0);
+            *end_time = sqlite3_column_int64(st, 1);
+        }
+    } else if (r == SQLITE_DONE) {
+        rc = lv_err(LV_ERR_NOT_FOUND, "catalog %s does not know WAL file %s", lv_catalog_path(c), name);
+    } else {
+        rc = db_err(c, "read WAL times");
+    }
+    sqlite3_finalize(st);
+    return rc;
 }
 
 int lv_walcat_failure(lv_catalog *c, const char *op, const char *name, int code, const char *message)
@@ -141,7 +174,52 @@ int64_t lv_walcat_failure_count(lv_catalog *c, const char *op)
     return n;
 }
 
-/* stub until the rebuild step lands */
+/* Catalog rebuild: one row per listed file, from its key alone (name, timeline, kind, checksum, stored
+ * size; a segment's LSN range and plaintext size from its name and the stanza). What only a push knew
+ * is left unknown: pushed = -1, size 0 for .history/.backup files, times NULL (wal/range.c reads the
+ * segments when it needs them). A second copy of a name (a conflict) keeps the first, like fetch's
+ * listing order; `wal status` reports the conflict from the listing. */
+typedef struct rebuild_arg {
+    lv_catalog *cat;
+    uint32_t seg_size;
+    uint64_t rows;
+} rebuild_arg;
+
+static int rebuild_cb(void *arg, const lv_wal_object *o)
+{
+    rebuild_arg *a = arg;
+    lv_wal_row row = {.obj = o, .pushed = -1};
+    uint64_t segno;
+    if ((o->name.kind == LV_WAL_SEGMENT || o->name.kind == LV_WAL_PARTIAL) && a->seg_size &&
+        lv_wal_segno(&o->name, a->seg_size, &segno) == 0) {
+        row.size = a->seg_size;
+        row.begin_lsn = segno * a->seg_size;
+        row.end_lsn = row.begin_lsn + a->seg_size;
+    }
+    int64_t pushed;
+    if (lv_walcat_pushed(a->cat, o->name.name, &pushed) == LV_OK)
+        return LV_OK; /* a second copy of the name */
+    lv_err_clear();
+    a->rows++;
+    return lv_walcat_add(a->cat, &row);
+}
+
+static int rebuild_step(lv_repo *r)
+{
+    rebuild_arg a = {.cat = r->cat};
+    lv_wal_stanza s;
+    if (lv_wal_stanza_get(r, &s) == LV_OK)
+        a.seg_size = s.seg_size;
+    else
+        lv_err_clear(); /* no archive yet, or an unreadable stanza: rows without LSN ranges */
+    int rc = lv_wal_list(r->store, 0, rebuild_cb, &a);
+    if (rc != LV_OK)
+        return lv_err_ctx("catalog rebuild: WAL archive");
+    lv_info("catalog rebuild: %llu WAL files", (unsigned long long)a.rows);
+    return LV_OK;
+}
+
 void lv_walcat_register(void)
 {
+    lv_catalog_rebuild_register("WAL archive", rebuild_step);
 }

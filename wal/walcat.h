@@ -22,9 +22,21 @@ typedef struct lv_wal_row {
     uint64_t size;          /* plaintext bytes */
     int64_t pushed;         /* unix seconds */
     uint64_t begin_lsn, end_lsn; /* segments only; 0 when not applicable */
+    int times_known;        /* the segment's records were scanned (wal push) */
+    int64_t begin_time, end_time; /* unix seconds of its first and last commit/abort record */
 } lv_wal_row;
 
+/* wal_files.begin_time / end_time: NULL = not known (not scanned: a rebuilt catalog, a .history file);
+ * both 0 = scanned, the segment holds no commit or abort record; both -1 = its only commit/abort record
+ * continues into the next segment (time unknown until both are read); else the unix seconds of the first
+ * and last commit/abort record that starts and ends in the segment (one continued into the next segment
+ * is in neither's times: wal/range.c reads the two joined). wal/range.c reads them back with lv_walcat_times. */
+
 int lv_walcat_add(lv_catalog *c, const lv_wal_row *row);
+
+/* The time columns of a file: LV_OK with *known = 0 when they are NULL; LV_ERR_NOT_FOUND when the
+ * catalog has no row for it. */
+int lv_walcat_times(lv_catalog *c, const char *name, int *known, int64_t *begin_time, int64_t *end_time);
 
 /* Register the catalog-rebuild step that refills wal_files from the repository's wal/ listing (called
  * once at startup, cli/register.c). */

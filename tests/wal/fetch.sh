@@ -119,7 +119,8 @@ pf_fetch() { # NAME DEST, in the data directory as restore_command runs
   rc=0
   err=$(cd "$PGDATA" && lvpg "$w/pf.conf" wal fetch "$1" "$2" 2>&1 >/dev/null) || rc=$?
 }
-spooled() { find "$w/spool" -path '*/in/*' -type f -name "$1.*" | head -n 1; }
+# A finished spool file is <name>.<sha256>; the worker's temporary files (<name>.tmp-...) must not count.
+spooled() { find "$w/spool" -path '*/in/*' -type f -regextype posix-extended -regex ".*/$1\.[0-9a-f]{64}" | head -n 1; }
 pf_fetch "${segs[3]}" "$out/g"
 is "$rc" 0 "prefetch: the first fetch comes from the repository"
 for ((i = 0; i < 300; i++)); do # up to 30 s: the worker is a new process, slow under ASan and load

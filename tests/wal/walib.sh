@@ -114,13 +114,13 @@ wal_make_segments() {
   psql -qAtX -c "SET client_min_messages = warning" -c "CREATE TABLE IF NOT EXISTS wal_filler(x int)"
   for ((i = 0; i < want * 3; i++)); do
     current=$(psql -qAtX -c "SELECT pg_walfile_name(pg_current_wal_lsn())")
-    if (($(cd "$PGDATA/pg_wal" && ls | grep -E '^[0-9A-F]{24}$' | awk -v c="$current" '$0 < c' | wc -l) >= want)); then
+    if (($(cd "$PGDATA/pg_wal" && ls | grep -E '^[0-9A-F]{24}$' | awk -v c="$current" '("" $0) < ("" c)' | wc -l) >= want)); then
       break
     fi
     psql -qAtX -c "INSERT INTO wal_filler SELECT g FROM generate_series(1, 20000) g" >/dev/null
     wal_switch
   done
-  (cd "$PGDATA/pg_wal" && ls | grep -E '^[0-9A-F]{24}$' | awk -v c="$current" '$0 < c' | sort)
+  (cd "$PGDATA/pg_wal" && ls | grep -E '^[0-9A-F]{24}$' | awk -v c="$current" '("" $0) < ("" c)' | sort)
 }
 
 faultproxy_start() { # BIN UPSTREAM_URL CONTROL_FILE

@@ -1,0 +1,21 @@
+/* Commit times of a WAL range (used by wal/range.c; contract of the times in wal/range.h).
+ *
+ * segs[0..n) are the range's archived segments in WAL order (out->from_lsn and out->end_lsn already
+ * set). Fills first_commit_time, last_commit_time, last_commit_lsn, last_commit_xid from the catalog's
+ * wal_files times where they decide the answer, else by downloading and scanning segments
+ * (wal/records.h). Returns LV_OK (times stay 0 when no commit is found), the store's codes, or
+ * LV_ERR_CORRUPT when a downloaded segment does not authenticate. */
+#ifndef LV_WAL_RANGETIMES_H
+#define LV_WAL_RANGETIMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "repo/repo.h"
+#include "wal/archive.h"
+#include "wal/range.h"
+
+int lv_wal_range_times(lv_repo *r, uint32_t seg_size, const lv_wal_object *const *segs, size_t n,
+                       lv_wal_range *out);
+
+#endif

@@ -1,0 +1,140 @@
+/* Reading WAL records out of segment bytes (PostgreSQL 13-17), and decoding the few that matter to a
+ * backup tool: commits and aborts (time, xid, dropped relfilenodes), restore points, SMGR_TRUNCATE, DROP
+ * DATABASE and the pg_database in-place update that precedes it.
+ *
+ * The facts come from ../shared/research/wal-format.md sections 0-9 and 11 (checked against pg_waldump
+ * on PostgreSQL 15). The reader follows xlogreader.c:
+ *   - data[0..len) is contiguous WAL starting at a segment boundary (one segment, or several in a row);
+ *     its first page's long header (wal/segment.h) gives the version, page and segment size;
+ *   - every page header is checked (magic, flags, page address, timeline never decreasing, the long
+ *     form on segment boundaries): recycled segments and the stale pages after the end of WAL in a
+ *     copied or partial segment end the valid WAL there;
+ *   - a record continued from before data[0] is skipped (like pg_waldump's "first record is after");
+ *     records continued across pages and segments are assembled (xlp_rem_len, XLP_FIRST_IS_CONTRECORD,
+ *     XLP_FIRST_IS_OVERWRITE_CONTRECORD); records start MAXALIGN(8)-aligned; after XLOG_SWITCH the
+ *     reader jumps to the next segment;
+ *   - a record is accepted only with a sane header (length, resource manager, xl_prev), a matching
+ *     CRC-32C and well-formed fragment headers; the first failure ends the valid WAL, as in PostgreSQL
+ *     (zeros after the end of WAL are normal in a partial or recycled segment).
+ *
+ * Pure functions of the bytes, safe on hostile input (tests/fuzz/fuzz_wal_records.c). Memory: a record
+ * that lies inside one page points into data; a record spanning pages is copied into one buffer owned by
+ * the reader, grown to the longest such record and never larger than len (lv_walrec_free releases it).
+ * Everything returned points into data or that buffer and is valid until the next lv_walrec_next. */
+#ifndef LV_WAL_RECORDS_H
+#define LV_WAL_RECORDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wal/segment.h"
+
+#define LV_WALREC_MAX_BLOCKS 33 /* XLR_MAX_BLOCK_ID + 1 */
+
+typedef struct lv_walrec_block {
+    uint8_t id, fork;            /* block id 0..32; fork 0 main, 1 fsm, 2 vm, 3 init */
+    uint32_t spc, db, rel, blkno;
+} lv_walrec_block;
+
+typedef struct lv_walrec {
+    uint64_t lsn;                /* start of the record */
+    uint64_t end_lsn;            /* just past its last byte (the next record starts MAXALIGNed from here) */
+    uint32_t tot_len, xid;       /* xl_tot_len, xl_xid */
+    uint64_t prev;               /* xl_prev */
+    uint8_t info, rmid;          /* xl_info, xl_rmid */
+    const uint8_t *rec;          /* the record's tot_len bytes, header included */
+    const uint8_t *main;         /* main data (unaligned: read with memcpy) */
+    uint32_t main_len;
+    uint32_t nblocks;
+    lv_walrec_block blocks[LV_WALREC_MAX_BLOCKS];
+} lv_walrec;
+
+typedef enum lv_walrec_status {
+    LV_WALREC_OK = 0,            /* *rec holds the next record */
+    LV_WALREC_EOD,               /* the data ends on a record boundary (e.g. a whole segment read) */
+    LV_WALREC_CUT,               /* the next record continues past the end of the data */
+    LV_WALREC_INVALID            /* the end of valid WAL: r->why says where and why */
+} lv_walrec_status;
+
+typedef struct lv_walrec_reader {
+    const uint8_t *data;
+    size_t len;
+    uint64_t base;               /* LSN of data[0] */
+    uint32_t page_size, seg_size, tli;
+    uint16_t magic;
+    int pg_version;              /* 13..17 */
+    uint64_t sysid;
+    uint64_t pos;                /* LSN where the next record is looked for */
+    uint64_t prev;               /* start of the previous record (0: not known, xl_prev not checked) */
+    uint64_t first_lsn;          /* the first record start in the data (after a skipped continuation) */
+    uint8_t *buf;                /* assembled records spanning pages */
+    size_t cap;
+    int done;
+    lv_walrec_status status;     /* what ended the reading (after a call returned non-OK) */
+    char why[160];
+} lv_walrec_reader;
+
+/* Start reading data[0..len), which must begin with a segment's long page header. LV_OK, or
+ * LV_ERR_CORRUPT naming what is wrong with that header. */
+int lv_walrec_init(lv_walrec_reader *r, const void *data, size_t len);
+/* The next record (LV_WALREC_OK), or why there is none; the same status once more on every later call. */
+lv_walrec_status lv_walrec_next(lv_walrec_reader *r, lv_walrec *rec);
+void lv_walrec_free(lv_walrec_reader *r);
+/* After LV_WALREC_CUT: may the record continued past the data be a commit or abort? 1 when its header
+ * says so (rm 1, a commit/abort opcode) or is itself cut; else 0 (also when the reading did not end cut). */
+int lv_walrec_cut_xact(const lv_walrec_reader *r);
+
+/* CRC-32C (Castagnoli): crc = lv_crc32c(~0u, ...) ... ^ ~0u, as PostgreSQL's pg_crc32c. */
+uint32_t lv_crc32c(uint32_t crc, const void *data, size_t len);
+/* The same with tables (slicing-by-8), what lv_crc32c uses without the SSE 4.2 instruction. */
+uint32_t lv_crc32c_sw(uint32_t crc, const void *data, size_t len);
+
+/* ---- decoding what a backup tool needs ----------------------------------------------------- */
+
+typedef struct lv_wal_rfn {
+    uint32_t spc, db, rel;       /* tablespace, database (0: shared), relfilenode */
+} lv_wal_rfn;
+
+typedef enum lv_wal_event_kind {
+    LV_WEV_NONE = 0,             /* a record of no interest here */
+    LV_WEV_COMMIT,               /* XLOG_XACT_COMMIT / COMMIT_PREPARED */
+    LV_WEV_ABORT,                /* XLOG_XACT_ABORT / ABORT_PREPARED */
+    LV_WEV_RESTORE_POINT,        /* XLOG_RESTORE_POINT */
+    LV_WEV_TRUNCATE,             /* XLOG_SMGR_TRUNCATE */
+    LV_WEV_DB_DROP,              /* XLOG_DBASE_DROP: the directory goes when this is replayed */
+    LV_WEV_CREATE,               /* XLOG_SMGR_CREATE: a new relation file (TRUNCATE and rewrites make
+                                    one in the transaction that drops the old file) */
+    LV_WEV_DB_INVALIDATE         /* Heap INPLACE on pg_database (1664/0/1262): DROP DATABASE's first
+                                    step (wal-format.md section 11); stop before this LSN */
+} lv_wal_event_kind;
+
+typedef struct lv_wal_event {
+    lv_wal_event_kind kind;
+    int prepared;                /* COMMIT_PREPARED / ABORT_PREPARED */
+    int64_t time_us;             /* commit/abort/restore point: unix microseconds */
+    uint32_t xid;                /* commit/abort: the transaction (the prepared xid for *_PREPARED);
+                                    others: xl_xid */
+    uint32_t dbid, tsid;         /* commit/abort with database info (0 when absent); DB_DROP: the
+                                    database; DB_INVALIDATE: 0 */
+    uint32_t nsubxacts;
+    const uint8_t *subxacts;     /* commit/abort: nsubxacts * 4 bytes (lv_wal_event_subxact) */
+    uint32_t nrels;              /* commit/abort: relfilenodes unlinked at replay; DB_DROP: tablespaces */
+    const uint8_t *rels;         /* nrels * 12 bytes (commit/abort) or nrels * 4 (DB_DROP): see below */
+    lv_wal_rfn rfn;              /* TRUNCATE, CREATE: the relation */
+    int32_t fork;                /* CREATE: the fork (0 main) */
+    uint32_t blkno, flags;       /* TRUNCATE: new length in blocks, SMGR_TRUNCATE_* flags */
+    char name[64];               /* RESTORE_POINT: the name */
+} lv_wal_event;
+
+/* Decode rec (read by r). LV_OK with ev->kind (LV_WEV_NONE for other records), or LV_ERR_CORRUPT when a
+ * record of interest has malformed main data (its CRC was right, so this is not expected of real WAL). */
+int lv_wal_event_decode(const lv_walrec_reader *r, const lv_walrec *rec, lv_wal_event *ev);
+/* The i-th dropped relfilenode of a commit/abort event. */
+lv_wal_rfn lv_wal_event_rel(const lv_wal_event *ev, uint32_t i);
+/* The i-th subtransaction xid of a commit/abort event. */
+uint32_t lv_wal_event_subxact(const lv_wal_event *ev, uint32_t i);
+
+/* TimestampTz (microseconds since 2000-01-01 UTC) to unix microseconds. */
+#define LV_PG_EPOCH_US INT64_C(946684800000000)
+
+#endif
