@@ -3,10 +3,13 @@
  * Runs on the database host as the PostgreSQL OS user. On ONE libpq session that stays open:
  * check the cluster (not a standby; archive_mode on; its system identifier is the repository's stanza,
  * or there is none yet), pg_backup_start(label, fast) (pg_start_backup(label, fast, false) before 15),
- * read the data directory and tablespaces directly, pg_backup_stop(true) (pg_stop_backup(false, true)
- * before 15), keep the returned backup_label and tablespace_map in the manifest (never written into the
+ * read the data directory and tablespaces directly, pg_backup_stop(false) (pg_stop_backup(false, false)
+ * before 15: the server does not wait for the archiver; we wait for the WAL in the repository, below), keep the returned backup_label and tablespace_map in the manifest (never written into the
  * data directory). Skips what pg_basebackup skips (DESIGN.md 4). Only one backup per repository and
- * cluster runs at a time (a lock file beside the catalog; a second one is LV_ERR_LOCKED, exit 7).
+ * cluster runs at a time (opts->lock_path, a file beside the catalog; a second one is LV_ERR_LOCKED, exit 7).
+ *
+ * Test-only: LABVAULT_TEST_PAUSE_AFTER_START=<seconds> sleeps that long after the start (interruptible),
+ * so tests can run a second backup, or signal one, while the first is in backup mode.
  *
  * Relation files (base/, global/, pg_tblspc/ segment files of main, vm and init forks) are stored as
  * page runs (manifests/pgman.h): a full backup groups LV_PGMAN_RUN_PAGES pages per blob; an incremental
@@ -55,6 +58,7 @@ typedef struct lv_pg_backup_opts {
     int workers;               /* parallel file readers; 0 = automatic */
     int progress;              /* progress on stderr (a terminal): bytes, rate, ETA */
     int count_rows;            /* record exact row counts (default 1) */
+    const char *lock_path;     /* the backup lock ("<catalog>.backup-pg.lock"); NULL: no lock */
 } lv_pg_backup_opts;
 
 typedef struct lv_pg_backup_result {

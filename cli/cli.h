@@ -68,6 +68,8 @@ void lv_ctx_close(lv_ctx *ctx);
 /* Write to stdout. */
 void lv_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void lv_out_buf(const lv_buf *b);
+/* A byte count for people: "812 B", "1.5 MiB" (binary units, one decimal). */
+void lv_human_size(uint64_t v, char out[32]);
 
 /* Read a secret from a file (first line, without the newline) or from the terminal. */
 int lv_read_secret_file(const char *path, char **out);
@@ -90,6 +92,7 @@ int lv_cmd_wal_push(lv_ctx *ctx);
 int lv_cmd_wal_fetch(lv_ctx *ctx);
 int lv_cmd_wal_status(lv_ctx *ctx);
 int lv_cmd_wal_list(lv_ctx *ctx);
+int lv_cmd_wal_drops(lv_ctx *ctx); /* cli/cmd_wal_drops.c */
 int lv_cmd_check(lv_ctx *ctx);
 /* File snapshots (cli/cmd_files.c) */
 int lv_cmd_backup_files(lv_ctx *ctx);

@@ -33,18 +33,6 @@ static size_t flag_all(const lv_ctx *ctx, const char *name, const char ***out)
     return n;
 }
 
-static void human_size(uint64_t v, char out[32])
-{
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double d = (double)v;
-    int i = 0;
-    while (d >= 1024 && i < 4) {
-        d /= 1024;
-        i++;
-    }
-    snprintf(out, 32, i ? "%.1f %s" : "%.0f %s", d, u[i]);
-}
-
 static void fmt_time(int64_t t, char out[32])
 {
     time_t tt = (time_t)t;
@@ -157,10 +145,10 @@ static void print_backup(lv_ctx *ctx, const lv_backup_result *res, int rc, lv_bu
         return;
     }
     char total[32], read[32], fresh[32], stored[32];
-    human_size(s->bytes_total, total);
-    human_size(s->bytes_read, read);
-    human_size(s->bytes_new, fresh);
-    human_size(s->bytes_stored, stored);
+    lv_human_size(s->bytes_total, total);
+    lv_human_size(s->bytes_read, read);
+    lv_human_size(s->bytes_new, fresh);
+    lv_human_size(s->bytes_stored, stored);
     lv_buf_printf(out, "snapshot %s saved\n", res->id);
     lv_buf_printf(out, "  files: %llu new, %llu changed, %llu unchanged; %llu directories, %llu others",
                   (unsigned long long)s->files_new, (unsigned long long)s->files_changed,
@@ -329,7 +317,7 @@ int lv_cmd_snapshots(lv_ctx *ctx)
         }
         char when[32], size[32];
         fmt_time(t, when);
-        human_size((uint64_t)sqlite3_column_int64(st, 7), size);
+        lv_human_size((uint64_t)sqlite3_column_int64(st, 7), size);
         const char *host = (const char *)sqlite3_column_text(st, 3), *paths = (const char *)sqlite3_column_text(st, 4);
         const char *tags = (const char *)sqlite3_column_text(st, 5), *src = (const char *)sqlite3_column_text(st, 8);
         const char *sname = (const char *)sqlite3_column_text(st, 9);
@@ -719,7 +707,7 @@ int lv_cmd_restore_files(lv_ctx *ctx)
             leave_incomplete(ctx, &out);
     } else if (!(tar && strcmp(tar, "-") == 0)) {
         char size[32];
-        human_size(st.bytes, size);
+        lv_human_size(st.bytes, size);
         lv_buf_printf(&out, "restored %.12s to %s: %llu files (%s), %llu directories, %llu others, %llu hardlinks "
                       "in %.1f s\n", id, o.target, (unsigned long long)st.files, size, (unsigned long long)st.dirs,
                       (unsigned long long)st.others, (unsigned long long)st.links, st.seconds);

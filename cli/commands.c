@@ -40,6 +40,12 @@ static const lv_flag wal_fetch_flags[] = {
     {NULL, NULL, NULL},
 };
 
+static const lv_flag wal_drops_flags[] = {
+    {"since", "TIME|LSN", "start at this LSN (X/X), or report only drops committed at or after this UTC time "
+                          "('2026-11-21 10:00:00')"},
+    {NULL, NULL, NULL},
+};
+
 static const lv_flag backup_files_flags[] = {
     {"tag", "TAG", "label the snapshot (repeatable)"},
     {"exclude", "PATTERN", "leave out matching entries: a pattern with '/' matches the absolute path, else the "
@@ -94,6 +100,7 @@ static const lv_flag drill_run_flags[] = {
     {"random", NULL, "drill a randomly chosen PostgreSQL backup"},
     {"target-time", "TIME", "recover to this time instead of the end of the archive"},
     {"random-target", NULL, "recover to a random point inside the recoverable window"},
+    {"target-immediate", NULL, "recover only to the backup's end point (its recorded row counts must match)"},
     {"snapshot", "ID", "drill this file snapshot instead"},
     {"latest-snapshot", NULL, "drill the newest file snapshot"},
     {"keep", NULL, "keep the scratch directory (for debugging; PostgreSQL is still stopped)"},
@@ -175,6 +182,12 @@ const lv_cmd lv_commands[] = {
     {"wal list", "", 0, 0, "list the archived WAL files",
      "One line (or JSON object) per archived file, from the repository listing alone.", no_flags,
      lv_cmd_wal_list},
+    {"wal drops", "", 0, 0, "find the commits that dropped tables or databases, and how to restore before them",
+     "Scans the archived WAL from the oldest PostgreSQL backup's start (or --since) and lists every commit "
+     "that dropped or truncated relations (DROP TABLE, TRUNCATE, rewrites) or dropped a database: LSN, time, "
+     "xid, database, relfilenodes with the table names the backups' relation maps know, and the restore "
+     "command that stops just before it. See docs/wal.md.",
+     wal_drops_flags, lv_cmd_wal_drops},
     {"check", "", 0, 0, "verify end to end that WAL archiving works",
      "Connects to PostgreSQL (pg-host, pg-port, pg-user, pg-database or the PG* variables), checks "
      "archive_mode and the cluster's identity, forces a WAL switch and waits up to archive-timeout seconds "
@@ -219,14 +232,19 @@ const lv_cmd lv_commands[] = {
      "One line (or JSON object) per backup, oldest first, with sizes; then the recoverable window: the "
      "oldest backup's consistency point to the last archived WAL.",
      no_flags, lv_cmd_backups},
+    {"info", "", 0, 0, "the same as backups", "An alias of `labvault backups`.", no_flags, lv_cmd_backups},
     {"drill run", "", 0, 0, "prove that a backup restores: restore, start, check, measure RTO and RPO",
      "Restores into a scratch directory, starts PostgreSQL on a free 127.0.0.1 port, recovers to the target, "
      "runs the checks (connections, amcheck, row counts, user checks from the [drill] configuration), "
      "records RTO and RPO in the catalog and the repository, and removes everything it created. With "
      "--snapshot or --latest-snapshot, restores a file snapshot and compares every file. Exit code 12 when "
-     "a check failed.",
+     "a check failed. See docs/drills.md.",
      drill_run_flags, lv_cmd_drill_run},
-    {"drill history", "", 0, 0, "list past restore drills", "", drill_history_flags, lv_cmd_drill_history},
+    {"drill history", "", 0, 0, "list past restore drills",
+     "One line per drill, oldest first: start, id, kind, source, result, RTO, RPO, target and, for a failed "
+     "drill, its first failed check. --json prints the full records (every check with its result). The "
+     "history lives in the catalog and in the repository (drills/), so `catalog rebuild` brings it back.",
+     drill_history_flags, lv_cmd_drill_history},
     {"drill report", "", 0, 0, "write the drill history as a self-contained HTML page",
      "RTO over time per kind as an SVG chart, a pass/fail timeline and the details of the last failure.",
      drill_report_flags, lv_cmd_drill_report},

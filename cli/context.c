@@ -35,6 +35,18 @@ void lv_out_buf(const lv_buf *b)
         fwrite(b->data, 1, b->len, stdout);
 }
 
+void lv_human_size(uint64_t v, char out[32])
+{
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double d = (double)v;
+    int i = 0;
+    while (d >= 1024 && i < 4) {
+        d /= 1024;
+        i++;
+    }
+    snprintf(out, 32, i ? "%.1f %s" : "%.0f %s", d, u[i]);
+}
+
 int lv_ctx_open_store(lv_ctx *ctx)
 {
     if (ctx->store)

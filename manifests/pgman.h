@@ -7,13 +7,16 @@
  *
  * Files:
  *   LV_PGF_WHOLE   content = the concatenation of `extents` (each a whole data blob), in order; used for
- *                  non-relation files, FSM forks, files the previous backup lacked in an incremental,
- *                  and relation files whose size is not a multiple of the block size.
+ *                  non-relation files, FSM forks, and relation files whose size is not a multiple of
+ *                  the block size.
  *   LV_PGF_PAGES   a relation segment file as page runs: extent i covers pages [first_page, first_page +
  *                  npages) and takes them from its blob at byte blob_page * block_size. Runs are sorted,
  *                  do not overlap, and cover [0, size / block_size) exactly (a full backup stores runs of
  *                  up to LV_PGMAN_RUN_PAGES pages per blob; an incremental's changed pages are grouped
- *                  into new blobs and unchanged runs keep the previous backup's (blob, blob_page)).
+ *                  into new blobs and unchanged runs keep the previous backup's (blob, blob_page)). A
+ *                  relation file the previous backup lacked is stored as pages too, all of them new: the
+ *                  same blobs a full backup would make (so they dedup with one), and the next
+ *                  incremental can reuse its pages.
  * Paths are relative to the data directory; files in tablespaces are under "pg_tblspc/<oid>/...", and
  * the tablespace list gives each oid's original location (restore recreates the link or remaps it).
  *
@@ -42,7 +45,11 @@
  * names <= 1023 bytes); kind known; PAGES extents sorted, contiguous, 1 <= npages, covering exactly
  * size / block_size pages with size a multiple of block_size; WHOLE extent lengths 1..LV_BLOB_MAX summing
  * exactly to size (checked without overflow); bad pages' file_index < file_count; counts bounded by the
- * input length before anything is allocated. Reads only [buf, buf + len). */
+ * input length before anything is allocated. Reads only [buf, buf + len).
+ * Also (the implementation's precise bounds): type 0 or 1; no NUL in any string (they are C strings);
+ * label <= 1023 bytes, backup_label and tablespace_map <= 1 MiB, tablespace locations <= 4095 bytes;
+ * paths have no empty component (no leading, trailing or doubled '/'); a PAGES run ends inside the
+ * largest blob: (blob_page + npages) * block_size <= LV_BLOB_MAX. */
 #ifndef LV_MANIFESTS_PGMAN_H
 #define LV_MANIFESTS_PGMAN_H
 

@@ -1,0 +1,440 @@
+/* `backup pg`: one base backup from start to commit (contract in backup/pg.h). The parts: pg_session
+ * (libpq), pg_walk (which files), pg_read (reading them into blobs), pg_relmap (relation maps, row
+ * counts), pg_prev (the previous backup, the lock). */
+#include "backup/pg.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backup/pg_prev.h"
+#include "backup/pg_read.h"
+#include "backup/pg_relmap.h"
+#include "backup/pg_session.h"
+#include "backup/pg_walk.h"
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/hex.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "manifests/manifest.h"
+#include "manifests/pgman.h"
+#include "repo/blobstore.h"
+#include "wal/range.h"
+#include "wal/segment.h"
+#include "wal/stanza.h"
+
+volatile sig_atomic_t lv_pg_backup_interrupt;
+
+typedef struct run {
+    lv_repo *r;
+    const lv_pg_backup_opts *o;
+    lv_pg_backup_result *res;
+    char pgdata[PATH_MAX];
+    lv_pgs_conn conn;
+    PGconn *c;
+    lv_pgs_info info;
+    uint32_t timeline;
+    char label[256];
+    lv_pgman m;               /* the manifest being built (files borrowed from rd) */
+    lv_pgman prev;
+    char prev_id[2 * LV_HASH_LEN + 1];
+    lv_pg_tree tree;
+    lv_pg_read rd;
+    lv_packer *p;
+    uint64_t bytes_stored;
+    int rows_exact;
+    double t0, t_phase;
+} run;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void segment_name(uint32_t tli, uint64_t lsn, uint32_t seg_size, char out[25])
+{
+    uint64_t seg = lsn / seg_size, per = 0x100000000ull / seg_size;
+    snprintf(out, 25, "%08X%08X%08X", tli, (uint32_t)(seg / per), (uint32_t)(seg % per));
+}
+
+/* Phase timings at --log-level info: where a slow backup spends its time. */
+static void phase(run *u, const char *what)
+{
+    double now = now_s();
+    lv_info("%s: %.2f s (%.2f s since the start)", what, now - u->t_phase, now - u->t0);
+    u->t_phase = now;
+}
+
+/* pgdata given, a PostgreSQL data directory, and the one the server runs on. */
+static int check_pgdata(run *u)
+{
+    const char *given = u->o->pgdata;
+    if (!given || !*given)
+        return lv_err(LV_ERR_CONFIG, "backup pg needs the data directory: --pgdata DIR (or [pg] data)");
+    if (!realpath(given, u->pgdata))
+        return lv_err(LV_ERR_CONFIG, "pgdata %s: %s", given, strerror(errno));
+    char *v = lv_xasprintf("%s/PG_VERSION", u->pgdata);
+    struct stat st;
+    int ok = stat(v, &st) == 0 && S_ISREG(st.st_mode);
+    free(v);
+    if (!ok)
+        return lv_err(LV_ERR_CONFIG, "pgdata %s is not a PostgreSQL data directory (no PG_VERSION)", given);
+    return LV_OK;
+}
+
+static int check_cluster(run *u)
+{
+    lv_pgs_info *i = &u->info;
+    if (i->in_recovery)
+        return lv_err(LV_ERR_PG, "PostgreSQL is in recovery (a standby): back up the primary");
+    if (strcmp(i->archive_mode, "off") == 0)
+        return lv_err(LV_ERR_PG, "archive_mode is off: a base backup needs its WAL archived (set archive_mode = "
+                      "on and archive_command = 'labvault wal push %%p', then restart PostgreSQL)");
+    char server[PATH_MAX];
+    if (!realpath(i->data_directory, server))
+        snprintf(server, sizeof server, "%s", i->data_directory);
+    if (strcmp(server, u->pgdata) != 0)
+        return lv_err(LV_ERR_CONFLICT, "pgdata %s is not the data directory of the PostgreSQL server labvault "
+                      "connected to (%s)", u->pgdata, server);
+    lv_wal_stanza st;
+    int rc = lv_wal_stanza_get(u->r, &st);
+    if (rc == LV_ERR_NOT_FOUND) { /* the first archived segment will record it */
+        lv_err_clear();
+        return LV_OK;
+    }
+    if (rc == LV_OK && st.sysid != i->sysid)
+        rc = lv_err(LV_ERR_CONFLICT, "PostgreSQL cluster %" PRIu64 " is not the cluster repository %s archives (%" PRIu64
+                    ")", i->sysid, lv_store_describe(u->r->store), st.sysid);
+    return rc;
+}
+
+/* LABVAULT_TEST_PAUSE_AFTER_START (test-only, backup/pg.h). */
+static int test_pause(void)
+{
+    const char *v = getenv("LABVAULT_TEST_PAUSE_AFTER_START");
+    double secs = v ? atof(v) : 0, end = now_s() + secs;
+    while (secs > 0 && now_s() < end) {
+        if (lv_pg_backup_interrupt)
+            return lv_err(LV_ERR_INTERRUPTED, "interrupted");
+        usleep(50 * 1000);
+    }
+    return LV_OK;
+}
+
+static int tablespaces(run *u)
+{
+    PGresult *res;
+    int rc = lv_pgs_query(u->c, "SELECT oid, spcname, pg_tablespace_location(oid) FROM pg_tablespace "
+                                "WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY oid",
+                          0, NULL, &res);
+    if (rc != LV_OK)
+        return rc;
+    int n = PQntuples(res);
+    u->m.tablespaces = lv_xcalloc((size_t)n + 1, sizeof *u->m.tablespaces);
+    for (int i = 0; i < n; i++) {
+        lv_pgman_tablespace *t = &u->m.tablespaces[i];
+        t->oid = (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10);
+        t->name = lv_xstrdup(PQgetvalue(res, i, 1));
+        t->location = lv_xstrdup(PQgetvalue(res, i, 2));
+    }
+    u->m.ntablespaces = (uint32_t)n;
+    PQclear(res);
+    return LV_OK;
+}
+
+/* From the start to the flushed blobs. */
+static int copy_files(run *u)
+{
+    int rc = lv_pg_walk(u->pgdata, &u->tree);
+    if (rc != LV_OK)
+        return rc;
+    lv_pg_read *x = &u->rd;
+    x->r = u->r;
+    x->pgdata = u->pgdata;
+    x->tree = &u->tree;
+    x->block_size = u->info.block_size;
+    x->segment_blocks = u->info.segment_blocks;
+    x->checksums = u->info.data_checksums;
+    x->start_lsn = u->m.start_lsn;
+    x->prev = u->o->incremental && u->prev_id[0] ? &u->prev : NULL;
+    x->workers = u->o->workers;
+    x->progress = u->o->progress;
+    if ((rc = lv_packer_new(u->r, &u->p)) != LV_OK)
+        return rc;
+    x->p = u->p;
+    if ((rc = lv_pg_read_all(x)) != LV_OK)
+        return rc;
+    if ((rc = lv_packer_flush(u->p)) != LV_OK)
+        return rc;
+    lv_packer_stats ps;
+    lv_packer_get_stats(u->p, &ps);
+    u->bytes_stored = ps.stored;
+    return LV_OK;
+}
+
+static void summary(run *u, lv_buf *out)
+{
+    const lv_pgman *m = &u->m;
+    char sysid[24], start[LV_LSN_TEXT_MAX], stop[LV_LSN_TEXT_MAX], ws[25], we[25];
+    snprintf(sysid, sizeof sysid, "%" PRIu64, m->sysid);
+    lv_lsn_format(m->start_lsn, start);
+    lv_lsn_format(m->stop_lsn, stop);
+    segment_name(m->timeline, m->start_lsn, m->wal_segment_size, ws);
+    segment_name(m->timeline, m->stop_lsn ? m->stop_lsn - 1 : 0, m->wal_segment_size, we);
+    lv_json j;
+    lv_json_init(&j, out);
+    lv_json_obj(&j);
+    lv_json_key(&j, "type");
+    lv_json_str(&j, m->type == LV_PGB_INCR ? "incr" : "full");
+    lv_json_key(&j, "label");
+    lv_json_str(&j, m->label);
+    lv_json_key(&j, "sysid");
+    lv_json_str(&j, sysid);
+    lv_json_key(&j, "pg_version");
+    lv_json_uint(&j, m->pg_version);
+    lv_json_key(&j, "timeline");
+    lv_json_uint(&j, m->timeline);
+    lv_json_key(&j, "start_lsn");
+    lv_json_str(&j, start);
+    lv_json_key(&j, "stop_lsn");
+    lv_json_str(&j, stop);
+    lv_json_key(&j, "start_time");
+    lv_json_int(&j, m->start_time);
+    lv_json_key(&j, "stop_time");
+    lv_json_int(&j, m->stop_time);
+    lv_json_key(&j, "wal_start");
+    lv_json_str(&j, ws);
+    lv_json_key(&j, "wal_stop");
+    lv_json_str(&j, we);
+    struct {
+        const char *k;
+        uint64_t v;
+    } nums[] = {{"files", m->nfiles},          {"bytes", u->rd.bytes},         {"bytes_read", u->rd.bytes_read},
+                {"bytes_new", u->rd.bytes_new}, {"bytes_stored", u->bytes_stored}, {"bad_pages", m->nbad_pages}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        lv_json_key(&j, nums[i].k);
+        lv_json_uint(&j, nums[i].v);
+    }
+    if (m->type == LV_PGB_INCR) {
+        lv_json_key(&j, "prev");
+        lv_json_str(&j, u->prev_id);
+    }
+    lv_json_key(&j, "rows_exact");
+    lv_json_bool(&j, u->rows_exact);
+    lv_json_key(&j, "pgdata");
+    lv_json_str(&j, u->pgdata);
+    lv_json_end(&j);
+}
+
+/* After the stop: relation maps, the WAL, the manifest. */
+/* The WAL wait runs on its own thread while the relation maps and row counts are read: the archiver's
+ * latency and count(*) overlap. It touches only the store (thread-safe), not the catalog. */
+typedef struct wal_wait {
+    run *u;
+    int rc;
+    char msg[1024];
+} wal_wait;
+
+static void *wal_wait_thread(void *arg)
+{
+    wal_wait *w = arg;
+    const lv_pgman *m = &w->u->m;
+    w->rc = lv_wal_wait_range(w->u->r, m->timeline, m->start_lsn, m->stop_lsn - 1, m->wal_segment_size,
+                              w->u->o->archive_timeout);
+    if (w->rc != LV_OK)
+        snprintf(w->msg, sizeof w->msg, "%s", lv_errmsg());
+    return NULL;
+}
+
+static int commit(run *u)
+{
+    lv_pgman *m = &u->m;
+    char a[LV_LSN_TEXT_MAX], b[LV_LSN_TEXT_MAX];
+    lv_lsn_format(m->start_lsn, a);
+    lv_lsn_format(m->stop_lsn, b);
+    if (u->o->progress) /* on a terminal: say why nothing moves */
+        fprintf(stderr, "waiting up to %d s for the WAL %s..%s to reach the repository\n", u->o->archive_timeout, a,
+                b);
+    else
+        lv_info("waiting up to %d s for the WAL %s..%s to reach the repository", u->o->archive_timeout, a, b);
+    wal_wait w = {u, LV_OK, ""};
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, wal_wait_thread, &w) == 0;
+    if (!threaded)
+        wal_wait_thread(&w);
+    char *snap = NULL;
+    int rc = lv_pgs_snapshot(u->c, &snap);
+    if (rc == LV_OK)
+        rc = lv_pg_relmap_collect(u->c, &u->conn, u->o->count_rows, snap, &m->databases, &m->ndatabases,
+                                  &u->rows_exact);
+    free(snap);
+    if (threaded)
+        pthread_join(th, NULL);
+    phase(u, "relation maps, row counts and WAL");
+    if (rc != LV_OK)
+        return rc;
+    m->rows_lsn = u->rows_exact ? m->stop_lsn : 0;
+    if (w.rc != LV_OK)
+        return lv_err(w.rc, "backup not committed: %s (is archive_command = 'labvault wal push %%p' working? see "
+                      "`labvault check`)", w.msg);
+    if (lv_pg_backup_interrupt) /* a signal during the wait: still nothing committed */
+        return lv_err(LV_ERR_INTERRUPTED, "interrupted");
+    m->files = u->rd.files;
+    m->nfiles = u->rd.nfiles;
+    m->bad_pages = u->rd.bad;
+    m->nbad_pages = u->rd.nbad;
+    lv_buf body = LV_BUF_INIT, sum = LV_BUF_INIT;
+    rc = lv_pgman_encode(m, &body);
+    if (rc == LV_OK) {
+        summary(u, &sum);
+        rc = lv_manifest_write(u->r, LV_PGMAN_KIND, 0, lv_buf_cstr(&sum), body.data, body.len, u->res->id);
+    }
+    if (rc == LV_OK)
+        u->res->summary_json = lv_xstrdup(lv_buf_cstr(&sum));
+    lv_buf_free(&body);
+    lv_buf_free(&sum);
+    return rc;
+}
+
+static int backup_stop(run *u)
+{
+    int rc = lv_pgs_stop(u->c, u->info.version, &u->m.stop_lsn, &u->m.backup_label, &u->m.tablespace_map);
+    u->m.stop_time = (int64_t)time(NULL);
+    return rc;
+}
+
+static int backup(run *u)
+{
+    const lv_pg_backup_opts *o = u->o;
+    int rc = check_pgdata(u);
+    if (rc != LV_OK)
+        return rc;
+    u->conn = (lv_pgs_conn){o->conninfo, o->host, o->port, o->user, o->database};
+    if ((rc = lv_pgs_connect(&u->conn, NULL, &u->c)) != LV_OK || (rc = lv_pgs_info_get(u->c, &u->info)) != LV_OK ||
+        (rc = check_cluster(u)) != LV_OK)
+        return rc;
+    lv_pgman *m = &u->m;
+    m->type = LV_PGB_FULL;
+    if (o->incremental) {
+        rc = lv_pg_prev_find(u->r, u->info.sysid, u->info.timeline, u->prev_id, &u->prev);
+        if (rc == LV_OK) {
+            m->type = LV_PGB_INCR;
+            lv_hex_decode(u->prev_id, m->prev_id, LV_HASH_LEN);
+            m->prev_start_lsn = u->prev.start_lsn;
+        } else if (rc == LV_ERR_NOT_FOUND && o->fallback_full) {
+            lv_warn("%s: taking a full backup", lv_errmsg());
+            lv_err_clear();
+            u->prev_id[0] = '\0';
+        } else {
+            return rc;
+        }
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(u->label, sizeof u->label, "%s", o->label ? o->label : "");
+    if (!o->label)
+        snprintf(u->label, sizeof u->label, "labvault %s", stamp);
+    m->label = u->label;
+    m->sysid = u->info.sysid;
+    m->pg_version = (uint32_t)u->info.version;
+    m->block_size = u->info.block_size;
+    m->segment_blocks = u->info.segment_blocks;
+    m->wal_segment_size = u->info.wal_segment_size;
+    m->data_checksums = (uint8_t)u->info.data_checksums;
+    m->start_time = (int64_t)now;
+    if ((rc = lv_pgs_start(u->c, u->info.version, u->label, o->fast_checkpoint, &m->start_lsn, &m->timeline)) != LV_OK)
+        return rc;
+    phase(u, "backup started (checkpoint done)");
+    if (m->type == LV_PGB_INCR && m->timeline != u->prev.timeline)
+        rc = lv_err(LV_ERR_CONFLICT, "the cluster changed timeline (%u -> %u) since backup %.12s: take a full backup",
+                    u->prev.timeline, m->timeline, u->prev_id);
+    if (rc == LV_OK)
+        rc = test_pause();
+    if (rc == LV_OK)
+        rc = tablespaces(u);
+    if (rc == LV_OK)
+        rc = copy_files(u);
+    if (rc == LV_OK)
+        phase(u, "files read and stored");
+    if (rc != LV_OK) { /* leave the server out of backup mode; the first failure is the one to report */
+        char *msg = lv_xstrdup(lv_errmsg());
+        if (backup_stop(u) != LV_OK)
+            lv_warn("after the failure below: %s", lv_errmsg());
+        lv_err(rc, "%s", msg);
+        free(msg);
+        return rc;
+    }
+    if ((rc = backup_stop(u)) != LV_OK)
+        return rc;
+    phase(u, "backup stopped");
+    if (lv_pg_backup_interrupt)
+        return lv_err(LV_ERR_INTERRUPTED, "interrupted");
+    return commit(u);
+}
+
+int lv_pg_backup(lv_repo *r, const lv_pg_backup_opts *o, lv_pg_backup_result *res)
+{
+    memset(res, 0, sizeof *res);
+    run *u = lv_xcalloc(1, sizeof *u);
+    u->r = r;
+    u->o = o;
+    u->res = res;
+    u->t0 = u->t_phase = now_s();
+    int lock = -1, rc = LV_OK;
+    if (o->lock_path)
+        rc = lv_pg_lock(o->lock_path, &lock);
+    if (rc == LV_OK)
+        rc = backup(u);
+    res->incremental = u->m.type == LV_PGB_INCR;
+    res->files = u->rd.nfiles;
+    res->bytes = u->rd.bytes;
+    res->bytes_read = u->rd.bytes_read;
+    res->bytes_new = u->rd.bytes_new;
+    res->bytes_stored = u->bytes_stored;
+    res->bad_pages = u->rd.nbad;
+    res->start_lsn = u->m.start_lsn;
+    res->stop_lsn = u->m.stop_lsn;
+    res->seconds = now_s() - u->t0;
+    if (rc == LV_OK && res->bad_pages > 0)
+        rc = lv_err(LV_ERR_INCOMPLETE, "backup %.12s committed, but %" PRIu64 " pages failed their checksum (listed "
+                    "above and in the manifest)", res->id, res->bad_pages);
+    /* Cleanup keeps the error message: nothing below records one. */
+    if (u->c)
+        PQfinish(u->c);
+    lv_packer_free(u->p);
+    lv_pg_read_free(&u->rd);
+    lv_pg_tree_free(&u->tree);
+    lv_pg_relmap_free(u->m.databases, u->m.ndatabases);
+    for (uint32_t i = 0; i < u->m.ntablespaces; i++) {
+        free(u->m.tablespaces[i].name);
+        free(u->m.tablespaces[i].location);
+    }
+    free(u->m.tablespaces);
+    free(u->m.backup_label);
+    free(u->m.tablespace_map);
+    if (u->prev_id[0] || u->prev.files)
+        lv_pgman_free(&u->prev);
+    free(u);
+    if (lock >= 0)
+        close(lock);
+    return rc;
+}
+
+void lv_pg_backup_result_free(lv_pg_backup_result *res)
+{
+    free(res->summary_json);
+    res->summary_json = NULL;
+}

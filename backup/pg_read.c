@@ -1,0 +1,591 @@
+/* Reader threads feeding the packer thread (contract in backup/pg_read.h). */
+#include "backup/pg_read.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backup/pg.h"
+#include "backup/pg_page.h"
+#include "common/error.h"
+#include "common/log.h"
+
+#define REUSED UINT32_MAX /* page_ref.blob of a page kept from the previous backup */
+#define WHOLE_CHUNK (1u << 20)
+#define BAD_PAGES_LOGGED 50
+
+typedef struct page_ref {
+    uint32_t blob;      /* index among the file's new blobs, or REUSED */
+    uint32_t blob_page; /* page inside that blob */
+    uint32_t prev_ext;  /* REUSED: extent of the previous backup's file */
+} page_ref;
+
+enum { MSG_BLOB, MSG_DONE };
+
+typedef struct msg {
+    struct msg *next;
+    int type;
+    size_t file;
+    uint8_t *data; /* BLOB: a pool buffer */
+    size_t len;
+    /* DONE */
+    int vanished, pages;
+    long prev_file;
+    uint64_t size;
+    struct stat st;
+    page_ref *refs;
+    uint32_t *bad;
+    uint32_t nbad;
+} msg;
+
+typedef struct shared {
+    lv_pg_read *x;
+    size_t buf_size;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_items, cv_space;
+    msg *head, *tail;
+    size_t queued, max_queued;
+    uint8_t **pool; /* free buffers */
+    size_t npool, cappool;
+    size_t next_file;
+    int stop;        /* set on the first error or an interrupt: readers finish at once */
+    int err;         /* a reader's error */
+    char errmsg[1024];
+    uint64_t bytes_read;
+} shared;
+
+static uint8_t *buf_get(shared *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint8_t *b = s->npool ? s->pool[--s->npool] : NULL;
+    pthread_mutex_unlock(&s->mu);
+    return b ? b : lv_xmalloc(s->buf_size);
+}
+
+static void buf_put(shared *s, uint8_t *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&s->mu);
+    LV_GROW(s->pool, s->npool, s->cappool);
+    s->pool[s->npool++] = b;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void msg_free(shared *s, msg *m)
+{
+    buf_put(s, m->data);
+    free(m->refs);
+    free(m->bad);
+    free(m);
+}
+
+/* Queue m for the packer thread; blocks while the queue is full. Returns 0, or -1 when the run stops
+ * (m is freed). */
+static int push(shared *s, msg *m)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->queued >= s->max_queued && !s->stop)
+        pthread_cond_wait(&s->cv_space, &s->mu);
+    if (s->stop) {
+        pthread_mutex_unlock(&s->mu);
+        msg_free(s, m);
+        return -1;
+    }
+    if (s->tail)
+        s->tail->next = m;
+    else
+        s->head = m;
+    s->tail = m;
+    s->queued++;
+    pthread_cond_signal(&s->cv_items);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+static void fail(shared *s, int code)
+{
+    pthread_mutex_lock(&s->mu);
+    if (!s->stop) {
+        s->err = code;
+        snprintf(s->errmsg, sizeof s->errmsg, "%s", lv_errmsg());
+    }
+    s->stop = 1;
+    pthread_cond_broadcast(&s->cv_items);
+    pthread_cond_broadcast(&s->cv_space);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int stopped(shared *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int st = s->stop;
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+/* Read up to n bytes at off; returns bytes read (short at the end of the file) or -1 (errno). */
+static ssize_t read_at(int fd, uint8_t *p, size_t n, uint64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t got = pread(fd, p + done, n - done, (off_t)(off + done));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        done += (size_t)got;
+    }
+    return (ssize_t)done;
+}
+
+static int send_blob(shared *s, size_t file, uint8_t *data, size_t len)
+{
+    msg *m = lv_xcalloc(1, sizeof *m);
+    m->type = MSG_BLOB;
+    m->file = file;
+    m->data = data;
+    m->len = len;
+    return push(s, m);
+}
+
+static int read_error(shared *s, const char *path, uint64_t off)
+{
+    fail(s, lv_err_errno(errno, "cannot read %s at offset %llu", path, (unsigned long long)off));
+    return -1;
+}
+
+/* A file stored as content blobs. */
+static int read_whole(shared *s, int fd, size_t file, const char *path, msg *done)
+{
+    uint64_t off = 0;
+    for (;;) {
+        uint8_t *b = buf_get(s);
+        ssize_t got = read_at(fd, b, WHOLE_CHUNK, off);
+        if (got < 0) {
+            buf_put(s, b);
+            return read_error(s, path, off);
+        }
+        if (got == 0) {
+            buf_put(s, b);
+            break;
+        }
+        __atomic_fetch_add(&s->bytes_read, (uint64_t)got, __ATOMIC_RELAXED);
+        off += (uint64_t)got;
+        if (send_blob(s, file, b, (size_t)got) != 0)
+            return -1;
+        if ((size_t)got < WHOLE_CHUNK)
+            break;
+    }
+    done->size = off;
+    return 0;
+}
+
+/* A relation fork stored as pages. */
+static int read_pages(shared *s, int fd, size_t file, const lv_pg_entry *e, const char *path, msg *done)
+{
+    lv_pg_read *x = s->x;
+    const size_t bs = x->block_size;
+    const uint32_t run = LV_PGMAN_RUN_PAGES;
+    uint64_t size = (uint64_t)done->st.st_size;
+    uint64_t npages = size / bs;
+    if (npages > UINT32_MAX / 2)
+        return fail(s, lv_err(LV_ERR_IO, "%s: %llu pages is more than a relation segment holds", path,
+                              (unsigned long long)npages)), -1;
+    done->refs = lv_xcalloc((size_t)npages + 1, sizeof *done->refs);
+    const lv_pgman_file *pf = NULL;
+    uint64_t prev_pages = 0;
+    if (x->prev && done->prev_file >= 0) {
+        pf = &x->prev->files[done->prev_file];
+        prev_pages = pf->size / x->prev->block_size;
+    }
+    uint32_t cap_bad = 0, ext = 0, blobs = 0, pend_n = 0;
+    uint8_t *pend = NULL;
+    uint64_t pno = 0;
+    while (pno < npages) {
+        uint32_t want = npages - pno < run ? (uint32_t)(npages - pno) : run;
+        uint8_t *b = buf_get(s);
+        ssize_t got = read_at(fd, b, (size_t)want * bs, pno * bs);
+        if (got < 0) {
+            buf_put(s, b);
+            buf_put(s, pend);
+            return read_error(s, path, pno * bs);
+        }
+        __atomic_fetch_add(&s->bytes_read, (uint64_t)got, __ATOMIC_RELAXED);
+        uint32_t n = (uint32_t)((size_t)got / bs); /* shrank while read: keep whole pages */
+        for (uint32_t k = 0; k < n; k++) {
+            const uint8_t *page = b + (size_t)k * bs;
+            uint64_t p = pno + k;
+            uint32_t blkno = (uint32_t)(e->segno * x->segment_blocks + p);
+            if (x->checksums && lv_pg_page_verify(page, bs, blkno, x->start_lsn) == LV_PG_PAGE_BAD) {
+                if (done->nbad == cap_bad) {
+                    cap_bad = cap_bad ? 2 * cap_bad : 16;
+                    done->bad = lv_xrealloc(done->bad, cap_bad * sizeof *done->bad);
+                }
+                done->bad[done->nbad++] = (uint32_t)p;
+            }
+            page_ref *r = &done->refs[p];
+            if (!x->prev) {
+                r->blob = blobs;
+                r->blob_page = k;
+                continue;
+            }
+            if (pf && p < prev_pages && lv_pg_page_lsn(page) < x->prev->start_lsn) {
+                while (ext + 1 < pf->nextents && pf->extents[ext].first_page + pf->extents[ext].npages <= p)
+                    ext++;
+                const lv_pgman_extent *pe = &pf->extents[ext];
+                r->blob = REUSED;
+                r->prev_ext = ext;
+                r->blob_page = pe->blob_page + (uint32_t)(p - pe->first_page);
+                continue;
+            }
+            if (!pend)
+                pend = buf_get(s);
+            memcpy(pend + (size_t)pend_n * bs, page, bs);
+            r->blob = blobs;
+            r->blob_page = pend_n++;
+            if (pend_n == run) {
+                if (send_blob(s, file, pend, (size_t)pend_n * bs) != 0) {
+                    buf_put(s, b);
+                    return -1;
+                }
+                pend = NULL;
+                pend_n = 0;
+                blobs++;
+            }
+        }
+        pno += n;
+        if (!x->prev && n > 0) {
+            if (send_blob(s, file, b, (size_t)n * bs) != 0)
+                return -1;
+            blobs++;
+        } else {
+            buf_put(s, b);
+        }
+        if (n < want)
+            break;
+        if (stopped(s)) {
+            buf_put(s, pend);
+            return -1;
+        }
+    }
+    if (pend_n > 0 && send_blob(s, file, pend, (size_t)pend_n * bs) != 0)
+        return -1;
+    if (pend_n == 0)
+        buf_put(s, pend);
+    done->size = pno * bs;
+    return 0;
+}
+
+static void read_file(shared *s, size_t i)
+{
+    lv_pg_read *x = s->x;
+    const lv_pg_entry *e = &x->tree->e[i];
+    char *path = lv_xasprintf("%s/%s", x->pgdata, e->path);
+    msg *done = lv_xcalloc(1, sizeof *done);
+    done->type = MSG_DONE;
+    done->file = i;
+    done->prev_file = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM)
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) { /* vanished (a dropped relation): WAL replay agrees */
+        done->vanished = 1;
+        push(s, done);
+        free(path);
+        return;
+    }
+    if (fd < 0 || fstat(fd, &done->st) != 0) {
+        fail(s, lv_err_errno(errno, "cannot open %s", path));
+        if (fd >= 0)
+            close(fd);
+        msg_free(s, done);
+        free(path);
+        return;
+    }
+    if (done->st.st_size > (off_t)WHOLE_CHUNK)
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    done->pages = e->pages && (uint64_t)done->st.st_size % x->block_size == 0;
+    if (done->pages && x->prev) {
+        done->prev_file = lv_pgman_find(x->prev, e->path);
+        if (done->prev_file >= 0 && (x->prev->files[done->prev_file].kind != LV_PGF_PAGES ||
+                                     x->prev->block_size != x->block_size))
+            done->prev_file = -1;
+    }
+    int r = done->pages ? read_pages(s, fd, i, e, path, done) : read_whole(s, fd, i, path, done);
+    close(fd);
+    free(path);
+    if (r == 0)
+        push(s, done);
+    else
+        msg_free(s, done);
+}
+
+static void *reader(void *arg)
+{
+    shared *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        size_t i = s->next_file++;
+        int st = s->stop;
+        pthread_mutex_unlock(&s->mu);
+        if (st || i >= s->x->tree->n)
+            return NULL;
+        if (lv_pg_backup_interrupt) {
+            fail(s, lv_err(LV_ERR_INTERRUPTED, "interrupted"));
+            return NULL;
+        }
+        read_file(s, i);
+    }
+}
+
+/* ---- the packer's thread ------------------------------------------------------------------------ */
+
+typedef struct file_state {
+    uint8_t (*ids)[LV_HASH_LEN]; /* the file's new blobs, in order */
+    uint32_t *lens;
+    uint32_t n, cap;
+} file_state;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress(lv_pg_read *x, uint64_t read, double t0, int final)
+{
+    double el = now_s() - t0;
+    double mib = (double)read / 1048576.0, total = (double)x->tree->bytes / 1048576.0;
+    double rate = el > 0 ? mib / el : 0;
+    double eta = rate > 0 && total > mib ? (total - mib) / rate : 0;
+    fprintf(stderr, "\r\033[K%.1f of %.1f MiB read, %.1f MiB/s, %.1f MiB new, ETA %.0f s%s", mib, total, rate,
+            (double)x->bytes_new / 1048576.0, eta, final ? "\n" : "");
+}
+
+static void add_extent(lv_pgman_file *f, uint32_t *cap, const uint8_t *blob, uint32_t page, uint32_t blob_page)
+{
+    if (f->nextents) {
+        lv_pgman_extent *l = &f->extents[f->nextents - 1];
+        if (l->blob_page + l->npages == blob_page && memcmp(l->blob, blob, LV_HASH_LEN) == 0) {
+            l->npages++;
+            return;
+        }
+    }
+    LV_GROW(f->extents, f->nextents, *cap);
+    lv_pgman_extent *n = &f->extents[f->nextents++];
+    memset(n, 0, sizeof *n);
+    memcpy(n->blob, blob, LV_HASH_LEN);
+    n->first_page = page;
+    n->npages = 1;
+    n->blob_page = blob_page;
+}
+
+static int finish_file(lv_pg_read *x, file_state *fs, msg *m, uint8_t *vanished)
+{
+    const lv_pg_entry *e = &x->tree->e[m->file];
+    lv_pgman_file *f = &x->files[m->file];
+    if (m->vanished) {
+        vanished[m->file] = 1;
+        return LV_OK;
+    }
+    f->path = lv_xstrdup(e->path);
+    f->mode = (uint32_t)m->st.st_mode & 07777;
+    f->mtime = (int64_t)m->st.st_mtime;
+    f->size = m->size;
+    x->bytes += m->size;
+    uint32_t cap = 0;
+    if (!m->pages) {
+        f->kind = LV_PGF_WHOLE;
+        for (uint32_t i = 0; i < fs->n; i++) {
+            LV_GROW(f->extents, f->nextents, cap);
+            lv_pgman_extent *n = &f->extents[f->nextents++];
+            memset(n, 0, sizeof *n);
+            memcpy(n->blob, fs->ids[i], LV_HASH_LEN);
+            n->length = fs->lens[i];
+        }
+        return LV_OK;
+    }
+    f->kind = LV_PGF_PAGES;
+    uint32_t npages = (uint32_t)(m->size / x->block_size);
+    const lv_pgman_file *pf = m->prev_file >= 0 ? &x->prev->files[m->prev_file] : NULL;
+    for (uint32_t p = 0; p < npages; p++) {
+        const page_ref *r = &m->refs[p];
+        const uint8_t *blob;
+        if (r->blob == REUSED)
+            blob = pf->extents[r->prev_ext].blob;
+        else if (r->blob < fs->n)
+            blob = fs->ids[r->blob];
+        else
+            return lv_err(LV_ERR_INTERNAL, "%s: page %u refers to blob %u of %u", e->path, p, r->blob, fs->n);
+        add_extent(f, &cap, blob, p, r->blob_page);
+    }
+    for (uint32_t i = 0; i < m->nbad; i++) {
+        if (x->nbad < BAD_PAGES_LOGGED)
+            lv_warn("page %u of %s: checksum mismatch (block %u)", m->bad[i], e->path,
+                    (uint32_t)(e->segno * x->segment_blocks + m->bad[i]));
+        else if (x->nbad == BAD_PAGES_LOGGED)
+            lv_warn("more pages with checksum mismatches: not all are listed here (see the manifest)");
+        x->bad = lv_xrealloc(x->bad, (x->nbad + 1) * sizeof *x->bad);
+        x->bad[x->nbad].file_index = (uint32_t)m->file; /* renumbered once vanished files are gone */
+        x->bad[x->nbad++].page = m->bad[i];
+    }
+    return LV_OK;
+}
+
+static msg *pop(shared *s)
+{
+    pthread_mutex_lock(&s->mu);
+    while (!s->head && !s->stop)
+        pthread_cond_wait(&s->cv_items, &s->mu);
+    msg *m = s->stop ? NULL : s->head;
+    if (m) {
+        s->head = m->next;
+        if (!s->head)
+            s->tail = NULL;
+        s->queued--;
+        pthread_cond_signal(&s->cv_space);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return m;
+}
+
+static int consume(shared *s, file_state *fst, uint8_t *vanished)
+{
+    lv_pg_read *x = s->x;
+    size_t left = x->tree->n;
+    double t0 = now_s(), last = 0;
+    int rc = LV_OK;
+    while (left > 0 && rc == LV_OK) {
+        msg *m = pop(s);
+        if (!m)
+            break;
+        file_state *fs = &fst[m->file];
+        if (m->type == MSG_BLOB) {
+            uint64_t fresh = 0;
+            if (fs->n == fs->cap) {
+                fs->cap = fs->cap ? 2 * fs->cap : 8;
+                fs->ids = lv_xrealloc(fs->ids, fs->cap * sizeof *fs->ids);
+                fs->lens = lv_xrealloc(fs->lens, fs->cap * sizeof *fs->lens);
+            }
+            rc = lv_packer_add(x->p, LV_BLOB_DATA, m->data, m->len, fs->ids[fs->n], &fresh);
+            fs->lens[fs->n++] = (uint32_t)m->len;
+            x->bytes_new += fresh;
+        } else {
+            rc = finish_file(x, fs, m, vanished);
+            free(fs->ids);
+            free(fs->lens);
+            memset(fs, 0, sizeof *fs);
+            left--;
+        }
+        msg_free(s, m);
+        if (rc == LV_OK && lv_pg_backup_interrupt)
+            rc = lv_err(LV_ERR_INTERRUPTED, "interrupted");
+        if (x->progress && now_s() - last >= 0.5) {
+            last = now_s();
+            progress(x, __atomic_load_n(&s->bytes_read, __ATOMIC_RELAXED), t0, 0);
+        }
+    }
+    if (x->progress)
+        progress(x, __atomic_load_n(&s->bytes_read, __ATOMIC_RELAXED), t0, 1);
+    if (rc != LV_OK)
+        fail(s, rc);
+    pthread_mutex_lock(&s->mu);
+    if (s->err && rc == LV_OK)
+        rc = lv_err(s->err, "%s", s->errmsg);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* Drop vanished files and renumber bad pages' file indexes to match. */
+static void compact(lv_pg_read *x, const uint8_t *vanished)
+{
+    size_t n = x->tree->n;
+    uint32_t *newidx = lv_xcalloc(n + 1, sizeof *newidx);
+    uint32_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        newidx[i] = k;
+        if (!vanished[i])
+            x->files[k++] = x->files[i];
+    }
+    x->nfiles = k;
+    for (uint32_t i = 0; i < x->nbad; i++)
+        x->bad[i].file_index = newidx[x->bad[i].file_index];
+    free(newidx);
+}
+
+int lv_pg_read_all(lv_pg_read *x)
+{
+    size_t n = x->tree->n;
+    x->files = lv_xcalloc(n + 1, sizeof *x->files);
+    x->nfiles = 0;
+    shared s;
+    memset(&s, 0, sizeof s);
+    s.x = x;
+    s.buf_size = (size_t)LV_PGMAN_RUN_PAGES * x->block_size > WHOLE_CHUNK ? (size_t)LV_PGMAN_RUN_PAGES * x->block_size
+                                                                          : WHOLE_CHUNK;
+    int workers = x->workers > 0 ? x->workers : 2;
+    s.max_queued = 2 * (size_t)workers + 2;
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv_items, NULL);
+    pthread_cond_init(&s.cv_space, NULL);
+    file_state *fst = lv_xcalloc(n + 1, sizeof *fst);
+    uint8_t *vanished = lv_xcalloc(n + 1, 1);
+    pthread_t *th = lv_xcalloc((size_t)workers, sizeof *th);
+    int started = 0;
+    for (int i = 0; i < workers; i++)
+        if (pthread_create(&th[i], NULL, reader, &s) == 0)
+            started++;
+        else
+            break;
+    int rc = started ? consume(&s, fst, vanished) : lv_err(LV_ERR_INTERNAL, "cannot start a reader thread");
+    fail(&s, rc ? rc : LV_OK); /* wake and stop the readers (they are done when rc is OK) */
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    x->bytes_read = s.bytes_read;
+    while (s.head) {
+        msg *m = s.head;
+        s.head = m->next;
+        msg_free(&s, m);
+    }
+    for (size_t i = 0; i < s.npool; i++)
+        free(s.pool[i]);
+    free(s.pool);
+    for (size_t i = 0; i < n; i++) {
+        free(fst[i].ids);
+        free(fst[i].lens);
+    }
+    free(fst);
+    free(th);
+    if (rc == LV_OK)
+        compact(x, vanished);
+    else
+        x->nfiles = (uint32_t)n; /* free what was built */
+    free(vanished);
+    pthread_mutex_destroy(&s.mu);
+    pthread_cond_destroy(&s.cv_items);
+    pthread_cond_destroy(&s.cv_space);
+    return rc;
+}
+
+void lv_pg_read_free(lv_pg_read *x)
+{
+    for (uint32_t i = 0; x->files && i < x->nfiles; i++) {
+        free(x->files[i].path);
+        free(x->files[i].extents);
+    }
+    free(x->files);
+    free(x->bad);
+    x->files = NULL;
+    x->bad = NULL;
+    x->nfiles = x->nbad = 0;
+}

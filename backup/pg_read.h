@@ -1,0 +1,53 @@
+/* Reading the data directory into blobs: reader threads and the packer's thread (backup/pg.h).
+ *
+ * `workers` reader threads take files in turn, read each with large sequential reads (1 MiB, read-ahead
+ * hinted), verify page checksums, decide per page whether it changed (incremental) and hand page runs
+ * to the calling thread through a bounded queue; the calling thread owns the packer (repo/blobstore.h:
+ * one thread per packer), stores each run as one blob and builds the file's manifest entry once its
+ * last run arrived. So reading, checksumming and the packer's sealing workers all overlap.
+ *
+ * Storage per file (manifests/pgman.h):
+ *   relation forks (pg_walk.h `pages`) whose size is a multiple of the block size: LV_PGF_PAGES. Full:
+ *   every LV_PGMAN_RUN_PAGES pages are one blob. Incremental: a page is unchanged iff its pd_lsn is
+ *   below prev->start_lsn and prev lists the file as pages with that page; it keeps prev's
+ *   (blob, blob_page). The other pages are packed, in order, into new blobs of up to RUN_PAGES pages
+ *   (a file prev lacked is thus stored exactly as a full backup stores it, and deduplicates with it).
+ *   Extents merge consecutive pages that are consecutive in one blob.
+ *   everything else: LV_PGF_WHOLE, blobs of 1 MiB of content (content-addressed: unchanged ones dedup).
+ * A file that grows or shrinks while read keeps what was read (whole pages only for page files): WAL
+ * replay fixes it. A file that vanished before it was opened is left out silently. */
+#ifndef LV_BACKUP_PG_READ_H
+#define LV_BACKUP_PG_READ_H
+
+#include <stdint.h>
+
+#include "backup/pg_walk.h"
+#include "manifests/pgman.h"
+#include "repo/blobstore.h"
+
+typedef struct lv_pg_read {
+    /* in */
+    lv_repo *r;
+    lv_packer *p;
+    const char *pgdata;
+    const lv_pg_tree *tree;
+    uint32_t block_size, segment_blocks;
+    int checksums;
+    uint64_t start_lsn;
+    const lv_pgman *prev;           /* NULL: a full backup */
+    int workers;
+    int progress;                   /* print bytes, rate and ETA on stderr */
+    /* out */
+    lv_pgman_file *files;           /* sorted like tree (vanished files left out) */
+    uint32_t nfiles;
+    lv_pgman_bad_page *bad;
+    uint32_t nbad;
+    uint64_t bytes, bytes_read, bytes_new;
+} lv_pg_read;
+
+/* Read everything; LV_ERR_INTERRUPTED when lv_pg_backup_interrupt is set, LV_ERR_IO for a file that
+ * cannot be read (the message names it), the packer's codes. Each bad page is logged as a warning. */
+int lv_pg_read_all(lv_pg_read *x);
+void lv_pg_read_free(lv_pg_read *x);
+
+#endif

@@ -1,0 +1,171 @@
+/* libpq session, cluster facts, start and stop (contract in backup/pg_session.h). */
+#include "backup/pg_session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "wal/segment.h"
+
+static int first_line(const char *m) { return (int)strcspn(m, "\n"); }
+
+int lv_pgs_connect(const lv_pgs_conn *c, const char *dbname, PGconn **out)
+{
+    const char *keys[8], *vals[8];
+    int k = 0;
+    /* Only the first dbname is expanded as a connection string; later keywords override it. */
+    if (c->conninfo) {
+        keys[k] = "dbname";
+        vals[k++] = c->conninfo;
+    }
+    const char *names[] = {"host", "port", "user", "dbname"};
+    /* --dbname is the whole connection: the pg-* options do not override parts of it. */
+    const char *given[] = {c->conninfo ? NULL : c->host, c->conninfo ? NULL : c->port, c->conninfo ? NULL : c->user,
+                           dbname ? dbname : c->conninfo ? NULL : c->dbname};
+    for (int i = 0; i < 4; i++)
+        if (given[i]) {
+            keys[k] = names[i];
+            vals[k++] = given[i];
+        }
+    keys[k] = "application_name";
+    vals[k++] = "labvault backup pg";
+    keys[k] = NULL;
+    vals[k] = NULL;
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    if (!conn || PQstatus(conn) != CONNECTION_OK) {
+        const char *m = conn ? PQerrorMessage(conn) : "out of memory";
+        int rc = lv_err(LV_ERR_PG, "cannot connect to PostgreSQL%s%s: %.*s", dbname ? " database " : "",
+                        dbname ? dbname : "", first_line(m), m);
+        PQfinish(conn);
+        return rc;
+    }
+    *out = conn;
+    return LV_OK;
+}
+
+int lv_pgs_query(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **res)
+{
+    *res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(*res);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return LV_OK;
+    const char *m = PQerrorMessage(c);
+    int rc = lv_err(LV_ERR_PG, "PostgreSQL refused \"%.80s\": %.*s", sql, first_line(m), m);
+    PQclear(*res);
+    *res = NULL;
+    return rc;
+}
+
+/* One row expected. */
+static int query1(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **res)
+{
+    int rc = lv_pgs_query(c, sql, nparams, params, res);
+    if (rc == LV_OK && PQntuples(*res) != 1) {
+        rc = lv_err(LV_ERR_PG, "PostgreSQL returned %d rows for \"%.80s\"", PQntuples(*res), sql);
+        PQclear(*res);
+        *res = NULL;
+    }
+    return rc;
+}
+
+int lv_pgs_info_get(PGconn *c, lv_pgs_info *info)
+{
+    memset(info, 0, sizeof *info);
+    PGresult *res;
+    int rc = query1(c,
+                    "SELECT current_setting('server_version_num'), current_setting('data_directory'), "
+                    "current_setting('data_checksums'), current_setting('block_size'), "
+                    "current_setting('segment_size'), current_setting('wal_segment_size'), "
+                    "(SELECT system_identifier FROM pg_control_system())::text, pg_is_in_recovery(), "
+                    "current_setting('archive_mode'), (SELECT timeline_id FROM pg_control_checkpoint())",
+                    0, NULL, &res);
+    if (rc != LV_OK)
+        return rc;
+    info->version = atoi(PQgetvalue(res, 0, 0));
+    snprintf(info->data_directory, sizeof info->data_directory, "%s", PQgetvalue(res, 0, 1));
+    info->data_checksums = strcmp(PQgetvalue(res, 0, 2), "on") == 0;
+    /* block_size is in bytes; segment_size and wal_segment_size print with units ("1GB", "16MB"). */
+    info->block_size = (uint32_t)strtoul(PQgetvalue(res, 0, 3), NULL, 10);
+    info->sysid = strtoull(PQgetvalue(res, 0, 6), NULL, 10);
+    info->in_recovery = strcmp(PQgetvalue(res, 0, 7), "t") == 0;
+    snprintf(info->archive_mode, sizeof info->archive_mode, "%s", PQgetvalue(res, 0, 8));
+    info->timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 9), NULL, 10);
+    PQclear(res);
+    /* Exact byte values without unit parsing: pg_settings gives them in their unit (blocks / bytes). */
+    rc = query1(c,
+                "SELECT (SELECT setting::bigint FROM pg_settings WHERE name = 'segment_size'), "
+                "(SELECT setting::bigint * coalesce(nullif(regexp_replace(coalesce(unit, '1'), '[^0-9]', '', "
+                "'g'), '')::bigint, 1) * CASE WHEN unit LIKE '%MB' THEN 1048576 WHEN unit LIKE '%kB' THEN 1024 "
+                "ELSE 1 END FROM pg_settings WHERE name = 'wal_segment_size')",
+                0, NULL, &res);
+    if (rc != LV_OK)
+        return rc;
+    info->segment_blocks = (uint32_t)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+    info->wal_segment_size = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    if (info->version < 130000 || info->block_size < 1024 || info->block_size > 32768 ||
+        (info->block_size & (info->block_size - 1)) || info->segment_blocks == 0 || info->wal_segment_size == 0)
+        return lv_err(LV_ERR_PG, "unsupported PostgreSQL server: version %d, block size %u, segment %u blocks, "
+                      "WAL segment %u bytes (labvault supports 13 to 17)", info->version, info->block_size,
+                      info->segment_blocks, info->wal_segment_size);
+    return LV_OK;
+}
+
+static int lsn_of(const char *text, uint64_t *lsn)
+{
+    if (lv_lsn_parse(text, lsn) != LV_OK)
+        return lv_err(LV_ERR_PG, "PostgreSQL returned '%s' for an LSN", text);
+    return LV_OK;
+}
+
+int lv_pgs_start(PGconn *c, int version, const char *label, int fast, uint64_t *start_lsn, uint32_t *timeline)
+{
+    const char *params[] = {label, fast ? "true" : "false"};
+    PGresult *res;
+    int rc = query1(c, version >= 150000 ? "SELECT pg_backup_start($1, $2)::text"
+                                         : "SELECT pg_start_backup($1, $2, false)::text",
+                    2, params, &res);
+    if (rc != LV_OK)
+        return rc;
+    rc = lsn_of(PQgetvalue(res, 0, 0), start_lsn);
+    PQclear(res);
+    if (rc != LV_OK)
+        return rc;
+    /* The checkpoint the start made is the one pg_control now names: its timeline is the backup's. */
+    if ((rc = query1(c, "SELECT timeline_id FROM pg_control_checkpoint()", 0, NULL, &res)) != LV_OK)
+        return rc;
+    *timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return LV_OK;
+}
+
+int lv_pgs_stop(PGconn *c, int version, uint64_t *stop_lsn, char **backup_label, char **tablespace_map)
+{
+    PGresult *res;
+    int rc = query1(c, version >= 150000
+                           ? "SELECT lsn::text, labelfile, coalesce(spcmapfile, '') FROM pg_backup_stop(false)"
+                           : "SELECT lsn::text, labelfile, coalesce(spcmapfile, '') FROM pg_stop_backup(false, false)",
+                    0, NULL, &res);
+    if (rc != LV_OK)
+        return rc;
+    rc = lsn_of(PQgetvalue(res, 0, 0), stop_lsn);
+    if (rc == LV_OK) {
+        *backup_label = lv_xstrdup(PQgetvalue(res, 0, 1));
+        *tablespace_map = lv_xstrdup(PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
+    return rc;
+}
+
+int lv_pgs_snapshot(PGconn *c, char **out)
+{
+    PGresult *res;
+    int rc = query1(c, "SELECT pg_current_snapshot()::text", 0, NULL, &res);
+    if (rc != LV_OK)
+        return rc;
+    *out = lv_xstrdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return LV_OK;
+}

@@ -1,0 +1,49 @@
+/* The libpq side of `backup pg`: one session that stays open from pg_backup_start to pg_backup_stop,
+ * the cluster facts a backup records, and the per-version SQL (PostgreSQL 13-17).
+ *
+ * Version differences handled here: pg_backup_start(label, fast) / pg_backup_stop(wait) from 15,
+ * pg_start_backup(label, fast, exclusive => false) / pg_stop_backup(exclusive => false, wait) before.
+ * The stop does not wait for the archiver (wait => false): backup pg waits for the WAL itself, in the
+ * repository and with a timeout (wal/range.h), instead of hanging in the server when archiving is broken. */
+#ifndef LV_BACKUP_PG_SESSION_H
+#define LV_BACKUP_PG_SESSION_H
+
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+typedef struct lv_pgs_conn {
+    const char *conninfo;                     /* expanded as dbname; may be NULL */
+    const char *host, *port, *user, *dbname;  /* used without conninfo; NULL = libpq defaults */
+} lv_pgs_conn;
+
+typedef struct lv_pgs_info {
+    int version;                 /* server_version_num */
+    char data_directory[4096];
+    int data_checksums;
+    uint32_t block_size, segment_blocks, wal_segment_size;
+    uint64_t sysid;
+    int in_recovery;
+    uint32_t timeline;           /* of the latest checkpoint */
+    char archive_mode[16];
+} lv_pgs_info;
+
+/* Connect (application_name "labvault backup pg"); dbname, when given, replaces the database of
+ * conninfo (the per-database relation maps). LV_ERR_PG naming the cause. */
+int lv_pgs_connect(const lv_pgs_conn *c, const char *dbname, PGconn **out);
+
+/* One query, expecting tuples (any number); *res to PQclear. LV_ERR_PG naming the SQL and the cause. */
+int lv_pgs_query(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **res);
+
+int lv_pgs_info_get(PGconn *c, lv_pgs_info *info);
+
+/* Start the backup; *start_lsn, *timeline (of the checkpoint it made). */
+int lv_pgs_start(PGconn *c, int version, const char *label, int fast, uint64_t *start_lsn, uint32_t *timeline);
+/* Stop it: *stop_lsn (end of the backup-end record), the backup_label and tablespace_map texts (owned,
+ * free them; tablespace_map "" when there are no tablespaces). */
+int lv_pgs_stop(PGconn *c, int version, uint64_t *stop_lsn, char **backup_label, char **tablespace_map);
+
+/* pg_current_snapshot()::text (txid_current_snapshot before 13 is not needed: 13 has both). */
+int lv_pgs_snapshot(PGconn *c, char **out);
+
+#endif

@@ -1,0 +1,368 @@
+/* Planning a PostgreSQL restore (contract in restore/pg_plan.h). */
+#include "restore/pg_plan.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backup/pg_prev.h"
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/sort.h"
+#include "manifests/pgman.h"
+#include "wal/segment.h"
+
+/* ---- the backup list -------------------------------------------------------------------------- */
+
+typedef struct list {
+    lv_pg_backup_info *v;
+    size_t n, cap;
+} list;
+
+static int field_u64(const char *json, const char *key, uint64_t *out)
+{
+    char v[64], *end;
+    if (lv_pg_summary_field(json, key, v, sizeof v) != 0 || !v[0])
+        return -1;
+    errno = 0;
+    *out = strtoull(v, &end, 10);
+    return errno || *end ? -1 : 0;
+}
+
+static int field_i64(const char *json, const char *key, int64_t *out)
+{
+    char v[64], *end;
+    if (lv_pg_summary_field(json, key, v, sizeof v) != 0 || !v[0])
+        return -1;
+    errno = 0;
+    *out = strtoll(v, &end, 10);
+    return errno || *end ? -1 : 0;
+}
+
+static int field_lsn(const char *json, const char *key, uint64_t *out)
+{
+    char v[64];
+    if (lv_pg_summary_field(json, key, v, sizeof v) != 0)
+        return -1;
+    if (lv_lsn_parse(v, out) != LV_OK) {
+        lv_err_clear();
+        return -1;
+    }
+    return 0;
+}
+
+static int add_row(void *arg, const lv_manifest_row *row)
+{
+    list *l = arg;
+    lv_pg_backup_info b;
+    memset(&b, 0, sizeof b);
+    snprintf(b.id, sizeof b.id, "%s", row->id);
+    const char *s = row->summary;
+    char type[16] = "";
+    uint64_t tli = 0, ver = 0;
+    if (lv_pg_summary_field(s, "type", type, sizeof type) != 0 || field_u64(s, "sysid", &b.sysid) ||
+        field_u64(s, "timeline", &tli) || field_u64(s, "pg_version", &ver) || field_lsn(s, "start_lsn", &b.start_lsn) ||
+        field_lsn(s, "stop_lsn", &b.stop_lsn) || field_i64(s, "start_time", &b.start_time) ||
+        field_i64(s, "stop_time", &b.stop_time) || tli == 0 || tli > UINT32_MAX || ver > UINT32_MAX) {
+        lv_warn("backup %.12s: its catalog summary lacks the PostgreSQL fields; skipped", row->id);
+        return LV_OK;
+    }
+    b.incr = strcmp(type, "incr") == 0;
+    b.timeline = (uint32_t)tli;
+    b.pg_version = (uint32_t)ver;
+    if (lv_pg_summary_field(s, "label", b.label, sizeof b.label) != 0)
+        b.label[0] = '\0';
+    if (lv_pg_summary_field(s, "prev", b.prev, sizeof b.prev) != 0)
+        b.prev[0] = '\0';
+    field_u64(s, "files", &b.files);
+    field_u64(s, "bytes", &b.bytes);
+    field_u64(s, "bytes_new", &b.bytes_new);
+    field_u64(s, "bytes_stored", &b.bytes_stored);
+    LV_GROW(l->v, l->n, l->cap);
+    l->v[l->n++] = b;
+    return LV_OK;
+}
+
+static int cmp_backup(const void *a, const void *b)
+{
+    const lv_pg_backup_info *x = a, *y = b;
+    if (x->stop_time != y->stop_time)
+        return x->stop_time < y->stop_time ? -1 : 1;
+    if (x->stop_lsn != y->stop_lsn)
+        return x->stop_lsn < y->stop_lsn ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+int lv_pg_backups_list(lv_catalog *c, lv_pg_backup_info **out, size_t *n)
+{
+    list l = {NULL, 0, 0};
+    *out = NULL;
+    *n = 0;
+    int rc = lv_catalog_manifest_each(c, LV_PGMAN_KIND, add_row, &l);
+    if (rc != LV_OK) {
+        free(l.v);
+        return rc;
+    }
+    if (l.n)
+        lv_sort(l.v, l.n, sizeof *l.v, cmp_backup);
+    *out = l.v;
+    *n = l.n;
+    return LV_OK;
+}
+
+/* ---- targets ---------------------------------------------------------------------------------- */
+
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+int lv_pg_time_parse(const char *s, double *out)
+{
+    const char *p = s;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int y, mo, d, h, mi, se;
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d) ||
+        (*p != ' ' && *p != 'T') || (p++, digits(&p, 2, &h)) || *p++ != ':' || digits(&p, 2, &mi) ||
+        *p++ != ':' || digits(&p, 2, &se))
+        return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+        return -1;
+    double frac = 0, scale = 0.1;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        for (; isdigit((unsigned char)*p); p++, scale /= 10)
+            frac += (*p - '0') * scale;
+    }
+    while (*p == ' ')
+        p++;
+    long off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
+        if (digits(&p, 2, &oh))
+            return -1;
+        if (*p == ':')
+            p++;
+        if (isdigit((unsigned char)*p) && digits(&p, 2, &om))
+            return -1;
+        if (oh > 15 || om > 59)
+            return -1;
+        off = sign * (oh * 3600L + om * 60L);
+    } else {
+        return -1;
+    }
+    if (*p)
+        return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = se;
+    time_t t = timegm(&tm);
+    *out = (double)t - (double)off + frac;
+    return 0;
+}
+
+void lv_pg_time_format(int64_t t, char out[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 32, "%Y-%m-%d %H:%M:%S+00", &tm);
+}
+
+int lv_pg_target_parse(lv_pg_target_kind kind, const char *value, lv_pg_target *t)
+{
+    memset(t, 0, sizeof *t);
+    t->kind = kind;
+    switch (kind) {
+    case LV_PGT_LATEST:
+    case LV_PGT_IMMEDIATE:
+        return LV_OK;
+    case LV_PGT_TIME:
+        if (!value || lv_pg_time_parse(value, &t->time) != 0)
+            return lv_err(LV_ERR_USAGE, "target time \"%s\" is not a time with a zone such as "
+                          "\"2026-11-21 10:00:00.123+00\"", value ? value : "");
+        return LV_OK;
+    case LV_PGT_XID: {
+        char *end;
+        errno = 0;
+        unsigned long long x = value && isdigit((unsigned char)value[0]) ? strtoull(value, &end, 10) : 0;
+        if (!value || !isdigit((unsigned char)value[0]) || errno || *end || x < 3)
+            return lv_err(LV_ERR_USAGE, "target xid \"%s\" is not a normal transaction id (a decimal number >= 3)",
+                          value ? value : "");
+        t->xid = x;
+        return LV_OK;
+    }
+    case LV_PGT_LSN:
+        if (!value || lv_lsn_parse(value, &t->lsn) != LV_OK)
+            return lv_err(LV_ERR_USAGE, "target LSN \"%s\" is not an LSN such as 0/3000060", value ? value : "");
+        return LV_OK;
+    case LV_PGT_NAME:
+        if (!value || !value[0] || strlen(value) >= 64)
+            return lv_err(LV_ERR_USAGE, "target name \"%s\" must be 1..63 bytes (a pg_create_restore_point name)",
+                          value ? value : "");
+        return LV_OK;
+    }
+    return lv_err(LV_ERR_USAGE, "unknown recovery target kind %d", (int)kind);
+}
+
+/* ---- choice and checks ------------------------------------------------------------------------ */
+
+static int resolve(const lv_pg_backup_info *v, size_t n, const char *prefix, lv_pg_backup_info *out)
+{
+    size_t len = strlen(prefix), found = SIZE_MAX;
+    if (len < 8 || len > 2 * LV_HASH_LEN || strspn(prefix, "0123456789abcdef") != len)
+        return lv_err(LV_ERR_USAGE, "backup \"%s\": give at least 8 lower-case hex digits of its id", prefix);
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(v[i].id, prefix, len) != 0)
+            continue;
+        if (found != SIZE_MAX)
+            return lv_err(LV_ERR_USAGE, "backup \"%s\" is ambiguous (%.12s, %.12s): give more digits", prefix,
+                          v[found].id, v[i].id);
+        found = i;
+    }
+    if (found == SIZE_MAX)
+        return lv_err(LV_ERR_NOT_FOUND, "no PostgreSQL backup %s in the catalog (`labvault backups`)", prefix);
+    *out = v[found];
+    return LV_OK;
+}
+
+static void window_text(const lv_pg_backup_info *oldest, const lv_wal_range *wr, char *out, size_t n)
+{
+    char t0[32], t1[32] = "an unknown time", l0[LV_LSN_TEXT_MAX], l1[LV_LSN_TEXT_MAX];
+    lv_pg_time_format(oldest->stop_time, t0);
+    if (wr->last_commit_time)
+        lv_pg_time_format(wr->last_commit_time, t1);
+    lv_lsn_format(oldest->stop_lsn, l0);
+    lv_lsn_format(wr->end_lsn, l1);
+    snprintf(out, n, "recoverable window: %s (end of backup %.12s) to %s (last archived commit); LSN %s to %s",
+             t0, oldest->id, t1, l0, l1);
+}
+
+static int check_target(const lv_pg_target *t, const lv_pg_backup_info *oldest, const lv_pg_backup_info *b,
+                        const lv_wal_range *wr)
+{
+    char win[256], a[32], lsn[LV_LSN_TEXT_MAX];
+    window_text(oldest, wr, win, sizeof win);
+    if (t->kind == LV_PGT_TIME) {
+        if (t->time < (double)b->stop_time + 1) {
+            lv_pg_time_format(b->stop_time, a);
+            return lv_err(LV_ERR_USAGE, "target time is before backup %.12s became consistent (%s); %s", b->id, a, win);
+        }
+        /* 0: no commit time could be found (wal/range.h scans a bounded number of segments); recovery
+         * itself then reports a target it does not reach. */
+        if (!wr->last_commit_time)
+            lv_warn("the archive's last commit time is unknown: the target time is checked only against the "
+                    "backup");
+        else if (t->time >= (double)wr->last_commit_time + 1)
+            return lv_err(LV_ERR_USAGE, "target time is after the last archived commit; %s", win);
+    } else if (t->kind == LV_PGT_LSN) {
+        if (t->lsn < b->stop_lsn) {
+            lv_lsn_format(b->stop_lsn, lsn);
+            return lv_err(LV_ERR_USAGE, "target LSN is before backup %.12s became consistent (%s); %s", b->id, lsn,
+                          win);
+        }
+        if (t->lsn >= wr->end_lsn)
+            return lv_err(LV_ERR_USAGE, "target LSN is past the end of the archived WAL%s%s; %s",
+                          wr->missing[0] ? " (missing segment " : "", wr->missing[0] ? wr->missing : "", win);
+    }
+    return LV_OK;
+}
+
+int lv_pg_plan(lv_repo *r, const char *backup_id, const lv_pg_target *t, lv_pg_backup_info *chosen,
+               lv_wal_range *range)
+{
+    if (!r->cat)
+        return lv_err(LV_ERR_INTERNAL, "restore pg: no catalog attached");
+    lv_pg_backup_info *v;
+    size_t n;
+    int rc = lv_pg_backups_list(r->cat, &v, &n);
+    if (rc != LV_OK)
+        return rc;
+    if (n == 0) {
+        free(v);
+        return lv_err(LV_ERR_NOT_FOUND, "no PostgreSQL backup in the catalog (`labvault backup pg` first; "
+                      "`labvault catalog rebuild` if the catalog is stale)");
+    }
+    if (backup_id) {
+        rc = resolve(v, n, backup_id, chosen);
+    } else {
+        size_t pick = SIZE_MAX;
+        for (size_t i = 0; i < n; i++) {
+            if (t->kind == LV_PGT_TIME && !(t->time >= (double)v[i].stop_time + 1))
+                continue;
+            if (t->kind == LV_PGT_LSN && v[i].stop_lsn > t->lsn)
+                continue;
+            pick = i; /* oldest first: the last match is the newest */
+        }
+        if (pick == SIZE_MAX)
+            pick = 0; /* none ends before the target: the check below names the window */
+        *chosen = v[pick];
+    }
+    if (rc == LV_OK) {
+        char lsn[LV_LSN_TEXT_MAX], stop[LV_LSN_TEXT_MAX];
+        rc = lv_wal_range_from(r, chosen->timeline, chosen->start_lsn, range);
+        if (rc != LV_OK) {
+            lv_err_ctx("backup %.12s cannot be restored: its WAL is not in the archive", chosen->id);
+        } else if (range->end_lsn < chosen->stop_lsn) {
+            lv_lsn_format(range->end_lsn, lsn);
+            lv_lsn_format(chosen->stop_lsn, stop);
+            rc = lv_err(LV_ERR_NOT_FOUND, "backup %.12s cannot be restored: it needs the WAL up to %s, the archive "
+                        "stops at %s (segment %s missing)", chosen->id, stop, lsn,
+                        range->missing[0] ? range->missing : "?");
+        } else {
+            rc = check_target(t, &v[0], chosen, range);
+        }
+    }
+    free(v);
+    return rc;
+}
+
+int lv_pg_window_get(lv_repo *r, lv_pg_window *w)
+{
+    memset(w, 0, sizeof *w);
+    if (!r->cat)
+        return lv_err(LV_ERR_INTERNAL, "backups: no catalog attached");
+    lv_pg_backup_info *v;
+    size_t n;
+    int rc = lv_pg_backups_list(r->cat, &v, &n);
+    if (rc != LV_OK || n == 0) {
+        free(v);
+        return rc;
+    }
+    w->have = 1;
+    snprintf(w->oldest_backup, sizeof w->oldest_backup, "%s", v[0].id);
+    w->from_time = v[0].stop_time;
+    w->from_lsn = v[0].stop_lsn;
+    lv_wal_range wr;
+    rc = lv_wal_range_from(r, v[0].timeline, v[0].start_lsn, &wr);
+    if (rc == LV_OK) {
+        w->to_time = wr.last_commit_time;
+        w->to_lsn = wr.end_lsn;
+        w->to_tli = wr.end_tli;
+    } else {
+        lv_err_ctx("the recoverable window of backup %.12s", v[0].id);
+    }
+    free(v);
+    return rc;
+}

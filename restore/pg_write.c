@@ -1,0 +1,564 @@
+/* Writing a pg manifest's files into a data directory (contract in restore/pg_write.h). */
+#include "restore/pg_write.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/fsutil.h"
+#include "common/hex.h"
+#include "common/log.h"
+#include "manifests/catalog.h"
+#include "repo/blobstore.h"
+#include "restore/fetch.h"
+#include "restore/meta.h"
+
+/* Directories the server needs that a backup leaves empty or skips (pg_basebackup's list). */
+static const char *const std_dirs[] = {
+    "base", "global", "pg_commit_ts", "pg_dynshmem", "pg_logical", "pg_logical/mappings", "pg_logical/snapshots",
+    "pg_multixact", "pg_multixact/members", "pg_multixact/offsets", "pg_notify", "pg_replslot", "pg_serial",
+    "pg_snapshots", "pg_stat", "pg_stat_tmp", "pg_subtrans", "pg_tblspc", "pg_twophase", "pg_wal",
+    "pg_wal/archive_status", "pg_xact"};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- checks before writing -------------------------------------------------------------------- */
+
+/* 1 when path is missing or an empty directory, 0 when it has entries, -1 (error recorded) otherwise. */
+static int empty_or_missing(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) {
+        if (errno == ENOENT)
+            return 1;
+        lv_err_errno(errno, "cannot open %s", path);
+        return -1;
+    }
+    struct dirent *e;
+    int empty = 1;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            empty = 0;
+    closedir(d);
+    return empty;
+}
+
+static int postmaster_running(const char *dir)
+{
+    char *path = lv_xasprintf("%s/postmaster.pid", dir);
+    lv_buf b = LV_BUF_INIT;
+    int rc = lv_read_file(path, &b);
+    free(path);
+    if (rc != LV_OK) {
+        lv_err_clear();
+        lv_buf_free(&b);
+        return LV_OK;
+    }
+    long pid = atol(lv_buf_cstr(&b));
+    lv_buf_free(&b);
+    if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+        return lv_err(LV_ERR_CONFLICT, "%s: a postmaster (pid %ld) is running in it; stop it before a delta restore",
+                      dir, pid);
+    return LV_OK;
+}
+
+static int ts_matches(const lv_pgman_tablespace *t, const char *from)
+{
+    char oid[16];
+    snprintf(oid, sizeof oid, "%u", t->oid);
+    return strcmp(from, t->name) == 0 || strcmp(from, oid) == 0 || strcmp(from, t->location) == 0;
+}
+
+void lv_pg_write_locations_free(const lv_pgman *m, char **locations)
+{
+    for (uint32_t i = 0; locations && i < m->ntablespaces; i++)
+        free(locations[i]);
+    free(locations);
+}
+
+int lv_pg_write_prepare(const lv_pgman *m, const lv_pg_restore_opts *o, char ***locations)
+{
+    *locations = NULL;
+    int e = empty_or_missing(o->to);
+    if (e < 0)
+        return lv_errcode();
+    if (!e && !o->delta)
+        return lv_err(LV_ERR_CONFLICT, "restore target %s is not empty (restore into a new directory, or --delta "
+                      "to update an existing data directory)", o->to);
+    if (!e && o->delta) {
+        int rc = postmaster_running(o->to);
+        if (rc != LV_OK)
+            return rc;
+    }
+    for (int k = 0; k < o->ntsmap; k++) {
+        int used = 0;
+        for (uint32_t i = 0; i < m->ntablespaces; i++)
+            used |= ts_matches(&m->tablespaces[i], o->tsmap[k].from);
+        if (!used)
+            return lv_err(LV_ERR_USAGE, "--tablespace-map %s: the backup has no tablespace with that name, oid or "
+                          "location", o->tsmap[k].from);
+        if (o->tsmap[k].to[0] != '/')
+            return lv_err(LV_ERR_USAGE, "--tablespace-map %s=%s: the new location must be an absolute path",
+                          o->tsmap[k].from, o->tsmap[k].to);
+    }
+    char **loc = lv_xcalloc(m->ntablespaces + 1, sizeof *loc);
+    for (uint32_t i = 0; i < m->ntablespaces; i++) {
+        const char *to = m->tablespaces[i].location;
+        for (int k = 0; k < o->ntsmap; k++)
+            if (ts_matches(&m->tablespaces[i], o->tsmap[k].from))
+                to = o->tsmap[k].to;
+        loc[i] = lv_xstrdup(to);
+        if (to[0] == '/' && !o->delta) {
+            e = empty_or_missing(to);
+            if (e <= 0) {
+                int rc = e < 0 ? lv_errcode()
+                               : lv_err(LV_ERR_CONFLICT, "tablespace %s (oid %u): location %s is not empty "
+                                        "(--tablespace-map %s=NEWDIR to restore it elsewhere)",
+                                        m->tablespaces[i].name, m->tablespaces[i].oid, to, m->tablespaces[i].name);
+                lv_pg_write_locations_free(m, loc);
+                return rc;
+            }
+        }
+    }
+    *locations = loc;
+    return LV_OK;
+}
+
+/* ---- batches ---------------------------------------------------------------------------------- */
+
+typedef struct slot {
+    int fd;
+    uint32_t file;
+} slot;
+
+typedef struct req {
+    uint32_t slot;
+    uint64_t file_off, blob_off, len;
+} req;
+
+typedef struct wr {
+    lv_repo *r;
+    const lv_pgman *m;
+    const lv_pg_restore_opts *o;
+    lv_pg_write_stats *st;
+    lv_fetch *f;
+    slot slots[LV_PGW_FILES];
+    size_t nslots;
+    req *reqs;
+    size_t nreqs, rcap;
+    pthread_mutex_t mu;
+    double write_s;          /* summed over workers */
+    uint64_t written;
+    int workers;
+    double t0, last_progress;
+    int progress_shown;
+    uint64_t total;
+    lv_buf cmp;              /* delta: local bytes to hash */
+} wr;
+
+static void progress(wr *w, int final)
+{
+    if (!w->o->progress || (final && !w->progress_shown))
+        return;
+    double t = now();
+    if (!final && t - w->last_progress < 0.5)
+        return;
+    w->last_progress = t;
+    w->progress_shown = 1;
+    double mib = (double)w->written / 1048576.0, el = t - w->t0;
+    fprintf(stderr, "\r\033[K%llu files, %.1f of %.1f MiB written, %.1f MiB/s%s", (unsigned long long)w->st->files,
+            mib, (double)w->total / 1048576.0, el > 0 ? mib / el : 0.0, final ? "\n" : "");
+}
+
+static int deliver(void *arg, size_t dest, uint64_t offset, const uint8_t *data, size_t n)
+{
+    (void)offset;
+    wr *w = arg;
+    const req *q = &w->reqs[dest];
+    if (q->blob_off + q->len > n)
+        return lv_err(LV_ERR_CORRUPT, "a blob of %zu bytes cannot hold the pages the manifest takes from it "
+                      "(bytes %llu..%llu)", n, (unsigned long long)q->blob_off,
+                      (unsigned long long)(q->blob_off + q->len));
+    double t = now();
+    int fd = w->slots[q->slot].fd;
+    const uint8_t *p = data + q->blob_off;
+    uint64_t left = q->len, off = q->file_off;
+    while (left > 0) {
+        ssize_t k = pwrite(fd, p, left, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return lv_err_errno(k < 0 ? errno : EIO, "cannot write");
+        p += k;
+        left -= (uint64_t)k;
+        off += (uint64_t)k;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->write_s += now() - t;
+    w->written += q->len;
+    pthread_mutex_unlock(&w->mu);
+    return LV_OK;
+}
+
+static void close_slots(wr *w, int apply)
+{
+    for (size_t i = 0; i < w->nslots; i++) {
+        if (apply) {
+            const lv_pgman_file *f = &w->m->files[w->slots[i].file];
+            struct timespec ts[2] = {{(time_t)f->mtime, 0}, {(time_t)f->mtime, 0}};
+            futimens(w->slots[i].fd, ts);
+            /* Start the write-back now, so it overlaps the next batches and the final syncfs only waits for
+             * the tail (errors surface there). */
+            sync_file_range(w->slots[i].fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        }
+        close(w->slots[i].fd);
+    }
+    w->nslots = 0;
+}
+
+static int run_batch(wr *w)
+{
+    if (lv_pg_restore_interrupt)
+        return lv_err(LV_ERR_INTERRUPTED, "restore interrupted (the data directory is incomplete)");
+    size_t failed;
+    double t = now(), ws = w->write_s;
+    int rc = lv_fetch_run(w->f, &failed);
+    double wall = now() - t, wrote = w->write_s - ws;
+    w->st->seconds_write += wrote / w->workers;
+    double dl = (wall * w->workers - wrote) / w->workers;
+    w->st->seconds_download += dl > 0 ? dl : 0;
+    w->nreqs = 0;
+    if (rc != LV_OK) {
+        if (failed != SIZE_MAX)
+            lv_err_ctx("restore of %s", w->m->files[w->slots[w->reqs[failed].slot].file].path);
+        close_slots(w, 0);
+        return rc;
+    }
+    close_slots(w, 1);
+    progress(w, 0);
+    return LV_OK;
+}
+
+static int queue(wr *w, uint32_t slot_i, const uint8_t blob[LV_HASH_LEN], uint32_t raw, uint64_t file_off,
+                 uint64_t blob_off, uint64_t len)
+{
+    LV_GROW(w->reqs, w->nreqs, w->rcap);
+    w->reqs[w->nreqs] = (req){slot_i, file_off, blob_off, len};
+    int rc = lv_fetch_add(w->f, blob, raw, w->nreqs, 0);
+    if (rc != LV_OK)
+        return rc;
+    w->nreqs++;
+    return LV_OK;
+}
+
+/* Delta: the local bytes [off, off + len) already hash to blob. */
+static int same_blob(wr *w, int fd, uint64_t old_size, uint64_t off, uint64_t len, const uint8_t blob[LV_HASH_LEN])
+{
+    if (fd < 0 || off + len > old_size)
+        return 0;
+    lv_buf_reset(&w->cmp);
+    lv_buf_reserve(&w->cmp, len);
+    if (lv_pread_full(fd, w->cmp.data, len, off, "delta compare") != LV_OK) {
+        lv_err_clear();
+        return 0;
+    }
+    uint8_t id[LV_HASH_LEN];
+    lv_repo_blob_id(w->r, w->cmp.data, len, id);
+    return memcmp(id, blob, LV_HASH_LEN) == 0;
+}
+
+static int open_file(wr *w, const char *abs, const lv_pgman_file *f, int *fd, uint64_t *old_size)
+{
+    *old_size = 0;
+    struct stat sb;
+    if (w->o->delta && lstat(abs, &sb) == 0) {
+        if (S_ISREG(sb.st_mode)) {
+            *fd = open(abs, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+            if (*fd >= 0) {
+                *old_size = (uint64_t)sb.st_size;
+                return LV_OK;
+            }
+        }
+        int rc = lv_remove_tree(AT_FDCWD, abs, f->path);
+        if (rc != LV_OK)
+            return rc;
+    }
+    *fd = open(abs, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (*fd < 0)
+        return lv_err_errno(errno, "cannot create %s", abs);
+    return LV_OK;
+}
+
+static int blob_raw(wr *w, const lv_pgman_file *f, const uint8_t blob[LV_HASH_LEN], uint32_t *raw)
+{
+    lv_blob_loc loc;
+    int rc = lv_catalog_blob_find(w->r->cat, blob, &loc);
+    if (rc == LV_ERR_NOT_FOUND) {
+        char hex[2 * LV_HASH_LEN + 1];
+        lv_hex_encode(blob, LV_HASH_LEN, hex);
+        return lv_err(LV_ERR_CORRUPT, "%s: blob %s is referenced by the backup but not in the index (`repo check`; "
+                      "`catalog rebuild` if the catalog is stale)", f->path, hex);
+    }
+    if (rc == LV_OK)
+        *raw = loc.raw_length;
+    return rc;
+}
+
+static int restore_one(wr *w, uint32_t fi)
+{
+    const lv_pgman_file *f = &w->m->files[fi];
+    char *abs = lv_xasprintf("%s/%s", w->o->to, f->path);
+    int fd;
+    uint64_t old_size;
+    int rc = open_file(w, abs, f, &fd, &old_size);
+    if (rc != LV_OK) {
+        free(abs);
+        return rc;
+    }
+    if (fchmod(fd, (mode_t)(f->mode & 07777 ? f->mode & 07777 : 0600)) != 0 ||
+        (old_size != f->size && ftruncate(fd, (off_t)f->size) != 0)) {
+        rc = lv_err_errno(errno, "cannot set up %s", abs);
+        close(fd);
+        free(abs);
+        return rc;
+    }
+    free(abs);
+    uint32_t si = (uint32_t)w->nslots;
+    w->slots[w->nslots++] = (slot){fd, fi};
+    int queued = 0;
+    uint64_t off = 0;
+    for (uint32_t i = 0; i < f->nextents && rc == LV_OK; i++) {
+        const lv_pgman_extent *e = &f->extents[i];
+        uint32_t raw = 0;
+        if ((rc = blob_raw(w, f, e->blob, &raw)) != LV_OK)
+            break;
+        if (f->kind == LV_PGF_WHOLE) {
+            if (raw != e->length) {
+                char hex[2 * LV_HASH_LEN + 1];
+                lv_hex_encode(e->blob, LV_HASH_LEN, hex);
+                rc = lv_err(LV_ERR_CORRUPT, "%s: blob %s holds %u bytes, the manifest says %u", f->path, hex, raw,
+                            e->length);
+                break;
+            }
+            if (!(w->o->delta && same_blob(w, fd, old_size, off, e->length, e->blob))) {
+                rc = queue(w, si, e->blob, e->length, off, 0, e->length);
+                queued = 1;
+            }
+            off += e->length;
+            continue;
+        }
+        uint64_t bs = w->m->block_size, len = (uint64_t)e->npages * bs;
+        if ((uint64_t)e->blob_page * bs + len > raw) {
+            char hex[2 * LV_HASH_LEN + 1];
+            lv_hex_encode(e->blob, LV_HASH_LEN, hex);
+            rc = lv_err(LV_ERR_CORRUPT, "%s: blob %s holds %u bytes, the manifest takes pages %u..%u of it", f->path,
+                        hex, raw, e->blob_page, e->blob_page + e->npages - 1);
+            break;
+        }
+        if (w->o->delta && e->blob_page == 0 && len == raw &&
+            same_blob(w, fd, old_size, (uint64_t)e->first_page * bs, len, e->blob))
+            continue;
+        rc = queue(w, si, e->blob, raw, (uint64_t)e->first_page * bs, (uint64_t)e->blob_page * bs, len);
+        queued = 1;
+    }
+    if (rc == LV_OK) {
+        if (queued || old_size != f->size || !w->o->delta)
+            w->st->files++;
+        else
+            w->st->files_kept++;
+    }
+    return rc;
+}
+
+/* ---- directories, links, delta removal -------------------------------------------------------- */
+
+static int make_parent(const char *root, const char *path, char **last)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return LV_OK;
+    size_t n = (size_t)(slash - path);
+    if (*last && strlen(*last) == n && memcmp(*last, path, n) == 0)
+        return LV_OK;
+    free(*last);
+    *last = lv_xmalloc(n + 1);
+    memcpy(*last, path, n);
+    (*last)[n] = '\0';
+    char *abs = lv_xasprintf("%s/%s", root, *last);
+    int rc = lv_mkdir_p(abs, 0700);
+    free(abs);
+    return rc;
+}
+
+static int make_link(const char *root, uint32_t oid, const char *loc, int delta)
+{
+    char *link = lv_xasprintf("%s/pg_tblspc/%u", root, oid);
+    char cur[4096];
+    int rc = LV_OK;
+    ssize_t n = readlink(link, cur, sizeof cur - 1);
+    if (n >= 0) {
+        cur[n] = '\0';
+        if (strcmp(cur, loc) == 0)
+            goto out;
+    }
+    if (delta && n >= 0 && unlink(link) != 0) {
+        rc = lv_err_errno(errno, "cannot replace the tablespace link %s", link);
+        goto out;
+    }
+    if ((rc = lv_mkdir_p(loc, 0700)) != LV_OK)
+        goto out;
+    if (chmod(loc, 0700) != 0 || symlink(loc, link) != 0)
+        rc = lv_err_errno(errno, "cannot link %s to the tablespace location %s", link, loc);
+out:
+    free(link);
+    return rc;
+}
+
+/* rel is "pg_tblspc/<oid>" of a tablespace of the backup: its link is followed. Other links (a tablespace
+ * the backup does not have) are removed, never followed: what they point at is not ours to empty. */
+static int ts_listed(const lv_pgman *m, const char *rel)
+{
+    if (strncmp(rel, "pg_tblspc/", 10) != 0)
+        return 0;
+    for (uint32_t i = 0; i < m->ntablespaces; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "pg_tblspc/%u", m->tablespaces[i].oid);
+        if (strcmp(rel, want) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Delta: remove what the manifest does not list below dir (rel = its path in the data directory). */
+static int prune(const lv_pgman *m, const char *abs, const char *rel)
+{
+    DIR *d = opendir(abs);
+    if (!d)
+        return lv_err_errno(errno, "cannot read %s", abs);
+    int rc = LV_OK;
+    struct dirent *e;
+    while (rc == LV_OK && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char *a = lv_xasprintf("%s/%s", abs, e->d_name);
+        char *r = rel[0] ? lv_xasprintf("%s/%s", rel, e->d_name) : lv_xstrdup(e->d_name);
+        struct stat sb;
+        if (lstat(a, &sb) != 0) {
+            rc = lv_err_errno(errno, "cannot stat %s", a);
+        } else if (S_ISDIR(sb.st_mode) ||
+                   (S_ISLNK(sb.st_mode) && (ts_listed(m, r) || strcmp(r, "pg_wal") == 0) && stat(a, &sb) == 0 &&
+                    S_ISDIR(sb.st_mode))) {
+            rc = prune(m, a, r);
+        } else if (lv_pgman_find(m, r) < 0 && unlink(a) != 0 && errno != ENOENT) {
+            rc = lv_err_errno(errno, "cannot remove %s", a);
+        }
+        free(a);
+        free(r);
+    }
+    closedir(d);
+    return rc;
+}
+
+int lv_pg_write(lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char *const *locations,
+                lv_pg_write_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (!r->cat)
+        return lv_err(LV_ERR_INTERNAL, "restore pg: no catalog attached");
+    int rc = lv_mkdir_p(o->to, 0700);
+    if (rc == LV_OK && chmod(o->to, 0700) != 0)
+        rc = lv_err_errno(errno, "cannot set the mode of %s", o->to);
+    char *tblspc = lv_xasprintf("%s/pg_tblspc", o->to);
+    if (rc == LV_OK)
+        rc = lv_mkdir_p(tblspc, 0700);
+    free(tblspc);
+    for (uint32_t i = 0; rc == LV_OK && i < m->ntablespaces; i++)
+        if (locations[i][0] == '/')
+            rc = make_link(o->to, m->tablespaces[i].oid, locations[i], o->delta);
+    if (rc == LV_OK && o->delta)
+        rc = prune(m, o->to, "");
+    if (rc != LV_OK)
+        return rc;
+
+    wr w;
+    memset(&w, 0, sizeof w);
+    w.r = r;
+    w.m = m;
+    w.o = o;
+    w.st = st;
+    w.workers = o->workers > 0 ? o->workers : 4;
+    w.f = lv_fetch_new(r, w.workers, deliver, &w);
+    pthread_mutex_init(&w.mu, NULL);
+    w.t0 = now();
+    for (uint32_t i = 0; i < m->nfiles; i++)
+        w.total += m->files[i].size;
+    char *last = NULL;
+    for (uint32_t i = 0; rc == LV_OK && i < m->nfiles; i++) {
+        if (lv_pg_restore_interrupt) {
+            rc = lv_err(LV_ERR_INTERRUPTED, "restore interrupted (the data directory is incomplete)");
+            break;
+        }
+        if ((rc = make_parent(o->to, m->files[i].path, &last)) != LV_OK)
+            break;
+        if ((rc = restore_one(&w, i)) != LV_OK)
+            break;
+        if (w.nslots == LV_PGW_FILES || lv_fetch_pending_bytes(w.f) >= LV_PGW_BATCH || w.nreqs >= 8192)
+            rc = run_batch(&w);
+    }
+    if (rc == LV_OK)
+        rc = run_batch(&w);
+    else
+        close_slots(&w, 0);
+    free(last);
+    for (size_t i = 0; rc == LV_OK && i < sizeof std_dirs / sizeof *std_dirs; i++) {
+        char *abs = lv_xasprintf("%s/%s", o->to, std_dirs[i]);
+        if (mkdir(abs, 0700) != 0 && errno != EEXIST)
+            rc = lv_err_errno(errno, "cannot create %s", abs);
+        free(abs);
+    }
+    lv_fetch_stats fs;
+    lv_fetch_get_stats(w.f, &fs);
+    st->bytes_written = w.written;
+    st->bytes_fetched = fs.bytes_fetched;
+    st->blobs_fetched = fs.blobs;
+    st->gets = fs.gets;
+    progress(&w, 1);
+    lv_fetch_free(w.f);
+    pthread_mutex_destroy(&w.mu);
+    free(w.reqs);
+    lv_buf_free(&w.cmp);
+    return rc;
+}
+
+static int sync_one(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return lv_err_errno(errno, "cannot open %s", path);
+    int rc = syncfs(fd) == 0 ? LV_OK : lv_err_errno(errno, "cannot sync the file system of %s", path);
+    close(fd);
+    return rc;
+}
+
+int lv_pg_sync(const char *dir, const lv_pgman *m, char *const *locations)
+{
+    int rc = sync_one(dir);
+    for (uint32_t i = 0; rc == LV_OK && i < m->ntablespaces; i++)
+        if (locations[i][0] == '/')
+            rc = sync_one(locations[i]);
+    return rc;
+}
