@@ -82,6 +82,16 @@ const lv_opt_def lv_options[] = {
      "wal fetch: parallel fetches of the prefetch"},
     {"archive", "timeout", "LABVAULT_ARCHIVE_TIMEOUT", NULL, LV_OPT_INT, 0, "60", NULL, 1, 86400,
      "seconds wal push (async) and check wait for a WAL file to reach the repository"},
+    /* [drill]: restore drills (docs/drills.md). */
+    {"drill", "scratch-dir", "LABVAULT_DRILL_SCRATCH_DIR", NULL, LV_OPT_PATH, 0, "/var/tmp/labvault-drill", NULL,
+     0, 0, "where drills restore (one drill-<id> directory per drill, removed afterwards)"},
+    {"drill", "os-user", "LABVAULT_DRILL_OS_USER", NULL, LV_OPT_STRING, 0, NULL, NULL, 0, 0,
+     "OS user that runs the scratch PostgreSQL when labvault runs as root (default: owner of pg-data, "
+     "else postgres)"},
+    {"drill", "timeout", "LABVAULT_DRILL_TIMEOUT", NULL, LV_OPT_INT, 0, "1800", NULL, 10, 604800,
+     "seconds the scratch PostgreSQL may take to recover and accept queries"},
+    {"drill", "checks", "LABVAULT_DRILL_CHECKS", NULL, LV_OPT_PATH, 0, NULL, NULL, 0, 0,
+     "file of user checks, one per line: [@DATABASE] EXPECTED | SQL"},
     {NULL, NULL, NULL, NULL, LV_OPT_STRING, 0, NULL, NULL, 0, 0, NULL},
 };
 

@@ -64,10 +64,17 @@ static const char *const migrations[] = {
     "CREATE TABLE files_cache(path BLOB PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL,"
     "  size INTEGER NOT NULL, mtime INTEGER NOT NULL, ctime INTEGER NOT NULL, extents BLOB NOT NULL,"
     "  gen INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 4: restore drills (drills/record.c). record is the drill's JSON (drills/drill.h), the same text as
+     * the repository object drills/<id>; the other columns are extracted from it for ordering and
+     * reports. Derived: `catalog rebuild` refills it from drills/ in the repository. */
+    "CREATE TABLE drills(id TEXT PRIMARY KEY, kind TEXT NOT NULL, time INTEGER NOT NULL,"
+    "  passed INTEGER NOT NULL, rto REAL, rpo REAL, record TEXT NOT NULL);"
+    "CREATE INDEX drills_by_time ON drills(time);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
-static const char *const derived_tables[] = {"blobs", "packs", "indexes", "manifests", "wal_files"};
+static const char *const derived_tables[] = {"blobs", "packs", "indexes", "manifests", "wal_files",
+                                               "drills"};
 
 struct lv_catalog {
     sqlite3 *db;

@@ -1,0 +1,310 @@
+/* The drill record: JSON text, stored in the repository (drills/<id>) and in the catalog (drills table),
+ * and the catalog-rebuild step that brings the history back from the repository (contract in
+ * drills/drill.h). The catalog's columns are filled by SQLite's JSON functions from the record itself,
+ * so the record is the one source and there is no second encoder to keep in step. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "common/error.h"
+#include "common/hex.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "crypto/crypto.h"
+#include "drills/drill.h"
+#include "manifests/catalog.h"
+#include "manifests/rebuild.h"
+
+#define AAD_PREFIX "labvault drill "
+
+void lv_drill_begin(lv_drill *d, const char *kind)
+{
+    memset(d, 0, sizeof *d);
+    d->kind = kind;
+    d->rpo = -1;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    d->started = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+    struct tm tm;
+    time_t t = tv.tv_sec;
+    gmtime_r(&t, &tm);
+    uint8_t rnd[4];
+    char hex[9];
+    lv_random(rnd, sizeof rnd);
+    lv_hex_encode(rnd, sizeof rnd, hex);
+    char stamp[20];
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(d->id, sizeof d->id, "%.16s-%.8s", stamp, hex);
+    if (gethostname(d->host, sizeof d->host) != 0)
+        snprintf(d->host, sizeof d->host, "unknown");
+    d->host[sizeof d->host - 1] = '\0';
+}
+
+void lv_drill_check_add(lv_drill *d, const char *name, int ok, const char *fmt, ...)
+{
+    char *detail = NULL;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&detail, fmt, ap) < 0)
+            detail = NULL;
+        va_end(ap);
+    }
+    if (!ok) {
+        d->failed++;
+        if (!d->error)
+            d->error = lv_xasprintf("%s: %s", name, detail ? detail : "failed");
+    }
+    if (d->nchecks >= LV_DRILL_MAX_CHECKS) {
+        free(detail);
+        return;
+    }
+    LV_GROW(d->checks, d->nchecks, d->cap_checks);
+    lv_drill_check *c = &d->checks[d->nchecks++];
+    c->name = lv_xstrdup(name);
+    c->ok = ok;
+    c->detail = detail ? detail : lv_xstrdup("");
+}
+
+void lv_drill_free(lv_drill *d)
+{
+    for (uint32_t i = 0; i < d->nchecks; i++) {
+        free(d->checks[i].name);
+        free(d->checks[i].detail);
+    }
+    free(d->checks);
+    free(d->error);
+    d->checks = NULL;
+    d->error = NULL;
+    d->nchecks = d->cap_checks = 0;
+}
+
+static void num3(lv_json *j, const char *key, double v)
+{
+    char s[64];
+    snprintf(s, sizeof s, "%.3f", v);
+    lv_json_key(j, key);
+    lv_json_raw(j, s);
+}
+
+void lv_drill_to_json(const lv_drill *d, lv_buf *out)
+{
+    lv_json j;
+    lv_json_init(&j, out);
+    lv_json_obj(&j);
+    lv_json_key(&j, "id");
+    lv_json_str(&j, d->id);
+    lv_json_key(&j, "kind");
+    lv_json_str(&j, d->kind);
+    lv_json_key(&j, "source");
+    lv_json_str(&j, d->source);
+    lv_json_key(&j, "host");
+    lv_json_str(&j, d->host);
+    lv_json_key(&j, "target");
+    lv_json_str(&j, d->target);
+    num3(&j, "started", d->started);
+    char at[32];
+    struct tm tm;
+    time_t t = (time_t)d->started;
+    gmtime_r(&t, &tm);
+    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    lv_json_key(&j, "started_at");
+    lv_json_str(&j, at);
+    num3(&j, "seconds", d->seconds);
+    lv_json_key(&j, "passed");
+    lv_json_bool(&j, d->failed == 0);
+    lv_json_key(&j, "error");
+    if (d->error)
+        lv_json_str(&j, d->error);
+    else
+        lv_json_null(&j);
+    lv_json_key(&j, "rto");
+    lv_json_obj(&j);
+    num3(&j, "total", d->rto);
+    num3(&j, "download", d->rto_download);
+    num3(&j, "write", d->rto_write);
+    num3(&j, "replay", d->rto_replay);
+    lv_json_end(&j);
+    if (d->rpo >= 0)
+        num3(&j, "rpo", d->rpo);
+    else {
+        lv_json_key(&j, "rpo");
+        lv_json_null(&j);
+    }
+    lv_json_key(&j, "recovered_time");
+    lv_json_int(&j, d->recovered_time);
+    lv_json_key(&j, "last_archived_time");
+    lv_json_int(&j, d->last_archived_time);
+    struct {
+        const char *k;
+        uint64_t v;
+    } nums[] = {{"bytes_fetched", d->bytes_fetched}, {"blobs_fetched", d->blobs_fetched},
+                {"segments_fetched", d->segments_fetched}, {"files", d->files},
+                {"bytes_written", d->bytes_written}, {"failed_checks", d->failed}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        lv_json_key(&j, nums[i].k);
+        lv_json_uint(&j, nums[i].v);
+    }
+    lv_json_key(&j, "pg_version");
+    lv_json_int(&j, d->pg_version);
+    lv_json_key(&j, "checks");
+    lv_json_arr(&j);
+    for (uint32_t i = 0; i < d->nchecks; i++) {
+        lv_json_obj(&j);
+        lv_json_key(&j, "name");
+        lv_json_str(&j, d->checks[i].name);
+        lv_json_key(&j, "ok");
+        lv_json_bool(&j, d->checks[i].ok);
+        lv_json_key(&j, "detail");
+        lv_json_str(&j, d->checks[i].detail);
+        lv_json_end(&j);
+    }
+    lv_json_end(&j);
+    lv_json_end(&j);
+}
+
+/* ---- catalog -------------------------------------------------------------------------------- */
+
+static int db_err(lv_repo *r, const char *op)
+{
+    return lv_err(LV_ERR_IO, "catalog %s: %s: %s", lv_catalog_path(r->cat), op,
+                  sqlite3_errmsg(lv_catalog_db(r->cat)));
+}
+
+/* Insert (or replace: the same id is the same drill) one record; key_id, when given, must be the
+ * record's own id (a rebuild refuses an object whose content claims another name). */
+static int catalog_put(lv_repo *r, const char *json, const char *key_id)
+{
+    sqlite3 *db = lv_catalog_db(r->cat);
+    sqlite3_stmt *st;
+    const char *sql =
+        "INSERT OR REPLACE INTO drills(id, kind, time, passed, rto, rpo, record) "
+        "SELECT json_extract(?1, '$.id'), json_extract(?1, '$.kind'), "
+        "CAST(json_extract(?1, '$.started') AS INTEGER), json_extract(?1, '$.passed'), "
+        "json_extract(?1, '$.rto.total'), json_extract(?1, '$.rpo'), ?1 "
+        "WHERE json_valid(?1) AND json_type(?1, '$.id') = 'text' AND json_type(?1, '$.kind') = 'text' "
+        "AND json_type(?1, '$.started') IN ('real', 'integer') "
+        "AND json_type(?1, '$.passed') IN ('true', 'false') AND (?2 IS NULL OR json_extract(?1, '$.id') = ?2)";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_err(r, "prepare drill insert");
+    sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+    if (key_id)
+        sqlite3_bind_text(st, 2, key_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? LV_OK : db_err(r, "add drill");
+    if (rc == LV_OK && sqlite3_changes(db) != 1)
+        rc = lv_err(LV_ERR_CORRUPT, "drill record %s is not a valid drill record", key_id ? key_id : "(new)");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void aad_of(const char *id, char *aad, size_t n) { snprintf(aad, n, AAD_PREFIX "%s", id); }
+
+int lv_drill_record(lv_repo *r, const lv_drill *d)
+{
+    lv_buf json = LV_BUF_INIT, sealed = LV_BUF_INIT;
+    lv_drill_to_json(d, &json);
+    char key[64], aad[64];
+    snprintf(key, sizeof key, "drills/%s", d->id);
+    aad_of(d->id, aad, sizeof aad);
+    lv_repo_seal(r, aad, strlen(aad), json.data, json.len, 1, &sealed);
+    int up = lv_store_put(r->store, key, sealed.data, sealed.len, LV_PUT_IF_ABSENT);
+    char *upmsg = up ? lv_xstrdup(lv_errmsg()) : NULL;
+    int rc = catalog_put(r, lv_buf_cstr(&json), NULL);
+    if (rc == LV_OK && up != LV_OK)
+        rc = lv_err(up, "drill %s is in the local catalog but not in the repository: %s", d->id, upmsg);
+    free(upmsg);
+    lv_buf_free(&json);
+    lv_buf_free(&sealed);
+    return rc;
+}
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+int lv_drill_history(lv_repo *r, int limit, int (*cb)(void *arg, const lv_drill_row *row), void *arg)
+{
+    sqlite3 *db = lv_catalog_db(r->cat);
+    sqlite3_stmt *st;
+    const char *sql = "SELECT record, id, kind, json_extract(record, '$.source'), "
+                      "json_extract(record, '$.started_at'), json_extract(record, '$.target'), "
+                      "json_extract(record, '$.error'), passed, rto, rpo "
+                      "FROM (SELECT * FROM drills ORDER BY time DESC, id DESC LIMIT ?1) ORDER BY time, id";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_err(r, "prepare drill history");
+    sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
+    int rc = LV_OK, s;
+    while (rc == LV_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        lv_drill_row row = {col(st, 0), col(st, 1), col(st, 2), col(st, 3), col(st, 4), col(st, 5), col(st, 6),
+                            sqlite3_column_int(st, 7), sqlite3_column_double(st, 8),
+                            sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 9)};
+        rc = cb(arg, &row);
+    }
+    if (rc == LV_OK && s != SQLITE_DONE)
+        rc = db_err(r, "read drill history");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- catalog rebuild ------------------------------------------------------------------------ */
+
+typedef struct keys {
+    char **v;
+    size_t n, cap;
+} keys;
+
+static int list_cb(void *arg, const char *key, uint64_t size)
+{
+    (void)size;
+    keys *k = arg;
+    LV_GROW(k->v, k->n, k->cap);
+    k->v[k->n++] = lv_xstrdup(key);
+    return LV_OK;
+}
+
+/* Damaged or foreign objects are skipped with a warning (rebuild.h: a step must not fail on them). */
+static int rebuild_step(lv_repo *r)
+{
+    keys k = {0};
+    int rc = lv_store_list(r->store, "drills/", list_cb, &k);
+    uint64_t added = 0;
+    for (size_t i = 0; rc == LV_OK && i < k.n; i++) {
+        const char *id = k.v[i] + strlen("drills/");
+        if (strlen(id) + 1 != LV_DRILL_ID_LEN || strchr(id, '/')) {
+            lv_warn("skipping %s: not a drill record name", k.v[i]);
+            continue;
+        }
+        lv_buf sealed = LV_BUF_INIT, plain = LV_BUF_INIT;
+        char aad[64];
+        aad_of(id, aad, sizeof aad);
+        int g = lv_store_get(r->store, k.v[i], 0, 0, &sealed);
+        if (g == LV_OK)
+            g = lv_repo_unseal(r, aad, strlen(aad), sealed.data, sealed.len, &plain, k.v[i]);
+        if (g == LV_OK)
+            g = catalog_put(r, lv_buf_cstr(&plain), id);
+        if (g == LV_ERR_CORRUPT || g == LV_ERR_NOT_FOUND)
+            lv_warn("skipping %s: %s", k.v[i], lv_errmsg());
+        else if (g != LV_OK)
+            rc = g;
+        else
+            added++;
+        lv_buf_free(&sealed);
+        lv_buf_free(&plain);
+    }
+    for (size_t i = 0; i < k.n; i++)
+        free(k.v[i]);
+    free(k.v);
+    if (rc == LV_OK)
+        lv_info("catalog rebuild: %llu drill records", (unsigned long long)added);
+    return rc;
+}
+
+void lv_drill_register(void) { lv_catalog_rebuild_register("drills", rebuild_step); }

@@ -1,0 +1,304 @@
+/* `drill report --html`: one self-contained page (inline CSS and SVG, no scripts, no external assets)
+ * with the drill history: RTO over time per kind as an SVG chart, a pass/fail timeline, a table of every
+ * drill and the details of the last failure (contract in drills/drill.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "common/error.h"
+#include "drills/drill.h"
+#include "manifests/catalog.h"
+
+typedef struct row {
+    char *id, *kind, *source, *started_at, *target, *error;
+    int passed;
+    double time, rto, dl, wr, rp, rpo;
+    long long bytes, segments;
+} row;
+
+typedef struct rows {
+    row *v;
+    size_t n, cap;
+} rows;
+
+static void esc(lv_buf *b, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<': lv_buf_append_str(b, "&lt;"); break;
+        case '>': lv_buf_append_str(b, "&gt;"); break;
+        case '&': lv_buf_append_str(b, "&amp;"); break;
+        case '"': lv_buf_append_str(b, "&quot;"); break;
+        case '\'': lv_buf_append_str(b, "&#39;"); break;
+        default: lv_buf_append(b, s, 1);
+        }
+    }
+}
+
+static char *dup_col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return lv_xstrdup(t ? (const char *)t : "");
+}
+
+static int load(lv_repo *r, rows *rs)
+{
+    sqlite3 *db = lv_catalog_db(r->cat);
+    sqlite3_stmt *st;
+    const char *sql =
+        "SELECT id, kind, json_extract(record, '$.source'), json_extract(record, '$.started_at'), "
+        "json_extract(record, '$.target'), json_extract(record, '$.error'), passed, "
+        "json_extract(record, '$.started'), rto, json_extract(record, '$.rto.download'), "
+        "json_extract(record, '$.rto.write'), json_extract(record, '$.rto.replay'), rpo, "
+        "json_extract(record, '$.bytes_fetched'), json_extract(record, '$.segments_fetched') "
+        "FROM drills ORDER BY time, id";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return lv_err(LV_ERR_IO, "catalog %s: drill report: %s", lv_catalog_path(r->cat), sqlite3_errmsg(db));
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        LV_GROW(rs->v, rs->n, rs->cap);
+        row *w = &rs->v[rs->n++];
+        w->id = dup_col(st, 0);
+        w->kind = dup_col(st, 1);
+        w->source = dup_col(st, 2);
+        w->started_at = dup_col(st, 3);
+        w->target = dup_col(st, 4);
+        w->error = dup_col(st, 5);
+        w->passed = sqlite3_column_int(st, 6);
+        w->time = sqlite3_column_double(st, 7);
+        w->rto = sqlite3_column_double(st, 8);
+        w->dl = sqlite3_column_double(st, 9);
+        w->wr = sqlite3_column_double(st, 10);
+        w->rp = sqlite3_column_double(st, 11);
+        w->rpo = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 12);
+        w->bytes = sqlite3_column_int64(st, 13);
+        w->segments = sqlite3_column_int64(st, 14);
+    }
+    int rc = s == SQLITE_DONE ? LV_OK
+                              : lv_err(LV_ERR_IO, "catalog %s: drill report: %s", lv_catalog_path(r->cat),
+                                       sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static const char *kind_color(const char *kind) { return strcmp(kind, "pg") == 0 ? "#2563eb" : "#d97706"; }
+
+#define W 960
+#define H 320
+#define ML 70
+#define MR 20
+#define MT 20
+#define MB 50
+
+static void chart(lv_buf *b, const rows *rs)
+{
+    double t0 = 0, t1 = 0, ymax = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        if (i == 0 || rs->v[i].time < t0)
+            t0 = rs->v[i].time;
+        if (i == 0 || rs->v[i].time > t1)
+            t1 = rs->v[i].time;
+        if (rs->v[i].rto > ymax)
+            ymax = rs->v[i].rto;
+    }
+    ymax = ymax > 0 ? ymax * 1.15 : 1;
+    double pw = W - ML - MR, ph = H - MT - MB;
+#define X(t) (t1 > t0 ? ML + ((t) - t0) / (t1 - t0) * pw : ML + pw / 2)
+#define Y(v) (MT + ph - (v) / ymax * ph)
+    lv_buf_printf(b, "<svg id=\"rto-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                     "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"RTO over time\">\n", W, H, W, H);
+    lv_buf_printf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", W, H);
+    for (int k = 0; k <= 4; k++) {
+        double v = ymax * k / 4, y = Y(v);
+        lv_buf_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e5e7eb\"/>"
+                         "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\" fill=\"#374151\">%.1f s</text>\n",
+                      ML, y, W - MR, y, ML - 6, y + 4, v);
+    }
+    lv_buf_printf(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#374151\"/>\n", ML, MT + (int)ph, W - MR,
+                  MT + (int)ph);
+    if (rs->n) {
+        char a[32], z[32];
+        struct tm tm;
+        time_t ta = (time_t)t0, tz = (time_t)t1;
+        gmtime_r(&ta, &tm);
+        strftime(a, sizeof a, "%Y-%m-%d %H:%M", &tm);
+        gmtime_r(&tz, &tm);
+        strftime(z, sizeof z, "%Y-%m-%d %H:%M", &tm);
+        lv_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#374151\">%s UTC</text>"
+                         "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\" fill=\"#374151\">%s UTC</text>\n",
+                      ML, H - MB + 18, a, W - MR, H - MB + 18, z);
+    }
+    lv_buf_printf(b, "<text x=\"14\" y=\"%d\" font-size=\"12\" fill=\"#111827\" transform=\"rotate(-90 14 %d)\" "
+                     "text-anchor=\"middle\">RTO (seconds)</text>\n", MT + (int)ph / 2, MT + (int)ph / 2);
+    static const char *const kinds[] = {"pg", "files"};
+    for (size_t k = 0; k < 2; k++) {
+        lv_buf pts = LV_BUF_INIT;
+        size_t npts = 0;
+        for (size_t i = 0; i < rs->n; i++)
+            if (strcmp(rs->v[i].kind, kinds[k]) == 0) {
+                lv_buf_printf(&pts, "%s%.1f,%.1f", npts ? " " : "", X(rs->v[i].time), Y(rs->v[i].rto));
+                npts++;
+            }
+        if (npts > 1)
+            lv_buf_printf(b, "<polyline class=\"line line-%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
+                             "points=\"%s\"/>\n", kinds[k], kind_color(kinds[k]), lv_buf_cstr(&pts));
+        lv_buf_free(&pts);
+        int lx = W - MR - 200 + (int)k * 100;
+        lv_buf_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+                         "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#111827\">%s</text>\n",
+                      lx, MT, kind_color(kinds[k]), lx + 16, MT + 11,
+                      strcmp(kinds[k], "pg") == 0 ? "PostgreSQL" : "files");
+    }
+    for (size_t i = 0; i < rs->n; i++) {
+        const row *w = &rs->v[i];
+        lv_buf_printf(b, "<circle class=\"pt pt-%s %s\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\" stroke=\"%s\" "
+                         "stroke-width=\"2\"><title>",
+                      w->kind, w->passed ? "pass" : "fail", X(w->time), Y(w->rto),
+                      w->passed ? kind_color(w->kind) : "#ffffff", w->passed ? kind_color(w->kind) : "#dc2626");
+        esc(b, w->id);
+        lv_buf_printf(b, ": RTO %.2f s, %s</title></circle>\n", w->rto, w->passed ? "passed" : "FAILED");
+    }
+    lv_buf_append_str(b, "</svg>\n");
+#undef X
+#undef Y
+}
+
+static void timeline(lv_buf *b, const rows *rs)
+{
+    int cell = 18, width = (int)rs->n * cell + 2;
+    lv_buf_printf(b, "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"24\" "
+                     "viewBox=\"0 0 %d 24\">\n", width < 40 ? 40 : width, width < 40 ? 40 : width);
+    for (size_t i = 0; i < rs->n; i++) {
+        lv_buf_printf(b, "<rect class=\"tl %s\" x=\"%d\" y=\"2\" width=\"%d\" height=\"20\" rx=\"3\" fill=\"%s\"><title>",
+                      rs->v[i].passed ? "pass" : "fail", 1 + (int)i * cell, cell - 3,
+                      rs->v[i].passed ? "#16a34a" : "#dc2626");
+        esc(b, rs->v[i].started_at);
+        lv_buf_append_str(b, " ");
+        esc(b, rs->v[i].id);
+        lv_buf_printf(b, " %s</title></rect>\n", rs->v[i].passed ? "passed" : "FAILED");
+    }
+    lv_buf_append_str(b, "</svg>\n");
+}
+
+static void table(lv_buf *b, const rows *rs)
+{
+    lv_buf_append_str(b, "<table id=\"drills\"><thead><tr><th>started (UTC)</th><th>drill</th><th>kind</th>"
+                         "<th>source</th><th>target</th><th>result</th><th>RTO s</th><th>download</th>"
+                         "<th>write</th><th>replay</th><th>RPO s</th><th>bytes fetched</th><th>WAL segments</th>"
+                         "</tr></thead>\n<tbody>\n");
+    for (size_t i = rs->n; i-- > 0;) {
+        const row *w = &rs->v[i];
+        lv_buf_printf(b, "<tr class=\"%s\"><td>", w->passed ? "pass" : "fail");
+        esc(b, w->started_at);
+        lv_buf_append_str(b, "</td><td><code>");
+        esc(b, w->id);
+        lv_buf_append_str(b, "</code></td><td>");
+        esc(b, w->kind);
+        lv_buf_append_str(b, "</td><td><code>");
+        char src[13];
+        snprintf(src, sizeof src, "%.12s", w->source);
+        esc(b, src);
+        lv_buf_append_str(b, "</code></td><td>");
+        esc(b, w->target);
+        lv_buf_printf(b, "</td><td>%s</td><td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td>",
+                      w->passed ? "passed" : "<b>FAILED</b>", w->rto, w->dl, w->wr, w->rp);
+        if (w->rpo >= 0)
+            lv_buf_printf(b, "<td>%.0f</td>", w->rpo);
+        else
+            lv_buf_append_str(b, "<td>-</td>");
+        lv_buf_printf(b, "<td>%lld</td><td>%lld</td></tr>\n", w->bytes, w->segments);
+    }
+    lv_buf_append_str(b, "</tbody></table>\n");
+}
+
+static int last_failure(lv_repo *r, lv_buf *b, const rows *rs)
+{
+    const row *f = NULL;
+    for (size_t i = 0; i < rs->n; i++)
+        if (!rs->v[i].passed)
+            f = &rs->v[i];
+    lv_buf_append_str(b, "<h2>Last failure</h2>\n<div id=\"last-failure\">");
+    if (!f) {
+        lv_buf_append_str(b, "<p>No drill has failed.</p></div>\n");
+        return LV_OK;
+    }
+    lv_buf_append_str(b, "<p>Drill <code>");
+    esc(b, f->id);
+    lv_buf_append_str(b, "</code> (");
+    esc(b, f->kind);
+    lv_buf_append_str(b, ", ");
+    esc(b, f->started_at);
+    lv_buf_append_str(b, "): <b>");
+    esc(b, f->error);
+    lv_buf_append_str(b, "</b></p>\n<table class=\"checks\"><thead><tr><th>check</th><th>result</th><th>detail</th>"
+                         "</tr></thead><tbody>\n");
+    sqlite3 *db = lv_catalog_db(r->cat);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT json_extract(c.value, '$.name'), json_extract(c.value, '$.ok'), "
+                               "json_extract(c.value, '$.detail') FROM drills d, json_each(d.record, '$.checks') c "
+                               "WHERE d.id = ?1 ORDER BY json_extract(c.value, '$.ok'), c.key",
+                           -1, &st, NULL) != SQLITE_OK)
+        return lv_err(LV_ERR_IO, "catalog %s: drill report: %s", lv_catalog_path(r->cat), sqlite3_errmsg(db));
+    sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int ok = sqlite3_column_int(st, 1);
+        lv_buf_printf(b, "<tr class=\"%s\"><td>", ok ? "pass" : "fail");
+        esc(b, (const char *)sqlite3_column_text(st, 0));
+        lv_buf_printf(b, "</td><td>%s</td><td>", ok ? "ok" : "<b>FAILED</b>");
+        esc(b, (const char *)sqlite3_column_text(st, 2));
+        lv_buf_append_str(b, "</td></tr>\n");
+    }
+    sqlite3_finalize(st);
+    lv_buf_append_str(b, "</tbody></table></div>\n");
+    return LV_OK;
+}
+
+int lv_drill_report_html(lv_repo *r, lv_buf *out)
+{
+    rows rs = {0};
+    int rc = load(r, &rs);
+    size_t failed = 0;
+    for (size_t i = 0; i < rs.n; i++)
+        failed += !rs.v[i].passed;
+    if (rc == LV_OK) {
+        char now[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(now, sizeof now, "%Y-%m-%d %H:%M UTC", &tm);
+        lv_buf_append_str(out,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>labvault restore drills</title>\n"
+            "<style>body{font-family:sans-serif;margin:24px;color:#111827;background:#f9fafb}"
+            "h1{font-size:22px}h2{font-size:17px;margin-top:28px}"
+            "table{border-collapse:collapse;font-size:13px;background:#fff}"
+            "th,td{border:1px solid #d1d5db;padding:4px 8px;text-align:left}th{background:#f3f4f6}"
+            "tr.fail td{background:#fee2e2}.summary span{margin-right:18px}"
+            "svg{background:#fff;border:1px solid #d1d5db}</style>\n</head><body>\n"
+            "<h1>labvault restore drills</h1>\n");
+        lv_buf_printf(out, "<p class=\"summary\"><span>%zu drills</span><span>%zu passed</span>"
+                           "<span>%zu failed</span><span>generated %s</span></p>\n",
+                      rs.n, rs.n - failed, failed, now);
+        lv_buf_append_str(out, "<h2>RTO over time</h2>\n");
+        chart(out, &rs);
+        lv_buf_append_str(out, "<h2>Pass/fail timeline</h2>\n");
+        timeline(out, &rs);
+        lv_buf_append_str(out, "<h2>Drills (newest first)</h2>\n");
+        table(out, &rs);
+        rc = last_failure(r, out, &rs);
+        lv_buf_append_str(out, "</body></html>\n");
+    }
+    for (size_t i = 0; i < rs.n; i++) {
+        row *w = &rs.v[i];
+        free(w->id);
+        free(w->kind);
+        free(w->source);
+        free(w->started_at);
+        free(w->target);
+        free(w->error);
+    }
+    free(rs.v);
+    return rc;
+}

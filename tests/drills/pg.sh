@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# PostgreSQL drills of a real PostgreSQL 15 cluster archiving into the real S3 server (pgbench -i -s 1, a
+# full backup, a little load): a drill to the end of the archive passes and records RTO (split into
+# download, write, replay) and RPO; a drill to the backup's end point matches the recorded row counts; a
+# failing user check fails the drill showing the query and the result; SIGINT during a drill leaves no
+# PostgreSQL and no scratch directory; a backup with one damaged pack fails naming the damage, scratch
+# removed. The drills run as root and start PostgreSQL as the cluster's OS user.
+set -euo pipefail
+. "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../wal/walib.sh"
+
+lv_require_services s3 pg
+unset LABVAULT_CONFIG LABVAULT_REPO LABVAULT_CATALOG LABVAULT_KEY_FILE LABVAULT_PASSPHRASE 2>/dev/null || true
+lv=${LABVAULT_BIN:?}
+((EUID == 0)) || { plan skip_all "drills start PostgreSQL as another OS user: run as root"; }
+
+w=$(wal_workdir drillpg)
+bucket=$(lv_s3_bucket drillpg)
+mkdir -p "$w/scratch"
+printf '# the pgbench tables are there and hold rows\nt | SELECT count(*) > 0 FROM pgbench_accounts\n@template1 1 | SELECT 1\n' >"$w/good.checks"
+printf 't | SELECT count(*) = 0 FROM pgbench_accounts\n' >"$w/bad.checks"
+printf 't | SELECT pg_sleep(120) IS NOT NULL\n' >"$w/slow.checks"
+chmod 0644 "$w"/*.checks
+wal_conf "$w/s3.conf" "s3://$bucket/pg" "[drill]" "scratch-dir = $w/scratch" "os-user = $LV_TEST_PG_OSUSER" \
+  "checks = $w/good.checks" "timeout = 120"
+lvpg "$w/s3.conf" repo init >/dev/null 2>&1
+
+lv_pg_start "archive_mode = on" "archive_command = '$lv --config $w/s3.conf wal push %p'" "wal_level = replica"
+pgbench -i -s 1 -q >/dev/null 2>&1
+run() {
+  rc=0
+  out=$("$@" 2>"$w/err") || rc=$?
+  err=$(cat "$w/err")
+}
+j() { python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$out" "$1"; }
+check_detail() { j "[c['ok'] and 'ok' or 'FAIL' for c in j['checks'] if c['name'] == '$1'] + [c['detail'] for c in j['checks'] if c['name'] == '$1']"; }
+# the scratch directory and, when its path was too long for a socket, the socket directory in /tmp
+scratch_empty() { [[ -z $(ls -A "$w/scratch") ]] && ! compgen -G "/tmp/labvault-drill-*" >/dev/null; }
+no_drill_postgres() { ! pgrep -f -- "$w/scratch/drill-" >/dev/null; }
+
+run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --type full --json
+is "$rc" 0 "full backup: exit 0 ${err:+($err)}"
+backup_id=$(j 'j["id"]')
+pgbench -n -c 2 -j 2 -T 2 >/dev/null 2>&1
+sleep 1.1
+psql -qAtX -c "CREATE TABLE drill_marker AS SELECT 42 AS answer" >/dev/null
+last_commit=$(psql -qAtX -c "SELECT floor(extract(epoch FROM now()))::bigint")
+wal_switch
+ok "WAL archived" wal_wait_archived 120
+
+# --- a drill to the end of the archive
+run "$lv" --config "$w/s3.conf" drill run --json
+is "$rc" 0 "drill to the end of the archive passes ${err:+($err)}"
+is "$(j 'j["kind"], j["source"], j["target"], j["passed"]')" "('pg', '$backup_id', 'latest', True)" \
+  "record: kind, backup, target, passed"
+ok "RTO recorded: total $(j 'j["rto"]') s" python3 -c 'import json,sys; r=json.loads(sys.argv[1])["rto"]; sys.exit(not (r["total"] > 0 and r["download"] >= 0 and r["write"] > 0 and r["replay"] > 0 and r["total"] >= r["replay"]))' "$out"
+ok "RPO recorded and small ($(j 'j["rpo"]') s)" python3 -c 'import json,sys; j=json.loads(sys.argv[1]); sys.exit(not (j["rpo"] is not None and 0 <= j["rpo"] <= 5))' "$out"
+recovered=$(j 'j["recovered_time"]')
+ok "the recovered point is the last commit ($recovered vs $last_commit)" \
+  test "$((recovered - last_commit))" -ge -1 -a "$((recovered - last_commit))" -le 1
+ok "WAL segments were fetched ($(j 'j["segments_fetched"]'))" test "$(j 'j["segments_fetched"]')" -ge 1
+is "$(check_detail 'connect postgres')" "['ok', 'accepts connections']" "database postgres accepts connections"
+is "$(check_detail 'amcheck')" "['ok', 'pg_amcheck --all: no corruption found']" "pg_amcheck found no corruption"
+is "$(check_detail 'user: SELECT count(*) > 0 FROM pgbench_accounts')" "['ok', \"expected 't', got 't'\"]" \
+  "the user check from the configuration passed"
+ok "the scratch directory is removed" scratch_empty
+ok "no scratch PostgreSQL is left" no_drill_postgres
+
+# --- to the backup's end point: the recorded row counts must match
+run "$lv" --config "$w/s3.conf" drill run --target-immediate --json
+is "$rc" 0 "drill to the backup's end point passes ${err:+($err)}"
+like "$(check_detail rows)" "'ok', '([1-9][0-9]*) of \\1 tables have the row counts recorded at the backup'" \
+  "every table has the row count recorded at backup time"
+
+# --- a random backup to a random point inside the recoverable window
+run "$lv" --config "$w/s3.conf" drill run --random --random-target --json
+is "$rc" 0 "drill of a random backup to a random point passes ${err:+($err)}"
+like "$(j 'j["target"]')" "^time 20[0-9-]+ [0-9:]+\+00 \(random\)$" "the target is a random time"
+ok "its RPO is recorded ($(j 'j["rpo"]') s)" python3 -c 'import json,sys; j=json.loads(sys.argv[1]); sys.exit(not (j["rpo"] is not None and j["rpo"] >= 0))' "$out"
+
+# --- a failing user check
+run "$lv" --config "$w/s3.conf" --drill-checks "$w/bad.checks" drill run
+is "$rc" 12 "a failing user check fails the drill (exit 12)"
+like "$err" "^labvault: drill [0-9T]+Z-[0-9a-f]{8} failed: user: SELECT count\(\*\) = 0 FROM pgbench_accounts: expected 't', got 'f'$" \
+  "the one-line error shows the query and the result"
+like "$out" "FAIL user: SELECT count\(\*\) = 0 FROM pgbench_accounts: expected 't', got 'f'" "so does the report"
+ok "the scratch directory is removed after the failed check" scratch_empty
+ok "no scratch PostgreSQL is left after the failed check" no_drill_postgres
+
+# --- SIGINT while the scratch PostgreSQL runs (a user check that sleeps keeps it busy)
+"$lv" --config "$w/s3.conf" --drill-checks "$w/slow.checks" drill run >"$w/int.out" 2>"$w/int.err" &
+dp=$!
+busy_check() { # the scratch server (found by its command line: -p PORT -k SOCKDIR) runs the sleeping check
+  local pm args port sock
+  pm=$(pgrep -f -- "$w/scratch/drill-.*/data" | head -n 1)
+  [[ -n $pm ]] || return 1
+  mapfile -d '' args <"/proc/$pm/cmdline" || return 1
+  for ((k = 0; k < ${#args[@]} - 1; k++)); do
+    [[ ${args[k]} == -p ]] && port=${args[k + 1]}
+    [[ ${args[k]} == -k ]] && sock=${args[k + 1]}
+  done
+  [[ $(psql -h "$sock" -p "$port" -U postgres -d postgres -qAtX -c \
+    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()" \
+    2>/dev/null) == 1 ]]
+}
+for ((i = 0; i < 600; i++)); do busy_check && break; sleep 0.1; done
+ok "the user check was running in the scratch PostgreSQL" busy_check
+ok "the scratch PostgreSQL was running" pgrep -f -- "$w/scratch/drill-.*/data"
+kill -INT "$dp"
+rc=0
+wait "$dp" || rc=$?
+is "$rc" 14 "SIGINT: exit 14"
+like "$(cat "$w/int.err")" "interrupted: PostgreSQL stopped, scratch directory removed" "SIGINT: the message says what was cleaned up"
+ok "SIGINT: no scratch PostgreSQL is left" no_drill_postgres
+ok "SIGINT: the scratch directory is removed" scratch_empty
+
+# --- SIGTERM early, during the restore or the start of recovery (whichever it is in after 0.5 s)
+"$lv" --config "$w/s3.conf" drill run >"$w/term.out" 2>"$w/term.err" &
+dp=$!
+sleep 0.5
+kill -TERM "$dp"
+rc=0
+wait "$dp" || rc=$?
+is "$rc" 14 "early SIGTERM: exit 14 $(tr '\n' ' ' <"$w/term.err")"
+ok "early SIGTERM: no scratch PostgreSQL is left" no_drill_postgres
+ok "early SIGTERM: the scratch directory is removed" scratch_empty
+
+# --- one damaged pack: the drill fails naming it
+big=$(lv_s3_curl "$LV_TEST_S3_ENDPOINT/$bucket?list-type=2&prefix=pg%2Fdata%2F" |
+  python3 -c 'import re,sys; x=re.findall(r"<Key>([^<]*)</Key>.*?<Size>([0-9]+)</Size>", sys.stdin.read()); print(max(x, key=lambda k: int(k[1]))[0])')
+lv_s3_get "$bucket" "$big" "$w/pack"
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2] ^= 0x40; open(p,"wb").write(b)' "$w/pack"
+lv_s3_put "$bucket" "$big" "$w/pack"
+run "$lv" --config "$w/s3.conf" drill run
+is "$rc" 12 "a drill of the damaged backup fails (exit 12)"
+like "$err" "^labvault: drill [0-9T]+Z-[0-9a-f]{8} failed: restore: .*${big#pg/}.*authentication failed" \
+  "the one-line error names the damaged pack"
+ok "the scratch directory is removed after the damaged restore" scratch_empty
+ok "no scratch PostgreSQL is left after the damaged restore" no_drill_postgres
+
+# --- history
+run "$lv" --config "$w/s3.conf" drill history --json
+is "$(j '[(d["kind"], d["target"].split()[-1].strip("()"), d["passed"]) for d in j]')" \
+  "[('pg', 'latest', True), ('pg', 'immediate', True), ('pg', 'random', True), ('pg', 'latest', False), ('pg', 'latest', False)]" \
+  "history: five recorded drills (the interrupted one is not recorded)"
+ok "every passed drill has RTO and RPO" python3 -c 'import json,sys; j=json.loads(sys.argv[1]); sys.exit(not all(d["rto"]["total"] > 0 and d["rpo"] is not None for d in j if d["passed"]))' "$out"
+
+done_testing
