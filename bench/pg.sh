@@ -132,8 +132,18 @@ prepare() { # TOOL: fresh repository (its directory owned by the cluster's OS us
       rm -rf "$mnt/pgbr/spool" "$mnt/pgbr/lock"
       br stanza-create >/dev/null || die "pgbackrest stanza-create failed" ;;
   esac
-  # the archive_command of a fresh repository: make the archiver push again, and start from a new segment
+}
+
+# After both repositories are fresh: start from a new segment and let the archiver catch up (it backs off
+# for up to a minute after failures, which would otherwise land in the next timed backup).
+archive_settle() {
+  local i
   as_pg "$bindir/psql" -qAtX -c "SELECT pg_switch_wal()" >/dev/null
+  for ((i = 0; i < 240; i++)); do
+    compgen -G "$pgdir/data/pg_wal/archive_status/*.ready" >/dev/null || return 0
+    sleep 0.5
+  done
+  die "the archiver did not catch up (see $pgdir/log/postgres.log)"
 }
 
 backup_argv() { # TOOL full|incr
@@ -197,6 +207,7 @@ for ((run = 1; run <= runs; run++)); do
   order=("${tools[@]:k}" "${tools[@]:0:k}")
   say "run $run of $runs: ${order[*]}"
   for t in "${order[@]}"; do prepare "$t"; last_size[$t]=$(backup_bytes "$t"); done
+  archive_settle
   for t in "${order[@]}"; do
     backup_argv "$t" full
     measure "$run" "$t" full "${cmd[@]}"

@@ -14,7 +14,10 @@
 #include "wal/rangetimes.h"
 #include "wal/stanza.h"
 
-#define POLL_NS 500000000L
+/* The archiver usually delivers the last segment within a few hundred milliseconds of the stop: poll
+ * often at first (a listing is cheap), then back off to twice a second. */
+#define POLL_FIRST_NS 50000000L
+#define POLL_MAX_NS 500000000L
 
 /* ---- lv_wal_wait_range ---------------------------------------------------------------------- */
 
@@ -62,6 +65,7 @@ int lv_wal_wait_range(lv_repo *r, uint32_t tli, uint64_t start_lsn, uint64_t sto
                   .last = (stop_lsn > start_lsn && stop_lsn % seg_size == 0 ? stop_lsn - 1 : stop_lsn) / seg_size};
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    long poll_ns = POLL_FIRST_NS;
     for (;;) {
         char prefix[64];
         wait_prefix(tli, w.next, w.last, seg_size, prefix, sizeof prefix);
@@ -81,8 +85,9 @@ int lv_wal_wait_range(lv_repo *r, uint32_t tli, uint64_t start_lsn, uint64_t sto
             return lv_err(LV_ERR_INCOMPLETE, "WAL segment %s (needed for %s..%s) was not archived within %d s",
                           name, a, b, timeout_s);
         }
-        struct timespec d = {0, POLL_NS};
+        struct timespec d = {0, poll_ns};
         nanosleep(&d, NULL);
+        poll_ns = poll_ns * 2 < POLL_MAX_NS ? poll_ns * 2 : POLL_MAX_NS;
     }
 }
 
