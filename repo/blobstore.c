@@ -109,6 +109,10 @@ static void idset_free(idset *s)
  * The packer. One mutex guards everything shared with the threads; the work done under it is pointer
  * moves and one memcpy of a sealed blob, so contention is negligible at blob granularity. */
 
+#define JOBS_BYTES_PER_WORKER ((uint64_t)4 << 20) /* small blobs queued per seal worker */
+#define JOBS_MAX 256                              /* jobs queued at most, whatever their size */
+#define JOB_KEEP_BYTES ((size_t)64 << 10)         /* buffers kept on jobs beyond max_jobs */
+
 typedef struct job {
     struct job *next;
     uint8_t type;
@@ -137,7 +141,9 @@ struct lv_packer {
 
     job *jq_head, *jq_tail;
     int jobs;                 /* queued + being sealed */
+    uint64_t jobs_bytes;      /* their plaintext bytes */
     job *jfree;
+    int nfree;                /* jobs in jfree */
     pack *cur;                /* being filled */
     pack *uq_head, *uq_tail;
     int uq;                   /* closed packs queued + being uploaded */
@@ -256,6 +262,21 @@ static void append_locked(lv_packer *p, job *j)
         close_cur_locked(p);
 }
 
+/* Give a sealed job back. Buffers are kept for the first max_jobs recycled jobs (fresh memory costs
+ * page faults); beyond that, large ones are freed, so a burst of small blobs after large ones does not
+ * leave many megabyte-sized buffers behind (the queue admits more jobs than max_jobs when they are
+ * small, see lv_packer_add). */
+static void job_put_locked(lv_packer *p, job *j)
+{
+    if (p->nfree >= p->max_jobs && j->plain.cap + j->sealed.cap > JOB_KEEP_BYTES) {
+        lv_buf_free(&j->plain);
+        lv_buf_free(&j->sealed);
+    }
+    j->next = p->jfree;
+    p->jfree = j;
+    p->nfree++;
+}
+
 static void *worker_main(void *arg)
 {
     lv_packer *p = arg;
@@ -277,9 +298,9 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&p->mu);
         if (!dead)
             append_locked(p, j);
-        j->next = p->jfree;
-        p->jfree = j;
         p->jobs--;
+        p->jobs_bytes -= j->raw_len;
+        job_put_locked(p, j);
         pthread_cond_broadcast(&p->cv_state);
     }
     pthread_mutex_unlock(&p->mu);
@@ -412,9 +433,10 @@ int lv_packer_new(lv_repo *r, lv_packer **out) { return lv_packer_new_opts(r, NU
 static job *job_get_locked(lv_packer *p)
 {
     job *j = p->jfree;
-    if (j)
+    if (j) {
         p->jfree = j->next;
-    else
+        p->nfree--;
+    } else
         j = lv_xcalloc(1, sizeof *j);
     j->next = NULL;
     return j;
@@ -501,11 +523,16 @@ int lv_packer_add(lv_packer *p, uint8_t type, const void *data, size_t n, uint8_
     }
     idset_add(&p->pending, id);
 
+    /* Back-pressure: always room for max_jobs jobs; beyond that, small blobs may queue up to
+     * JOBS_BYTES_PER_WORKER per worker (bounded by JOBS_MAX), so a run of small files does not make the
+     * caller and the seal workers take turns waiting on each other. */
     pthread_mutex_lock(&p->mu);
-    while (p->jobs >= p->max_jobs && !p->err)
+    uint64_t budget = JOBS_BYTES_PER_WORKER * (uint64_t)(p->nworkers ? p->nworkers : 1);
+    while (p->jobs >= p->max_jobs && !p->err && (p->jobs >= JOBS_MAX || p->jobs_bytes + n > budget))
         pthread_cond_wait(&p->cv_state, &p->mu);
     job *j = job_get_locked(p);
     j->type = type;
+    j->raw_len = (uint32_t)n; /* before sealing: a dead packer's worker skips seal_job but still counts */
     memcpy(j->id, id, LV_HASH_LEN);
     lv_buf_reset(&j->plain);
     pthread_mutex_unlock(&p->mu);
@@ -520,8 +547,7 @@ int lv_packer_add(lv_packer *p, uint8_t type, const void *data, size_t n, uint8_
         seal_job(p, j, data, n, p->probe);
         pthread_mutex_lock(&p->mu);
         append_locked(p, j);
-        j->next = p->jfree;
-        p->jfree = j;
+        job_put_locked(p, j);
     } else {
         if (p->jq_tail)
             p->jq_tail->next = j;
@@ -529,6 +555,7 @@ int lv_packer_add(lv_packer *p, uint8_t type, const void *data, size_t n, uint8_
             p->jq_head = j;
         p->jq_tail = j;
         p->jobs++;
+        p->jobs_bytes += n;
         pthread_cond_signal(&p->cv_work);
     }
     int rc = p->err ? raise_err_locked(p) : LV_OK;

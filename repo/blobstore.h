@@ -18,7 +18,9 @@
  * CPU work on blob N+1 overlaps the upload of the previous pack. There is one upload thread per upload
  * slot (`upload_queue`, default 2): hashing one pack overlaps the PUT of the other, and S3 gets two
  * connections. Memory is bounded: at most `upload_queue` closed packs (queued or uploading) plus the
- * one being filled, plus 2 queued blobs per seal worker (each a plaintext copy and its sealed form).
+ * one being filled, plus the queued blobs (each a plaintext copy and its sealed form): always room for
+ * 2 per seal worker, and beyond that small ones up to 4 MiB of plaintext per worker (at most 256 jobs),
+ * so a run of small files keeps the seal workers busy instead of taking turns with the caller.
  * When uploads fall behind, lv_packer_add blocks (back-pressure); it never buffers more. Buffers are
  * recycled, not freed: on VMs that hand free memory back to the host, first-touch page faults on fresh
  * memory cost about as much as the compression.

@@ -584,15 +584,18 @@ static void index_every(const char *tmp)
         return;
     }
     lv_packer *p;
-    lv_packer_opts o = {.pack_size = 32 << 10, .index_every = 10, .upload_queue = 1, .workers = 3};
+    /* Blobs large enough (30 MB in all, one seal worker) that the packer's queue (4 MiB of small blobs
+     * per worker) fills up and lv_packer_add waits, so uploaded packs accumulate between adds. */
+    lv_packer_opts o = {.pack_size = 32 << 10, .index_every = 10, .upload_queue = 1, .workers = 1};
     lv_packer_new_opts(r, &o, &p);
-    uint8_t buf[20000], ids[100][LV_HASH_LEN];
+    static uint8_t buf[300000];
+    uint8_t ids[100][LV_HASH_LEN];
     int rc = LV_OK;
     for (int i = 0; i < 100 && rc == LV_OK; i++) {
         fill_random(buf, sizeof buf, (uint64_t)i + 5);
         rc = lv_packer_add(p, LV_BLOB_DATA, buf, sizeof buf, ids[i], NULL);
     }
-    CHECK(rc == LV_OK && lv_packer_flush(p) == LV_OK, "every: 100 blobs in 32 KiB packs, one upload slot");
+    CHECK(rc == LV_OK && lv_packer_flush(p) == LV_OK, "every: 100 blobs of 300 KB, one upload slot");
     size_t n = 0;
     lv_store_list(st, "index/", count_cb, &n);
     CHECK(n >= 5, "every: an index every 10 blobs or so (%zu index objects)", n);
