@@ -19,6 +19,7 @@
 #include "backup/pg_relmap.h"
 #include "backup/pg_session.h"
 #include "backup/pg_walk.h"
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/hex.h"
@@ -54,13 +55,6 @@ typedef struct run {
     double t0, t_phase;
 } run;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void segment_name(uint32_t tli, uint64_t lsn, uint32_t seg_size, char out[25])
 {
     uint64_t seg = lsn / seg_size, per = 0x100000000ull / seg_size;
@@ -70,7 +64,7 @@ static void segment_name(uint32_t tli, uint64_t lsn, uint32_t seg_size, char out
 /* Phase timings at --log-level info: where a slow backup spends its time. */
 static void phase(run *u, const char *what)
 {
-    double now = now_s();
+    double now = lv_mono_s();
     lv_info("%s: %.2f s (%.2f s since the start)", what, now - u->t_phase, now - u->t0);
     u->t_phase = now;
 }
@@ -122,8 +116,8 @@ static int check_cluster(run *u)
 static int test_pause(void)
 {
     const char *v = getenv("LABVAULT_TEST_PAUSE_AFTER_START");
-    double secs = v ? atof(v) : 0, end = now_s() + secs;
-    while (secs > 0 && now_s() < end) {
+    double secs = v ? atof(v) : 0, end = lv_mono_s() + secs;
+    while (secs > 0 && lv_mono_s() < end) {
         if (lv_pg_backup_interrupt)
             return lv_err(LV_ERR_INTERRUPTED, "interrupted");
         usleep(50 * 1000);
@@ -392,7 +386,7 @@ int lv_pg_backup(lv_repo *r, const lv_pg_backup_opts *o, lv_pg_backup_result *re
     u->r = r;
     u->o = o;
     u->res = res;
-    u->t0 = u->t_phase = now_s();
+    u->t0 = u->t_phase = lv_mono_s();
     int lock = -1, rc = LV_OK;
     if (o->lock_path)
         rc = lv_pg_lock(o->lock_path, &lock);
@@ -407,7 +401,7 @@ int lv_pg_backup(lv_repo *r, const lv_pg_backup_opts *o, lv_pg_backup_result *re
     res->bad_pages = u->rd.nbad;
     res->start_lsn = u->m.start_lsn;
     res->stop_lsn = u->m.stop_lsn;
-    res->seconds = now_s() - u->t0;
+    res->seconds = lv_mono_s() - u->t0;
     if (rc == LV_OK && res->bad_pages > 0)
         rc = lv_err(LV_ERR_INCOMPLETE, "backup %.12s committed, but %" PRIu64 " pages failed their checksum (listed "
                     "above and in the manifest)", res->id, res->bad_pages);

@@ -13,6 +13,7 @@
 
 #include "backup/pg.h"
 #include "backup/pg_page.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 
@@ -355,16 +356,9 @@ typedef struct file_state {
     uint32_t n, cap;
 } file_state;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void progress(lv_pg_read *x, uint64_t read, double t0, int final)
 {
-    double el = now_s() - t0;
+    double el = lv_mono_s() - t0;
     double mib = (double)read / 1048576.0, total = (double)x->tree->bytes / 1048576.0;
     double rate = el > 0 ? mib / el : 0;
     double eta = rate > 0 && total > mib ? (total - mib) / rate : 0;
@@ -463,7 +457,7 @@ static int consume(shared *s, file_state *fst, uint8_t *vanished)
 {
     lv_pg_read *x = s->x;
     size_t left = x->tree->n;
-    double t0 = now_s(), last = 0;
+    double t0 = lv_mono_s(), last = 0;
     int rc = LV_OK;
     while (left > 0 && rc == LV_OK) {
         msg *m = pop(s);
@@ -490,8 +484,8 @@ static int consume(shared *s, file_state *fst, uint8_t *vanished)
         msg_free(s, m);
         if (rc == LV_OK && lv_pg_backup_interrupt)
             rc = lv_err(LV_ERR_INTERRUPTED, "interrupted");
-        if (x->progress && now_s() - last >= 0.5) {
-            last = now_s();
+        if (x->progress && lv_mono_s() - last >= 0.5) {
+            last = lv_mono_s();
             progress(x, __atomic_load_n(&s->bytes_read, __ATOMIC_RELAXED), t0, 0);
         }
     }

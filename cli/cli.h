@@ -68,6 +68,9 @@ void lv_ctx_close(lv_ctx *ctx);
 /* Write to stdout. */
 void lv_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void lv_out_buf(const lv_buf *b);
+/* The --json result of a command that committed something: its summary object (JSON text starting
+ * with '{') with "id" and, when rc is not LV_OK (committed but incomplete), "error" in front. */
+void lv_result_json(lv_buf *out, const char *id, int rc, const char *summary_json);
 /* A byte count for people: "812 B", "1.5 MiB" (binary units, one decimal). */
 void lv_human_size(uint64_t v, char out[32]);
 

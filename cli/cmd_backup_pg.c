@@ -9,7 +9,6 @@
 #include "backup/pg_prev.h"
 #include "cli/cli.h"
 #include "common/error.h"
-#include "common/json.h"
 #include "common/log.h"
 
 static void on_signal(int sig)
@@ -21,14 +20,7 @@ static void on_signal(int sig)
 static void print_result(lv_ctx *ctx, const lv_pg_backup_result *res, int rc, lv_buf *out)
 {
     if (ctx->json) {
-        lv_buf_printf(out, "{\"id\":\"%s\",", res->id);
-        if (rc != LV_OK) {
-            lv_buf_printf(out, "\"error\":{\"code\":%d,\"kind\":\"%s\",\"message\":", rc, lv_code_name(rc));
-            lv_json_escape(out, lv_errmsg());
-            lv_buf_append_str(out, "},");
-        }
-        lv_buf_append_str(out, res->summary_json + 1);
-        lv_buf_append_str(out, "\n");
+        lv_result_json(out, res->id, rc, res->summary_json);
         return;
     }
     char ws[32] = "?", we[32] = "?";

@@ -133,15 +133,7 @@ static void print_backup(lv_ctx *ctx, const lv_backup_result *res, int rc, lv_bu
 {
     const lv_backup_stats *s = &res->st;
     if (ctx->json) {
-        /* The summary object, with the id (and the error of an incomplete snapshot) in front. */
-        lv_buf_printf(out, "{\"id\":\"%s\",", res->id);
-        if (rc != LV_OK) {
-            lv_buf_printf(out, "\"error\":{\"code\":%d,\"kind\":\"%s\",\"message\":", rc, lv_code_name(rc));
-            lv_json_escape(out, lv_errmsg());
-            lv_buf_append_str(out, "},");
-        }
-        lv_buf_append_str(out, res->summary + 1);
-        lv_buf_append_str(out, "\n");
+        lv_result_json(out, res->id, rc, res->summary);
         return;
     }
     char total[32], read[32], fresh[32], stored[32];

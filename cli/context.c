@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "manifests/catalog_copy.h"
 
@@ -33,6 +34,18 @@ void lv_out_buf(const lv_buf *b)
 {
     if (b->len) /* fwrite(NULL, ...) of an empty buffer is undefined */
         fwrite(b->data, 1, b->len, stdout);
+}
+
+void lv_result_json(lv_buf *out, const char *id, int rc, const char *summary_json)
+{
+    lv_buf_printf(out, "{\"id\":\"%s\",", id);
+    if (rc != LV_OK) {
+        lv_buf_printf(out, "\"error\":{\"code\":%d,\"kind\":\"%s\",\"message\":", rc, lv_code_name(rc));
+        lv_json_escape(out, lv_errmsg());
+        lv_buf_append_str(out, "},");
+    }
+    lv_buf_append_str(out, summary_json + 1);
+    lv_buf_append_str(out, "\n");
 }
 
 void lv_human_size(uint64_t v, char out[32])

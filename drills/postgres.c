@@ -13,24 +13,17 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "drills/drill.h"
-
-static double now(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
 
 static void sleep_ms(long ms)
 {
@@ -360,7 +353,7 @@ static int exited(lv_spg *p)
 int lv_spg_wait_ready(lv_spg *p, int timeout, const char *const *users, char **user_out)
 {
     *user_out = NULL;
-    double end = now() + timeout;
+    double end = lv_wall_s() + timeout;
     char *last_err = NULL;
     for (;;) {
         if (lv_drill_interrupt) {
@@ -398,7 +391,7 @@ int lv_spg_wait_ready(lv_spg *p, int timeout, const char *const *users, char **u
             if (!strstr(last_err, "does not exist"))
                 break; /* not ready yet (starting up, socket not there): the user is not the question */
         }
-        if (now() > end) {
+        if (lv_wall_s() > end) {
             char *t = log_tail(p);
             int rc = lv_err(LV_ERR_PG, "the scratch PostgreSQL was not ready after %d s (drill-timeout): %s; "
                             "last log line: %s", timeout, last_err ? last_err : "-", t);

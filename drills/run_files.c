@@ -12,10 +12,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/time.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -24,13 +24,6 @@
 #include "restore/walk.h"
 #include "snapshot/reader.h"
 #include "snapshot/snapshot.h"
-
-static double now(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
 
 typedef struct cmp_ctx {
     lv_repo *r;
@@ -286,7 +279,7 @@ int lv_drill_run_files(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
     memset(&st, 0, sizeof st);
     int final = LV_OK;
     rc = lv_restore_dir(r, &ro, &st);
-    d->rto = now() - d->started;
+    d->rto = lv_wall_s() - d->started;
     d->rto_write = st.seconds;
     d->files = st.files;
     d->bytes_written = st.bytes;
@@ -320,7 +313,7 @@ int lv_drill_run_files(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
     free(target);
     free(scratch);
     lv_drill_signals_restore();
-    d->seconds = now() - d->started;
+    d->seconds = lv_wall_s() - d->started;
     if (final) {
         rc = lv_err(final, "%s", errsave);
         free(errsave);

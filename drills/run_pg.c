@@ -3,12 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "crypto/crypto.h"
@@ -20,13 +20,6 @@
 #include "restore/pg.h"
 #include "restore/pg_conf.h"
 #include "wal/range.h"
-
-static double now(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
 
 /* --backup ID (a unique prefix) or --random: the full id and its stop time, from the catalog. */
 static int choose_backup(lv_repo *r, const char *spec, char id[2 * LV_HASH_LEN + 1], int64_t *stop_time)
@@ -259,7 +252,7 @@ int lv_drill_run_pg(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
         final = rc;
         goto cleanup;
     }
-    double t_pg = now();
+    double t_pg = lv_wall_s();
     if ((rc = lv_spg_start(&p))) {
         lv_drill_check_add(d, "start", 0, "%s", lv_errmsg());
         final = rc;
@@ -286,7 +279,7 @@ int lv_drill_run_pg(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
         lv_drill_check_add(d, "recovery", 0, "%s", lv_errmsg());
         goto cleanup;
     }
-    double ready = now();
+    double ready = lv_wall_s();
     d->rto = ready - d->started;
     d->rto_replay = ready - t_pg;
     lv_drill_check_add(d, "recovery", 1, "ready for queries after %.2f s of recovery (%llu WAL segments restored)",
@@ -321,7 +314,7 @@ cleanup:
     free(user);
     free(datadir);
     free(scratch);
-    d->seconds = now() - d->started;
+    d->seconds = lv_wall_s() - d->started;
     if (final == LV_ERR_INTERRUPTED) {
         free(errsave);
         return lv_err(LV_ERR_INTERRUPTED, "drill %s interrupted: %sscratch directory removed", d->id,

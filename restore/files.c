@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -50,18 +51,11 @@ typedef struct rst {
     int progress_shown;
 } rst;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void progress(rst *s, int final)
 {
     if (!s->o->progress || (final && !s->progress_shown))
         return;
-    double t = now();
+    double t = lv_mono_s();
     if (!final && t - s->last_progress < 0.5)
         return;
     s->last_progress = t;
@@ -380,7 +374,7 @@ int lv_restore_dir(lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st)
     s.o = o;
     s.st = st;
     s.root = -1;
-    s.t0 = now();
+    s.t0 = lv_mono_s();
     for (size_t i = 0; i < LV_RESTORE_FILES; i++)
         s.slots[i].fd = -1;
     lv_manifest m;
@@ -409,7 +403,7 @@ int lv_restore_dir(lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st)
             close(s.dirs[i]);
     }
     progress(&s, 1);
-    st->seconds = now() - s.t0;
+    st->seconds = lv_mono_s() - s.t0;
     if (s.root >= 0)
         close(s.root);
     free(s.dirs);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/json.h"
@@ -22,13 +23,6 @@
 volatile sig_atomic_t lv_pg_restore_interrupt;
 
 static const char *const kind_names[] = {"latest", "immediate", "time", "xid", "lsn", "name"};
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int write_text(const char *dir, const char *name, const char *text)
 {
@@ -142,7 +136,7 @@ static int check_opts(const lv_pg_restore_opts *o)
 int lv_pg_restore(lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_result *res)
 {
     memset(res, 0, sizeof *res);
-    double t0 = now();
+    double t0 = lv_mono_s();
     int rc = check_opts(o);
     lv_pg_target t;
     if (rc == LV_OK)
@@ -196,7 +190,7 @@ int lv_pg_restore(lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_result 
         if (rc != LV_OK)
             goto out;
     }
-    res->seconds = now() - t0;
+    res->seconds = lv_mono_s() - t0;
     lv_buf js = LV_BUF_INIT;
     summary(o, &m, res, lv_buf_cstr(&cmd), &js);
     res->summary_json = lv_xstrdup(lv_buf_cstr(&js));

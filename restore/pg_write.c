@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/hex.h"
@@ -28,13 +29,6 @@ static const char *const std_dirs[] = {
     "pg_multixact", "pg_multixact/members", "pg_multixact/offsets", "pg_notify", "pg_replslot", "pg_serial",
     "pg_snapshots", "pg_stat", "pg_stat_tmp", "pg_subtrans", "pg_tblspc", "pg_twophase", "pg_wal",
     "pg_wal/archive_status", "pg_xact"};
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- checks before writing -------------------------------------------------------------------- */
 
@@ -174,7 +168,7 @@ static void progress(wr *w, int final)
 {
     if (!w->o->progress || (final && !w->progress_shown))
         return;
-    double t = now();
+    double t = lv_mono_s();
     if (!final && t - w->last_progress < 0.5)
         return;
     w->last_progress = t;
@@ -193,7 +187,7 @@ static int deliver(void *arg, size_t dest, uint64_t offset, const uint8_t *data,
         return lv_err(LV_ERR_CORRUPT, "a blob of %zu bytes cannot hold the pages the manifest takes from it "
                       "(bytes %llu..%llu)", n, (unsigned long long)q->blob_off,
                       (unsigned long long)(q->blob_off + q->len));
-    double t = now();
+    double t = lv_mono_s();
     int fd = w->slots[q->slot].fd;
     const uint8_t *p = data + q->blob_off;
     uint64_t left = q->len, off = q->file_off;
@@ -208,7 +202,7 @@ static int deliver(void *arg, size_t dest, uint64_t offset, const uint8_t *data,
         off += (uint64_t)k;
     }
     pthread_mutex_lock(&w->mu);
-    w->write_s += now() - t;
+    w->write_s += lv_mono_s() - t;
     w->written += q->len;
     pthread_mutex_unlock(&w->mu);
     return LV_OK;
@@ -235,9 +229,9 @@ static int run_batch(wr *w)
     if (lv_pg_restore_interrupt)
         return lv_err(LV_ERR_INTERRUPTED, "restore interrupted (the data directory is incomplete)");
     size_t failed;
-    double t = now(), ws = w->write_s;
+    double t = lv_mono_s(), ws = w->write_s;
     int rc = lv_fetch_run(w->f, &failed);
-    double wall = now() - t, wrote = w->write_s - ws;
+    double wall = lv_mono_s() - t, wrote = w->write_s - ws;
     w->st->seconds_write += wrote / w->workers;
     double dl = (wall * w->workers - wrote) / w->workers;
     w->st->seconds_download += dl > 0 ? dl : 0;
@@ -503,7 +497,7 @@ int lv_pg_write(lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char
     w.workers = o->workers > 0 ? o->workers : 4;
     w.f = lv_fetch_new(r, w.workers, deliver, &w);
     pthread_mutex_init(&w.mu, NULL);
-    w.t0 = now();
+    w.t0 = lv_mono_s();
     for (uint32_t i = 0; i < m->nfiles; i++)
         w.total += m->files[i].size;
     char *last = NULL;
