@@ -1,7 +1,11 @@
 /* Local file-system helpers with the durability rules of the repository format.
  * lv_write_file_atomic writes to "<path>.tmp-<pid>-<rand>", fsyncs it, renames it over path and fsyncs
  * the directory: a crash leaves either the old file or the complete new one, never a partial file under
- * the final name. All functions return lv_code (see common/error.h) and set the error message. */
+ * the final name. Files of LV_DIRECT_MIN bytes or more are written with O_DIRECT where the file system
+ * allows it (falling back to the page cache where it does not): repository objects are written once and
+ * read rarely, so a backup should not push the host's working set out of the cache, and filling fresh
+ * page-cache pages was the largest cost of a local put on our VMs (docs/repository-format.md, "Writing
+ * files"). All functions return lv_code (see common/error.h) and set the error message. */
 #ifndef LV_COMMON_FSUTIL_H
 #define LV_COMMON_FSUTIL_H
 
@@ -23,9 +27,17 @@ int lv_read_file(const char *path, lv_buf *out);
 /* fsync the directory dir (after creating, renaming or removing an entry in it). */
 int lv_fsync_dir(const char *dir);
 
-/* Write all n bytes / read exactly n bytes at offset, retrying on EINTR and short transfers.
- * lv_pread_full returns LV_ERR_IO on a short file. */
+/* Write all n bytes (at the file offset, or at off) / read exactly n bytes at offset, retrying on EINTR
+ * and short transfers. lv_pread_full returns LV_ERR_IO on a short file.
+ *
+ * Writes go to the kernel in pieces of at most LV_WRITE_CHUNK bytes: on the virtual machines we run on,
+ * one write(2) of 16 MiB into the page cache costs about 5x the system time of the same bytes in 256 KiB
+ * pieces (measured with dd and with bench/blob_bench -r; docs/repository-format.md, "Writing files"). */
+#define LV_WRITE_CHUNK (256u * 1024u)
+#define LV_DIRECT_MIN (1u << 20)
 int lv_write_all(int fd, const void *p, size_t n, const char *what);
+int lv_pwrite_all(int fd, const void *p, size_t n, uint64_t off, const char *what);
+
 int lv_pread_full(int fd, void *p, size_t n, uint64_t off, const char *what);
 
 #endif

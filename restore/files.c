@@ -99,17 +99,7 @@ static int deliver(void *arg, size_t dest, uint64_t offset, const uint8_t *data,
 {
     rst *s = arg;
     slot *sl = &s->slots[dest];
-    while (n > 0) {
-        ssize_t w = pwrite(sl->fd, data, n, (off_t)offset);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return lv_err_errno(w < 0 ? errno : EIO, "cannot write %s", sl->path);
-        data += w;
-        n -= (size_t)w;
-        offset += (uint64_t)w;
-    }
-    return LV_OK;
+    return lv_pwrite_all(sl->fd, data, n, offset, sl->path);
 }
 
 static void slot_close(slot *sl)

@@ -188,19 +188,10 @@ static int deliver(void *arg, size_t dest, uint64_t offset, const uint8_t *data,
                       "(bytes %llu..%llu)", n, (unsigned long long)q->blob_off,
                       (unsigned long long)(q->blob_off + q->len));
     double t = lv_mono_s();
-    int fd = w->slots[q->slot].fd;
-    const uint8_t *p = data + q->blob_off;
-    uint64_t left = q->len, off = q->file_off;
-    while (left > 0) {
-        ssize_t k = pwrite(fd, p, left, (off_t)off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return lv_err_errno(k < 0 ? errno : EIO, "cannot write");
-        p += k;
-        left -= (uint64_t)k;
-        off += (uint64_t)k;
-    }
+    const slot *sl = &w->slots[q->slot];
+    int rc = lv_pwrite_all(sl->fd, data + q->blob_off, q->len, q->file_off, w->m->files[sl->file].path);
+    if (rc != LV_OK)
+        return rc;
     pthread_mutex_lock(&w->mu);
     w->write_s += lv_mono_s() - t;
     w->written += q->len;
