@@ -39,7 +39,7 @@ typedef struct run {
     const lv_pg_backup_opts *o;
     lv_pg_backup_result *res;
     char pgdata[PATH_MAX];
-    lv_pgs_conn conn;
+    lv_pg_conn_opts conn;
     PGconn *c;
     lv_pgs_info info;
     uint32_t timeline;
@@ -128,7 +128,7 @@ static int test_pause(void)
 static int tablespaces(run *u)
 {
     PGresult *res;
-    int rc = lv_pgs_query(u->c, "SELECT oid, spcname, pg_tablespace_location(oid) FROM pg_tablespace "
+    int rc = lv_pg_query(u->c, "SELECT oid, spcname, pg_tablespace_location(oid) FROM pg_tablespace "
                                 "WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY oid",
                           0, NULL, &res);
     if (rc != LV_OK)
@@ -313,8 +313,8 @@ static int backup(run *u)
     int rc = check_pgdata(u);
     if (rc != LV_OK)
         return rc;
-    u->conn = (lv_pgs_conn){o->conninfo, o->host, o->port, o->user, o->database};
-    if ((rc = lv_pgs_connect(&u->conn, NULL, &u->c)) != LV_OK || (rc = lv_pgs_info_get(u->c, &u->info)) != LV_OK ||
+    u->conn = (lv_pg_conn_opts){o->conninfo, o->host, o->port, o->user, o->database};
+    if ((rc = lv_pg_connect(&u->conn, NULL, LV_PG_APP_BACKUP, &u->c)) != LV_OK || (rc = lv_pgs_info_get(u->c, &u->info)) != LV_OK ||
         (rc = check_cluster(u)) != LV_OK)
         return rc;
     lv_pgman *m = &u->m;

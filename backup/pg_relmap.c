@@ -19,7 +19,7 @@ static const char relmap_sql[] =
 static int one_database(PGconn *db, const char *name, int count_rows, lv_pgman_database *out, int *uncounted)
 {
     PGresult *res;
-    int rc = lv_pgs_query(db, relmap_sql, 0, NULL, &res);
+    int rc = lv_pg_query(db, relmap_sql, 0, NULL, &res);
     if (rc != LV_OK)
         return lv_err_ctx("database %s", name);
     int n = PQntuples(res);
@@ -45,7 +45,7 @@ static int one_database(PGconn *db, const char *name, int count_rows, lv_pgman_d
          * (-1) behind a savepoint, with a warning, and the counts are no longer exact. */
         PGresult *cnt = PQexec(db, "SAVEPOINT lv_count");
         PQclear(cnt);
-        rc = lv_pgs_query(db, sql, 0, NULL, &cnt);
+        rc = lv_pg_query(db, sql, 0, NULL, &cnt);
         free(sql);
         if (rc != LV_OK) {
             lv_warn("database %s: row count of %s.%s left out: %s", name, r->schema, r->name, lv_errmsg());
@@ -63,14 +63,14 @@ static int one_database(PGconn *db, const char *name, int count_rows, lv_pgman_d
     return LV_OK;
 }
 
-int lv_pg_relmap_collect(PGconn *main, const lv_pgs_conn *c, int count_rows, const char *stop_snapshot,
+int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows, const char *stop_snapshot,
                          lv_pgman_database **dbs, uint32_t *ndbs, int *exact)
 {
     *dbs = NULL;
     *ndbs = 0;
     *exact = stop_snapshot != NULL;
     PGresult *res;
-    int rc = lv_pgs_query(main, "SELECT oid, datname FROM pg_database WHERE datallowconn ORDER BY oid", 0, NULL,
+    int rc = lv_pg_query(main, "SELECT oid, datname FROM pg_database WHERE datallowconn ORDER BY oid", 0, NULL,
                           &res);
     if (rc != LV_OK)
         return rc;
@@ -81,11 +81,11 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pgs_conn *c, int count_rows, con
         d[i].name = lv_xstrdup(PQgetvalue(res, i, 1));
         *ndbs = (uint32_t)(i + 1);
         PGconn *db = NULL;
-        if ((rc = lv_pgs_connect(c, d[i].name, &db)) != LV_OK)
+        if ((rc = lv_pg_connect(c, d[i].name, LV_PG_APP_BACKUP, &db)) != LV_OK)
             break;
         PGresult *tx;
         char *snap = NULL;
-        rc = lv_pgs_query(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, &tx);
+        rc = lv_pg_query(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, &tx);
         if (rc == LV_OK) {
             PQclear(tx);
             /* The first statement fixes the transaction's snapshot: this is the one the counts see. */

@@ -15,7 +15,7 @@
 #include "manifests/pgman.h"
 
 /* Fills *dbs / *ndbs (owned: free with lv_pg_relmap_free). LV_ERR_PG naming the database and cause. */
-int lv_pg_relmap_collect(PGconn *main, const lv_pgs_conn *c, int count_rows, const char *stop_snapshot,
+int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows, const char *stop_snapshot,
                          lv_pgman_database **dbs, uint32_t *ndbs, int *exact);
 void lv_pg_relmap_free(lv_pgman_database *dbs, uint32_t ndbs);
 

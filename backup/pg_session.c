@@ -9,59 +9,11 @@
 #include "common/error.h"
 #include "wal/segment.h"
 
-static int first_line(const char *m) { return (int)strcspn(m, "\n"); }
-
-int lv_pgs_connect(const lv_pgs_conn *c, const char *dbname, PGconn **out)
-{
-    const char *keys[8], *vals[8];
-    int k = 0;
-    /* Only the first dbname is expanded as a connection string; later keywords override it. */
-    if (c->conninfo) {
-        keys[k] = "dbname";
-        vals[k++] = c->conninfo;
-    }
-    const char *names[] = {"host", "port", "user", "dbname"};
-    /* --dbname is the whole connection: the pg-* options do not override parts of it. */
-    const char *given[] = {c->conninfo ? NULL : c->host, c->conninfo ? NULL : c->port, c->conninfo ? NULL : c->user,
-                           dbname ? dbname : c->conninfo ? NULL : c->dbname};
-    for (int i = 0; i < 4; i++)
-        if (given[i]) {
-            keys[k] = names[i];
-            vals[k++] = given[i];
-        }
-    keys[k] = "application_name";
-    vals[k++] = "labvault backup pg";
-    keys[k] = NULL;
-    vals[k] = NULL;
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
-    if (!conn || PQstatus(conn) != CONNECTION_OK) {
-        const char *m = conn ? PQerrorMessage(conn) : "out of memory";
-        int rc = lv_err(LV_ERR_PG, "cannot connect to PostgreSQL%s%s: %.*s", dbname ? " database " : "",
-                        dbname ? dbname : "", first_line(m), m);
-        PQfinish(conn);
-        return rc;
-    }
-    *out = conn;
-    return LV_OK;
-}
-
-int lv_pgs_query(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **res)
-{
-    *res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(*res);
-    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
-        return LV_OK;
-    const char *m = PQerrorMessage(c);
-    int rc = lv_err(LV_ERR_PG, "PostgreSQL refused \"%.80s\": %.*s", sql, first_line(m), m);
-    PQclear(*res);
-    *res = NULL;
-    return rc;
-}
 
 /* One row expected. */
 static int query1(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **res)
 {
-    int rc = lv_pgs_query(c, sql, nparams, params, res);
+    int rc = lv_pg_query(c, sql, nparams, params, res);
     if (rc == LV_OK && PQntuples(*res) != 1) {
         rc = lv_err(LV_ERR_PG, "PostgreSQL returned %d rows for \"%.80s\"", PQntuples(*res), sql);
         PQclear(*res);

@@ -12,10 +12,7 @@
 
 #include <libpq-fe.h>
 
-typedef struct lv_pgs_conn {
-    const char *conninfo;                     /* expanded as dbname; may be NULL */
-    const char *host, *port, *user, *dbname;  /* used without conninfo; NULL = libpq defaults */
-} lv_pgs_conn;
+#include "common/pgconn.h"
 
 typedef struct lv_pgs_info {
     int version;                 /* server_version_num */
@@ -28,12 +25,8 @@ typedef struct lv_pgs_info {
     char archive_mode[16];
 } lv_pgs_info;
 
-/* Connect (application_name "labvault backup pg"); dbname, when given, replaces the database of
- * conninfo (the per-database relation maps). LV_ERR_PG naming the cause. */
-int lv_pgs_connect(const lv_pgs_conn *c, const char *dbname, PGconn **out);
-
-/* One query, expecting tuples (any number); *res to PQclear. LV_ERR_PG naming the SQL and the cause. */
-int lv_pgs_query(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **res);
+/* Connections and single statements: common/pgconn.h, with this application_name. */
+#define LV_PG_APP_BACKUP "labvault backup pg"
 
 int lv_pgs_info_get(PGconn *c, lv_pgs_info *info);
 

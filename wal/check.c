@@ -15,39 +15,13 @@
 #include "wal/spool.h"
 #include "wal/stanza.h"
 
-static int pg_connect(const lv_wal_pgconn *pg, PGconn **out)
-{
-    const char *names[] = {"host", "port", "user", "dbname"};
-    const char *given[] = {pg->host, pg->port, pg->user, pg->dbname};
-    const char *keys[6], *vals[6];
-    int k = 0;
-    for (int i = 0; i < 4; i++)
-        if (given[i]) {
-            keys[k] = names[i];
-            vals[k++] = given[i];
-        }
-    keys[k] = "application_name";
-    vals[k++] = "labvault check";
-    keys[k] = NULL;
-    vals[k] = NULL;
-    PGconn *c = PQconnectdbParams(keys, vals, 0);
-    if (!c || PQstatus(c) != CONNECTION_OK) {
-        const char *m = c ? PQerrorMessage(c) : "out of memory";
-        int rc = lv_err(LV_ERR_PG, "cannot connect to PostgreSQL: %.*s", (int)strcspn(m, "\n"), m);
-        PQfinish(c);
-        return rc;
-    }
-    *out = c;
-    return LV_OK;
-}
-
 /* Run a one-row query; *res is the result to read and PQclear. */
 static int query(PGconn *c, const char *sql, PGresult **res)
 {
     *res = PQexec(c, sql);
     if (PQresultStatus(*res) != PGRES_TUPLES_OK || PQntuples(*res) != 1) {
         const char *m = PQerrorMessage(c);
-        int rc = lv_err(LV_ERR_PG, "PostgreSQL refused \"%s\": %.*s", sql, (int)strcspn(m, "\n"), m);
+        int rc = lv_err(LV_ERR_PG, "PostgreSQL refused \"%s\": %.*s", sql, lv_pg_msg_len(m), m);
         PQclear(*res);
         *res = NULL;
         return rc;
@@ -121,11 +95,11 @@ static void archiver_failure(PGconn *c, char *out, size_t n)
     PQclear(res);
 }
 
-int lv_wal_check(lv_repo *r, const lv_wal_pgconn *pg, int timeout_s, lv_wal_check_result *res)
+int lv_wal_check(lv_repo *r, const lv_pg_conn_opts *pg, int timeout_s, lv_wal_check_result *res)
 {
     memset(res, 0, sizeof *res);
     PGconn *c = NULL;
-    int rc = pg_connect(pg, &c);
+    int rc = lv_pg_connect(pg, NULL, "labvault check", &c);
     if (rc)
         return rc;
     if ((rc = check_cluster(r, c)) || (rc = switch_wal(c, res->segment))) {

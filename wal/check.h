@@ -12,12 +12,9 @@
 #ifndef LV_WAL_CHECK_H
 #define LV_WAL_CHECK_H
 
+#include "common/pgconn.h"
 #include "repo/repo.h"
 #include "wal/segment.h"
-
-typedef struct lv_wal_pgconn {
-    const char *host, *port, *user, *dbname; /* NULL: libpq's default */
-} lv_wal_pgconn;
 
 typedef struct lv_wal_check_result {
     char segment[LV_WAL_NAME_MAX];  /* the segment switched and found */
@@ -25,6 +22,6 @@ typedef struct lv_wal_check_result {
     double seconds;                 /* from the switch until it was found */
 } lv_wal_check_result;
 
-int lv_wal_check(lv_repo *r, const lv_wal_pgconn *pg, int timeout_s, lv_wal_check_result *res);
+int lv_wal_check(lv_repo *r, const lv_pg_conn_opts *pg, int timeout_s, lv_wal_check_result *res);
 
 #endif
