@@ -11,11 +11,6 @@ export LABVAULT_CONFIG=$d/none.conf   # never read the machine's /etc/labvault
 unset LABVAULT_PASSPHRASE LABVAULT_KEY_FILE LABVAULT_REPO LABVAULT_CATALOG AWS_ENDPOINT_URL 2>/dev/null || true
 
 # run CMD...: sets $out, $err, $rc
-run() {
-  rc=0
-  out=$("$@" 2>"$d/err") || rc=$?
-  err=$(cat "$d/err")
-}
 
 json_ok() { python3 -c 'import json,sys; json.loads(sys.stdin.read())' <<<"$1"; }
 

@@ -16,7 +16,6 @@ unset LABVAULT_PASSPHRASE AWS_ENDPOINT_URL 2>/dev/null || true
 export LABVAULT_S3_ENDPOINT=$LV_TEST_S3_ENDPOINT LABVAULT_S3_ACCESS_KEY=$LV_TEST_S3_ACCESS_KEY
 export LABVAULT_S3_SECRET_KEY=$LV_TEST_S3_SECRET_KEY LABVAULT_S3_REGION=$LV_TEST_S3_REGION
 
-run() { rc=0; out=$("$@" 2>"$d/err") || rc=$?; err=$(cat "$d/err"); }
 
 # Object helpers that work on both drivers: list keys, read, write.
 keys() { # PREFIX

@@ -10,7 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/../wal/walib.sh"
 
 lv_require_services s3 pg
-unset LABVAULT_CONFIG LABVAULT_REPO LABVAULT_CATALOG LABVAULT_KEY_FILE LABVAULT_PASSPHRASE 2>/dev/null || true
+lv_clean_env
 lv=${LABVAULT_BIN:?}
 ((EUID == 0)) || { plan skip_all "drills start PostgreSQL as another OS user: run as root"; }
 
@@ -27,11 +27,6 @@ lvpg "$w/s3.conf" repo init >/dev/null 2>&1
 
 lv_pg_start "archive_mode = on" "archive_command = '$lv --config $w/s3.conf wal push %p'" "wal_level = replica"
 pgbench -i -s 1 -q >/dev/null 2>&1
-run() {
-  rc=0
-  out=$("$@" 2>"$w/err") || rc=$?
-  err=$(cat "$w/err")
-}
 j() { python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$out" "$1"; }
 check_detail() { j "[c['ok'] and 'ok' or 'FAIL' for c in j['checks'] if c['name'] == '$1'] + [c['detail'] for c in j['checks'] if c['name'] == '$1']"; }
 # the scratch directory and, when its path was too long for a socket, the socket directory in /tmp

@@ -33,14 +33,6 @@ files_conf() { # FILE REPO
   export LABVAULT_CONFIG=$f
 }
 
-run() {
-  local e
-  e=$(mktemp)
-  rc=0
-  out=$("$@" 2>"$e") || rc=$?
-  err=$(cat "$e")
-  rm -f "$e"
-}
 
 jget() { python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
 

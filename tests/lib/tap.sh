@@ -31,6 +31,11 @@
 #
 # Helpers:
 #   lv_at_exit CMD [ARG...]    run CMD when the test exits (last registered runs first)
+#   lv_clean_env               unset the LABVAULT_* variables a caller's shell may carry (config, repository,
+#                              catalog, key, passphrase), so a test uses only the settings it writes
+#   run CMD [ARG...]           run CMD without stopping the test on failure: $rc (exit status), $out
+#                              (stdout) and $err (stderr)
+#   out_field KEY              the top-level field KEY of the JSON object in $out
 #   lv_tmpdir [NAME]           print a new directory (mode 0755) that is removed when the test exits; all of
 #                              them live under one per-test root. LV_KEEP_TMP=1 keeps it (and prints where).
 #   lv_require_services [s3] [pg]  (default both) without the env vars below: a failure when CI or
@@ -248,6 +253,22 @@ _tap_signalled=
 trap _tap_on_exit EXIT
 trap '_tap_signalled=INT; exit 130' INT
 trap '_tap_signalled=TERM; exit 143' TERM
+
+# ------------------------------------------------------------------------------------------------ commands
+lv_clean_env() {
+  unset LABVAULT_CONFIG LABVAULT_REPO LABVAULT_CATALOG LABVAULT_KEY_FILE LABVAULT_PASSPHRASE 2>/dev/null || true
+}
+
+run() {
+  local e
+  e=$(mktemp "${TMPDIR:-/tmp}/lv-run.XXXXXX")
+  rc=0
+  out=$("$@" 2>"$e") || rc=$?
+  err=$(cat "$e")
+  rm -f "$e"
+}
+
+out_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" <<<"$out"; }
 
 # ------------------------------------------------------------------------------------------------ temp
 _LV_TAP_TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/lv-test.XXXXXX")

@@ -12,7 +12,7 @@ set -euo pipefail
 . "$(dirname "$0")/../wal/walib.sh"
 
 lv_require_services s3 pg
-unset LABVAULT_CONFIG LABVAULT_REPO LABVAULT_CATALOG LABVAULT_KEY_FILE LABVAULT_PASSPHRASE 2>/dev/null || true
+lv_clean_env
 lv=${LABVAULT_BIN:?}
 
 w=$(wal_workdir pgbackup)
@@ -37,26 +37,19 @@ compare() { # MANIFEST_ID PATH...: rebuild the files from the manifest's extents
 }
 COMPARE=${1:?usage: backup.sh PGMAN_COMPARE}
 
-# run CMD...: $rc, $out (stdout), $err (stderr)
-run() {
-  rc=0
-  out=$("$@" 2>"$w/err") || rc=$?
-  err=$(cat "$w/err")
-}
-field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" <<<"$out"; }
 manifests() { find "$w/repo/manifests" -type f 2>/dev/null | wc -l; }
 
 # --- full, local
 run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type full --json --label "full one"
 is "$rc" 0 "full backup (--json): exit 0"
 is "$(manifests)" 1 "full backup: one manifest committed"
-full_new=$(field bytes_new)
-is "$(field type) $(field label) $(field bad_pages) $(field timeline)" "full full one 0 1" \
+full_new=$(out_field bytes_new)
+is "$(out_field type) $(out_field label) $(out_field bad_pages) $(out_field timeline)" "full full one 0 1" \
   "summary: type, label, no bad pages (checksums verified on a live cluster), timeline"
-ok "summary: sizes (bytes_read $(field bytes_read) >= 70 MB, bytes_new $full_new, bytes_stored $(field bytes_stored))" \
-  test "$(field bytes_read)" -ge 70000000 -a "$full_new" -ge 70000000 -a "$(field bytes_stored)" -gt 0
+ok "summary: sizes (bytes_read $(out_field bytes_read) >= 70 MB, bytes_new $full_new, bytes_stored $(out_field bytes_stored))" \
+  test "$(out_field bytes_read)" -ge 70000000 -a "$full_new" -ge 70000000 -a "$(out_field bytes_stored)" -gt 0
 # shellcheck disable=SC2086
-is "$(compare "$(field id)" "$PGDATA" PG_VERSION $acc_files "$ts_file")" "4 compared, 0 differ" \
+is "$(compare "$(out_field id)" "$PGDATA" PG_VERSION $acc_files "$ts_file")" "4 compared, 0 differ" \
   "full: PG_VERSION, pgbench_accounts, its index and a table in a tablespace rebuilt from the extents are the files"
 ok "full: the tablespace's file is under pg_tblspc/<oid>/ ($ts_file)" test "${ts_file#pg_tblspc/}" != "$ts_file"
 ok "summary: sysid, LSNs, WAL range, rows_exact" python3 -c '
@@ -85,12 +78,12 @@ psql -qAtX -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid <= 
   -c "UPDATE in_ts SET t = 'changed' WHERE i <= 100" -c "VACUUM pgbench_accounts, in_ts" -c "CHECKPOINT" >/dev/null
 run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json
 is "$rc" 0 "incremental backup: exit 0"
-is "$(field type) $(field prev)" "incr $full_id" "incremental: compared with the newest full"
-incr_new=$(field bytes_new)
+is "$(out_field type) $(out_field prev)" "incr $full_id" "incremental: compared with the newest full"
+incr_new=$(out_field bytes_new)
 ok "incremental after changing ~1 % of $pages pages stores < 5 % of the full's bytes ($incr_new vs $full_new)" \
   test $((incr_new * 20)) -lt "$full_new"
 # shellcheck disable=SC2086
-is "$(compare "$(field id)" "$PGDATA" $acc_files "$ts_file")" "3 compared, 0 differ" \
+is "$(compare "$(out_field id)" "$PGDATA" $acc_files "$ts_file")" "3 compared, 0 differ" \
   "incremental: the changed files rebuilt from old and new extents are the files"
 run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --dbname "host=$PGHOST port=$PGPORT user=$PGUSER dbname=postgres"
 is "$rc" 0 "an incremental of an incremental, connecting with --dbname CONNINFO: exit 0"
@@ -175,12 +168,12 @@ psql -qAtX -c "ALTER SYSTEM SET archive_command = '$lv --config $w/s3.conf wal p
 sleep 0.5
 run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --json
 is "$rc" 0 "S3: full backup: exit 0"
-s3_full=$(field bytes_new)
+s3_full=$(out_field bytes_new)
 psql -qAtX -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid BETWEEN 100000 AND $((100000 + rows))" >/dev/null
 run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --type incr --json
 is "$rc" 0 "S3: incremental: exit 0"
-ok "S3: the incremental stores < 5 % of the full's bytes ($(field bytes_new) vs $s3_full)" \
-  test $(($(field bytes_new) * 20)) -lt "$s3_full"
+ok "S3: the incremental stores < 5 % of the full's bytes ($(out_field bytes_new) vs $s3_full)" \
+  test $(($(out_field bytes_new) * 20)) -lt "$s3_full"
 run lvpg "$w/s3.conf" repo check
 is "$rc" 0 "S3: repo check: exit 0"
 
@@ -195,7 +188,7 @@ before=$(manifests)
 psql -qAtX -c "ALTER SYSTEM SET archive_command = '$lv --config $w/local.conf wal push %p'" -c "SELECT pg_reload_conf()" >/dev/null
 run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json
 is "$rc" 9 "a page with a bad checksum: exit 9"
-is "$(field bad_pages)" 1 "... one bad page in the summary"
+is "$(out_field bad_pages)" 1 "... one bad page in the summary"
 like "$err" "page 1 of ${file#"$PGDATA"/}: checksum mismatch" "... named (file and page) in the output"
 is "$(manifests)" $((before + 1)) "... and the backup is committed"
 

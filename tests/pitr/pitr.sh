@@ -13,7 +13,7 @@ set -euo pipefail
 . "$(dirname "$0")/../wal/walib.sh"
 
 lv_require_services s3 pg
-unset LABVAULT_CONFIG LABVAULT_REPO LABVAULT_CATALOG LABVAULT_KEY_FILE LABVAULT_PASSPHRASE 2>/dev/null || true
+lv_clean_env
 lv=${LABVAULT_BIN:?}
 
 w=$(wal_workdir pitr)
@@ -30,13 +30,6 @@ psql -qAtX -c "CREATE TABLESPACE ts1 LOCATION '$w/ts1'" \
   -c "CREATE TABLE ts_table TABLESPACE ts1 AS SELECT g FROM generate_series(1, 50000) g" >/dev/null
 ts_oid=$(psql -qAtX -c "SELECT oid FROM pg_tablespace WHERE spcname = 'ts1'")
 
-# run CMD...: $rc, $out (stdout), $err (stderr)
-run() {
-  rc=0
-  out=$("$@" 2>"$w/err") || rc=$?
-  err=$(cat "$w/err")
-}
-field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" <<<"$out"; }
 
 # One line per table: name and the md5 of its rows in key order (pgbench_history has no key: all columns).
 checksums() {
@@ -51,11 +44,11 @@ checksums() {
 
 run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --type full --json
 is "$rc" 0 "full backup: exit 0 ${err:+($err)}"
-full_id=$(field id)
+full_id=$(out_field id)
 pgbench -n -c 2 -j 2 -T 4 >/dev/null 2>&1
 run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --type incr --json
 is "$rc" 0 "incremental backup: exit 0 ${err:+($err)}"
-incr_id=$(field id)
+incr_id=$(out_field id)
 pgbench -n -c 2 -j 2 -T 3 >/dev/null 2>&1
 
 expected=$(checksums)
@@ -101,14 +94,14 @@ ok "... nothing written" test ! -e "$w/r1"
 run lvpg "$w/s3.conf" restore pg --to "$w/r1" --tablespace-map nosuch="$w/x" --target-time "$target_time"
 is "$rc" 2 "--tablespace-map of a tablespace the backup lacks: exit 2"
 run lvpg "$w/s3.conf" restore pg --to "$w/r1" --dry-run --tablespace-map ts1="$w/r1-ts1" --json
-is "$rc $(field dry_run) $(field backup)" "0 True $incr_id" "--dry-run: exit 0, the newest backup chosen"
+is "$rc $(out_field dry_run) $(out_field backup)" "0 True $incr_id" "--dry-run: exit 0, the newest backup chosen"
 ok "... nothing written" test ! -e "$w/r1" -a ! -e "$w/r1-ts1"
 run lvpg "$w/s3.conf" restore pg --to "$w/r1" --backup "${full_id:0:12}" --target-time "$target_time" --json \
   --tablespace-map ts1="$w/r1-ts1"
 is "$rc" 0 "restore pg --target-time --backup FULL: exit 0 ${err:+($err)}"
-is "$(field backup)" "$full_id" "... restored the full backup"
-diag "restore of the full backup: $(field files) files, $(field bytes_written) bytes in $(field seconds) s" \
-  "(download $(field seconds_download) s, write $(field seconds_write) s)"
+is "$(out_field backup)" "$full_id" "... restored the full backup"
+diag "restore of the full backup: $(out_field files) files, $(out_field bytes_written) bytes in $(out_field seconds) s" \
+  "(download $(out_field seconds_download) s, write $(out_field seconds_write) s)"
 ok "... recovery configured: recovery.signal, restore_command, target time" \
   grep -q "^recovery_target_time = '$target_time'" "$w/r1/postgresql.auto.conf"
 is "$(readlink "$w/r1/pg_tblspc/$ts_oid")" "$w/r1-ts1" "... the tablespace link points at the new location"
@@ -128,9 +121,9 @@ stop_restored "$w/r1"
 run lvpg "$w/s3.conf" restore pg --to "$w/r1" --delta --target-xid "$drop_xid" --target-exclusive --json \
   --tablespace-map "$w/ts1=$w/r1-ts1"
 is "$rc" 0 "restore pg --delta into the used directory: exit 0 ${err:+($err)}"
-is "$(field backup)" "$incr_id" "... chose the incremental (the newest backup) for an xid target"
-ok "... kept most files ($(field files_kept) kept, $(field files) written)" \
-  test "$(field files_kept)" -gt "$(field files)"
+is "$(out_field backup)" "$incr_id" "... chose the incremental (the newest backup) for an xid target"
+ok "... kept most files ($(out_field files_kept) kept, $(out_field files) written)" \
+  test "$(out_field files_kept)" -gt "$(out_field files)"
 ok "... no WAL of the first recovery left" test -z "$(find "$w/r1/pg_wal" -mindepth 1 ! -name archive_status)"
 if start_restored "$w/r1"; then
   pass "the delta-restored cluster (xid, exclusive) starts and ends recovery"
@@ -195,8 +188,8 @@ run lvpg "$w/s3.conf" catalog rebuild
 is "$rc" 0 "catalog rebuild after deleting the full backup's manifest ${err:+($err)}"
 run lvpg "$w/s3.conf" restore pg --to "$w/r3" --target-lsn "$target_lsn" --json --tablespace-map "$ts_oid=$w/r3-ts1"
 is "$rc" 0 "restore pg --target-lsn with only the incremental left: exit 0 ${err:+($err)}"
-is "$(field backup)" "$incr_id" "... restored the incremental"
-diag "restore of the incremental: $(field files) files, $(field bytes_written) bytes in $(field seconds) s"
+is "$(out_field backup)" "$incr_id" "... restored the incremental"
+diag "restore of the incremental: $(out_field files) files, $(out_field bytes_written) bytes in $(out_field seconds) s"
 if start_restored "$w/r3"; then
   pass "the restored cluster (LSN) starts and ends recovery"
   is "$(restored_checksums "$w/r3")" "$expected" "every table matches its checksum; pgbench_history is back"

@@ -10,7 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/walib.sh"
 
 lv_require_services s3 pg
-unset LABVAULT_CONFIG LABVAULT_REPO LABVAULT_CATALOG LABVAULT_KEY_FILE LABVAULT_PASSPHRASE 2>/dev/null || true
+lv_clean_env
 lv=${LABVAULT_BIN:?}
 fp=${1:-}
 [[ -x $fp ]] || plan skip_all "no faultproxy binary given (argument 1)"

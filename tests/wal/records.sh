@@ -10,7 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/walib.sh"
 
 lv_require_services pg
-unset LABVAULT_CONFIG LABVAULT_REPO LABVAULT_CATALOG LABVAULT_KEY_FILE LABVAULT_PASSPHRASE 2>/dev/null || true
+lv_clean_env
 lv=${LABVAULT_BIN:?}
 dumper=${1:?usage: records.sh TEST_WAL_RECORDS_BINARY}
 waldump=${LV_TEST_PG_BINDIR:-/usr/lib/postgresql/15/bin}/pg_waldump

@@ -10,7 +10,7 @@ set -euo pipefail
 . "$(dirname "$0")/walib.sh"
 
 lv_require_services pg
-unset LABVAULT_CONFIG LABVAULT_REPO LABVAULT_CATALOG LABVAULT_KEY_FILE LABVAULT_PASSPHRASE 2>/dev/null || true
+lv_clean_env
 
 lv_pg_start "wal_keep_size = 1GB" "max_wal_size = 64MB"
 mapfile -t segs < <(wal_make_segments 14)
@@ -21,11 +21,6 @@ wal_conf "$w/local.conf" "$w/repo"
 lvpg "$w/local.conf" repo init >/dev/null
 L() { lvpg "$w/local.conf" "$@"; }
 # run CMD...: $rc, $out, $err
-run() {
-  rc=0
-  out=$("$@" 2>"$w/err") || rc=$?
-  err=$(cat "$w/err")
-}
 stage() { # DIR NAME SOURCE: a copy of SOURCE named NAME in a directory the cluster's user can read
   mkdir -p "$w/$1"
   cp "$3" "$w/$1/$2"
