@@ -151,6 +151,9 @@ typedef struct wr {
     lv_pg_write_stats *st;
     lv_fetch *f;
     slot slots[LV_PGW_FILES];
+    /* One writer per file at a time: concurrent buffered writes to one inode make the losers spin on its
+     * lock (an incremental's small page runs spent more CPU spinning there than decrypting). */
+    pthread_mutex_t slot_mu[LV_PGW_FILES];
     size_t nslots;
     req *reqs;
     size_t nreqs, rcap;
@@ -189,7 +192,9 @@ static int deliver(void *arg, size_t dest, uint64_t offset, const uint8_t *data,
                       (unsigned long long)(q->blob_off + q->len));
     double t = lv_mono_s();
     const slot *sl = &w->slots[q->slot];
+    pthread_mutex_lock(&w->slot_mu[q->slot]);
     int rc = lv_pwrite_all(sl->fd, data + q->blob_off, q->len, q->file_off, w->m->files[sl->file].path);
+    pthread_mutex_unlock(&w->slot_mu[q->slot]);
     if (rc != LV_OK)
         return rc;
     pthread_mutex_lock(&w->mu);
@@ -488,6 +493,8 @@ int lv_pg_write(lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char
     w.workers = o->workers > 0 ? o->workers : 4;
     w.f = lv_fetch_new(r, w.workers, deliver, &w);
     pthread_mutex_init(&w.mu, NULL);
+    for (size_t i = 0; i < LV_PGW_FILES; i++)
+        pthread_mutex_init(&w.slot_mu[i], NULL);
     w.t0 = lv_mono_s();
     for (uint32_t i = 0; i < m->nfiles; i++)
         w.total += m->files[i].size;
@@ -524,6 +531,8 @@ int lv_pg_write(lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char
     progress(&w, 1);
     lv_fetch_free(w.f);
     pthread_mutex_destroy(&w.mu);
+    for (size_t i = 0; i < LV_PGW_FILES; i++)
+        pthread_mutex_destroy(&w.slot_mu[i]);
     free(w.reqs);
     lv_buf_free(&w.cmp);
     return rc;
