@@ -13,6 +13,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "manifests/catalog_copy.h"
+#include "manifests/rebuild.h"
 
 const char *lv_ctx_flag(const lv_ctx *ctx, const char *name)
 {
@@ -147,6 +148,28 @@ int lv_ctx_credential(lv_ctx *ctx, int confirm, lv_credential *cred)
     return LV_OK;
 }
 
+/* A catalog file that did not exist is a new host (or a lost disk): fill it from the repository before the
+ * command uses it, so that restoring on a new machine needs nothing but the configuration. A new
+ * repository has nothing to read, so this costs one listing there. */
+static int fill_new_catalog(lv_ctx *ctx, const char *path)
+{
+    lv_rebuild_stats st;
+    memset(&st, 0, sizeof st);
+    int rc = lv_catalog_rebuild(ctx->repo, &st);
+    if (rc == LV_OK || rc == LV_ERR_INCOMPLETE)
+        rc = lv_catalog_set_repo(ctx->cat, ctx->repo->id_hex) == LV_OK ? rc : lv_errcode();
+    if (rc == LV_ERR_INCOMPLETE) { /* what is there is usable; `repo check` tells the rest */
+        lv_warn("new catalog %s: %s", path, lv_errmsg());
+        rc = LV_OK;
+    }
+    if (rc != LV_OK)
+        return lv_err(rc, "catalog %s is new and could not be filled from the repository: %s", path, lv_errmsg());
+    if (st.manifests || st.indexes)
+        lv_warn("catalog %s was new: filled it from the repository (%llu manifests, %llu blobs)", path,
+                  (unsigned long long)st.manifests, (unsigned long long)st.blobs);
+    return LV_OK;
+}
+
 int lv_ctx_open_repo(lv_ctx *ctx, int with_catalog)
 {
     int rc = lv_ctx_open_store(ctx);
@@ -163,12 +186,15 @@ int lv_ctx_open_repo(lv_ctx *ctx, int with_catalog)
     }
     if (with_catalog && !ctx->cat) {
         const char *path = lv_config_str(ctx->cfg, "catalog");
+        int fresh = access(path, F_OK) != 0 && errno == ENOENT;
         rc = lv_catalog_open(path, ctx->repo->id_hex, &ctx->cat);
         if (rc != LV_OK)
             return rc;
         ctx->repo->cat = ctx->cat;
+        if (fresh)
+            rc = fill_new_catalog(ctx, path);
     }
-    return LV_OK;
+    return rc;
 }
 
 int lv_ctx_save_catalog(lv_ctx *ctx)

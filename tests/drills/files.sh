@@ -60,7 +60,8 @@ is "$(grep -c . <<<"$out")" 1 "--limit 1: one line"
 before=$(lv drill history --json)
 rm -f "$w/lv.db" "$w/lv.db-wal" "$w/lv.db-shm"
 run lv drill history --json
-is "$out" "[]" "a new catalog has no drills"
+is "$out" "$before" "a new catalog is filled from the repository first: every drill record is back, byte for byte"
+like "$err" "catalog .* was new: filled it from the repository" "... and it says so"
 run lv catalog rebuild
 ok "catalog rebuild ran (exit $rc)" test "$rc" -eq 0 -o "$rc" -eq 9
 is "$(lv drill history --json)" "$before" "catalog rebuild brought back every drill record, byte for byte"

@@ -7,7 +7,8 @@
 # named restore point from the incremental alone. A tablespace is restored elsewhere (--tablespace-map by
 # name, location and oid). A delta restore of a used directory keeps the unchanged files. Refusals: targets
 # outside the window (exit 2), a non-empty directory or tablespace location (exit 10), an unknown backup
-# (exit 1), two targets, a bad time, an unknown tablespace; --dry-run writes nothing.
+# (exit 1), two targets, a bad time, an unknown tablespace; --dry-run writes nothing. The last restore runs
+# from a new host: a configuration whose catalog does not exist yet is filled from the repository first.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../wal/walib.sh"
@@ -200,9 +201,13 @@ fi
 stop_restored "$w/r3"
 rm -rf "$w/r3" "$w/r3.sock" "$w/r3-ts1"
 
-# --- 4. to a named restore point
-run lvpg "$w/s3.conf" restore pg --to "$w/r4" --target-name "before drop" --json --tablespace-map "ts1=$w/r4-ts1"
-is "$rc" 0 "restore pg --target-name: exit 0 ${err:+($err)}"
+# --- 4. to a named restore point, from a new host: the same repository and key, no catalog yet
+wal_conf "$w/newhost.conf" "s3://$bucket/pg"
+ok "the new host has no catalog" test ! -e "$w/newhost.db"
+run lvpg "$w/newhost.conf" restore pg --to "$w/r4" --target-name "before drop" --json --tablespace-map "ts1=$w/r4-ts1"
+is "$rc" 0 "restore pg --target-name on a new host: exit 0 ${err:+($err)}"
+like "$err" "catalog .*newhost.db was new: filled it from the repository \(1 manifests" \
+  "... after filling its new catalog from the repository, and saying so"
 if start_restored "$w/r4"; then
   pass "the restored cluster (restore point) starts and ends recovery"
   is "$(restored_checksums "$w/r4")" "$expected" "every table matches its checksum; pgbench_history is back"
