@@ -18,7 +18,7 @@
 # Knobs: LABVAULT_BIN (build/cli/labvault), LV_BENCH_SCALE (100), LV_BENCH_RANDOM_MIB (256), LV_BENCH_RUNS (3),
 #        LV_BENCH_PAUSE (6), LV_BENCH_PGBENCH_SMALL_TX (2000 transactions before the first incremental),
 #        LV_BENCH_PGBENCH_TX (20000 more before the second incremental),
-#        LV_BENCH_KEEP=1 keeps WORKDIR.
+#        LV_BENCH_KEEP=1 keeps WORKDIR, LV_BENCH_LOOP_DIO=0 leaves the loop device cached.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -57,9 +57,16 @@ truncate -s 40G "$img"
 mkfs.ext4 -q -F "$img"
 mkdir -p "$mnt"
 mount -o loop "$img" "$mnt"
+# The loop device reads and writes its backing file with direct I/O, as a disk would; otherwise every block
+# is cached twice (in the image's file system and in the backing file's), and the second copy pays this
+# VM's first-touch cost of fresh memory in the loop's kernel thread, adding noise to every figure.
+# LV_BENCH_LOOP_DIO=0 keeps the default (cached) loop.
+if [[ ${LV_BENCH_LOOP_DIO:-1} == 1 ]]; then
+  losetup --direct-io=on "$(findmnt -no SOURCE "$mnt")" || say "the loop device refused direct I/O: cached"
+fi
 dumpe2fs -h "$(findmnt -no SOURCE "$mnt")" 2>/dev/null | grep -q has_journal || die "the image has no journal"
 chmod 755 "$mnt"
-say "work area: journaled ext4 on $img at $mnt"
+say "work area: journaled ext4 on $img at $mnt (loop direct I/O: $(cat /sys/block/"$(basename "$(findmnt -no SOURCE "$mnt")")"/loop/dio 2>/dev/null || echo '?'))"
 
 # ---------------------------------------------------------------------------------------- cluster
 osuser=${LV_TEST_PG_OSUSER:-labvault-test}
@@ -207,14 +214,15 @@ for ((run = 1; run <= runs; run++)); do
   k=$((run % 2))
   order=("${tools[@]:k}" "${tools[@]:0:k}")
   say "run $run of $runs: ${order[*]}"
-  # labvault's default full backup also counts every table's rows after the stop (for restore drills;
-  # pgBackRest has no such step): first the same full without it, into a fresh repository that the
-  # run's own full then replaces.
-  prepare labvault
+  for t in "${order[@]}"; do prepare "$t"; last_size[$t]=$(backup_bytes "$t"); done
   archive_settle
+  # labvault's default full backup also counts every table's rows after the stop (for restore drills;
+  # pgBackRest has no such step): first the same full without it, into a repository that is then
+  # replaced by a fresh one for the run's own full.
   backup_argv labvault full
   measure "$run" labvault full_nocount "${cmd[@]}" --no-row-counts
-  for t in "${order[@]}"; do prepare "$t"; last_size[$t]=$(backup_bytes "$t"); done
+  prepare labvault
+  last_size[labvault]=$(backup_bytes labvault)
   archive_settle
   for t in "${order[@]}"; do
     backup_argv "$t" full
