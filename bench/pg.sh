@@ -221,6 +221,7 @@ for ((run = 1; run <= runs; run++)); do
   # replaced by a fresh one for the run's own full.
   backup_argv labvault full
   measure "$run" labvault full_nocount "${cmd[@]}" --no-row-counts
+  archive_settle # the archiver is idle: nothing writes into the repository being replaced
   prepare labvault
   last_size[labvault]=$(backup_bytes labvault)
   archive_settle
