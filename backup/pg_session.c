@@ -9,24 +9,11 @@
 #include "common/error.h"
 #include "wal/segment.h"
 
-
-/* One row expected. */
-static int query1(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **res)
-{
-    int rc = lv_pg_query(c, sql, nparams, params, res);
-    if (rc == LV_OK && PQntuples(*res) != 1) {
-        rc = lv_err(LV_ERR_PG, "PostgreSQL returned %d rows for \"%.80s\"", PQntuples(*res), sql);
-        PQclear(*res);
-        *res = NULL;
-    }
-    return rc;
-}
-
 int lv_pgs_info_get(PGconn *c, lv_pgs_info *info)
 {
     memset(info, 0, sizeof *info);
     PGresult *res;
-    int rc = query1(c,
+    int rc = lv_pg_query1(c,
                     "SELECT current_setting('server_version_num'), current_setting('data_directory'), "
                     "current_setting('data_checksums'), current_setting('block_size'), "
                     "current_setting('segment_size'), current_setting('wal_segment_size'), "
@@ -46,7 +33,7 @@ int lv_pgs_info_get(PGconn *c, lv_pgs_info *info)
     info->timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 9), NULL, 10);
     PQclear(res);
     /* Exact byte values without unit parsing: pg_settings gives them in their unit (blocks / bytes). */
-    rc = query1(c,
+    rc = lv_pg_query1(c,
                 "SELECT (SELECT setting::bigint FROM pg_settings WHERE name = 'segment_size'), "
                 "(SELECT setting::bigint * coalesce(nullif(regexp_replace(coalesce(unit, '1'), '[^0-9]', '', "
                 "'g'), '')::bigint, 1) * CASE WHEN unit LIKE '%MB' THEN 1048576 WHEN unit LIKE '%kB' THEN 1024 "
@@ -76,7 +63,7 @@ int lv_pgs_start(PGconn *c, int version, const char *label, int fast, uint64_t *
 {
     const char *params[] = {label, fast ? "true" : "false"};
     PGresult *res;
-    int rc = query1(c, version >= 150000 ? "SELECT pg_backup_start($1, $2)::text"
+    int rc = lv_pg_query1(c, version >= 150000 ? "SELECT pg_backup_start($1, $2)::text"
                                          : "SELECT pg_start_backup($1, $2, false)::text",
                     2, params, &res);
     if (rc != LV_OK)
@@ -86,7 +73,7 @@ int lv_pgs_start(PGconn *c, int version, const char *label, int fast, uint64_t *
     if (rc != LV_OK)
         return rc;
     /* The checkpoint the start made is the one pg_control now names: its timeline is the backup's. */
-    if ((rc = query1(c, "SELECT timeline_id FROM pg_control_checkpoint()", 0, NULL, &res)) != LV_OK)
+    if ((rc = lv_pg_query1(c, "SELECT timeline_id FROM pg_control_checkpoint()", 0, NULL, &res)) != LV_OK)
         return rc;
     *timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
@@ -96,7 +83,7 @@ int lv_pgs_start(PGconn *c, int version, const char *label, int fast, uint64_t *
 int lv_pgs_stop(PGconn *c, int version, uint64_t *stop_lsn, char **backup_label, char **tablespace_map)
 {
     PGresult *res;
-    int rc = query1(c, version >= 150000
+    int rc = lv_pg_query1(c, version >= 150000
                            ? "SELECT lsn::text, labelfile, coalesce(spcmapfile, '') FROM pg_backup_stop(false)"
                            : "SELECT lsn::text, labelfile, coalesce(spcmapfile, '') FROM pg_stop_backup(false, false)",
                     0, NULL, &res);
@@ -114,7 +101,7 @@ int lv_pgs_stop(PGconn *c, int version, uint64_t *stop_lsn, char **backup_label,
 int lv_pgs_snapshot(PGconn *c, char **out)
 {
     PGresult *res;
-    int rc = query1(c, "SELECT pg_current_snapshot()::text", 0, NULL, &res);
+    int rc = lv_pg_query1(c, "SELECT pg_current_snapshot()::text", 0, NULL, &res);
     if (rc != LV_OK)
         return rc;
     *out = lv_xstrdup(PQgetvalue(res, 0, 0));

@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "config/config.h"
 #include "manifests/catalog.h"
+#include "manifests/rebuild.h"
 #include "repo/repo.h"
 #include "store/store.h"
 
@@ -59,8 +60,12 @@ int lv_ctx_open_store(lv_ctx *ctx);
 /* Resolve the credential: key-file option, LABVAULT_PASSPHRASE, passphrase-file option, or a prompt
  * when stdin is a terminal (confirm = ask twice). The strings stay valid until lv_ctx_close. */
 int lv_ctx_credential(lv_ctx *ctx, int confirm, lv_credential *cred);
-/* Open store, repository and (with_catalog) the catalog, attached as repo->cat. */
+/* Open store, repository and (with_catalog) the catalog, attached as repo->cat. A catalog file that did
+ * not exist yet is filled from the repository first (lv_ctx_rebuild_catalog), with a warning. */
 int lv_ctx_open_repo(lv_ctx *ctx, int with_catalog);
+/* Refill ctx->cat from the repository and bind it to it; LV_ERR_INCOMPLETE when packs were missing (what
+ * is there is recorded). */
+int lv_ctx_rebuild_catalog(lv_ctx *ctx, lv_rebuild_stats *st);
 /* Store a sealed copy of the catalog in the repository (catalog/<host>) after a commit. */
 int lv_ctx_save_catalog(lv_ctx *ctx);
 void lv_ctx_close(lv_ctx *ctx);

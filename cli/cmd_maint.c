@@ -166,10 +166,7 @@ int lv_cmd_catalog_rebuild(lv_ctx *ctx)
         return rc;
     ctx->repo->cat = ctx->cat;
     lv_rebuild_stats st;
-    memset(&st, 0, sizeof st);
-    rc = lv_catalog_rebuild(ctx->repo, &st);
-    if (rc == LV_OK)
-        rc = lv_catalog_set_repo(ctx->cat, ctx->repo->id_hex);
+    rc = lv_ctx_rebuild_catalog(ctx, &st);
     if (rc != LV_OK)
         return lv_err_ctx("catalog rebuild");
     lv_ctx_save_catalog(ctx);

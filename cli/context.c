@@ -13,7 +13,6 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "manifests/catalog_copy.h"
-#include "manifests/rebuild.h"
 
 const char *lv_ctx_flag(const lv_ctx *ctx, const char *name)
 {
@@ -148,16 +147,23 @@ int lv_ctx_credential(lv_ctx *ctx, int confirm, lv_credential *cred)
     return LV_OK;
 }
 
+int lv_ctx_rebuild_catalog(lv_ctx *ctx, lv_rebuild_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    int rc = lv_catalog_rebuild(ctx->repo, st);
+    if (rc != LV_OK && rc != LV_ERR_INCOMPLETE)
+        return rc;
+    int bound = lv_catalog_set_repo(ctx->cat, ctx->repo->id_hex);
+    return bound != LV_OK ? bound : rc;
+}
+
 /* A catalog file that did not exist is a new host (or a lost disk): fill it from the repository before the
  * command uses it, so that restoring on a new machine needs nothing but the configuration. A new
  * repository has nothing to read, so this costs one listing there. */
 static int fill_new_catalog(lv_ctx *ctx, const char *path)
 {
     lv_rebuild_stats st;
-    memset(&st, 0, sizeof st);
-    int rc = lv_catalog_rebuild(ctx->repo, &st);
-    if (rc == LV_OK || rc == LV_ERR_INCOMPLETE)
-        rc = lv_catalog_set_repo(ctx->cat, ctx->repo->id_hex) == LV_OK ? rc : lv_errcode();
+    int rc = lv_ctx_rebuild_catalog(ctx, &st);
     if (rc == LV_ERR_INCOMPLETE) { /* what is there is usable; `repo check` tells the rest */
         lv_warn("new catalog %s: %s", path, lv_errmsg());
         rc = LV_OK;
@@ -166,7 +172,7 @@ static int fill_new_catalog(lv_ctx *ctx, const char *path)
         return lv_err(rc, "catalog %s is new and could not be filled from the repository: %s", path, lv_errmsg());
     if (st.manifests || st.indexes)
         lv_warn("catalog %s was new: filled it from the repository (%llu manifests, %llu blobs)", path,
-                  (unsigned long long)st.manifests, (unsigned long long)st.blobs);
+                (unsigned long long)st.manifests, (unsigned long long)st.blobs);
     return LV_OK;
 }
 

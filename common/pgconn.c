@@ -52,3 +52,14 @@ int lv_pg_query(PGconn *c, const char *sql, int nparams, const char *const *para
     *res = NULL;
     return rc;
 }
+
+int lv_pg_query1(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **res)
+{
+    int rc = lv_pg_query(c, sql, nparams, params, res);
+    if (rc == LV_OK && PQntuples(*res) != 1) {
+        rc = lv_err(LV_ERR_PG, "PostgreSQL returned %d rows for \"%.80s\"", PQntuples(*res), sql);
+        PQclear(*res);
+        *res = NULL;
+    }
+    return rc;
+}

@@ -23,6 +23,9 @@ int lv_pg_connect(const lv_pg_conn_opts *o, const char *dbname, const char *app,
  * naming the statement (its first 80 characters) and the server's reason; *res is NULL then. */
 int lv_pg_query(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **res);
 
+/* lv_pg_query expecting exactly one row; another count is LV_ERR_PG naming it. */
+int lv_pg_query1(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **res);
+
 /* Length of the first line of a libpq message (they end in a newline; some have several lines). */
 int lv_pg_msg_len(const char *m);
 

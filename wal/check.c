@@ -15,26 +15,12 @@
 #include "wal/spool.h"
 #include "wal/stanza.h"
 
-/* Run a one-row query; *res is the result to read and PQclear. */
-static int query(PGconn *c, const char *sql, PGresult **res)
-{
-    *res = PQexec(c, sql);
-    if (PQresultStatus(*res) != PGRES_TUPLES_OK || PQntuples(*res) != 1) {
-        const char *m = PQerrorMessage(c);
-        int rc = lv_err(LV_ERR_PG, "PostgreSQL refused \"%s\": %.*s", sql, lv_pg_msg_len(m), m);
-        PQclear(*res);
-        *res = NULL;
-        return rc;
-    }
-    return LV_OK;
-}
-
 static int check_cluster(lv_repo *r, PGconn *c)
 {
     PGresult *res;
-    int rc = query(c, "SELECT pg_is_in_recovery(), current_setting('archive_mode'), "
-                      "current_setting('archive_command'), "
-                      "(SELECT system_identifier FROM pg_control_system())::text", &res);
+    int rc = lv_pg_query1(c, "SELECT pg_is_in_recovery(), current_setting('archive_mode'), "
+                             "current_setting('archive_command'), "
+                             "(SELECT system_identifier FROM pg_control_system())::text", 0, NULL, &res);
     if (rc)
         return rc;
     if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
@@ -64,15 +50,15 @@ static int switch_wal(PGconn *c, char name[LV_WAL_NAME_MAX])
 {
     /* Something to switch: a segment holding no record since the last switch is not switched. */
     PGresult *res;
-    if (query(c, "SELECT pg_create_restore_point('labvault check')", &res) == LV_OK) {
+    if (lv_pg_query1(c, "SELECT pg_create_restore_point('labvault check')", 0, NULL, &res) == LV_OK) {
         PQclear(res);
     } else {
         lv_debug("%s; writing a transaction instead", lv_errmsg());
-        if (query(c, "SELECT txid_current()", &res) != LV_OK)
+        if (lv_pg_query1(c, "SELECT txid_current()", 0, NULL, &res) != LV_OK)
             return LV_ERR_PG;
         PQclear(res);
     }
-    int rc = query(c, "SELECT pg_walfile_name(pg_switch_wal())", &res);
+    int rc = lv_pg_query1(c, "SELECT pg_walfile_name(pg_switch_wal())", 0, NULL, &res);
     if (rc)
         return rc;
     snprintf(name, LV_WAL_NAME_MAX, "%s", PQgetvalue(res, 0, 0));
@@ -84,8 +70,8 @@ static void archiver_failure(PGconn *c, char *out, size_t n)
 {
     PGresult *res;
     out[0] = '\0';
-    if (query(c, "SELECT coalesce(last_failed_wal, ''), coalesce(last_failed_time::text, ''), "
-                 "failed_count FROM pg_stat_archiver", &res) != LV_OK) {
+    if (lv_pg_query1(c, "SELECT coalesce(last_failed_wal, ''), coalesce(last_failed_time::text, ''), "
+                         "failed_count FROM pg_stat_archiver", 0, NULL, &res) != LV_OK) {
         lv_err_clear();
         return;
     }
