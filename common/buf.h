@@ -17,6 +17,17 @@ typedef struct lv_buf {
 
 void lv_buf_reserve(lv_buf *b, size_t extra);      /* room for len + extra bytes */
 void lv_buf_append(lv_buf *b, const void *p, size_t n);
+/* Append v little-endian (the byte order of every binary format labvault writes). */
+static inline void lv_buf_put_le32(lv_buf *b, uint32_t v)
+{
+    uint8_t h[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    lv_buf_append(b, h, 4);
+}
+static inline void lv_buf_put_le64(lv_buf *b, uint64_t v)
+{
+    lv_buf_put_le32(b, (uint32_t)v);
+    lv_buf_put_le32(b, (uint32_t)(v >> 32));
+}
 void lv_buf_append_str(lv_buf *b, const char *s);
 void lv_buf_printf(lv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lv_buf_reset(lv_buf *b);                      /* len = 0, keep memory */

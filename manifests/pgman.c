@@ -133,22 +133,10 @@ static const char *check_manifest(const lv_pgman *m)
 /* ---- encoding --------------------------------------------------------------------------------- */
 
 static void put8(lv_buf *o, uint8_t v) { lv_buf_append(o, &v, 1); }
-static void put32(lv_buf *o, uint32_t v)
-{
-    uint8_t b[4];
-    lv_le32_put(b, v);
-    lv_buf_append(o, b, 4);
-}
-static void put64(lv_buf *o, uint64_t v)
-{
-    uint8_t b[8];
-    lv_le64_put(b, v);
-    lv_buf_append(o, b, 8);
-}
 static void putstr(lv_buf *o, const char *s)
 {
     size_t n = strlen(s);
-    put32(o, (uint32_t)n);
+    lv_buf_put_le32(o, (uint32_t)n);
     lv_buf_append(o, s, n);
 }
 
@@ -160,73 +148,73 @@ int lv_pgman_encode(const lv_pgman *m, lv_buf *out)
     lv_buf_append(out, LV_PGMAN_MAGIC, 4);
     put8(out, LV_PGMAN_VERSION);
     put8(out, m->type);
-    put64(out, m->sysid);
-    put32(out, m->pg_version);
-    put32(out, m->timeline);
-    put32(out, m->block_size);
-    put32(out, m->segment_blocks);
-    put32(out, m->wal_segment_size);
+    lv_buf_put_le64(out, m->sysid);
+    lv_buf_put_le32(out, m->pg_version);
+    lv_buf_put_le32(out, m->timeline);
+    lv_buf_put_le32(out, m->block_size);
+    lv_buf_put_le32(out, m->segment_blocks);
+    lv_buf_put_le32(out, m->wal_segment_size);
     put8(out, m->data_checksums);
-    put64(out, m->start_lsn);
-    put64(out, m->stop_lsn);
-    put64(out, (uint64_t)m->start_time);
-    put64(out, (uint64_t)m->stop_time);
+    lv_buf_put_le64(out, m->start_lsn);
+    lv_buf_put_le64(out, m->stop_lsn);
+    lv_buf_put_le64(out, (uint64_t)m->start_time);
+    lv_buf_put_le64(out, (uint64_t)m->stop_time);
     lv_buf_append(out, m->prev_id, LV_HASH_LEN);
-    put64(out, m->prev_start_lsn);
+    lv_buf_put_le64(out, m->prev_start_lsn);
     putstr(out, m->label);
     putstr(out, m->backup_label);
     putstr(out, m->tablespace_map);
-    put32(out, m->ntablespaces);
+    lv_buf_put_le32(out, m->ntablespaces);
     for (uint32_t i = 0; i < m->ntablespaces; i++) {
-        put32(out, m->tablespaces[i].oid);
+        lv_buf_put_le32(out, m->tablespaces[i].oid);
         putstr(out, m->tablespaces[i].name);
         putstr(out, m->tablespaces[i].location);
     }
-    put32(out, m->nfiles);
+    lv_buf_put_le32(out, m->nfiles);
     for (uint32_t i = 0; i < m->nfiles; i++) {
         const lv_pgman_file *f = &m->files[i];
         putstr(out, f->path);
         put8(out, f->kind);
-        put32(out, f->mode);
-        put64(out, (uint64_t)f->mtime);
-        put64(out, f->size);
-        put32(out, f->nextents);
+        lv_buf_put_le32(out, f->mode);
+        lv_buf_put_le64(out, (uint64_t)f->mtime);
+        lv_buf_put_le64(out, f->size);
+        lv_buf_put_le32(out, f->nextents);
         for (uint32_t j = 0; j < f->nextents; j++) {
             const lv_pgman_extent *e = &f->extents[j];
             if (f->kind == LV_PGF_PAGES) {
-                put32(out, e->first_page);
-                put32(out, e->npages);
+                lv_buf_put_le32(out, e->first_page);
+                lv_buf_put_le32(out, e->npages);
                 lv_buf_append(out, e->blob, LV_HASH_LEN);
-                put32(out, e->blob_page);
+                lv_buf_put_le32(out, e->blob_page);
             } else {
                 lv_buf_append(out, e->blob, LV_HASH_LEN);
-                put32(out, e->length);
+                lv_buf_put_le32(out, e->length);
             }
         }
     }
-    put32(out, m->nbad_pages);
+    lv_buf_put_le32(out, m->nbad_pages);
     for (uint32_t i = 0; i < m->nbad_pages; i++) {
-        put32(out, m->bad_pages[i].file_index);
-        put32(out, m->bad_pages[i].page);
+        lv_buf_put_le32(out, m->bad_pages[i].file_index);
+        lv_buf_put_le32(out, m->bad_pages[i].page);
     }
-    put32(out, m->ndatabases);
+    lv_buf_put_le32(out, m->ndatabases);
     for (uint32_t i = 0; i < m->ndatabases; i++) {
         const lv_pgman_database *d = &m->databases[i];
-        put32(out, d->oid);
+        lv_buf_put_le32(out, d->oid);
         putstr(out, d->name);
-        put32(out, d->nrelations);
+        lv_buf_put_le32(out, d->nrelations);
         for (uint32_t j = 0; j < d->nrelations; j++) {
             const lv_pgman_relation *rel = &d->relations[j];
-            put32(out, rel->oid);
-            put32(out, rel->relfilenode);
-            put32(out, rel->tablespace);
+            lv_buf_put_le32(out, rel->oid);
+            lv_buf_put_le32(out, rel->relfilenode);
+            lv_buf_put_le32(out, rel->tablespace);
             put8(out, rel->relkind);
-            put64(out, (uint64_t)rel->rows);
+            lv_buf_put_le64(out, (uint64_t)rel->rows);
             putstr(out, rel->schema);
             putstr(out, rel->name);
         }
     }
-    put64(out, m->rows_lsn);
+    lv_buf_put_le64(out, m->rows_lsn);
     return LV_OK;
 }
 

@@ -331,52 +331,38 @@ static void put16(lv_buf *b, size_t v)
     lv_buf_append(b, h, 2);
 }
 
-static void put32(lv_buf *b, uint32_t v)
-{
-    uint8_t h[4];
-    lv_le32_put(h, v);
-    lv_buf_append(b, h, 4);
-}
-
-static void put64(lv_buf *b, uint64_t v)
-{
-    uint8_t h[8];
-    lv_le64_put(h, v);
-    lv_buf_append(b, h, 8);
-}
-
 void lv_tree_node_encode(const lv_node *n, lv_buf *out)
 {
     lv_buf_reserve(out, lv_tree_node_size(n));
     put16(out, n->name_len);
     lv_buf_append(out, n->name, n->name_len);
     lv_buf_append(out, &n->type, 1);
-    put32(out, n->mode);
-    put32(out, n->uid);
-    put32(out, n->gid);
+    lv_buf_put_le32(out, n->mode);
+    lv_buf_put_le32(out, n->uid);
+    lv_buf_put_le32(out, n->gid);
     uint8_t l = (uint8_t)n->user_len;
     lv_buf_append(out, &l, 1);
     lv_buf_append(out, n->user, n->user_len);
     l = (uint8_t)n->group_len;
     lv_buf_append(out, &l, 1);
     lv_buf_append(out, n->group, n->group_len);
-    put64(out, (uint64_t)n->mtime_sec);
-    put32(out, n->mtime_nsec);
-    put64(out, (uint64_t)n->ctime_sec);
-    put32(out, n->ctime_nsec);
-    put64(out, n->dev);
-    put64(out, n->ino);
-    put32(out, n->nlink);
+    lv_buf_put_le64(out, (uint64_t)n->mtime_sec);
+    lv_buf_put_le32(out, n->mtime_nsec);
+    lv_buf_put_le64(out, (uint64_t)n->ctime_sec);
+    lv_buf_put_le32(out, n->ctime_nsec);
+    lv_buf_put_le64(out, n->dev);
+    lv_buf_put_le64(out, n->ino);
+    lv_buf_put_le32(out, n->nlink);
     put16(out, n->nxattrs);
     lv_buf_append(out, n->xattrs, n->xattrs_len);
     switch (n->type) {
     case LV_NODE_FILE:
-        put64(out, n->size);
-        put32(out, n->nextents);
+        lv_buf_put_le64(out, n->size);
+        lv_buf_put_le32(out, n->nextents);
         lv_buf_append(out, n->extents, (size_t)n->nextents * LV_TREE_EXTENT_SIZE);
         break;
     case LV_NODE_DIR:
-        put32(out, n->npages);
+        lv_buf_put_le32(out, n->npages);
         lv_buf_append(out, n->pages, (size_t)n->npages * LV_HASH_LEN);
         break;
     case LV_NODE_SYMLINK:
@@ -385,7 +371,7 @@ void lv_tree_node_encode(const lv_node *n, lv_buf *out)
         break;
     case LV_NODE_CHR:
     case LV_NODE_BLK:
-        put64(out, n->rdev);
+        lv_buf_put_le64(out, n->rdev);
         break;
     default:
         break;
