@@ -143,7 +143,12 @@ pf_fetch "${segs[5]}" "$out/i"
 is "$rc" 0 "prefetch: an empty spool is not absence: exit 0"
 ok "prefetch: byte-identical" cmp -s "$out/i" "$PGDATA/pg_wal/${segs[5]}"
 # A file spooled by an earlier start of PostgreSQL (another session directory) is never served, even
-# when it is internally consistent.
+# when it is internally consistent. The fetch above started a worker, which removes other sessions'
+# directories: plant the stale one only after it ended.
+for ((i = 0; i < 300; i++)); do
+  pgrep -f -- "--worker .*$w/pf.conf" >/dev/null || break
+  sleep 0.1
+done
 sdir=$(find "$w/spool" -mindepth 2 -maxdepth 2 -name in | head -n 1)
 [[ -n $sdir ]] || sdir=$(dirname "$(find "$w/spool" -mindepth 2 -maxdepth 2 -name out | head -n 1)")/in
 mkdir -p "$sdir/0000000000000000"
