@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "manifests/manifest.h"
+#include "manifests/pgdelta.h"
 #include "repo/pack.h"
 #include "repo/repo.h"
 
@@ -20,7 +21,7 @@
 #define TS_MIN 12u    /* oid, two empty strings */
 #define FILE_MIN 30u  /* 1-byte path, kind, mode, mtime, size, extent_count */
 #define WHOLE_SIZE 36u
-#define PAGES_SIZE 44u
+#define PAGES_SIZE 44u  /* version 1; version 2 adds at least the delta byte */
 #define BAD_SIZE 8u
 #define DB_MIN 12u
 #define REL_MIN 29u
@@ -45,6 +46,8 @@ static int path_ok(const char *s, size_t n)
     }
     return 1;
 }
+
+static unsigned version_of(const lv_pgman *m) { return m->version ? m->version : LV_PGMAN_VERSION; }
 
 static const char *check_file(const lv_pgman *m, const lv_pgman_file *f)
 {
@@ -80,8 +83,13 @@ static const char *check_file(const lv_pgman *m, const lv_pgman_file *f)
         next += e->npages;
         if (next > pages)
             return "page runs past the end of the file";
-        if (((uint64_t)e->blob_page + e->npages) * m->block_size > LV_BLOB_MAX)
+        if (e->delta > 1 || (e->delta && version_of(m) < 2))
+            return "invalid delta flag";
+        if (!e->delta && ((uint64_t)e->blob_page + e->npages) * m->block_size > LV_BLOB_MAX)
             return "page run past the largest blob";
+        if (e->delta && (((uint64_t)e->base_page + e->npages) * m->block_size > LV_BLOB_MAX ||
+                         (uint64_t)e->blob_page + e->npages > LV_PGDELTA_MAX_FRAMES))
+            return "delta run past the largest blob or the frame limit";
     }
     if (next != pages)
         return "page runs do not cover the file";
@@ -90,6 +98,8 @@ static const char *check_file(const lv_pgman *m, const lv_pgman_file *f)
 
 static const char *check_manifest(const lv_pgman *m)
 {
+    if (version_of(m) < 1 || version_of(m) > LV_PGMAN_VERSION)
+        return "unknown version";
     if (m->type != LV_PGB_FULL && m->type != LV_PGB_INCR)
         return "unknown backup type";
     if (m->block_size < 1 || m->block_size > 32768 || (m->block_size & (m->block_size - 1)))
@@ -146,7 +156,7 @@ int lv_pgman_encode(const lv_pgman *m, lv_buf *out)
     if (why)
         return lv_err(LV_ERR_INTERNAL, "pg manifest to encode is invalid: %s", why);
     lv_buf_append(out, LV_PGMAN_MAGIC, 4);
-    put8(out, LV_PGMAN_VERSION);
+    put8(out, (uint8_t)version_of(m));
     put8(out, m->type);
     lv_buf_put_le64(out, m->sysid);
     lv_buf_put_le32(out, m->pg_version);
@@ -186,6 +196,13 @@ int lv_pgman_encode(const lv_pgman *m, lv_buf *out)
                 lv_buf_put_le32(out, e->npages);
                 lv_buf_append(out, e->blob, LV_HASH_LEN);
                 lv_buf_put_le32(out, e->blob_page);
+                if (version_of(m) >= 2) {
+                    put8(out, e->delta);
+                    if (e->delta) {
+                        lv_buf_append(out, e->base_blob, LV_HASH_LEN);
+                        lv_buf_put_le32(out, e->base_page);
+                    }
+                }
             } else {
                 lv_buf_append(out, e->blob, LV_HASH_LEN);
                 lv_buf_put_le32(out, e->length);
@@ -310,7 +327,7 @@ static void parse_files(rd *r, lv_pgman *m)
             r->bad = 1;
             return;
         }
-        f->nextents = getcount(r, f->kind == LV_PGF_PAGES ? PAGES_SIZE : WHOLE_SIZE);
+        f->nextents = getcount(r, f->kind == LV_PGF_PAGES ? PAGES_SIZE + (m->version >= 2) : WHOLE_SIZE);
         if (!f->nextents)
             continue;
         f->extents = lv_xcalloc(f->nextents, sizeof *f->extents);
@@ -321,6 +338,13 @@ static void parse_files(rd *r, lv_pgman *m)
                 e->npages = get32(r);
                 getraw(r, e->blob, LV_HASH_LEN);
                 e->blob_page = get32(r);
+                if (m->version >= 2) {
+                    e->delta = get8(r);
+                    if (e->delta) {
+                        getraw(r, e->base_blob, LV_HASH_LEN);
+                        e->base_page = get32(r);
+                    }
+                }
             } else {
                 getraw(r, e->blob, LV_HASH_LEN);
                 e->length = get32(r);
@@ -367,8 +391,9 @@ int lv_pgman_parse(const uint8_t *buf, size_t len, lv_pgman *m)
         return lv_err(LV_ERR_CORRUPT, "pg manifest: bad magic");
     }
     uint8_t version = get8(r);
-    if (!r->bad && version != LV_PGMAN_VERSION)
+    if (!r->bad && (version < 1 || version > LV_PGMAN_VERSION))
         return lv_err(LV_ERR_CORRUPT, "pg manifest: unknown version %u", version);
+    m->version = version;
     m->type = get8(r);
     m->sysid = get64(r);
     m->pg_version = get32(r);
@@ -491,8 +516,11 @@ static int pg_refs(const lv_repo *r, const lv_manifest *mf, lv_manifest_emit_fn 
     if (rc != LV_OK)
         return lv_err_ctx("manifests/%s", mf->id);
     for (uint32_t i = 0; i < m.nfiles && rc == LV_OK; i++)
-        for (uint32_t j = 0; j < m.files[i].nextents && rc == LV_OK; j++)
+        for (uint32_t j = 0; j < m.files[i].nextents && rc == LV_OK; j++) {
             rc = emit(emit_arg, m.files[i].extents[j].blob);
+            if (rc == LV_OK && m.files[i].extents[j].delta)
+                rc = emit(emit_arg, m.files[i].extents[j].base_blob);
+        }
     lv_pgman_free(&m);
     return rc;
 }

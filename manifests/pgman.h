@@ -10,7 +10,9 @@
  *                  non-relation files, FSM forks, and relation files whose size is not a multiple of
  *                  the block size.
  *   LV_PGF_PAGES   a relation segment file as page runs: extent i covers pages [first_page, first_page +
- *                  npages) and takes them from its blob at byte blob_page * block_size. Runs are sorted,
+ *                  npages) and takes them from its blob at byte blob_page * block_size; or, for a DELTA
+ *                  run (version 2), page first_page + k is page base_page + k of base_blob patched by
+ *                  frame blob_page + k of the delta blob `blob` (manifests/pgdelta.h). Runs are sorted,
  *                  do not overlap, and cover [0, size / block_size) exactly (a full backup stores runs of
  *                  up to LV_PGMAN_RUN_PAGES pages per blob; an incremental's changed pages are grouped
  *                  into new blobs and unchanged runs keep the previous backup's (blob, blob_page)). A
@@ -21,7 +23,7 @@
  * the tablespace list gives each oid's original location (restore recreates the link or remaps it).
  *
  * Binary encoding (all integers little-endian; str = u32 length || bytes, no NUL; docs/pg-backups.md):
- *   "LVPG" || version u8 (= 1) || type u8 (0 full, 1 incr)
+ *   "LVPG" || version u8 (1 or 2; written: 2) || type u8 (0 full, 1 incr)
  *   || sysid u64 || pg_version u32 (server_version_num) || timeline u32 || block_size u32
  *   || segment_blocks u32 (RELSEG_SIZE) || wal_segment_size u32 || data_checksums u8
  *   || start_lsn u64 || stop_lsn u64 || start_time i64 || stop_time i64
@@ -31,7 +33,10 @@
  *   || file_count u32 || { path str || kind u8 || mode u32 || mtime i64 || size u64
  *                          || extent_count u32 || extents: WHOLE  { blob 32 || length u32 }
  *                                                          PAGES  { first_page u32 || npages u32
- *                                                                   || blob 32 || blob_page u32 } }
+ *                                                                   || blob 32 || blob_page u32
+ *                                                                   || version 2 only: delta u8 (0, 1)
+ *                                                                   || delta 1 only: base_blob 32
+ *                                                                      || base_page u32 } }
  *   || bad_page_count u32 || { file_index u32 || page u32 }
  *   || database_count u32 || { oid u32 || name str || relation_count u32
  *                              || { oid u32 || relfilenode u32 || tablespace u32 || relkind u8
@@ -49,7 +54,9 @@
  * Also (the implementation's precise bounds): type 0 or 1; no NUL in any string (they are C strings);
  * label <= 1023 bytes, backup_label and tablespace_map <= 1 MiB, tablespace locations <= 4095 bytes;
  * paths have no empty component (no leading, trailing or doubled '/'); a PAGES run ends inside the
- * largest blob: (blob_page + npages) * block_size <= LV_BLOB_MAX. */
+ * largest blob: (blob_page + npages) * block_size <= LV_BLOB_MAX, or for a delta run (base_page + npages)
+ * * block_size <= LV_BLOB_MAX and blob_page + npages <= LV_PGDELTA_MAX_FRAMES; version 1 has no delta
+ * runs. */
 #ifndef LV_MANIFESTS_PGMAN_H
 #define LV_MANIFESTS_PGMAN_H
 
@@ -60,7 +67,7 @@
 #include "crypto/crypto.h"
 
 #define LV_PGMAN_MAGIC "LVPG"
-#define LV_PGMAN_VERSION 1
+#define LV_PGMAN_VERSION 2 /* 2 added delta runs; 1 still parses and re-encodes as 1 */
 #define LV_PGMAN_KIND "pg"
 #define LV_PGMAN_RUN_PAGES 128 /* pages per blob in a full backup: 1 MiB with 8 KiB pages */
 
@@ -69,8 +76,11 @@ enum { LV_PGF_WHOLE = 1, LV_PGF_PAGES = 2 };
 
 typedef struct lv_pgman_extent {
     uint8_t blob[LV_HASH_LEN];
-    uint32_t first_page, npages, blob_page; /* PAGES */
+    uint32_t first_page, npages, blob_page; /* PAGES (delta: blob_page = first frame) */
     uint32_t length;                        /* WHOLE: bytes of this blob */
+    uint8_t delta;                          /* PAGES: 1 = a delta run against base_blob */
+    uint8_t base_blob[LV_HASH_LEN];
+    uint32_t base_page;
 } lv_pgman_extent;
 
 typedef struct lv_pgman_file {
@@ -107,6 +117,7 @@ typedef struct lv_pgman_bad_page {
 } lv_pgman_bad_page;
 
 typedef struct lv_pgman {
+    uint8_t version;               /* as parsed; 0 when encoding means LV_PGMAN_VERSION */
     uint8_t type;
     uint64_t sysid;
     uint32_t pg_version, timeline, block_size, segment_blocks, wal_segment_size;

@@ -50,8 +50,9 @@ static void ps(lv_buf *o, const char *s)
 
 static void raw_encode(const lv_pgman *m, lv_buf *o)
 {
+    unsigned version = m->version ? m->version : 2;
     lv_buf_append(o, "LVPG", 4);
-    p8(o, 1);
+    p8(o, (uint8_t)version);
     p8(o, m->type);
     p64(o, m->sysid);
     p32(o, m->pg_version);
@@ -91,6 +92,13 @@ static void raw_encode(const lv_pgman *m, lv_buf *o)
                 p32(o, e->npages);
                 lv_buf_append(o, e->blob, 32);
                 p32(o, e->blob_page);
+                if (version >= 2) {
+                    p8(o, e->delta);
+                    if (e->delta) {
+                        lv_buf_append(o, e->base_blob, 32);
+                        p32(o, e->base_page);
+                    }
+                }
             } else {
                 lv_buf_append(o, e->blob, 32);
                 p32(o, e->length);
@@ -177,6 +185,9 @@ static void sample(lv_pgman *m)
     memset(&ext_ts, 0, sizeof ext_ts);
     ext_ts[0].npages = 1;
     memset(ext_ts[0].blob, 5, 32);
+    ext_ts[0].delta = 1; /* a delta run: frame 0 of blob 5 patches page 3 of blob 6 */
+    memset(ext_ts[0].base_blob, 6, 32);
+    ext_ts[0].base_page = 3;
     files[2] = (lv_pgman_file){path2, LV_PGF_PAGES, 0600, 1790000003, 8192, ext_ts, 1};
     m->files = files;
     m->nfiles = 3;
@@ -234,6 +245,9 @@ static void test_round_trip(void)
               p.files[1].extents[1].blob[0] == 4 && p.files[0].extents[0].length == 2 &&
               p.files[0].extents[1].first_page == 0,
           "files and extents survive");
+    CHECK(p.version == 2 && p.files[2].extents[0].delta == 1 && p.files[2].extents[0].base_blob[0] == 6 &&
+              p.files[2].extents[0].base_page == 3 && p.files[1].extents[1].delta == 0,
+          "version 2: delta runs survive with their base");
     CHECK(p.nbad_pages == 1 && p.bad_pages[0].page == 129 && p.ndatabases == 1 &&
               p.databases[0].nrelations == 2 && p.databases[0].relations[1].rows == -1 &&
               p.databases[0].relations[1].relkind == 'i' &&
@@ -290,11 +304,31 @@ static void test_header_rules(void)
     raw.data[0] = 'X';
     expect_bytes_rejected(raw.data, raw.len, "bad magic");
     raw.data[0] = 'L';
-    raw.data[4] = 2;
+    raw.data[4] = 3;
     expect_bytes_rejected(raw.data, raw.len, "unknown version");
-    CHECK(strstr(lv_errmsg(), "version 2") != NULL, "message names the version");
+    CHECK(strstr(lv_errmsg(), "version 3") != NULL, "message names the version");
     raw.data[4] = 1;
+    expect_bytes_rejected(raw.data, raw.len, "version 1 bytes with version 2 runs");
     lv_buf_free(&raw);
+
+    /* Version 1 (before deltas) still parses and re-encodes as itself. */
+    sample(&m);
+    m.files[2].extents[0].delta = 0;
+    m.version = 1;
+    lv_buf v1 = LV_BUF_INIT, again = LV_BUF_INIT;
+    raw_encode(&m, &v1);
+    lv_pgman p1;
+    CHECK(lv_pgman_parse(v1.data, v1.len, &p1) == LV_OK && p1.version == 1 && p1.files[2].extents[0].delta == 0,
+          "a version 1 manifest parses (%s)", lv_errmsg());
+    CHECK(lv_pgman_encode(&p1, &again) == LV_OK && again.len == v1.len && memcmp(again.data, v1.data, v1.len) == 0,
+          "... and re-encodes to the same bytes, version 1");
+    lv_pgman_free(&p1);
+    lv_buf_free(&v1);
+    lv_buf_free(&again);
+    m.files[2].extents[0].delta = 1; /* not expressible in version 1 bytes: only the encoder can be asked */
+    CHECK(lv_pgman_encode(&m, &again) == LV_ERR_INTERNAL && again.len == 0,
+          "encode refuses a delta run in a version 1 manifest");
+    lv_buf_free(&again);
 
     m.type = 2;
     expect_rejected(&m, "unknown backup type");
@@ -442,6 +476,18 @@ static void test_file_rules(void)
     sample(&m);
     ext_pages[1].blob_page = 0xffffffffu;
     expect_rejected(&m, "blob page past the largest blob (and u32 overflow)");
+    sample(&m);
+    ext_ts[0].delta = 2;
+    expect_rejected(&m, "delta flag 2");
+    sample(&m);
+    ext_ts[0].blob_page = 1023;
+    CHECK(lv_pgman_encode(&m, &ok) == LV_OK, "a delta run ending at the last frame is accepted");
+    lv_buf_free(&ok);
+    ext_ts[0].blob_page = 1024;
+    expect_rejected(&m, "a delta run past the frame limit");
+    sample(&m);
+    ext_ts[0].base_page = LV_BLOB_MAX / 8192;
+    expect_rejected(&m, "a delta run past the largest base blob");
     sample(&m);
     ext_pages[1].blob_page = LV_BLOB_MAX / 8192 - 2;
     CHECK(lv_pgman_encode(&m, &ok) == LV_OK, "a run ending at the largest blob's end is accepted");
