@@ -161,6 +161,7 @@ static int copy_files(run *u)
     x->checksums = u->info.data_checksums;
     x->start_lsn = u->m.start_lsn;
     x->prev = u->o->incremental && u->prev_id[0] ? &u->prev : NULL;
+    x->deltas = u->o->page_deltas;
     x->workers = u->o->workers;
     x->progress = u->o->progress;
     if ((rc = lv_packer_new(u->r, &u->p)) != LV_OK)
@@ -222,6 +223,12 @@ static void summary(run *u, lv_buf *out)
     if (m->type == LV_PGB_INCR) {
         lv_json_key(&j, "prev");
         lv_json_str(&j, u->prev_id);
+        lv_json_key(&j, "delta_pages");
+        lv_json_uint(&j, u->rd.delta_pages);
+        lv_json_key(&j, "delta_bytes");
+        lv_json_uint(&j, u->rd.delta_bytes);
+        lv_json_key(&j, "base_blobs_read");
+        lv_json_uint(&j, u->rd.base_reads);
     }
     lv_json_key(&j, "rows_exact");
     lv_json_bool(&j, u->rows_exact);

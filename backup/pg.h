@@ -58,6 +58,7 @@ typedef struct lv_pg_backup_opts {
     int workers;               /* parallel file readers; 0 = automatic */
     int progress;              /* progress on stderr (a terminal): bytes, rate, ETA */
     int count_rows;            /* record exact row counts (default 1) */
+    int page_deltas;           /* incremental: changed pages as deltas where it pays (default 1) */
     const char *lock_path;     /* the backup lock ("<catalog>.backup-pg.lock"); NULL: no lock */
 } lv_pg_backup_opts;
 

@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "manifests/pgdelta.h"
 
 #define REUSED UINT32_MAX /* page_ref.blob of a page kept from the previous backup */
 #define WHOLE_CHUNK (1u << 20)
@@ -23,8 +24,9 @@
 
 typedef struct page_ref {
     uint32_t blob;      /* index among the file's new blobs, or REUSED */
-    uint32_t blob_page; /* page inside that blob */
-    uint32_t prev_ext;  /* REUSED: extent of the previous backup's file */
+    uint32_t blob_page; /* page inside that blob; a delta: frame inside the delta blob */
+    uint32_t prev_ext;  /* REUSED or delta: extent of the previous backup's file (delta: holds the base) */
+    uint32_t delta;     /* 1: blob is a delta blob (manifests/pgdelta.h) */
 } page_ref;
 
 enum { MSG_BLOB, MSG_DONE };
@@ -35,6 +37,7 @@ typedef struct msg {
     size_t file;
     uint8_t *data; /* BLOB: a pool buffer */
     size_t len;
+    uint32_t slot; /* BLOB: its index among the file's new blobs */
     /* DONE */
     int vanished, pages;
     long prev_file;
@@ -59,7 +62,19 @@ typedef struct shared {
     int err;         /* a reader's error */
     char errmsg[1024];
     uint64_t bytes_read;
+    uint64_t delta_pages, delta_bytes, base_reads;
 } shared;
+
+/* A reader thread's own state for page deltas: its catalog connection (catalogs are per thread), the base
+ * blob it read last (pages come in file order, so consecutive changed pages mostly share one), and the
+ * delta blob being filled for the current file. */
+typedef struct rctx {
+    lv_catalog *cat;
+    uint8_t base_id[LV_HASH_LEN];
+    int base_state; /* 0 nothing read, 1 base holds base_id, -1 base_id is not worth (or failed) reading */
+    lv_buf base;
+    lv_pgdelta_builder db;
+} rctx;
 
 static uint8_t *buf_get(shared *s)
 {
@@ -148,14 +163,59 @@ static ssize_t read_at(int fd, uint8_t *p, size_t n, uint64_t off)
     return (ssize_t)done;
 }
 
-static int send_blob(shared *s, size_t file, uint8_t *data, size_t len)
+static int send_blob(shared *s, size_t file, uint32_t slot, uint8_t *data, size_t len)
 {
     msg *m = lv_xcalloc(1, sizeof *m);
     m->type = MSG_BLOB;
     m->file = file;
+    m->slot = slot;
     m->data = data;
     m->len = len;
     return push(s, m);
+}
+
+/* Base page pg of blob id, or NULL when deltas against that blob are not worth it. Worth it: the blob
+ * compresses worse than 8:1 (its catalog entry says so before it is read), so one of its pages stored
+ * whole costs more than 1 KiB, against tens of bytes as a delta. Reading the base costs one ranged GET
+ * and one decryption per base blob; pages that compress well (most heap pages) skip it. A base that
+ * cannot be read only means storing the page whole: the backup does not depend on it. */
+static const uint8_t *base_page(shared *s, rctx *t, const uint8_t id[LV_HASH_LEN], uint32_t pg)
+{
+    lv_pg_read *x = s->x;
+    if (!t->cat)
+        return NULL;
+    if (t->base_state == 0 || memcmp(t->base_id, id, LV_HASH_LEN) != 0) {
+        memcpy(t->base_id, id, LV_HASH_LEN);
+        t->base_state = -1;
+        lv_buf_reset(&t->base);
+        lv_blob_loc loc;
+        if (lv_catalog_blob_find(t->cat, id, &loc) == LV_OK && (uint64_t)loc.length * 8 > loc.raw_length) {
+            if (lv_blob_read(x->r, id, &loc, &t->base) == LV_OK) {
+                t->base_state = 1;
+                __atomic_fetch_add(&s->base_reads, 1, __ATOMIC_RELAXED);
+            } else {
+                lv_debug("page deltas: cannot read base %s (stored whole instead)", lv_errmsg());
+            }
+        }
+        lv_err_clear();
+    }
+    size_t bs = x->block_size;
+    if (t->base_state != 1 || ((size_t)pg + 1) * bs > t->base.len)
+        return NULL;
+    return t->base.data + (size_t)pg * bs;
+}
+
+/* Send the delta blob being built as the file's blob number slot. */
+static int send_deltas(shared *s, rctx *t, size_t file, uint32_t slot)
+{
+    lv_buf b = LV_BUF_INIT;
+    lv_pgdelta_builder_take(&t->db, &b);
+    __atomic_fetch_add(&s->delta_bytes, (uint64_t)b.len, __ATOMIC_RELAXED);
+    uint8_t *data = buf_get(s);
+    memcpy(data, b.data, b.len); /* fits: read_pages sends before a frame could overflow buf_size */
+    size_t len = b.len;
+    lv_buf_free(&b);
+    return send_blob(s, file, slot, data, len);
 }
 
 static int read_error(shared *s, const char *path, uint64_t off)
@@ -168,6 +228,7 @@ static int read_error(shared *s, const char *path, uint64_t off)
 static int read_whole(shared *s, int fd, size_t file, const char *path, msg *done)
 {
     uint64_t off = 0;
+    uint32_t slot = 0;
     for (;;) {
         uint8_t *b = buf_get(s);
         ssize_t got = read_at(fd, b, WHOLE_CHUNK, off);
@@ -181,7 +242,7 @@ static int read_whole(shared *s, int fd, size_t file, const char *path, msg *don
         }
         __atomic_fetch_add(&s->bytes_read, (uint64_t)got, __ATOMIC_RELAXED);
         off += (uint64_t)got;
-        if (send_blob(s, file, b, (size_t)got) != 0)
+        if (send_blob(s, file, slot++, b, (size_t)got) != 0)
             return -1;
         if ((size_t)got < WHOLE_CHUNK)
             break;
@@ -190,12 +251,14 @@ static int read_whole(shared *s, int fd, size_t file, const char *path, msg *don
     return 0;
 }
 
-/* A relation fork stored as pages. */
-static int read_pages(shared *s, int fd, size_t file, const lv_pg_entry *e, const char *path, msg *done)
+/* A relation fork stored as pages. New blobs get their slot (index among the file's new blobs) when they
+ * are started, so the run of whole changed pages and the delta blob can fill side by side. */
+static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry *e, const char *path, msg *done)
 {
     lv_pg_read *x = s->x;
     const size_t bs = x->block_size;
     const uint32_t run = LV_PGMAN_RUN_PAGES;
+    const uint32_t none = UINT32_MAX;
     uint64_t size = (uint64_t)done->st.st_size;
     uint64_t npages = size / bs;
     if (npages > UINT32_MAX / 2)
@@ -208,10 +271,14 @@ static int read_pages(shared *s, int fd, size_t file, const lv_pg_entry *e, cons
         pf = &x->prev->files[done->prev_file];
         prev_pages = pf->size / x->prev->block_size;
     }
-    uint32_t cap_bad = 0, ext = 0, blobs = 0, pend_n = 0;
+    /* A delta frame is kept when it is at most a quarter page; the delta blob is sent before the next
+     * frame could make it larger than a pool buffer. */
+    const size_t delta_max = bs / 4, delta_room = 8 + 4 + delta_max;
+    uint32_t cap_bad = 0, ext = 0, next_slot = 0, pend_n = 0, pend_slot = none, delta_slot = none;
     uint8_t *pend = NULL;
     uint64_t pno = 0;
-    while (pno < npages) {
+    int rc = 0;
+    while (pno < npages && rc == 0) {
         uint32_t want = npages - pno < run ? (uint32_t)(npages - pno) : run;
         uint8_t *b = buf_get(s);
         ssize_t got = read_at(fd, b, (size_t)want * bs, pno * bs);
@@ -222,7 +289,7 @@ static int read_pages(shared *s, int fd, size_t file, const lv_pg_entry *e, cons
         }
         __atomic_fetch_add(&s->bytes_read, (uint64_t)got, __ATOMIC_RELAXED);
         uint32_t n = (uint32_t)((size_t)got / bs); /* shrank while read: keep whole pages */
-        for (uint32_t k = 0; k < n; k++) {
+        for (uint32_t k = 0; k < n && rc == 0; k++) {
             const uint8_t *page = b + (size_t)k * bs;
             uint64_t p = pno + k;
             uint32_t blkno = (uint32_t)(e->segno * x->segment_blocks + p);
@@ -235,58 +302,81 @@ static int read_pages(shared *s, int fd, size_t file, const lv_pg_entry *e, cons
             }
             page_ref *r = &done->refs[p];
             if (!x->prev) {
-                r->blob = blobs;
+                r->blob = next_slot;
                 r->blob_page = k;
                 continue;
             }
-            if (pf && p < prev_pages && lv_pg_page_lsn(page) < x->prev->start_lsn) {
+            const lv_pgman_extent *pe = NULL;
+            if (pf && p < prev_pages) {
                 while (ext + 1 < pf->nextents && pf->extents[ext].first_page + pf->extents[ext].npages <= p)
                     ext++;
-                const lv_pgman_extent *pe = &pf->extents[ext];
+                pe = &pf->extents[ext];
+            }
+            if (pe && lv_pg_page_lsn(page) < x->prev->start_lsn) {
                 r->blob = REUSED;
                 r->prev_ext = ext;
                 r->blob_page = pe->blob_page + (uint32_t)(p - pe->first_page);
                 continue;
             }
-            if (!pend)
+            if (pe && t) {
+                /* Changed, and the previous backup has the page: against its last whole image. */
+                uint32_t off = (uint32_t)(p - pe->first_page);
+                const uint8_t *base = pe->delta ? base_page(s, t, pe->base_blob, pe->base_page + off)
+                                                : base_page(s, t, pe->blob, pe->blob_page + off);
+                if (base && lv_pgdelta_builder_add(&t->db, page, base, bs, delta_max)) {
+                    if (delta_slot == none)
+                        delta_slot = next_slot++;
+                    r->blob = delta_slot;
+                    r->blob_page = t->db.count - 1;
+                    r->prev_ext = ext;
+                    r->delta = 1;
+                    __atomic_fetch_add(&s->delta_pages, 1, __ATOMIC_RELAXED);
+                    if (t->db.count == LV_PGDELTA_MAX_FRAMES ||
+                        8 + 4 * (size_t)t->db.count + t->db.frames.len + delta_room > s->buf_size) {
+                        rc = send_deltas(s, t, file, delta_slot);
+                        delta_slot = none;
+                    }
+                    continue;
+                }
+            }
+            if (!pend) {
                 pend = buf_get(s);
+                pend_slot = next_slot++;
+            }
             memcpy(pend + (size_t)pend_n * bs, page, bs);
-            r->blob = blobs;
+            r->blob = pend_slot;
             r->blob_page = pend_n++;
             if (pend_n == run) {
-                if (send_blob(s, file, pend, (size_t)pend_n * bs) != 0) {
-                    buf_put(s, b);
-                    return -1;
-                }
+                rc = send_blob(s, file, pend_slot, pend, (size_t)pend_n * bs);
                 pend = NULL;
                 pend_n = 0;
-                blobs++;
             }
         }
         pno += n;
-        if (!x->prev && n > 0) {
-            if (send_blob(s, file, b, (size_t)n * bs) != 0)
-                return -1;
-            blobs++;
-        } else {
-            buf_put(s, b);
+        if (rc == 0 && !x->prev && n > 0) {
+            rc = send_blob(s, file, next_slot++, b, (size_t)n * bs);
+            b = NULL;
         }
-        if (n < want)
+        buf_put(s, b);
+        if (rc != 0 || n < want)
             break;
-        if (stopped(s)) {
-            buf_put(s, pend);
-            return -1;
-        }
+        if (stopped(s))
+            rc = -1;
     }
-    if (pend_n > 0 && send_blob(s, file, pend, (size_t)pend_n * bs) != 0)
-        return -1;
-    if (pend_n == 0)
-        buf_put(s, pend);
+    if (rc == 0 && pend_n > 0) {
+        rc = send_blob(s, file, pend_slot, pend, (size_t)pend_n * bs);
+        pend = NULL;
+    }
+    if (rc == 0 && delta_slot != none)
+        rc = send_deltas(s, t, file, delta_slot);
+    if (t)
+        lv_pgdelta_builder_clear(&t->db); /* stopped half-way: drop unsent frames */
+    buf_put(s, pend);
     done->size = pno * bs;
-    return 0;
+    return rc;
 }
 
-static void read_file(shared *s, size_t i)
+static void read_file(shared *s, rctx *t, size_t i)
 {
     lv_pg_read *x = s->x;
     const lv_pg_entry *e = &x->tree->e[i];
@@ -321,7 +411,7 @@ static void read_file(shared *s, size_t i)
                                      x->prev->block_size != x->block_size))
             done->prev_file = -1;
     }
-    int r = done->pages ? read_pages(s, fd, i, e, path, done) : read_whole(s, fd, i, path, done);
+    int r = done->pages ? read_pages(s, t, fd, i, e, path, done) : read_whole(s, fd, i, path, done);
     close(fd);
     free(path);
     if (r == 0)
@@ -333,19 +423,33 @@ static void read_file(shared *s, size_t i)
 static void *reader(void *arg)
 {
     shared *s = arg;
+    lv_pg_read *x = s->x;
+    rctx t;
+    memset(&t, 0, sizeof t);
+    lv_pgdelta_builder_init(&t.db, x->r->params.compress_level);
+    if (x->prev && x->deltas && x->r->cat &&
+        lv_catalog_open(lv_catalog_path(x->r->cat), x->r->id_hex, &t.cat) != LV_OK) {
+        lv_debug("page deltas off for this reader: %s", lv_errmsg());
+        lv_err_clear();
+        t.cat = NULL;
+    }
     for (;;) {
         pthread_mutex_lock(&s->mu);
         size_t i = s->next_file++;
         int st = s->stop;
         pthread_mutex_unlock(&s->mu);
-        if (st || i >= s->x->tree->n)
-            return NULL;
+        if (st || i >= x->tree->n)
+            break;
         if (lv_pg_backup_interrupt) {
             fail(s, lv_err(LV_ERR_INTERRUPTED, "interrupted"));
-            return NULL;
+            break;
         }
-        read_file(s, i);
+        read_file(s, t.cat ? &t : NULL, i);
     }
+    lv_catalog_close(t.cat);
+    lv_buf_free(&t.base);
+    lv_pgdelta_builder_free(&t.db);
+    return NULL;
 }
 
 /* ---- the packer's thread ------------------------------------------------------------------------ */
@@ -366,11 +470,15 @@ static void progress(lv_pg_read *x, uint64_t read, double t0, int final)
             (double)x->bytes_new / 1048576.0, eta, final ? "\n" : "");
 }
 
-static void add_extent(lv_pgman_file *f, uint32_t *cap, const uint8_t *blob, uint32_t page, uint32_t blob_page)
+/* Append page `page` to f's runs; base is NULL for a whole page, else the delta's base blob and page. */
+static void add_extent(lv_pgman_file *f, uint32_t *cap, const uint8_t *blob, uint32_t page, uint32_t blob_page,
+                       const uint8_t *base, uint32_t base_pg)
 {
     if (f->nextents) {
         lv_pgman_extent *l = &f->extents[f->nextents - 1];
-        if (l->blob_page + l->npages == blob_page && memcmp(l->blob, blob, LV_HASH_LEN) == 0) {
+        if (l->blob_page + l->npages == blob_page && memcmp(l->blob, blob, LV_HASH_LEN) == 0 &&
+            l->delta == (base != NULL) &&
+            (!base || (l->base_page + l->npages == base_pg && memcmp(l->base_blob, base, LV_HASH_LEN) == 0))) {
             l->npages++;
             return;
         }
@@ -382,6 +490,11 @@ static void add_extent(lv_pgman_file *f, uint32_t *cap, const uint8_t *blob, uin
     n->first_page = page;
     n->npages = 1;
     n->blob_page = blob_page;
+    if (base) {
+        n->delta = 1;
+        memcpy(n->base_blob, base, LV_HASH_LEN);
+        n->base_page = base_pg;
+    }
 }
 
 static int finish_file(lv_pg_read *x, file_state *fs, msg *m, uint8_t *vanished)
@@ -414,14 +527,28 @@ static int finish_file(lv_pg_read *x, file_state *fs, msg *m, uint8_t *vanished)
     const lv_pgman_file *pf = m->prev_file >= 0 ? &x->prev->files[m->prev_file] : NULL;
     for (uint32_t p = 0; p < npages; p++) {
         const page_ref *r = &m->refs[p];
-        const uint8_t *blob;
-        if (r->blob == REUSED)
-            blob = pf->extents[r->prev_ext].blob;
-        else if (r->blob < fs->n)
+        const uint8_t *blob, *base = NULL;
+        uint32_t base_pg = 0;
+        if (r->blob == REUSED) {
+            /* An unchanged page keeps what the previous backup had: a whole page or a delta run. */
+            const lv_pgman_extent *pe = &pf->extents[r->prev_ext];
+            blob = pe->blob;
+            if (pe->delta) {
+                base = pe->base_blob;
+                base_pg = pe->base_page + (r->blob_page - pe->blob_page);
+            }
+        } else if (r->blob < fs->n) {
             blob = fs->ids[r->blob];
-        else
+            if (r->delta) {
+                const lv_pgman_extent *pe = &pf->extents[r->prev_ext];
+                uint32_t off = p - pe->first_page;
+                base = pe->delta ? pe->base_blob : pe->blob;
+                base_pg = (pe->delta ? pe->base_page : pe->blob_page) + off;
+            }
+        } else {
             return lv_err(LV_ERR_INTERNAL, "%s: page %u refers to blob %u of %u", e->path, p, r->blob, fs->n);
-        add_extent(f, &cap, blob, p, r->blob_page);
+        }
+        add_extent(f, &cap, blob, p, r->blob_page, base, base_pg);
     }
     for (uint32_t i = 0; i < m->nbad; i++) {
         if (x->nbad < BAD_PAGES_LOGGED)
@@ -466,13 +593,20 @@ static int consume(shared *s, file_state *fst, uint8_t *vanished)
         file_state *fs = &fst[m->file];
         if (m->type == MSG_BLOB) {
             uint64_t fresh = 0;
-            if (fs->n == fs->cap) {
-                fs->cap = fs->cap ? 2 * fs->cap : 8;
-                fs->ids = lv_xrealloc(fs->ids, fs->cap * sizeof *fs->ids);
-                fs->lens = lv_xrealloc(fs->lens, fs->cap * sizeof *fs->lens);
+            if (m->slot >= fs->cap) {
+                uint32_t cap = fs->cap ? fs->cap : 8;
+                while (cap <= m->slot)
+                    cap *= 2;
+                fs->ids = lv_xrealloc(fs->ids, cap * sizeof *fs->ids);
+                fs->lens = lv_xrealloc(fs->lens, cap * sizeof *fs->lens);
+                memset(fs->ids + fs->cap, 0, (cap - fs->cap) * sizeof *fs->ids);
+                memset(fs->lens + fs->cap, 0, (cap - fs->cap) * sizeof *fs->lens);
+                fs->cap = cap;
             }
-            rc = lv_packer_add(x->p, LV_BLOB_DATA, m->data, m->len, fs->ids[fs->n], &fresh);
-            fs->lens[fs->n++] = (uint32_t)m->len;
+            rc = lv_packer_add(x->p, LV_BLOB_DATA, m->data, m->len, fs->ids[m->slot], &fresh);
+            fs->lens[m->slot] = (uint32_t)m->len;
+            if (m->slot >= fs->n)
+                fs->n = m->slot + 1;
             x->bytes_new += fresh;
         } else {
             rc = finish_file(x, fs, m, vanished);
@@ -546,6 +680,9 @@ int lv_pg_read_all(lv_pg_read *x)
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     x->bytes_read = s.bytes_read;
+    x->delta_pages = s.delta_pages;
+    x->delta_bytes = s.delta_bytes;
+    x->base_reads = s.base_reads;
     while (s.head) {
         msg *m = s.head;
         s.head = m->next;

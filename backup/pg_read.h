@@ -12,7 +12,10 @@
  *   below prev->start_lsn and prev lists the file as pages with that page; it keeps prev's
  *   (blob, blob_page). The other pages are packed, in order, into new blobs of up to RUN_PAGES pages
  *   (a file prev lacked is thus stored exactly as a full backup stores it, and deduplicates with it).
- *   Extents merge consecutive pages that are consecutive in one blob.
+ *   With `deltas`, a changed page that prev has is stored as a delta against its last whole image
+ *   where that pays (manifests/pgdelta.h; the rule is at base_page in pg_read.c): each reader thread
+ *   opens its own catalog connection and reads those base blobs.
+ *   Extents merge consecutive pages that are consecutive in one blob (and, for deltas, in one base).
  *   everything else: LV_PGF_WHOLE, blobs of 1 MiB of content (content-addressed: unchanged ones dedup).
  * A file that grows or shrinks while read keeps what was read (whole pages only for page files): WAL
  * replay fixes it. A file that vanished before it was opened is left out silently. */
@@ -35,6 +38,7 @@ typedef struct lv_pg_read {
     int checksums;
     uint64_t start_lsn;
     const lv_pgman *prev;           /* NULL: a full backup */
+    int deltas;                     /* incremental: store changed pages as deltas where it pays */
     int workers;
     int progress;                   /* print bytes, rate and ETA on stderr */
     /* out */
@@ -43,6 +47,7 @@ typedef struct lv_pg_read {
     lv_pgman_bad_page *bad;
     uint32_t nbad;
     uint64_t bytes, bytes_read, bytes_new;
+    uint64_t delta_pages, delta_bytes, base_reads; /* pages stored as deltas, their blobs' bytes, bases read */
 } lv_pg_read;
 
 /* Read everything; LV_ERR_INTERRUPTED when lv_pg_backup_interrupt is set, LV_ERR_IO for a file that

@@ -58,6 +58,7 @@ int lv_cmd_backup_pg(lv_ctx *ctx)
     o.fast_checkpoint = 1;
     o.archive_timeout = (int)lv_config_int(ctx->cfg, "archive-timeout");
     o.count_rows = lv_ctx_flag(ctx, "no-row-counts") == NULL;
+    o.page_deltas = lv_ctx_flag(ctx, "no-page-deltas") == NULL;
     o.progress = !ctx->json && isatty(2) && lv_log_get_level() <= LV_LOG_WARN;
     const char *cat = lv_config_str(ctx->cfg, "catalog");
     char *lock = cat ? lv_xasprintf("%s.backup-pg.lock", cat) : NULL;

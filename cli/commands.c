@@ -75,6 +75,7 @@ static const lv_flag backup_pg_flags[] = {
     {"dbname", "CONNINFO", "libpq connection string (default: pg-host, pg-port, pg-user, pg-database)"},
     {"label", "TEXT", "backup label (default \"labvault\" and the time)"},
     {"no-row-counts", NULL, "do not record per-table row counts (they cost one count(*) per table)"},
+    {"no-page-deltas", NULL, "incr: store every changed page whole (no deltas against earlier images)"},
     {NULL, NULL, NULL},
 };
 

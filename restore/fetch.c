@@ -114,6 +114,12 @@ int lv_fetch_add(lv_fetch *f, const uint8_t id[LV_HASH_LEN], uint32_t length, si
     return LV_OK;
 }
 
+void lv_fetch_clear(lv_fetch *f)
+{
+    f->n = 0;
+    f->bytes = 0;
+}
+
 uint64_t lv_fetch_pending_bytes(const lv_fetch *f) { return f->bytes; }
 size_t lv_fetch_pending(const lv_fetch *f) { return f->n; }
 

@@ -37,6 +37,8 @@ void lv_fetch_free(lv_fetch *f);
 int lv_fetch_add(lv_fetch *f, const uint8_t id[LV_HASH_LEN], uint32_t length, size_t dest, uint64_t offset);
 uint64_t lv_fetch_pending_bytes(const lv_fetch *f);
 size_t lv_fetch_pending(const lv_fetch *f);
+/* Forget everything queued (a batch abandoned after an earlier failure). */
+void lv_fetch_clear(lv_fetch *f);
 /* Fetch and deliver everything queued; the queue is empty afterwards, whatever the outcome. */
 int lv_fetch_run(lv_fetch *f, size_t *failed_dest);
 void lv_fetch_get_stats(const lv_fetch *f, lv_fetch_stats *st);

@@ -19,6 +19,7 @@
 #include "common/hex.h"
 #include "common/log.h"
 #include "manifests/catalog.h"
+#include "manifests/pgdelta.h"
 #include "repo/blobstore.h"
 #include "restore/fetch.h"
 #include "restore/meta.h"
@@ -144,6 +145,12 @@ typedef struct req {
     uint64_t file_off, blob_off, len;
 } req;
 
+/* A delta run: its base pages are already in the file when the delta blob is delivered. */
+typedef struct dreq {
+    uint32_t slot;
+    uint32_t first_page, npages, frame;
+} dreq;
+
 typedef struct wr {
     lv_repo *r;
     const lv_pgman *m;
@@ -157,6 +164,9 @@ typedef struct wr {
     size_t nslots;
     req *reqs;
     size_t nreqs, rcap;
+    lv_fetch *fd;            /* delta blobs, fetched after the batch's other blobs are written */
+    dreq *dreqs;
+    size_t ndreqs, dcap;
     pthread_mutex_t mu;
     double write_s;          /* summed over workers */
     uint64_t written;
@@ -204,6 +214,51 @@ static int deliver(void *arg, size_t dest, uint64_t offset, const uint8_t *data,
     return LV_OK;
 }
 
+/* Apply a delta run: each page is read back (the base the first pass wrote), decoded and rewritten. */
+static int deliver_delta(void *arg, size_t dest, uint64_t offset, const uint8_t *data, size_t n)
+{
+    (void)offset;
+    wr *w = arg;
+    const dreq *q = &w->dreqs[dest];
+    const slot *sl = &w->slots[q->slot];
+    const char *path = w->m->files[sl->file].path;
+    size_t bs = w->m->block_size;
+    lv_pgdelta d;
+    int rc = lv_pgdelta_parse(data, n, &d);
+    if (rc == LV_OK && ((uint64_t)q->frame + q->npages > d.count))
+        rc = lv_err(LV_ERR_CORRUPT, "page delta blob has %u frames, the manifest takes %u..%u", d.count, q->frame,
+                    q->frame + q->npages - 1);
+    if (rc != LV_OK)
+        return lv_err_ctx("%s", path);
+    double t = lv_mono_s();
+    uint8_t *pages = lv_xmalloc(2 * bs);
+    void *dctx = lv_pgdelta_dctx_new();
+    const uint8_t *frame;
+    size_t flen;
+    lv_pgdelta_frame(&d, q->frame, &frame, &flen);
+    pthread_mutex_lock(&w->slot_mu[q->slot]);
+    for (uint32_t k = 0; k < q->npages && rc == LV_OK; k++) {
+        uint64_t off = ((uint64_t)q->first_page + k) * bs;
+        if ((rc = lv_pread_full(sl->fd, pages, bs, off, path)) == LV_OK &&
+            (rc = lv_pgdelta_apply(dctx, frame, flen, pages, pages + bs, bs)) == LV_OK)
+            rc = lv_pwrite_all(sl->fd, pages + bs, bs, off, path);
+        else if (rc == LV_ERR_CORRUPT)
+            lv_err_ctx("%s, page %u", path, q->first_page + k);
+        frame += flen;
+        if (k + 1 < q->npages)
+            flen = lv_le32_get(d.lengths + 4 * ((size_t)q->frame + k + 1));
+    }
+    pthread_mutex_unlock(&w->slot_mu[q->slot]);
+    lv_pgdelta_dctx_free(dctx);
+    free(pages);
+    if (rc != LV_OK)
+        return rc;
+    pthread_mutex_lock(&w->mu);
+    w->write_s += lv_mono_s() - t;
+    pthread_mutex_unlock(&w->mu);
+    return LV_OK;
+}
+
 static void close_slots(wr *w, int apply)
 {
     for (size_t i = 0; i < w->nslots; i++) {
@@ -227,14 +282,22 @@ static int run_batch(wr *w)
     size_t failed;
     double t = lv_mono_s(), ws = w->write_s;
     int rc = lv_fetch_run(w->f, &failed);
+    size_t failed_slot = rc != LV_OK && failed != SIZE_MAX ? w->reqs[failed].slot : SIZE_MAX;
+    if (rc == LV_OK && w->ndreqs) {
+        rc = lv_fetch_run(w->fd, &failed);
+        failed_slot = rc != LV_OK && failed != SIZE_MAX ? w->dreqs[failed].slot : SIZE_MAX;
+    } else {
+        lv_fetch_clear(w->fd);
+    }
+    w->ndreqs = 0;
     double wall = lv_mono_s() - t, wrote = w->write_s - ws;
     w->st->seconds_write += wrote / w->workers;
     double dl = (wall * w->workers - wrote) / w->workers;
     w->st->seconds_download += dl > 0 ? dl : 0;
     w->nreqs = 0;
     if (rc != LV_OK) {
-        if (failed != SIZE_MAX)
-            lv_err_ctx("restore of %s", w->m->files[w->slots[w->reqs[failed].slot].file].path);
+        if (failed_slot != SIZE_MAX)
+            lv_err_ctx("restore of %s", w->m->files[w->slots[failed_slot].file].path);
         close_slots(w, 0);
         return rc;
     }
@@ -287,7 +350,7 @@ static int open_file(wr *w, const char *abs, const lv_pgman_file *f, int *fd, ui
         if (rc != LV_OK)
             return rc;
     }
-    *fd = open(abs, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    *fd = open(abs, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600); /* read: delta runs (deliver_delta) */
     if (*fd < 0)
         return lv_err_errno(errno, "cannot create %s", abs);
     return LV_OK;
@@ -352,6 +415,29 @@ static int restore_one(wr *w, uint32_t fi)
             continue;
         }
         uint64_t bs = w->m->block_size, len = (uint64_t)e->npages * bs;
+        if (e->delta) {
+            /* First the base pages, like any run; the delta blob is applied once they are written. */
+            uint32_t base_raw = 0;
+            if ((rc = blob_raw(w, f, e->base_blob, &base_raw)) != LV_OK)
+                break;
+            if ((uint64_t)e->base_page * bs + len > base_raw) {
+                char hex[2 * LV_HASH_LEN + 1];
+                lv_hex_encode(e->base_blob, LV_HASH_LEN, hex);
+                rc = lv_err(LV_ERR_CORRUPT, "%s: base blob %s holds %u bytes, the manifest takes pages %u..%u of it",
+                            f->path, hex, base_raw, e->base_page, e->base_page + e->npages - 1);
+                break;
+            }
+            if ((rc = queue(w, si, e->base_blob, base_raw, (uint64_t)e->first_page * bs,
+                            (uint64_t)e->base_page * bs, len)) != LV_OK)
+                break;
+            LV_GROW(w->dreqs, w->ndreqs, w->dcap);
+            w->dreqs[w->ndreqs] = (dreq){si, e->first_page, e->npages, e->blob_page};
+            if ((rc = lv_fetch_add(w->fd, e->blob, raw, w->ndreqs, 0)) != LV_OK)
+                break;
+            w->ndreqs++;
+            queued = 1;
+            continue;
+        }
         if ((uint64_t)e->blob_page * bs + len > raw) {
             char hex[2 * LV_HASH_LEN + 1];
             lv_hex_encode(e->blob, LV_HASH_LEN, hex);
@@ -492,6 +578,7 @@ int lv_pg_write(lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char
     w.st = st;
     w.workers = o->workers > 0 ? o->workers : 4;
     w.f = lv_fetch_new(r, w.workers, deliver, &w);
+    w.fd = lv_fetch_new(r, w.workers, deliver_delta, &w);
     pthread_mutex_init(&w.mu, NULL);
     for (size_t i = 0; i < LV_PGW_FILES; i++)
         pthread_mutex_init(&w.slot_mu[i], NULL);
@@ -508,7 +595,8 @@ int lv_pg_write(lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char
             break;
         if ((rc = restore_one(&w, i)) != LV_OK)
             break;
-        if (w.nslots == LV_PGW_FILES || lv_fetch_pending_bytes(w.f) >= LV_PGW_BATCH || w.nreqs >= 8192)
+        if (w.nslots == LV_PGW_FILES || lv_fetch_pending_bytes(w.f) >= LV_PGW_BATCH || w.nreqs >= 8192 ||
+            w.ndreqs >= 8192)
             rc = run_batch(&w);
     }
     if (rc == LV_OK)
@@ -522,14 +610,17 @@ int lv_pg_write(lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char
             rc = lv_err_errno(errno, "cannot create %s", abs);
         free(abs);
     }
-    lv_fetch_stats fs;
+    lv_fetch_stats fs, fsd;
     lv_fetch_get_stats(w.f, &fs);
+    lv_fetch_get_stats(w.fd, &fsd);
     st->bytes_written = w.written;
-    st->bytes_fetched = fs.bytes_fetched;
-    st->blobs_fetched = fs.blobs;
-    st->gets = fs.gets;
+    st->bytes_fetched = fs.bytes_fetched + fsd.bytes_fetched;
+    st->blobs_fetched = fs.blobs + fsd.blobs;
+    st->gets = fs.gets + fsd.gets;
     progress(&w, 1);
     lv_fetch_free(w.f);
+    lv_fetch_free(w.fd);
+    free(w.dreqs);
     pthread_mutex_destroy(&w.mu);
     for (size_t i = 0; i < LV_PGW_FILES; i++)
         pthread_mutex_destroy(&w.slot_mu[i]);

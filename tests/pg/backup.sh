@@ -95,6 +95,36 @@ if command -v script >/dev/null; then # on a terminal: progress with bytes, rate
 else
   skip "no script(1) for a terminal" 2
 fi
+
+# --- page deltas: random updates change many index leaf pages a little; the incremental stores them as
+#     deltas against their last whole image, and the files rebuilt from base + delta are the files
+pk_file=${acc_files#* }
+pgbench -n -t 400 -c 2 >/dev/null 2>&1 && psql -qAtX -c "CHECKPOINT" >/dev/null
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json
+is "$rc" 0 "incremental after random updates: exit 0"
+d1=$(out_field delta_pages)
+ok "... stores changed index pages as deltas ($d1 pages, $(out_field delta_bytes) bytes, $(out_field base_blobs_read) bases read)" \
+  test "${d1:-0}" -gt 50 -a "$(out_field base_blobs_read)" -gt 0
+ok "... and stores little ($(out_field bytes_stored) bytes stored for $d1 delta pages)" \
+  test "$(out_field bytes_stored)" -lt $((d1 * 1024))
+is "$(compare "$(out_field id)" "$PGDATA" $acc_files)" "2 compared, 0 differ" \
+  "deltas: the files rebuilt from base pages and deltas are the files"
+pgbench -n -t 400 -c 2 >/dev/null 2>&1 && psql -qAtX -c "CHECKPOINT" >/dev/null
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json
+is "$rc" 0 "an incremental on top of one with deltas: exit 0"
+ok "... deltas again ($(out_field delta_pages) pages), against the same whole images" test "$(out_field delta_pages)" -gt 50
+is "$(compare "$(out_field id)" "$PGDATA" $acc_files)" "2 compared, 0 differ" \
+  "... kept deltas, new deltas and whole pages rebuild the files"
+delta_id=$(out_field id)
+mkdir "$w/rdelta" && chown "$LV_TEST_PG_OSUSER:" "$w/rdelta"
+run lvpg "$w/local.conf" restore pg --backup "$delta_id" --to "$w/rdelta/data" --tablespace-map "ts1=$w/rdelta/ts"
+is "$rc" 0 "restore of the backup with deltas: exit 0 ($(tail -n 1 <<<"$err"))"
+is "$(compare "$delta_id" "$w/rdelta/data" $acc_files)" "2 compared, 0 differ" \
+  "... restore applied base pages and deltas: the restored files are the backed-up files"
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json --no-page-deltas
+is "$rc:$(out_field delta_pages)" "0:0" "--no-page-deltas: exit 0, no new deltas"
+is "$(compare "$(out_field id)" "$PGDATA" "$pk_file")" "1 compared, 0 differ" "... the unchanged delta runs it keeps still rebuild"
+
 run lvpg "$w/local.conf" repo check
 is "$rc" 0 "repo check after the backups: exit 0 ($(tail -n 1 <<<"$err$out"))"
 

@@ -11,10 +11,41 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "manifests/catalog.h"
+#include "manifests/pgdelta.h"
 #include "manifests/pgman.h"
 #include "repo/blobstore.h"
 #include "repo/repo.h"
 #include "store/store.h"
+
+/* A delta run, decoded independently of restore/pg_write.c: base pages from the base blob, each patched
+ * by its frame. */
+static int rebuild_delta(lv_repo *r, const lv_pgman *m, const lv_pgman_extent *e, lv_buf *out)
+{
+    size_t bs = m->block_size;
+    lv_buf base = LV_BUF_INIT, delta = LV_BUF_INIT;
+    lv_pgdelta d;
+    int rc = lv_blob_get(r, e->base_blob, &base);
+    if (rc == LV_OK)
+        rc = lv_blob_get(r, e->blob, &delta);
+    if (rc == LV_OK)
+        rc = lv_pgdelta_parse(delta.data, delta.len, &d);
+    if (rc == LV_OK && ((size_t)e->base_page + e->npages) * bs > base.len)
+        rc = lv_err(LV_ERR_CORRUPT, "delta run beyond its base blob");
+    if (rc == LV_OK && (uint64_t)e->blob_page + e->npages > d.count)
+        rc = lv_err(LV_ERR_CORRUPT, "delta run beyond its frames");
+    for (uint32_t k = 0; rc == LV_OK && k < e->npages; k++) {
+        const uint8_t *frame;
+        size_t flen;
+        lv_pgdelta_frame(&d, e->blob_page + k, &frame, &flen);
+        lv_buf_reserve(out, bs);
+        rc = lv_pgdelta_apply(NULL, frame, flen, base.data + ((size_t)e->base_page + k) * bs, out->data + out->len, bs);
+        if (rc == LV_OK)
+            out->len += bs;
+    }
+    lv_buf_free(&base);
+    lv_buf_free(&delta);
+    return rc;
+}
 
 static int rebuild(lv_repo *r, const lv_pgman *m, const lv_pgman_file *f, lv_buf *out)
 {
@@ -23,6 +54,10 @@ static int rebuild(lv_repo *r, const lv_pgman *m, const lv_pgman_file *f, lv_buf
     for (uint32_t i = 0; i < f->nextents && rc == LV_OK; i++) {
         const lv_pgman_extent *e = &f->extents[i];
         lv_buf_reset(&blob);
+        if (f->kind == LV_PGF_PAGES && e->delta) {
+            rc = rebuild_delta(r, m, e, out);
+            continue;
+        }
         if ((rc = lv_blob_get(r, e->blob, &blob)) != LV_OK)
             break;
         if (f->kind == LV_PGF_WHOLE)

@@ -50,6 +50,8 @@ pgbench -n -c 2 -j 2 -T 4 >/dev/null 2>&1
 run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --type incr --json
 is "$rc" 0 "incremental backup: exit 0 ${err:+($err)}"
 incr_id=$(out_field id)
+ok "... some changed pages stored as deltas ($(out_field delta_pages)): every restore below applies them" \
+  test "$(out_field delta_pages)" -gt 0
 pgbench -n -c 2 -j 2 -T 3 >/dev/null 2>&1
 
 expected=$(checksums)
