@@ -11,13 +11,16 @@
  * (0700), and the empty directories the server needs. Files are written in batches: a batch opens up
  * to LV_PGW_FILES files, queues their blobs with restore/fetch.h (parallel ranged GETs, every blob
  * authenticated before a byte of it is written) and delivers them with pwrite: WHOLE extents one after
- * the other, PAGES runs at first_page * block_size from blob_page * block_size of their blob. Modes
+ * the other, PAGES runs at first_page * block_size from blob_page * block_size of their blob. A delta run
+ * (manifests/pgdelta.h) is written as its base pages with the batch; once the batch is written, its delta
+ * blobs are fetched the same way and each page is read back, decoded against itself and rewritten (so
+ * files are opened read-write). Modes
  * come from the manifest (permission bits), mtimes too. Nothing is fsynced here: write-back of each batch
  * is started (sync_file_range) and lv_pg_sync waits for it once at the end, per file system.
  *
  * Delta: an existing file is kept where it matches: a WHOLE extent, or a PAGES run that covers its whole
  * blob, is compared by computing the blob id of the local bytes (no download); runs that are part of a
- * larger blob are rewritten. Files not in the manifest are removed (also in the tablespaces), so the
+ * larger blob, and delta runs, are rewritten. Files not in the manifest are removed (also in the tablespaces), so the
  * excluded directories (pg_wal, ...) end up empty as on a fresh restore; links are replaced when they
  * point elsewhere. */
 #ifndef LV_RESTORE_PG_WRITE_H
