@@ -279,9 +279,10 @@ static int commit(run *u)
         rc = lv_pg_relmap_collect(u->c, &u->conn, u->o->count_rows, snap, &m->databases, &m->ndatabases,
                                   &u->rows_exact);
     free(snap);
+    phase(u, "relation maps and row counts");
     if (threaded)
         pthread_join(th, NULL);
-    phase(u, "relation maps, row counts and WAL");
+    phase(u, "then the WAL archived");
     if (rc != LV_OK)
         return rc;
     m->rows_lsn = u->rows_exact ? m->stop_lsn : 0;

@@ -157,7 +157,7 @@ archive_settle() {
 backup_argv() { # TOOL full|incr
   case $1 in
     labvault) cmd=(runuser -u "$osuser" -- env LABVAULT_CONFIG="$mnt/lv.conf" PGHOST="$PGHOST" PGPORT="$PGPORT"
-                   PGUSER=postgres "$lvbin" backup pg --type "$2" --pgdata "$pgdir/data") ;;
+                   PGUSER=postgres "$lvbin" --log-level info backup pg --type "$2" --pgdata "$pgdir/data") ;;
     pgbackrest) cmd=(runuser -u "$osuser" -- pgbackrest --config "$mnt/pgbr/pgbackrest.conf" --stanza=bench
                      backup --type "$2") ;;
   esac
@@ -184,6 +184,10 @@ measure() { # RUN TOOL PHASE CMD...
   fi
   printf '%s\t%s\t%s\t%s\n' "$run" "$tool" "$phase" "$(tail -1 "$t")" >>"$results"
   say "run $run $tool $phase: $(tail -1 "$t" | cut -f1) s, $(($(tail -1 "$t" | cut -f4) / 1024)) MiB"
+  # labvault's own phase times (backup pg logs them at level info), to see where a slow run lost time
+  local phases
+  phases=$(sed -n 's/.* info: \(.*\): \([0-9.]*\) s (.*/\1 \2 s/p' "$work/last.out" | paste -sd ';' -)
+  [[ -z $phases ]] || say "  phases: $phases"
   rm -f "$t"
 }
 
