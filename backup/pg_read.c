@@ -38,6 +38,7 @@ typedef struct msg {
     uint8_t *data; /* BLOB: a pool buffer */
     size_t len;
     uint32_t slot; /* BLOB: its index among the file's new blobs */
+    uint8_t id[LV_HASH_LEN]; /* BLOB: its blob id, computed by the reader (readers hash in parallel) */
     /* DONE */
     int vanished, pages;
     long prev_file;
@@ -171,6 +172,7 @@ static int send_blob(shared *s, size_t file, uint32_t slot, uint8_t *data, size_
     m->slot = slot;
     m->data = data;
     m->len = len;
+    lv_repo_blob_id(s->x->r, data, len, m->id);
     return push(s, m);
 }
 
@@ -603,7 +605,8 @@ static int consume(shared *s, file_state *fst, uint8_t *vanished)
                 memset(fs->lens + fs->cap, 0, (cap - fs->cap) * sizeof *fs->lens);
                 fs->cap = cap;
             }
-            rc = lv_packer_add(x->p, LV_BLOB_DATA, m->data, m->len, fs->ids[m->slot], &fresh);
+            memcpy(fs->ids[m->slot], m->id, LV_HASH_LEN);
+            rc = lv_packer_add_id(x->p, LV_BLOB_DATA, m->data, m->len, m->id, &fresh);
             fs->lens[m->slot] = (uint32_t)m->len;
             if (m->slot >= fs->n)
                 fs->n = m->slot + 1;

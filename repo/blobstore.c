@@ -486,25 +486,44 @@ static int write_index(lv_packer *p)
     return rc;
 }
 
-int lv_packer_add(lv_packer *p, uint8_t type, const void *data, size_t n, uint8_t id_out[LV_HASH_LEN],
-                  uint64_t *new_bytes)
+static int check_blob_args(uint8_t type, size_t n)
 {
-    if (new_bytes)
-        *new_bytes = 0;
     if (!lv_blob_type_valid(type))
         return lv_err(LV_ERR_INTERNAL, "lv_packer_add: invalid blob type %u", type);
     if (n > LV_BLOB_MAX)
         return lv_err(LV_ERR_INTERNAL, "lv_packer_add: blob of %zu bytes is above the %u-byte limit", n,
                       LV_BLOB_MAX);
+    return LV_OK;
+}
+
+int lv_packer_add(lv_packer *p, uint8_t type, const void *data, size_t n, uint8_t id_out[LV_HASH_LEN],
+                  uint64_t *new_bytes)
+{
+    if (new_bytes)
+        *new_bytes = 0;
+    int rc = check_blob_args(type, n); /* before hashing: a bogus length must not make us read n bytes */
+    if (rc != LV_OK)
+        return rc;
+    uint8_t id[LV_HASH_LEN];
+    lv_repo_blob_id(p->r, data, n, id);
+    memcpy(id_out, id, LV_HASH_LEN);
+    return lv_packer_add_id(p, type, data, n, id, new_bytes);
+}
+
+int lv_packer_add_id(lv_packer *p, uint8_t type, const void *data, size_t n, const uint8_t id[LV_HASH_LEN],
+                     uint64_t *new_bytes)
+{
+    if (new_bytes)
+        *new_bytes = 0;
+    int rc0 = check_blob_args(type, n);
+    if (rc0 != LV_OK)
+        return rc0;
     pthread_mutex_lock(&p->mu);
     int err = p->err ? raise_err_locked(p) : LV_OK;
     pthread_mutex_unlock(&p->mu);
     if (err)
         return err;
 
-    uint8_t id[LV_HASH_LEN];
-    lv_repo_blob_id(p->r, data, n, id);
-    memcpy(id_out, id, LV_HASH_LEN);
     int known = idset_has(&p->pending, id);
     if (!known && p->r->cat) {
         lv_blob_loc loc;

@@ -78,6 +78,12 @@ int lv_packer_new_opts(lv_repo *r, const lv_packer_opts *opts, lv_packer **out);
 int lv_packer_add(lv_packer *p, uint8_t type, const void *data, size_t n, uint8_t id_out[LV_HASH_LEN],
                   uint64_t *new_bytes);
 
+/* Same, with the blob id already computed (lv_repo_blob_id of exactly these n bytes), so that callers with
+ * several producer threads hash in parallel instead of on the packer's one thread. A wrong id is a
+ * caller bug that restore would report as a corrupt blob; nothing here re-checks it. */
+int lv_packer_add_id(lv_packer *p, uint8_t type, const void *data, size_t n, const uint8_t id[LV_HASH_LEN],
+                     uint64_t *new_bytes);
+
 /* Make everything added so far durable and indexed (see above). Cheap when nothing is pending.
  * flush (and add, when it writes an intermediate index) opens its own catalog transaction: do not call
  * them inside one. */
