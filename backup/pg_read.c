@@ -176,6 +176,15 @@ static int send_blob(shared *s, size_t file, uint32_t slot, uint8_t *data, size_
     return push(s, m);
 }
 
+/* Where page p's last whole image is, given the previous backup's run pe that holds p: the run's own blob
+ * for a whole-page run, its base for a delta run. */
+static void whole_image(const lv_pgman_extent *pe, uint64_t p, const uint8_t **blob, uint32_t *page)
+{
+    uint32_t off = (uint32_t)(p - pe->first_page);
+    *blob = pe->delta ? pe->base_blob : pe->blob;
+    *page = (pe->delta ? pe->base_page : pe->blob_page) + off;
+}
+
 /* Base page pg of blob id, or NULL when deltas against that blob are not worth it. Worth it: the blob
  * compresses worse than 8:1 (its catalog entry says so before it is read), so one of its pages stored
  * whole costs more than 1 KiB, against tens of bytes as a delta. Reading the base costs one ranged GET
@@ -184,8 +193,6 @@ static int send_blob(shared *s, size_t file, uint32_t slot, uint8_t *data, size_
 static const uint8_t *base_page(shared *s, rctx *t, const uint8_t id[LV_HASH_LEN], uint32_t pg)
 {
     lv_pg_read *x = s->x;
-    if (!t->cat)
-        return NULL;
     if (t->base_state == 0 || memcmp(t->base_id, id, LV_HASH_LEN) != 0) {
         memcpy(t->base_id, id, LV_HASH_LEN);
         t->base_state = -1;
@@ -207,16 +214,14 @@ static const uint8_t *base_page(shared *s, rctx *t, const uint8_t id[LV_HASH_LEN
     return t->base.data + (size_t)pg * bs;
 }
 
-/* Send the delta blob being built as the file's blob number slot. */
+/* Send the delta blob being built as the file's blob number slot (it fits a pool buffer: read_pages sends
+ * it before another frame could make it larger). */
 static int send_deltas(shared *s, rctx *t, size_t file, uint32_t slot)
 {
-    lv_buf b = LV_BUF_INIT;
-    lv_pgdelta_builder_take(&t->db, &b);
-    __atomic_fetch_add(&s->delta_bytes, (uint64_t)b.len, __ATOMIC_RELAXED);
+    size_t len = lv_pgdelta_builder_size(&t->db);
+    __atomic_fetch_add(&s->delta_bytes, (uint64_t)len, __ATOMIC_RELAXED);
     uint8_t *data = buf_get(s);
-    memcpy(data, b.data, b.len); /* fits: read_pages sends before a frame could overflow buf_size */
-    size_t len = b.len;
-    lv_buf_free(&b);
+    lv_pgdelta_builder_take(&t->db, data);
     return send_blob(s, file, slot, data, len);
 }
 
@@ -274,8 +279,8 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
         prev_pages = pf->size / x->prev->block_size;
     }
     /* A delta frame is kept when it is at most a quarter page; the delta blob is sent before the next
-     * frame could make it larger than a pool buffer. */
-    const size_t delta_max = bs / 4, delta_room = 8 + 4 + delta_max;
+     * frame (its length and bytes) could make it larger than a pool buffer. */
+    const size_t delta_max = bs / 4;
     uint32_t cap_bad = 0, ext = 0, next_slot = 0, pend_n = 0, pend_slot = none, delta_slot = none;
     uint8_t *pend = NULL;
     uint64_t pno = 0;
@@ -322,9 +327,10 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
             }
             if (pe && t) {
                 /* Changed, and the previous backup has the page: against its last whole image. */
-                uint32_t off = (uint32_t)(p - pe->first_page);
-                const uint8_t *base = pe->delta ? base_page(s, t, pe->base_blob, pe->base_page + off)
-                                                : base_page(s, t, pe->blob, pe->blob_page + off);
+                const uint8_t *img;
+                uint32_t img_page;
+                whole_image(pe, p, &img, &img_page);
+                const uint8_t *base = base_page(s, t, img, img_page);
                 if (base && lv_pgdelta_builder_add(&t->db, page, base, bs, delta_max)) {
                     if (delta_slot == none)
                         delta_slot = next_slot++;
@@ -334,7 +340,7 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
                     r->delta = 1;
                     __atomic_fetch_add(&s->delta_pages, 1, __ATOMIC_RELAXED);
                     if (t->db.count == LV_PGDELTA_MAX_FRAMES ||
-                        8 + 4 * (size_t)t->db.count + t->db.frames.len + delta_room > s->buf_size) {
+                        lv_pgdelta_builder_size(&t->db) + 4 + delta_max > s->buf_size) {
                         rc = send_deltas(s, t, file, delta_slot);
                         delta_slot = none;
                     }
@@ -535,18 +541,12 @@ static int finish_file(lv_pg_read *x, file_state *fs, msg *m, uint8_t *vanished)
             /* An unchanged page keeps what the previous backup had: a whole page or a delta run. */
             const lv_pgman_extent *pe = &pf->extents[r->prev_ext];
             blob = pe->blob;
-            if (pe->delta) {
-                base = pe->base_blob;
-                base_pg = pe->base_page + (r->blob_page - pe->blob_page);
-            }
+            if (pe->delta)
+                whole_image(pe, p, &base, &base_pg);
         } else if (r->blob < fs->n) {
             blob = fs->ids[r->blob];
-            if (r->delta) {
-                const lv_pgman_extent *pe = &pf->extents[r->prev_ext];
-                uint32_t off = p - pe->first_page;
-                base = pe->delta ? pe->base_blob : pe->blob;
-                base_pg = (pe->delta ? pe->base_page : pe->blob_page) + off;
-            }
+            if (r->delta)
+                whole_image(&pf->extents[r->prev_ext], p, &base, &base_pg);
         } else {
             return lv_err(LV_ERR_INTERNAL, "%s: page %u refers to blob %u of %u", e->path, p, r->blob, fs->n);
         }

@@ -44,6 +44,12 @@ void lv_pgdelta_frame(const lv_pgdelta *d, uint32_t i, const uint8_t **frame, si
     *len = lv_le32_get(d->lengths + 4 * (size_t)i);
 }
 
+void lv_pgdelta_next(const lv_pgdelta *d, uint32_t i, const uint8_t **frame, size_t *len)
+{
+    *frame += *len;
+    *len = lv_le32_get(d->lengths + 4 * (size_t)i);
+}
+
 int lv_pgdelta_apply(void *dctx, const uint8_t *frame, size_t len, const uint8_t *base, uint8_t *out,
                      size_t block_size)
 {
@@ -120,11 +126,16 @@ void lv_pgdelta_builder_clear(lv_pgdelta_builder *b)
     b->count = 0;
 }
 
-void lv_pgdelta_builder_take(lv_pgdelta_builder *b, lv_buf *out)
+size_t lv_pgdelta_builder_size(const lv_pgdelta_builder *b) { return HEAD + b->lengths.len + b->frames.len; }
+
+void lv_pgdelta_builder_take(lv_pgdelta_builder *b, uint8_t *dst)
 {
-    lv_buf_append(out, LV_PGDELTA_MAGIC, 4);
-    lv_buf_put_le32(out, b->count);
-    lv_buf_append(out, b->lengths.data, b->lengths.len);
-    lv_buf_append(out, b->frames.data, b->frames.len);
+    memcpy(dst, LV_PGDELTA_MAGIC, 4);
+    for (int k = 0; k < 4; k++)
+        dst[4 + k] = (uint8_t)(b->count >> (8 * k));
+    if (b->count) {
+        memcpy(dst + HEAD, b->lengths.data, b->lengths.len);
+        memcpy(dst + HEAD + b->lengths.len, b->frames.data, b->frames.len);
+    }
     lv_pgdelta_builder_clear(b);
 }

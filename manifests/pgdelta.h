@@ -42,8 +42,9 @@ typedef struct lv_pgdelta {
 int lv_pgdelta_parse(const uint8_t *buf, size_t len, lv_pgdelta *d);
 
 /* Frame i (i < d->count): where it starts and how long it is. O(i); callers walking frames in order
- * use lv_pgdelta_next instead. */
+ * call lv_pgdelta_next to step from frame i - 1 (in *frame, *len) to frame i. */
 void lv_pgdelta_frame(const lv_pgdelta *d, uint32_t i, const uint8_t **frame, size_t *len);
+void lv_pgdelta_next(const lv_pgdelta *d, uint32_t i, const uint8_t **frame, size_t *len);
 
 /* Decode one frame against base (block_size bytes) into out (block_size bytes). dctx: a ZSTD_DCtx
  * (void * keeps zstd.h out of the callers' headers); NULL makes and frees one. */
@@ -72,7 +73,9 @@ int lv_pgdelta_builder_add(lv_pgdelta_builder *b, const uint8_t *page, const uin
                            size_t max_len);
 /* Forget the frames collected so far. */
 void lv_pgdelta_builder_clear(lv_pgdelta_builder *b);
-/* The blob's bytes, appended to out; then the builder is empty again (count 0). */
-void lv_pgdelta_builder_take(lv_pgdelta_builder *b, lv_buf *out);
+/* Size of the blob the frames so far make. */
+size_t lv_pgdelta_builder_size(const lv_pgdelta_builder *b);
+/* Write the blob (lv_pgdelta_builder_size bytes) to dst; then the builder is empty again (count 0). */
+void lv_pgdelta_builder_take(lv_pgdelta_builder *b, uint8_t *dst);
 
 #endif

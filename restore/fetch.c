@@ -250,7 +250,6 @@ int lv_fetch_run(lv_fetch *f, size_t *failed_dest)
     int rc = lv_parallel_for(f->threads, f->nranges, run_range, f);
     if (rc != LV_OK)
         *failed_dest = f->failed_dest;
-    f->n = 0;
-    f->bytes = 0;
+    lv_fetch_clear(f);
     return rc;
 }

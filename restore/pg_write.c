@@ -244,9 +244,8 @@ static int deliver_delta(void *arg, size_t dest, uint64_t offset, const uint8_t 
             rc = lv_pwrite_all(sl->fd, pages + bs, bs, off, path);
         else if (rc == LV_ERR_CORRUPT)
             lv_err_ctx("%s, page %u", path, q->first_page + k);
-        frame += flen;
         if (k + 1 < q->npages)
-            flen = lv_le32_get(d.lengths + 4 * ((size_t)q->frame + k + 1));
+            lv_pgdelta_next(&d, q->frame + k + 1, &frame, &flen);
     }
     pthread_mutex_unlock(&w->slot_mu[q->slot]);
     lv_pgdelta_dctx_free(dctx);
@@ -414,41 +413,29 @@ static int restore_one(wr *w, uint32_t fi)
             off += e->length;
             continue;
         }
+        /* The pages come from src (a delta run: its base pages, which its delta blob then patches). */
         uint64_t bs = w->m->block_size, len = (uint64_t)e->npages * bs;
-        if (e->delta) {
-            /* First the base pages, like any run; the delta blob is applied once they are written. */
-            uint32_t base_raw = 0;
-            if ((rc = blob_raw(w, f, e->base_blob, &base_raw)) != LV_OK)
-                break;
-            if ((uint64_t)e->base_page * bs + len > base_raw) {
-                char hex[2 * LV_HASH_LEN + 1];
-                lv_hex_encode(e->base_blob, LV_HASH_LEN, hex);
-                rc = lv_err(LV_ERR_CORRUPT, "%s: base blob %s holds %u bytes, the manifest takes pages %u..%u of it",
-                            f->path, hex, base_raw, e->base_page, e->base_page + e->npages - 1);
-                break;
-            }
-            if ((rc = queue(w, si, e->base_blob, base_raw, (uint64_t)e->first_page * bs,
-                            (uint64_t)e->base_page * bs, len)) != LV_OK)
-                break;
-            LV_GROW(w->dreqs, w->ndreqs, w->dcap);
-            w->dreqs[w->ndreqs] = (dreq){si, e->first_page, e->npages, e->blob_page};
-            if ((rc = lv_fetch_add(w->fd, e->blob, raw, w->ndreqs, 0)) != LV_OK)
-                break;
-            w->ndreqs++;
-            queued = 1;
-            continue;
-        }
-        if ((uint64_t)e->blob_page * bs + len > raw) {
+        const uint8_t *src = e->delta ? e->base_blob : e->blob;
+        uint32_t src_page = e->delta ? e->base_page : e->blob_page, src_raw = raw;
+        if (e->delta && (rc = blob_raw(w, f, src, &src_raw)) != LV_OK)
+            break;
+        if ((uint64_t)src_page * bs + len > src_raw) {
             char hex[2 * LV_HASH_LEN + 1];
-            lv_hex_encode(e->blob, LV_HASH_LEN, hex);
-            rc = lv_err(LV_ERR_CORRUPT, "%s: blob %s holds %u bytes, the manifest takes pages %u..%u of it", f->path,
-                        hex, raw, e->blob_page, e->blob_page + e->npages - 1);
+            lv_hex_encode(src, LV_HASH_LEN, hex);
+            rc = lv_err(LV_ERR_CORRUPT, "%s: %sblob %s holds %u bytes, the manifest takes pages %u..%u of it", f->path,
+                        e->delta ? "base " : "", hex, src_raw, src_page, src_page + e->npages - 1);
             break;
         }
-        if (w->o->delta && e->blob_page == 0 && len == raw &&
+        if (!e->delta && w->o->delta && e->blob_page == 0 && len == raw &&
             same_blob(w, fd, old_size, (uint64_t)e->first_page * bs, len, e->blob))
             continue;
-        rc = queue(w, si, e->blob, raw, (uint64_t)e->first_page * bs, (uint64_t)e->blob_page * bs, len);
+        rc = queue(w, si, src, src_raw, (uint64_t)e->first_page * bs, (uint64_t)src_page * bs, len);
+        if (rc == LV_OK && e->delta) {
+            LV_GROW(w->dreqs, w->ndreqs, w->dcap);
+            w->dreqs[w->ndreqs] = (dreq){si, e->first_page, e->npages, e->blob_page};
+            if ((rc = lv_fetch_add(w->fd, e->blob, raw, w->ndreqs, 0)) == LV_OK)
+                w->ndreqs++;
+        }
         queued = 1;
     }
     if (rc == LV_OK) {

@@ -55,7 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (lv_pgdelta_builder_add(&b, page, base, BS, BS + 1024) != 1)
         abort();
     lv_buf blob = LV_BUF_INIT;
-    lv_pgdelta_builder_take(&b, &blob);
+    lv_buf_reserve(&blob, lv_pgdelta_builder_size(&b));
+    blob.len = lv_pgdelta_builder_size(&b);
+    lv_pgdelta_builder_take(&b, blob.data);
     const uint8_t *f;
     size_t n;
     if (lv_pgdelta_parse(blob.data, blob.len, &d) != LV_OK || d.count != 1)
