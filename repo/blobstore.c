@@ -228,7 +228,7 @@ static void pack_put_locked(lv_packer *p, pack *k)
 }
 
 /* Close the current pack and queue it for upload. Needs room in the upload queue (caller checks). The
- * header, the hash and the PUT are the uploader's job, outside the lock. */
+ * header and the PUT are the uploader's job, outside the lock. */
 static void close_cur_locked(lv_packer *p)
 {
     pack *k = p->cur;
@@ -325,9 +325,10 @@ static void done_add_locked(lv_packer *p, const uint8_t id[LV_HASH_LEN], pack *k
     p->st.stored += k->b.data.len;
 }
 
-/* Uploader threads (one per upload slot): each takes a closed pack, seals its header, hashes it (the
- * pack id) and PUTs it. With two of them, hashing one pack overlaps the PUT of the other, and S3 gets two
- * connections, which it rewards (a single PUT stream leaves the link idle between requests). */
+/* Uploader threads (one per upload slot): each takes a closed pack, seals its header (which names the
+ * pack) and PUTs it. With two of them, S3 gets two connections, which it rewards (a single PUT stream
+ * leaves the link idle between requests), and a local fsync of one pack overlaps the write of the
+ * other. */
 static void *uploader_main(void *arg)
 {
     lv_packer *p = arg;
@@ -348,11 +349,12 @@ static void *uploader_main(void *arg)
         uint8_t id[LV_HASH_LEN];
         if (!dead) {
             char key[LV_PACK_KEY_LEN];
-            lv_pack_builder_finish(p->r, &k->b);
-            lv_sha256(k->b.data.data, k->b.data.len, id);
+            lv_pack_builder_finish(p->r, &k->b, id);
             lv_pack_key(id, key);
             rc = lv_store_put(p->r->store, key, k->b.data.data, k->b.data.len, LV_PUT_IF_ABSENT);
-            if (rc == LV_ERR_CONFLICT) /* content-addressed: the same bytes are already there */
+            /* Content-addressed: a pack of this name holds the same blobs at the same places (a retried
+             * PUT, or another process that packed the same blobs in the same order). */
+            if (rc == LV_ERR_CONFLICT)
                 rc = LV_OK;
             if (rc != LV_OK)
                 lv_err_ctx("uploading pack %s", key);

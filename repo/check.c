@@ -245,11 +245,6 @@ static int read_pack(ctx *c, const cpack *p)
     }
     c->rep->packs_read++;
     c->rep->bytes_read += obj.len;
-    uint8_t sum[LV_HASH_LEN];
-    lv_sha256(obj.data, obj.len, sum);
-    if (memcmp(sum, p->id, LV_HASH_LEN) != 0)
-        problem(c, LV_CHECK_ERROR, "pack %s: content does not match its name (SHA-256 differs)", key);
-    /* Go on even after a hash mismatch: the header and blobs tell which part is damaged. */
     uint32_t hl;
     if (obj.len < LV_PACK_TAIL + LV_SEALED_MIN) {
         problem(c, LV_CHECK_ERROR, "pack %s: %zu bytes is too short to be a pack", key, obj.len);
@@ -262,10 +257,18 @@ static int read_pack(ctx *c, const cpack *p)
     uint64_t blobs_end = obj.len - LV_PACK_TAIL - hl;
     char what[LV_PACK_KEY_LEN + 32];
     snprintf(what, sizeof what, "header of pack %s", key);
-    if (lv_pack_header_open(c->r, obj.data + blobs_end, hl, blobs_end, &e, &n, what) != LV_OK) {
+    lv_pack_naming nm;
+    if (lv_pack_header_open(c->r, obj.data + blobs_end, hl, blobs_end, &e, &n, &nm, what) != LV_OK) {
         problem(c, LV_CHECK_ERROR, "%s", lv_errmsg());
         goto out;
     }
+    /* The name: the header's hash (version 2), or the whole object's (version 1, the old format). Go on
+     * after a mismatch: the blobs tell whether the content is damaged or merely misnamed. */
+    if (nm.version < 2)
+        lv_sha256(obj.data, obj.len, nm.name);
+    if (memcmp(nm.name, p->id, LV_HASH_LEN) != 0)
+        problem(c, LV_CHECK_ERROR, "pack %s: content does not match its name (SHA-256 of the %s differs)", key,
+                nm.version < 2 ? "pack" : "header");
     if (p->indexed && (p->count != n || !same_entries(p->blobs, e, n)))
         problem(c, LV_CHECK_ERROR, "pack %s: its header disagrees with %s", key, p->index_key);
     for (uint32_t i = 0; i < n; i++) {

@@ -79,11 +79,11 @@ void lv_pack_entry_decode(const uint8_t in[LV_PACK_ENTRY_SIZE], lv_pack_entry *e
     e->raw_length = lv_le32_get(in + 45);
 }
 
-void lv_pack_header_encode(const lv_pack_entry *e, uint32_t n, lv_buf *out)
+void lv_pack_header_encode(const lv_pack_entry *e, uint32_t n, uint8_t version, lv_buf *out)
 {
     uint8_t fixed[LV_PACK_HEADER_FIXED];
     memcpy(fixed, "LVPK", 4);
-    fixed[4] = LV_PACK_VERSION;
+    fixed[4] = version;
     lv_le32_put(fixed + 5, n);
     lv_buf_reserve(out, LV_PACK_HEADER_FIXED + (size_t)n * LV_PACK_ENTRY_SIZE);
     lv_buf_append(out, fixed, sizeof fixed);
@@ -138,14 +138,14 @@ int lv_pack_entries_check(const lv_pack_entry *e, uint32_t n, uint64_t limit, ui
 }
 
 int lv_pack_header_parse(const uint8_t *buf, size_t len, uint64_t blobs_end, lv_pack_entry **entries,
-                         uint32_t *count)
+                         uint32_t *count, uint8_t *version)
 {
     const char *what = "pack header";
     if (len < LV_PACK_HEADER_FIXED)
         return lv_err(LV_ERR_CORRUPT, "%s: %zu bytes is too short", what, len);
     if (memcmp(buf, "LVPK", 4) != 0)
         return lv_err(LV_ERR_CORRUPT, "%s: bad magic", what);
-    if (buf[4] != LV_PACK_VERSION)
+    if (buf[4] < LV_PACK_VERSION_MIN || buf[4] > LV_PACK_VERSION)
         return lv_err(LV_ERR_CORRUPT, "%s: unsupported version %u", what, buf[4]);
     uint32_t n = lv_le32_get(buf + 5);
     if (n == 0 || n > LV_PACK_MAX_BLOBS)
@@ -167,6 +167,8 @@ int lv_pack_header_parse(const uint8_t *buf, size_t len, uint64_t blobs_end, lv_
     }
     *entries = e;
     *count = n;
+    if (version)
+        *version = buf[4];
     return LV_OK;
 }
 
@@ -185,14 +187,21 @@ int lv_pack_tail_parse(const uint8_t tail[LV_PACK_TAIL], uint64_t pack_size, uin
 }
 
 int lv_pack_header_open(const struct lv_repo *r, const uint8_t *sealed, size_t n, uint64_t blobs_end,
-                        lv_pack_entry **entries, uint32_t *count, const char *what)
+                        lv_pack_entry **entries, uint32_t *count, lv_pack_naming *naming, const char *what)
 {
     lv_buf plain = LV_BUF_INIT;
+    uint8_t version = 0;
     int rc = lv_repo_unseal(r, LV_PACK_HEADER_AAD, strlen(LV_PACK_HEADER_AAD), sealed, n, &plain, what);
     if (rc == LV_OK) {
-        rc = lv_pack_header_parse(plain.data, plain.len, blobs_end, entries, count);
+        rc = lv_pack_header_parse(plain.data, plain.len, blobs_end, entries, count, &version);
         if (rc != LV_OK)
             lv_err_ctx("%s", what);
+    }
+    if (rc == LV_OK && naming) {
+        memset(naming, 0, sizeof *naming);
+        naming->version = version;
+        if (version >= 2)
+            lv_sha256(plain.data, plain.len, naming->name);
     }
     lv_buf_free(&plain);
     return rc;
@@ -243,7 +252,15 @@ int lv_pack_read_header(struct lv_repo *r, const uint8_t id[LV_HASH_LEN], uint64
     }
     char what[LV_PACK_KEY_LEN + 16];
     snprintf(what, sizeof what, "header of pack %s", key);
-    rc = lv_pack_header_open(r, sealed, hl, blobs_end, entries, count, what);
+    lv_pack_naming nm;
+    rc = lv_pack_header_open(r, sealed, hl, blobs_end, entries, count, &nm, what);
+    if (rc == LV_OK && nm.version >= 2 && memcmp(nm.name, id, LV_HASH_LEN) != 0) {
+        free(*entries);
+        *entries = NULL;
+        *count = 0;
+        rc = lv_err(LV_ERR_CORRUPT, "pack %s: its header does not hash to its name (a pack stored under "
+                    "another pack's name?)", key);
+    }
 out:
     lv_buf_free(&tail);
     lv_buf_free(&more);
@@ -253,6 +270,7 @@ out:
 void lv_pack_builder_init(lv_pack_builder *b, size_t reserve)
 {
     memset(b, 0, sizeof *b);
+    b->version = LV_PACK_VERSION;
     if (reserve)
         lv_buf_reserve(&b->data, reserve);
 }
@@ -274,16 +292,20 @@ void lv_pack_builder_add(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_H
     lv_buf_append(&b->data, sealed, n);
 }
 
-void lv_pack_builder_finish(const struct lv_repo *r, lv_pack_builder *b)
+void lv_pack_builder_finish(const struct lv_repo *r, lv_pack_builder *b, uint8_t id[LV_HASH_LEN])
 {
     lv_buf plain = LV_BUF_INIT;
-    lv_pack_header_encode(b->entries, b->count, &plain);
+    lv_pack_header_encode(b->entries, b->count, b->version, &plain);
     size_t before = b->data.len;
     /* Uncompressed: the header is mostly random ids, and its size must be predictable for readers. */
     lv_repo_seal(r, LV_PACK_HEADER_AAD, strlen(LV_PACK_HEADER_AAD), plain.data, plain.len, 0, &b->data);
     uint8_t len[LV_PACK_TAIL];
     lv_le32_put(len, (uint32_t)(b->data.len - before));
     lv_buf_append(&b->data, len, sizeof len);
+    if (b->version >= 2)
+        lv_sha256(plain.data, plain.len, id);
+    else
+        lv_sha256(b->data.data, b->data.len, id);
     lv_buf_free(&plain);
 }
 

@@ -1,17 +1,24 @@
 /* Pack files: many sealed blobs back to back, then their sealed header, then the header's length.
  *
- *   data/<2 hex>/<64 hex>   the name is the SHA-256 of the whole object (sha256sum checks it)
+ *   data/<2 hex>/<64 hex>   the name is the SHA-256 of the plaintext header (version 2; version 1 packs,
+ *                           still read, are named by the SHA-256 of the whole object)
  *
  *   blob_1 || ... || blob_n || sealed_header || header_len (4 bytes, little endian)
  *
  * blob_i    lv_repo_seal(plaintext, aad = type byte || 32-byte blob id). Binding type and id into the
  *           tag means a blob cannot be moved to another id or type without failing authentication.
  * header    lv_repo_seal(plaintext header, aad = "labvault pack header", uncompressed):
- *             "LVPK" | version (1 byte, = 1) | count (4 LE) | count * entry
+ *             "LVPK" | version (1 byte, 2; 1 is still read) | count (4 LE) | count * entry
  *             entry = type (1) | id (32) | offset (8 LE) | sealed length (4 LE) | raw length (4 LE)
  *           (49 bytes per entry). The entries tile [0, header start) exactly, in offset order.
  * header_len  length of the sealed header. The header sits at the end so a pack can be streamed out
  *           blob by blob, and one ranged GET of the tail (size known from a listing) reads it back.
+ *
+ * Why the name hashes the header, not the whole pack: the header lists every blob's id, which is the
+ * keyed hash of its plaintext, and each blob's seal binds its bytes to that id, so the header's hash
+ * commits to the pack's whole content like a hash tree, for 49 bytes hashed per blob instead of every
+ * byte a second time (the blob ids are the first pass). Checking it needs the key; every stored byte
+ * is still authenticated (docs/repository-format.md 7.2).
  *
  * Contract of the parser: lv_pack_header_parse accepts only what lv_pack_builder writes. Anything
  * else - wrong magic or version, a count that does not match the length, an unknown type, a sealed
@@ -32,7 +39,8 @@ struct lv_repo;
 
 enum { LV_BLOB_DATA = 1, LV_BLOB_TREE = 2, LV_BLOB_META = 3 };
 
-#define LV_PACK_VERSION 1
+#define LV_PACK_VERSION 2      /* written */
+#define LV_PACK_VERSION_MIN 1  /* oldest still read */
 #define LV_PACK_HEADER_FIXED 9  /* magic, version, count */
 #define LV_PACK_ENTRY_SIZE 49
 #define LV_PACK_TAIL 4          /* header length field */
@@ -70,14 +78,23 @@ int lv_pack_key_parse(const char *key, uint8_t id[LV_HASH_LEN]);
 void lv_pack_entry_encode(const lv_pack_entry *e, uint8_t out[LV_PACK_ENTRY_SIZE]);
 void lv_pack_entry_decode(const uint8_t in[LV_PACK_ENTRY_SIZE], lv_pack_entry *e);
 
-/* Plaintext header of n entries, appended to out. */
-void lv_pack_header_encode(const lv_pack_entry *e, uint32_t n, lv_buf *out);
+/* Plaintext header of n entries in the given format version, appended to out. */
+void lv_pack_header_encode(const lv_pack_entry *e, uint32_t n, uint8_t version, lv_buf *out);
 
 /* Strict parse of a plaintext header. blobs_end is where the sealed header starts in the pack (the
  * entries must end exactly there). On success *entries (malloc'ed, caller frees; NULL when count is
- * 0) and *count are set; on failure they are untouched and LV_ERR_CORRUPT is returned. */
+ * 0), *count and *version (may be NULL) are set; on failure they are untouched and LV_ERR_CORRUPT is
+ * returned. */
 int lv_pack_header_parse(const uint8_t *buf, size_t len, uint64_t blobs_end, lv_pack_entry **entries,
-                         uint32_t *count);
+                         uint32_t *count, uint8_t *version);
+
+/* What a pack's header says about the pack's name. */
+typedef struct lv_pack_naming {
+    uint8_t version;           /* the header's format version */
+    uint8_t name[LV_HASH_LEN]; /* version >= 2: SHA-256 of the plaintext header, which is the pack's name.
+                                * version 1: zero; the name is the SHA-256 of the whole pack, which only
+                                * a caller holding all of it can check. */
+} lv_pack_naming;
 
 /* Check a list of entries against the invariants above: valid types and lengths, offsets that tile
  * [0, end) in order without gaps or overlaps, end <= limit, no repeated id. *end receives where the
@@ -91,17 +108,21 @@ int lv_pack_entries_check(const lv_pack_entry *e, uint32_t n, uint64_t limit, ui
 int lv_pack_tail_parse(const uint8_t tail[LV_PACK_TAIL], uint64_t pack_size, uint32_t *header_len,
                        const char *what);
 
-/* Unseal and parse a header (sealed bytes as stored); blobs_end as for lv_pack_header_parse. */
+/* Unseal and parse a header (sealed bytes as stored); blobs_end as for lv_pack_header_parse. naming
+ * (may be NULL) receives the version and the name the header implies; comparing it with the name the
+ * pack is stored under is the caller's business (lv_pack_read_header does). */
 int lv_pack_header_open(const struct lv_repo *r, const uint8_t *sealed, size_t n, uint64_t blobs_end,
-                        lv_pack_entry **entries, uint32_t *count, const char *what);
+                        lv_pack_entry **entries, uint32_t *count, lv_pack_naming *naming, const char *what);
 
 /* Read the header of a stored pack of pack_size bytes: one ranged GET of the tail (a second one only
- * when the header is larger than the first guess). A missing pack is LV_ERR_NOT_FOUND. */
+ * when the header is larger than the first guess). A missing pack is LV_ERR_NOT_FOUND; a version 2
+ * header that does not hash to id (a pack stored under another pack's name) is LV_ERR_CORRUPT. */
 int lv_pack_read_header(struct lv_repo *r, const uint8_t id[LV_HASH_LEN], uint64_t pack_size,
                         lv_pack_entry **entries, uint32_t *count);
 
 /* Builder: accumulates sealed blobs in memory and appends the header. Not thread-safe. */
 typedef struct lv_pack_builder {
+    uint8_t version; /* LV_PACK_VERSION after init; tests set 1 to write the old format */
     lv_buf data;
     lv_pack_entry *entries;
     uint32_t count, cap;
@@ -112,9 +133,9 @@ void lv_pack_builder_init(lv_pack_builder *b, size_t reserve);
 /* Append one sealed blob (as returned by lv_repo_seal with lv_blob_aad). */
 void lv_pack_builder_add(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_HASH_LEN],
                          const void *sealed, size_t n, uint32_t raw_length);
-/* Seal and append the header and its length. After this, b->data holds the complete pack; the pack id
- * is the SHA-256 of it (computed by the caller, typically on another thread). */
-void lv_pack_builder_finish(const struct lv_repo *r, lv_pack_builder *b);
+/* Seal and append the header and its length. After this, b->data holds the complete pack, and id its
+ * name (the SHA-256 of the plaintext header; of the whole pack for version 1). */
+void lv_pack_builder_finish(const struct lv_repo *r, lv_pack_builder *b, uint8_t id[LV_HASH_LEN]);
 void lv_pack_builder_free(lv_pack_builder *b);
 
 /* Little-endian wire helpers shared by the pack, index and manifest codecs. */

@@ -21,10 +21,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t blobs_end = lv_le64_get(data);
     lv_pack_entry *e = NULL;
     uint32_t n = 0;
-    if (lv_pack_header_parse(data + 8, size - 8, blobs_end, &e, &n) != 0)
+    uint8_t version = 0;
+    if (lv_pack_header_parse(data + 8, size - 8, blobs_end, &e, &n, &version) != 0)
         return 0;
+    if (version < LV_PACK_VERSION_MIN || version > LV_PACK_VERSION)
+        abort();
     lv_buf b = LV_BUF_INIT;
-    lv_pack_header_encode(e, n, &b);
+    lv_pack_header_encode(e, n, version, &b);
     if (b.len != size - 8 || memcmp(b.data, data + 8, b.len) != 0)
         abort(); /* accepted a non-canonical header */
     uint64_t pos = 0;

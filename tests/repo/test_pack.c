@@ -78,10 +78,10 @@ static uint64_t sample_entries(lv_pack_entry *e, uint32_t n)
 static int parse_rc(const lv_pack_entry *e, uint32_t n, uint64_t end)
 {
     lv_buf b = LV_BUF_INIT;
-    lv_pack_header_encode(e, n, &b);
+    lv_pack_header_encode(e, n, LV_PACK_VERSION, &b);
     lv_pack_entry *out = NULL;
     uint32_t cnt = 0;
-    int rc = lv_pack_header_parse(b.data, b.len, end, &out, &cnt);
+    int rc = lv_pack_header_parse(b.data, b.len, end, &out, &cnt, NULL);
     free(out);
     lv_buf_free(&b);
     return rc;
@@ -92,37 +92,49 @@ static void header_tests(void)
     lv_pack_entry e[4], m[4];
     uint64_t end = sample_entries(e, 4);
     lv_buf b = LV_BUF_INIT;
-    lv_pack_header_encode(e, 4, &b);
+    lv_pack_header_encode(e, 4, LV_PACK_VERSION, &b);
     CHECK(b.len == LV_PACK_HEADER_FIXED + 4 * LV_PACK_ENTRY_SIZE, "header: 9 + 49 bytes per entry");
     lv_pack_entry *out = NULL;
     uint32_t n = 0;
-    CHECK(lv_pack_header_parse(b.data, b.len, end, &out, &n) == LV_OK && n == 4 &&
-              entries_eq(out, e, 4),
-          "header: round trip");
+    uint8_t version = 0;
+    CHECK(lv_pack_header_parse(b.data, b.len, end, &out, &n, &version) == LV_OK && n == 4 &&
+              version == 2 && b.data[4] == 2 && entries_eq(out, e, 4),
+          "header: round trip, version 2");
     free(out);
+    out = NULL;
+    b.data[4] = 1;
+    CHECK(lv_pack_header_parse(b.data, b.len, end, &out, &n, &version) == LV_OK && n == 4 && version == 1 &&
+              entries_eq(out, e, 4),
+          "header: version 1 (the old naming) still parses and says so");
+    free(out);
+    b.data[4] = 2;
 
     int all = 1;
     for (size_t cut = 0; cut < b.len; cut++) {
         out = NULL;
-        if (lv_pack_header_parse(b.data, cut, end, &out, &n) != LV_ERR_CORRUPT)
+        if (lv_pack_header_parse(b.data, cut, end, &out, &n, NULL) != LV_ERR_CORRUPT)
             all = 0;
         free(out);
     }
     CHECK(all, "header: every truncation is corrupt");
     lv_buf_append(&b, "", 1);
-    CHECK(lv_pack_header_parse(b.data, b.len, end, &out, &n) == LV_ERR_CORRUPT, "header: a trailing byte");
+    CHECK(lv_pack_header_parse(b.data, b.len, end, &out, &n, NULL) == LV_ERR_CORRUPT,
+          "header: a trailing byte");
     b.len--;
     b.data[0] = 'X';
-    CHECK(lv_pack_header_parse(b.data, b.len, end, &out, &n) == LV_ERR_CORRUPT, "header: bad magic");
+    CHECK(lv_pack_header_parse(b.data, b.len, end, &out, &n, NULL) == LV_ERR_CORRUPT, "header: bad magic");
     b.data[0] = 'L';
+    b.data[4] = 3;
+    CHECK(lv_pack_header_parse(b.data, b.len, end, &out, &n, NULL) == LV_ERR_CORRUPT, "header: version 3");
+    b.data[4] = 0;
+    CHECK(lv_pack_header_parse(b.data, b.len, end, &out, &n, NULL) == LV_ERR_CORRUPT, "header: version 0");
     b.data[4] = 2;
-    CHECK(lv_pack_header_parse(b.data, b.len, end, &out, &n) == LV_ERR_CORRUPT, "header: version 2");
-    b.data[4] = 1;
     lv_le32_put(b.data + 5, 3);
-    CHECK(lv_pack_header_parse(b.data, b.len, end, &out, &n) == LV_ERR_CORRUPT,
+    CHECK(lv_pack_header_parse(b.data, b.len, end, &out, &n, NULL) == LV_ERR_CORRUPT,
           "header: count 3 with 4 entries of bytes");
     lv_le32_put(b.data + 5, 0xffffffffu);
-    CHECK(lv_pack_header_parse(b.data, b.len, end, &out, &n) == LV_ERR_CORRUPT, "header: count 2^32-1");
+    CHECK(lv_pack_header_parse(b.data, b.len, end, &out, &n, NULL) == LV_ERR_CORRUPT,
+          "header: count 2^32-1");
     lv_buf_free(&b);
     CHECK(parse_rc(e, 0, 0) == LV_ERR_CORRUPT, "header: no entries");
 
@@ -200,10 +212,14 @@ static void builder_tests(lv_repo *r)
         lv_pack_builder_add(&b, LV_BLOB_TREE, ids[i], sealed.data, sealed.len, (uint32_t)len);
         lv_buf_free(&sealed);
     }
-    lv_pack_builder_finish(r, &b);
-    uint8_t pid[LV_HASH_LEN];
+    uint8_t pid[LV_HASH_LEN], want[LV_HASH_LEN];
     char key[LV_PACK_KEY_LEN];
-    lv_sha256(b.data.data, b.data.len, pid);
+    lv_pack_builder_finish(r, &b, pid);
+    lv_buf hdr = LV_BUF_INIT;
+    lv_pack_header_encode(b.entries, b.count, LV_PACK_VERSION, &hdr);
+    lv_sha256(hdr.data, hdr.len, want);
+    lv_buf_free(&hdr);
+    CHECK(memcmp(pid, want, LV_HASH_LEN) == 0, "builder: the pack's name is the SHA-256 of its plaintext header");
     lv_pack_key(pid, key);
     CHECK(lv_store_put(r->store, key, b.data.data, b.data.len, LV_PUT_IF_ABSENT) == LV_OK,
           "builder: upload %s", key);
@@ -239,6 +255,45 @@ static void builder_tests(lv_repo *r)
     uint8_t missing[LV_HASH_LEN] = {1};
     CHECK(lv_pack_read_header(r, missing, 5000, &e, &n) == LV_ERR_NOT_FOUND,
           "builder: missing pack is not-found");
+
+    /* The same bytes stored under another name: the header no longer matches it. */
+    uint8_t other[LV_HASH_LEN];
+    char okey[LV_PACK_KEY_LEN];
+    memcpy(other, pid, LV_HASH_LEN);
+    other[LV_HASH_LEN - 1] ^= 1;
+    lv_pack_key(other, okey);
+    CHECK(lv_store_put(r->store, okey, b.data.data, b.data.len, 0) == LV_OK, "builder: upload under %s", okey);
+    e = NULL;
+    rc = lv_pack_read_header(r, other, b.data.len, &e, &n);
+    CHECK(rc == LV_ERR_CORRUPT && e == NULL && strstr(lv_errmsg(), okey) && strstr(lv_errmsg(), "name"),
+          "builder: a pack under another pack's name is corrupt, naming it (%s)", lv_errmsg());
+    CHECK(lv_store_del(r->store, okey) == LV_OK, "builder: remove %s", okey);
+    lv_pack_builder_free(&b);
+
+    /* Version 1, the old format: named by the SHA-256 of the whole pack, still read. */
+    lv_pack_builder_init(&b, 0);
+    b.version = 1;
+    for (int i = 0; i < 3; i++) {
+        uint8_t data[64], aad[1 + LV_HASH_LEN];
+        fill(data, sizeof data, (uint32_t)i + 100);
+        lv_repo_blob_id(r, data, sizeof data, ids[i]);
+        lv_blob_aad(LV_BLOB_DATA, ids[i], aad);
+        lv_buf sealed = LV_BUF_INIT;
+        lv_repo_seal(r, aad, sizeof aad, data, sizeof data, 1, &sealed);
+        lv_pack_builder_add(&b, LV_BLOB_DATA, ids[i], sealed.data, sealed.len, sizeof data);
+        lv_buf_free(&sealed);
+    }
+    lv_pack_builder_finish(r, &b, pid);
+    lv_sha256(b.data.data, b.data.len, want);
+    CHECK(memcmp(pid, want, LV_HASH_LEN) == 0, "builder v1: the name is the SHA-256 of the whole pack");
+    lv_pack_key(pid, key);
+    CHECK(lv_store_put(r->store, key, b.data.data, b.data.len, LV_PUT_IF_ABSENT) == LV_OK,
+          "builder v1: upload %s", key);
+    e = NULL;
+    rc = lv_pack_read_header(r, pid, b.data.len, &e, &n);
+    CHECK(rc == LV_OK && n == 3 && entries_eq(e, b.entries, 3), "builder v1: its header reads back (%s)",
+          rc ? lv_errmsg() : "ok");
+    free(e);
     lv_pack_builder_free(&b);
 }
 
