@@ -2,8 +2,9 @@
  * fresh repository and print the rate, to compare with the raw write rate of the same store (plain cp
  * locally, plain signed PUTs to S3: bench/store.sh).
  *
- *   blob_bench [-n MIB] [-d mixed|text|random] [-w WORKERS] [-p PACK_MIB] [-b BLOB_KIB] [-r] URL
+ *   blob_bench [-n MIB] [-d mixed|text|random] [-w WORKERS] [-p PACK_MIB] [-b BLOB_KIB] [-l LEVEL] [-r] URL
  *
+ * -l sets the repository's zstd level (default: the repository default, 3; 0 stores blobs uncompressed).
  * -r measures the baseline instead: the same bytes as plain objects of the pack size, put one after the
  * other with lv_store_put (no compression, no encryption, no hashing), i.e. the raw rate of the store
  * driver as the packer sees it.
@@ -159,28 +160,29 @@ static int packed(lv_repo *r, uint8_t **pool, size_t bsz, long nblobs, int worke
 static void usage(void)
 {
     fprintf(stderr, "usage: blob_bench [-n MIB] [-d mixed|text|random] [-w WORKERS] [-p PACK_MIB] "
-                    "[-b BLOB_KIB] [-r] URL\n");
+                    "[-b BLOB_KIB] [-l LEVEL] [-r] URL\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     long mib = 1024, pack_mib = 0, blob_kib = 1024;
-    int workers = 0, raw = 0;
+    int workers = 0, raw = 0, level = -1;
     const char *mode = "mixed";
     int c;
-    while ((c = getopt(argc, argv, "n:d:w:p:b:r")) != -1) {
+    while ((c = getopt(argc, argv, "n:d:w:p:b:l:r")) != -1) {
         switch (c) {
         case 'n': mib = atol(optarg); break;
         case 'd': mode = optarg; break;
         case 'w': workers = atoi(optarg); break;
         case 'p': pack_mib = atol(optarg); break;
         case 'b': blob_kib = atol(optarg); break;
+        case 'l': level = atoi(optarg); break;
         case 'r': raw = 1; break;
         default: usage();
         }
     }
-    if (optind != argc - 1 || mib <= 0 || blob_kib <= 0 || blob_kib > 65536 ||
+    if (optind != argc - 1 || mib <= 0 || blob_kib <= 0 || blob_kib > 65536 || level > 19 ||
         (strcmp(mode, "mixed") && strcmp(mode, "text") && strcmp(mode, "random")))
         usage();
     const char *url = argv[optind];
@@ -196,6 +198,8 @@ int main(int argc, char **argv)
     params.scrypt_n = 1024; /* opening speed is not what is measured */
     if (pack_mib > 0)
         params.pack_size = (uint64_t)pack_mib << 20;
+    if (level >= 0)
+        params.compress_level = level;
     lv_credential cred = {.passphrase = "blob bench"};
     if (lv_store_open(url, &so, &st) || lv_store_create(st) || lv_repo_init(st, &params, &cred, &r)) {
         fprintf(stderr, "blob_bench: %s: %s\n", url, lv_errmsg());

@@ -8,7 +8,8 @@
 # Every line of results has the same form: PHASE url=... objects=N object_kib=K threads=J seconds=S mib_s=R
 #
 # Usage: bench/store.sh [BUILD_DIR]            (default: build; needs BUILD_DIR/bench/store_bench)
-# Knobs: MIB (default 256), THREADS (default "1 2": the issue's 2 cores), RUNS (default 3: the whole
+# Knobs: MIB (default 256), THREADS (default "1 2": the issue's 2 cores), LEVEL (the blob store's zstd
+# level; default the repository default, 3), RUNS (default 3: the whole
 # sequence is repeated and the ratios are taken between medians, because single runs here vary up to 2.5x
 # for cp alone), BENCH_DIR (work area; default $TMPDIR or /tmp).
 # Run it under tests/harness/with-services.sh to get an S3 server.
@@ -78,15 +79,16 @@ for ((run = 1; run <= RUNS; run++)); do
   #    rates above (same incompressible bytes); MODES adds others. Its S3 buckets are left in place.
   blob=$build/bench/blob_bench
   MODES=${MODES:-random mixed}
+  level_opt=(); [[ -n ${LEVEL:-} ]] && level_opt=(-l "$LEVEL")
   if [[ -x $blob ]]; then
     for mode in $MODES; do
       for j in $THREADS; do
         settle
-        echo "blob-store url=local workers=$j $("$blob" -n "$MIB" -d "$mode" -w "$j" "$work/blobrepo-$mode-$j")"
+        echo "blob-store url=local workers=$j level=${LEVEL:-3} $("$blob" -n "$MIB" -d "$mode" -w "$j" "${level_opt[@]}" "$work/blobrepo-$mode-$j")"
         rm -rf "$work/blobrepo-$mode-$j"
         if [[ -n ${LV_TEST_S3_ENDPOINT:-} ]]; then
           settle
-          echo "blob-store url=s3 workers=$j $("$blob" -n "$MIB" -d "$mode" -w "$j" "s3://lv-blob-bench-$$-$run-$mode-$j/repo")"
+          echo "blob-store url=s3 workers=$j level=${LEVEL:-3} $("$blob" -n "$MIB" -d "$mode" -w "$j" "${level_opt[@]}" "s3://lv-blob-bench-$$-$run-$mode-$j/repo")"
         fi
       done
     done
@@ -118,8 +120,8 @@ awk '
   END {
     for (k in keys) {
       split(k, f, " "); r = median(k)
-      if (f[1] == "local" && n["cp"]) printf "ratio local %-6s workers=%d: %.0f%% of cp (medians of %d: %.1f / %.1f MiB/s)\n", f[2], f[3], 100 * r / median("cp"), n[k], r, median("cp")
-      if (f[1] == "s3" && n["put" f[3]]) printf "ratio s3    %-6s workers=%d: %.0f%% of signed PUTs with %d threads (medians of %d: %.1f / %.1f MiB/s)\n", f[2], f[3], 100 * r / median("put" f[3]), f[3], n[k], r, median("put" f[3])
+      if (f[1] == "local" && n["cp"]) printf "ratio local %-6s workers=%d level='"${LEVEL:-3}"': %.0f%% of cp (medians of %d: %.1f / %.1f MiB/s)\n", f[2], f[3], 100 * r / median("cp"), n[k], r, median("cp")
+      if (f[1] == "s3" && n["put" f[3]]) printf "ratio s3    %-6s workers=%d level='"${LEVEL:-3}"': %.0f%% of signed PUTs with %d threads (medians of %d: %.1f / %.1f MiB/s)\n", f[2], f[3], 100 * r / median("put" f[3]), f[3], n[k], r, median("put" f[3])
     }
   }' "$results" | sort
 rm -f "$results"

@@ -182,23 +182,29 @@ static int cipher_aad(EVP_CIPHER_CTX *ctx, const uint8_t *aad, size_t n)
     return 0;
 }
 
-void lv_seal(const uint8_t key[LV_KEY_LEN], const void *aad, size_t aad_len, const void *plain,
-             size_t n, lv_buf *out)
+void lv_seal_to(const uint8_t key[LV_KEY_LEN], const void *aad, size_t aad_len, const void *head, size_t hn,
+                const void *body, size_t bn, uint8_t *dst)
 {
     algs();
-    lv_buf_reserve(out, n + LV_SEAL_OVERHEAD);
-    uint8_t *nonce = out->data + out->len, *ct = nonce + LV_NONCE_LEN, *tag = ct + n;
+    uint8_t *nonce = dst, *ct = nonce + LV_NONCE_LEN, *tag = ct + hn + bn;
     /* A random 96-bit nonce per message: with at most 2^32 messages per key the collision probability
      * stays below 2^-32 (NIST SP 800-38D), far more blobs than a repository will hold per key. */
     lv_random(nonce, LV_NONCE_LEN);
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int fin = 0;
     if (!ctx || EVP_EncryptInit_ex2(ctx, cipher_gcm, key, nonce, NULL) != 1 ||
-        cipher_aad(ctx, aad, aad_len) != 0 || cipher_update(ctx, ct, plain, n) != 0 ||
-        EVP_EncryptFinal_ex(ctx, tag, &fin) != 1 ||
+        cipher_aad(ctx, aad, aad_len) != 0 || cipher_update(ctx, ct, head, hn) != 0 ||
+        cipher_update(ctx, ct + hn, body, bn) != 0 || EVP_EncryptFinal_ex(ctx, tag, &fin) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, LV_TAG_LEN, tag) != 1)
         ossl_fatal("AES-256-GCM encrypt");
     EVP_CIPHER_CTX_free(ctx);
+}
+
+void lv_seal(const uint8_t key[LV_KEY_LEN], const void *aad, size_t aad_len, const void *plain,
+             size_t n, lv_buf *out)
+{
+    lv_buf_reserve(out, n + LV_SEAL_OVERHEAD);
+    lv_seal_to(key, aad, aad_len, NULL, 0, plain, n, out->data + out->len);
     out->len += n + LV_SEAL_OVERHEAD;
 }
 

@@ -43,6 +43,11 @@ int lv_scrypt(const char *pass, size_t pass_len, const uint8_t *salt, size_t sal
 /* Append nonce||ciphertext||tag of plain to out. aad may be NULL when aad_len is 0. */
 void lv_seal(const uint8_t key[LV_KEY_LEN], const void *aad, size_t aad_len, const void *plain,
              size_t n, lv_buf *out);
+/* Seal the one message head || body into dst, which receives exactly hn + bn + LV_SEAL_OVERHEAD bytes
+ * (nonce || ciphertext || tag). The two parts spare a caller that prefixes a byte or two the copy of
+ * the body into one buffer. head may be NULL when hn is 0. */
+void lv_seal_to(const uint8_t key[LV_KEY_LEN], const void *aad, size_t aad_len, const void *head, size_t hn,
+                const void *body, size_t bn, uint8_t *dst);
 /* Append the plaintext of sealed (n bytes) to out. LV_ERR_AUTH on a bad tag, LV_ERR_CORRUPT if
  * n < LV_SEAL_OVERHEAD. what names the object in the error message. */
 int lv_open(const uint8_t key[LV_KEY_LEN], const void *aad, size_t aad_len, const void *sealed,

@@ -107,7 +107,8 @@ static void idset_free(idset *s)
 
 /* ---------------------------------------------------------------------------------------------------
  * The packer. One mutex guards everything shared with the threads; the work done under it is pointer
- * moves and one memcpy of a sealed blob, so contention is negligible at blob granularity. */
+ * moves and reserving places in the pack (blobs are sealed into their place outside it), so contention
+ * is negligible at blob granularity. */
 
 #define JOBS_BYTES_PER_WORKER ((uint64_t)4 << 20) /* small blobs queued per seal worker */
 #define JOBS_MAX 256                              /* jobs queued at most, whatever their size */
@@ -118,12 +119,13 @@ typedef struct job {
     uint8_t type;
     uint8_t id[LV_HASH_LEN];
     uint32_t raw_len;
-    lv_buf plain, sealed; /* recycled with the job: fresh memory costs page faults (blobstore.h) */
+    lv_buf plain, zout;   /* plaintext copy, zstd output; recycled: fresh memory costs page faults */
 } job;
 
 typedef struct pack {
     struct pack *next;
     lv_pack_builder b;
+    int writers;          /* blobs being sealed into reserved places of b.data (seal_into_pack) */
 } pack;
 
 struct lv_packer {
@@ -193,17 +195,6 @@ static int worth_compressing(ZSTD_CCtx *cctx, const uint8_t *data, size_t n)
     return out < SAMPLE - SAMPLE / 32; /* saves at least ~3 % */
 }
 
-/* Seal n bytes of data as blob j (type, id) into j->sealed. */
-static void seal_job(lv_packer *p, job *j, const uint8_t *data, size_t n, ZSTD_CCtx *cctx)
-{
-    uint8_t aad[1 + LV_HASH_LEN];
-    lv_blob_aad(j->type, j->id, aad);
-    int compress = p->r->params.compress_level > 0 && worth_compressing(cctx, data, n);
-    lv_buf_reset(&j->sealed);
-    lv_repo_seal(p->r, aad, sizeof aad, data, n, compress, &j->sealed);
-    j->raw_len = (uint32_t)n;
-}
-
 static pack *pack_get_locked(lv_packer *p)
 {
     pack *k = p->pfree;
@@ -212,6 +203,7 @@ static pack *pack_get_locked(lv_packer *p)
         lv_buf_reset(&k->b.data);
         k->b.count = 0;
         k->b.raw_bytes = 0;
+        k->writers = 0;
     } else {
         k = lv_xcalloc(1, sizeof *k);
         /* The last blob may overshoot the target; 2 MiB of slack covers the usual 1 MiB chunks. */
@@ -244,22 +236,61 @@ static void close_cur_locked(lv_packer *p)
 
 static int cur_full(const lv_packer *p) { return p->cur && p->cur->b.data.len >= p->pack_size; }
 
-/* Append a sealed blob to the current pack; close it when full. Blocks while a full pack cannot be
- * handed to the uploader: this is the back-pressure that bounds memory. */
-static void append_locked(lv_packer *p, job *j)
+/* Reserve len bytes for blob j in the current pack and count the caller as its writer; close the pack
+ * when full. Blocks while a full pack cannot be handed to the uploader: this is the back-pressure that
+ * bounds memory. NULL when the packer is dead (the caller drops the blob and gets the error). */
+static uint8_t *reserve_locked(lv_packer *p, const job *j, size_t len, pack **kout)
 {
-    while (cur_full(p) && p->uq >= p->qcap && !p->err)
-        pthread_cond_wait(&p->cv_state, &p->mu);
-    if (p->err)
-        return; /* the packer is dead: drop the blob, the caller gets the error */
-    if (cur_full(p))
-        close_cur_locked(p);
-    if (!p->cur)
-        p->cur = pack_get_locked(p);
-    lv_pack_builder_add(&p->cur->b, j->type, j->id, j->sealed.data, j->sealed.len,
-                        j->raw_len);
-    if (cur_full(p) && p->uq < p->qcap)
-        close_cur_locked(p);
+    for (;;) {
+        while (cur_full(p) && p->uq >= p->qcap && !p->err)
+            pthread_cond_wait(&p->cv_state, &p->mu);
+        if (p->err)
+            return NULL;
+        if (cur_full(p))
+            close_cur_locked(p);
+        if (!p->cur)
+            p->cur = pack_get_locked(p);
+        pack *k = p->cur;
+        if (k->b.data.cap - k->b.data.len <= len) {
+            /* Growing moves the buffer: only when no one is sealing into it. Rare: the buffer has
+             * room for the pack size plus 2 MiB, so only a blob larger than that gets here. */
+            if (k->writers > 0) {
+                pthread_cond_wait(&p->cv_state, &p->mu);
+                continue;
+            }
+            lv_buf_reserve(&k->b.data, len);
+        }
+        uint8_t *dst = lv_pack_builder_reserve(&k->b, j->type, j->id, len, j->raw_len);
+        k->writers++;
+        if (cur_full(p) && p->uq < p->qcap)
+            close_cur_locked(p); /* its uploader waits for the writers */
+        *kout = k;
+        return dst;
+    }
+}
+
+/* Compress (if it pays) and seal blob j, whose plaintext is data[0, n), straight into its place in the
+ * current pack: one write of the sealed bytes, no copy of them, and no copy under the lock. Called
+ * without the lock. */
+static void seal_into_pack(lv_packer *p, job *j, const uint8_t *data, size_t n, ZSTD_CCtx *probe)
+{
+    uint8_t aad[1 + LV_HASH_LEN];
+    lv_blob_aad(j->type, j->id, aad);
+    int compress = p->r->params.compress_level > 0 && worth_compressing(probe, data, n);
+    lv_seal_plan plan;
+    lv_repo_seal_prepare(p->r, data, n, compress, &j->zout, &plan);
+    size_t len = lv_repo_seal_size(p->r, &plan);
+    pack *k = NULL;
+    pthread_mutex_lock(&p->mu);
+    uint8_t *dst = reserve_locked(p, j, len, &k);
+    pthread_mutex_unlock(&p->mu);
+    if (!dst)
+        return;
+    lv_repo_seal_to(p->r, aad, sizeof aad, &plan, dst);
+    pthread_mutex_lock(&p->mu);
+    if (--k->writers == 0)
+        pthread_cond_broadcast(&p->cv_state);
+    pthread_mutex_unlock(&p->mu);
 }
 
 /* Give a sealed job back. Buffers are kept for the first max_jobs recycled jobs (fresh memory costs
@@ -268,9 +299,9 @@ static void append_locked(lv_packer *p, job *j)
  * small, see lv_packer_add). */
 static void job_put_locked(lv_packer *p, job *j)
 {
-    if (p->nfree >= p->max_jobs && j->plain.cap + j->sealed.cap > JOB_KEEP_BYTES) {
+    if (p->nfree >= p->max_jobs && j->plain.cap + j->zout.cap > JOB_KEEP_BYTES) {
         lv_buf_free(&j->plain);
-        lv_buf_free(&j->sealed);
+        lv_buf_free(&j->zout);
     }
     j->next = p->jfree;
     p->jfree = j;
@@ -294,10 +325,8 @@ static void *worker_main(void *arg)
         int dead = p->err != 0;
         pthread_mutex_unlock(&p->mu);
         if (!dead)
-            seal_job(p, j, j->plain.data, j->plain.len, cctx);
+            seal_into_pack(p, j, j->plain.data, j->plain.len, cctx);
         pthread_mutex_lock(&p->mu);
-        if (!dead)
-            append_locked(p, j);
         p->jobs--;
         p->jobs_bytes -= j->raw_len;
         job_put_locked(p, j);
@@ -342,6 +371,8 @@ static void *uploader_main(void *arg)
         p->uq_head = k->next;
         if (!p->uq_head)
             p->uq_tail = NULL;
+        while (k->writers > 0) /* blobs still being sealed into it */
+            pthread_cond_wait(&p->cv_state, &p->mu);
         int dead = p->err != 0;
         pthread_mutex_unlock(&p->mu);
 
@@ -553,7 +584,7 @@ int lv_packer_add_id(lv_packer *p, uint8_t type, const void *data, size_t n, con
         pthread_cond_wait(&p->cv_state, &p->mu);
     job *j = job_get_locked(p);
     j->type = type;
-    j->raw_len = (uint32_t)n; /* before sealing: a dead packer's worker skips seal_job but still counts */
+    j->raw_len = (uint32_t)n; /* before sealing: a dead packer's worker skips sealing but still counts */
     memcpy(j->id, id, LV_HASH_LEN);
     lv_buf_reset(&j->plain);
     pthread_mutex_unlock(&p->mu);
@@ -565,9 +596,8 @@ int lv_packer_add_id(lv_packer *p, uint8_t type, const void *data, size_t n, con
     p->st.raw_new += n;
     if (p->nworkers == 0) {
         pthread_mutex_unlock(&p->mu);
-        seal_job(p, j, data, n, p->probe);
+        seal_into_pack(p, j, data, n, p->probe);
         pthread_mutex_lock(&p->mu);
-        append_locked(p, j);
         job_put_locked(p, j);
     } else {
         if (p->jq_tail)
@@ -621,7 +651,7 @@ static void free_jobs(job *j)
     while (j) {
         job *next = j->next;
         lv_buf_free(&j->plain);
-        lv_buf_free(&j->sealed);
+        lv_buf_free(&j->zout);
         free(j);
         j = next;
     }

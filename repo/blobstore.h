@@ -14,10 +14,11 @@
  *
  * Pipeline (why it is threaded): sealing 1 MiB (HMAC id + zstd + AES-GCM) costs a few milliseconds of
  * CPU, and an upload is mostly waiting on a socket or a disk. Seal workers compress and encrypt blobs
- * while upload threads seal each closed pack's header, hash it (SHA-256 = pack id) and PUT it, so the
- * CPU work on blob N+1 overlaps the upload of the previous pack. There is one upload thread per upload
- * slot (`upload_queue`, default 2): hashing one pack overlaps the PUT of the other, and S3 gets two
- * connections. Memory is bounded: at most `upload_queue` closed packs (queued or uploading) plus the
+ * straight into their reserved place in the pack being filled (no copy of the sealed bytes), while
+ * upload threads seal each closed pack's header (its SHA-256 names the pack) and PUT it, so the CPU
+ * work on blob N+1 overlaps the upload of the previous pack. There is one upload thread per upload
+ * slot (`upload_queue`, default 2): the fsync or PUT of one pack overlaps the write of the other, and S3
+ * gets two connections. Memory is bounded: at most `upload_queue` closed packs (queued or uploading) plus the
  * one being filled, plus the queued blobs (each a plaintext copy and its sealed form): always room for
  * 2 per seal worker, and beyond that small ones up to 4 MiB of plaintext per worker (at most 256 jobs),
  * so a run of small files keeps the seal workers busy instead of taking turns with the caller.

@@ -275,8 +275,8 @@ void lv_pack_builder_init(lv_pack_builder *b, size_t reserve)
         lv_buf_reserve(&b->data, reserve);
 }
 
-void lv_pack_builder_add(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_HASH_LEN],
-                         const void *sealed, size_t n, uint32_t raw_length)
+uint8_t *lv_pack_builder_reserve(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_HASH_LEN], size_t n,
+                                 uint32_t raw_length)
 {
     if (b->count == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 32;
@@ -289,7 +289,16 @@ void lv_pack_builder_add(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_H
     e->length = (uint32_t)n;
     e->raw_length = raw_length;
     b->raw_bytes += raw_length;
-    lv_buf_append(&b->data, sealed, n);
+    lv_buf_reserve(&b->data, n);
+    uint8_t *dst = b->data.data + b->data.len;
+    b->data.len += n;
+    return dst;
+}
+
+void lv_pack_builder_add(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_HASH_LEN],
+                         const void *sealed, size_t n, uint32_t raw_length)
+{
+    memcpy(lv_pack_builder_reserve(b, type, id, n, raw_length), sealed, n);
 }
 
 void lv_pack_builder_finish(const struct lv_repo *r, lv_pack_builder *b, uint8_t id[LV_HASH_LEN])

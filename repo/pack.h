@@ -133,6 +133,12 @@ void lv_pack_builder_init(lv_pack_builder *b, size_t reserve);
 /* Append one sealed blob (as returned by lv_repo_seal with lv_blob_aad). */
 void lv_pack_builder_add(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_HASH_LEN],
                          const void *sealed, size_t n, uint32_t raw_length);
+/* Append the entry of a sealed blob of n bytes and return where its bytes go (b->data.len grows by n
+ * now); the caller writes them (lv_repo_seal_to) before finishing the pack. The pointer stays valid
+ * while b->data is not reallocated: with b->data.cap - b->data.len > n beforehand, this call does not
+ * reallocate, so several threads can fill reserved places while one of them reserves the next. */
+uint8_t *lv_pack_builder_reserve(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_HASH_LEN], size_t n,
+                                 uint32_t raw_length);
 /* Seal and append the header and its length. After this, b->data holds the complete pack, and id its
  * name (the SHA-256 of the plaintext header; of the whole pack for version 1). */
 void lv_pack_builder_finish(const struct lv_repo *r, lv_pack_builder *b, uint8_t id[LV_HASH_LEN]);

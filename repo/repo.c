@@ -199,22 +199,21 @@ static ZSTD_DCtx *thread_dctx(void)
 
 /* Append the frame codec || payload for plain to out: zstd when asked and when it actually saves
  * space, raw otherwise (random or already-compressed data grows slightly under zstd). */
-static void frame_build(const lv_repo *r, const void *plain, size_t n, int compress, lv_buf *out)
+void lv_repo_seal_prepare(const lv_repo *r, const void *plain, size_t n, int compress, lv_buf *scratch,
+                          lv_seal_plan *plan)
 {
     if (compress && r->params.compress_level > 0 && n > 0) {
         size_t bound = ZSTD_compressBound(n);
-        lv_buf_reserve(out, 1 + bound);
-        uint8_t *dst = out->data + out->len;
-        size_t z = ZSTD_compressCCtx(thread_cctx(), dst + 1, bound, plain, n, r->params.compress_level);
+        lv_buf_reset(scratch);
+        lv_buf_reserve(scratch, bound);
+        size_t z = ZSTD_compressCCtx(thread_cctx(), scratch->data, bound, plain, n, r->params.compress_level);
         if (!ZSTD_isError(z) && z < n) {
-            dst[0] = CODEC_ZSTD;
-            out->len += 1 + z;
+            scratch->len = z;
+            *plan = (lv_seal_plan){.codec = CODEC_ZSTD, .payload = scratch->data, .len = z};
             return;
         }
     }
-    uint8_t codec = CODEC_RAW;
-    lv_buf_append(out, &codec, 1);
-    lv_buf_append(out, plain, n);
+    *plan = (lv_seal_plan){.codec = CODEC_RAW, .payload = plain, .len = n};
 }
 
 /* Decode a verified frame into out. */
@@ -268,21 +267,34 @@ static void plain_sum(const void *aad, size_t aad_len, const void *frame, size_t
     lv_buf_free(&tmp);
 }
 
+size_t lv_repo_seal_size(const lv_repo *r, const lv_seal_plan *plan)
+{
+    return 1 + plan->len + (r->params.encrypted ? LV_SEAL_OVERHEAD : LV_HASH_LEN);
+}
+
+void lv_repo_seal_to(const lv_repo *r, const void *aad, size_t aad_len, const lv_seal_plan *plan, uint8_t *dst)
+{
+    if (r->params.encrypted) {
+        lv_seal_to(r->enc_key, aad, aad_len, &plan->codec, 1, plan->payload, plan->len, dst);
+        return;
+    }
+    dst[0] = plan->codec;
+    if (plan->len)
+        memcpy(dst + 1, plan->payload, plan->len);
+    plain_sum(aad, aad_len, dst, 1 + plan->len, dst + 1 + plan->len);
+}
+
 void lv_repo_seal(const lv_repo *r, const void *aad, size_t aad_len, const void *plain, size_t n,
                   int compress, lv_buf *out)
 {
-    if (r->params.encrypted) {
-        lv_buf frame = LV_BUF_INIT;
-        frame_build(r, plain, n, compress, &frame);
-        lv_seal(r->enc_key, aad, aad_len, frame.data, frame.len, out);
-        lv_buf_free(&frame);
-        return;
-    }
-    size_t start = out->len;
-    frame_build(r, plain, n, compress, out);
-    uint8_t sum[LV_HASH_LEN];
-    plain_sum(aad, aad_len, out->data + start, out->len - start, sum);
-    lv_buf_append(out, sum, sizeof sum);
+    lv_buf scratch = LV_BUF_INIT;
+    lv_seal_plan plan;
+    lv_repo_seal_prepare(r, plain, n, compress, &scratch, &plan);
+    size_t len = lv_repo_seal_size(r, &plan);
+    lv_buf_reserve(out, len);
+    lv_repo_seal_to(r, aad, aad_len, &plan, out->data + out->len);
+    out->len += len;
+    lv_buf_free(&scratch);
 }
 
 int lv_repo_unseal(const lv_repo *r, const void *aad, size_t aad_len, const void *sealed, size_t n,

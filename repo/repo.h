@@ -97,4 +97,19 @@ void lv_repo_seal(const lv_repo *r, const void *aad, size_t aad_len, const void 
 int lv_repo_unseal(const lv_repo *r, const void *aad, size_t aad_len, const void *sealed, size_t n,
                    lv_buf *out, const char *what);
 
+/* The same sealing in two steps, for a writer that places the sealed bytes itself (the packer seals
+ * straight into its pack buffer, sparing a copy of every blob). lv_repo_seal_prepare compresses into
+ * scratch when compress is set and it pays, and fills plan, which points into plain or scratch: keep
+ * both alive and unchanged until lv_repo_seal_to. lv_repo_seal_size is then the exact sealed length,
+ * and lv_repo_seal_to writes exactly that many bytes to dst. */
+typedef struct lv_seal_plan {
+    uint8_t codec;
+    const uint8_t *payload;
+    size_t len;
+} lv_seal_plan;
+void lv_repo_seal_prepare(const lv_repo *r, const void *plain, size_t n, int compress, lv_buf *scratch,
+                          lv_seal_plan *plan);
+size_t lv_repo_seal_size(const lv_repo *r, const lv_seal_plan *plan);
+void lv_repo_seal_to(const lv_repo *r, const void *aad, size_t aad_len, const lv_seal_plan *plan, uint8_t *dst);
+
 #endif
