@@ -593,23 +593,46 @@ static void suite(const char *label, lv_store *st, const char *tmp)
         free(e.b[i].data);
 }
 
-/* Long runs write intermediate index objects; invalid arguments are refused. */
-static void index_every(const char *tmp)
+/* A new local repository in tmp/name (encrypted with passphrase "x", or not), optionally with a
+ * catalog in tmp/name.db attached. Reports a failed set-up as a failed check, labelled L. */
+static int fresh_repo(const char *tmp, const char *name, int encrypted, int with_catalog, const char *L,
+                      lv_store **st, lv_repo **r)
 {
     char dir[600], cat[640];
-    snprintf(dir, sizeof dir, "%s/every", tmp);
-    snprintf(cat, sizeof cat, "%s/every.db", tmp);
-    lv_store *st;
-    lv_repo *r;
+    snprintf(dir, sizeof dir, "%s/%s", tmp, name);
+    snprintf(cat, sizeof cat, "%s.db", dir);
     lv_repo_params params;
     lv_repo_params_default(&params);
     params.scrypt_n = 1024;
-    lv_credential cred = {.passphrase = "x"};
-    if (lv_store_open(dir, NULL, &st) || lv_store_create(st) || lv_repo_init(st, &params, &cred, &r) ||
-        lv_catalog_open(cat, r->id_hex, &r->cat)) {
-        CHECK(0, "every: set up (%s)", lv_errmsg());
-        return;
+    params.encrypted = encrypted;
+    lv_credential cred = {.passphrase = encrypted ? "x" : NULL};
+    *st = NULL;
+    *r = NULL;
+    if (lv_store_open(dir, NULL, st) || lv_store_create(*st) || lv_repo_init(*st, &params, &cred, r) ||
+        (with_catalog && lv_catalog_open(cat, (*r)->id_hex, &(*r)->cat))) {
+        CHECK(0, "%s: set up (%s)", L, lv_errmsg());
+        return -1;
     }
+    return 0;
+}
+
+static void fresh_repo_close(lv_store *st, lv_repo *r)
+{
+    if (r && r->cat) {
+        lv_catalog_close(r->cat);
+        r->cat = NULL;
+    }
+    lv_repo_close(r);
+    lv_store_close(st);
+}
+
+/* Long runs write intermediate index objects; invalid arguments are refused. */
+static void index_every(const char *tmp)
+{
+    lv_store *st;
+    lv_repo *r;
+    if (fresh_repo(tmp, "every", 1, 1, "every", &st, &r))
+        return;
     lv_packer *p;
     /* Blobs large enough (30 MB in all, one seal worker) that the packer's queue (4 MiB of small blobs
      * per worker) fills up and lv_packer_add waits, so uploaded packs accumulate between adds. */
@@ -660,10 +683,25 @@ static void index_every(const char *tmp)
           "every: add_id: read back under its id");
     lv_buf_free(&out);
     lv_packer_free(p);
-    lv_catalog_close(r->cat);
-    r->cat = NULL;
-    lv_repo_close(r);
-    lv_store_close(st);
+    fresh_repo_close(st, r);
+}
+
+/* Store n blobs through a packer with 64 KiB packs and the given workers, flush, and report its stats. */
+static int pack_blobs(lv_repo *r, int workers, int n, uint8_t *const *data, const size_t *len,
+                      uint8_t (*ids)[LV_HASH_LEN], lv_packer_stats *s)
+{
+    lv_packer *p = NULL;
+    lv_packer_opts o = {.pack_size = 64 << 10, .workers = workers};
+    int rc = lv_packer_new_opts(r, &o, &p);
+    for (int i = 0; i < n && rc == LV_OK; i++)
+        rc = lv_packer_add(p, LV_BLOB_DATA, data[i], len[i], ids[i], NULL);
+    if (rc == LV_OK)
+        rc = lv_packer_flush(p);
+    memset(s, 0, sizeof *s);
+    if (p)
+        lv_packer_get_stats(p, s);
+    lv_packer_free(p);
+    return rc;
 }
 
 /* Blobs are sealed straight into their place in the pack by several workers at once. Blobs larger than
@@ -671,22 +709,13 @@ static void index_every(const char *tmp)
  * the same pack side by side. Run with and without encryption (the two seal formats), and inline. */
 static void sealed_in_place(const char *tmp, int encrypted, int workers)
 {
-    char dir[600], cat[640];
-    snprintf(dir, sizeof dir, "%s/inplace-%d-%d", tmp, encrypted, workers + 1);
-    snprintf(cat, sizeof cat, "%s.db", dir);
+    char name[64];
+    snprintf(name, sizeof name, "inplace-%d-%d", encrypted, workers + 1);
     const char *L = encrypted ? (workers < 0 ? "in place, inline" : "in place") : "in place, unencrypted";
     lv_store *st;
     lv_repo *r;
-    lv_repo_params params;
-    lv_repo_params_default(&params);
-    params.scrypt_n = 1024;
-    params.encrypted = encrypted;
-    lv_credential cred = {.passphrase = encrypted ? "x" : NULL};
-    if (lv_store_open(dir, NULL, &st) || lv_store_create(st) || lv_repo_init(st, &params, &cred, &r) ||
-        lv_catalog_open(cat, r->id_hex, &r->cat)) {
-        CHECK(0, "%s: set up (%s)", L, lv_errmsg());
+    if (fresh_repo(tmp, name, encrypted, 1, L, &st, &r))
         return;
-    }
     enum { N = 24 };
     size_t len[N];
     uint8_t *data[N], ids[N][LV_HASH_LEN];
@@ -698,17 +727,8 @@ static void sealed_in_place(const char *tmp, int encrypted, int workers)
         else
             fill_text(data[i], len[i], (uint64_t)i * 37 + (uint64_t)encrypted + 89 * (uint64_t)(workers + 1));
     }
-    lv_packer *p;
-    lv_packer_opts o = {.pack_size = 64 << 10, .workers = workers};
-    int rc = lv_packer_new_opts(r, &o, &p);
-    for (int i = 0; i < N && rc == LV_OK; i++)
-        rc = lv_packer_add(p, LV_BLOB_DATA, data[i], len[i], ids[i], NULL);
-    if (rc == LV_OK)
-        rc = lv_packer_flush(p);
-    lv_packer_stats s = {0};
-    if (p)
-        lv_packer_get_stats(p, &s);
-    lv_packer_free(p);
+    lv_packer_stats s;
+    int rc = pack_blobs(r, workers, N, data, len, ids, &s);
     CHECK(rc == LV_OK && s.blobs_new == N, "%s: %d blobs of 5 KB to 3 MiB into 64 KiB packs, %d workers (%s)", L, N,
           workers, rc ? lv_errmsg() : "ok");
     int ok = 1;
@@ -729,10 +749,7 @@ static void sealed_in_place(const char *tmp, int encrypted, int workers)
           (unsigned long long)s.packs);
     for (int i = 0; i < N; i++)
         free(data[i]);
-    lv_catalog_close(r->cat);
-    r->cat = NULL;
-    lv_repo_close(r);
-    lv_store_close(st);
+    fresh_repo_close(st, r);
 }
 
 /* Two writers that do not see each other's catalog (two hosts, or a backup started twice) and pack the
@@ -740,43 +757,37 @@ static void sealed_in_place(const char *tmp, int encrypted, int workers)
  * upload finds the name taken, which is no loss: the pack there holds the same blobs in the same places. */
 static void same_pack_twice(const char *tmp)
 {
-    char dir[600], cat1[640], cat2[640];
-    snprintf(dir, sizeof dir, "%s/twice", tmp);
+    char cat1[640], cat2[640];
     snprintf(cat1, sizeof cat1, "%s/twice-1.db", tmp);
     snprintf(cat2, sizeof cat2, "%s/twice-2.db", tmp);
     lv_store *st;
     lv_repo *r;
-    lv_repo_params params;
-    lv_repo_params_default(&params);
-    params.scrypt_n = 1024;
-    lv_credential cred = {.passphrase = "x"};
     lv_catalog *c1 = NULL, *c2 = NULL;
-    if (lv_store_open(dir, NULL, &st) || lv_store_create(st) || lv_repo_init(st, &params, &cred, &r) ||
-        lv_catalog_open(cat1, r->id_hex, &c1) || lv_catalog_open(cat2, r->id_hex, &c2)) {
-        CHECK(0, "twice: set up (%s)", lv_errmsg());
+    if (fresh_repo(tmp, "twice", 1, 0, "twice", &st, &r))
+        return;
+    if (lv_catalog_open(cat1, r->id_hex, &c1) || lv_catalog_open(cat2, r->id_hex, &c2)) {
+        CHECK(0, "twice: catalogs (%s)", lv_errmsg());
+        lv_catalog_close(c1);
+        fresh_repo_close(st, r);
         return;
     }
     enum { N = 12, LEN = 50000 };
     static uint8_t data[N][LEN];
     uint8_t ids[N][LV_HASH_LEN];
-    for (int i = 0; i < N; i++)
+    uint8_t *ptrs[N];
+    size_t lens[N];
+    for (int i = 0; i < N; i++) {
         fill_text(data[i], LEN, (uint64_t)i + 4711);
+        ptrs[i] = data[i];
+        lens[i] = LEN;
+    }
     size_t packs[2] = {0, 0};
     lv_catalog *cats[2] = {c1, c2};
     int ok = 1;
     for (int w = 0; w < 2; w++) {
         r->cat = cats[w];
-        lv_packer *p = NULL;
-        lv_packer_opts o = {.pack_size = 64 << 10, .workers = -1}; /* one thread: the same order both times */
-        int rc = lv_packer_new_opts(r, &o, &p);
-        for (int i = 0; i < N && rc == LV_OK; i++)
-            rc = lv_packer_add(p, LV_BLOB_DATA, data[i], LEN, ids[i], NULL);
-        if (rc == LV_OK)
-            rc = lv_packer_flush(p);
-        lv_packer_stats s = {0};
-        if (p)
-            lv_packer_get_stats(p, &s);
-        lv_packer_free(p);
+        lv_packer_stats s;
+        int rc = pack_blobs(r, -1, N, ptrs, lens, ids, &s); /* one thread: the same order both times */
         ok = ok && rc == LV_OK && s.blobs_new == N;
         if (rc != LV_OK)
             printf("# writer %d: %s\n", w + 1, lv_errmsg());
@@ -804,26 +815,18 @@ static void same_pack_twice(const char *tmp)
     r->cat = NULL;
     lv_catalog_close(c1);
     lv_catalog_close(c2);
-    lv_repo_close(r);
-    lv_store_close(st);
+    fresh_repo_close(st, r);
 }
 
 /* Upload failures reach the caller: a local repository whose data/ is a file cannot take packs. */
 static void upload_failure(const char *tmp)
 {
-    char dir[600], path[700];
-    snprintf(dir, sizeof dir, "%s/broken", tmp);
+    char path[700];
     lv_store *st;
     lv_repo *r;
-    lv_repo_params params;
-    lv_repo_params_default(&params);
-    params.scrypt_n = 1024;
-    lv_credential cred = {.passphrase = "x"};
-    if (lv_store_open(dir, NULL, &st) || lv_store_create(st) || lv_repo_init(st, &params, &cred, &r)) {
-        CHECK(0, "failure: set up (%s)", lv_errmsg());
+    if (fresh_repo(tmp, "broken", 1, 0, "failure", &st, &r))
         return;
-    }
-    snprintf(path, sizeof path, "%s/data", dir);
+    snprintf(path, sizeof path, "%s/broken/data", tmp);
     FILE *f = fopen(path, "w");
     if (f)
         fclose(f);
