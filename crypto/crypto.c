@@ -84,6 +84,18 @@ void lv_sha256(const void *data, size_t n, uint8_t out[LV_HASH_LEN])
         ossl_fatal("EVP_Digest SHA-256");
 }
 
+void lv_sha256_2(const void *a, size_t an, const void *b, size_t bn, uint8_t out[LV_HASH_LEN])
+{
+    algs();
+    unsigned int len = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || EVP_DigestInit_ex2(ctx, md_sha256, NULL) != 1 || (an && EVP_DigestUpdate(ctx, a, an) != 1) ||
+        (bn && EVP_DigestUpdate(ctx, b, bn) != 1) || EVP_DigestFinal_ex(ctx, out, &len) != 1 ||
+        len != LV_HASH_LEN)
+        ossl_fatal("SHA-256");
+    EVP_MD_CTX_free(ctx);
+}
+
 void lv_hmac_sha256(const uint8_t key[LV_KEY_LEN], const void *data, size_t n, uint8_t out[LV_HASH_LEN])
 {
     algs();

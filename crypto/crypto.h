@@ -28,6 +28,8 @@
 
 void lv_random(void *out, size_t n);
 void lv_sha256(const void *data, size_t n, uint8_t out[LV_HASH_LEN]);
+/* SHA-256 of a || b, without copying them into one buffer. */
+void lv_sha256_2(const void *a, size_t an, const void *b, size_t bn, uint8_t out[LV_HASH_LEN]);
 void lv_hmac_sha256(const uint8_t key[LV_KEY_LEN], const void *data, size_t n, uint8_t out[LV_HASH_LEN]);
 void lv_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const char *info, uint8_t *out, size_t out_len);
 /* HKDF with a salt and binary info (key files: the salt is stored in the key object). salt_len 0 means

@@ -197,8 +197,8 @@ static ZSTD_DCtx *thread_dctx(void)
     return d;
 }
 
-/* Append the frame codec || payload for plain to out: zstd when asked and when it actually saves
- * space, raw otherwise (random or already-compressed data grows slightly under zstd). */
+/* The frame is codec || payload: zstd when asked and when it actually saves space, raw otherwise
+ * (random or already-compressed data grows slightly under zstd). */
 void lv_repo_seal_prepare(const lv_repo *r, const void *plain, size_t n, int compress, lv_buf *scratch,
                           lv_seal_plan *plan)
 {
@@ -256,15 +256,7 @@ static int frame_decode(const uint8_t *f, size_t n, lv_buf *out, const char *wha
 static void plain_sum(const void *aad, size_t aad_len, const void *frame, size_t n,
                       uint8_t out[LV_HASH_LEN])
 {
-    lv_buf tmp = LV_BUF_INIT;
-    if (aad_len == 0) {
-        lv_sha256(frame, n, out);
-        return;
-    }
-    lv_buf_append(&tmp, aad, aad_len);
-    lv_buf_append(&tmp, frame, n);
-    lv_sha256(tmp.data, tmp.len, out);
-    lv_buf_free(&tmp);
+    lv_sha256_2(aad, aad_len, frame, n, out);
 }
 
 size_t lv_repo_seal_size(const lv_repo *r, const lv_seal_plan *plan)

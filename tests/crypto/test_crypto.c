@@ -31,6 +31,12 @@ static void test_sha256(void)
     lv_sha256("", 0, out);
     CHECK(hex_is(out, sizeof out, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
           "SHA-256 of the empty string");
+    lv_sha256_2("a", 1, "bc", 2, out);
+    CHECK(hex_is(out, sizeof out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+          "SHA-256 of \"a\" || \"bc\" is SHA-256(\"abc\")");
+    lv_sha256_2(NULL, 0, "abc", 3, out);
+    CHECK(hex_is(out, sizeof out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+          "SHA-256 of an empty first part");
 }
 
 /* RFC 4231 test case 2 has a 4-byte key ("Jefe"); HMAC pads keys shorter than the block with zeros, so
