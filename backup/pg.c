@@ -363,6 +363,19 @@ static int backup(run *u)
     if (m->type == LV_PGB_INCR && m->timeline != u->prev.timeline)
         rc = lv_err(LV_ERR_CONFLICT, "the cluster changed timeline (%u -> %u) since backup %.12s: take a full backup",
                     u->prev.timeline, m->timeline, u->prev_id);
+    if (rc == LV_OK && m->type == LV_PGB_INCR && u->prev.stop_lsn > m->start_lsn) {
+        /* A page older than prev's start is unchanged only if prev was copied before this backup starts
+         * replaying (a standby whose last restartpoint is behind a backup of its primary, say). */
+        char a[LV_LSN_TEXT_MAX], b[LV_LSN_TEXT_MAX];
+        lv_lsn_format(u->prev.stop_lsn, a);
+        lv_lsn_format(m->start_lsn, b);
+        lv_warn("backup %.12s ends at %s, after this backup's start %s: storing every page, as a full backup does",
+                u->prev_id, a, b);
+        m->type = LV_PGB_FULL;
+        memset(m->prev_id, 0, sizeof m->prev_id);
+        m->prev_start_lsn = 0;
+        u->prev_id[0] = '\0';
+    }
     if (rc == LV_OK)
         rc = test_pause();
     if (rc == LV_OK)

@@ -42,6 +42,8 @@ uint64_t lv_pg_page_lsn(const uint8_t *page)
 
 uint16_t lv_pg_page_checksum_field(const uint8_t *page) { return rd16(page + 8); }
 
+int lv_pg_page_is_new(const uint8_t *page) { return rd16(page + 14) == 0; /* pd_upper */ }
+
 int lv_pg_page_is_zero(const uint8_t *page, size_t block_size)
 {
     static const uint8_t zero[256];

@@ -18,6 +18,8 @@
 /* pd_lsn: the LSN of the last WAL record that changed the page. */
 uint64_t lv_pg_page_lsn(const uint8_t *page);
 uint16_t lv_pg_page_checksum_field(const uint8_t *page);
+/* PageIsNew: pd_upper is zero (a page extended but never initialized; usually every byte zero). */
+int lv_pg_page_is_new(const uint8_t *page);
 /* Every byte zero (a page extended but never written: PageIsNew with nothing in it). */
 int lv_pg_page_is_zero(const uint8_t *page, size_t block_size);
 /* pg_checksum_page: the checksum the page should carry as block blkno. block_size a multiple of 128. */

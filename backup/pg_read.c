@@ -41,7 +41,7 @@ typedef struct msg {
     uint8_t id[LV_HASH_LEN]; /* BLOB: its blob id, computed by the reader (readers hash in parallel) */
     /* DONE */
     int vanished, pages;
-    long prev_file;
+    long prev_file;  /* the file in prev whose pages may be kept, or -1 */
     uint64_t size;
     struct stat st;
     page_ref *refs;
@@ -319,7 +319,7 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
                     ext++;
                 pe = &pf->extents[ext];
             }
-            if (pe && lv_pg_page_lsn(page) < x->prev->start_lsn) {
+            if (pe && !lv_pg_page_is_new(page) && lv_pg_page_lsn(page) < x->prev->start_lsn) {
                 r->blob = REUSED;
                 r->prev_ext = ext;
                 r->blob_page = pe->blob_page + (uint32_t)(p - pe->first_page);
@@ -384,6 +384,62 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
     return rc;
 }
 
+/* The database directory of relation file path (its directory), or NULL for global/ (no PG_VERSION: it
+ * is never created again). */
+static char *database_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || ((size_t)(slash - path) == 6 && strncmp(path, "global", 6) == 0))
+        return NULL;
+    return lv_xasprintf("%.*s", (int)(slash - path), path);
+}
+
+static int entry_cmp(const void *key, const void *e) { return strcmp(key, ((const lv_pg_entry *)e)->path); }
+
+/* Was database directory dir created since prev? Its PG_VERSION, which PostgreSQL writes once when it
+ * creates the directory (every strategy of CREATE DATABASE, ALTER DATABASE ... SET TABLESPACE), must be
+ * the one prev stored (same mtime) and older than prev's start. When in doubt: yes (pages are stored). */
+static int created_since(const lv_pg_read *x, const char *dir)
+{
+    char *pv = lv_xasprintf("%s/PG_VERSION", dir);
+    const lv_pg_entry *cur = bsearch(pv, x->tree->e, x->tree->n, sizeof *x->tree->e, entry_cmp);
+    long pf = lv_pgman_find(x->prev, pv);
+    free(pv);
+    return !cur || pf < 0 || x->prev->files[pf].mtime != cur->mtime || cur->mtime >= x->prev->start_time;
+}
+
+/* x->keep[i]: may file i keep pages of prev (the per-file half of the rule in pg_read.h)? The tree is
+ * sorted, so a database directory's files are consecutive: one decision per directory. */
+static void decide_keep(lv_pg_read *x)
+{
+    x->keep = lv_xcalloc(x->tree->n + 1, 1);
+    if (!x->prev)
+        return;
+    char *dir = NULL;
+    int dir_new = 0;
+    for (size_t i = 0; i < x->tree->n; i++) {
+        const lv_pg_entry *e = &x->tree->e[i];
+        if (e->fork != LV_PG_FORK_MAIN && e->fork != LV_PG_FORK_INIT)
+            continue;
+        char *d = database_dir(e->path);
+        if (!d) {
+            x->keep[i] = 1;
+            continue;
+        }
+        if (!dir || strcmp(d, dir) != 0) {
+            free(dir);
+            dir = d;
+            dir_new = created_since(x, dir);
+            if (dir_new)
+                lv_info("%s was created again since the previous backup: its files are stored whole", dir);
+        } else {
+            free(d);
+        }
+        x->keep[i] = (uint8_t)!dir_new;
+    }
+    free(dir);
+}
+
 static void read_file(shared *s, rctx *t, size_t i)
 {
     lv_pg_read *x = s->x;
@@ -413,7 +469,7 @@ static void read_file(shared *s, rctx *t, size_t i)
     if (done->st.st_size > (off_t)WHOLE_CHUNK)
         (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     done->pages = e->pages && (uint64_t)done->st.st_size % x->block_size == 0;
-    if (done->pages && x->prev) {
+    if (done->pages && x->prev && x->keep[i]) {
         done->prev_file = lv_pgman_find(x->prev, e->path);
         if (done->prev_file >= 0 && (x->prev->files[done->prev_file].kind != LV_PGF_PAGES ||
                                      x->prev->block_size != x->block_size))
@@ -657,6 +713,7 @@ static void compact(lv_pg_read *x, const uint8_t *vanished)
 int lv_pg_read_all(lv_pg_read *x)
 {
     size_t n = x->tree->n;
+    decide_keep(x);
     x->files = lv_xcalloc(n + 1, sizeof *x->files);
     x->nfiles = 0;
     shared s;
@@ -719,6 +776,8 @@ void lv_pg_read_free(lv_pg_read *x)
     }
     free(x->files);
     free(x->bad);
+    free(x->keep);
+    x->keep = NULL;
     x->files = NULL;
     x->bad = NULL;
     x->nfiles = x->nbad = 0;

@@ -8,9 +8,15 @@
  *
  * Storage per file (manifests/pgman.h):
  *   relation forks (pg_walk.h `pages`) whose size is a multiple of the block size: LV_PGF_PAGES. Full:
- *   every LV_PGMAN_RUN_PAGES pages are one blob. Incremental: a page is unchanged iff its pd_lsn is
- *   below prev->start_lsn and prev lists the file as pages with that page; it keeps prev's
- *   (blob, blob_page). The other pages are packed, in order, into new blobs of up to RUN_PAGES pages
+ *   every LV_PGMAN_RUN_PAGES pages are one blob. Incremental: a page keeps prev's (blob, blob_page)
+ *   iff all of these hold (the reasons, fork by fork: docs/pg-backups.md, "What an incremental keeps"):
+ *     - the file is a main or init fork (never the visibility map: PostgreSQL clears its bits without
+ *       moving the map page's LSN);
+ *     - its database directory was not created again since prev (its PG_VERSION is prev's, by mtime,
+ *       and older than prev's start: CREATE DATABASE ... FILE_COPY copies files with old page LSNs);
+ *     - the page is not new (pd_upper 0: a page extended but never written has no LSN to judge);
+ *     - its pd_lsn is below prev->start_lsn and prev lists the file as pages with that page.
+ *   The other pages are packed, in order, into new blobs of up to RUN_PAGES pages
  *   (a file prev lacked is thus stored exactly as a full backup stores it, and deduplicates with it).
  *   With `deltas`, a changed page that prev has is stored as a delta against its last whole image
  *   where that pays (manifests/pgdelta.h; the rule is at base_page in pg_read.c): each reader thread
@@ -37,10 +43,12 @@ typedef struct lv_pg_read {
     uint32_t block_size, segment_blocks;
     int checksums;
     uint64_t start_lsn;
-    const lv_pgman *prev;           /* NULL: a full backup */
+    const lv_pgman *prev;           /* NULL: a full backup; else prev->stop_lsn <= start_lsn */
     int deltas;                     /* incremental: store changed pages as deltas where it pays */
     int workers;
     int progress;                   /* print bytes, rate and ETA on stderr */
+    /* internal */
+    uint8_t *keep;                  /* per tree entry: may it keep pages of prev (decided before reading) */
     /* out */
     lv_pgman_file *files;           /* sorted like tree (vanished files left out) */
     uint32_t nfiles;

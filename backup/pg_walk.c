@@ -108,7 +108,7 @@ static int is_relation_dir(const char *rel)
     return 0;
 }
 
-static void add_entry(walker *w, const char *rel, const struct stat *st, int pages, uint32_t segno)
+static void add_entry(walker *w, const char *rel, const struct stat *st, int fork, uint32_t segno)
 {
     lv_pg_tree *t = w->t;
     LV_GROW(t->e, t->n, t->cap);
@@ -117,7 +117,8 @@ static void add_entry(walker *w, const char *rel, const struct stat *st, int pag
     e->size = (uint64_t)st->st_size;
     e->mode = (uint32_t)st->st_mode;
     e->mtime = (int64_t)st->st_mtime;
-    e->pages = pages;
+    e->fork = fork;
+    e->pages = fork >= 0 && fork != LV_PG_FORK_FSM;
     e->segno = segno;
     t->bytes += e->size;
 }
@@ -169,9 +170,9 @@ static int visit(walker *w, const char *name, int reldir, char **names, size_t n
             goto out;
         if (fork != LV_PG_FORK_INIT && has_init_fork(names, nnames, relfilenode))
             goto out; /* unlogged: restore rebuilds it from the init fork */
-        add_entry(w, rel, &st, fork != LV_PG_FORK_FSM, segno);
+        add_entry(w, rel, &st, fork, segno);
     } else {
-        add_entry(w, rel, &st, 0, 0);
+        add_entry(w, rel, &st, -1, 0);
     }
 out:
     free(abs);

@@ -11,7 +11,8 @@
  *
  * Relation files: base/<db>/<relfilenode>[_fsm|_vm|_init][.<segno>], global/<relfilenode>...,
  * pg_tblspc/<oid>/<version dir>/<db>/<relfilenode>...; main, vm and init forks are stored as pages, the
- * fsm fork whole (it is rebuilt anyway and changes without WAL). */
+ * fsm fork whole (it is rebuilt anyway and changes without WAL). Which pages an incremental may keep
+ * from the previous backup is decided per fork by backup/pg_read.h. */
 #ifndef LV_BACKUP_PG_WALK_H
 #define LV_BACKUP_PG_WALK_H
 
@@ -26,6 +27,7 @@ typedef struct lv_pg_entry {
     uint32_t mode;     /* st_mode */
     int64_t mtime;
     int pages;         /* 1: a relation fork stored as pages (main, vm, init) */
+    int fork;          /* LV_PG_FORK_*, or -1 for a file that is not a relation fork */
     uint32_t segno;    /* relation segment number (.N suffix), for checksums' block numbers */
 } lv_pg_entry;
 

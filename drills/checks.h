@@ -1,7 +1,10 @@
 /* The checks of a PostgreSQL drill, run against the recovered scratch cluster (drills/postgres.h):
  *   connect DB    every database that allows connections accepts one;
- *   amcheck       pg_amcheck --all --install-missing (heap and B-tree checks of every database), when the
- *                 amcheck extension is available; otherwise recorded as skipped;
+ *   amcheck       pg_amcheck --all --install-missing --heapallindexed (heap and B-tree checks of every
+ *                 database), when the amcheck extension is available; otherwise recorded as skipped;
+ *   visibility DB pg_check_visible / pg_check_frozen empty for every table and index-only count(*) equal
+ *                 to sequential count(*) for every table with a B-tree index, in every database, when
+ *                 pg_visibility is available (created in the scratch copy); otherwise skipped;
  *   rows          each ordinary table's row count equals the one the backup recorded (manifests/pgman.h),
  *                 only when the drill recovered to the backup's own end point and the counts are exact
  *                 (rows_lsn != 0); otherwise recorded as skipped;

@@ -2,7 +2,8 @@
 # PostgreSQL drills of a real PostgreSQL 15 cluster archiving into the real S3 server (pgbench -i -s 1, a
 # full backup, a little load): a drill to the end of the archive passes and records RTO (split into
 # download, write, replay) and RPO; a drill to the backup's end point matches the recorded row counts; a
-# failing user check fails the drill showing the query and the result; SIGINT during a drill leaves no
+# failing user check fails the drill showing the query and the result; a backup with a wrong visibility
+# map fails the visibility check; SIGINT during a drill leaves no
 # PostgreSQL and no scratch directory; a backup with one damaged pack fails naming the damage, scratch
 # removed. The drills run as root and start PostgreSQL as the cluster's OS user.
 set -euo pipefail
@@ -55,7 +56,11 @@ ok "the recovered point is the last commit ($recovered vs $last_commit)" \
   test "$((recovered - last_commit))" -ge -1 -a "$((recovered - last_commit))" -le 1
 ok "WAL segments were fetched ($(j 'j["segments_fetched"]'))" test "$(j 'j["segments_fetched"]')" -ge 1
 is "$(check_detail 'connect postgres')" "['ok', 'accepts connections']" "database postgres accepts connections"
-is "$(check_detail 'amcheck')" "['ok', 'pg_amcheck --all: no corruption found']" "pg_amcheck found no corruption"
+is "$(check_detail 'amcheck')" "['ok', 'pg_amcheck --all --heapallindexed: no corruption found']" \
+  "pg_amcheck (heap, B-trees with heapallindexed) found no corruption"
+is "$(check_detail 'visibility postgres')" \
+  "['ok', 'the visibility map matches the tuples; index-only and sequential scans count the same rows']" \
+  "the visibility map agrees with the tuples; index-only and sequential counts agree"
 is "$(check_detail 'user: SELECT count(*) > 0 FROM pgbench_accounts')" "['ok', \"expected 't', got 't'\"]" \
   "the user check from the configuration passed"
 ok "the scratch directory is removed" scratch_empty
@@ -120,6 +125,29 @@ is "$rc" 14 "early SIGTERM: exit 14 $(tr '\n' ' ' <"$w/term.err")"
 ok "early SIGTERM: no scratch PostgreSQL is left" no_drill_postgres
 ok "early SIGTERM: the scratch directory is removed" scratch_empty
 
+# --- a backup whose visibility map is wrong (made so on the live cluster: map bits set for pages with
+#     dead tuples, checksums recomputed) restores, starts and passes amcheck; the visibility check fails it
+psql -qAtX -c "CREATE TABLE vm_victim AS SELECT g AS i, 'x' AS v FROM generate_series(1, 20000) g" \
+  -c "CREATE INDEX ON vm_victim (i)" -c "VACUUM vm_victim" -c "UPDATE vm_victim SET v = 'y' WHERE i % 10 = 0" \
+  -c "CHECKPOINT" >/dev/null
+vmf=$PGDATA/$(psql -qAtX -c "SELECT pg_relation_filepath('vm_victim')")_vm
+"$LV_TEST_HARNESS/pg.sh" stop "$LV_PG_DIR" >/dev/null 2>&1
+as_pg "$LV_TEST_PG_BINDIR/pg_checksums" --disable -D "$PGDATA" >/dev/null
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[24:8192] = b"\xff" * (8192 - 24); open(p,"wb").write(b)' "$vmf"
+as_pg "$LV_TEST_PG_BINDIR/pg_checksums" --enable -D "$PGDATA" >/dev/null
+"$LV_TEST_HARNESS/pg.sh" start "$LV_PG_DIR" >/dev/null 2>&1
+run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --type full --json
+is "$rc" 0 "a full backup of the cluster with the wrong map: exit 0 ${err:+($err)}"
+wal_switch
+wal_wait_archived 120 || true
+run "$lv" --config "$w/s3.conf" drill run --latest --json
+is "$rc" 12 "a drill of it fails (exit 12)"
+out=$(head -n 1 <<<"$out") # the drill record (an error object follows it)
+is "$(check_detail 'amcheck' | cut -c1-8)" "['ok', '" "... though amcheck passes"
+like "$(check_detail 'visibility postgres')" "'FAIL', '[0-9]+ problems: vm_victim: [0-9]+ tuples not visible on all-visible pages" \
+  "... the visibility check names the table"
+ok "the scratch directory is removed after the failed visibility check" scratch_empty
+
 # --- one damaged pack: the drill fails naming it
 big=$(lv_s3_curl "$LV_TEST_S3_ENDPOINT/$bucket?list-type=2&prefix=pg%2Fdata%2F" |
   python3 -c 'import re,sys; x=re.findall(r"<Key>([^<]*)</Key>.*?<Size>([0-9]+)</Size>", sys.stdin.read()); print(max(x, key=lambda k: int(k[1]))[0])')
@@ -136,8 +164,8 @@ ok "no scratch PostgreSQL is left after the damaged restore" no_drill_postgres
 # --- history
 run "$lv" --config "$w/s3.conf" drill history --json
 is "$(j '[(d["kind"], d["target"].split()[-1].strip("()"), d["passed"]) for d in j]')" \
-  "[('pg', 'latest', True), ('pg', 'immediate', True), ('pg', 'random', True), ('pg', 'latest', False), ('pg', 'latest', False)]" \
-  "history: five recorded drills (the interrupted one is not recorded)"
+  "[('pg', 'latest', True), ('pg', 'immediate', True), ('pg', 'random', True), ('pg', 'latest', False), ('pg', 'latest', False), ('pg', 'latest', False)]" \
+  "history: six recorded drills (the interrupted ones are not recorded)"
 ok "every passed drill has RTO and RPO" python3 -c 'import json,sys; j=json.loads(sys.argv[1]); sys.exit(not all(d["rto"]["total"] > 0 and d["rpo"] is not None for d in j if d["passed"]))' "$out"
 
 done_testing

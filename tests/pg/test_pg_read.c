@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backup/pg_page.h"
@@ -125,6 +127,18 @@ static uint8_t *relfile(const char *rel, uint32_t npages, uint64_t lsn)
         make_page(d + (size_t)i * BS, lsn - 1 - i, first + i);
     put(rel, d, (size_t)npages * BS);
     return d;
+}
+
+/* PG_VERSION of a database directory, written at mtime (the directory's creation). */
+static void pg_version(const char *dir, time_t mtime)
+{
+    char rel[600], path[1200];
+    snprintf(rel, sizeof rel, "%s/PG_VERSION", dir);
+    put(rel, "15\n", 3);
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    struct timeval tv[2] = {{mtime, 0}, {mtime, 0}};
+    if (utimes(path, tv) != 0)
+        abort();
 }
 
 static int listed(const lv_pg_tree *t, const char *path, int *pages)
@@ -286,6 +300,12 @@ static void test_read(lv_repo *r)
     uint8_t *big = relfile("base/1/2000", 300, lsn1);
     uint8_t *seg1 = relfile("base/1/2000.1", 5, lsn1);
     free(relfile("base/1/2001", 10, lsn1));
+    uint8_t *vm = relfile("base/1/2000_vm", 2, lsn1);
+    uint8_t *z = relfile("base/1/2002", 3, lsn1);
+    uint8_t *db2 = relfile("base/2/4000", 4, lsn1);
+    time_t created = time(NULL) - 86400;
+    pg_version("base/1", created);
+    pg_version("base/2", created);
     /* a page with a wrong checksum (older than the start: judged), in segment 1 */
     seg1[3 * BS + 100] ^= 0x40;
     put("base/1/2000.1", seg1, 5 * BS);
@@ -317,6 +337,7 @@ static void test_read(lv_repo *r)
     memset(&prev, 0, sizeof prev);
     prev.block_size = BS;
     prev.start_lsn = lsn1;
+    prev.start_time = (int64_t)time(NULL) - 60;
     prev.files = full.files;
     prev.nfiles = full.nfiles;
 
@@ -334,6 +355,19 @@ static void test_read(lv_repo *r)
     snprintf(gone, sizeof gone, "%s/base/1/2001", root);
     unlink(gone);
     free(relfile("base/1/3000", 4, lsn1)); /* new since the full */
+    /* Changes the page LSN rule alone would miss (docs/pg-backups.md, "What an incremental keeps"):
+     * a visibility map bit cleared (the map page's LSN stays); a page truncated away and extended again
+     * (all zeros, LSN 0); a database directory created again by a file copy (old LSNs, other rows). */
+    vm[BS + 100] ^= 0x01;
+    uint16_t vsum = lv_pg_page_checksum(vm + BS, BS, 1);
+    memcpy(vm + BS + 8, &vsum, 2);
+    put("base/1/2000_vm", vm, 2 * BS);
+    memset(z + BS, 0, BS);
+    put("base/1/2002", z, 3 * BS);
+    for (uint32_t i = 0; i < 4; i++)
+        make_page(db2 + (size_t)i * BS, lsn1 - 100 - i, i);
+    put("base/2/4000", db2, 4 * BS);
+    pg_version("base/2", time(NULL));
 
     lv_pg_read inc;
     rc = read_tree(r, &inc, &prev, lsn2);
@@ -341,9 +375,12 @@ static void test_read(lv_repo *r)
     CHECK(same_as_disk(r, &inc, "base/1/2000") && same_as_disk(r, &inc, "base/1/3000") &&
               same_as_disk(r, &inc, "base/1/2000.1"), "incr: every file rebuilt from its extents equals the file");
     CHECK(!entry(&inc, "base/1/2001"), "incr: a dropped file is not listed");
-    /* 3 changed + 10 new pages of 2000, 4 of 3000 */
-    CHECK(inc.bytes_new == 17 * BS, "incr: only changed and new pages are new (%llu bytes, want %d)",
-          (unsigned long long)inc.bytes_new, 17 * BS);
+    CHECK(same_as_disk(r, &inc, "base/1/2000_vm"), "incr: the visibility map is read whole: a cleared bit is kept");
+    CHECK(same_as_disk(r, &inc, "base/1/2002"), "incr: a page that is new again (all zeros) is stored, not kept");
+    CHECK(same_as_disk(r, &inc, "base/2/4000"), "incr: a database directory created again: its pages are stored");
+    /* 3 changed + 10 new pages of 2000, 4 of 3000; the map (2), the zero page, the recreated db (4) */
+    CHECK(inc.bytes_new == 24 * BS, "incr: only changed and new pages are new (%llu bytes, want %d)",
+          (unsigned long long)inc.bytes_new, 24 * BS);
     f = entry(&inc, "base/1/2000");
     const lv_pgman_file *pf = entry(&full, "base/1/2000");
     CHECK(f && pf && memcmp(f->extents[0].blob, pf->extents[0].blob, LV_HASH_LEN) == 0 &&
@@ -358,6 +395,9 @@ static void test_read(lv_repo *r)
     free(big);
     free(seg1);
     free(grown);
+    free(vm);
+    free(z);
+    free(db2);
 }
 
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)

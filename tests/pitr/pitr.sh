@@ -12,6 +12,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../wal/walib.sh"
+. "$(dirname "$0")/../lib/pgcheck.sh"
 
 lv_require_services s3 pg
 lv_clean_env
@@ -68,26 +69,7 @@ ok "DROP TABLE pgbench_history (xid $drop_xid, after $target_lsn, $target_time)"
 psql -qAtX -c "CREATE TABLE after_drop AS SELECT 1 AS x" -c "SELECT pg_switch_wal()" >/dev/null
 wal_wait_archived 120 || true
 
-# start_restored DIR: start the restored cluster on a new port (archiving off: it must not write into the
-# repository it came from), wait until recovery ended. Sets R_PORT.
-start_restored() {
-  local dir=$1 i
-  chown -R "$LV_TEST_PG_OSUSER:" "$dir"
-  R_PORT=$((20000 + RANDOM % 10000))
-  mkdir -p "$dir.sock" && chown "$LV_TEST_PG_OSUSER:" "$dir.sock"
-  as_pg "$LV_TEST_PG_BINDIR/pg_ctl" -D "$dir" -l "$dir.log" -w -t 300 \
-    -o "-p $R_PORT -k $dir.sock -c archive_mode=off -c listen_addresses=''" start >/dev/null 2>&1 ||
-    { diag "$(tail -n 20 "$dir.log")"; return 1; }
-  lv_at_exit as_pg "$LV_TEST_PG_BINDIR/pg_ctl" -D "$dir" -m immediate stop
-  for ((i = 0; i < 600; i++)); do
-    [[ $(psql -h "$dir.sock" -p "$R_PORT" -qAtX -c "SELECT pg_is_in_recovery()" 2>/dev/null) == f ]] && return 0
-    sleep 0.1
-  done
-  diag "$(tail -n 20 "$dir.log")"
-  return 1
-}
-stop_restored() { as_pg "$LV_TEST_PG_BINDIR/pg_ctl" -D "$1" -m fast stop >/dev/null 2>&1 || true; }
-restored_checksums() { PGHOST=$1.sock PGPORT=$R_PORT checksums; }
+restored_checksums() { PGHOST=$R_SOCK PGPORT=$R_PORT checksums; }
 
 # --- 1. to the time, from the full backup (more WAL to replay); the tablespace elsewhere
 run lvpg "$w/s3.conf" restore pg --to "$w/r1" --backup "${full_id:0:12}" --target-time "$target_time"
@@ -111,14 +93,16 @@ is "$(readlink "$w/r1/pg_tblspc/$ts_oid")" "$w/r1-ts1" "... the tablespace link 
 ok "... tablespace_map names the new location" grep -qx "$ts_oid $w/r1-ts1" "$w/r1/tablespace_map"
 ok "... backup_label written, pg_wal empty" test -s "$w/r1/backup_label" -a -d "$w/r1/pg_wal/archive_status" \
   -a -f "$w/r1/recovery.signal"
-if start_restored "$w/r1"; then
+if pg_start_restored "$w/r1"; then
   pass "the restored cluster (time) starts and ends recovery"
   is "$(restored_checksums "$w/r1")" "$expected" "every table matches its checksum; pgbench_history is back"
+  is "$(pg_check_restored -h "$R_SOCK" -p "$R_PORT")" "" \
+    "... as queries see it: visibility map right, index-only and sequential scans agree, amcheck passes"
 else
   fail "the restored cluster (time) starts and ends recovery"
-  skip "no cluster"
+  skip "no cluster" 2
 fi
-stop_restored "$w/r1"
+pg_stop_restored "$w/r1"
 
 # --- 2. delta: the used directory back to the xid, rewriting only what differs
 run lvpg "$w/s3.conf" restore pg --to "$w/r1" --delta --target-xid "$drop_xid" --target-exclusive --json \
@@ -128,14 +112,16 @@ is "$(out_field backup)" "$incr_id" "... chose the incremental (the newest backu
 ok "... kept most files ($(out_field files_kept) kept, $(out_field files) written)" \
   test "$(out_field files_kept)" -gt "$(out_field files)"
 ok "... no WAL of the first recovery left" test -z "$(find "$w/r1/pg_wal" -mindepth 1 ! -name archive_status)"
-if start_restored "$w/r1"; then
+if pg_start_restored "$w/r1"; then
   pass "the delta-restored cluster (xid, exclusive) starts and ends recovery"
   is "$(restored_checksums "$w/r1")" "$expected" "every table matches its checksum; pgbench_history is back"
+  is "$(pg_check_restored -h "$R_SOCK" -p "$R_PORT")" "" \
+    "... as queries see it: visibility map right, index-only and sequential scans agree, amcheck passes"
 else
   fail "the delta-restored cluster (xid, exclusive) starts and ends recovery"
-  skip "no cluster"
+  skip "no cluster" 2
 fi
-stop_restored "$w/r1"
+pg_stop_restored "$w/r1"
 rm -rf "$w/r1" "$w/r1.sock" "$w/r1-ts1"
 
 # --- refusals, each before anything is written
@@ -193,14 +179,16 @@ run lvpg "$w/s3.conf" restore pg --to "$w/r3" --target-lsn "$target_lsn" --json 
 is "$rc" 0 "restore pg --target-lsn with only the incremental left: exit 0 ${err:+($err)}"
 is "$(out_field backup)" "$incr_id" "... restored the incremental"
 diag "restore of the incremental: $(out_field files) files, $(out_field bytes_written) bytes in $(out_field seconds) s"
-if start_restored "$w/r3"; then
+if pg_start_restored "$w/r3"; then
   pass "the restored cluster (LSN) starts and ends recovery"
   is "$(restored_checksums "$w/r3")" "$expected" "every table matches its checksum; pgbench_history is back"
+  is "$(pg_check_restored -h "$R_SOCK" -p "$R_PORT")" "" \
+    "... as queries see it: visibility map right, index-only and sequential scans agree, amcheck passes"
 else
   fail "the restored cluster (LSN) starts and ends recovery"
-  skip "no cluster"
+  skip "no cluster" 2
 fi
-stop_restored "$w/r3"
+pg_stop_restored "$w/r3"
 rm -rf "$w/r3" "$w/r3.sock" "$w/r3-ts1"
 
 # --- 4. to a named restore point, from a new host: the same repository and key, no catalog yet
@@ -210,14 +198,16 @@ run lvpg "$w/newhost.conf" restore pg --to "$w/r4" --target-name "before drop" -
 is "$rc" 0 "restore pg --target-name on a new host: exit 0 ${err:+($err)}"
 like "$err" "catalog .*newhost.db was new: filled it from the repository \(1 manifests" \
   "... after filling its new catalog from the repository, and saying so"
-if start_restored "$w/r4"; then
+if pg_start_restored "$w/r4"; then
   pass "the restored cluster (restore point) starts and ends recovery"
   is "$(restored_checksums "$w/r4")" "$expected" "every table matches its checksum; pgbench_history is back"
+  is "$(pg_check_restored -h "$R_SOCK" -p "$R_PORT")" "" \
+    "... as queries see it: visibility map right, index-only and sequential scans agree, amcheck passes"
 else
   fail "the restored cluster (restore point) starts and ends recovery"
-  skip "no cluster"
+  skip "no cluster" 2
 fi
-stop_restored "$w/r4"
+pg_stop_restored "$w/r4"
 rm -rf "$w/r4" "$w/r4.sock" "$w/r4-ts1"
 
 done_testing

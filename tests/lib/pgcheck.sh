@@ -1,0 +1,113 @@
+# shellcheck shell=bash
+# Restored PostgreSQL clusters in the integration tests (sourced after tests/lib/tap.sh and
+# tests/wal/walib.sh): start one, stop it, and check it.
+#
+#   pg_start_restored DIR   start the restored cluster in DIR on a new port, archiving off (it must not
+#                           write into the repository it came from), wait until recovery ended; sets
+#                           R_PORT and R_SOCK (its socket directory); stopped at exit in any case
+#   pg_stop_restored DIR    stop it (fast)
+#   pg_check_restored [PSQL_ARG...]   the checks below
+#
+# Checks of a restored PostgreSQL cluster as users' queries see it, for the integration tests. A table
+# checksum computed by a sequential scan does not see a stale visibility map: an index-only scan trusts
+# the map and counts dead row versions as live. So, in every database that allows connections:
+#   - pg_visibility: pg_check_visible and pg_check_frozen are empty for every table, materialized view
+#     and TOAST table (no tuple on a page the map calls all-visible / all-frozen is not);
+#   - amcheck: bt_index_check(index, heapallindexed => true) passes for every valid B-tree index;
+#   - every table with a B-tree index gives the same count(*) with index-only scans forced as with
+#     sequential scans forced.
+# The extensions are created in the checked cluster (a restored copy: nothing else uses it).
+#
+#   pg_check_restored [PSQL_ARG...]   prints one line per problem ("DB: ..."), nothing when all pass;
+#                                     returns 1 when something failed (a problem or a failed query).
+# PSQL_ARG select the cluster (-h SOCKDIR -p PORT ...); PG* variables apply as usual.
+
+_pgcheck_sql=$(
+  cat <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_visibility;
+CREATE EXTENSION IF NOT EXISTS amcheck;
+CREATE FUNCTION pg_temp.lv_problems() RETURNS SETOF text LANGUAGE plpgsql AS $f$
+DECLARE
+  r record;
+  n bigint;
+  via_index bigint;
+  via_seq bigint;
+BEGIN
+  FOR r IN SELECT c.oid, c.oid::regclass::text AS name FROM pg_class c
+           WHERE c.relkind IN ('r', 'm', 't') AND c.relpersistence = 'p' ORDER BY c.oid LOOP
+    SELECT count(*) INTO n FROM pg_check_visible(r.oid);
+    IF n > 0 THEN RETURN NEXT format('%s: pg_check_visible lists %s tuples', r.name, n); END IF;
+    SELECT count(*) INTO n FROM pg_check_frozen(r.oid);
+    IF n > 0 THEN RETURN NEXT format('%s: pg_check_frozen lists %s tuples', r.name, n); END IF;
+  END LOOP;
+  FOR r IN SELECT i.indexrelid, i.indexrelid::regclass::text AS name FROM pg_index i
+           JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+           WHERE a.amname = 'btree' AND c.relpersistence = 'p' AND i.indisvalid AND i.indisready
+           ORDER BY i.indexrelid LOOP
+    BEGIN
+      PERFORM bt_index_check(r.indexrelid, true);
+    EXCEPTION WHEN OTHERS THEN
+      RETURN NEXT format('%s: bt_index_check(heapallindexed): %s', r.name, SQLERRM);
+    END;
+  END LOOP;
+  FOR r IN SELECT DISTINCT c.oid, c.oid::regclass::text AS name FROM pg_class c
+           JOIN pg_index i ON i.indrelid = c.oid JOIN pg_class ic ON ic.oid = i.indexrelid
+           JOIN pg_am a ON a.oid = ic.relam
+           WHERE a.amname = 'btree' AND c.relkind IN ('r', 'm') AND c.relpersistence = 'p'
+             AND i.indisvalid ORDER BY c.oid LOOP
+    PERFORM set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+            set_config('enable_indexscan', 'on', true), set_config('enable_indexonlyscan', 'on', true);
+    EXECUTE format('SELECT count(*) FROM %s', r.name) INTO via_index;
+    PERFORM set_config('enable_seqscan', 'on', true), set_config('enable_indexscan', 'off', true),
+            set_config('enable_indexonlyscan', 'off', true);
+    EXECUTE format('SELECT count(*) FROM %s', r.name) INTO via_seq;
+    IF via_index <> via_seq THEN
+      RETURN NEXT format('%s: count(*) is %s by index-only scan, %s by sequential scan', r.name, via_index,
+                         via_seq);
+    END IF;
+  END LOOP;
+END
+$f$;
+SELECT * FROM pg_temp.lv_problems();
+SQL
+)
+
+pg_check_restored() {
+  local db dbs out rc=0
+  dbs=$(psql "$@" -d postgres -qAtX -c "SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1") ||
+    { echo "cannot list the databases"; return 1; }
+  for db in $dbs; do
+    if ! out=$(psql "$@" -d "$db" -qAtX -v ON_ERROR_STOP=1 -c "$_pgcheck_sql" 2>&1); then
+      printf '%s: %s\n' "$db" "$(tr '\n' ' ' <<<"$out")"
+      rc=1
+      continue
+    fi
+    out=$(grep -v -e '^CREATE ' <<<"$out" | grep . || true)
+    if [[ -n $out ]]; then
+      sed "s/^/$db: /" <<<"$out"
+      rc=1
+    fi
+  done
+  return "$rc"
+}
+
+pg_start_restored() {
+  local dir=$1 i
+  chown -R "$LV_TEST_PG_OSUSER:" "$dir"
+  R_PORT=$((20000 + RANDOM % 10000))
+  R_SOCK=$dir.sock
+  mkdir -p "$R_SOCK" && chown "$LV_TEST_PG_OSUSER:" "$R_SOCK"
+  as_pg "$LV_TEST_PG_BINDIR/pg_ctl" -D "$dir" -l "$dir.log" -w -t 300 \
+    -o "-p $R_PORT -k $R_SOCK -c archive_mode=off -c listen_addresses=''" start >/dev/null 2>&1 ||
+    { diag "$(tail -n 20 "$dir.log")"; return 1; }
+  lv_at_exit as_pg "$LV_TEST_PG_BINDIR/pg_ctl" -D "$dir" -m immediate stop
+  for ((i = 0; i < 600; i++)); do
+    [[ $(psql -h "$R_SOCK" -p "$R_PORT" -qAtX -c "SELECT pg_is_in_recovery()" 2>/dev/null) == f ]] && return 0
+    sleep 0.1
+  done
+  diag "$(tail -n 20 "$dir.log")"
+  return 1
+}
+
+pg_stop_restored() { as_pg "$LV_TEST_PG_BINDIR/pg_ctl" -D "$1" -m fast stop >/dev/null 2>&1 || true; }
