@@ -165,8 +165,8 @@ int lv_wal_controldata_stanza(const char *pg_data, const char *pg_bin, lv_wal_st
         sscanf(blk, "%u", &blksz) != 1)
         rc = lv_err(LV_ERR_PG, "cannot read the system identifier and WAL sizes from pg_controldata %s",
                     pg_data);
-    else if (version < 13 || sysid == 0)
-        rc = lv_err(LV_ERR_PG, "%s: PG_VERSION %d is not a PostgreSQL version labvault supports (13-17)",
+    else if (version < 13 || version > 18 || sysid == 0)
+        rc = lv_err(LV_ERR_PG, "%s: PG_VERSION %d is not a PostgreSQL version labvault supports (13-18)",
                     pg_data, version);
     lv_buf_free(&text);
     if (rc != LV_OK)
