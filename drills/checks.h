@@ -1,7 +1,9 @@
 /* The checks of a PostgreSQL drill, run against the recovered scratch cluster (drills/postgres.h):
  *   connect DB    every database that allows connections accepts one;
- *   amcheck       pg_amcheck --all --install-missing (heap and B-tree checks of every database), when the
- *                 amcheck extension is available; otherwise recorded as skipped;
+ *   amcheck       pg_amcheck --all --install-missing (heap and B-tree checks of every database; B-tree only
+ *                 on PostgreSQL 13, whose amcheck has no heap check), when the
+ *                 amcheck extension is available; otherwise recorded as skipped (pg_amcheck from pg-bin, else
+ *                 the newest /usr/lib/postgresql/<N>/bin: lv_spg_client);
  *   rows          each ordinary table's row count equals the one the backup recorded (manifests/pgman.h),
  *                 only when the drill recovered to the backup's own end point and the counts are exact
  *                 (rows_lsn != 0); otherwise recorded as skipped;
