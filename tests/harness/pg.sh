@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A real PostgreSQL 15 cluster for tests, on 127.0.0.1 and a socket directory, all under one directory.
+# A real PostgreSQL cluster for tests (15, or another major through LV_TEST_PG_BINDIR: pg_versions.sh), on
+# 127.0.0.1 and a socket directory, all under one directory.
 #
 # Usage: tests/harness/pg.sh COMMAND DIR [ARGS]
 #   start DIR [CONF_LINE...]   A new DIR: initdb (--data-checksums, superuser "postgres", trust auth),
@@ -25,7 +26,8 @@
 # initdb refuses to run as root, so as root the server runs as an unprivileged user, LV_TEST_PG_OSUSER
 # (default labvault-test; created here, without home or shell, when missing). Run as any other user, it runs
 # as that user. Root can read and remove everything; other users' tests should use `pg.sh destroy`.
-# Knobs: LV_TEST_PG_BINDIR (default /usr/lib/postgresql/15/bin), LV_TEST_PG_OSUSER.
+# Knobs: LV_TEST_PG_BINDIR (default /usr/lib/postgresql/15/bin; any major from 13, see pg_versions.sh),
+# LV_TEST_PG_OSUSER.
 set -euo pipefail
 
 prog=${0##*/}
@@ -234,8 +236,10 @@ do_start() {
     rm -rf "$PGDATA_DIR"
     mkdir -m 0700 "$PGDATA_DIR"
     chown "$OSUSER:" "$PGDATA_DIR" 2>/dev/null || true
+    local quiet=() # --no-instructions is from PostgreSQL 14 on
+    "$BINDIR/initdb" --help 2>/dev/null | grep -q -- --no-instructions && quiet=(--no-instructions)
     if ! as_pg "$BINDIR/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust --data-checksums \
-      --encoding=UTF8 --locale=C --no-sync --no-instructions >"$DIR/log/initdb.log" 2>&1; then
+      --encoding=UTF8 --locale=C --no-sync "${quiet[@]}" >"$DIR/log/initdb.log" 2>&1; then
       cat "$DIR/log/initdb.log" >&2
       die "initdb failed"
     fi
