@@ -108,21 +108,9 @@ args=("${args[@]/#DIR/$w/r}")
 run lvpg "$w/lv.conf" "${args[@]}" --json
 is "$rc" 0 "the suggested restore: exit 0 ${err:+($err)}"
 is "$(out_field backup) $(out_field pg_version)" "$incr_id $major" "... of the incremental, a PostgreSQL $major backup"
-rport=$((20000 + RANDOM % 10000))
-mkdir -p "$w/r.sock" && chown "$LV_TEST_PG_OSUSER:" "$w/r.sock"
-lv_at_exit as_pg "$bindir/pg_ctl" -D "$w/r" -m immediate stop
-started=0
-if as_pg "$bindir/pg_ctl" -D "$w/r" -l "$w/r.log" -w -t 300 \
-  -o "-p $rport -k $w/r.sock -c archive_mode=off -c listen_addresses=''" start >/dev/null 2>&1; then
-  for ((i = 0; i < 600; i++)); do
-    [[ $(psql -h "$w/r.sock" -p "$rport" -qAtX -c "SELECT pg_is_in_recovery()" 2>/dev/null) == f ]] && { started=1; break; }
-    sleep 0.1
-  done
-fi
-ok "the restored cluster starts with PostgreSQL $major's binaries and ends recovery" test "$started" = 1
-((started)) || diag "$(tail -n 20 "$w/r.log")"
-rq() { psql -h "$w/r.sock" -p "$rport" -qAtX "$@"; }
-got=$(checksums -h "$w/r.sock" -p "$rport" 2>&1) || true
+ok "the restored cluster starts with PostgreSQL $major's binaries and ends recovery" start_restored "$w/r" "$bindir"
+rq() { psql -h "$w/r.sock" -p "$R_PORT" -qAtX "$@"; }
+got=$(checksums -h "$w/r.sock" -p "$R_PORT" 2>&1) || true
 while IFS='|' read -r table sum; do
   is "$(sed -n "s/^$table|//p" <<<"$got")" "$sum" "restored table $table: the rows before the drop"
 done <<<"$expected"
@@ -146,7 +134,7 @@ is "$(rq -c "SELECT count(bt_index_check(c.oid, true)) FROM pg_index i JOIN pg_c
   "$(rq -c "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
               WHERE a.amname = 'btree' AND c.relpersistence = 'p'")" \
   "amcheck: bt_index_check(heapallindexed => true) passes on every btree index"
-as_pg "$bindir/pg_ctl" -D "$w/r" -m fast stop >/dev/null 2>&1 || true
+stop_restored "$w/r" "$bindir"
 
 # --- wal fetch: 0 fetched (a whole segment of this version's WAL), 1 absent
 declare -A magic=([13]=d106 [14]=d10d [15]=d110 [16]=d113 [17]=d116 [18]=d118)
