@@ -21,7 +21,6 @@ lvpg "$w/lv.conf" repo init >/dev/null 2>&1
 lv_pg_start "archive_mode = on" "archive_command = '$lv --config $w/lv.conf wal push %p'" "wal_level = replica" \
   "max_wal_senders = 5" "hot_standby = on" "max_wal_size = 256MB" "checkpoint_timeout = 30min"
 primary_dir=$LV_PG_DIR
-primary_data=$PGDATA
 pgbench -i -s 1 -q >/dev/null 2>&1
 psql -qAtX -c "CREATE TABLE ticks (n serial PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())" >/dev/null
 
