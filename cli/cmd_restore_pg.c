@@ -76,6 +76,7 @@ int lv_cmd_restore_pg(lv_ctx *ctx)
     o.target_action = lv_ctx_flag(ctx, "target-action");
     o.delta = lv_ctx_flag(ctx, "delta") != NULL;
     o.dry_run = lv_ctx_flag(ctx, "dry-run") != NULL;
+    o.pg_bin = lv_config_str(ctx->cfg, "pg-bin");
     if (!o.to || !o.to[0])
         return lv_err(LV_ERR_USAGE, "restore pg: --to DIR is required");
     lv_pg_tsmap *maps = NULL;
