@@ -178,6 +178,7 @@ static int read_last(run *u, const lv_pg_tree *last)
     y.files = NULL;
     y.bad = NULL;
     y.nfiles = y.nbad = 0;
+    y.keep = NULL;
     y.bytes = y.bytes_read = y.bytes_new = y.delta_pages = y.delta_bytes = y.base_reads = 0;
     y.progress = 0;
     int rc = lv_pg_read_all(&y);
