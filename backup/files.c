@@ -88,7 +88,7 @@ static void summary(const lv_bk *b, const char *host, lv_buf *out)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     lv_json_key(&j, "end_ns"); /* orders snapshots taken within one second (manifest times are seconds) */
-    lv_json_int(&j, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+    lv_json_int(&j, o->time_us ? o->time_us * 1000 : (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
     lv_json_key(&j, "incomplete");
     lv_json_bool(&j, s->errors > 0);
     lv_json_end(&j);
@@ -150,7 +150,8 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res)
         b.st.seconds = lv_bk_now() - b.t0;
         summary(&b, host, &sum);
         lv_snap_body_encode(root.data, (uint32_t)(root.len / LV_HASH_LEN), &body);
-        rc = lv_manifest_write(r, LV_SNAP_KIND, 0, lv_buf_cstr(&sum), body.data, body.len, res->id);
+        rc = lv_manifest_write(r, LV_SNAP_KIND, o->time_us / 1000000, lv_buf_cstr(&sum), body.data, body.len,
+                               res->id);
     }
     /* Committed: forget cached paths under the roots that this run did not see (deleted files). */
     for (size_t i = 0; rc == LV_OK && b.fc && i < b.nroots; i++)

@@ -289,7 +289,8 @@ int lv_catalog_open(const char *path, const char *repo_id_hex, lv_catalog **out)
         (rc = exec(c, "PRAGMA synchronous=NORMAL", "set synchronous")) ||
         (rc = exec(c, "PRAGMA foreign_keys=ON", "enable foreign keys")) || (rc = migrate(c)) ||
         (repo_id_hex && (rc = check_repo(c, repo_id_hex))) ||
-        (rc = prepare(c, "SELECT type, pack, offset, length, raw_length FROM blobs WHERE id = ?1",
+        (rc = prepare(c, "SELECT b.type, b.pack, b.offset, b.length, b.raw_length, p.index_id IS NOT NULL "
+                         "FROM blobs b LEFT JOIN packs p ON p.id = b.pack WHERE b.id = ?1",
                       &c->st_blob_find)) ||
         (rc = prepare(c, "INSERT OR IGNORE INTO blobs(id, type, pack, offset, length, raw_length) "
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &c->st_blob_add))) {
@@ -371,6 +372,7 @@ int lv_catalog_blob_find(lv_catalog *c, const uint8_t id[32], lv_blob_loc *loc)
             loc->offset = (uint64_t)sqlite3_column_int64(st, 2);
             loc->length = (uint32_t)sqlite3_column_int64(st, 3);
             loc->raw_length = (uint32_t)sqlite3_column_int64(st, 4);
+            loc->indexed = (uint8_t)sqlite3_column_int(st, 5);
         }
     } else if (r == SQLITE_DONE) {
         rc = lv_err(LV_ERR_NOT_FOUND, "blob not in the catalog"); /* the common case on backup */
@@ -484,6 +486,33 @@ int lv_catalog_index_add(lv_catalog *c, const uint8_t index_id[32])
     return step_done(c, st, "add index object");
 }
 
+int lv_catalog_index_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t index_id[32]), void *arg)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(c, "SELECT id FROM indexes ORDER BY id", &st);
+    if (rc)
+        return rc;
+    int r;
+    while (rc == LV_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != 32) {
+            rc = lv_err(LV_ERR_CORRUPT, "catalog %s: index row with a malformed id", c->path);
+            break;
+        }
+        uint8_t id[32];
+        memcpy(id, sqlite3_column_blob(st, 0), 32);
+        rc = cb(arg, id);
+    }
+    if (rc == LV_OK && r != SQLITE_DONE)
+        rc = db_err(c, "list index objects");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int lv_catalog_index_forget_all(lv_catalog *c)
+{
+    return exec(c, "DELETE FROM blobs; DELETE FROM packs; DELETE FROM indexes", "forget the index");
+}
+
 int lv_catalog_pack_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t pack[32], uint64_t size),
                          void *arg)
 {
@@ -565,6 +594,48 @@ int lv_catalog_manifest_each(lv_catalog *c, const char *kind,
     }
     if (rc == LV_OK && r != SQLITE_DONE)
         rc = db_err(c, "list manifests");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? (const char *)s : "";
+}
+
+int lv_catalog_backup_each(lv_catalog *c, const char *kind,
+                           int (*cb)(void *arg, const lv_backup_row *b), void *arg)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(c,
+                     "SELECT id, kind, time, json_extract(summary, '$.host'),"
+                     " (SELECT group_concat(value, char(31)) FROM json_each(summary, '$.paths')),"
+                     " (SELECT group_concat(value, char(31)) FROM json_each(summary, '$.tags')),"
+                     " json_extract(summary, '$.end_ns'), json_extract(summary, '$.sysid'),"
+                     " json_extract(summary, '$.stop_lsn'), json_extract(summary, '$.wal_start'),"
+                     " json_extract(summary, '$.type'), json_extract(summary, '$.label'),"
+                     " coalesce(json_extract(summary, '$.bytes_total'), json_extract(summary, '$.bytes'), 0)"
+                     " FROM manifests WHERE ?1 IS NULL OR kind = ?1 ORDER BY time, id",
+                     &st);
+    if (rc)
+        return rc;
+    if (kind)
+        sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    int r;
+    while (rc == LV_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        lv_backup_row b = {
+            .id = col_text(st, 0),        .kind = col_text(st, 1),      .time = sqlite3_column_int64(st, 2),
+            .host = col_text(st, 3),      .paths = col_text(st, 4),     .tags = col_text(st, 5),
+            .end_ns = sqlite3_column_int64(st, 6),
+            .sysid = col_text(st, 7),     .stop_lsn = col_text(st, 8),  .wal_start = col_text(st, 9),
+            .type = col_text(st, 10),     .label = col_text(st, 11),
+            .bytes = (uint64_t)sqlite3_column_int64(st, 12),
+        };
+        rc = cb(arg, &b);
+    }
+    if (rc == LV_OK && r != SQLITE_DONE)
+        rc = db_err(c, "list backups");
     sqlite3_finalize(st);
     return rc;
 }

@@ -26,6 +26,9 @@ typedef struct lv_blob_loc {
     uint32_t length;      /* bytes in the pack (sealed) */
     uint32_t raw_length;  /* plaintext bytes */
     uint8_t type;         /* LV_BLOB_DATA, LV_BLOB_TREE (repo/pack.h) */
+    uint8_t indexed;      /* lv_catalog_blob_find: its pack is listed by an index object. A blob known
+                           * only from an unindexed pack's header (catalog rebuild) can be read, but
+                           * writers must not deduplicate against it: prune may delete such a pack */
 } lv_blob_loc;
 
 /* Open or create; creates the parent directory. repo_id_hex binds the catalog to its repository: a new
@@ -55,6 +58,10 @@ int lv_catalog_pack_add(lv_catalog *c, const uint8_t pack[32], uint64_t size, co
 /* index_seen: 1 known, 0 not known, -LV_ERR_IO (negative) when the lookup itself failed. */
 int lv_catalog_index_seen(lv_catalog *c, const uint8_t index_id[32]);
 int lv_catalog_index_add(lv_catalog *c, const uint8_t index_id[32]);
+/* Iterate the index objects the catalog has read. */
+int lv_catalog_index_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t index_id[32]), void *arg);
+/* Forget every blob, pack and index object (before reading index/ again; manifests stay). */
+int lv_catalog_index_forget_all(lv_catalog *c);
 /* Iterate packs (for repo check). */
 int lv_catalog_pack_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t pack[32], uint64_t size),
                          void *arg);
@@ -75,6 +82,20 @@ int lv_catalog_manifest_add(lv_catalog *c, const char *id, const char *kind, int
 int lv_catalog_manifest_remove(lv_catalog *c, const char *id);
 int lv_catalog_manifest_each(lv_catalog *c, const char *kind /* NULL = all */,
                              int (*cb)(void *arg, const lv_manifest_row *m), void *arg);
+
+/* Backups and snapshots with the summary fields retention groups and orders them by (retention/forget.h).
+ * Strings are valid during the callback; a field the summary lacks is "". Lists (paths, tags) are
+ * joined by '\x1f' in their stored order. */
+typedef struct lv_backup_row {
+    const char *id, *kind;
+    int64_t time;
+    const char *host, *paths, *tags;        /* files */
+    int64_t end_ns;                         /* files: end of the snapshot in ns (orders equal times) */
+    const char *sysid, *stop_lsn, *wal_start, *type, *label; /* pg */
+    uint64_t bytes;                         /* logical size: files bytes_total, pg bytes read */
+} lv_backup_row;
+int lv_catalog_backup_each(lv_catalog *c, const char *kind /* NULL = all */,
+                           int (*cb)(void *arg, const lv_backup_row *b), void *arg);
 
 /* Key/value metadata for the other modules (last rebuild time, ...). get: LV_ERR_NOT_FOUND if unset;
  * *out is malloc'ed, the caller frees it. */

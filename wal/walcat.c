@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "manifests/rebuild.h"
+#include "manifests/sync.h"
 #include "wal/stanza.h"
 
 #define FAILURES_KEPT 1000
@@ -219,7 +220,58 @@ static int rebuild_step(lv_repo *r)
     return LV_OK;
 }
 
+/* Catalog sync: add rows for files the catalog lacks (as a rebuild does), forget rows of files that are
+ * gone from wal/ (expired by forget, here or on another host). The listed names go through a temporary
+ * table, so the comparison is one statement whatever the archive's size. */
+typedef struct sync_arg {
+    rebuild_arg rb;
+    sqlite3_stmt *seen;
+    lv_catalog *cat;
+} sync_arg;
+
+static int sync_cb(void *arg, const lv_wal_object *o)
+{
+    sync_arg *a = arg;
+    sqlite3_bind_text(a->seen, 1, o->name.name, -1, SQLITE_STATIC);
+    int r = sqlite3_step(a->seen);
+    sqlite3_reset(a->seen);
+    if (r != SQLITE_DONE)
+        return db_err(a->cat, "list WAL files");
+    return rebuild_cb(&a->rb, o);
+}
+
+static int sync_step(lv_repo *r)
+{
+    sync_arg a = {.rb = {.cat = r->cat}, .cat = r->cat};
+    lv_wal_stanza s;
+    if (lv_wal_stanza_get(r, &s) == LV_OK)
+        a.rb.seg_size = s.seg_size;
+    else
+        lv_err_clear();
+    sqlite3 *db = lv_catalog_db(r->cat);
+    if (sqlite3_exec(db, "CREATE TEMP TABLE IF NOT EXISTS wal_seen(name TEXT PRIMARY KEY); DELETE FROM wal_seen",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return db_err(r->cat, "sync WAL files");
+    int rc = prepare(r->cat, "INSERT OR IGNORE INTO wal_seen(name) VALUES (?1)", &a.seen, "sync WAL files");
+    if (rc == LV_OK) {
+        rc = lv_wal_list(r->store, 0, sync_cb, &a);
+        sqlite3_finalize(a.seen);
+    }
+    if (rc == LV_OK) {
+        sqlite3_stmt *del;
+        rc = prepare(r->cat, "DELETE FROM wal_files WHERE name NOT IN (SELECT name FROM wal_seen)", &del,
+                     "sync WAL files");
+        if (rc == LV_OK)
+            rc = run_done(r->cat, del, "sync WAL files");
+        if (rc == LV_OK && sqlite3_changes(db) > 0)
+            lv_info("catalog sync: %d WAL files are gone from the repository", sqlite3_changes(db));
+    }
+    sqlite3_exec(db, "DROP TABLE IF EXISTS wal_seen", NULL, NULL, NULL);
+    return rc;
+}
+
 void lv_walcat_register(void)
 {
     lv_catalog_rebuild_register("WAL archive", rebuild_step);
+    lv_catalog_sync_register("WAL archive", sync_step);
 }
