@@ -44,7 +44,7 @@ void lv_result_json(lv_buf *out, const char *id, int rc, const char *summary_jso
         lv_json_escape(out, lv_errmsg());
         lv_buf_append_str(out, "},");
     }
-    lv_buf_append_str(out, summary_json + 1);
+    lv_json_append_raw(out, summary_json + 1);
     lv_buf_append_str(out, "\n");
 }
 
