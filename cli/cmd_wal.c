@@ -236,6 +236,10 @@ int lv_cmd_wal_fetch(lv_ctx *ctx)
     }
     if (rc == LV_OK)
         rc = lv_ctx_open_repo(ctx, 0);
+    /* Only the segment's own listing may say "absent" (exit 1, where recovery may end). A repository that
+     * is not there (no config object: a wrong `repo`, a deleted bucket) is a setting to fix: 131. */
+    if (rc == LV_ERR_NOT_FOUND)
+        rc = lv_err(LV_ERR_CONFIG, "%s (check the repo setting)", lv_errmsg());
     if (rc == LV_OK)
         rc = lv_wal_fetch_repo(ctx->repo, name, dest);
     if (rc == LV_OK)

@@ -359,8 +359,12 @@ static enum outcome curl_failure(const s3_client *c, const char *what, CURLcode 
     case CURLE_PARTIAL_FILE:
         lv_err(LV_ERR_CORRUPT, "%s: response body shorter than announced (%s)", what, detail);
         return RETRY_SHORT;
-    case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
+        /* A ca-file that does not exist or does not parse: a setting to fix, not the network. */
+        *rc = lv_err(LV_ERR_CONFIG, "%s: s3-ca-file %s cannot be used: %s", what, c->ca_file ? c->ca_file : "(default)",
+                     detail);
+        return DONE;
+    case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_ISSUER_ERROR:
         /* Retrying cannot fix a certificate; say so at once. */
