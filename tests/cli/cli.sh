@@ -134,6 +134,33 @@ cur_id=$(LABVAULT_PASSPHRASE='correct horse' "$lv" repo key list --json |
 LABVAULT_PASSPHRASE='correct horse' run "$lv" repo key remove "$cur_id"
 is "$rc" 2 "removing the last/in-use key refused: exit 2"
 
+# --- temporary files: private, removed, and the ones a killed run left are swept (docs/repository-format.md)
+is "$(stat -c %a "$LABVAULT_CATALOG")" 600 "a new catalog is private (mode 0600)"
+dead=999999
+while kill -0 "$dead" 2>/dev/null; do dead=$((dead - 1)); done
+stale=$d/labvault-catalog-copy-$dead-0badc0de.tmp
+young=$d/labvault-catalog-copy-$dead-0123abcd.tmp
+printf 'names of files\n' >"$stale"
+printf 'names of files\n' >"$stale-journal"
+printf 'names of files\n' >"$young"
+touch -d '2 hours ago' "$stale" "$stale-journal"
+legacy=/tmp/labvault-catalog-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+printf 'names of files\n' >"$legacy"
+printf 'names of files\n' >"$legacy.tmp-$dead"
+touch -d '2 hours ago' "$legacy" "$legacy.tmp-$dead"
+mkdir -p "$d/small"
+printf 'x\n' >"$d/small/f"
+LABVAULT_PASSPHRASE='correct horse' run "$lv" backup files "$d/small"
+is "$rc" 0 "backup files (stores a catalog copy)"
+test ! -e "$stale" && test ! -e "$stale-journal" && pass "an abandoned catalog copy (and journal) an hour old is removed" ||
+  fail "an abandoned catalog copy (and journal) an hour old is removed"
+test -e "$young" && pass "a young one is kept (its run may be slow)" || fail "a young one is kept (its run may be slow)"
+test ! -e "$legacy" && test ! -e "$legacy.tmp-$dead" && pass "old /tmp/labvault-catalog-* of earlier versions are removed" ||
+  fail "old /tmp/labvault-catalog-* of earlier versions are removed"
+rm -f "$young" "$legacy" "$legacy.tmp-$dead"
+left=$(find "$d" /tmp -maxdepth 1 -name 'labvault-catalog-*' -newer "$d/small/f" 2>/dev/null | wc -l)
+is "$left" 0 "the copy leaves no temporary file behind"
+
 # --- damaged or missing repository
 export LABVAULT_PASSPHRASE='correct horse'
 run "$lv" repo check
