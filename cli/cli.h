@@ -48,6 +48,7 @@ struct lv_ctx {
     lv_repo *repo;
     lv_catalog *cat;
     char *passphrase;
+    int store_deadline_s; /* set before lv_ctx_open_store: lv_store_opts.deadline_s (0 = none) */
 };
 
 extern const lv_cmd lv_commands[];

@@ -198,6 +198,9 @@ int lv_cmd_wal_push(lv_ctx *ctx)
         }
         return lv_wal_async_worker(&ao, ctx->store, ctx->repo, ctx->cat, path, rc);
     }
+    /* archive_command: PostgreSQL waits for us. A repository that does not answer costs at most
+     * archive-timeout, then exit 4 and PostgreSQL retries later. */
+    ctx->store_deadline_s = (int)lv_config_int(ctx->cfg, "archive-timeout");
     if (lv_ctx_flag(ctx, "async") || lv_config_bool(ctx->cfg, "archive-async")) {
         if (lv_wal_async_queued(path)) {
             int rc = lv_ctx_open_store(ctx);
@@ -226,6 +229,9 @@ int lv_cmd_wal_fetch(lv_ctx *ctx)
         int rc = lv_ctx_open_repo(ctx, 0);
         return rc ? rc : lv_wal_prefetch_worker(&o, ctx->repo, name);
     }
+    /* restore_command: recovery waits for us. A repository that does not answer costs at most
+     * archive-timeout, then 132 (uncertain: recovery stops rather than ending early). */
+    ctx->store_deadline_s = (int)lv_config_int(ctx->cfg, "archive-timeout");
     lv_wal_name n;
     int rc = lv_wal_name_parse(name, &n);
     if (rc == LV_OK)

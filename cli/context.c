@@ -81,6 +81,8 @@ int lv_ctx_open_store(lv_ctx *ctx)
     /* The driver reads 0 as "its default"; the user's 0 means no retries, which it spells -1. */
     o.max_retries = lv_config_int(c, "s3-max-retries") == 0 ? -1 : (int)lv_config_int(c, "s3-max-retries");
     o.timeout_s = (int)lv_config_int(c, "s3-timeout");
+    o.connect_timeout_s = (int)lv_config_int(c, "s3-connect-timeout");
+    o.deadline_s = ctx->store_deadline_s;
     const char *url = lv_config_str(c, "repo");
     int rc = lv_store_open(url, &o, &ctx->store);
     if (rc != LV_OK)
