@@ -68,25 +68,6 @@ ok "DROP TABLE pgbench_history (xid $drop_xid, after $target_lsn, $target_time)"
 psql -qAtX -c "CREATE TABLE after_drop AS SELECT 1 AS x" -c "SELECT pg_switch_wal()" >/dev/null
 wal_wait_archived 120 || true
 
-# start_restored DIR: start the restored cluster on a new port (archiving off: it must not write into the
-# repository it came from), wait until recovery ended. Sets R_PORT.
-start_restored() {
-  local dir=$1 i
-  chown -R "$LV_TEST_PG_OSUSER:" "$dir"
-  R_PORT=$((20000 + RANDOM % 10000))
-  mkdir -p "$dir.sock" && chown "$LV_TEST_PG_OSUSER:" "$dir.sock"
-  as_pg "$LV_TEST_PG_BINDIR/pg_ctl" -D "$dir" -l "$dir.log" -w -t 300 \
-    -o "-p $R_PORT -k $dir.sock -c archive_mode=off -c listen_addresses=''" start >/dev/null 2>&1 ||
-    { diag "$(tail -n 20 "$dir.log")"; return 1; }
-  lv_at_exit as_pg "$LV_TEST_PG_BINDIR/pg_ctl" -D "$dir" -m immediate stop
-  for ((i = 0; i < 600; i++)); do
-    [[ $(psql -h "$dir.sock" -p "$R_PORT" -qAtX -c "SELECT pg_is_in_recovery()" 2>/dev/null) == f ]] && return 0
-    sleep 0.1
-  done
-  diag "$(tail -n 20 "$dir.log")"
-  return 1
-}
-stop_restored() { as_pg "$LV_TEST_PG_BINDIR/pg_ctl" -D "$1" -m fast stop >/dev/null 2>&1 || true; }
 restored_checksums() { PGHOST=$1.sock PGPORT=$R_PORT checksums; }
 
 # --- 1. to the time, from the full backup (more WAL to replay); the tablespace elsewhere
