@@ -19,6 +19,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "restore/files.h"
 #include "snapshot/reader.h"
 #include "snapshot/snapshot.h"
@@ -259,6 +260,28 @@ out:
 
 /* ---- snapshots -------------------------------------------------------------------------------- */
 
+/* A text column decoded from a summary's JSON (one value, or several joined by NUL bytes), for a
+ * terminal: each value gets its original bytes back (common/json.h) and is quoted (common/text.h);
+ * several are separated by spaces. */
+static void quote_column(lv_buf *out, sqlite3_stmt *st, int col)
+{
+    const char *v = sqlite3_column_blob(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    lv_buf one = LV_BUF_INIT;
+    for (size_t i = 0; v && i <= n;) {
+        const char *nul = memchr(v + i, '\0', n - i);
+        size_t k = nul ? (size_t)(nul - (v + i)) : n - i;
+        lv_buf_reset(&one);
+        lv_buf_append(&one, v + i, k);
+        lv_json_unescape_bytes(&one);
+        if (i)
+            lv_buf_append_str(out, " ");
+        lv_quote_name(out, one.data, one.len);
+        i += k + 1;
+    }
+    lv_buf_free(&one);
+}
+
 int lv_cmd_snapshots(lv_ctx *ctx)
 {
     int rc = lv_ctx_open_repo(ctx, LV_CTX_SYNC);
@@ -268,7 +291,7 @@ int lv_cmd_snapshots(lv_ctx *ctx)
     sqlite3_stmt *st = NULL;
     const char *sql =
         "SELECT id, time, summary, json_extract(summary, '$.host'),"
-        " (SELECT group_concat(value, ' ') FROM json_each(summary, '$.paths')),"
+        " (SELECT group_concat(value, char(0)) FROM json_each(summary, '$.paths')),"
         " (SELECT group_concat(value, ',') FROM json_each(summary, '$.tags')),"
         " json_extract(summary, '$.files_new') + json_extract(summary, '$.files_changed')"
         "   + json_extract(summary, '$.files_unchanged'),"
@@ -304,14 +327,20 @@ int lv_cmd_snapshots(lv_ctx *ctx)
         char when[32], size[32];
         fmt_time(t, when);
         lv_human_size((uint64_t)sqlite3_column_int64(st, 7), size);
-        const char *host = (const char *)sqlite3_column_text(st, 3), *paths = (const char *)sqlite3_column_text(st, 4);
-        const char *tags = (const char *)sqlite3_column_text(st, 5), *src = (const char *)sqlite3_column_text(st, 8);
-        const char *sname = (const char *)sqlite3_column_text(st, 9);
-        lv_buf_printf(&out, "%.12s  %-19s  %-16s  %8lld  %10s  %s%s%s%s%s\n", id, when, host ? host : "",
+        const char *src = (const char *)sqlite3_column_text(st, 8);
+        lv_buf host = LV_BUF_INIT;
+        quote_column(&host, st, 3);
+        lv_buf_printf(&out, "%.12s  %-19s  %-16s  %8lld  %10s  %s", id, when, lv_buf_cstr(&host),
                       (long long)sqlite3_column_int64(st, 6), size,
-                      src && strcmp(src, "stdin") == 0 ? "(stdin) " : src && strcmp(src, "tar") == 0 ? "(tar) " : "",
-                      sname ? sname : paths ? paths : "", tags && *tags ? " [" : "", tags ? tags : "",
-                      tags && *tags ? "]" : "");
+                      src && strcmp(src, "stdin") == 0 ? "(stdin) " : src && strcmp(src, "tar") == 0 ? "(tar) " : "");
+        lv_buf_free(&host);
+        quote_column(&out, st, sqlite3_column_type(st, 9) != SQLITE_NULL ? 9 : 4);
+        if (sqlite3_column_bytes(st, 5) > 0) {
+            lv_buf_append_str(&out, " [");
+            quote_column(&out, st, 5);
+            lv_buf_append_str(&out, "]");
+        }
+        lv_buf_append_str(&out, "\n");
     }
     if (r != SQLITE_DONE)
         rc = lv_err(LV_ERR_IO, "catalog %s: %s", lv_catalog_path(ctx->cat), sqlite3_errmsg(db));
@@ -393,10 +422,26 @@ static void print_node(lsctx *l, const lv_node *n, const char *path)
         char mode[11], when[32];
         mode_string(n, mode);
         fmt_time(n->mtime_sec, when);
-        lv_buf_printf(&out, "%s %-8.*s %-8.*s %12llu %s /%s", mode, (int)n->user_len, n->user, (int)n->group_len,
-                      n->group, (unsigned long long)(n->type == LV_NODE_FILE ? n->size : 0), when, path);
-        if (n->type == LV_NODE_SYMLINK)
-            lv_buf_printf(&out, " -> %.*s", (int)n->target_len, n->target);
+        /* An owner without a name (no passwd/group entry when it was backed up) shows its number, and every
+         * name is quoted: a newline or an escape sequence in a file name must not reach the terminal. */
+        lv_buf user = LV_BUF_INIT, group = LV_BUF_INIT;
+        if (n->user_len)
+            lv_quote_name(&user, n->user, n->user_len);
+        else
+            lv_buf_printf(&user, "%u", n->uid);
+        if (n->group_len)
+            lv_quote_name(&group, n->group, n->group_len);
+        else
+            lv_buf_printf(&group, "%u", n->gid);
+        lv_buf_printf(&out, "%s %-8s %-8s %12llu %s /", mode, lv_buf_cstr(&user), lv_buf_cstr(&group),
+                      (unsigned long long)(n->type == LV_NODE_FILE ? n->size : 0), when);
+        lv_buf_free(&user);
+        lv_buf_free(&group);
+        lv_quote_str(&out, path);
+        if (n->type == LV_NODE_SYMLINK) {
+            lv_buf_append_str(&out, " -> ");
+            lv_quote_name(&out, n->target, n->target_len);
+        }
         lv_buf_append_str(&out, "\n");
     }
     out_flush(&out);
@@ -494,7 +539,9 @@ static void diff_line(dctx *d, char what, const lv_node *n)
         lv_json_end(&j);
         lv_buf_append_str(&out, "\n");
     } else {
-        lv_buf_printf(&out, "%c /%s%s\n", what, path, n->type == LV_NODE_DIR ? "/" : "");
+        lv_buf_printf(&out, "%c /", what);
+        lv_quote_str(&out, path);
+        lv_buf_append_str(&out, n->type == LV_NODE_DIR ? "/\n" : "\n");
     }
     out_flush(&out);
     lv_buf_free(&out);
