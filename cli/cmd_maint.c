@@ -145,6 +145,9 @@ int lv_cmd_repo_unlock(lv_ctx *ctx)
     unlock_ctx u = {lv_ctx_flag(ctx, "force") != NULL, 0, 0, ctx->store};
     /* Stale locks (dead process on this host, expired lease) go first, with a log line each. */
     rc = lv_lock_list(ctx->store, 1, unlock_one, &u);
+    /* In-flight markers of backups and restores that died: the same rules (prune ignores stale ones anyway). */
+    if (rc == LV_OK)
+        rc = lv_inflight_list(ctx->store, 1, u.force ? unlock_one : NULL, &u);
     if (rc != LV_OK)
         return rc;
     if (ctx->json)

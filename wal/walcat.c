@@ -227,6 +227,8 @@ typedef struct sync_arg {
     rebuild_arg rb;
     sqlite3_stmt *seen;
     lv_catalog *cat;
+    lv_repo *r;
+    int stanza_read;
 } sync_arg;
 
 static int sync_cb(void *arg, const lv_wal_object *o)
@@ -237,17 +239,24 @@ static int sync_cb(void *arg, const lv_wal_object *o)
     sqlite3_reset(a->seen);
     if (r != SQLITE_DONE)
         return db_err(a->cat, "list WAL files");
+    int64_t pushed;
+    if (lv_walcat_pushed(a->cat, o->name.name, &pushed) == LV_OK)
+        return LV_OK; /* known: most files, most of the time */
+    lv_err_clear();
+    if (!a->stanza_read) { /* the segment size, read once and only when a row is added */
+        lv_wal_stanza s;
+        if (lv_wal_stanza_get(a->r, &s) == LV_OK)
+            a->rb.seg_size = s.seg_size;
+        else
+            lv_err_clear();
+        a->stanza_read = 1;
+    }
     return rebuild_cb(&a->rb, o);
 }
 
 static int sync_step(lv_repo *r)
 {
-    sync_arg a = {.rb = {.cat = r->cat}, .cat = r->cat};
-    lv_wal_stanza s;
-    if (lv_wal_stanza_get(r, &s) == LV_OK)
-        a.rb.seg_size = s.seg_size;
-    else
-        lv_err_clear();
+    sync_arg a = {.rb = {.cat = r->cat}, .cat = r->cat, .r = r};
     sqlite3 *db = lv_catalog_db(r->cat);
     if (sqlite3_exec(db, "CREATE TEMP TABLE IF NOT EXISTS wal_seen(name TEXT PRIMARY KEY); DELETE FROM wal_seen",
                      NULL, NULL, NULL) != SQLITE_OK)
