@@ -152,12 +152,14 @@ static int push_sync(lv_ctx *ctx, const char *path)
     if (rc == LV_OK) {
         lv_wal_pusher_save(&p, ctx->cat);
         lv_wal_row row = {&res.obj, res.size, (int64_t)time(NULL), res.begin_lsn, res.end_lsn,
-                          res.times_known, res.begin_time, res.end_time};
+                          res.times_known, res.begin_time, res.end_time,
+                          res.times_known ? &res.summary : NULL};
         rc = lv_walcat_add(ctx->cat, &row);
         if (rc != LV_OK)
             rc = lv_err(rc, "WAL file %s is archived, but %s", n.name, lv_errmsg());
     }
     lv_wal_pusher_free(&p);
+    lv_wal_pushed_free(&res);
     rc = journal(ctx, "push", n.name, rc);
     if (rc == LV_OK && ctx->json) {
         lv_buf b = LV_BUF_INIT;
@@ -535,7 +537,7 @@ int lv_cmd_check(lv_ctx *ctx)
     if (rc != LV_OK)
         return rc;
     lv_pg_conn_opts pg = {NULL, lv_config_str(ctx->cfg, "pg-host"), lv_config_str(ctx->cfg, "pg-port"),
-                          lv_config_str(ctx->cfg, "pg-user"), lv_config_str(ctx->cfg, "pg-database")};
+                          lv_config_str(ctx->cfg, "pg-user"), lv_config_str(ctx->cfg, "pg-database"), NULL};
     lv_wal_check_result res;
     rc = lv_wal_check(ctx->repo, &pg, (int)lv_config_int(ctx->cfg, "archive-timeout"), &res);
     if (rc != LV_OK)

@@ -71,11 +71,32 @@ static const char *const migrations[] = {
     "CREATE TABLE drills(id TEXT PRIMARY KEY, kind TEXT NOT NULL, time INTEGER NOT NULL,"
     "  passed INTEGER NOT NULL, rto REAL, rpo REAL, record TEXT NOT NULL);"
     "CREATE INDEX drills_by_time ON drills(time);",
+    /* 5: per-segment WAL summaries (wal/summary.h, wal/walsum_cat.c), written by `wal push` and by readers
+     * of segments that have none. wal_files gains the xid range of the segment's transaction ends and
+     * `summary` (NULL: none; 1: the summary below is complete for the segment) with the bytes at its edges
+     * (cut, lead: a row change split by the boundary, counted from two neighbours). wal_changes: per
+     * transaction and relation, the rows a segment's heap records changed (pairs with many rows only);
+     * wal_points: restore points and PREPARE TRANSACTIONs. Derived: `catalog rebuild` empties them (the
+     * segments are summarized again when read). */
+    "ALTER TABLE wal_files ADD COLUMN xid_lo INTEGER;"
+    "ALTER TABLE wal_files ADD COLUMN xid_hi INTEGER;"
+    "ALTER TABLE wal_files ADD COLUMN summary INTEGER;"
+    "ALTER TABLE wal_files ADD COLUMN cut BLOB;"
+    "ALTER TABLE wal_files ADD COLUMN lead BLOB;"
+    "CREATE INDEX wal_files_by_lsn ON wal_files(begin_lsn);"
+    "CREATE TABLE wal_changes(segment TEXT NOT NULL, xid INTEGER NOT NULL, spc INTEGER NOT NULL,"
+    "  db INTEGER NOT NULL, rel INTEGER NOT NULL, inserted INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    "  deleted INTEGER NOT NULL, first_lsn INTEGER NOT NULL, last_lsn INTEGER NOT NULL,"
+    "  end_kind INTEGER NOT NULL, end_lsn INTEGER, end_time INTEGER, end_db INTEGER, end_prepared INTEGER);"
+    "CREATE INDEX wal_changes_by_segment ON wal_changes(segment);"
+    "CREATE TABLE wal_points(segment TEXT NOT NULL, lsn INTEGER NOT NULL, kind INTEGER NOT NULL,"
+    "  xid INTEGER NOT NULL, db INTEGER NOT NULL, time INTEGER NOT NULL, name TEXT NOT NULL);"
+    "CREATE INDEX wal_points_by_segment ON wal_points(segment);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 static const char *const derived_tables[] = {"blobs", "packs", "indexes", "manifests", "wal_files",
-                                               "drills"};
+                                               "drills", "wal_changes", "wal_points"};
 
 struct lv_catalog {
     sqlite3 *db;

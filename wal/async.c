@@ -321,7 +321,8 @@ static int finish_batch(worker *w, task *t, size_t n)
             if (t[i].rc != LV_OK)
                 continue;
             lv_wal_row row = {&t[i].res.obj, t[i].res.size, now, t[i].res.begin_lsn, t[i].res.end_lsn,
-                              t[i].res.times_known, t[i].res.begin_time, t[i].res.end_time};
+                              t[i].res.times_known, t[i].res.begin_time, t[i].res.end_time,
+                              t[i].res.times_known ? &t[i].res.summary : NULL};
             cat_rc = lv_walcat_add(w->cat, &row);
         }
         if (cat_rc == LV_OK)
@@ -362,6 +363,7 @@ static int finish_batch(worker *w, task *t, size_t n)
             if (first_rc == LV_OK)
                 first_rc = lv_err(t[i].rc, "%s", t[i].msg);
         }
+        lv_wal_pushed_free(&t[i].res);
     }
     return first_rc;
 }

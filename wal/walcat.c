@@ -40,12 +40,15 @@ int lv_walcat_add(lv_catalog *c, const lv_wal_row *row)
     const lv_wal_object *o = row->obj;
     /* REPLACE: a re-push of the same file (same checksum) refreshes the row; a name never has two
      * contents in the repository, so there is nothing else it could overwrite. */
-    int rc = prepare(c, "INSERT OR REPLACE INTO wal_files(name, timeline, kind, key, size, stored_size, "
-                        "checksum, pushed, begin_lsn, end_lsn, begin_time, end_time) "
-                        "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+    /* The summary's detail rows first: the row below is what says they are complete. */
+    int rc = row->summary ? lv_walcat_summary_rows(c, o->name.name, row->summary) : LV_OK;
+    if (rc == LV_OK)
+        rc = prepare(c, "INSERT OR REPLACE INTO wal_files(name, timeline, kind, key, size, stored_size, "
+                        "checksum, pushed, begin_lsn, end_lsn, begin_time, end_time, xid_lo, xid_hi, summary, "
+                        "cut, lead) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
                      &st, "record WAL file");
     if (rc)
-        return rc;
+        return lv_err_ctx("WAL file %s", o->name.name);
     sqlite3_bind_text(st, 1, o->name.name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, o->name.tli);
     sqlite3_bind_text(st, 3, lv_wal_kind_str(o->name.kind), -1, SQLITE_STATIC);
@@ -61,6 +64,17 @@ int lv_walcat_add(lv_catalog *c, const lv_wal_row *row)
     if (row->times_known) {
         sqlite3_bind_int64(st, 11, row->begin_time);
         sqlite3_bind_int64(st, 12, row->end_time);
+    }
+    if (row->summary) {
+        if (row->summary->have_xids) {
+            sqlite3_bind_int64(st, 13, row->summary->xid_lo);
+            sqlite3_bind_int64(st, 14, row->summary->xid_hi);
+        }
+        sqlite3_bind_int(st, 15, 1);
+        if (row->summary->ncut)
+            sqlite3_bind_blob(st, 16, row->summary->cut, (int)row->summary->ncut, SQLITE_STATIC);
+        if (row->summary->nlead)
+            sqlite3_bind_blob(st, 17, row->summary->lead, (int)row->summary->nlead, SQLITE_STATIC);
     }
     rc = run_done(c, st, "record WAL file");
     return rc ? lv_err_ctx("WAL file %s", o->name.name) : LV_OK;
@@ -274,6 +288,12 @@ static int sync_step(lv_repo *r)
             rc = run_done(r->cat, del, "sync WAL files");
         if (rc == LV_OK && sqlite3_changes(db) > 0)
             lv_info("catalog sync: %d WAL files are gone from the repository", sqlite3_changes(db));
+        /* and the summaries of the segments that went with them */
+        if (rc == LV_OK &&
+            sqlite3_exec(db, "DELETE FROM wal_changes WHERE segment NOT IN (SELECT name FROM wal_seen);"
+                             "DELETE FROM wal_points WHERE segment NOT IN (SELECT name FROM wal_seen)",
+                         NULL, NULL, NULL) != SQLITE_OK)
+            rc = db_err(r->cat, "sync WAL summaries");
     }
     sqlite3_exec(db, "DROP TABLE IF EXISTS wal_seen", NULL, NULL, NULL);
     return rc;

@@ -15,6 +15,7 @@
 
 #include "manifests/catalog.h"
 #include "wal/archive.h"
+#include "wal/summary.h"
 
 /* One archived file as the catalog records it. */
 typedef struct lv_wal_row {
@@ -24,6 +25,8 @@ typedef struct lv_wal_row {
     uint64_t begin_lsn, end_lsn; /* segments only; 0 when not applicable */
     int times_known;        /* the segment's records were scanned (wal push) */
     int64_t begin_time, end_time; /* unix seconds of its first and last commit/abort record */
+    const lv_walsum *summary; /* segments scanned by wal push: the whole summary (wal/summary.h), recorded
+                                 with the row (its times are begin_time/end_time above); NULL: none */
 } lv_wal_row;
 
 /* wal_files.begin_time / end_time: NULL = not known (not scanned: a rebuilt catalog, a .history file);
@@ -41,6 +44,27 @@ int lv_walcat_times(lv_catalog *c, const char *name, int *known, int64_t *begin_
 /* Register the catalog-rebuild step that refills wal_files from the repository's wal/ listing (called
  * once at startup, cli/register.c). */
 void lv_walcat_register(void);
+
+/* ---- per-segment summaries (wal/summary.h; tables of migration 5) ------------------------------------
+ * wal_files.summary = 1 says the segment's summary is complete: its xid range (xid_lo, xid_hi), times, and
+ * its rows in wal_changes and wal_points. The detail rows are written before that flag (lv_walcat_add
+ * writes them first; lv_walcat_summary_save in one transaction), so a summary is never half there. */
+
+/* Record the summary of a segment read after its push (a rebuilt catalog, another host): detail rows and
+ * the wal_files columns, in one transaction. A segment the catalog has no row for is left as it is. */
+int lv_walcat_summary_save(lv_catalog *c, const char *name, const lv_walsum *s);
+/* The detail rows alone (replacing the segment's earlier ones); the caller sets the flag after them. */
+int lv_walcat_summary_rows(lv_catalog *c, const char *name, const lv_walsum *s);
+
+/* The summaries of the segments (any timeline) that begin in [from_lsn, to_lsn), sorted by name: *out is
+ * malloc'ed (lv_walcat_summaries_free); segments without a summary are not in it. */
+typedef struct lv_walcat_sum {
+    char name[25];
+    lv_walsum s;
+} lv_walcat_sum;
+int lv_walcat_summaries(lv_catalog *c, uint64_t from_lsn, uint64_t to_lsn, lv_walcat_sum **out, size_t *n);
+lv_walcat_sum *lv_walcat_sum_find(lv_walcat_sum *v, size_t n, const char *name);
+void lv_walcat_summaries_free(lv_walcat_sum *v, size_t n);
 
 /* Journal a failure (op: "push", "fetch", "drop", "check"); name may be "". */
 int lv_walcat_failure(lv_catalog *c, const char *op, const char *name, int code, const char *message);

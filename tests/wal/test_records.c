@@ -4,7 +4,8 @@
  *                                 across pages and segments, events, and every way the valid WAL ends
  *   test_wal_records dump FILE    the events of a real segment, one line each, in a form records.sh
  *                                 compares with pg_waldump's output on the same file
- *   test_wal_records bench FILE   the same, after timing five scans of the file */
+ *   test_wal_records bench FILE   the same, after timing five scans of the file
+ *   test_wal_records summary FILE the segment's summary (wal/summary.h) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "tests/check.h"
 #include "tests/wal/walgen.h"
 #include "wal/records.h"
+#include "wal/summary.h"
 
 #define SEG (1u << 20)
 
@@ -58,7 +60,20 @@ static void print_event(const lv_walrec *rec, const lv_wal_event *ev)
         printf("DB_DROP %u", ev->dbid);
         break;
     case LV_WEV_DB_INVALIDATE:
-        printf("DB_INVALIDATE");
+        printf("DB_INVALIDATE %u %u", ev->blkno, ev->offnum);
+        break;
+    case LV_WEV_HEAP:
+        printf("HEAP %s %u %u/%u/%u %u",
+               ev->heap_op == LV_HEAP_INSERT ? "INSERT" : ev->heap_op == LV_HEAP_UPDATE ? "UPDATE" : "DELETE",
+               rec->xid, ev->rfn.spc, ev->rfn.db, ev->rfn.rel, ev->rows);
+        break;
+    case LV_WEV_PREPARE:
+        printf("PREPARE %u %s", ev->xid, ev->gid);
+        break;
+    case LV_WEV_ASSIGNMENT:
+        printf("ASSIGNMENT %u", ev->xid);
+        for (uint32_t i = 0; i < ev->nsubxacts; i++)
+            printf("%s%u", i ? "," : " ", lv_wal_event_subxact(ev, i));
         break;
     default:
         break;
@@ -326,8 +341,43 @@ static void check_long_continuation(void)
     free(g.d);
 }
 
+/* test_wal_records summary FILE: the segment's summary (wal/summary.h), one line per item. */
+static int summary(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return perror(path), 2;
+    struct stat st;
+    fstat(fileno(f), &st);
+    uint8_t *d = malloc((size_t)st.st_size + 1);
+    size_t n = fread(d, 1, (size_t)st.st_size, f);
+    fclose(f);
+    lv_walsum s;
+    if (lv_walsum_scan(d, n, &s) != LV_OK) {
+        free(d);
+        return 1;
+    }
+    printf("times %lld %lld\n", (long long)s.begin_time, (long long)s.end_time);
+    if (s.have_xids)
+        printf("xids %u %u\n", s.xid_lo, s.xid_hi);
+    for (size_t i = 0; i < s.nchanges; i++) {
+        const lv_walsum_change *c = &s.changes[i];
+        printf("change %u %u/%u/%u ins %llu upd %llu del %llu end %d %X/%08X\n", c->xid, c->rel.spc, c->rel.db,
+               c->rel.rel, (unsigned long long)c->inserted, (unsigned long long)c->updated,
+               (unsigned long long)c->deleted, (int)c->end, (unsigned)(c->end_lsn >> 32), (unsigned)c->end_lsn);
+    }
+    for (size_t i = 0; i < s.npoints; i++)
+        printf("point %d %X/%08X %u %s\n", (int)s.points[i].kind, (unsigned)(s.points[i].lsn >> 32),
+               (unsigned)s.points[i].lsn, s.points[i].xid, s.points[i].name);
+    lv_walsum_free(&s);
+    free(d);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "summary") == 0)
+        return summary(argv[2]);
     if (argc == 3 && (strcmp(argv[1], "dump") == 0 || strcmp(argv[1], "bench") == 0))
         return dump(argv[2], argv[1][0] == 'b');
     uint32_t c = lv_crc32c(~0u, "123456789", 9) ^ ~0u;
