@@ -114,6 +114,7 @@ int lv_cmd_wal_fetch(lv_ctx *ctx);
 int lv_cmd_wal_status(lv_ctx *ctx);
 int lv_cmd_wal_list(lv_ctx *ctx);
 int lv_cmd_wal_drops(lv_ctx *ctx); /* cli/cmd_wal_drops.c */
+int lv_cmd_wal_changes(lv_ctx *ctx); /* cli/cmd_wal_changes.c */
 int lv_cmd_check(lv_ctx *ctx);
 /* File snapshots (cli/cmd_files.c) */
 int lv_cmd_backup_files(lv_ctx *ctx);
