@@ -145,13 +145,20 @@ int lv_cmd_repo_unlock(lv_ctx *ctx)
     unlock_ctx u = {lv_ctx_flag(ctx, "force") != NULL, 0, 0, ctx->store};
     /* Stale locks (dead process on this host, expired lease) go first, with a log line each. */
     rc = lv_lock_list(ctx->store, 1, unlock_one, &u);
+    /* And what killed writers left anywhere, once stale (store.h says why that is safe). */
+    uint64_t temps = 0;
+    if (rc == LV_OK)
+        rc = lv_store_temp_sweep(ctx->store, "", &temps);
     if (rc != LV_OK)
         return rc;
     if (ctx->json)
-        lv_out("{\"removed_live\":%d,\"kept_live\":%d}\n", u.removed, u.kept);
+        lv_out("{\"removed_live\":%d,\"kept_live\":%d,\"removed_temporary\":%llu}\n", u.removed, u.kept,
+               (unsigned long long)temps);
     else
-        lv_out("stale locks removed; %d live locks %s\n", u.force ? u.removed : u.kept,
-               u.force ? "removed (--force)" : "kept (use --force only when their holders are gone)");
+        lv_out("stale locks removed; %d live locks %s; %llu stale temporary objects removed\n",
+               u.force ? u.removed : u.kept,
+               u.force ? "removed (--force)" : "kept (use --force only when their holders are gone)",
+               (unsigned long long)temps);
     return LV_OK;
 }
 

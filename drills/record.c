@@ -20,6 +20,7 @@
 #include "drills/drill.h"
 #include "manifests/catalog.h"
 #include "manifests/rebuild.h"
+#include "repo/tidy.h"
 
 #define AAD_PREFIX "labvault drill "
 
@@ -215,6 +216,10 @@ int lv_drill_record(lv_repo *r, const lv_drill *d)
     lv_repo_seal(r, aad, strlen(aad), json.data, json.len, 1, &sealed);
     int up = lv_store_put(r->store, key, sealed.data, sealed.len, LV_PUT_IF_ABSENT);
     char *upmsg = up ? lv_xstrdup(lv_errmsg()) : NULL;
+    if (up == LV_OK) { /* what killed drills left (repo/tidy.h) */
+        static const char *const mine[] = {"drills/"};
+        lv_repo_tidy(r, mine, 1);
+    }
     int rc = catalog_put(r, lv_buf_cstr(&json), NULL);
     if (rc == LV_OK && up != LV_OK)
         rc = lv_err(up, "drill %s is in the local catalog but not in the repository: %s", d->id, upmsg);
