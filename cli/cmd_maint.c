@@ -8,7 +8,6 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "manifests/catalog_copy.h"
 #include "manifests/rebuild.h"
 #include "repo/check.h"
 #include "repo/lock.h"
@@ -176,7 +175,6 @@ int lv_cmd_catalog_rebuild(lv_ctx *ctx)
     rc = lv_ctx_rebuild_catalog(ctx, &st);
     if (rc != LV_OK)
         return lv_err_ctx("catalog rebuild");
-    lv_ctx_save_catalog(ctx);
     if (ctx->json)
         lv_out("{\"indexes\":%llu,\"packs\":%llu,\"blobs\":%llu,\"unindexed_packs\":%llu,\"manifests\":%llu}\n",
                (unsigned long long)st.indexes, (unsigned long long)st.packs, (unsigned long long)st.blobs,

@@ -12,7 +12,6 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "manifests/catalog_copy.h"
 
 const char *lv_ctx_flag(const lv_ctx *ctx, const char *name)
 {
@@ -200,18 +199,6 @@ int lv_ctx_open_repo(lv_ctx *ctx, int with_catalog)
         if (fresh)
             rc = fill_new_catalog(ctx, path);
     }
-    return rc;
-}
-
-int lv_ctx_save_catalog(lv_ctx *ctx)
-{
-    if (!ctx->repo || !ctx->cat)
-        return LV_OK;
-    int rc = lv_catalog_copy_upload(ctx->repo, ctx->cat);
-    /* The commit itself succeeded; a missing copy only loses local history if this host dies, so warn
-     * instead of failing the command. */
-    if (rc != LV_OK)
-        lv_warn("could not store a copy of the catalog in the repository: %s", lv_errmsg());
     return rc;
 }
 

@@ -590,38 +590,3 @@ int lv_catalog_reset(lv_catalog *c)
     return lv_catalog_commit(c);
 }
 
-int lv_catalog_snapshot_to(lv_catalog *c, const char *dest_path)
-{
-    /* VACUUM INTO writes a consistent, compacted copy from one read transaction, while writers go on
-     * (WAL). It refuses an existing non-empty file, so write a temporary name and rename it into place:
-     * the destination is either the previous copy or the complete new one. */
-    char *tmp = lv_xasprintf("%s.tmp-%ld", dest_path, (long)getpid());
-    unlink(tmp);
-    sqlite3_stmt *st;
-    int rc = prepare(c, "VACUUM INTO ?1", &st);
-    if (rc == LV_OK) {
-        sqlite3_bind_text(st, 1, tmp, -1, SQLITE_STATIC);
-        rc = step_done(c, st, "snapshot (VACUUM INTO)");
-    }
-    /* VACUUM INTO does not fsync its output; the copy must be durable before it replaces the old one. */
-    if (rc == LV_OK) {
-        int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fsync(fd) != 0)
-            rc = lv_err_errno(errno, "catalog snapshot: cannot fsync %s", tmp);
-        if (fd >= 0)
-            close(fd);
-    }
-    if (rc == LV_OK && rename(tmp, dest_path) != 0)
-        rc = lv_err_errno(errno, "catalog snapshot: cannot rename %s to %s", tmp, dest_path);
-    if (rc == LV_OK) {
-        char *dir = lv_xstrdup(dest_path), *slash = strrchr(dir, '/');
-        if (slash)
-            slash[slash == dir ? 1 : 0] = '\0';
-        rc = lv_fsync_dir(slash ? dir : ".");
-        free(dir);
-    }
-    if (rc)
-        unlink(tmp);
-    free(tmp);
-    return rc;
-}

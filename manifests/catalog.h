@@ -85,10 +85,6 @@ int lv_catalog_meta_get(lv_catalog *c, const char *key, char **out);
  * events, so the repository can be re-read into it. */
 int lv_catalog_reset(lv_catalog *c);
 
-/* Consistent copy of the whole database into a buffer-able file (sqlite3 backup API / VACUUM INTO),
- * used to store a copy of the catalog in the repository after a command commits something. */
-int lv_catalog_snapshot_to(lv_catalog *c, const char *dest_path);
-
 /* The raw sqlite3 handle, for modules of later issues that add their own tables through migrations. */
 struct sqlite3 *lv_catalog_db(lv_catalog *c);
 
