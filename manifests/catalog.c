@@ -507,6 +507,28 @@ int lv_catalog_pack_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t pack[
     return rc;
 }
 
+int lv_catalog_index_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t index_id[32]), void *arg)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(c, "SELECT id FROM indexes ORDER BY id", &st);
+    if (rc)
+        return rc;
+    int r;
+    while (rc == LV_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != 32) {
+            rc = lv_err(LV_ERR_CORRUPT, "catalog %s: index row with a malformed id", c->path);
+            break;
+        }
+        uint8_t id[32];
+        memcpy(id, sqlite3_column_blob(st, 0), 32);
+        rc = cb(arg, id);
+    }
+    if (rc == LV_OK && r != SQLITE_DONE)
+        rc = db_err(c, "list index objects");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* ---- manifests ------------------------------------------------------------------------------ */
 
 int lv_catalog_manifest_add(lv_catalog *c, const char *id, const char *kind, int64_t time,

@@ -58,6 +58,8 @@ int lv_catalog_index_add(lv_catalog *c, const uint8_t index_id[32]);
 /* Iterate packs (for repo check). */
 int lv_catalog_pack_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t pack[32], uint64_t size),
                          void *arg);
+/* Iterate index objects (for repo check). */
+int lv_catalog_index_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t index_id[32]), void *arg);
 /* Iterate blobs (for repo check). */
 int lv_catalog_blob_each(lv_catalog *c,
                          int (*cb)(void *arg, const uint8_t id[32], const lv_blob_loc *loc), void *arg);
