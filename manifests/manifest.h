@@ -85,7 +85,7 @@ lv_manifest_refs_fn lv_manifest_kind_refs(const char *kind); /* NULL when unregi
  * segment from its start to its stop LSN on its timeline. A kind that needs WAL registers a function
  * that reads the range from the body (LV_ERR_CORRUPT when malformed); same rules as above. */
 typedef struct lv_manifest_wal {
-    uint32_t tli;
+    uint32_t tli, seg_size;
     uint64_t start_lsn, stop_lsn;
 } lv_manifest_wal;
 typedef int (*lv_manifest_wal_fn)(const lv_manifest *m, lv_manifest_wal *out);

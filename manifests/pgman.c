@@ -536,10 +536,13 @@ static int pg_wal(const lv_manifest *mf, lv_manifest_wal *w)
         return lv_err(LV_ERR_CORRUPT, "manifests/%s: pg manifest: bad magic", mf->id);
     take(r, 1 + 1 + 8 + 4); /* version, type, sysid, pg_version */
     w->tli = get32(r);
-    take(r, 4 + 4 + 4 + 1); /* block_size, segment_blocks, wal_segment_size, data_checksums */
+    take(r, 4 + 4); /* block_size, segment_blocks */
+    w->seg_size = get32(r);
+    take(r, 1); /* data_checksums */
     w->start_lsn = get64(r);
     w->stop_lsn = get64(r);
-    if (r->bad || w->tli == 0 || w->stop_lsn < w->start_lsn)
+    if (r->bad || w->tli == 0 || w->stop_lsn < w->start_lsn || w->seg_size < (1u << 20) ||
+        (w->seg_size & (w->seg_size - 1)) != 0)
         return lv_err(LV_ERR_CORRUPT, "manifests/%s: pg manifest: malformed WAL range", mf->id);
     return LV_OK;
 }

@@ -334,6 +334,7 @@ static void note_wal(lv_check *c, const char *key, const lv_manifest *m)
     lv_check_wal_need *n = &c->wal[c->nwal++];
     memcpy(n->manifest, m->id, sizeof n->manifest);
     n->tli = w.tli;
+    n->seg_size = w.seg_size;
     n->start_lsn = w.start_lsn;
     n->stop_lsn = w.stop_lsn;
 }
@@ -497,7 +498,7 @@ static int lock_cb(void *arg, const lv_lock_info *li)
 {
     lock_arg *a = arg;
     a->k->objects++;
-    if (strcmp(li->host, "(unreadable)") == 0) {
+    if (li->unreadable) {
         lv_check_problem(a->c, a->k, LV_CHECK_WARNING, "%s: unreadable lock: it blocks prune until `repo unlock "
                          "--force` removes it", li->key);
         return 0;

@@ -98,7 +98,7 @@ int lv_check_fatal(int rc);
 /* The WAL ranges the manifests that read need (manifests/manifest.h lv_manifest_register_wal). */
 typedef struct lv_check_wal_need {
     char manifest[2 * LV_HASH_LEN + 1];
-    uint32_t tli;
+    uint32_t tli, seg_size;
     uint64_t start_lsn, stop_lsn;
 } lv_check_wal_need;
 const lv_check_wal_need *lv_check_wal_needs(const lv_check *ck, size_t *n);

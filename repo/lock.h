@@ -26,6 +26,7 @@ typedef struct lv_lock_info {
     int exclusive;
     int64_t created, expires; /* unix seconds */
     int stale;            /* computed at listing time */
+    int unreadable;       /* the object does not parse: treated as a live exclusive lock (unlock --force) */
 } lv_lock_info;
 
 /* lease_s: seconds the lock stays valid without lv_lock_refresh. */

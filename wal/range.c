@@ -248,7 +248,7 @@ static int seg_size_of(lv_repo *r, uint32_t *seg_size)
         return LV_OK;
     }
     lv_err_clear();
-    int rc = lv_wal_stanza_get(r, &s);
+    int rc = lv_wal_stanza_require(r, &s);
     if (rc == LV_ERR_NOT_FOUND)
         return lv_err(LV_ERR_NOT_FOUND, "the repository has no WAL archive yet (no stanza)");
     if (rc == LV_OK)
