@@ -37,6 +37,8 @@ static const lv_flag wal_push_flags[] = {
 
 static const lv_flag wal_fetch_flags[] = {
     {"worker", NULL, "internal: run as the background prefetch worker"},
+    {"last-segment", "SEGMENT", "the segment the restore's target is reached in (restore pg --target-immediate "
+                                "writes it): later segments are answered absent (exit 1)"},
     {NULL, NULL, NULL},
 };
 
