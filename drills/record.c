@@ -262,27 +262,6 @@ int lv_drill_history(lv_repo *r, int limit, int (*cb)(void *arg, const lv_drill_
 
 /* ---- catalog rebuild ------------------------------------------------------------------------ */
 
-typedef struct keys {
-    char **v;
-    size_t n, cap;
-} keys;
-
-static int list_cb(void *arg, const char *key, uint64_t size)
-{
-    (void)size;
-    keys *k = arg;
-    LV_GROW(k->v, k->n, k->cap);
-    k->v[k->n++] = lv_xstrdup(key);
-    return LV_OK;
-}
-
-static void keys_free(keys *k)
-{
-    for (size_t i = 0; i < k->n; i++)
-        free(k->v[i]);
-    free(k->v);
-}
-
 /* "drills/<id>": the id, or NULL when the key is not a drill record's name. */
 static const char *record_id(const char *key)
 {
@@ -307,8 +286,8 @@ static int read_record(lv_repo *r, const char *key, lv_buf *plain)
  * whose name is not a drill record's is not ours, and only warned about. */
 static int rebuild_step(lv_repo *r, uint64_t *damaged)
 {
-    keys k = {0};
-    int rc = lv_store_list(r->store, "drills/", list_cb, &k);
+    lv_store_keys k;
+    int rc = lv_store_list_keys(r->store, "drills/", &k);
     uint64_t added = 0;
     for (size_t i = 0; rc == LV_OK && i < k.n; i++) {
         const char *id = record_id(k.v[i]);
@@ -331,7 +310,7 @@ static int rebuild_step(lv_repo *r, uint64_t *damaged)
             added++;
         lv_buf_free(&plain);
     }
-    keys_free(&k);
+    lv_store_keys_free(&k);
     if (rc == LV_OK)
         lv_info("catalog rebuild: %llu drill records", (unsigned long long)added);
     return rc;
@@ -345,7 +324,7 @@ static int check_step(lv_check *ck)
 {
     lv_repo *r = lv_check_repo(ck);
     lv_check_kind *kind = lv_check_kind_of(ck, "drills");
-    keys known = {0}, k = {0};
+    lv_store_keys known = {0}, k = {0};
     int rc = LV_OK;
     if (r->cat) {
         sqlite3_stmt *st;
@@ -353,13 +332,13 @@ static int check_step(lv_check *ck)
             return db_err(r, "prepare drill list");
         int s;
         while ((s = sqlite3_step(st)) == SQLITE_ROW)
-            list_cb(&known, (const char *)sqlite3_column_text(st, 0), 0);
+            lv_store_keys_add(&known, (const char *)sqlite3_column_text(st, 0));
         sqlite3_finalize(st);
         if (s != SQLITE_DONE)
             rc = db_err(r, "list drills");
     }
     if (rc == LV_OK)
-        rc = lv_store_list(r->store, "drills/", list_cb, &k);
+        rc = lv_store_list_keys(r->store, "drills/", &k);
     for (size_t i = 0; rc == LV_OK && i < k.n; i++) {
         kind->objects++;
         if (!record_id(k.v[i])) {
@@ -392,8 +371,8 @@ static int check_step(lv_check *ck)
                              "(deleted or lost)", key);
         }
     }
-    keys_free(&known);
-    keys_free(&k);
+    lv_store_keys_free(&known);
+    lv_store_keys_free(&k);
     return rc;
 }
 

@@ -140,6 +140,33 @@ int lv_store_del_many(lv_store *s, const char *const *keys, size_t n)
     return n ? s->ops->del_many(s, keys, n) : LV_OK;
 }
 
+void lv_store_keys_add(lv_store_keys *k, const char *key)
+{
+    LV_GROW(k->v, k->n, k->cap);
+    k->v[k->n++] = lv_xstrdup(key);
+}
+
+static int keys_cb(void *arg, const char *key, uint64_t size)
+{
+    (void)size;
+    lv_store_keys_add(arg, key);
+    return LV_OK;
+}
+
+int lv_store_list_keys(lv_store *s, const char *prefix, lv_store_keys *out)
+{
+    memset(out, 0, sizeof *out);
+    return lv_store_list(s, prefix, keys_cb, out);
+}
+
+void lv_store_keys_free(lv_store_keys *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        free(k->v[i]);
+    free(k->v);
+    memset(k, 0, sizeof *k);
+}
+
 int lv_store_temp_list(lv_store *s, const char *prefix, lv_store_temp_cb cb, void *arg)
 {
     int rc = check_key(prefix ? prefix : "", 1);

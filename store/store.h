@@ -86,6 +86,15 @@ int lv_store_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void *ar
 int lv_store_del(lv_store *s, const char *key);                 /* a missing key is LV_OK */
 int lv_store_del_many(lv_store *s, const char *const *keys, size_t n); /* batched; missing = OK */
 
+/* The keys under prefix, in listing order, collected (for callers that act on each after the listing). */
+typedef struct lv_store_keys {
+    char **v;
+    size_t n, cap;
+} lv_store_keys;
+int lv_store_list_keys(lv_store *s, const char *prefix, lv_store_keys *out); /* *out zeroed first */
+void lv_store_keys_add(lv_store_keys *k, const char *key);
+void lv_store_keys_free(lv_store_keys *k);
+
 /* Temporary objects: what an interrupted put leaves behind. The local driver writes "<key>.tmp-<pid>-
  * <rand>" and renames (or links) it into place; a writer killed before that leaves the file, which no
  * listing shows and nothing refers to. S3 has none (a PUT stores the whole object or nothing).

@@ -114,7 +114,7 @@ int lv_wal_stanza_get(lv_repo *r, lv_wal_stanza *out)
     return rc;
 }
 
-static int same_cluster(const lv_wal_stanza *a, const lv_wal_stanza *b)
+int lv_wal_stanza_same_cluster(const lv_wal_stanza *a, const lv_wal_stanza *b)
 {
     return a->sysid == b->sysid && a->pg_version == b->pg_version && a->seg_size == b->seg_size &&
            a->page_size == b->page_size;
@@ -185,7 +185,7 @@ static int matches_archive(lv_repo *r, const lv_wal_stanza *s)
         return lv_err_ctx("cannot check the cluster against the archive");
     lv_wal_stanza have = {.sysid = h.sysid, .pg_version = h.pg_version, .seg_size = h.seg_size,
                           .page_size = h.page_size};
-    if (!same_cluster(&have, s))
+    if (!lv_wal_stanza_same_cluster(&have, s))
         return lv_err(LV_ERR_CONFLICT, "repository %s archives WAL of PostgreSQL cluster %" PRIu64 " (version %d, "
                       "%u-byte segments; %s), not of cluster %" PRIu64 " (version %d): stanza not recreated",
                       lv_store_describe(r->store), have.sysid, have.pg_version, have.seg_size, a.first_segment.key,
@@ -230,7 +230,7 @@ int lv_wal_stanza_create(lv_repo *r, const lv_wal_stanza *s, int *existing)
     if (rc != LV_OK)
         return rc;
     *existing = 1;
-    if (!same_cluster(&have, s))
+    if (!lv_wal_stanza_same_cluster(&have, s))
         return lv_err(LV_ERR_CONFLICT, "repository %s belongs to PostgreSQL cluster %" PRIu64 " (version %d, "
                       "%u-byte segments), not to cluster %" PRIu64 " (version %d, %u-byte segments); "
                       "use another repository for this cluster", lv_store_describe(r->store), have.sysid,

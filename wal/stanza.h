@@ -56,6 +56,9 @@ int lv_wal_stanza_require(lv_repo *r, lv_wal_stanza *out);
  * segment's header, else LV_ERR_CONFLICT. */
 int lv_wal_stanza_create(lv_repo *r, const lv_wal_stanza *s, int *existing);
 
+/* Do two stanzas describe the same cluster (system identifier, version, segment and page size)? */
+int lv_wal_stanza_same_cluster(const lv_wal_stanza *a, const lv_wal_stanza *b);
+
 /* Is the segment whose header is h (file `name`) from the cluster s describes? LV_OK or
  * LV_ERR_CONFLICT with a message naming the file and both identities. */
 int lv_wal_stanza_match(const lv_wal_stanza *s, const lv_wal_header *h, const char *name);

@@ -63,19 +63,13 @@ static int cat_cb(void *arg, const char *key, uint64_t size)
     return LV_OK;
 }
 
-static int same_cluster(const lv_wal_stanza *a, const lv_wal_stanza *b)
-{
-    return a->sysid == b->sysid && a->pg_version == b->pg_version && a->seg_size == b->seg_size &&
-           a->page_size == b->page_size;
-}
-
 static void check_stanza(wc *w)
 {
     int rc = lv_wal_stanza_get(w->r, &w->stanza);
     if (rc == LV_OK) {
         w->have_stanza = 1;
         w->ks->objects = w->ks->read = 1;
-        if (w->cached && !same_cluster(&w->stanza, &w->cache))
+        if (w->cached && !lv_wal_stanza_same_cluster(&w->stanza, &w->cache))
             lv_check_problem(w->ck, w->ks, LV_CHECK_ERROR, "stanza: describes PostgreSQL cluster %" PRIu64 " (version "
                              "%d), but this host's catalog cached cluster %" PRIu64 " (version %d) for this repository: "
                              "the stanza was replaced", w->stanza.sysid, w->stanza.pg_version, w->cache.sysid,
