@@ -5,7 +5,9 @@
  *            cluster than the one the catalog cached: an ERROR.
  *   wal/     every key must be a WAL object's name (else a WARNING), and
  *            - one object per name (two checksums: an ERROR; `wal fetch` refuses to choose);
- *            - no gap between a timeline's first and last segment (an ERROR: recovery cannot cross it);
+ *            - no gap between a timeline's first and last segment (an ERROR: recovery cannot cross it); a
+ *              gap among a timeline's newest 16 segments is first given 5 s to fill, since asynchronous
+ *              pushes complete out of order;
  *            - a timeline after the first with segments has its .history file when the archive also holds
  *              an older timeline (the switch then happened while archiving here, so PostgreSQL pushed the
  *              file: its absence is a loss, an ERROR); without an older timeline a WARNING;
