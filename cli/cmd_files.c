@@ -20,6 +20,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "repo/tidy.h"
 #include "restore/files.h"
 #include "snapshot/reader.h"
 #include "snapshot/snapshot.h"
@@ -230,7 +231,7 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     (void)hook_rc;
 
     if (*res.id) {
-        lv_ctx_save_catalog(ctx);
+        lv_repo_tidy_backup(ctx->repo);
         if (rc == LV_OK || rc == LV_ERR_INCOMPLETE) {
             if (rc != LV_OK)
                 lv_err(rc, "%s", saved_msg);

@@ -38,6 +38,9 @@ int lv_walcat_add(lv_catalog *c, const lv_wal_row *row);
  * catalog has no row for it. */
 int lv_walcat_times(lv_catalog *c, const char *name, int *known, int64_t *begin_time, int64_t *end_time);
 
+/* Every file the catalog records: its object key and stored size (for repo check). */
+int lv_walcat_each(lv_catalog *c, int (*cb)(void *arg, const char *key, uint64_t stored_size), void *arg);
+
 /* Register the catalog-rebuild step that refills wal_files from the repository's wal/ listing (called
  * once at startup, cli/register.c). */
 void lv_walcat_register(void);
