@@ -51,6 +51,7 @@ static const lv_flag wal_drops_flags[] = {
 static const lv_flag backup_files_flags[] = {
     {"tag", "TAG", "label the snapshot (repeatable)"},
     {"time", "TIME", "record the snapshot as taken at TIME ('2026-01-31 03:00:00', local time) instead of now"},
+    {"set", "NAME", "back up the [set NAME] of the configuration (its paths, excludes, tags, docker volume, hooks)"},
     {"host", "HOST", "record the snapshot as taken on HOST instead of this host's name"},
     {"exclude", "PATTERN", "leave out matching entries: a pattern with '/' matches the absolute path, else the "
                            "name (shell wildcards; repeatable)"},
