@@ -50,6 +50,7 @@ struct lv_ctx {
     char *passphrase;
     struct lv_lock *inflight; /* this command's in-flight marker (LV_CTX_INFLIGHT) */
     char **argv_owned;        /* argv after lv_ctx_expand_set (freed by lv_ctx_close) */
+    uint64_t run_bytes;       /* what the command stored or deleted, for the metrics (lv_ctx_metrics) */
     char *set_tag;
     int store_deadline_s; /* set before lv_ctx_open_store: lv_store_opts.deadline_s (0 = none) */
 };
@@ -137,6 +138,10 @@ int lv_cmd_drill_report(lv_ctx *ctx);
 int lv_cmd_forget(lv_ctx *ctx); /* cli/cmd_retention.c */
 int lv_cmd_prune(lv_ctx *ctx);
 int lv_cmd_repo_stats(lv_ctx *ctx);
+int lv_cmd_status(lv_ctx *ctx); /* cli/cmd_status.c */
+/* After a command that changes state (status/metrics.h lv_metrics_commands) when metrics-file is set:
+ * record its run and write the Prometheus textfile; never fails the command (a warning). */
+void lv_ctx_metrics(lv_ctx *ctx, int exit_code, double seconds);
 
 /* Register every module's manifest kinds and catalog-rebuild steps (cli/register.c); main() calls it
  * once, before anything else runs. */

@@ -227,6 +227,8 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     if (start_rc != LV_OK)
         lv_error("%s", lv_errmsg());
     post_rc = run_post(post, rc, res.id);
+    if (*res.id)
+        ctx->run_bytes = res.st.bytes_stored;
     if (post_rc != LV_OK)
         lv_error("%s", lv_errmsg());
     sigaction(SIGINT, &old_int, NULL);

@@ -159,6 +159,8 @@ static int push_sync(lv_ctx *ctx, const char *path)
     }
     lv_wal_pusher_free(&p);
     rc = journal(ctx, "push", n.name, rc);
+    if (rc == LV_OK && !res.existed)
+        ctx->run_bytes = res.obj.stored_size;
     if (rc == LV_OK && ctx->json) {
         lv_buf b = LV_BUF_INIT;
         lv_json j;

@@ -65,6 +65,8 @@ int lv_catalog_index_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t inde
 int lv_catalog_pack_forget(lv_catalog *c, const uint8_t pack[32]);
 /* Forget every blob, pack and index object (before reading index/ again; manifests stay). */
 int lv_catalog_index_forget_all(lv_catalog *c);
+/* Bytes of every pack the catalog knows (status, metrics). */
+int lv_catalog_pack_bytes(lv_catalog *c, uint64_t *bytes);
 /* Iterate packs (for repo check). */
 int lv_catalog_pack_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t pack[32], uint64_t size),
                          void *arg);

@@ -132,6 +132,29 @@ int lv_walcat_pushed(lv_catalog *c, const char *name, int64_t *pushed)
     return rc;
 }
 
+int lv_walcat_summary_get(lv_catalog *c, lv_walcat_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    s->last_pushed = -1;
+    sqlite3_stmt *st;
+    int rc = prepare(c, "SELECT count(*), coalesce(sum(stored_size), 0), (SELECT name FROM wal_files WHERE pushed >= 0 "
+                        "ORDER BY pushed DESC, name DESC LIMIT 1), coalesce(max(pushed), -1) FROM wal_files",
+                     &st, "summarize WAL files");
+    if (rc)
+        return rc;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        s->files = (uint64_t)sqlite3_column_int64(st, 0);
+        s->stored_bytes = (uint64_t)sqlite3_column_int64(st, 1);
+        const unsigned char *n = sqlite3_column_text(st, 2);
+        snprintf(s->last_name, sizeof s->last_name, "%s", n ? (const char *)n : "");
+        s->last_pushed = sqlite3_column_int64(st, 3);
+    } else {
+        rc = db_err(c, "summarize WAL files");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int lv_walcat_failures(lv_catalog *c, const char *op, int limit,
                        int (*cb)(void *arg, const lv_wal_failure *f), void *arg)
 {

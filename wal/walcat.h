@@ -48,6 +48,15 @@ void lv_walcat_register(void);
 /* Journal a failure (op: "push", "fetch", "drop", "check"); name may be "". */
 int lv_walcat_failure(lv_catalog *c, const char *op, const char *name, int code, const char *message);
 
+/* The archive as the catalog knows it: files, their stored bytes, the newest pushed file and when (name
+ * "" and time -1 when none is known). */
+typedef struct lv_walcat_summary {
+    uint64_t files, stored_bytes;
+    char last_name[64];
+    int64_t last_pushed;
+} lv_walcat_summary;
+int lv_walcat_summary_get(lv_catalog *c, lv_walcat_summary *s);
+
 /* When a file was pushed: LV_ERR_NOT_FOUND if the catalog does not know it. */
 int lv_walcat_pushed(lv_catalog *c, const char *name, int64_t *pushed);
 
