@@ -138,6 +138,7 @@ int lv_cmd_drill_report(lv_ctx *ctx);
 int lv_cmd_forget(lv_ctx *ctx); /* cli/cmd_retention.c */
 int lv_cmd_prune(lv_ctx *ctx);
 int lv_cmd_repo_stats(lv_ctx *ctx);
+int lv_cmd_stanza_delete(lv_ctx *ctx);
 int lv_cmd_status(lv_ctx *ctx); /* cli/cmd_status.c */
 /* After a command that changes state (status/metrics.h lv_metrics_commands) when metrics-file is set:
  * record its run and write the Prometheus textfile; never fails the command (a warning). */

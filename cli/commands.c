@@ -150,6 +150,14 @@ static const lv_flag forget_flags[] = {
     {NULL, NULL, NULL},
 };
 
+static const lv_flag stanza_delete_flags[] = {
+    {"force", NULL, "really remove every PostgreSQL backup and the WAL archive"},
+    {"dry-run", NULL, "show what would be removed"},
+    {"safety", "full|none", "none: do not wait for running restores and drills"},
+    {"wait", "SECONDS", "wait this long for running restores and drills (default 60)"},
+    {NULL, NULL, NULL},
+};
+
 static const lv_flag prune_flags[] = {
     {"dry-run", NULL, "show what would be deleted and repacked, change nothing"},
     PRUNE_FLAGS,
@@ -230,6 +238,12 @@ const lv_cmd lv_commands[] = {
      "stores them in the repository (create-only). Without it, the first `wal push` records them from the "
      "segment's header. WAL from any other cluster is then refused (exit 10).",
      no_flags, lv_cmd_stanza_create},
+    {"stanza delete", "", 0, 0, "give up the PostgreSQL cluster the repository archives: its backups, WAL and stanza",
+     "For a cluster that was decommissioned or created again (initdb: a new system identifier): removes every "
+     "PostgreSQL backup, every archived WAL file and the stanza, after recording the removal (so repo check on "
+     "other hosts does not take it for a loss). File snapshots stay. Needs --force; the next `wal push` starts "
+     "the archive of whichever cluster pushes next; `labvault prune` reclaims the space. See docs/retention.md.",
+     stanza_delete_flags, lv_cmd_stanza_delete},
     {"wal push", "FILE", 1, 1, "archive one WAL file (archive_command = 'labvault wal push %p')",
      "Checks the segment's page header and cluster, compresses, encrypts and stores it as "
      "wal/<timeline>/<name>-<checksum>, records it in the catalog, and exits 0 only once it is durable. The "
