@@ -226,7 +226,11 @@ int lv_fcache_clear(lv_catalog *c)
 
 /* catalog rebuild: the cache may name blobs the rebuilt index no longer has, or belong to another
  * repository the catalog was rebound from; the next backup reads every file once and refills it. */
-static int rebuild_step(lv_repo *r) { return lv_fcache_clear(r->cat); }
+static int rebuild_step(lv_repo *r, uint64_t *damaged)
+{
+    (void)damaged;
+    return lv_fcache_clear(r->cat);
+}
 
 int lv_fcache_register(void)
 {

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "repo/tidy.h"
 
 static void on_signal(int sig)
 {
@@ -85,7 +86,8 @@ int lv_cmd_backup_pg(lv_ctx *ctx)
     snprintf(msg, sizeof msg, "%s", lv_errmsg());
     lv_buf out = LV_BUF_INIT;
     if (*res.id) {
-        lv_ctx_save_catalog(ctx);
+        ctx->run_bytes = res.bytes_stored;
+        lv_repo_tidy_backup(ctx->repo);
         lv_err(rc, "%s", msg);
         print_result(ctx, &res, rc, &out);
         if (out.len)

@@ -20,6 +20,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "repo/tidy.h"
 #include "restore/files.h"
 #include "snapshot/reader.h"
 #include "snapshot/snapshot.h"
@@ -144,6 +145,9 @@ static void print_backup(lv_ctx *ctx, const lv_backup_result *res, int rc, lv_bu
 
 int lv_cmd_backup_files(lv_ctx *ctx)
 {
+    int set_rc = lv_ctx_expand_set(ctx);
+    if (set_rc != LV_OK)
+        return set_rc;
     const char **tags = NULL, **ex_flags = NULL, **ex_files = NULL, **excludes = NULL;
     size_t ntags = lv_ctx_flag_all(ctx, "tag", &tags), nex = lv_ctx_flag_all(ctx, "exclude", &ex_flags);
     size_t nexf = lv_ctx_flag_all(ctx, "exclude-file", &ex_files), nall = 0;
@@ -223,6 +227,8 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     if (start_rc != LV_OK)
         lv_error("%s", lv_errmsg());
     post_rc = run_post(post, rc, res.id);
+    if (*res.id)
+        ctx->run_bytes = res.st.bytes_stored;
     if (post_rc != LV_OK)
         lv_error("%s", lv_errmsg());
     sigaction(SIGINT, &old_int, NULL);
@@ -230,7 +236,7 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     (void)hook_rc;
 
     if (*res.id) {
-        lv_ctx_save_catalog(ctx);
+        lv_repo_tidy_backup(ctx->repo);
         if (rc == LV_OK || rc == LV_ERR_INCOMPLETE) {
             if (rc != LV_OK)
                 lv_err(rc, "%s", saved_msg);

@@ -37,6 +37,8 @@ static const lv_flag wal_push_flags[] = {
 
 static const lv_flag wal_fetch_flags[] = {
     {"worker", NULL, "internal: run as the background prefetch worker"},
+    {"last-segment", "SEGMENT", "the segment the restore's target is reached in (restore pg --target-immediate "
+                                "writes it): later segments are answered absent (exit 1)"},
     {NULL, NULL, NULL},
 };
 
@@ -70,6 +72,7 @@ static const lv_flag wal_changes_flags[] = {
 static const lv_flag backup_files_flags[] = {
     {"tag", "TAG", "label the snapshot (repeatable)"},
     {"time", "TIME", "record the snapshot as taken at TIME ('2026-01-31 03:00:00', local time) instead of now"},
+    {"set", "NAME", "back up the [set NAME] of the configuration (its paths, excludes, tags, docker volume, hooks)"},
     {"host", "HOST", "record the snapshot as taken on HOST instead of this host's name"},
     {"exclude", "PATTERN", "leave out matching entries: a pattern with '/' matches the absolute path, else the "
                            "name (shell wildcards; repeatable)"},
@@ -169,6 +172,14 @@ static const lv_flag forget_flags[] = {
     {NULL, NULL, NULL},
 };
 
+static const lv_flag stanza_delete_flags[] = {
+    {"force", NULL, "really remove every PostgreSQL backup and the WAL archive"},
+    {"dry-run", NULL, "show what would be removed"},
+    {"safety", "full|none", "none: do not wait for running restores and drills"},
+    {"wait", "SECONDS", "wait this long for running restores and drills (default 60)"},
+    {NULL, NULL, NULL},
+};
+
 static const lv_flag prune_flags[] = {
     {"dry-run", NULL, "show what would be deleted and repacked, change nothing"},
     PRUNE_FLAGS,
@@ -195,9 +206,12 @@ const lv_cmd lv_commands[] = {
      "the command line. An existing repository is never overwritten.",
      init_flags, lv_cmd_repo_init},
     {"repo check", "", 0, 0, "verify the repository structure and, optionally, its data",
-     "Checks that every index entry points into an existing pack and every blob a manifest uses is "
-     "indexed. --read-data downloads packs and authenticates every blob; --read-data=10 reads a random 10 % of the packs, so that repeated runs cover the repository over time. Exit code 6 when anything is "
-     "damaged; every problem is reported on its own line.",
+     "Checks every object kind and says which it covered: keys, index objects, packs, manifests, the "
+     "stanza, the WAL archive (gaps, each backup's WAL), drill records, locks, leftovers of killed writers; "
+     "with a local catalog, also that nothing it records was deleted. --read-data downloads packs and WAL "
+     "objects and authenticates them; --read-data=10 reads a random 10 % of them, so that repeated runs "
+     "cover the repository over time. Exit code 6 when anything is damaged; every problem is reported on "
+     "its own line. See docs/repository-format.md 7.8.",
      check_flags, lv_cmd_repo_check},
     {"repo key add", "", 0, 0, "add a key (passphrase or key file) that opens the repository",
      "The new key wraps the same master key, so data need not be re-encrypted. The current credential "
@@ -208,8 +222,9 @@ const lv_cmd lv_commands[] = {
      "Refuses to remove the last key and the key used to open the repository in this command.", no_flags,
      lv_cmd_repo_key_remove},
     {"repo unlock", "", 0, 0, "remove stale maintenance locks",
-     "Removes locks whose lease expired or whose process is gone on this host. Backups and WAL pushes "
-     "never take locks; only maintenance (prune, check) does.",
+     "Removes locks whose lease expired or whose process is gone on this host, and temporary files that "
+     "killed writers left more than a day ago. Backups and WAL pushes never take locks; only maintenance "
+     "(prune, check) does.",
      unlock_flags, lv_cmd_repo_unlock},
     {"forget", "[ID...]", 0, 4096, "remove backups and snapshots a retention policy does not keep",
      "Applies the keep rules (restic's: --keep-last, --keep-hourly/daily/weekly/monthly/yearly, --keep-within, "
@@ -229,6 +244,13 @@ const lv_cmd lv_commands[] = {
      "Per kind (file snapshots, PostgreSQL backups, WAL): the logical bytes backed up, the bytes stored, the "
      "deduplication and compression ratios, and the bytes prune could reclaim now.",
      no_flags, lv_cmd_repo_stats},
+    {"status", "", 0, 0, "is everything protected? newest backups, WAL archiving, drills, against limits",
+     "One line per PostgreSQL cluster and per backup set (or host and paths): the newest backup and its age; the "
+     "WAL archive: the newest archived file, the last push failure and (with pg-data) how long the oldest file "
+     "waits; the newest drill of each kind; the repository's size. The limits are the [status] options "
+     "(max-backup-age, max-snapshot-age, max-wal-lag, max-drill-age). Exit 0 when every line is ok, 12 naming "
+     "what is not. See docs/status.md.",
+     no_flags, lv_cmd_status},
     {"catalog rebuild", "", 0, 0, "recreate the local catalog from the repository alone",
      "Reads every index and manifest object of the repository into a fresh catalog. Use it after losing "
      "the catalog file or moving to a new host.",
@@ -238,6 +260,12 @@ const lv_cmd lv_commands[] = {
      "stores them in the repository (create-only). Without it, the first `wal push` records them from the "
      "segment's header. WAL from any other cluster is then refused (exit 10).",
      no_flags, lv_cmd_stanza_create},
+    {"stanza delete", "", 0, 0, "give up the PostgreSQL cluster the repository archives: its backups, WAL and stanza",
+     "For a cluster that was decommissioned or created again (initdb: a new system identifier): removes every "
+     "PostgreSQL backup, every archived WAL file and the stanza, after recording the removal (so repo check on "
+     "other hosts does not take it for a loss). File snapshots stay. Needs --force; the next `wal push` starts "
+     "the archive of whichever cluster pushes next; `labvault prune` reclaims the space. See docs/retention.md.",
+     stanza_delete_flags, lv_cmd_stanza_delete},
     {"wal push", "FILE", 1, 1, "archive one WAL file (archive_command = 'labvault wal push %p')",
      "Checks the segment's page header and cluster, compresses, encrypts and stores it as "
      "wal/<timeline>/<name>-<checksum>, records it in the catalog, and exits 0 only once it is durable. The "

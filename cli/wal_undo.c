@@ -206,7 +206,6 @@ int lv_cli_undo_drill(lv_ctx *ctx, lv_cli_undo *c)
     char *msg = rc ? lv_xstrdup(lv_errmsg()) : NULL;
     if (lv_drill_record(ctx->repo, &d) != LV_OK)
         lv_warn("%s", lv_errmsg());
-    lv_ctx_save_catalog(ctx);
     lv_buf out = LV_BUF_INIT;
     if (ctx->json) {
         lv_json j;

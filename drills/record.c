@@ -20,6 +20,8 @@
 #include "drills/drill.h"
 #include "manifests/catalog.h"
 #include "manifests/rebuild.h"
+#include "repo/check.h"
+#include "repo/tidy.h"
 
 #define AAD_PREFIX "labvault drill "
 
@@ -222,6 +224,10 @@ int lv_drill_record(lv_repo *r, const lv_drill *d)
     lv_repo_seal(r, aad, strlen(aad), json.data, json.len, 1, &sealed);
     int up = lv_store_put(r->store, key, sealed.data, sealed.len, LV_PUT_IF_ABSENT);
     char *upmsg = up ? lv_xstrdup(lv_errmsg()) : NULL;
+    if (up == LV_OK) { /* what killed drills left (repo/tidy.h) */
+        static const char *const mine[] = {"drills/"};
+        lv_repo_tidy(r, mine, 1);
+    }
     int rc = catalog_put(r, lv_buf_cstr(&json), NULL);
     if (rc == LV_OK && up != LV_OK)
         rc = lv_err(up, "drill %s is in the local catalog but not in the repository: %s", d->id, upmsg);
@@ -263,55 +269,122 @@ int lv_drill_history(lv_repo *r, int limit, int (*cb)(void *arg, const lv_drill_
 
 /* ---- catalog rebuild ------------------------------------------------------------------------ */
 
-typedef struct keys {
-    char **v;
-    size_t n, cap;
-} keys;
-
-static int list_cb(void *arg, const char *key, uint64_t size)
+/* "drills/<id>": the id, or NULL when the key is not a drill record's name. */
+static const char *record_id(const char *key)
 {
-    (void)size;
-    keys *k = arg;
-    LV_GROW(k->v, k->n, k->cap);
-    k->v[k->n++] = lv_xstrdup(key);
-    return LV_OK;
+    const char *id = key + strlen("drills/");
+    return strlen(id) + 1 == LV_DRILL_ID_LEN && !strchr(id, '/') ? id : NULL;
 }
 
-/* Damaged or foreign objects are skipped with a warning (rebuild.h: a step must not fail on them). */
-static int rebuild_step(lv_repo *r)
+/* Get and authenticate drills/<id> (the associated data binds it to its id). */
+static int read_record(lv_repo *r, const char *key, lv_buf *plain)
 {
-    keys k = {0};
-    int rc = lv_store_list(r->store, "drills/", list_cb, &k);
+    char aad[64];
+    aad_of(record_id(key), aad, sizeof aad);
+    lv_buf sealed = LV_BUF_INIT;
+    int rc = lv_store_get(r->store, key, 0, 0, &sealed);
+    if (rc == LV_OK)
+        rc = lv_repo_unseal(r, aad, strlen(aad), sealed.data, sealed.len, plain, key);
+    lv_buf_free(&sealed);
+    return rc;
+}
+
+/* A damaged record is skipped and counted as damage (rebuild.h: a step must not fail on it); an object
+ * whose name is not a drill record's is not ours, and only warned about. */
+static int rebuild_step(lv_repo *r, uint64_t *damaged)
+{
+    lv_store_keys k;
+    int rc = lv_store_list_keys(r->store, "drills/", &k);
     uint64_t added = 0;
     for (size_t i = 0; rc == LV_OK && i < k.n; i++) {
-        const char *id = k.v[i] + strlen("drills/");
-        if (strlen(id) + 1 != LV_DRILL_ID_LEN || strchr(id, '/')) {
+        const char *id = record_id(k.v[i]);
+        if (!id) {
             lv_warn("skipping %s: not a drill record name", k.v[i]);
             continue;
         }
-        lv_buf sealed = LV_BUF_INIT, plain = LV_BUF_INIT;
-        char aad[64];
-        aad_of(id, aad, sizeof aad);
-        int g = lv_store_get(r->store, k.v[i], 0, 0, &sealed);
-        if (g == LV_OK)
-            g = lv_repo_unseal(r, aad, strlen(aad), sealed.data, sealed.len, &plain, k.v[i]);
+        lv_buf plain = LV_BUF_INIT;
+        int g = read_record(r, k.v[i], &plain);
         if (g == LV_OK)
             g = catalog_put(r, lv_buf_cstr(&plain), id);
-        if (g == LV_ERR_CORRUPT || g == LV_ERR_NOT_FOUND)
+        if (g == LV_ERR_CORRUPT) {
+            lv_error("%s is damaged, its drill is not in the history: %s", k.v[i], lv_errmsg());
+            (*damaged)++;
+        } else if (g == LV_ERR_NOT_FOUND) { /* removed since the listing */
             lv_warn("skipping %s: %s", k.v[i], lv_errmsg());
-        else if (g != LV_OK)
+        } else if (g != LV_OK)
             rc = g;
         else
             added++;
-        lv_buf_free(&sealed);
         lv_buf_free(&plain);
     }
-    for (size_t i = 0; i < k.n; i++)
-        free(k.v[i]);
-    free(k.v);
+    lv_store_keys_free(&k);
     if (rc == LV_OK)
         lv_info("catalog rebuild: %llu drill records", (unsigned long long)added);
     return rc;
 }
 
-void lv_drill_register(void) { lv_catalog_rebuild_register("drills", rebuild_step); }
+/* ---- repo check ------------------------------------------------------------------------------- */
+
+/* Every record is read and authenticated (they are small); a record the local catalog has and the
+ * repository lacks was deleted or lost. The catalog is read before the listing (repo/check.h). */
+static int check_step(lv_check *ck)
+{
+    lv_repo *r = lv_check_repo(ck);
+    lv_check_kind *kind = lv_check_kind_of(ck, "drills");
+    lv_store_keys known = {0}, k = {0};
+    int rc = LV_OK;
+    if (r->cat) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(lv_catalog_db(r->cat), "SELECT id FROM drills ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+            return db_err(r, "prepare drill list");
+        int s;
+        while ((s = sqlite3_step(st)) == SQLITE_ROW)
+            lv_store_keys_add(&known, (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        if (s != SQLITE_DONE)
+            rc = db_err(r, "list drills");
+    }
+    if (rc == LV_OK)
+        rc = lv_store_list_keys(r->store, "drills/", &k);
+    for (size_t i = 0; rc == LV_OK && i < k.n; i++) {
+        kind->objects++;
+        if (!record_id(k.v[i])) {
+            lv_check_problem(ck, kind, LV_CHECK_WARNING, "%s: unexpected object under drills/", k.v[i]);
+            continue;
+        }
+        lv_buf plain = LV_BUF_INIT;
+        int g = read_record(r, k.v[i], &plain);
+        if (g == LV_OK) {
+            kind->read++;
+            kind->bytes_read += plain.len;
+        } else if (g == LV_ERR_NOT_FOUND) {
+            lv_check_problem(ck, kind, LV_CHECK_WARNING, "%s: vanished while checking", k.v[i]);
+        } else if (g == LV_ERR_CORRUPT) {
+            lv_check_problem(ck, kind, LV_CHECK_ERROR, "%s", lv_errmsg());
+        } else {
+            rc = g;
+        }
+        lv_buf_free(&plain);
+    }
+    /* Both lists are sorted (ids sort like their keys): one merge walk. */
+    for (size_t i = 0, j = 0; rc == LV_OK && i < known.n; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "drills/%s", known.v[i]);
+        while (j < k.n && strcmp(k.v[j], key) < 0)
+            j++;
+        if (j == k.n || strcmp(k.v[j], key) != 0) {
+            kind->missing++;
+            lv_check_problem(ck, kind, LV_CHECK_ERROR, "%s is missing, but the local catalog records that drill "
+                             "(deleted or lost)", key);
+        }
+    }
+    lv_store_keys_free(&known);
+    lv_store_keys_free(&k);
+    return rc;
+}
+
+void lv_drill_register(void)
+{
+    lv_catalog_rebuild_register("drills", rebuild_step);
+    lv_check_register("drill records", check_step);
+}

@@ -298,6 +298,7 @@ int lv_catalog_open(const char *path, const char *repo_id_hex, lv_catalog **out)
     int nfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (nfd >= 0)
         close(nfd);
+    lv_tmp_sweep_catalog_copies(path);
     lv_catalog *c = lv_xcalloc(1, sizeof *c);
     c->path = lv_xstrdup(path);
     /* NOMUTEX: a handle is used by one thread at a time (header contract), so SQLite's own per-call
@@ -535,6 +536,15 @@ int lv_catalog_index_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t inde
     return rc;
 }
 
+int lv_catalog_pack_bytes(lv_catalog *c, uint64_t *bytes)
+{
+    int64_t n = count_rows(c, "SELECT coalesce(sum(size), 0) FROM packs");
+    if (n < 0)
+        return LV_ERR_IO;
+    *bytes = (uint64_t)n;
+    return LV_OK;
+}
+
 int lv_catalog_pack_forget(lv_catalog *c, const uint8_t pack[32])
 {
     sqlite3_stmt *st;
@@ -703,38 +713,3 @@ int lv_catalog_reset(lv_catalog *c)
     return lv_catalog_commit(c);
 }
 
-int lv_catalog_vacuum_into(lv_catalog *c, const char *path)
-{
-    /* VACUUM INTO writes a consistent, compacted copy from one read transaction, while writers go on
-     * (WAL). It takes an empty existing file (and keeps its mode) or makes a new one. */
-    sqlite3_stmt *st;
-    int rc = prepare(c, "VACUUM INTO ?1", &st);
-    if (rc == LV_OK) {
-        sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-        rc = step_done(c, st, "snapshot (VACUUM INTO)");
-    }
-    return rc;
-}
-
-int lv_catalog_snapshot_to(lv_catalog *c, const char *dest_path)
-{
-    /* Into a private temporary name beside dest, then renamed: dest is either the previous copy or the
-     * complete new one. */
-    lv_tmp t;
-    int rc = lv_tmp_create_beside(dest_path, "catalog-snapshot", &t);
-    if (rc == LV_OK)
-        rc = lv_catalog_vacuum_into(c, t.path);
-    /* VACUUM INTO does not fsync its output; the copy must be durable before it replaces the old one. */
-    if (rc == LV_OK && fsync(t.fd) != 0)
-        rc = lv_err_errno(errno, "catalog snapshot: cannot fsync %s", t.path);
-    if (rc == LV_OK && rename(t.path, dest_path) != 0)
-        rc = lv_err_errno(errno, "catalog snapshot: cannot rename %s to %s", t.path, dest_path);
-    if (rc == LV_OK) {
-        lv_tmp_keep(&t);
-        char *dir = lv_dir_of(dest_path);
-        rc = lv_fsync_dir(dir);
-        free(dir);
-    }
-    lv_tmp_remove(&t);
-    return rc;
-}

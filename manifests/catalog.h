@@ -59,12 +59,14 @@ int lv_catalog_pack_add(lv_catalog *c, const uint8_t pack[32], uint64_t size, co
 /* index_seen: 1 known, 0 not known, -LV_ERR_IO (negative) when the lookup itself failed. */
 int lv_catalog_index_seen(lv_catalog *c, const uint8_t index_id[32]);
 int lv_catalog_index_add(lv_catalog *c, const uint8_t index_id[32]);
-/* Iterate the index objects the catalog has read. */
+/* Iterate the index objects the catalog has read (catalog sync, repo check). */
 int lv_catalog_index_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t index_id[32]), void *arg);
 /* Forget one pack and the blob rows that point into it. */
 int lv_catalog_pack_forget(lv_catalog *c, const uint8_t pack[32]);
 /* Forget every blob, pack and index object (before reading index/ again; manifests stay). */
 int lv_catalog_index_forget_all(lv_catalog *c);
+/* Bytes of every pack the catalog knows (status, metrics). */
+int lv_catalog_pack_bytes(lv_catalog *c, uint64_t *bytes);
 /* Iterate packs (for repo check). */
 int lv_catalog_pack_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t pack[32], uint64_t size),
                          void *arg);
@@ -108,13 +110,6 @@ int lv_catalog_meta_get(lv_catalog *c, const char *key, char **out);
 /* Delete everything derived from the repository (blobs, packs, index objects, manifests), keep local
  * events, so the repository can be re-read into it. */
 int lv_catalog_reset(lv_catalog *c);
-
-/* Consistent, compacted copy of the whole database (VACUUM INTO), written into path, which must be an
- * empty file (it keeps its mode: make it with common/tmpfile.h) or not exist. */
-int lv_catalog_vacuum_into(lv_catalog *c, const char *path);
-/* The same, durable, replacing dest_path atomically: written into a private temporary file beside it,
- * fsynced, renamed (dest_path ends up mode 0600). */
-int lv_catalog_snapshot_to(lv_catalog *c, const char *dest_path);
 
 /* The raw sqlite3 handle, for modules of later issues that add their own tables through migrations. */
 struct sqlite3 *lv_catalog_db(lv_catalog *c);

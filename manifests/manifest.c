@@ -205,34 +205,61 @@ out:
 static struct {
     char kind[LV_MANIFEST_KIND_MAX + 1];
     lv_manifest_refs_fn refs;
+    lv_manifest_wal_fn wal;
 } kinds[KINDS_MAX];
+
+static int in_use(int i) { return kinds[i].refs || kinds[i].wal; }
+
+static int find_kind(const char *kind)
+{
+    for (int i = 0; i < KINDS_MAX; i++)
+        if (in_use(i) && strcmp(kinds[i].kind, kind) == 0)
+            return i;
+    return -1;
+}
+
+/* The slot of kind, taken when free; -1 (message set) when the kind is invalid or the table full. */
+static int kind_slot(const char *kind)
+{
+    if (!lv_manifest_kind_valid(kind)) {
+        lv_err(LV_ERR_INTERNAL, "invalid manifest kind \"%s\"", kind ? kind : "(null)");
+        return -1;
+    }
+    int i = find_kind(kind);
+    for (int j = 0; i < 0 && j < KINDS_MAX; j++)
+        if (!in_use(j)) {
+            strcpy(kinds[j].kind, kind);
+            i = j;
+        }
+    if (i < 0)
+        lv_err(LV_ERR_INTERNAL, "too many manifest kinds registered");
+    return i;
+}
 
 int lv_manifest_register_kind(const char *kind, lv_manifest_refs_fn refs)
 {
-    if (!lv_manifest_kind_valid(kind))
-        return lv_err(LV_ERR_INTERNAL, "invalid manifest kind \"%s\"", kind ? kind : "(null)");
-    int free_slot = -1;
-    for (int i = 0; i < KINDS_MAX; i++) {
-        if (kinds[i].refs && strcmp(kinds[i].kind, kind) == 0) {
-            kinds[i].refs = refs;
-            return LV_OK;
-        }
-        if (!kinds[i].refs && free_slot < 0)
-            free_slot = i;
-    }
-    if (!refs)
-        return LV_OK;
-    if (free_slot < 0)
-        return lv_err(LV_ERR_INTERNAL, "too many manifest kinds registered");
-    strcpy(kinds[free_slot].kind, kind);
-    kinds[free_slot].refs = refs;
-    return LV_OK;
+    int i = refs ? kind_slot(kind) : find_kind(kind);
+    if (i >= 0)
+        kinds[i].refs = refs;
+    return i >= 0 || !refs ? LV_OK : LV_ERR_INTERNAL;
+}
+
+int lv_manifest_register_wal(const char *kind, lv_manifest_wal_fn fn)
+{
+    int i = fn ? kind_slot(kind) : find_kind(kind);
+    if (i >= 0)
+        kinds[i].wal = fn;
+    return i >= 0 || !fn ? LV_OK : LV_ERR_INTERNAL;
 }
 
 lv_manifest_refs_fn lv_manifest_kind_refs(const char *kind)
 {
-    for (int i = 0; i < KINDS_MAX; i++)
-        if (kinds[i].refs && strcmp(kinds[i].kind, kind) == 0)
-            return kinds[i].refs;
-    return NULL;
+    int i = find_kind(kind);
+    return i >= 0 ? kinds[i].refs : NULL;
+}
+
+lv_manifest_wal_fn lv_manifest_kind_wal(const char *kind)
+{
+    int i = find_kind(kind);
+    return i >= 0 ? kinds[i].wal : NULL;
 }

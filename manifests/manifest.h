@@ -17,7 +17,8 @@
  *
  * Blob references: repo check verifies that every blob a manifest references is indexed. Only the kind
  * knows how to find them in its body, so each kind registers a function (lv_manifest_register_kind)
- * at startup; manifests of unregistered kinds are checked for readability only. */
+ * at startup; manifests of unregistered kinds are checked for readability only. Likewise for the WAL a
+ * manifest needs (lv_manifest_register_wal), which the WAL archive's check looks for. */
 #ifndef LV_MANIFESTS_MANIFEST_H
 #define LV_MANIFESTS_MANIFEST_H
 
@@ -79,5 +80,16 @@ typedef int (*lv_manifest_refs_fn)(const struct lv_repo *r, const lv_manifest *m
  * uses the registry; up to 16 kinds. LV_ERR_INTERNAL when full or kind is invalid. */
 int lv_manifest_register_kind(const char *kind, lv_manifest_refs_fn refs);
 lv_manifest_refs_fn lv_manifest_kind_refs(const char *kind); /* NULL when unregistered */
+
+/* The archived WAL a manifest needs to be restorable, for repo check: a PostgreSQL backup needs every
+ * segment from its start to its stop LSN on its timeline. A kind that needs WAL registers a function
+ * that reads the range from the body (LV_ERR_CORRUPT when malformed); same rules as above. */
+typedef struct lv_manifest_wal {
+    uint32_t tli, seg_size;
+    uint64_t start_lsn, stop_lsn;
+} lv_manifest_wal;
+typedef int (*lv_manifest_wal_fn)(const lv_manifest *m, lv_manifest_wal *out);
+int lv_manifest_register_wal(const char *kind, lv_manifest_wal_fn fn);
+lv_manifest_wal_fn lv_manifest_kind_wal(const char *kind); /* NULL when the kind needs no WAL */
 
 #endif

@@ -12,9 +12,10 @@
  *   5. read every manifest and record its kind, time and summary;
  *   6. run the steps other modules registered (lv_catalog_rebuild_register) for the tables they derive
  *      from the repository (the WAL archive's index of wal/, ...), in registration order.
- * Unreadable objects are logged and skipped. Return: LV_OK; LV_ERR_INCOMPLETE when blobs or
- * manifests had to be skipped (damaged or missing packs, unreadable manifests: `repo check` tells
- * more); the store's or catalog's code when the rebuild could not be done (then nothing changed). */
+ * Unreadable objects are logged and skipped. Return: LV_OK; LV_ERR_INCOMPLETE when objects had to be
+ * skipped (damaged or missing packs, unreadable manifests, damaged objects of the registered steps:
+ * `repo check` tells more); the store's or catalog's code when the rebuild could not be done (then
+ * nothing changed). */
 #ifndef LV_MANIFESTS_REBUILD_H
 #define LV_MANIFESTS_REBUILD_H
 
@@ -26,6 +27,7 @@ typedef struct lv_rebuild_stats {
     uint64_t indexes, packs, blobs, manifests;     /* recorded */
     uint64_t unindexed_packs;                      /* recorded from their own header */
     uint64_t bad_indexes, bad_packs, bad_manifests; /* skipped */
+    uint64_t bad_other;                            /* skipped by the registered steps (drill records, ...) */
 } lv_rebuild_stats;
 
 /* r->cat must be attached. st may be NULL. */
@@ -33,9 +35,10 @@ int lv_catalog_rebuild(lv_repo *r, lv_rebuild_stats *st);
 
 /* A module's own rebuild step: refill its derived tables of r->cat from the repository (the transaction
  * is already open and the tables reset; do not begin or commit). Return an lv_code; any failure aborts
- * the whole rebuild (rolled back), so skip damaged objects with a warning rather than fail on them.
+ * the whole rebuild (rolled back), so do not fail on a damaged object: skip it, log one error line naming
+ * it, and count it in *damaged; the rebuild then ends with LV_ERR_INCOMPLETE, like for damaged packs.
  * Register at startup, before any thread uses the registry; up to 8 steps; name is for messages. */
-typedef int (*lv_rebuild_step_fn)(lv_repo *r);
+typedef int (*lv_rebuild_step_fn)(lv_repo *r, uint64_t *damaged);
 int lv_catalog_rebuild_register(const char *name, lv_rebuild_step_fn fn);
 
 #endif

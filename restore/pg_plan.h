@@ -6,7 +6,13 @@
  * manifests. Times: backups record whole seconds (stop_time truncated), so a backup is "before" a time
  * target only when stop_time + 1 <= target, and a time target is reachable while it is before the second
  * after the last archived commit (commit times are whole seconds too). LSN targets are exact: stop_lsn
- * <= target < end of the gap-free archive. */
+ * <= target < end of the gap-free archive.
+ *
+ * What is read: the listing of wal/ decides for every target; only a time target reads segments (for
+ * the commit times, wal/range.h), so a damaged segment that an LSN, xid, name or immediate target does not
+ * need cannot stop its restore (recovery fetches only what it replays). A damaged segment the time scan
+ * finds ends the recoverable range before it: a target past it is LV_ERR_CORRUPT naming the segment and
+ * the last point recovery can reach. */
 #ifndef LV_RESTORE_PG_PLAN_H
 #define LV_RESTORE_PG_PLAN_H
 
@@ -71,9 +77,18 @@ void lv_pg_time_format(int64_t t, char out[32]);
  * says), then check the target against it and the archive. *chosen, *range and *res are filled on
  * success. Codes: LV_ERR_NOT_FOUND (no such backup, no pg backup at all, the backup's own WAL missing),
  * LV_ERR_USAGE (ambiguous prefix; target outside the window or not in the archive, no backup before it:
- * the message names the window), the store's codes. */
+ * the message names the window), LV_ERR_CORRUPT (the target or the backup's own end lies past a damaged
+ * segment: named, with the last reachable point), the store's codes. */
 int lv_pg_plan(lv_repo *r, const char *backup_id, const lv_pg_target *t, lv_pg_backup_info *chosen,
                lv_wal_range *range, lv_pg_resolved *res);
+
+/* The advice after stopping before a prepared transaction's COMMIT PREPARED (xid): it is prepared again in
+ * the restored cluster and holds its locks. Appends two or three lines to out: what happened, and the
+ * statement that discards it ("ROLLBACK PREPARED 'gid';", the GID quoted for SQL), run in database dbname
+ * (NULL: not known); with gid "" how to find the GID (pg_prepared_xacts) instead. */
+void lv_pg_prepared_note(const char *gid, uint32_t xid, const char *dbname, lv_buf *out);
+/* "ROLLBACK PREPARED 'gid'" with the GID quoted for SQL. */
+void lv_pg_rollback_prepared_sql(const char *gid, lv_buf *out);
 
 /* The choice among the backups v[0..n) (oldest first), restore/pg_choose.c:
  *   - the target's timeline T: --target-timeline, else the newest timeline of the archive (as
@@ -86,14 +101,6 @@ int lv_pg_plan(lv_repo *r, const char *backup_id, const lv_pg_target *t, lv_pg_b
  *   - the newest candidate that became consistent at or before the target: stop_lsn <= the target's LSN
  *     (xid, name, LSN), stop_time + 1 <= the time (time), any (latest, immediate); none is LV_ERR_USAGE
  *     naming the oldest backup. A given backup_id must be a candidate and before the target too. */
-/* The advice after stopping before a prepared transaction's COMMIT PREPARED (xid): it is prepared again in
- * the restored cluster and holds its locks. Appends two or three lines to out: what happened, and the
- * statement that discards it ("ROLLBACK PREPARED 'gid';", the GID quoted for SQL), run in database dbname
- * (NULL: not known); with gid "" how to find the GID (pg_prepared_xacts) instead. */
-void lv_pg_prepared_note(const char *gid, uint32_t xid, const char *dbname, lv_buf *out);
-/* "ROLLBACK PREPARED 'gid'" with the GID quoted for SQL. */
-void lv_pg_rollback_prepared_sql(const char *gid, lv_buf *out);
-
 int lv_pg_choose(lv_repo *r, const lv_pg_backup_info *v, size_t n, const char *backup_id, const lv_pg_target *t,
                  lv_pg_backup_info *chosen, lv_wal_range *range, lv_pg_resolved *res);
 

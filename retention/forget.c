@@ -16,9 +16,11 @@
 #include "manifests/catalog.h"
 #include "manifests/manifest.h"
 #include "manifests/sync.h"
+#include "repo/deleted.h"
 #include "repo/lock.h"
 #include "wal/archive.h"
 #include "wal/segment.h"
+#include "wal/stanza.h"
 
 /* ---- the policy from the configuration -------------------------------------------------------- */
 
@@ -310,7 +312,15 @@ static int remove_manifests(lv_repo *r, collect *c, lv_forget_result *res)
             keys[n] = names[n];
             n++;
         }
-    int rc = n ? lv_store_del_many(r->store, keys, n) : LV_OK;
+    /* Recorded first, so that repo check on a host whose catalog lists them knows they went on purpose. */
+    lv_deletions rec = {0};
+    for (size_t i = 0; i < c->n; i++)
+        if (c->e[i].it.remove)
+            lv_deletions_add_manifest(&rec, c->e[i].it.id);
+    int rc = lv_deletions_write(r, &rec);
+    lv_deletions_free(&rec);
+    if (rc == LV_OK && n)
+        rc = lv_store_del_many(r->store, keys, n);
     if (rc != LV_OK)
         lv_err_ctx("removing the manifests of forgotten backups");
     for (size_t i = 0; rc == LV_OK && i < c->n; i++)
@@ -382,6 +392,14 @@ static int expire_wal(lv_repo *r, const lv_forget_opts *o, collect *c, lv_forget
         res->wal_bytes = a.bytes;
     }
     if (rc == LV_OK && a.n && !o->dry_run && !res->wal_deferred) {
+        lv_deletions rec = {0};
+        char horizon[25];
+        snprintf(horizon, sizeof horizon, "00000000%08X%08X", oldest.log, oldest.seg);
+        lv_deletions_wal_before(&rec, horizon);
+        rc = lv_deletions_write(r, &rec);
+        lv_deletions_free(&rec);
+    }
+    if (rc == LV_OK && a.n && !o->dry_run && !res->wal_deferred) {
         a.keys = lv_xcalloc(a.n, sizeof *a.keys);
         for (size_t i = 0; i < a.n; i++)
             a.keys[i] = a.names[i];
@@ -430,4 +448,83 @@ void lv_forget_result_free(lv_forget_result *res)
     }
     free(res->items);
     memset(res, 0, sizeof *res);
+}
+
+/* ---- stanza delete ------------------------------------------------------------------------------- */
+
+static int all_wal_cb(void *arg, const lv_wal_object *o)
+{
+    wal_arg *a = arg;
+    if (a->n == a->cap) {
+        a->cap = a->cap ? 2 * a->cap : 256;
+        a->names = lv_xrealloc(a->names, a->cap * sizeof *a->names);
+    }
+    snprintf(a->names[a->n++], sizeof a->names[0], "%s", o->key);
+    a->bytes += o->stored_size;
+    return LV_OK;
+}
+
+int lv_forget_stanza(lv_repo *r, const lv_forget_opts *o, lv_forget_result *res)
+{
+    memset(res, 0, sizeof *res);
+    lv_forget_opts all = *o;
+    all.files = 0;
+    all.pg = 1;
+    collect c = {.o = &all};
+    int rc = lv_catalog_backup_each(r->cat, "pg", collect_cb, &c);
+    for (size_t i = 0; i < c.n; i++)
+        c.e[i].it.remove = 1;
+    wal_arg a = {0};
+    if (rc == LV_OK)
+        rc = lv_wal_list(r->store, 0, all_wal_cb, &a);
+    if (rc == LV_OK && !o->dry_run && !o->safety_none) {
+        int w = lv_inflight_wait(r->store, o->self_marker, o->wait_s, res->wal_deferred_by,
+                                 sizeof res->wal_deferred_by);
+        if (w == 1)
+            rc = lv_err(LV_ERR_CONFLICT, "stanza delete: %s is running and may still use the archive: stop it, "
+                        "or wait (--wait SECONDS)", res->wal_deferred_by);
+        else if (w != 0)
+            rc = w;
+    }
+    if (rc == LV_OK && !o->dry_run) {
+        lv_deletions rec = {0};
+        lv_deletions_wal_before(&rec, "FFFFFFFFFFFFFFFFFFFFFFFF");
+        rc = lv_deletions_write(r, &rec);
+        lv_deletions_free(&rec);
+    }
+    if (rc == LV_OK && !o->dry_run)
+        rc = remove_manifests(r, &c, res); /* records the manifests, then deletes them */
+    else if (rc == LV_OK)
+        res->removed = c.n;
+    if (rc == LV_OK && !o->dry_run && a.n) {
+        a.keys = lv_xcalloc(a.n, sizeof *a.keys);
+        for (size_t i = 0; i < a.n; i++)
+            a.keys[i] = a.names[i];
+        rc = lv_store_del_many(r->store, a.keys, a.n);
+        free(a.keys);
+        if (rc != LV_OK)
+            lv_err_ctx("stanza delete: removing the WAL archive");
+    }
+    if (rc == LV_OK && !o->dry_run)
+        rc = lv_store_del(r->store, LV_WAL_STANZA_KEY);
+    if (rc == LV_OK && !o->dry_run) {
+        if (lv_wal_stanza_cache_drop(r->cat, r) != LV_OK)
+            lv_err_clear();
+        rc = lv_catalog_sync(r, NULL);
+    }
+    if (rc == LV_OK) {
+        res->wal_removed = a.n;
+        res->wal_bytes = a.bytes;
+    }
+    free(a.names);
+    res->items = lv_xcalloc(c.n + 1, sizeof *res->items);
+    for (size_t i = 0; i < c.n; i++) {
+        res->items[i] = c.e[i].it;
+        for (size_t k = 0; k < c.e[i].ntags; k++)
+            free(c.e[i].tags[k]);
+        free(c.e[i].tags);
+    }
+    res->n = c.n;
+    free(c.e);
+    return rc;
 }

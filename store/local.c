@@ -2,9 +2,15 @@
  *
  * Durability and atomicity come from common/fsutil.h: a put writes "<path>.tmp-<pid>-<rand>", fsyncs
  * it, renames (or, for LV_PUT_IF_ABSENT, links: EEXIST means the key exists) it into place and fsyncs
- * the directory, so a crash or a full disk leaves the old object or nothing, never a partial one.
+ * the directory, so a crash or a full disk leaves the old object or nothing, never a partial one. A
+ * writer killed before the rename leaves its temporary: listings skip those, lv_store_temp_list shows
+ * them (store.h says when one may be removed).
  * Files are 0600 and directories 0700: a repository holds wrapped keys and encrypted data, and nobody
- * else on the host needs it. The driver keeps no state beyond the root, so it is thread-safe. */
+ * else on the host needs it. Unless the repository directory itself gives its group access (made so by
+ * its owner, e.g. `install -d -m 2770 -g postgres`): then files get the group's read and write bits of
+ * it and directories its bits and setgid, whatever the writer's umask, so that two OS users of one
+ * group (root for file snapshots, postgres for WAL and base backups) can share one repository. The
+ * driver keeps no state beyond the root and these modes, so it is thread-safe. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/sort.h"
@@ -22,6 +29,7 @@
 typedef struct local_store {
     lv_store base; /* first: the lv_store * handed out points here */
     char *root;
+    mode_t file_mode, dir_mode;
 } local_store;
 
 static local_store *L(lv_store *s) { return (local_store *)s; }
@@ -30,7 +38,7 @@ static char *path_of(local_store *l, const char *key) { return lv_xasprintf("%s/
 
 static int local_create(lv_store *s)
 {
-    int rc = lv_mkdir_p(L(s)->root, 0700);
+    int rc = lv_mkdir_p(L(s)->root, L(s)->dir_mode);
     return rc ? lv_err_ctx("cannot create repository directory") : LV_OK;
 }
 
@@ -43,10 +51,10 @@ static int local_put(lv_store *s, const char *key, const void *data, size_t len,
     *slash = '\0';
     /* Parents first (data/ab/); mkdir of an existing directory is a cheap EEXIST. */
     if (access(path, F_OK) != 0)
-        rc = lv_mkdir_p(path, 0700);
+        rc = lv_mkdir_p(path, l->dir_mode);
     *slash = '/';
     if (rc == LV_OK)
-        rc = lv_write_file_atomic(path, data, len, 0600, (flags & LV_PUT_IF_ABSENT) != 0);
+        rc = lv_write_file_atomic(path, data, len, l->file_mode, (flags & LV_PUT_IF_ABSENT) != 0);
     if (rc == LV_ERR_CONFLICT)
         rc = lv_err(LV_ERR_CONFLICT, "%s: %s already exists", s->desc, key);
     else if (rc != LV_OK)
@@ -123,11 +131,13 @@ static int local_head(lv_store *s, const char *key, uint64_t *size)
 typedef struct entry {
     char *key;
     uint64_t size;
+    int64_t mtime;
 } entry;
 
 typedef struct walk {
     const char *prefix;
     size_t plen;
+    int temps;           /* collect the temporary files instead of the objects */
     entry *v;
     size_t n, cap;
 } walk;
@@ -159,7 +169,7 @@ static int walk_dir(walk *w, const char *root, const char *rel)
     errno = 0;
     while (rc == LV_OK && (de = readdir(d)) != NULL) {
         const char *name = de->d_name;
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || is_temp(name))
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
             continue;
         struct stat st;
         if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -173,12 +183,12 @@ static int walk_dir(walk *w, const char *root, const char *rel)
             if (dir_matters(w, key))
                 rc = walk_dir(w, root, key);
             free(key);
-        } else if (S_ISREG(st.st_mode) && strncmp(key, w->prefix, w->plen) == 0) {
+        } else if (S_ISREG(st.st_mode) && is_temp(name) == w->temps && strncmp(key, w->prefix, w->plen) == 0) {
             if (w->n == w->cap) {
                 w->cap = w->cap ? w->cap * 2 : 256;
                 w->v = lv_xrealloc(w->v, w->cap * sizeof *w->v);
             }
-            w->v[w->n++] = (entry){key, (uint64_t)st.st_size};
+            w->v[w->n++] = (entry){key, (uint64_t)st.st_size, (int64_t)st.st_mtime};
         } else {
             free(key);
         }
@@ -197,10 +207,10 @@ static int by_key(const void *a, const void *b)
     return strcmp(((const entry *)a)->key, ((const entry *)b)->key);
 }
 
-static int local_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void *arg)
+/* Every regular file under prefix: the objects, or (temps) the temporary files puts left. */
+static int walk_prefix(local_store *l, const char *prefix, int temps, walk *w)
 {
-    local_store *l = L(s);
-    walk w = {.prefix = prefix, .plen = strlen(prefix)};
+    *w = (walk){.prefix = prefix, .plen = strlen(prefix), .temps = temps};
     /* Start at the deepest directory the prefix names fully ("data/ab/x" -> data/ab). */
     char *start = lv_xstrdup(prefix);
     char *slash = strrchr(start, '/');
@@ -208,17 +218,42 @@ static int local_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void
         *slash = '\0';
     else
         start[0] = '\0';
-    int rc = walk_dir(&w, l->root, start);
+    int rc = walk_dir(w, l->root, start);
     free(start);
+    return rc;
+}
+
+static void walk_free(walk *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        free(w->v[i].key);
+    free(w->v);
+}
+
+static int local_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void *arg)
+{
+    walk w;
+    int rc = walk_prefix(L(s), prefix, 0, &w);
     /* Collect, then sort the whole key: a per-directory walk would put "a/b" before "a-c", but '-'
      * sorts before '/', and callers (and S3) expect plain byte order of the full key. */
     if (rc == LV_OK && w.n > 1)
         lv_sort(w.v, w.n, sizeof *w.v, by_key);
     for (size_t i = 0; rc == LV_OK && i < w.n; i++)
         rc = cb(arg, w.v[i].key, w.v[i].size);
-    for (size_t i = 0; i < w.n; i++)
-        free(w.v[i].key);
-    free(w.v);
+    walk_free(&w);
+    return rc;
+}
+
+static int local_temp_list(lv_store *s, const char *prefix, lv_store_temp_cb cb, void *arg)
+{
+    walk w;
+    int rc = walk_prefix(L(s), prefix, 1, &w);
+    if (rc == LV_OK && w.n > 1)
+        lv_sort(w.v, w.n, sizeof *w.v, by_key);
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; rc == LV_OK && i < w.n; i++)
+        rc = cb(arg, w.v[i].key, w.v[i].size, now > w.v[i].mtime ? now - w.v[i].mtime : 0);
+    walk_free(&w);
     return rc;
 }
 
@@ -300,6 +335,8 @@ static const lv_store_ops local_ops = {
     .del_many = local_del_many,
     .close = local_close,
     .create = local_create,
+    .temp_list = local_temp_list,
+    .temp_del = local_del, /* store.c checked that the name is a temporary's */
 };
 
 int lv_local_open(const char *root, lv_store **out)
@@ -322,6 +359,13 @@ int lv_local_open(const char *root, lv_store **out)
     l->base.ops = &local_ops;
     l->base.desc = lv_xstrdup(abs);
     l->root = abs;
+    l->file_mode = 0600;
+    l->dir_mode = 0700;
+    struct stat st;
+    if (stat(abs, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0060) == 0060) {
+        l->file_mode |= 0060;
+        l->dir_mode |= (st.st_mode & 0070) | (st.st_mode & S_ISGID);
+    }
     *out = &l->base;
     return LV_OK;
 }

@@ -10,6 +10,8 @@
  * scan, it never fails a push).
  * Another checksum: LV_ERR_CONFLICT, nothing written (never an overwrite; .history files included).
  * Otherwise compress, seal and put create-only; LV_OK only once the store says the object is durable.
+ * After storing a segment whose number is a multiple of 16, the stale temporaries killed pushes left in
+ * its timeline's directory are removed (repo/tidy.h).
  * The catalog is not touched here (one connection per thread): the caller records out with
  * lv_walcat_add.
  *

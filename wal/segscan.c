@@ -13,7 +13,7 @@ int lv_wal_segs_open(lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t targe
     memset(s, 0, sizeof *s);
     s->cur = s->next = (lv_buf)LV_BUF_INIT;
     lv_wal_stanza st;
-    int rc = r->cat && lv_wal_stanza_cache_get(r->cat, r, &st) == LV_OK ? LV_OK : lv_wal_stanza_get(r, &st);
+    int rc = r->cat && lv_wal_stanza_cache_get(r->cat, r, &st) == LV_OK ? LV_OK : lv_wal_stanza_require(r, &st);
     if (rc == LV_ERR_NOT_FOUND)
         return lv_err(LV_ERR_NOT_FOUND, "the repository has no WAL archive yet (no stanza)");
     if (rc != LV_OK)

@@ -146,6 +146,29 @@ int lv_walcat_pushed(lv_catalog *c, const char *name, int64_t *pushed)
     return rc;
 }
 
+int lv_walcat_summary_get(lv_catalog *c, lv_walcat_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    s->last_pushed = -1;
+    sqlite3_stmt *st;
+    int rc = prepare(c, "SELECT count(*), coalesce(sum(stored_size), 0), (SELECT name FROM wal_files WHERE pushed >= 0 "
+                        "ORDER BY pushed DESC, name DESC LIMIT 1), coalesce(max(pushed), -1) FROM wal_files",
+                     &st, "summarize WAL files");
+    if (rc)
+        return rc;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        s->files = (uint64_t)sqlite3_column_int64(st, 0);
+        s->stored_bytes = (uint64_t)sqlite3_column_int64(st, 1);
+        const unsigned char *n = sqlite3_column_text(st, 2);
+        snprintf(s->last_name, sizeof s->last_name, "%s", n ? (const char *)n : "");
+        s->last_pushed = sqlite3_column_int64(st, 3);
+    } else {
+        rc = db_err(c, "summarize WAL files");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int lv_walcat_failures(lv_catalog *c, const char *op, int limit,
                        int (*cb)(void *arg, const lv_wal_failure *f), void *arg)
 {
@@ -189,6 +212,21 @@ int64_t lv_walcat_failure_count(lv_catalog *c, const char *op)
     return n;
 }
 
+int lv_walcat_each(lv_catalog *c, int (*cb)(void *arg, const char *key, uint64_t stored_size), void *arg)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(c, "SELECT key, stored_size FROM wal_files ORDER BY key", &st, "list WAL files");
+    if (rc)
+        return rc;
+    int r;
+    while (rc == LV_OK && (r = sqlite3_step(st)) == SQLITE_ROW)
+        rc = cb(arg, (const char *)sqlite3_column_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1));
+    if (rc == LV_OK && r != SQLITE_DONE)
+        rc = db_err(c, "list WAL files");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Catalog rebuild: one row per listed file, from its key alone (name, timeline, kind, checksum, stored
  * size; a segment's LSN range and plaintext size from its name and the stanza). What only a push knew
  * is left unknown: pushed = -1, size 0 for .history/.backup files, times NULL (wal/range.c reads the
@@ -219,15 +257,21 @@ static int rebuild_cb(void *arg, const lv_wal_object *o)
     return lv_walcat_add(a->cat, &row);
 }
 
-static int rebuild_step(lv_repo *r)
+static int rebuild_step(lv_repo *r, uint64_t *damaged)
 {
     rebuild_arg a = {.cat = r->cat};
     lv_wal_stanza s;
-    if (lv_wal_stanza_get(r, &s) == LV_OK)
+    int rc = lv_wal_stanza_require(r, &s);
+    if (rc == LV_OK) {
         a.seg_size = s.seg_size;
-    else
-        lv_err_clear(); /* no archive yet, or an unreadable stanza: rows without LSN ranges */
-    int rc = lv_wal_list(r->store, 0, rebuild_cb, &a);
+    } else if (rc == LV_ERR_CORRUPT) { /* damaged or lost: rows without LSN ranges */
+        lv_error("%s", lv_errmsg());
+        (*damaged)++;
+    } else if (rc != LV_ERR_NOT_FOUND) { /* NOT_FOUND: no archive yet */
+        return lv_err_ctx("catalog rebuild: WAL archive");
+    }
+    lv_err_clear();
+    rc = lv_wal_list(r->store, 0, rebuild_cb, &a);
     if (rc != LV_OK)
         return lv_err_ctx("catalog rebuild: WAL archive");
     lv_info("catalog rebuild: %llu WAL files", (unsigned long long)a.rows);

@@ -41,6 +41,9 @@ int lv_walcat_add(lv_catalog *c, const lv_wal_row *row);
  * catalog has no row for it. */
 int lv_walcat_times(lv_catalog *c, const char *name, int *known, int64_t *begin_time, int64_t *end_time);
 
+/* Every file the catalog records: its object key and stored size (for repo check). */
+int lv_walcat_each(lv_catalog *c, int (*cb)(void *arg, const char *key, uint64_t stored_size), void *arg);
+
 /* Register the catalog-rebuild step that refills wal_files from the repository's wal/ listing (called
  * once at startup, cli/register.c). */
 void lv_walcat_register(void);
@@ -68,6 +71,15 @@ void lv_walcat_summaries_free(lv_walcat_sum *v, size_t n);
 
 /* Journal a failure (op: "push", "fetch", "drop", "check"); name may be "". */
 int lv_walcat_failure(lv_catalog *c, const char *op, const char *name, int code, const char *message);
+
+/* The archive as the catalog knows it: files, their stored bytes, the newest pushed file and when (name
+ * "" and time -1 when none is known). */
+typedef struct lv_walcat_summary {
+    uint64_t files, stored_bytes;
+    char last_name[64];
+    int64_t last_pushed;
+} lv_walcat_summary;
+int lv_walcat_summary_get(lv_catalog *c, lv_walcat_summary *s);
 
 /* When a file was pushed: LV_ERR_NOT_FOUND if the catalog does not know it. */
 int lv_walcat_pushed(lv_catalog *c, const char *name, int64_t *pushed);

@@ -366,6 +366,53 @@ static void xml_tests(void)
 
 /* ---- local-only --------------------------------------------------------------------------------- */
 
+typedef struct temps {
+    size_t n;
+    char names[4][64];
+    int64_t age[4];
+} temps;
+
+static int temp_cb(void *arg, const char *name, uint64_t size, int64_t age_s)
+{
+    temps *t = arg;
+    (void)size;
+    if (t->n < 4) {
+        snprintf(t->names[t->n], sizeof t->names[t->n], "%s", name);
+        t->age[t->n] = age_s;
+    }
+    t->n++;
+    return LV_OK;
+}
+
+/* Temporaries left by killed puts (store.h): listed with their age, removed once stale. young is one
+ * just made (data/ab/y.tmp-1-abcd); an old one is made here. */
+static void temp_tests(lv_store *s, const char *root, const char *young)
+{
+    char *old = lv_xasprintf("%s/z.tmp-2-beef", root);
+    int fd = open(old, O_WRONLY | O_CREAT, 0600);
+    time_t then = time(NULL) - LV_STORE_TEMP_STALE_S - 60;
+    struct timespec ts[2] = {{then, 0}, {then, 0}};
+    tap(fd >= 0 && write(fd, "abc", 3) == 3 && futimens(fd, ts) == 0, "local: an old temporary at the root");
+    if (fd >= 0)
+        close(fd);
+    temps t = {0};
+    EXPECT(lv_store_temp_list(s, "", temp_cb, &t), LV_OK, "local: list the temporaries");
+    tap(t.n == 2 && strcmp(t.names[0], "data/ab/y.tmp-1-abcd") == 0 && t.age[0] < 60 &&
+            strcmp(t.names[1], "z.tmp-2-beef") == 0 && t.age[1] > LV_STORE_TEMP_STALE_S,
+        "local: both, in key order, with their ages (%zu: %s %lld)", t.n, t.names[0], (long long)t.age[0]);
+    memset(&t, 0, sizeof t);
+    EXPECT(lv_store_temp_list(s, "data/", temp_cb, &t), LV_OK, "local: list the temporaries under data/");
+    tap(t.n == 1, "local: ... only the one there (%zu)", t.n);
+    EXPECT(lv_store_temp_del(s, "data/ab/x"), LV_ERR_INTERNAL, "local: temp_del refuses an object's name");
+    uint64_t removed = 0;
+    EXPECT(lv_store_temp_sweep(s, "", &removed), LV_OK, "local: sweep");
+    tap(removed == 1 && access(old, F_OK) != 0 && access(young, F_OK) == 0,
+        "local: the sweep removed the stale temporary only (%llu)", (unsigned long long)removed);
+    EXPECT(lv_store_temp_del(s, "data/ab/y.tmp-1-abcd"), LV_OK, "local: temp_del removes a temporary");
+    tap(access(young, F_OK) != 0, "local: ... gone");
+    free(old);
+}
+
 static void local_tests(const char *tmp)
 {
     char *root = lv_xasprintf("%s/repo", tmp);
@@ -385,7 +432,7 @@ static void local_tests(const char *tmp)
     EXPECT(lv_store_list(s, "data/", collect, &l), LV_OK, "local: list with a temp file present");
     tap(l.n == 1 && strcmp(l.keys[0], "data/ab/x") == 0, "local: temp files are skipped (%zu keys)", l.n);
     listing_free(&l);
-    unlink(tmpf);
+    temp_tests(s, root, tmpf);
     free(tmpf);
     lv_store_close(s);
 
@@ -990,6 +1037,33 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
     return 0;
 }
 
+/* A repository directory that gives its group access shares it: files 0660, directories with the root's
+ * group bits and setgid, whatever the writer's umask (postgres runs with 077). A private one stays 0600. */
+static void local_group_modes(const char *tmp)
+{
+    char *shared = lv_xasprintf("%s/shared-repo", tmp), *priv = lv_xasprintf("%s/private-repo", tmp);
+    mkdir(shared, 0700);
+    chmod(shared, 02770);
+    mode_t old = umask(077);
+    lv_store *s = NULL, *p = NULL;
+    int ok = lv_store_open(shared, NULL, &s) == LV_OK && lv_store_open(priv, NULL, &p) == LV_OK &&
+             lv_store_create(p) == LV_OK && lv_store_put(s, "data/ab/obj", "x", 1, 0) == LV_OK &&
+             lv_store_put(p, "data/ab/obj", "x", 1, 0) == LV_OK;
+    umask(old);
+    struct stat f, d, pf, pd;
+    char *sf = lv_xasprintf("%s/data/ab/obj", shared), *sd = lv_xasprintf("%s/data/ab", shared);
+    char *qf = lv_xasprintf("%s/data/ab/obj", priv), *qd = lv_xasprintf("%s/data/ab", priv);
+    ok = ok && stat(sf, &f) == 0 && stat(sd, &d) == 0 && stat(qf, &pf) == 0 && stat(qd, &pd) == 0;
+    tap(ok && (f.st_mode & 07777) == 0660 && (d.st_mode & 07777) == 02770,
+        "local: in a repository directory of mode 2770, objects are 0660 and directories 2770 under umask 077 "
+        "(%o, %o)", ok ? f.st_mode & 07777 : 0, ok ? d.st_mode & 07777 : 0);
+    tap(ok && (pf.st_mode & 07777) == 0600 && (pd.st_mode & 07777) == 0700,
+        "local: in a private one they stay 0600 and 0700");
+    lv_store_close(s);
+    lv_store_close(p);
+    free(shared), free(priv), free(sf), free(sd), free(qf), free(qd);
+}
+
 int main(int argc, char **argv)
 {
     const char *lvl = getenv("LABVAULT_LOG_LEVEL"); /* "info" shows every retry */
@@ -1003,6 +1077,7 @@ int main(int argc, char **argv)
     }
     xml_tests();
     local_tests(tmp);
+    local_group_modes(tmp);
     disk_full(tmp);
     tls_tests(tmp);
     nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
