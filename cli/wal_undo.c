@@ -66,7 +66,8 @@ void lv_cli_live_check(lv_ctx *ctx, lv_wal_live *live)
 
 int lv_cli_live_behind(const lv_wal_live *live, const lv_wal_range *rg)
 {
-    return live->reached && live->lsn > rg->end_lsn;
+    /* Right after a switch the insert position is the new segment's first record, past its long header. */
+    return live->reached && live->tli == rg->end_tli && live->lsn > rg->end_lsn + LV_WAL_LONG_HEADER_SIZE;
 }
 
 void lv_cli_live_json(lv_json *j, const lv_wal_live *live, const lv_wal_range *rg)
@@ -103,6 +104,12 @@ void lv_cli_live_text(lv_buf *out, const lv_wal_live *live, const lv_wal_range *
     if (!live->reached) {
         lv_buf_printf(out, "note: could not reach the PostgreSQL cluster to see whether it has written WAL that is "
                       "not archived yet (%s); %s committed in it are not listed\n", live->why, what);
+        return;
+    }
+    if (live->tli != rg->end_tli) {
+        lv_buf_printf(out, "note: the cluster runs on timeline %u; the archived WAL searched follows timeline %u (the "
+                      "newest): %s made on timeline %u after it branched off are not listed\n", live->tli, rg->end_tli,
+                      what, live->tli);
         return;
     }
     if (!lv_cli_live_behind(live, rg))
