@@ -4,7 +4,7 @@
  *                                 across pages and segments, events, and every way the valid WAL ends
  *   test_wal_records dump FILE    the events of a real segment, one line each, in a form records.sh
  *                                 compares with pg_waldump's output on the same file
- *   test_wal_records bench FILE   the same, after timing five scans of the file
+ *   test_wal_records bench FILE   the same, after timing five scans of the file and five summaries
  *   test_wal_records summary FILE the segment's summary (wal/summary.h) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +120,13 @@ static int dump(const char *path, int bench)
             }
             lv_walrec_free(&b);
             printf("scan %.2f ms (%llu transaction records)\n", now_ms() - t0, (unsigned long long)k);
+        }
+        for (int i = 0; i < 5; i++) { /* what wal push computes now: the whole summary */
+            double t0 = now_ms();
+            lv_walsum sum;
+            lv_walsum_scan(d, n, &sum);
+            printf("summary %.2f ms (%zu rows, %zu points)\n", now_ms() - t0, sum.nchanges, sum.npoints);
+            lv_walsum_free(&sum);
         }
     }
     while ((s = lv_walrec_next(&r, &rec)) == LV_WALREC_OK) {
