@@ -31,6 +31,7 @@ q -c "CREATE TABLE victim(id int primary key, payload text)" \
 run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --json
 is "$rc" 0 "backup A ${err:+($err)}"
 backup_a=$(out_field id)
+sleep 1.2 # backups record whole seconds: a time target must be at least the second after A's end
 q -c "UPDATE orders SET qty = qty + 1 WHERE id % 3 = 0" -c "INSERT INTO victim SELECT g, 'late' FROM generate_series(3001, 3100) g"
 q -c "INSERT INTO orders VALUES (900001, 'committed just before the DROP', 1)"
 before=$(pg_state)
