@@ -527,12 +527,14 @@ static int decode_xact(const lv_walrec_reader *r, const lv_walrec *rec, lv_wal_e
         p += (size_t)n * 12;
     }
     if ((xinfo & 0x100) && r->pg_version >= 15) { /* HAS_DROPPED_STATS */
+        /* xl_xact_stats_item: {kind, dboid, objoid} (12 bytes); 18 made the object id 64 bits (16 bytes) */
+        uint32_t item = r->pg_version >= 18 ? 16 : 12;
         TAKE(4);
         uint32_t n = rd32(p);
         p += 4;
-        if (n > (uint32_t)(e - p) / 12)
+        if (n > (uint32_t)(e - p) / item)
             return lv_err(LV_ERR_CORRUPT, "transaction record at %X/%X: bad stats count", LSN_ARGS(rec->lsn));
-        p += (size_t)n * 12;
+        p += (size_t)n * item;
     }
     if (commit && (xinfo & 0x008)) { /* HAS_INVALS */
         TAKE(4);
