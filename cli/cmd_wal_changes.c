@@ -24,23 +24,10 @@ typedef struct filter {
     const char *table;           /* --table: "schema.name" or "name"; NULL: every user table */
 } filter;
 
-/* Which relations count: --table's, else those that are not the system's (pg_catalog, pg_toast,
- * information_schema, or an unnamed relfilenode below 16384, the first one for user objects). */
 static int want(void *arg, uint32_t db, uint32_t rfn, uint64_t lsn)
 {
     const filter *f = arg;
-    const lv_wal_relname *n = lv_wal_names_rel(f->names, db, rfn, lsn);
-    if (f->table) {
-        if (!n)
-            return 0;
-        size_t ls = strlen(n->schema);
-        return strcmp(f->table, n->name) == 0 ||
-               (strncmp(f->table, n->schema, ls) == 0 && f->table[ls] == '.' && strcmp(f->table + ls + 1, n->name) == 0);
-    }
-    if (!n)
-        return rfn >= 16384;
-    return strcmp(n->schema, "pg_catalog") != 0 && strncmp(n->schema, "pg_toast", 8) != 0 &&
-           strcmp(n->schema, "information_schema") != 0;
+    return lv_wal_names_wanted(f->names, db, rfn, lsn, f->table);
 }
 
 static int parse_u64(const char *flag, const char *v, uint64_t min, uint64_t *out)

@@ -146,44 +146,18 @@ int lv_cli_undo_flags(lv_ctx *ctx, uint32_t *xid)
     return LV_OK;
 }
 
-static void undo_init(lv_cli_undo *c, lv_undo_kind kind, uint32_t xid, uint32_t tli, const char *restore, int prepared)
-{
-    lv_undo_free(&c->u);
-    memset(&c->u, 0, sizeof c->u);
-    c->set = 1;
-    c->u.kind = kind;
-    c->u.xid = xid;
-    c->u.timeline = tli;
-    c->u.prepared = prepared;
-    snprintf(c->u.restore, sizeof c->u.restore, "%s", restore);
-}
-
 int lv_cli_undo_from_drop(const lv_wal_drop_named *n, lv_cli_undo *c)
 {
-    const lv_wal_drop *d = n->d;
-    undo_init(c, d->kind == LV_DROP_DATABASE ? LV_UNDO_DROP_DATABASE : LV_UNDO_DROP, d->xid, d->tli, n->restore,
-              d->prepared);
-    if (d->kind == LV_DROP_DATABASE) {
-        c->u.lsn = d->target_lsn;
-        c->u.dropped_db = n->database ? lv_xstrdup(n->database) : NULL;
-        return LV_OK;
-    }
-    for (uint32_t i = 0; i < d->nrels && n->database; i++)
-        if (n->relations[i] && strchr("rpm", n->relkinds[i][0] ? n->relkinds[i][0] : 'x'))
-            lv_undo_add_table(&c->u, n->database, n->relations[i], 0);
+    lv_undo_free(&c->u);
+    c->set = lv_undo_from_drop(n, &c->u) == LV_OK;
     return LV_OK;
 }
 
 int lv_cli_undo_from_change(const lv_wal_change *x, const char *const *relnames, const char *dbname,
                             const char *restore, lv_cli_undo *c)
 {
-    uint64_t del = 0, upd = 0;
-    for (size_t i = 0; i < x->nrels; i++)
-        del += x->rels[i].deleted, upd += x->rels[i].updated;
-    undo_init(c, del >= upd ? LV_UNDO_DELETE : LV_UNDO_UPDATE, x->xid, x->end_tli, restore, x->prepared);
-    for (size_t i = 0; i < x->nrels && dbname; i++)
-        if (relnames[i])
-            lv_undo_add_table(&c->u, dbname, relnames[i], x->rels[i].deleted + x->rels[i].updated);
+    lv_undo_free(&c->u);
+    c->set = lv_undo_from_change(x, relnames, dbname, restore, &c->u) == LV_OK;
     return LV_OK;
 }
 

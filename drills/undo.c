@@ -35,6 +35,45 @@ void lv_undo_free(lv_undo *u)
     u->ntables = u->cap = 0;
 }
 
+static void undo_init(lv_undo *u, lv_undo_kind kind, uint32_t xid, uint32_t tli, const char *restore, int prepared)
+{
+    memset(u, 0, sizeof *u);
+    u->kind = kind;
+    u->xid = xid;
+    u->timeline = tli;
+    u->prepared = prepared;
+    snprintf(u->restore, sizeof u->restore, "%s", restore);
+}
+
+int lv_undo_from_drop(const lv_wal_drop_named *n, lv_undo *u)
+{
+    const lv_wal_drop *d = n->d;
+    undo_init(u, d->kind == LV_DROP_DATABASE ? LV_UNDO_DROP_DATABASE : LV_UNDO_DROP, d->xid, d->tli, n->restore,
+              d->prepared);
+    if (d->kind == LV_DROP_DATABASE) {
+        u->lsn = d->target_lsn;
+        u->dropped_db = n->database ? lv_xstrdup(n->database) : NULL;
+        return LV_OK;
+    }
+    for (uint32_t i = 0; i < d->nrels && n->database; i++)
+        if (n->relations[i] && strchr("rpm", n->relkinds[i][0] ? n->relkinds[i][0] : 'x'))
+            lv_undo_add_table(u, n->database, n->relations[i], 0);
+    return LV_OK;
+}
+
+int lv_undo_from_change(const lv_wal_change *x, const char *const *relnames, const char *dbname, const char *restore,
+                        lv_undo *u)
+{
+    uint64_t del = 0, upd = 0;
+    for (size_t i = 0; i < x->nrels; i++)
+        del += x->rels[i].deleted, upd += x->rels[i].updated;
+    undo_init(u, del >= upd ? LV_UNDO_DELETE : LV_UNDO_UPDATE, x->xid, x->end_tli, restore, x->prepared);
+    for (size_t i = 0; i < x->nrels && dbname; i++)
+        if (relnames[i])
+            lv_undo_add_table(u, dbname, relnames[i], x->rels[i].deleted + x->rels[i].updated);
+    return LV_OK;
+}
+
 static PGconn *scratch_conn(const lv_spg *p, const char *user, const char *db)
 {
     const char *kw[7], *val[7];

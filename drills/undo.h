@@ -21,6 +21,8 @@
 #include "common/pgconn.h"
 #include "drills/drill.h"
 #include "repo/repo.h"
+#include "wal/changes.h"
+#include "wal/drops.h"
 
 typedef enum lv_undo_kind {
     LV_UNDO_DROP = 1,            /* tables dropped (or truncated): copy them back whole */
@@ -52,6 +54,13 @@ typedef struct lv_undo {
 } lv_undo;
 
 void lv_undo_add_table(lv_undo *u, const char *db, const char *name, uint64_t rows_changed);
+
+/* What to drill for a listed drop (wal/drops.h: its tables, or the database a DROP DATABASE removed) or a
+ * listed transaction (wal/changes.h; relnames[i]: the name of x->rels[i] or NULL, dbname its database): u
+ * is filled (lv_undo_free). LV_OK. */
+int lv_undo_from_drop(const lv_wal_drop_named *n, lv_undo *u);
+int lv_undo_from_change(const lv_wal_change *x, const char *const *relnames, const char *dbname, const char *restore,
+                        lv_undo *u);
 void lv_undo_free(lv_undo *u);
 
 /* Run the drill (o: the usual drill options; its target fields are set here from u). d as

@@ -151,6 +151,22 @@ const lv_wal_relname *lv_wal_names_rel(const lv_wal_names *w, uint32_t db, uint3
     return any ? &any->n : NULL;
 }
 
+int lv_wal_names_wanted(const lv_wal_names *w, uint32_t db, uint32_t rfn, uint64_t lsn, const char *table)
+{
+    const lv_wal_relname *n = lv_wal_names_rel(w, db, rfn, lsn);
+    if (table) {
+        if (!n)
+            return 0;
+        size_t ls = strlen(n->schema);
+        return strcmp(table, n->name) == 0 ||
+               (strncmp(table, n->schema, ls) == 0 && table[ls] == '.' && strcmp(table + ls + 1, n->name) == 0);
+    }
+    if (!n)
+        return rfn >= 16384;
+    return strcmp(n->schema, "pg_catalog") != 0 && strncmp(n->schema, "pg_toast", 8) != 0 &&
+           strcmp(n->schema, "information_schema") != 0;
+}
+
 const char *lv_wal_names_db(const lv_wal_names *w, uint32_t db)
 {
     for (size_t i = w->n; i-- > 0;)

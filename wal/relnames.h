@@ -29,6 +29,11 @@ void lv_wal_names_free(lv_wal_names *n);
 
 /* The relation (db, relfilenode) was at lsn; NULL when no backup knows it. */
 const lv_wal_relname *lv_wal_names_rel(const lv_wal_names *n, uint32_t db, uint32_t relfilenode, uint64_t lsn);
+/* Does (db, relfilenode) at lsn count for the finders? With table ("schema.name" or "name"): that table only.
+ * Without (NULL): any user relation, not pg_catalog, pg_toast or information_schema; an unnamed relfilenode
+ * (created after the last backup) from 16384 on (FirstNormalObjectId: the system's own are below). */
+int lv_wal_names_wanted(const lv_wal_names *n, uint32_t db, uint32_t relfilenode, uint64_t lsn, const char *table);
+
 /* The name of database oid db; NULL when no backup knows it. */
 const char *lv_wal_names_db(const lv_wal_names *n, uint32_t db);
 /* The oid of the database named name (newest backup first); 0 when none. */
