@@ -167,13 +167,7 @@ int lv_cli_undo_drill(lv_ctx *ctx, lv_cli_undo *c)
 {
     lv_drill_opts o;
     memset(&o, 0, sizeof o);
-    o.scratch_dir = lv_config_str(ctx->cfg, "drill-scratch-dir");
-    o.os_user = lv_config_str(ctx->cfg, "drill-os-user");
-    o.pg_bin = lv_config_str(ctx->cfg, "pg-bin");
-    o.checks_file = lv_config_str(ctx->cfg, "drill-checks");
-    o.timeout = (int)lv_config_int(ctx->cfg, "drill-timeout");
-    o.config_file = lv_config_file(ctx->cfg);
-    o.cfg = ctx->cfg;
+    lv_cli_drill_opts(ctx, &o);
     o.keep_running = lv_ctx_flag(ctx, "keep-running") != NULL;
     c->u.live = lv_cli_pg_opts(ctx);
     lv_drill d;

@@ -101,35 +101,15 @@ static int target_history(lv_repo *r, const lv_pg_target *t, uint32_t *tli, lv_w
     return rc;
 }
 
-typedef struct first_seg {
-    uint32_t seg_size;
-    int found;
-    uint64_t lsn;
-} first_seg;
-
-static int first_cb(void *arg, const lv_wal_object *o)
-{
-    first_seg *f = arg;
-    uint64_t segno;
-    if (o->name.kind != LV_WAL_SEGMENT || lv_wal_segno(&o->name, f->seg_size, &segno) != 0)
-        return LV_OK;
-    f->found = 1;
-    f->lsn = segno * f->seg_size;
-    return 1; /* the listing is in segment order */
-}
-
 /* The target was not found after the oldest backup's start: is it in the WAL archived before it? Then no
  * backup can reach it, and the message says so. LV_OK when it is not there either. */
 static int before_every_backup(lv_repo *r, const lv_pg_target *t, const lv_pg_backup_info *o, uint32_t tli)
 {
-    first_seg f = {0};
-    if (lv_wal_seg_size(r, &f.seg_size) != LV_OK || (lv_wal_list(r->store, o->timeline, first_cb, &f), !f.found) ||
-        f.lsn >= o->start_lsn / f.seg_size * f.seg_size) {
-        lv_err_clear();
-        return LV_OK;
-    }
+    uint32_t ftli;
+    uint64_t first;
     lv_wal_segs s;
-    if (lv_wal_segs_open(r, o->timeline, f.lsn, tli, &s) != LV_OK) {
+    if (lv_wal_first_segment(r, o->timeline, &ftli, &first) != LV_OK || first >= o->start_lsn ||
+        lv_wal_segs_open(r, o->timeline, first, tli, &s) != LV_OK) {
         lv_err_clear();
         return LV_OK;
     }

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "common/error.h"
+#include "wal/check.h"
 #include "wal/range.h"
 #include "wal/segment.h"
 #include "wal/stanza.h"
@@ -67,21 +68,6 @@ void lv_wal_live_get(lv_repo *r, const lv_pg_conn_opts *pg, lv_wal_live *out)
     PQfinish(c);
 }
 
-static void archiver_failure(PGconn *c, char *out, size_t n)
-{
-    PGresult *res;
-    out[0] = '\0';
-    if (lv_pg_query1(c, "SELECT coalesce(last_failed_wal, ''), coalesce(last_failed_time::text, ''), "
-                         "failed_count FROM pg_stat_archiver", 0, NULL, &res) != LV_OK) {
-        lv_err_clear();
-        return;
-    }
-    if (*PQgetvalue(res, 0, 0))
-        snprintf(out, n, "; PostgreSQL's archiver failed %s times, last on %s at %s (see its log)",
-                 PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-    PQclear(res);
-}
-
 int lv_wal_live_switch(lv_repo *r, const lv_pg_conn_opts *pg, int timeout_s, uint64_t *upto)
 {
     lv_wal_live l;
@@ -110,7 +96,7 @@ int lv_wal_live_switch(lv_repo *r, const lv_pg_conn_opts *pg, int timeout_s, uin
         rc = lv_wal_wait_range(r, l.tli, last / seg_size * seg_size, last, seg_size, timeout_s);
         if (rc == LV_ERR_INCOMPLETE) {
             char why[512];
-            archiver_failure(c, why, sizeof why);
+            lv_wal_archiver_failure(c, why, sizeof why);
             rc = lv_err(LV_ERR_CHECK, "%s%s", lv_errmsg(), why);
         }
     }

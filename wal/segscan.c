@@ -224,6 +224,23 @@ static int first_cb(void *arg, const lv_wal_object *o)
     return 1; /* the listing is in timeline, then segment order */
 }
 
+int lv_wal_first_segment(lv_repo *r, uint32_t tli, uint32_t *tli_out, uint64_t *lsn)
+{
+    first_seg f = {0};
+    int rc = lv_wal_seg_size(r, &f.seg_size);
+    if (rc == LV_ERR_NOT_FOUND)
+        return lv_err(LV_ERR_NOT_FOUND, "the repository has no WAL archive yet");
+    if (rc == LV_OK && (rc = lv_wal_list(r->store, tli, first_cb, &f)) == 1)
+        rc = LV_OK;
+    if (rc != LV_OK)
+        return rc;
+    if (!f.found)
+        return lv_err(LV_ERR_NOT_FOUND, "the WAL archive holds no segment");
+    *tli_out = f.tli;
+    *lsn = f.lsn;
+    return LV_OK;
+}
+
 int lv_wal_scan_start(lv_repo *r, uint32_t oldest_tli, uint64_t oldest_lsn, uint64_t since_lsn, uint32_t *tli,
                       uint64_t *from)
 {
@@ -231,18 +248,13 @@ int lv_wal_scan_start(lv_repo *r, uint32_t oldest_tli, uint64_t oldest_lsn, uint
     *from = oldest_lsn;
     if (oldest_tli && !since_lsn)
         return LV_OK;
-    first_seg f = {0};
-    int rc = lv_wal_seg_size(r, &f.seg_size);
-    if (rc == LV_ERR_NOT_FOUND)
-        return lv_err(LV_ERR_NOT_FOUND, "the repository has no WAL archive yet");
-    if (rc == LV_OK && (rc = lv_wal_list(r->store, 0, first_cb, &f)) == 1)
-        rc = LV_OK;
+    uint32_t ftli;
+    uint64_t flsn;
+    int rc = lv_wal_first_segment(r, 0, &ftli, &flsn);
     if (rc != LV_OK)
         return rc;
-    if (!f.found)
-        return lv_err(LV_ERR_NOT_FOUND, "the WAL archive holds no segment");
     if (!*tli)
-        *tli = f.tli, *from = f.lsn;
+        *tli = ftli, *from = flsn;
     if (since_lsn)
         *from = since_lsn;
     return LV_OK;

@@ -60,6 +60,10 @@ int lv_wal_segs_summarize(lv_repo *r, lv_wal_segs *s, size_t i0, size_t i1, int6
 typedef int (*lv_wal_rec_cb)(void *arg, const lv_walrec_reader *rd, const lv_walrec *rec, const lv_wal_seg *seg);
 int lv_wal_segs_scan(lv_repo *r, lv_wal_segs *s, size_t i, uint64_t from_lsn, lv_wal_rec_cb cb, void *arg);
 
+/* The oldest archived segment of timeline tli (0: of any, the lowest timeline first): its timeline and its
+ * first LSN. LV_ERR_NOT_FOUND when there is no archive or no such segment. */
+int lv_wal_first_segment(lv_repo *r, uint32_t tli, uint32_t *tli_out, uint64_t *lsn);
+
 /* Where a search of "the archive" starts: since_lsn when given (on the oldest backup's timeline), else
  * the oldest backup's start (oldest_tli/oldest_lsn, 0 when there is no backup), else the oldest archived
  * segment. LV_ERR_NOT_FOUND when there is no archive or no segment. */

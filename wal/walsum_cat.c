@@ -145,6 +145,59 @@ lv_walcat_sum *lv_walcat_sum_find(lv_walcat_sum *v, size_t n, const char *name)
     return NULL;
 }
 
+static void add_change(lv_walsum *s, sqlite3_stmt *st)
+{
+    s->changes = lv_xrealloc(s->changes, (s->nchanges + 1) * sizeof *s->changes);
+    lv_walsum_change *ch = &s->changes[s->nchanges++];
+    memset(ch, 0, sizeof *ch);
+    ch->xid = (uint32_t)sqlite3_column_int64(st, 1);
+    ch->rel = (lv_wal_rfn){(uint32_t)sqlite3_column_int64(st, 2), (uint32_t)sqlite3_column_int64(st, 3),
+                           (uint32_t)sqlite3_column_int64(st, 4)};
+    ch->inserted = (uint64_t)sqlite3_column_int64(st, 5);
+    ch->updated = (uint64_t)sqlite3_column_int64(st, 6);
+    ch->deleted = (uint64_t)sqlite3_column_int64(st, 7);
+    ch->first_lsn = (uint64_t)sqlite3_column_int64(st, 8);
+    ch->last_lsn = (uint64_t)sqlite3_column_int64(st, 9);
+    ch->end = (lv_walsum_end)sqlite3_column_int(st, 10);
+    ch->end_lsn = (uint64_t)sqlite3_column_int64(st, 11);
+    ch->end_time_us = sqlite3_column_int64(st, 12);
+    ch->end_dbid = (uint32_t)sqlite3_column_int64(st, 13);
+    ch->end_prepared = sqlite3_column_int(st, 14);
+}
+
+static void add_point(lv_walsum *s, sqlite3_stmt *st)
+{
+    s->points = lv_xrealloc(s->points, (s->npoints + 1) * sizeof *s->points);
+    lv_walsum_point *p = &s->points[s->npoints++];
+    memset(p, 0, sizeof *p);
+    p->lsn = (uint64_t)sqlite3_column_int64(st, 1);
+    p->kind = (lv_walsum_point_kind)sqlite3_column_int(st, 2);
+    p->xid = (uint32_t)sqlite3_column_int64(st, 3);
+    p->dbid = (uint32_t)sqlite3_column_int64(st, 4);
+    p->time_us = sqlite3_column_int64(st, 5);
+    snprintf(p->name, sizeof p->name, "%s", (const char *)sqlite3_column_text(st, 6));
+}
+
+/* Rows of sql (column 0: the segment's name; ?1, ?2: the LSN bounds) added to the summaries v by add. */
+static int detail(lv_catalog *c, const char *sql, uint64_t from_lsn, uint64_t to_lsn, lv_walcat_sum *v, size_t nv,
+                  void (*add)(lv_walsum *s, sqlite3_stmt *st))
+{
+    sqlite3_stmt *st;
+    int rc = prepare(c, sql, &st, "read WAL summaries");
+    if (rc != LV_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)from_lsn);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)to_lsn);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        lv_walcat_sum *x = lv_walcat_sum_find(v, nv, (const char *)sqlite3_column_text(st, 0));
+        if (x)
+            add(&x->s, st);
+    }
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? LV_OK : db_err(c, "read WAL summaries");
+}
+
 int lv_walcat_summaries(lv_catalog *c, uint64_t from_lsn, uint64_t to_lsn, lv_walcat_sum **out, size_t *n)
 {
     *out = NULL;
@@ -190,65 +243,16 @@ int lv_walcat_summaries(lv_catalog *c, uint64_t from_lsn, uint64_t to_lsn, lv_wa
     }
     lv_sort(v, nv, sizeof *v, cmp_name);
     /* The detail rows of those segments. */
-    rc = prepare(c, "SELECT c.segment, c.xid, c.spc, c.db, c.rel, c.inserted, c.updated, c.deleted, c.first_lsn, "
-                    "c.last_lsn, c.end_kind, c.end_lsn, c.end_time, c.end_db, c.end_prepared FROM wal_changes c "
-                    "JOIN wal_files f ON f.name = c.segment WHERE f.summary = 1 AND f.begin_lsn >= ?1 "
-                    "AND f.begin_lsn < ?2",
-                 &st, "read WAL summaries");
-    if (rc == LV_OK) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)from_lsn);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)to_lsn);
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-            lv_walcat_sum *x = lv_walcat_sum_find(v, nv, (const char *)sqlite3_column_text(st, 0));
-            if (!x)
-                continue;
-            x->s.changes = lv_xrealloc(x->s.changes, (x->s.nchanges + 1) * sizeof *x->s.changes);
-            lv_walsum_change *ch = &x->s.changes[x->s.nchanges++];
-            memset(ch, 0, sizeof *ch);
-            ch->xid = (uint32_t)sqlite3_column_int64(st, 1);
-            ch->rel = (lv_wal_rfn){(uint32_t)sqlite3_column_int64(st, 2), (uint32_t)sqlite3_column_int64(st, 3),
-                                   (uint32_t)sqlite3_column_int64(st, 4)};
-            ch->inserted = (uint64_t)sqlite3_column_int64(st, 5);
-            ch->updated = (uint64_t)sqlite3_column_int64(st, 6);
-            ch->deleted = (uint64_t)sqlite3_column_int64(st, 7);
-            ch->first_lsn = (uint64_t)sqlite3_column_int64(st, 8);
-            ch->last_lsn = (uint64_t)sqlite3_column_int64(st, 9);
-            ch->end = (lv_walsum_end)sqlite3_column_int(st, 10);
-            ch->end_lsn = (uint64_t)sqlite3_column_int64(st, 11);
-            ch->end_time_us = sqlite3_column_int64(st, 12);
-            ch->end_dbid = (uint32_t)sqlite3_column_int64(st, 13);
-            ch->end_prepared = sqlite3_column_int(st, 14);
-        }
-        sqlite3_finalize(st);
-        if (r != SQLITE_DONE)
-            rc = db_err(c, "read WAL summaries");
-    }
+    rc = detail(c, "SELECT c.segment, c.xid, c.spc, c.db, c.rel, c.inserted, c.updated, c.deleted, c.first_lsn, "
+                   "c.last_lsn, c.end_kind, c.end_lsn, c.end_time, c.end_db, c.end_prepared FROM wal_changes c "
+                   "JOIN wal_files f ON f.name = c.segment WHERE f.summary = 1 AND f.begin_lsn >= ?1 "
+                   "AND f.begin_lsn < ?2",
+                from_lsn, to_lsn, v, nv, add_change);
     if (rc == LV_OK)
-        rc = prepare(c, "SELECT p.segment, p.lsn, p.kind, p.xid, p.db, p.time, p.name FROM wal_points p "
-                        "JOIN wal_files f ON f.name = p.segment WHERE f.summary = 1 AND f.begin_lsn >= ?1 "
-                        "AND f.begin_lsn < ?2",
-                     &st, "read WAL summaries");
-    if (rc == LV_OK) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)from_lsn);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)to_lsn);
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-            lv_walcat_sum *x = lv_walcat_sum_find(v, nv, (const char *)sqlite3_column_text(st, 0));
-            if (!x)
-                continue;
-            x->s.points = lv_xrealloc(x->s.points, (x->s.npoints + 1) * sizeof *x->s.points);
-            lv_walsum_point *p = &x->s.points[x->s.npoints++];
-            memset(p, 0, sizeof *p);
-            p->lsn = (uint64_t)sqlite3_column_int64(st, 1);
-            p->kind = (lv_walsum_point_kind)sqlite3_column_int(st, 2);
-            p->xid = (uint32_t)sqlite3_column_int64(st, 3);
-            p->dbid = (uint32_t)sqlite3_column_int64(st, 4);
-            p->time_us = sqlite3_column_int64(st, 5);
-            snprintf(p->name, sizeof p->name, "%s", (const char *)sqlite3_column_text(st, 6));
-        }
-        sqlite3_finalize(st);
-        if (r != SQLITE_DONE)
-            rc = db_err(c, "read WAL summaries");
-    }
+        rc = detail(c, "SELECT p.segment, p.lsn, p.kind, p.xid, p.db, p.time, p.name FROM wal_points p "
+                       "JOIN wal_files f ON f.name = p.segment WHERE f.summary = 1 AND f.begin_lsn >= ?1 "
+                       "AND f.begin_lsn < ?2",
+                    from_lsn, to_lsn, v, nv, add_point);
     if (rc != LV_OK) {
         lv_walcat_summaries_free(v, nv);
         return rc;

@@ -88,16 +88,26 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-static int dump(const char *path, int bench)
+/* The whole file (malloc'ed), NULL after saying why. */
+static uint8_t *read_file(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return perror(path), 2;
+        return perror(path), NULL;
     struct stat st;
     fstat(fileno(f), &st);
     uint8_t *d = malloc((size_t)st.st_size + 1);
-    size_t n = fread(d, 1, (size_t)st.st_size, f);
+    *n = fread(d, 1, (size_t)st.st_size, f);
     fclose(f);
+    return d;
+}
+
+static int dump(const char *path, int bench)
+{
+    size_t n;
+    uint8_t *d = read_file(path, &n);
+    if (!d)
+        return 2;
     lv_walrec_reader r;
     if (lv_walrec_init(&r, d, n) != LV_OK) {
         fprintf(stderr, "%s\n", lv_errmsg());
@@ -351,14 +361,10 @@ static void check_long_continuation(void)
 /* test_wal_records summary FILE: the segment's summary (wal/summary.h), one line per item. */
 static int summary(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return perror(path), 2;
-    struct stat st;
-    fstat(fileno(f), &st);
-    uint8_t *d = malloc((size_t)st.st_size + 1);
-    size_t n = fread(d, 1, (size_t)st.st_size, f);
-    fclose(f);
+    size_t n;
+    uint8_t *d = read_file(path, &n);
+    if (!d)
+        return 2;
     lv_walsum s;
     if (lv_walsum_scan(d, n, &s) != LV_OK) {
         free(d);
