@@ -192,7 +192,10 @@ int lv_cmd_backup_files(lv_ctx *ctx)
         rc = lv_err(LV_ERR_USAGE, "--stop-containers needs --docker-volume NAME");
     if (rc == LV_OK && volume && (o.npaths || o.stdin_name || o.tar))
         rc = lv_err(LV_ERR_USAGE, "--docker-volume NAME replaces PATH..., --stdin and --from-tar");
-    if (rc == LV_OK && !volume && !o.npaths && !o.stdin_name && !o.tar)
+    if (rc == LV_OK && !volume && !o.npaths && !o.stdin_name && !o.tar && lv_ctx_flag(ctx, "set"))
+        rc = lv_err(LV_ERR_USAGE, "[set %s] names nothing to back up: give it a path or a docker-volume",
+                    lv_ctx_flag(ctx, "set"));
+    else if (rc == LV_OK && !volume && !o.npaths && !o.stdin_name && !o.tar)
         rc = lv_err(LV_ERR_USAGE, "nothing to back up: give PATH..., --docker-volume, --stdin or --from-tar");
     /* Open the repository before anything stops: a wrong passphrase must not cost an outage. */
     if (rc == LV_OK)
