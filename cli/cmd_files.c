@@ -183,7 +183,7 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     o.stdin_name = lv_ctx_flag(ctx, "stdin");
     o.tar = lv_ctx_flag(ctx, "from-tar");
     o.docker_volume = volume;
-    o.progress = !ctx->json && isatty(2) && lv_log_get_level() <= LV_LOG_WARN;
+    o.progress = lv_ctx_progress(ctx);
     o.host = lv_ctx_flag(ctx, "host");
     const char *when = lv_ctx_flag(ctx, "time");
     if (rc == LV_OK && when && lv_time_parse(when, 1, &o.time_us) != 0)
@@ -712,7 +712,7 @@ int lv_cmd_restore_files(lv_ctx *ctx)
     o.includes = inc;
     o.overwrite = lv_ctx_flag(ctx, "overwrite") != NULL;
     o.threads = 2 * (int)lv_config_int(ctx->cfg, "s3-concurrency");
-    o.progress = !ctx->json && isatty(2) && lv_log_get_level() <= LV_LOG_WARN && !(tar && strcmp(tar, "-") == 0);
+    o.progress = lv_ctx_progress(ctx) && !(tar && strcmp(tar, "-") == 0);
     lv_restore_stats st;
     struct sigaction old_int, old_term;
     catch_signals(&old_int, &old_term);
