@@ -52,8 +52,9 @@ img=$work/fs.img
 mnt=$work/mnt
 results=$work/results.tsv
 trap 'bench_unmount "$img" "$mnt"' EXIT
-# The tree, and per tool a history of about twice the tree (before compression) held twice: built and copy.
-bench_mount "$img" "$mnt" $((size_mib * 24)) "${LV_BENCH_LOOP_DIO:-1}"
+# The tree, and per tool a history of about twice the tree (before compression) held twice (built and
+# copy); borg wants some 500 MiB free besides.
+bench_mount "$img" "$mnt" $((size_mib * 24 + 4096)) "${LV_BENCH_LOOP_DIO:-1}"
 
 # ---------------------------------------------------------------------------------------- the history
 say "generating a ${size_mib} MiB tree"
