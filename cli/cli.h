@@ -8,6 +8,7 @@
 #define LV_CLI_CLI_H
 
 #include "common/buf.h"
+#include "common/text.h"
 #include "config/config.h"
 #include "manifests/catalog.h"
 #include "manifests/rebuild.h"
@@ -53,6 +54,7 @@ struct lv_ctx {
     uint64_t run_bytes;       /* what the command stored or deleted, for the metrics (lv_ctx_metrics) */
     char *set_tag;
     int store_deadline_s; /* set before lv_ctx_open_store: lv_store_opts.deadline_s (0 = none) */
+    int progress;         /* --progress 1, --no-progress 0, neither -1 (lv_ctx_progress decides) */
 };
 
 extern const lv_cmd lv_commands[];
@@ -65,6 +67,10 @@ size_t lv_ctx_flag_all(const lv_ctx *ctx, const char *name, const char ***out);
  * been given as flags and its paths as arguments, after those given on the command line; adds the tag
  * "set:NAME". LV_ERR_USAGE when the configuration has no such set. */
 int lv_ctx_expand_set(lv_ctx *ctx);
+
+/* Show a progress line on stderr? --progress or --no-progress when given; otherwise on a terminal,
+ * unless --json or -v (log lines would break the line). */
+int lv_ctx_progress(const lv_ctx *ctx);
 
 /* Open the store named by the configuration (no repository access yet). */
 int lv_ctx_open_store(lv_ctx *ctx);
@@ -92,8 +98,6 @@ void lv_out_buf(const lv_buf *b);
 /* The --json result of a command that committed something: its summary object (JSON text starting
  * with '{') with "id" and, when rc is not LV_OK (committed but incomplete), "error" in front. */
 void lv_result_json(lv_buf *out, const char *id, int rc, const char *summary_json);
-/* A byte count for people: "812 B", "1.5 MiB" (binary units, one decimal). */
-void lv_human_size(uint64_t v, char out[32]);
 
 /* Read a secret from a file (first line, without the newline) or from the terminal. A missing file or an
  * empty first line is bad_code (LV_ERR_CONFIG for a setting, LV_ERR_USAGE for a flag), with origin (where
@@ -156,5 +160,11 @@ void lv_register_modules(void);
 void lv_print_usage(void);
 void lv_print_command_help(const lv_cmd *cmd);
 const lv_cmd *lv_find_command(int argc, char **argv, int *words);
+/* Groups of commands ("backup", "repo key"): how many leading words name a group (0: none), its name
+ * (static buffer), and the list of its subcommands. */
+int lv_find_group(int argc, char **argv);
+const char *lv_group_name(int words, char **argv);
+const char *lv_group_subcommands(int words, char **argv); /* "files, pg" (static buffer) */
+void lv_print_group_help(int words, char **argv);
 
 #endif
