@@ -297,8 +297,8 @@ const lv_cmd lv_commands[] = {
      "one table (a DELETE or UPDATE without WHERE, among thousands of small transactions): when each ended, its "
      "xid and end LSN, per table the rows deleted, updated and inserted (names from the backups' relation maps), "
      "and the restore command that stops just before it. Searches the per-segment summaries `wal push` records "
-     "(segments without one are read once and summarized), so a day of WAL takes about a second. See "
-     "docs/pitr.md.",
+     "(segments without one are read once and summarized): a busy day of WAL is searched in well under a "
+     "second. See docs/pitr.md.",
      wal_changes_flags, lv_cmd_wal_changes},
     {"check", "", 0, 0, "verify end to end that WAL archiving works",
      "Connects to PostgreSQL (pg-host, pg-port, pg-user, pg-database or the PG* variables), checks "
