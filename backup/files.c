@@ -9,11 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backup/engine.h"
+#include "backup/files_run.h"
 #include "common/error.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "manifests/manifest.h"
+#include "repo/manifest.h"
 #include "snapshot/snapshot.h"
 
 volatile sig_atomic_t lv_backup_interrupt;

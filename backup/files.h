@@ -12,7 +12,7 @@
  * blobs go through one lv_packer; lv_packer_flush makes them durable and indexed; then the manifest is
  * written (the commit point); then the files cache is pruned of paths the run did not see.
  *
- * Change detection: the files cache (backup/fcache.h) skips reading unchanged files; a changed file is
+ * Change detection: the files cache (backup/files_cache.h) skips reading unchanged files; a changed file is
  * read and chunked again, and only chunks whose blob id is new are stored (lv_packer dedups).
  *
  * Errors: an entry that cannot be read (permission, vanished, I/O error) is reported with one warning

@@ -12,7 +12,7 @@
  * so tests can run a second backup, or signal one, while the first is in backup mode.
  *
  * Relation files (base/, global/, pg_tblspc/ segment files of main, vm and init forks) are stored as
- * page runs (manifests/pgman.h): a full backup groups LV_PGMAN_RUN_PAGES pages per blob; an incremental
+ * page runs (pg/manifest.h): a full backup groups LV_PGMAN_RUN_PAGES pages per blob; an incremental
  * reads each page, compares its pd_lsn with the previous backup's start LSN and stores only newer pages
  * (grouped into new blobs); unchanged runs reuse the previous (blob, blob_page). The previous backup is
  * the newest "pg" manifest of the same system identifier and timeline in the catalog; without one, an

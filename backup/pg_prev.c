@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "wal/segment.h"
 
 int lv_pg_summary_field(const char *json, const char *key, char *out, size_t n)

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "manifests/pgman.h"
+#include "pg/manifest.h"
 #include "repo/repo.h"
 
 /* LV_ERR_NOT_FOUND (message says why) when the catalog has no such backup. */

@@ -12,11 +12,11 @@
 #include <unistd.h>
 
 #include "backup/pg.h"
-#include "backup/pg_page.h"
+#include "pg/page.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "manifests/pgdelta.h"
+#include "pg/page_delta.h"
 
 #define REUSED UINT32_MAX /* page_ref.blob of a page kept from the previous backup */
 #define WHOLE_CHUNK (1u << 20)
@@ -26,7 +26,7 @@ typedef struct page_ref {
     uint32_t blob;      /* index among the file's new blobs, or REUSED */
     uint32_t blob_page; /* page inside that blob; a delta: frame inside the delta blob */
     uint32_t prev_ext;  /* REUSED or delta: extent of the previous backup's file (delta: holds the base) */
-    uint32_t delta;     /* 1: blob is a delta blob (manifests/pgdelta.h) */
+    uint32_t delta;     /* 1: blob is a delta blob (pg/page_delta.h) */
 } page_ref;
 
 enum { MSG_BLOB, MSG_DONE };

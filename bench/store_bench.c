@@ -20,7 +20,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
-#include "store/parallel.h"
+#include "common/parallel.h"
 #include "store/s3.h"
 #include "store/store.h"
 

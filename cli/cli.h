@@ -9,8 +9,8 @@
 
 #include "common/buf.h"
 #include "config/config.h"
-#include "manifests/catalog.h"
-#include "manifests/rebuild.h"
+#include "catalog/catalog.h"
+#include "maint/rebuild.h"
 #include "repo/repo.h"
 #include "store/store.h"
 

@@ -10,7 +10,7 @@
 
 #include <sqlite3.h>
 
-#include "backup/fcache.h"
+#include "backup/files_cache.h"
 #include "backup/files.h"
 #include "backup/hooks.h"
 #include "cli/cli.h"

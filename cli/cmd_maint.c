@@ -8,9 +8,9 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "manifests/catalog_copy.h"
-#include "manifests/rebuild.h"
-#include "repo/check.h"
+#include "maint/catalog_copy.h"
+#include "maint/rebuild.h"
+#include "maint/check.h"
 #include "repo/lock.h"
 
 typedef struct problems {

@@ -1,6 +1,6 @@
 /* `labvault wal drops [--since TIME|LSN] [--json]`: every commit in the archived WAL that dropped or
  * truncated relations, or dropped a database, with the restore command that stops just before it
- * (wal/drops.h). Table names come from the relation maps of the "pg" backups (manifests/pgman.h): the
+ * (wal/drops.h). Table names come from the relation maps of the "pg" backups (pg/manifest.h): the
  * newest backup that started before the drop and knows the (database, relfilenode). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "manifests/pgman.h"
+#include "pg/manifest.h"
 #include "wal/drops.h"
 #include "wal/stanza.h"
 

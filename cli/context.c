@@ -12,7 +12,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "manifests/catalog_copy.h"
+#include "maint/catalog_copy.h"
 
 const char *lv_ctx_flag(const lv_ctx *ctx, const char *name)
 {

@@ -1,10 +1,10 @@
 /* Registration of every module's manifest kinds and catalog-rebuild steps, in one place, called once by
  * main() before any thread starts: repo check must know how to walk each manifest kind, and catalog
  * rebuild must refill (or empty) each module's derived tables, whatever command runs. */
-#include "backup/fcache.h"
+#include "backup/files_cache.h"
 #include "cli/cli.h"
 #include "drills/drill.h"
-#include "manifests/pgman.h"
+#include "pg/manifest.h"
 #include "snapshot/snapshot.h"
 #include "wal/walcat.h"
 

@@ -18,8 +18,8 @@
 #include "common/log.h"
 #include "crypto/crypto.h"
 #include "drills/drill.h"
-#include "manifests/catalog.h"
-#include "manifests/rebuild.h"
+#include "catalog/catalog.h"
+#include "repo/registry.h"
 
 #define AAD_PREFIX "labvault drill "
 

@@ -10,7 +10,7 @@
 
 #include "common/error.h"
 #include "drills/drill.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 
 typedef struct row {
     char *id, *kind, *source, *started_at, *target, *error;

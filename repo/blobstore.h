@@ -42,7 +42,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "repo/pack.h"
 #include "repo/repo.h"
 

@@ -7,7 +7,7 @@
 #include "common/sort.h"
 #include "common/error.h"
 #include "common/hex.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "repo/repo.h"
 
 #define PACK_FIXED (LV_HASH_LEN + 8 + 4)

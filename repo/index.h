@@ -10,7 +10,7 @@
  *   entry = the 49-byte pack header entry (repo/pack.h)
  *
  * An index is a cache of pack headers: everything in it can be recomputed by reading the tail of each
- * pack (manifests/rebuild.c does when an index is lost). The catalog holds the union of all index
+ * pack (maint/rebuild.c does when an index is lost). The catalog holds the union of all index
  * objects, so no command needs every index in RAM.
  *
  * Write order (as in restic): a pack is uploaded and durable before any index names it, and an index is

@@ -18,7 +18,7 @@
  * Contract: lv_repo_open() fails with LV_ERR_NOT_FOUND (no config: not a repository), LV_ERR_CORRUPT
  * (malformed config), LV_ERR_AUTH (no key accepts the credential), LV_ERR_UNREACHABLE (store down).
  * The handle is read-only after open and may be shared between threads, except r->cat, whose own
- * contract (manifests/catalog.h) applies. */
+ * contract (catalog/catalog.h) applies. */
 #ifndef LV_REPO_REPO_H
 #define LV_REPO_REPO_H
 

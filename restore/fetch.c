@@ -8,10 +8,10 @@
 #include "common/error.h"
 #include "common/hex.h"
 #include "common/sort.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "repo/blobstore.h"
 #include "repo/pack.h"
-#include "store/parallel.h"
+#include "common/parallel.h"
 
 /* Blobs at most this far apart in a pack are read by one GET (the gap is read and dropped): a GET
  * costs ~38 ms on the test server, 256 KiB at a few hundred MB/s about 1 ms. */

@@ -4,7 +4,7 @@
  * in the catalog on the caller's thread. lv_fetch_run then sorts the batch by pack and offset, merges
  * blobs that lie close together in one pack into one ranged GET (a GET costs tens of milliseconds on an
  * S3 server, whatever its size, so a directory of small files must not cost one GET per file), and runs
- * the GETs on `threads` workers (store/parallel.h). Each blob is authenticated and its id re-computed
+ * the GETs on `threads` workers (common/parallel.h). Each blob is authenticated and its id re-computed
  * (lv_blob_open) BEFORE deliver sees a byte of it; a blob needed at several places is fetched once and
  * delivered to each. deliver runs on the worker threads, concurrently, never twice for the same request.
  *

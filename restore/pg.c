@@ -14,7 +14,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "manifests/pgman.h"
+#include "pg/manifest.h"
 #include "restore/pg_conf.h"
 #include "restore/pg_plan.h"
 #include "restore/pg_write.h"

@@ -14,7 +14,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/sort.h"
-#include "manifests/pgman.h"
+#include "pg/manifest.h"
 #include "wal/segment.h"
 
 /* ---- the backup list -------------------------------------------------------------------------- */

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "restore/pg.h"
 #include "wal/range.h"
 

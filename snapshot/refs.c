@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "repo/blobstore.h"
 #include "repo/index.h"
+#include "repo/registry.h"
 #include "snapshot/idmap.h"
 #include "snapshot/reader.h"
 #include "snapshot/snapshot.h"

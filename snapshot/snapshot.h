@@ -1,6 +1,6 @@
 /* File snapshots: the manifest of kind "files" and the lookups the commands share.
  *
- * A snapshot is one manifest (manifests/manifest.h) of kind LV_SNAP_KIND:
+ * A snapshot is one manifest (repo/manifest.h) of kind LV_SNAP_KIND:
  *   summary  JSON object for listings: host, paths, tags, source, counts and bytes (docs/snapshots.md)
  *   body     "LVSN" || version (1) || page_count (4) || page_count * tree blob id (32)
  * The body names the pages of the root directory (snapshot/tree.h); everything else hangs off them.
@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "manifests/catalog.h"
-#include "manifests/manifest.h"
+#include "catalog/catalog.h"
+#include "repo/manifest.h"
 #include "snapshot/tree.h"
 
 #define LV_SNAP_KIND "files"

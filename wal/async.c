@@ -16,7 +16,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "store/parallel.h"
+#include "common/parallel.h"
 #include "wal/pgdata.h"
 #include "wal/push.h"
 #include "wal/spool.h"

@@ -6,7 +6,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "wal/archive.h"
 #include "wal/walcat.h"
 

@@ -15,7 +15,7 @@
 #include "common/hex.h"
 #include "common/log.h"
 #include "crypto/crypto.h"
-#include "store/parallel.h"
+#include "common/parallel.h"
 #include "wal/archive.h"
 #include "wal/segment.h"
 #include "wal/spool.h"

@@ -10,7 +10,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "store/parallel.h"
+#include "common/parallel.h"
 #include "wal/records.h"
 
 #define WAL_FILE_MAX ((uint64_t)1 << 30) /* the largest WAL segment PostgreSQL can be built with */

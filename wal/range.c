@@ -9,7 +9,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "wal/archive.h"
 #include "wal/rangetimes.h"
 #include "wal/stanza.h"

@@ -13,7 +13,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "wal/records.h"
 #include "wal/walcat.h"
 

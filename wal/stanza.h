@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "repo/repo.h"
 #include "wal/segment.h"
 

@@ -8,7 +8,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "manifests/rebuild.h"
+#include "repo/registry.h"
 #include "wal/stanza.h"
 
 #define FAILURES_KEPT 1000

@@ -1,4 +1,4 @@
-/* The WAL archive's tables in the local catalog (schema: migration 2 in manifests/catalog.c).
+/* The WAL archive's tables in the local catalog (schema: migration 2 in catalog/catalog.c).
  *
  * wal_files is an index of wal/ in the repository: `wal push` records every file it made durable, so
  * `wal status` can say when the last one arrived. The repository listing stays the truth (`wal list`
@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "wal/archive.h"
 
 /* One archived file as the catalog records it. */

@@ -8,8 +8,8 @@
 
 #include "common/error.h"
 #include "crypto/crypto.h"
-#include "manifests/catalog.h"
-#include "manifests/manifest.h"
+#include "catalog/catalog.h"
+#include "repo/manifest.h"
 #include "repo/blobstore.h"
 #include "repo/repo.h"
 #include "store/store.h"

@@ -12,7 +12,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "tests/check.h"
 
 static const char *REPO_A = "00112233445566778899aabbccddeeff";

@@ -11,14 +11,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backup/pg_page.h"
+#include "pg/page.h"
 #include "backup/pg_prev.h"
 #include "backup/pg_read.h"
 #include "backup/pg_walk.h"
 #include "common/buf.h"
 #include "common/error.h"
-#include "manifests/catalog.h"
-#include "manifests/pgman.h"
+#include "catalog/catalog.h"
+#include "pg/manifest.h"
 #include "repo/blobstore.h"
 #include "store/store.h"
 #include "tests/check.h"

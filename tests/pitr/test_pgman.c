@@ -1,4 +1,4 @@
-/* The pg manifest body codec (manifests/pgman.h): round trip, lookup, and every rejection rule of the
+/* The pg manifest body codec (pg/manifest.h): round trip, lookup, and every rejection rule of the
  * strict parser. Rejections are built with raw_encode, a test-only writer that follows the layout but
  * checks nothing, so each broken rule reaches the parser as bytes (and the real encoder must refuse the
  * same struct with LV_ERR_INTERNAL).
@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "manifests/manifest.h"
-#include "manifests/pgman.h"
+#include "repo/manifest.h"
+#include "pg/manifest.h"
 #include "repo/pack.h"
 #include "tests/check.h"
 

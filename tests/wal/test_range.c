@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "common/error.h"
-#include "manifests/catalog.h"
-#include "manifests/rebuild.h"
+#include "catalog/catalog.h"
+#include "maint/rebuild.h"
 #include "repo/repo.h"
 #include "store/store.h"
 #include "tests/check.h"

@@ -1,4 +1,4 @@
-#include "backup/fcache.h"
+#include "backup/files_cache.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -6,7 +6,7 @@
 #include <sqlite3.h>
 
 #include "common/error.h"
-#include "manifests/rebuild.h"
+#include "repo/registry.h"
 #include "repo/repo.h"
 #include "snapshot/tree.h"
 

@@ -2,7 +2,7 @@
  * alone (principle 1: the bucket is the truth).
  *
  * In one catalog transaction, so a failed rebuild leaves the previous catalog untouched:
- *   1. list manifests/, index/, data/ (in that order, see repo/check.h for why);
+ *   1. list manifests/, index/, data/ (in that order, see maint/check.h for why);
  *   2. lv_catalog_reset (local events are kept) and bind the catalog to this repository;
  *   3. read every index object and record its packs and blobs - except packs that are missing from
  *      data/ or whose size differs (warning): recording blobs that cannot be read would make later
@@ -10,13 +10,13 @@
  *   4. read the header (a ranged GET of the tail) of every pack in data/ that no readable index covers,
  *      and record its blobs with no index object (logged: "pack ... was not in any index");
  *   5. read every manifest and record its kind, time and summary;
- *   6. run the steps other modules registered (lv_catalog_rebuild_register) for the tables they derive
+ *   6. run the steps other modules registered (repo/registry.h) for the tables they derive
  *      from the repository (the WAL archive's index of wal/, ...), in registration order.
  * Unreadable objects are logged and skipped. Return: LV_OK; LV_ERR_INCOMPLETE when blobs or
  * manifests had to be skipped (damaged or missing packs, unreadable manifests: `repo check` tells
  * more); the store's or catalog's code when the rebuild could not be done (then nothing changed). */
-#ifndef LV_MANIFESTS_REBUILD_H
-#define LV_MANIFESTS_REBUILD_H
+#ifndef LV_MAINT_REBUILD_H
+#define LV_MAINT_REBUILD_H
 
 #include <stdint.h>
 
@@ -30,12 +30,5 @@ typedef struct lv_rebuild_stats {
 
 /* r->cat must be attached. st may be NULL. */
 int lv_catalog_rebuild(lv_repo *r, lv_rebuild_stats *st);
-
-/* A module's own rebuild step: refill its derived tables of r->cat from the repository (the transaction
- * is already open and the tables reset; do not begin or commit). Return an lv_code; any failure aborts
- * the whole rebuild (rolled back), so skip damaged objects with a warning rather than fail on them.
- * Register at startup, before any thread uses the registry; up to 8 steps; name is for messages. */
-typedef int (*lv_rebuild_step_fn)(lv_repo *r);
-int lv_catalog_rebuild_register(const char *name, lv_rebuild_step_fn fn);
 
 #endif

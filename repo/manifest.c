@@ -1,4 +1,4 @@
-#include "manifests/manifest.h"
+#include "repo/manifest.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 #include "common/hex.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "repo/pack.h"
 #include "repo/repo.h"
 
@@ -196,43 +196,4 @@ out:
     lv_buf_free(&obj);
     lv_buf_free(&plain);
     return rc;
-}
-
-/* ---- kind registry ---------------------------------------------------------------------------- */
-
-#define KINDS_MAX 16
-
-static struct {
-    char kind[LV_MANIFEST_KIND_MAX + 1];
-    lv_manifest_refs_fn refs;
-} kinds[KINDS_MAX];
-
-int lv_manifest_register_kind(const char *kind, lv_manifest_refs_fn refs)
-{
-    if (!lv_manifest_kind_valid(kind))
-        return lv_err(LV_ERR_INTERNAL, "invalid manifest kind \"%s\"", kind ? kind : "(null)");
-    int free_slot = -1;
-    for (int i = 0; i < KINDS_MAX; i++) {
-        if (kinds[i].refs && strcmp(kinds[i].kind, kind) == 0) {
-            kinds[i].refs = refs;
-            return LV_OK;
-        }
-        if (!kinds[i].refs && free_slot < 0)
-            free_slot = i;
-    }
-    if (!refs)
-        return LV_OK;
-    if (free_slot < 0)
-        return lv_err(LV_ERR_INTERNAL, "too many manifest kinds registered");
-    strcpy(kinds[free_slot].kind, kind);
-    kinds[free_slot].refs = refs;
-    return LV_OK;
-}
-
-lv_manifest_refs_fn lv_manifest_kind_refs(const char *kind)
-{
-    for (int i = 0; i < KINDS_MAX; i++)
-        if (kinds[i].refs && strcmp(kinds[i].kind, kind) == 0)
-            return kinds[i].refs;
-    return NULL;
 }

@@ -16,10 +16,10 @@
  * commit point; the catalog row is added after it.
  *
  * Blob references: repo check verifies that every blob a manifest references is indexed. Only the kind
- * knows how to find them in its body, so each kind registers a function (lv_manifest_register_kind)
- * at startup; manifests of unregistered kinds are checked for readability only. */
-#ifndef LV_MANIFESTS_MANIFEST_H
-#define LV_MANIFESTS_MANIFEST_H
+ * knows how to find them in its body, so each kind registers a function (repo/registry.h) at
+ * startup; manifests of unregistered kinds are checked for readability only. */
+#ifndef LV_REPO_MANIFEST_H
+#define LV_REPO_MANIFEST_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -74,10 +74,5 @@ int lv_manifest_read(struct lv_repo *r, const char *id_hex, lv_manifest *m);
 typedef int (*lv_manifest_emit_fn)(void *emit_arg, const uint8_t id[LV_HASH_LEN]);
 typedef int (*lv_manifest_refs_fn)(const struct lv_repo *r, const lv_manifest *m, lv_manifest_emit_fn emit,
                                    void *emit_arg);
-
-/* Register (or, with refs NULL, unregister) the function for kind. Call at startup, before any thread
- * uses the registry; up to 16 kinds. LV_ERR_INTERNAL when full or kind is invalid. */
-int lv_manifest_register_kind(const char *kind, lv_manifest_refs_fn refs);
-lv_manifest_refs_fn lv_manifest_kind_refs(const char *kind); /* NULL when unregistered */
 
 #endif

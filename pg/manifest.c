@@ -1,15 +1,16 @@
-/* The pg manifest body codec (manifests/pgman.h). One validation function (check_manifest) serves the
+/* The pg manifest body codec (pg/manifest.h). One validation function (check_manifest) serves the
  * encoder and the parser, so what is written always parses and what parses always re-encodes to the
  * same bytes: the parser reads the layout (bounded by the input length), then applies the same rules
  * the encoder applies before writing. */
-#include "manifests/pgman.h"
+#include "pg/manifest.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
-#include "manifests/manifest.h"
-#include "manifests/pgdelta.h"
+#include "repo/manifest.h"
+#include "repo/registry.h"
+#include "pg/page_delta.h"
 #include "repo/pack.h"
 #include "repo/repo.h"
 

@@ -1,6 +1,6 @@
 /* Page deltas: a changed page stored as the difference from an earlier full image of the same page.
  *
- * An incremental backup stores a changed page either whole (in a page-run blob, manifests/pgman.h) or,
+ * An incremental backup stores a changed page either whole (in a page-run blob, pg/manifest.h) or,
  * when that pays, as a delta against its BASE: the last whole image of that page the previous backup
  * references (a full backup's page, or a page an incremental stored whole). A delta is never taken
  * against another delta, so a page is always one base page plus at most one delta: restore reads two
@@ -20,8 +20,8 @@
  * Contract of the parser (lv_pgdelta_parse): strict, fuzzed (tests/fuzz/fuzz_pgdelta.c). LV_ERR_CORRUPT
  * unless the layout is exact; reads only [buf, buf + len); allocates nothing. lv_pgdelta_apply fails with
  * LV_ERR_CORRUPT unless the frame decodes to exactly block_size bytes. */
-#ifndef LV_MANIFESTS_PGDELTA_H
-#define LV_MANIFESTS_PGDELTA_H
+#ifndef LV_PG_PAGE_DELTA_H
+#define LV_PG_PAGE_DELTA_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -243,7 +243,7 @@ static const char *const config_names[] = {
     "chunk-min", "chunk-avg", "chunk-max", "mac", "sha256", NULL,
 };
 
-void lv_config_format(const lv_repo_params *p, const uint8_t id[LV_REPO_ID_LEN],
+void lv_repo_config_format(const lv_repo_params *p, const uint8_t id[LV_REPO_ID_LEN],
                       const uint8_t *mac_key, lv_buf *out)
 {
     char hex[2 * LV_HASH_LEN + 1], num[32], now[32];
@@ -291,7 +291,7 @@ static int check_version(const lv_kv *kv)
     return LV_OK;
 }
 
-int lv_config_parse(const lv_buf *data, lv_config_obj *cfg)
+int lv_repo_config_parse(const lv_buf *data, lv_repo_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     lv_kv kv;
@@ -354,7 +354,7 @@ out:
     return rc;
 }
 
-int lv_config_verify(const lv_config_obj *cfg, const uint8_t *mac_key)
+int lv_repo_config_verify(const lv_repo_config *cfg, const uint8_t *mac_key)
 {
     uint8_t mac[LV_HASH_LEN];
     if (mac_key)

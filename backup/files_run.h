@@ -1,12 +1,12 @@
 /* Internal to backup/: the state of one backup run, shared by the sources (walk.c: directories on
  * disk; source.c: --stdin and --from-tar) and the content reader (content.c). One thread. */
-#ifndef LV_BACKUP_ENGINE_H
-#define LV_BACKUP_ENGINE_H
+#ifndef LV_BACKUP_FILES_RUN_H
+#define LV_BACKUP_FILES_RUN_H
 
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "backup/fcache.h"
+#include "backup/files_cache.h"
 #include "backup/files.h"
 #include "chunk/fastcdc.h"
 #include "common/buf.h"

@@ -1,4 +1,4 @@
-#include "store/parallel.h"
+#include "common/parallel.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -4,10 +4,10 @@
  * events (drill history, run journal) cannot. So after a command commits something, the whole catalog
  * is copied (a consistent SQLite snapshot, VACUUM INTO) into the repository, one object per host,
  * replaced each time: the history then survives the host. */
-#ifndef LV_MANIFESTS_CATALOG_COPY_H
-#define LV_MANIFESTS_CATALOG_COPY_H
+#ifndef LV_MAINT_CATALOG_COPY_H
+#define LV_MAINT_CATALOG_COPY_H
 
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "repo/repo.h"
 
 /* Upload a sealed snapshot of c to catalog/<host>. */

@@ -1,4 +1,4 @@
-/* The local SQLite catalog (contract in manifests/catalog.h).
+/* The local SQLite catalog (contract in catalog/catalog.h).
  *
  * Concurrency: every process opens its own connection. WAL mode lets readers run beside the one writer;
  * writers queue on the busy timeout (30 s), and explicit transactions start with BEGIN IMMEDIATE so that
@@ -11,7 +11,7 @@
  * one. Each migration runs in its own transaction together with the bump of meta.schema_version, and the
  * version is re-read inside that transaction, so two processes opening a fresh catalog at once apply
  * each migration exactly once. */
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -57,7 +57,7 @@ static const char *const migrations[] = {
     "CREATE INDEX wal_files_by_pushed ON wal_files(pushed);"
     "CREATE TABLE wal_failures(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, op TEXT NOT NULL,"
     "  name TEXT NOT NULL, code INTEGER NOT NULL, message TEXT NOT NULL);",
-    /* 3: the files cache of file snapshots (backup/fcache.c): per absolute path, the identity and
+    /* 3: the files cache of file snapshots (backup/files_cache.c): per absolute path, the identity and
      * change times of the file when it was last read, and its extents (snapshot/tree.h wire form), so
      * an unchanged file is not read again. A local cache, not derived from the repository: `catalog
      * rebuild` empties it. gen is the backup run that last saw the path (to drop deleted files). */

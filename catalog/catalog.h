@@ -11,8 +11,8 @@
  *
  * Threads: one lv_catalog per thread (SQLite connections are not shared); several processes are fine.
  * Every function returns an lv_code; SQLite failures are LV_ERR_IO naming the catalog file. */
-#ifndef LV_MANIFESTS_CATALOG_H
-#define LV_MANIFESTS_CATALOG_H
+#ifndef LV_CATALOG_CATALOG_H
+#define LV_CATALOG_CATALOG_H
 
 #include <stddef.h>
 #include <stdint.h>

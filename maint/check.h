@@ -18,8 +18,8 @@
  * callback, with a severity. Return: LV_OK when no ERROR was reported (warnings allowed),
  * LV_ERR_CORRUPT when at least one was, or the store's code (LV_ERR_UNREACHABLE, LV_ERR_AUTH,
  * LV_ERR_IO, ...) when the check could not be completed - then the report is incomplete. */
-#ifndef LV_REPO_CHECK_H
-#define LV_REPO_CHECK_H
+#ifndef LV_MAINT_CHECK_H
+#define LV_MAINT_CHECK_H
 
 #include <stdint.h>
 

@@ -1,6 +1,6 @@
 /* The files cache: lets a backup skip reading a file that has not changed since it was last read.
  *
- * Table files_cache of the catalog (migration 3 in manifests/catalog.c), keyed by absolute path:
+ * Table files_cache of the catalog (migration 3 in catalog/catalog.c), keyed by absolute path:
  * the device, inode, size, mtime and ctime (nanoseconds) the file had when it was read, and its extents
  * (data blob ids at offsets, snapshot/tree.h wire form). A file hits when all five values are equal AND
  * every blob id of its extents is in the catalog's blob index: a cache row is never trusted to
@@ -18,14 +18,14 @@
  * are deleted by lv_fcache_prune once its snapshot is committed, so deleted files leave the cache.
  *
  * Threads: the same as the catalog it uses (one thread). */
-#ifndef LV_BACKUP_FCACHE_H
-#define LV_BACKUP_FCACHE_H
+#ifndef LV_BACKUP_FILES_CACHE_H
+#define LV_BACKUP_FILES_CACHE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 
 #define LV_FCACHE_RACY_NS INT64_C(1000000000)
 

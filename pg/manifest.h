@@ -1,4 +1,4 @@
-/* The body of a PostgreSQL backup manifest (kind "pg", manifests/manifest.h): everything a restore
+/* The body of a PostgreSQL backup manifest (kind "pg", repo/manifest.h): everything a restore
  * needs, complete on its own.
  *
  * Every manifest is self-contained: an incremental backup's unchanged pages point at blobs the previous
@@ -13,7 +13,7 @@
  *   LV_PGF_PAGES   a relation segment file as page runs: extent i covers pages [first_page, first_page +
  *                  npages) and takes them from its blob at byte blob_page * block_size; or, for a DELTA
  *                  run (version 2), page first_page + k is page base_page + k of base_blob patched by
- *                  frame blob_page + k of the delta blob `blob` (manifests/pgdelta.h). Runs are sorted,
+ *                  frame blob_page + k of the delta blob `blob` (pg/page_delta.h). Runs are sorted,
  *                  do not overlap, and cover [0, size / block_size) exactly (a full backup stores runs of
  *                  up to LV_PGMAN_RUN_PAGES pages per blob; an incremental's changed pages are grouped
  *                  into new blobs and unchanged runs keep the previous backup's (blob, blob_page)). A
@@ -58,8 +58,8 @@
  * largest blob: (blob_page + npages) * block_size <= LV_BLOB_MAX, or for a delta run (base_page + npages)
  * * block_size <= LV_BLOB_MAX and blob_page + npages <= LV_PGDELTA_MAX_FRAMES; version 1 has no delta
  * runs. */
-#ifndef LV_MANIFESTS_PGMAN_H
-#define LV_MANIFESTS_PGMAN_H
+#ifndef LV_PG_MANIFEST_H
+#define LV_PG_MANIFEST_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -153,7 +153,7 @@ long lv_pgman_find(const lv_pgman *m, const char *path);
 struct lv_repo;
 int lv_pgman_load(struct lv_repo *r, const char *id_hex, lv_pgman *m);
 
-/* Register the "pg" kind's blob-reference walker with manifests/manifest.h (repo check). Called once
+/* Register the "pg" kind's blob-reference walker with repo/manifest.h (repo check). Called once
  * at startup (cli/register.c). */
 void lv_pgman_register(void);
 

@@ -6,8 +6,8 @@
  * (running ones finish). Returns LV_OK, or the code of the first failure with that task's message
  * re-recorded on the calling thread (messages are thread-local, see common/error.h). threads <= 1 runs
  * everything inline. If a thread cannot be created the work runs on fewer threads, never fails. */
-#ifndef LV_STORE_PARALLEL_H
-#define LV_STORE_PARALLEL_H
+#ifndef LV_COMMON_PARALLEL_H
+#define LV_COMMON_PARALLEL_H
 
 #include <stddef.h>
 

@@ -7,8 +7,8 @@
  * (x = lane ^ word; lane = x * 16777619 ^ (x >> 17)), then two more rounds of zero words; the lanes are
  * XORed, XORed with the block number (segno * RELSEG_SIZE + page index), and reduced to 1..65535.
  * Little-endian hosts only (x86-64, aarch64), like the clusters labvault backs up. */
-#ifndef LV_BACKUP_PG_PAGE_H
-#define LV_BACKUP_PG_PAGE_H
+#ifndef LV_PG_PAGE_H
+#define LV_PG_PAGE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backup/engine.h"
+#include "backup/files_run.h"
 #include "common/error.h"
 
 int lv_bk_on_chunk(void *arg, uint64_t offset, const uint8_t *p, size_t n)

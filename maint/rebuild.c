@@ -1,4 +1,4 @@
-#include "manifests/rebuild.h"
+#include "maint/rebuild.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,10 +8,11 @@
 #include "common/sort.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "manifests/catalog.h"
-#include "manifests/manifest.h"
+#include "catalog/catalog.h"
+#include "repo/manifest.h"
 #include "repo/index.h"
 #include "repo/pack.h"
+#include "repo/registry.h"
 
 typedef struct rpack {
     uint8_t id[LV_HASH_LEN];
@@ -176,24 +177,6 @@ static int add_manifest(ctx *c, const char *hex)
     return rc;
 }
 
-#define STEPS_MAX 8
-
-static struct {
-    const char *name;
-    lv_rebuild_step_fn fn;
-} steps[STEPS_MAX];
-static int nsteps;
-
-int lv_catalog_rebuild_register(const char *name, lv_rebuild_step_fn fn)
-{
-    if (nsteps == STEPS_MAX || !name || !fn)
-        return lv_err(LV_ERR_INTERNAL, "cannot register catalog rebuild step %s", name ? name : "(null)");
-    steps[nsteps].name = name;
-    steps[nsteps].fn = fn;
-    nsteps++;
-    return LV_OK;
-}
-
 int lv_catalog_rebuild(lv_repo *r, lv_rebuild_stats *st)
 {
     lv_rebuild_stats local;
@@ -227,7 +210,9 @@ int lv_catalog_rebuild(lv_repo *r, lv_rebuild_stats *st)
             rc = add_unindexed_pack(&c, &c.packs[i]);
     for (size_t i = 0; rc == LV_OK && i < c.nmanifests; i++)
         rc = add_manifest(&c, c.manifests[i]);
-    for (int i = 0; rc == LV_OK && i < nsteps; i++)
+    const lv_rebuild_step *steps;
+    size_t nsteps = lv_rebuild_steps(&steps);
+    for (size_t i = 0; rc == LV_OK && i < nsteps; i++)
         if ((rc = steps[i].fn(r)) != LV_OK)
             lv_err_ctx("rebuild step %s", steps[i].name);
     if (rc == LV_OK) {

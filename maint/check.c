@@ -1,4 +1,4 @@
-#include "repo/check.h"
+#include "maint/check.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,7 +9,8 @@
 #include "common/error.h"
 #include "common/hex.h"
 #include "common/log.h"
-#include "manifests/manifest.h"
+#include "repo/manifest.h"
+#include "repo/registry.h"
 #include "repo/blobstore.h"
 #include "repo/index.h"
 #include "repo/pack.h"

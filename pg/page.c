@@ -1,5 +1,5 @@
-/* Page header fields and the data checksum (contract in backup/pg_page.h). */
-#include "backup/pg_page.h"
+/* Page header fields and the data checksum (contract in pg/page.h). */
+#include "pg/page.h"
 
 #include <string.h>
 

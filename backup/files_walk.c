@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backup/engine.h"
+#include "backup/files_run.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/sort.h"

@@ -1,5 +1,5 @@
-/* Page delta blobs (manifests/pgdelta.h). */
-#include "manifests/pgdelta.h"
+/* Page delta blobs (pg/page_delta.h). */
+#include "pg/page_delta.h"
 
 #include <string.h>
 #include <zstd.h>

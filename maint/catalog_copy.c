@@ -1,4 +1,4 @@
-#include "manifests/catalog_copy.h"
+#include "maint/catalog_copy.h"
 
 #include <stdio.h>
 #include <stdlib.h>

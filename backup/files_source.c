@@ -21,7 +21,7 @@
 #include <archive_entry.h>
 #include <sqlite3.h>
 
-#include "backup/engine.h"
+#include "backup/files_run.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/sort.h"
