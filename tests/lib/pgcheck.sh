@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Restored PostgreSQL clusters in the integration tests (sourced after tests/lib/tap.sh and
-# tests/wal/walib.sh): start one, stop it, and check it.
+# tests/lib/walib.sh): start one, stop it, and check it.
 #
 #   pg_start_restored DIR   start the restored cluster in DIR on a new port, archiving off (it must not
 #                           write into the repository it came from), wait until recovery ended; sets

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# tests/wal/walib.sh: helpers shared by the WAL archive's integration tests (sourced after tests/lib/tap.sh).
+# tests/lib/walib.sh: helpers shared by the WAL archive's integration tests (sourced after tests/lib/tap.sh).
 #
 #   wal_workdir                 a directory the cluster's OS user owns (repository, catalog, key, spool)
 #   wal_conf FILE REPO [LINES]  write a labvault config: repository REPO, the key file and spool of the file's

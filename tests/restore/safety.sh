@@ -8,7 +8,7 @@
 #   - --exclude and --exclude-file.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/fileslib.sh"
+. "$(dirname "$0")/../lib/fileslib.sh"
 
 d=$(lv_tmpdir safety)
 chmod 0755 "$d"

@@ -67,7 +67,7 @@ static void test_pages(void)
           "an all-zero page is not judged");
     CHECK(lv_pg_page_checksum(p, BS, 0) >= 1, "checksums are 1..65535");
     /* Known values (the scalar implementation, which verifies a real PostgreSQL 15 cluster's pages in
-     * tests/pg/backup.sh): whichever code path this machine takes must give the same. */
+     * tests/backup/pg_backup.sh): whichever code path this machine takes must give the same. */
     for (int i = 0; i < BS; i++)
         p[i] = (uint8_t)(i * 7 + 3);
     CHECK(lv_pg_page_checksum(p, BS, 0) == 43596 && lv_pg_page_checksum(p, BS, 131073) == 43593 &&

@@ -12,7 +12,7 @@
 # Autovacuum is off so that what VACUUM does is what the test says.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/../wal/walib.sh"
+. "$(dirname "$0")/../lib/walib.sh"
 . "$(dirname "$0")/../lib/pgcheck.sh"
 
 lv_require_services pg

@@ -8,7 +8,7 @@ set -euo pipefail
 lv_require_services s3
 
 lv=${LABVAULT_BIN:?}
-put_blobs=${LV_BUILD_ROOT:?}/tests/cli/put_blobs
+put_blobs=${LV_BUILD_ROOT:?}/tests/maint/put_blobs
 d=$(lv_tmpdir damage)
 export LABVAULT_CONFIG=$d/empty.conf LABVAULT_KEY_FILE=$d/key
 : >"$LABVAULT_CONFIG"

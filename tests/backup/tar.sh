@@ -5,7 +5,7 @@
 # and nothing is committed.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/fileslib.sh"
+. "$(dirname "$0")/../lib/fileslib.sh"
 lv_require_services s3
 
 d=$(lv_tmpdir tar)

@@ -4,7 +4,7 @@
 # containers are started again whatever happens), and --stdin streams. No docker engine needed.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/fileslib.sh"
+. "$(dirname "$0")/../lib/fileslib.sh"
 
 d=$(lv_tmpdir hooks)
 files_conf "$d/lv.conf" "$d/repo"

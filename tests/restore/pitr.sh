@@ -11,7 +11,7 @@
 # from a new host: a configuration whose catalog does not exist yet is filled from the repository first.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/../wal/walib.sh"
+. "$(dirname "$0")/../lib/walib.sh"
 . "$(dirname "$0")/../lib/pgcheck.sh"
 
 lv_require_services s3 pg

@@ -6,7 +6,7 @@
 #   - the same content under another name, or in a stream, is not stored again.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/fileslib.sh"
+. "$(dirname "$0")/../lib/fileslib.sh"
 
 d=$(lv_tmpdir dedup)
 files_conf "$d/lv.conf" "$d/repo"

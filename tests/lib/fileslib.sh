@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# tests/files/fileslib.sh: helpers for the file snapshot integration tests (sourced after tests/lib/tap.sh).
+# tests/lib/fileslib.sh: helpers for the file snapshot integration tests (sourced after tests/lib/tap.sh).
 #
 #   files_conf FILE REPO      write a labvault config: repository REPO (a directory or s3://BUCKET/PREFIX with
 #                             the harness' S3 server), catalog FILE.db, key file next to FILE; exports
@@ -9,7 +9,7 @@
 #   jget JSON EXPR            evaluate the Python expression EXPR on the parsed JSON j (e.g. 'j["id"]')
 #   make_tree DIR             the test tree with every kind of entry and metadata labvault stores (parts that
 #                             need root are only made as root)
-#   treeinfo DIR [OPT...]     canonical description of every entry below DIR (tests/files/treeinfo.py)
+#   treeinfo DIR [OPT...]     canonical description of every entry below DIR (tests/lib/treeinfo.py)
 #   same_tree A B DESC [OPT...]  one TAP test: treeinfo of A and B are identical (diff shown on failure)
 #   as_root                   true when running as root (ownership, devices, trusted xattrs)
 

@@ -8,8 +8,8 @@
 set -euo pipefail
 # shellcheck source=../lib/tap.sh
 . "$(dirname "$0")/../lib/tap.sh"
-# shellcheck source=../wal/walib.sh
-. "$(dirname "$0")/../wal/walib.sh"
+# shellcheck source=../lib/walib.sh
+. "$(dirname "$0")/../lib/walib.sh"
 
 lv_require_services s3 pg
 lv_clean_env
