@@ -11,10 +11,10 @@
 
 #include "backup/files_run.h"
 #include "common/error.h"
-#include "common/json.h"
 #include "common/log.h"
 #include "repo/manifest.h"
 #include "snapshot/snapshot.h"
+#include "snapshot/summary.h"
 
 volatile sig_atomic_t lv_backup_interrupt;
 
@@ -34,64 +34,45 @@ int lv_bk_skip(lv_bk *b, const char *fmt, ...)
     return LV_OK;
 }
 
-static void json_strings(lv_json *j, const char *key, const char *const *v, size_t n)
+static char **copy_strings(const char *const *v, size_t n)
 {
-    lv_json_key(j, key);
-    lv_json_arr(j);
+    char **c = lv_xcalloc(n ? n : 1, sizeof *c);
     for (size_t i = 0; i < n; i++)
-        lv_json_str(j, v[i]);
-    lv_json_end(j);
+        c[i] = lv_xstrdup(v[i]);
+    return c;
 }
 
-static void summary(const lv_bk *b, const char *host, lv_buf *out)
+static void summary(const lv_bk *b, const char *host, lv_snap_summary *s)
 {
     const lv_backup_opts *o = b->o;
-    const lv_backup_stats *s = &b->st;
-    lv_json j;
-    lv_json_init(&j, out);
-    lv_json_obj(&j);
-    lv_json_key(&j, "host");
-    lv_json_str(&j, host);
-    lv_json_key(&j, "source");
-    lv_json_str(&j, o->stdin_name ? "stdin" : o->tar ? "tar" : "paths");
-    json_strings(&j, "paths", (const char *const *)b->roots, b->nroots);
-    json_strings(&j, "tags", o->tags, o->ntags);
-    if (o->stdin_name) {
-        lv_json_key(&j, "stdin_name");
-        lv_json_str(&j, o->stdin_name);
-    }
-    if (o->tar) {
-        lv_json_key(&j, "tar");
-        lv_json_str(&j, o->tar);
-    }
-    if (o->docker_volume) {
-        lv_json_key(&j, "docker_volume");
-        lv_json_str(&j, o->docker_volume);
-    }
-    struct {
-        const char *k;
-        uint64_t v;
-    } nums[] = {
-        {"files_new", s->files_new},     {"files_changed", s->files_changed},
-        {"files_unchanged", s->files_unchanged}, {"dirs", s->dirs},
-        {"others", s->others},           {"errors", s->errors},
-        {"bytes_total", s->bytes_total}, {"bytes_read", s->bytes_read},
-        {"bytes_new", s->bytes_new},     {"bytes_stored", s->bytes_stored},
-        {"blobs_new", s->blobs_new},     {"trees_new", s->trees_new},
-    };
-    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
-        lv_json_key(&j, nums[i].k);
-        lv_json_uint(&j, nums[i].v);
-    }
-    lv_json_key(&j, "seconds");
-    lv_json_double(&j, s->seconds);
+    const lv_backup_stats *st = &b->st;
+    memset(s, 0, sizeof *s);
+    snprintf(s->host, sizeof s->host, "%s", host);
+    snprintf(s->source, sizeof s->source, "%s", o->stdin_name ? "stdin" : o->tar ? "tar" : "paths");
+    s->paths = copy_strings((const char *const *)b->roots, b->nroots);
+    s->npaths = b->nroots;
+    s->tags = copy_strings(o->tags, o->ntags);
+    s->ntags = o->ntags;
+    snprintf(s->stdin_name, sizeof s->stdin_name, "%s", o->stdin_name ? o->stdin_name : "");
+    snprintf(s->tar, sizeof s->tar, "%s", o->tar ? o->tar : "");
+    snprintf(s->docker_volume, sizeof s->docker_volume, "%s", o->docker_volume ? o->docker_volume : "");
+    s->files_new = st->files_new;
+    s->files_changed = st->files_changed;
+    s->files_unchanged = st->files_unchanged;
+    s->dirs = st->dirs;
+    s->others = st->others;
+    s->errors = st->errors;
+    s->bytes_total = st->bytes_total;
+    s->bytes_read = st->bytes_read;
+    s->bytes_new = st->bytes_new;
+    s->bytes_stored = st->bytes_stored;
+    s->blobs_new = st->blobs_new;
+    s->trees_new = st->trees_new;
+    s->seconds = st->seconds;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    lv_json_key(&j, "end_ns"); /* orders snapshots taken within one second (manifest times are seconds) */
-    lv_json_int(&j, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
-    lv_json_key(&j, "incomplete");
-    lv_json_bool(&j, s->errors > 0);
-    lv_json_end(&j);
+    s->end_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    s->incomplete = st->errors > 0;
 }
 
 static int check_opts(const lv_backup_opts *o)
@@ -148,7 +129,10 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res)
         b.st.bytes_stored = ps.stored;
         b.st.trees_new = ts2.pages_new;
         b.st.seconds = lv_bk_now() - b.t0;
-        summary(&b, host, &sum);
+        lv_snap_summary ss;
+        summary(&b, host, &ss);
+        lv_snap_summary_encode(&ss, &sum);
+        lv_snap_summary_free(&ss);
         lv_snap_body_encode(root.data, (uint32_t)(root.len / LV_HASH_LEN), &body);
         rc = lv_manifest_write(r, LV_SNAP_KIND, 0, lv_buf_cstr(&sum), body.data, body.len, res->id);
     }

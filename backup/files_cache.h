@@ -1,6 +1,6 @@
 /* The files cache: lets a backup skip reading a file that has not changed since it was last read.
  *
- * Table files_cache of the catalog (migration 3 in catalog/catalog.c), keyed by absolute path:
+ * Table files_cache of the catalog (catalog/fcache.h), keyed by absolute path:
  * the device, inode, size, mtime and ctime (nanoseconds) the file had when it was read, and its extents
  * (data blob ids at offsets, snapshot/tree.h wire form). A file hits when all five values are equal AND
  * every blob id of its extents is in the catalog's blob index: a cache row is never trusted to
@@ -26,15 +26,12 @@
 
 #include "common/buf.h"
 #include "catalog/catalog.h"
+#include "catalog/fcache.h"
+#include "repo/repo.h"
 
 #define LV_FCACHE_RACY_NS INT64_C(1000000000)
 
 typedef struct lv_fcache lv_fcache;
-
-typedef struct lv_fcache_key {
-    uint64_t dev, ino, size;
-    int64_t mtime_ns, ctime_ns;
-} lv_fcache_key;
 
 int lv_fcache_open(lv_catalog *c, int64_t gen, lv_fcache **out);
 void lv_fcache_close(lv_fcache *f);  /* drops what was not flushed */
@@ -51,8 +48,9 @@ int lv_fcache_flush(lv_fcache *f, int force);
 /* Delete rows under root (an absolute path; "/" = all) that this run did not see. */
 int lv_fcache_prune(lv_fcache *f, const char *root);
 
-/* Empty the cache (catalog rebuild, inside its transaction) and register that as a rebuild step. */
-int lv_fcache_clear(lv_catalog *c);
+/* The catalog-rebuild step (empties the cache: its rows may name blobs the rebuilt index no longer has),
+ * and its registration (repo/registry.h). */
+int lv_fcache_rebuild(lv_repo *r);
 int lv_fcache_register(void);
 
 #endif

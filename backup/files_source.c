@@ -4,8 +4,8 @@
  * A tar archive lists its entries in any order, may omit parent directories and may name an entry
  * twice, while trees must be built children first in name order. So the archive is read once
  * (streaming: file contents go to the packer as they arrive) and each entry's encoded node is put in a
- * temporary SQLite database (on disk, deleted when closed), keyed by its path with '/' mapped to a NUL
- * byte: that key order is exactly depth-first name order. A second pass over the sorted keys builds
+ * temporary table (catalog/walk_table.h: on disk, deleted when closed), keyed by its path with '/' mapped to a
+ * NUL byte: that key order is exactly depth-first name order. A second pass over the sorted keys builds
  * the trees. Memory stays bounded whatever the archive's size.
  *
  * Refused (LV_ERR_CORRUPT, nothing committed): an absolute path, a ".." component, an entry below a
@@ -19,9 +19,9 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <sqlite3.h>
 
 #include "backup/files_run.h"
+#include "catalog/walk_table.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/sort.h"
@@ -84,16 +84,11 @@ typedef struct tarin {
     lv_bk *b;
     struct archive *a;
     const char *src;
-    sqlite3 *db;
-    sqlite3_stmt *get, *put;
+    char *what;        /* "tar SRC", for the table's messages */
+    lv_walk_table *tab;
     int64_t next_ino;
     lv_buf key, node, xattrs;
 } tarin;
-
-static int db_fail(tarin *t, const char *op)
-{
-    return lv_err(LV_ERR_IO, "tar %s: temporary database: %s: %s", t->src, op, sqlite3_errmsg(t->db));
-}
 
 /* Normalize an archive path into key (components joined by NUL): "./a//b/" -> "a\0b". */
 static int tar_key(tarin *t, const char *path, lv_buf *key)
@@ -122,19 +117,7 @@ static int tar_key(tarin *t, const char *path, lv_buf *key)
 /* Stored row: page header + the node (so it opens as a one-node page), synthetic flag, inode. */
 static int row_get(tarin *t, const lv_buf *key, lv_buf *page, int *synth, int64_t *ino, int *found)
 {
-    sqlite3_bind_blob(t->get, 1, key->data, (int)key->len, SQLITE_STATIC);
-    int r = sqlite3_step(t->get), rc = LV_OK;
-    *found = r == SQLITE_ROW;
-    if (*found) {
-        lv_buf_reset(page);
-        lv_buf_append(page, sqlite3_column_blob(t->get, 0), (size_t)sqlite3_column_bytes(t->get, 0));
-        *synth = sqlite3_column_int(t->get, 1);
-        *ino = sqlite3_column_int64(t->get, 2);
-    } else if (r != SQLITE_DONE) {
-        rc = db_fail(t, "read");
-    }
-    sqlite3_reset(t->get);
-    return rc;
+    return lv_walk_table_get(t->tab, key->data, key->len, page, synth, ino, found);
 }
 
 static int row_put(tarin *t, const lv_buf *key, const lv_node *n, int synth, int64_t ino)
@@ -144,13 +127,8 @@ static int row_put(tarin *t, const lv_buf *key, const lv_node *n, int synth, int
     lv_buf_reset(&t->node);
     lv_buf_append(&t->node, h, sizeof h);
     lv_tree_node_encode(n, &t->node);
-    sqlite3_bind_blob(t->put, 1, key->data, (int)key->len, SQLITE_STATIC);
-    sqlite3_bind_blob(t->put, 2, t->node.data, (int)t->node.len, SQLITE_STATIC);
-    sqlite3_bind_int(t->put, 3, synth);
-    sqlite3_bind_int64(t->put, 4, ino);
-    int r = sqlite3_step(t->put);
-    sqlite3_reset(t->put);
-    return r == SQLITE_DONE ? LV_OK : db_fail(t, "write");
+    lv_walk_entry e = {key->data, key->len, t->node.data, t->node.len, synth, ino, 0};
+    return lv_walk_table_put(t->tab, &e);
 }
 
 static const char *last_name(const lv_buf *key, size_t *len)
@@ -414,74 +392,72 @@ static int close_dir(tarin *t, open_dir *d)
     return lv_tb_add(t->b->tb, &n);
 }
 
+typedef struct builder {
+    tarin *t;
+    open_dir *stack;
+    size_t depth, cap;
+    lv_buf key, leaf; /* leaf: the last non-directory */
+} builder;
+
+static int build_one(void *arg, const lv_walk_entry *e)
+{
+    builder *w = arg;
+    tarin *t = w->t;
+    lv_buf_reset(&w->key);
+    lv_buf_append(&w->key, e->key, e->key_len);
+    if (w->leaf.len && is_below(&w->key, &w->leaf)) /* a later entry replaced a directory by a file */
+        return lv_err(LV_ERR_CORRUPT, "tar %s: an entry is below a non-directory: refused", t->src);
+    int rc = LV_OK;
+    while (rc == LV_OK && w->depth > 0 && !is_below(&w->key, &w->stack[w->depth - 1].key))
+        rc = close_dir(t, &w->stack[--w->depth]);
+    if (rc != LV_OK)
+        return rc;
+    lv_tree_page pg;
+    lv_tree_cursor c;
+    lv_node n;
+    if ((rc = lv_tree_page_open(e->node, e->node_len, &pg, "tar entry")) != LV_OK)
+        return rc;
+    lv_tree_cursor_init(&c, &pg);
+    lv_tree_cursor_next(&c, &n);
+    if (n.type != LV_NODE_DIR && e->links > 1)
+        n.nlink = (uint32_t)e->links;
+    if (n.type != LV_NODE_DIR) {
+        lv_buf_reset(&w->leaf);
+        lv_buf_append(&w->leaf, e->key, e->key_len);
+        return lv_tb_add(t->b->tb, &n);
+    }
+    if (w->depth == w->cap) {
+        w->cap = w->cap ? 2 * w->cap : 16;
+        w->stack = lv_xrealloc(w->stack, w->cap * sizeof *w->stack);
+        memset(w->stack + w->depth, 0, (w->cap - w->depth) * sizeof *w->stack);
+    }
+    open_dir *d = &w->stack[w->depth++];
+    lv_buf_reset(&d->key);
+    lv_buf_append(&d->key, e->key, e->key_len);
+    lv_buf_reset(&d->page);
+    lv_buf_append(&d->page, e->node, e->node_len);
+    lv_tb_enter(t->b->tb);
+    return LV_OK;
+}
+
 static int build(tarin *t, lv_buf *root)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(t->db, "SELECT key, node, (SELECT count(*) FROM e AS o WHERE o.ino = e.ino) FROM e "
-                           "ORDER BY key", -1, &st, NULL) != SQLITE_OK)
-        return db_fail(t, "prepare");
-    open_dir *stack = NULL;
-    size_t depth = 0, cap = 0;
-    lv_buf key = LV_BUF_INIT, leaf = LV_BUF_INIT; /* leaf: the last non-directory */
-    int rc = LV_OK, r;
+    builder w = {.t = t, .key = LV_BUF_INIT, .leaf = LV_BUF_INIT};
     lv_tb_enter(t->b->tb);
-    while (rc == LV_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        lv_buf_reset(&key);
-        lv_buf_append(&key, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-        if (leaf.len && is_below(&key, &leaf)) { /* a later entry replaced a directory by a file */
-            rc = lv_err(LV_ERR_CORRUPT, "tar %s: an entry is below a non-directory: refused", t->src);
-            break;
-        }
-        while (rc == LV_OK && depth > 0 && !is_below(&key, &stack[depth - 1].key))
-            rc = close_dir(t, &stack[--depth]);
-        if (rc != LV_OK)
-            break;
-        lv_tree_page pg;
-        lv_tree_cursor c;
-        lv_node n;
-        const uint8_t *row = sqlite3_column_blob(st, 1);
-        size_t len = (size_t)sqlite3_column_bytes(st, 1);
-        if ((rc = lv_tree_page_open(row, len, &pg, "tar entry")) != LV_OK)
-            break;
-        lv_tree_cursor_init(&c, &pg);
-        lv_tree_cursor_next(&c, &n);
-        int64_t links = sqlite3_column_int64(st, 2);
-        if (n.type != LV_NODE_DIR && links > 1)
-            n.nlink = (uint32_t)links;
-        if (n.type == LV_NODE_DIR) {
-            if (depth == cap) {
-                cap = cap ? 2 * cap : 16;
-                stack = lv_xrealloc(stack, cap * sizeof *stack);
-                memset(stack + depth, 0, (cap - depth) * sizeof *stack);
-            }
-            open_dir *d = &stack[depth++];
-            lv_buf_reset(&d->key);
-            lv_buf_append(&d->key, key.data, key.len);
-            lv_buf_reset(&d->page);
-            lv_buf_append(&d->page, row, len);
-            lv_tb_enter(t->b->tb);
-        } else {
-            rc = lv_tb_add(t->b->tb, &n);
-            lv_buf_reset(&leaf);
-            lv_buf_append(&leaf, key.data, key.len);
-        }
-    }
-    if (rc == LV_OK && r != SQLITE_DONE)
-        rc = db_fail(t, "read");
-    while (rc == LV_OK && depth > 0)
-        rc = close_dir(t, &stack[--depth]);
+    int rc = lv_walk_table_each(t->tab, build_one, &w);
+    while (rc == LV_OK && w.depth > 0)
+        rc = close_dir(t, &w.stack[--w.depth]);
     const uint8_t *ids;
     uint32_t nids;
     if (rc == LV_OK && (rc = lv_tb_leave(t->b->tb, &ids, &nids)) == LV_OK)
         lv_buf_append(root, ids, (size_t)nids * LV_HASH_LEN);
-    for (size_t i = 0; i < cap; i++) {
-        lv_buf_free(&stack[i].key);
-        lv_buf_free(&stack[i].page);
+    for (size_t i = 0; i < w.cap; i++) {
+        lv_buf_free(&w.stack[i].key);
+        lv_buf_free(&w.stack[i].page);
     }
-    free(stack);
-    lv_buf_free(&key);
-    lv_buf_free(&leaf);
-    sqlite3_finalize(st);
+    free(w.stack);
+    lv_buf_free(&w.key);
+    lv_buf_free(&w.leaf);
     return rc;
 }
 
@@ -500,18 +476,9 @@ int lv_bk_tar(lv_bk *b, lv_buf *root)
                                         : archive_read_open_filename(t.a, b->o->tar, 1 << 20);
     if (r != ARCHIVE_OK)
         rc = lv_err(errno == ENOENT ? LV_ERR_NOT_FOUND : LV_ERR_IO, "tar %s: %s", t.src, archive_error_string(t.a));
-    /* "" opens a private temporary database on disk, deleted when closed. */
-    if (rc == LV_OK && sqlite3_open("", &t.db) != SQLITE_OK)
-        rc = lv_err(LV_ERR_IO, "cannot create a temporary database for tar %s", t.src);
-    if (rc == LV_OK &&
-        (sqlite3_exec(t.db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
-                      "CREATE TABLE e(key BLOB PRIMARY KEY, node BLOB NOT NULL, synth INTEGER NOT NULL,"
-                      "  ino INTEGER NOT NULL) WITHOUT ROWID; CREATE INDEX e_ino ON e(ino);"
-                      "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-         sqlite3_prepare_v2(t.db, "SELECT node, synth, ino FROM e WHERE key = ?1", -1, &t.get, NULL) != SQLITE_OK ||
-         sqlite3_prepare_v2(t.db, "INSERT OR REPLACE INTO e(key, node, synth, ino) VALUES (?1, ?2, ?3, ?4)", -1,
-                            &t.put, NULL) != SQLITE_OK))
-        rc = db_fail(&t, "create");
+    t.what = lv_xasprintf("tar %s", t.src);
+    if (rc == LV_OK)
+        rc = lv_walk_table_open(t.what, &t.tab);
     struct archive_entry *e;
     while (rc == LV_OK && (r = archive_read_next_header(t.a, &e)) != ARCHIVE_EOF) {
         if (r == ARCHIVE_WARN)
@@ -525,10 +492,8 @@ int lv_bk_tar(lv_bk *b, lv_buf *root)
     }
     if (rc == LV_OK)
         rc = build(&t, root);
-    sqlite3_finalize(t.get);
-    sqlite3_finalize(t.put);
-    if (t.db)
-        sqlite3_close(t.db);
+    lv_walk_table_close(t.tab);
+    free(t.what);
     archive_read_free(t.a);
     lv_buf_free(&t.key);
     lv_buf_free(&t.node);

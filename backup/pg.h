@@ -44,6 +44,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "pg/summary.h"
 #include "repo/repo.h"
 
 typedef struct lv_pg_backup_opts {
@@ -68,7 +69,8 @@ typedef struct lv_pg_backup_result {
     uint64_t start_lsn, stop_lsn;
     int incremental;
     double seconds;
-    char *summary_json;             /* the manifest summary (owned; lv_pg_backup_result_free) */
+    lv_pg_summary summary;          /* the manifest's summary, once committed */
+    char *summary_json;             /* ... and its JSON text (owned; lv_pg_backup_result_free) */
 } lv_pg_backup_result;
 
 /* Set from a signal handler: the backup stops at the next file with LV_ERR_INTERRUPTED, calls

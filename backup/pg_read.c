@@ -1,4 +1,5 @@
 /* Reader threads feeding the packer thread (contract in backup/pg_read.h). */
+#include "catalog/blobs.h"
 #include "backup/pg_read.h"
 
 #include <errno.h>

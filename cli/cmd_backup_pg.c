@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "backup/pg.h"
-#include "backup/pg_prev.h"
 #include "cli/cli.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -23,9 +22,8 @@ static void print_result(lv_ctx *ctx, const lv_pg_backup_result *res, int rc, lv
         lv_result_json(out, res->id, rc, res->summary_json);
         return;
     }
-    char ws[32] = "?", we[32] = "?";
-    lv_pg_summary_field(res->summary_json, "wal_start", ws, sizeof ws);
-    lv_pg_summary_field(res->summary_json, "wal_stop", we, sizeof we);
+    const char *ws = res->summary.wal_start[0] ? res->summary.wal_start : "?";
+    const char *we = res->summary.wal_stop[0] ? res->summary.wal_stop : "?";
     const double mib = 1024.0 * 1024.0;
     lv_buf_printf(out, "backup pg %s %s: %llu files, %.1f MiB read, %.1f MiB new, %.1f MiB stored, WAL %s..%s "
                   "archived, %.1f s\n", res->id, res->incremental ? "incr" : "full", (unsigned long long)res->files,

@@ -8,8 +8,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "backup/files_cache.h"
 #include "backup/files.h"
 #include "backup/hooks.h"
@@ -21,6 +19,7 @@
 #include "restore/files.h"
 #include "snapshot/reader.h"
 #include "snapshot/snapshot.h"
+#include "snapshot/summary.h"
 
 /* Every value of a repeatable flag, in order. */
 static size_t flag_all(const lv_ctx *ctx, const char *name, const char ***out)
@@ -270,20 +269,10 @@ int lv_cmd_snapshots(lv_ctx *ctx)
     int rc = lv_ctx_open_repo(ctx, 1);
     if (rc != LV_OK)
         return rc;
-    sqlite3 *db = lv_catalog_db(ctx->cat);
-    sqlite3_stmt *st = NULL;
-    const char *sql =
-        "SELECT id, time, summary, json_extract(summary, '$.host'),"
-        " (SELECT group_concat(value, ' ') FROM json_each(summary, '$.paths')),"
-        " (SELECT group_concat(value, ',') FROM json_each(summary, '$.tags')),"
-        " json_extract(summary, '$.files_new') + json_extract(summary, '$.files_changed')"
-        "   + json_extract(summary, '$.files_unchanged'),"
-        " json_extract(summary, '$.bytes_total'), json_extract(summary, '$.source'),"
-        " json_extract(summary, '$.stdin_name')"
-        " FROM manifests WHERE kind = ?1 ORDER BY time, json_extract(summary, '$.end_ns'), id";
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return lv_err(LV_ERR_IO, "catalog %s: %s", lv_catalog_path(ctx->cat), sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, LV_SNAP_KIND, -1, SQLITE_STATIC);
+    lv_snap_row *v;
+    size_t n;
+    if ((rc = lv_snap_list(ctx->cat, &v, &n)) != LV_OK)
+        return rc;
     lv_buf out = LV_BUF_INIT;
     lv_json j;
     lv_json_init(&j, &out);
@@ -292,42 +281,42 @@ int lv_cmd_snapshots(lv_ctx *ctx)
     else
         lv_buf_printf(&out, "%-12s  %-19s  %-16s  %8s  %10s  %s\n", "ID", "TIME", "HOST", "FILES", "SIZE",
                       "PATHS [TAGS]");
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        int64_t t = sqlite3_column_int64(st, 1);
+    for (size_t i = 0; i < n; i++) {
+        const lv_snap_row *r = &v[i];
+        const lv_snap_summary *s = &r->s;
         if (ctx->json) {
             lv_json_obj(&j);
             lv_json_key(&j, "id");
-            lv_json_str(&j, id);
+            lv_json_str(&j, r->id);
             lv_json_key(&j, "time");
-            lv_json_int(&j, t);
+            lv_json_int(&j, r->time);
             lv_json_key(&j, "summary");
-            lv_json_raw(&j, (const char *)sqlite3_column_text(st, 2));
+            lv_json_raw(&j, r->summary_json);
             lv_json_end(&j);
             continue;
         }
         char when[32], size[32];
-        fmt_time(t, when);
-        lv_human_size((uint64_t)sqlite3_column_int64(st, 7), size);
-        const char *host = (const char *)sqlite3_column_text(st, 3), *paths = (const char *)sqlite3_column_text(st, 4);
-        const char *tags = (const char *)sqlite3_column_text(st, 5), *src = (const char *)sqlite3_column_text(st, 8);
-        const char *sname = (const char *)sqlite3_column_text(st, 9);
-        lv_buf_printf(&out, "%.12s  %-19s  %-16s  %8lld  %10s  %s%s%s%s%s\n", id, when, host ? host : "",
-                      (long long)sqlite3_column_int64(st, 6), size,
-                      src && strcmp(src, "stdin") == 0 ? "(stdin) " : src && strcmp(src, "tar") == 0 ? "(tar) " : "",
-                      sname ? sname : paths ? paths : "", tags && *tags ? " [" : "", tags ? tags : "",
-                      tags && *tags ? "]" : "");
+        fmt_time(r->time, when);
+        lv_human_size(s->bytes_total, size);
+        lv_buf paths = LV_BUF_INIT, tags = LV_BUF_INIT;
+        for (size_t k = 0; k < s->npaths; k++)
+            lv_buf_printf(&paths, "%s%s", k ? " " : "", s->paths[k]);
+        for (size_t k = 0; k < s->ntags; k++)
+            lv_buf_printf(&tags, "%s%s", k ? "," : "", s->tags[k]);
+        const char *tl = lv_buf_cstr(&tags);
+        lv_buf_printf(&out, "%.12s  %-19s  %-16s  %8llu  %10s  %s%s%s%s%s\n", r->id, when, s->host,
+                      (unsigned long long)(s->files_new + s->files_changed + s->files_unchanged), size,
+                      strcmp(s->source, "stdin") == 0 ? "(stdin) " : strcmp(s->source, "tar") == 0 ? "(tar) " : "",
+                      s->stdin_name[0] ? s->stdin_name : lv_buf_cstr(&paths), *tl ? " [" : "", tl, *tl ? "]" : "");
+        lv_buf_free(&paths);
+        lv_buf_free(&tags);
     }
-    if (r != SQLITE_DONE)
-        rc = lv_err(LV_ERR_IO, "catalog %s: %s", lv_catalog_path(ctx->cat), sqlite3_errmsg(db));
-    sqlite3_finalize(st);
+    lv_snap_list_free(v, n);
     if (ctx->json) {
         lv_json_end(&j);
         lv_buf_append_str(&out, "\n");
     }
-    if (rc == LV_OK)
-        out_flush(&out);
+    out_flush(&out);
     lv_buf_free(&out);
     return rc;
 }

@@ -193,39 +193,39 @@ int lv_cmd_backups(lv_ctx *ctx)
         lv_json_arr(&j);
         for (size_t i = 0; i < n; i++) {
             const lv_pg_backup_info *b = &v[i];
-            lv_lsn_format(b->start_lsn, start);
-            lv_lsn_format(b->stop_lsn, stop);
+            lv_lsn_format(b->s.start_lsn, start);
+            lv_lsn_format(b->s.stop_lsn, stop);
             lv_json_obj(&j);
             lv_json_key(&j, "id");
             lv_json_str(&j, b->id);
             lv_json_key(&j, "type");
-            lv_json_str(&j, b->incr ? "incr" : "full");
+            lv_json_str(&j, b->s.incr ? "incr" : "full");
             lv_json_key(&j, "label");
-            lv_json_str(&j, b->label);
-            if (b->prev[0]) {
+            lv_json_str(&j, b->s.label);
+            if (b->s.prev[0]) {
                 lv_json_key(&j, "prev");
-                lv_json_str(&j, b->prev);
+                lv_json_str(&j, b->s.prev);
             }
             lv_json_key(&j, "timeline");
-            lv_json_uint(&j, b->timeline);
+            lv_json_uint(&j, b->s.timeline);
             lv_json_key(&j, "pg_version");
-            lv_json_uint(&j, b->pg_version);
+            lv_json_uint(&j, b->s.pg_version);
             lv_json_key(&j, "start_lsn");
             lv_json_str(&j, start);
             lv_json_key(&j, "stop_lsn");
             lv_json_str(&j, stop);
             lv_json_key(&j, "start_time");
-            lv_json_int(&j, b->start_time);
+            lv_json_int(&j, b->s.start_time);
             lv_json_key(&j, "stop_time");
-            lv_json_int(&j, b->stop_time);
+            lv_json_int(&j, b->s.stop_time);
             lv_json_key(&j, "files");
-            lv_json_uint(&j, b->files);
+            lv_json_uint(&j, b->s.files);
             lv_json_key(&j, "bytes");
-            lv_json_uint(&j, b->bytes);
+            lv_json_uint(&j, b->s.bytes);
             lv_json_key(&j, "bytes_new");
-            lv_json_uint(&j, b->bytes_new);
+            lv_json_uint(&j, b->s.bytes_new);
             lv_json_key(&j, "bytes_stored");
-            lv_json_uint(&j, b->bytes_stored);
+            lv_json_uint(&j, b->s.bytes_stored);
             lv_json_end(&j);
         }
         lv_json_end(&j);
@@ -239,13 +239,13 @@ int lv_cmd_backups(lv_ctx *ctx)
         for (size_t i = 0; i < n; i++) {
             const lv_pg_backup_info *b = &v[i];
             char size[32], fresh[32], stored[32];
-            lv_lsn_format(b->stop_lsn, stop);
-            lv_pg_time_format(b->stop_time, t0);
-            lv_human_size(b->bytes, size);
-            lv_human_size(b->bytes_new, fresh);
-            lv_human_size(b->bytes_stored, stored);
+            lv_lsn_format(b->s.stop_lsn, stop);
+            lv_pg_time_format(b->s.stop_time, t0);
+            lv_human_size(b->s.bytes, size);
+            lv_human_size(b->s.bytes_new, fresh);
+            lv_human_size(b->s.bytes_stored, stored);
             lv_buf_printf(&out, "%-12.12s  %-4s  %-22s  %-12s  %10s  %10s  %10s  %s\n", b->id,
-                          b->incr ? "incr" : "full", t0, stop, size, fresh, stored, b->label);
+                          b->s.incr ? "incr" : "full", t0, stop, size, fresh, stored, b->s.label);
         }
         if (!w.have) {
             lv_buf_append_str(&out, "no PostgreSQL backups\n");

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "catalog/wal.h"
 #include "cli/cli.h"
 #include "common/error.h"
 #include "common/json.h"
@@ -132,7 +133,7 @@ static int journal(lv_ctx *ctx, const char *op, const char *name, int rc)
     char msg[1536];
     snprintf(msg, sizeof msg, "%s", lv_errmsg());
     lv_catalog *cat = journal_catalog(ctx);
-    if (cat && lv_walcat_failure(cat, op, name, rc, msg) != LV_OK)
+    if (cat && lv_catalog_wal_failure_add(cat, op, name, rc, msg) != LV_OK)
         lv_warn("cannot journal the failure in the catalog: %s", lv_errmsg());
     return lv_err(rc, "%s", msg);
 }
@@ -489,7 +490,7 @@ int lv_cmd_wal_status(lv_ctx *ctx)
         status_json(ctx, &st, &j);
         lv_json_key(&j, "recent_failures");
         lv_json_arr(&j);
-        rc = lv_walcat_failures(ctx->cat, NULL, 10, failure_one, &fo);
+        rc = lv_catalog_wal_failures(ctx->cat, NULL, 10, failure_one, &fo);
         lv_json_end(&j);
         lv_json_end(&j);
         lv_buf_append_str(&b, "\n");
@@ -497,7 +498,7 @@ int lv_cmd_wal_status(lv_ctx *ctx)
         status_text(ctx, &st, &b);
         lv_buf_printf(&b, "failures    (most recent first, from the catalog)\n");
         size_t before = b.len;
-        rc = lv_walcat_failures(ctx->cat, NULL, 10, failure_one, &fo);
+        rc = lv_catalog_wal_failures(ctx->cat, NULL, 10, failure_one, &fo);
         if (b.len == before)
             lv_buf_printf(&b, "  none\n");
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "catalog/manifests.h"
 #include "cli/cli.h"
 #include "common/error.h"
 #include "common/json.h"

@@ -33,6 +33,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "catalog/drills.h"
 #include "common/buf.h"
 #include "config/config.h"
 #include "repo/repo.h"
@@ -123,13 +124,8 @@ void lv_drill_to_json(const lv_drill *d, lv_buf *out);
  * upload is reported (the row is still written, so the local history is complete). */
 int lv_drill_record(lv_repo *r, const lv_drill *d);
 
-/* History from the catalog, oldest first; limit 0 = all (else the newest `limit`). The row's strings
- * are valid during the callback; json is the whole record. */
-typedef struct lv_drill_row {
-    const char *json, *id, *kind, *source, *started_at, *target, *error; /* error "" when passed */
-    int passed;
-    double rto, rpo;                 /* rpo -1: unknown */
-} lv_drill_row;
+/* History from the catalog, oldest first; limit 0 = all (else the newest `limit`); the row:
+ * catalog/drills.h. */
 int lv_drill_history(lv_repo *r, int limit, int (*cb)(void *arg, const lv_drill_row *row), void *arg);
 
 /* The HTML report of the whole history (drills/report.c): one self-contained page. */

@@ -1,7 +1,7 @@
 /* The drill record: JSON text, stored in the repository (drills/<id>) and in the catalog (drills table),
  * and the catalog-rebuild step that brings the history back from the repository (contract in
- * drills/drill.h). The catalog's columns are filled by SQLite's JSON functions from the record itself,
- * so the record is the one source and there is no second encoder to keep in step. */
+ * drills/drill.h). The catalog's columns are filled from the record itself (catalog/drills.h), so the
+ * record is the one source and there is no second encoder to keep in step. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,15 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "common/error.h"
 #include "common/hex.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "crypto/crypto.h"
 #include "drills/drill.h"
-#include "catalog/catalog.h"
+#include "catalog/drills.h"
 #include "repo/registry.h"
 
 #define AAD_PREFIX "labvault drill "
@@ -169,39 +167,7 @@ void lv_drill_to_json(const lv_drill *d, lv_buf *out)
     lv_json_end(&j);
 }
 
-/* ---- catalog -------------------------------------------------------------------------------- */
-
-static int db_err(lv_repo *r, const char *op)
-{
-    return lv_err(LV_ERR_IO, "catalog %s: %s: %s", lv_catalog_path(r->cat), op,
-                  sqlite3_errmsg(lv_catalog_db(r->cat)));
-}
-
-/* Insert (or replace: the same id is the same drill) one record; key_id, when given, must be the
- * record's own id (a rebuild refuses an object whose content claims another name). */
-static int catalog_put(lv_repo *r, const char *json, const char *key_id)
-{
-    sqlite3 *db = lv_catalog_db(r->cat);
-    sqlite3_stmt *st;
-    const char *sql =
-        "INSERT OR REPLACE INTO drills(id, kind, time, passed, rto, rpo, record) "
-        "SELECT json_extract(?1, '$.id'), json_extract(?1, '$.kind'), "
-        "CAST(json_extract(?1, '$.started') AS INTEGER), json_extract(?1, '$.passed'), "
-        "json_extract(?1, '$.rto.total'), json_extract(?1, '$.rpo'), ?1 "
-        "WHERE json_valid(?1) AND json_type(?1, '$.id') = 'text' AND json_type(?1, '$.kind') = 'text' "
-        "AND json_type(?1, '$.started') IN ('real', 'integer') "
-        "AND json_type(?1, '$.passed') IN ('true', 'false') AND (?2 IS NULL OR json_extract(?1, '$.id') = ?2)";
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_err(r, "prepare drill insert");
-    sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
-    if (key_id)
-        sqlite3_bind_text(st, 2, key_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? LV_OK : db_err(r, "add drill");
-    if (rc == LV_OK && sqlite3_changes(db) != 1)
-        rc = lv_err(LV_ERR_CORRUPT, "drill record %s is not a valid drill record", key_id ? key_id : "(new)");
-    sqlite3_finalize(st);
-    return rc;
-}
+/* ---- catalog and repository --------------------------------------------------------------- */
 
 static void aad_of(const char *id, char *aad, size_t n) { snprintf(aad, n, AAD_PREFIX "%s", id); }
 
@@ -215,7 +181,7 @@ int lv_drill_record(lv_repo *r, const lv_drill *d)
     lv_repo_seal(r, aad, strlen(aad), json.data, json.len, 1, &sealed);
     int up = lv_store_put(r->store, key, sealed.data, sealed.len, LV_PUT_IF_ABSENT);
     char *upmsg = up ? lv_xstrdup(lv_errmsg()) : NULL;
-    int rc = catalog_put(r, lv_buf_cstr(&json), NULL);
+    int rc = lv_catalog_drill_put(r->cat, lv_buf_cstr(&json), NULL);
     if (rc == LV_OK && up != LV_OK)
         rc = lv_err(up, "drill %s is in the local catalog but not in the repository: %s", d->id, upmsg);
     free(upmsg);
@@ -224,34 +190,9 @@ int lv_drill_record(lv_repo *r, const lv_drill *d)
     return rc;
 }
 
-static const char *col(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? (const char *)t : "";
-}
-
 int lv_drill_history(lv_repo *r, int limit, int (*cb)(void *arg, const lv_drill_row *row), void *arg)
 {
-    sqlite3 *db = lv_catalog_db(r->cat);
-    sqlite3_stmt *st;
-    const char *sql = "SELECT record, id, kind, json_extract(record, '$.source'), "
-                      "json_extract(record, '$.started_at'), json_extract(record, '$.target'), "
-                      "json_extract(record, '$.error'), passed, rto, rpo "
-                      "FROM (SELECT * FROM drills ORDER BY time DESC, id DESC LIMIT ?1) ORDER BY time, id";
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_err(r, "prepare drill history");
-    sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
-    int rc = LV_OK, s;
-    while (rc == LV_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
-        lv_drill_row row = {col(st, 0), col(st, 1), col(st, 2), col(st, 3), col(st, 4), col(st, 5), col(st, 6),
-                            sqlite3_column_int(st, 7), sqlite3_column_double(st, 8),
-                            sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 9)};
-        rc = cb(arg, &row);
-    }
-    if (rc == LV_OK && s != SQLITE_DONE)
-        rc = db_err(r, "read drill history");
-    sqlite3_finalize(st);
-    return rc;
+    return lv_catalog_drill_history(r->cat, limit, cb, arg);
 }
 
 /* ---- catalog rebuild ------------------------------------------------------------------------ */
@@ -289,7 +230,7 @@ static int rebuild_step(lv_repo *r)
         if (g == LV_OK)
             g = lv_repo_unseal(r, aad, strlen(aad), sealed.data, sealed.len, &plain, k.v[i]);
         if (g == LV_OK)
-            g = catalog_put(r, lv_buf_cstr(&plain), id);
+            g = lv_catalog_drill_put(r->cat, lv_buf_cstr(&plain), id);
         if (g == LV_ERR_CORRUPT || g == LV_ERR_NOT_FOUND)
             lv_warn("skipping %s: %s", k.v[i], lv_errmsg());
         else if (g != LV_OK)

@@ -8,6 +8,8 @@
 #include "common/sort.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "catalog/blobs.h"
+#include "catalog/manifests.h"
 #include "catalog/catalog.h"
 #include "repo/manifest.h"
 #include "repo/index.h"

@@ -1,3 +1,4 @@
+#include "catalog/blobs.h"
 #include "repo/blobstore.h"
 
 #include <pthread.h>

@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "catalog/blobs.h"
 #include "catalog/catalog.h"
 #include "repo/pack.h"
 #include "repo/repo.h"

@@ -7,6 +7,7 @@
 #include "common/sort.h"
 #include "common/error.h"
 #include "common/hex.h"
+#include "catalog/blobs.h"
 #include "catalog/catalog.h"
 #include "repo/repo.h"
 

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/hex.h"
+#include "catalog/manifests.h"
 #include "catalog/catalog.h"
 #include "repo/pack.h"
 #include "repo/repo.h"

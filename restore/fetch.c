@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/hex.h"
 #include "common/sort.h"
+#include "catalog/blobs.h"
 #include "catalog/catalog.h"
 #include "repo/blobstore.h"
 #include "repo/pack.h"

@@ -150,7 +150,7 @@ int lv_pg_restore(lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_result 
     lv_pgman m;
     if ((rc = lv_pgman_load(r, b.id, &m)) != LV_OK)
         return lv_err_ctx("backup %.12s", b.id);
-    if (m.stop_lsn != b.stop_lsn || m.timeline != b.timeline) {
+    if (m.stop_lsn != b.s.stop_lsn || m.timeline != b.s.timeline) {
         lv_pgman_free(&m);
         return lv_err(LV_ERR_CORRUPT, "backup %.12s: the manifest and its catalog summary disagree (stop LSN or "
                       "timeline); run `labvault catalog rebuild`", b.id);

@@ -2,7 +2,7 @@
  * a target, and the check of the target against that backup and the archive (wal/range.h), all before
  * anything is written.
  *
- * The backup list comes from the catalog's manifest summaries (backup/pg.h), never from downloading
+ * The backup list comes from the catalog's manifest summaries (pg/backups.h), never from downloading
  * manifests. Times: backups record whole seconds (stop_time truncated), so a backup is "before" a time
  * target only when stop_time + 1 <= target, and a time target is reachable while it is before the second
  * after the last archived commit (commit times are whole seconds too). LSN targets are exact: stop_lsn
@@ -13,25 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "catalog/catalog.h"
+#include "pg/backups.h"
 #include "restore/pg.h"
 #include "wal/range.h"
-
-typedef struct lv_pg_backup_info {
-    char id[2 * LV_HASH_LEN + 1];
-    int incr;
-    char label[128];
-    uint64_t sysid;
-    uint32_t timeline, pg_version;
-    uint64_t start_lsn, stop_lsn;
-    int64_t start_time, stop_time;
-    uint64_t files, bytes, bytes_new, bytes_stored;
-    char prev[2 * LV_HASH_LEN + 1];
-} lv_pg_backup_info;
-
-/* Every pg backup in the catalog, oldest first (stop_time, then stop_lsn). *out is malloc'ed (NULL
- * when none). Summaries without the fields are skipped with a warning. */
-int lv_pg_backups_list(lv_catalog *c, lv_pg_backup_info **out, size_t *n);
 
 /* A parsed target: time as unix seconds with fraction; xid; lsn. LV_ERR_USAGE naming the value. */
 typedef struct lv_pg_target {

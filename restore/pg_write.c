@@ -18,6 +18,7 @@
 #include "common/fsutil.h"
 #include "common/hex.h"
 #include "common/log.h"
+#include "catalog/blobs.h"
 #include "catalog/catalog.h"
 #include "pg/page_delta.h"
 #include "repo/blobstore.h"

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog/blobs.h"
 #include "common/error.h"
 #include "common/hex.h"
 #include "common/log.h"

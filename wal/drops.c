@@ -6,6 +6,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "catalog/wal.h"
 #include "catalog/catalog.h"
 #include "wal/archive.h"
 #include "wal/walcat.h"
@@ -141,7 +142,7 @@ static int skippable(lv_repo *r, const lv_wal_object *o, int64_t since_us)
 {
     int known = 0;
     int64_t b, e;
-    if (!since_us || !r->cat || lv_walcat_times(r->cat, o->name.name, &known, &b, &e) != LV_OK) {
+    if (!since_us || !r->cat || lv_catalog_wal_times(r->cat, o->name.name, &known, &b, &e) != LV_OK) {
         lv_err_clear();
         return 0;
     }

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "catalog/wal.h"
 #include "catalog/catalog.h"
 #include "wal/records.h"
 #include "wal/walcat.h"
@@ -85,7 +86,7 @@ static int scan(lv_repo *r, const lv_wal_object *const *segs, size_t i, size_t n
 static int cat_says(lv_repo *r, const lv_wal_object *o, int64_t *b, int64_t *e)
 {
     int known = 0;
-    if (!r->cat || lv_walcat_times(r->cat, o->name.name, &known, b, e) != LV_OK) {
+    if (!r->cat || lv_catalog_wal_times(r->cat, o->name.name, &known, b, e) != LV_OK) {
         lv_err_clear();
         return -1;
     }

@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 #include "pg/page.h"
-#include "backup/pg_prev.h"
+#include "backup/pg_lock.h"
+#include "pg/summary.h"
 #include "backup/pg_read.h"
 #include "backup/pg_walk.h"
 #include "common/buf.h"
@@ -408,15 +409,21 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
 
 static void test_prev_and_lock(const char *tmp)
 {
-    char v[64];
-    const char *sum = "{\"type\":\"incr\",\"sysid\":\"7301234567890123456\",\"timeline\":2,\"start_lsn\":\"0/2000028\"}";
-    CHECK(lv_pg_summary_field(sum, "sysid", v, sizeof v) == 0 && strcmp(v, "7301234567890123456") == 0,
-          "summary field: a string");
-    CHECK(lv_pg_summary_field(sum, "timeline", v, sizeof v) == 0 && strcmp(v, "2") == 0, "summary field: a number");
-    CHECK(lv_pg_summary_field(sum, "start_lsn", v, sizeof v) == 0 && strcmp(v, "0/2000028") == 0,
-          "summary field: the last one");
-    CHECK(lv_pg_summary_field(sum, "stop_lsn", v, sizeof v) != 0, "summary field: absent");
-    CHECK(lv_pg_summary_field(sum, "sysid", v, 5) != 0, "summary field: too long for the buffer");
+    /* The summary an incremental reads its previous backup by (pg/summary.h; more in tests/pg). */
+    const char *sum = "{\"type\":\"incr\",\"sysid\":\"7301234567890123456\",\"pg_version\":150018,\"timeline\":2,"
+                      "\"stop_lsn\":\"0/2000100\",\"start_time\":1,\"stop_time\":2,\"start_lsn\":\"0/2000028\"}";
+    lv_pg_summary s;
+    CHECK(lv_pg_summary_decode(sum, &s) == LV_OK && s.sysid == 7301234567890123456ull, "summary field: a string");
+    CHECK(s.timeline == 2, "summary field: a number");
+    CHECK(s.start_lsn == 0x2000028, "summary field: the last one");
+    CHECK(lv_pg_summary_decode("{\"type\":\"incr\",\"sysid\":\"7301234567890123456\",\"pg_version\":150018,"
+                               "\"timeline\":2,\"start_time\":1,\"stop_time\":2,\"start_lsn\":\"0/2000028\"}", &s) ==
+              LV_ERR_CORRUPT && strstr(lv_errmsg(), "stop_lsn"),
+          "summary field: absent (%s)", lv_errmsg());
+    CHECK(lv_pg_summary_decode("{\"type\":\"incr\",\"sysid\":\"73012345678901234567890123\",\"pg_version\":150018,"
+                               "\"timeline\":2,\"stop_lsn\":\"0/2000100\",\"start_time\":1,\"stop_time\":2,"
+                               "\"start_lsn\":\"0/2000028\"}", &s) == LV_ERR_CORRUPT,
+          "summary field: too long for the buffer");
     char path[700];
     snprintf(path, sizeof path, "%s/catalog.db.backup-pg.lock", tmp);
     int a = -1, b = -1;

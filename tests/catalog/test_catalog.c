@@ -12,6 +12,8 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "catalog/blobs.h"
+#include "catalog/manifests.h"
 #include "catalog/catalog.h"
 #include "tests/check.h"
 
@@ -237,11 +239,14 @@ int main(void)
     CHECK(lv_catalog_meta_get(c, "schema_version", &v) == LV_OK && atoi(v) == lv_catalog_schema_version(),
           "schema_version recorded");
     free(v);
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(lv_catalog_db(c), "PRAGMA journal_mode", -1, &st, NULL);
+    sqlite3 *raw = NULL; /* journal_mode=WAL is a property of the file: look at it from outside */
+    sqlite3_stmt *st = NULL;
+    sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &st, NULL);
     CHECK(sqlite3_step(st) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0,
           "journal mode is WAL");
     sqlite3_finalize(st);
+    sqlite3_close(raw);
 
     test_blobs(c);
     test_packs_manifests_meta(c);

@@ -19,6 +19,8 @@
 #include "common/error.h"
 #include "common/hex.h"
 #include "common/log.h"
+#include "catalog/blobs.h"
+#include "catalog/manifests.h"
 #include "catalog/catalog.h"
 #include "repo/manifest.h"
 #include "repo/registry.h"
