@@ -71,7 +71,7 @@ static void summary(const lv_bk *b, const char *host, lv_snap_summary *s)
     s->seconds = st->seconds;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    s->end_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    s->end_ns = o->time_us ? o->time_us * 1000 : (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
     s->incomplete = st->errors > 0;
 }
 
@@ -134,7 +134,8 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res)
         lv_snap_summary_encode(&ss, &sum);
         lv_snap_summary_free(&ss);
         lv_snap_body_encode(root.data, (uint32_t)(root.len / LV_HASH_LEN), &body);
-        rc = lv_manifest_write(r, LV_SNAP_KIND, 0, lv_buf_cstr(&sum), body.data, body.len, res->id);
+        rc = lv_manifest_write(r, LV_SNAP_KIND, o->time_us / 1000000, lv_buf_cstr(&sum), body.data, body.len,
+                               res->id);
     }
     /* Committed: forget cached paths under the roots that this run did not see (deleted files). */
     for (size_t i = 0; rc == LV_OK && b.fc && i < b.nroots; i++)

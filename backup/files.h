@@ -46,6 +46,7 @@ typedef struct lv_backup_opts {
     const char *tar;               /* store the contents of this tar archive ("-" = stdin) instead */
     const char *docker_volume;     /* recorded in the summary */
     const char *host;              /* recorded in the summary */
+    int64_t time_us;               /* the snapshot's time (restic's --time); 0 = when it ends */
     int progress;                  /* print progress on stderr (a terminal) */
 } lv_backup_opts;
 

@@ -55,7 +55,8 @@ static int all_indexed(lv_fcache *f, const uint8_t *ext, size_t len, int *yes)
     for (size_t i = 0; i + LV_TREE_EXTENT_SIZE <= len; i += LV_TREE_EXTENT_SIZE) {
         lv_blob_loc loc;
         int rc = lv_catalog_blob_find(f->c, ext + i + 12, &loc);
-        if (rc == LV_ERR_NOT_FOUND) {
+        if (rc == LV_ERR_NOT_FOUND || (rc == LV_OK && !loc.indexed)) {
+            lv_err_clear();
             *yes = 0;
             return LV_OK;
         }

@@ -90,9 +90,12 @@ static int check_pgdata(run *u)
 static int check_cluster(run *u)
 {
     lv_pgs_info *i = &u->info;
+    /* A standby's own archive_mode does not matter here: its backup's WAL is the primary's, archived by the
+     * primary (or by this standby with archive_mode = always); the wait for it is the proof. */
     if (i->in_recovery)
-        return lv_err(LV_ERR_PG, "PostgreSQL is in recovery (a standby): back up the primary");
-    if (strcmp(i->archive_mode, "off") == 0)
+        lv_info("PostgreSQL is a standby: its WAL must reach the repository from the primary's archiving (or "
+                "this standby's, with archive_mode = always)");
+    else if (strcmp(i->archive_mode, "off") == 0)
         return lv_err(LV_ERR_PG, "archive_mode is off: a base backup needs its WAL archived (set archive_mode = "
                       "on and archive_command = 'labvault wal push %%p', then restart PostgreSQL)");
     char server[PATH_MAX];
@@ -147,12 +150,69 @@ static int tablespaces(run *u)
     return LV_OK;
 }
 
+/* global/pg_control is read after every other file, as pg_basebackup sends it last: on a standby, recovery
+ * of the backup ends at the minimum recovery point of the pg_control it restores, which then covers every
+ * page copied before it. Moves its entry out of u->tree into *last (empty when there is none). */
+static void take_control_file(run *u, lv_pg_tree *last)
+{
+    memset(last, 0, sizeof *last);
+    for (size_t i = 0; i < u->tree.n; i++) {
+        if (strcmp(u->tree.e[i].path, "global/pg_control") != 0)
+            continue;
+        last->e = lv_xmalloc(sizeof *last->e);
+        last->e[0] = u->tree.e[i];
+        last->n = last->cap = 1;
+        last->bytes = last->e[0].size;
+        memmove(&u->tree.e[i], &u->tree.e[i + 1], (u->tree.n - i - 1) * sizeof *u->tree.e);
+        u->tree.n--;
+        u->tree.bytes -= last->bytes;
+        return;
+    }
+}
+
+/* Read the file of `last` (one, not a page file) with the settings of u->rd and insert its entry into u->rd
+ * in path order (bad pages' file indexes follow). */
+static int read_last(run *u, const lv_pg_tree *last)
+{
+    lv_pg_read *x = &u->rd, y = *x;
+    y.tree = last;
+    y.files = NULL;
+    y.bad = NULL;
+    y.nfiles = y.nbad = 0;
+    y.keep = NULL;
+    y.bytes = y.bytes_read = y.bytes_new = y.delta_pages = y.delta_bytes = y.base_reads = 0;
+    y.progress = 0;
+    int rc = lv_pg_read_all(&y);
+    if (rc == LV_OK && y.nfiles == 1) { /* a whole file: no bad pages */
+        uint32_t at = 0;
+        while (at < x->nfiles && strcmp(x->files[at].path, y.files[0].path) < 0)
+            at++;
+        x->files = lv_xrealloc(x->files, (x->nfiles + 1) * sizeof *x->files);
+        memmove(&x->files[at + 1], &x->files[at], (x->nfiles - at) * sizeof *x->files);
+        x->files[at] = y.files[0];
+        x->nfiles++;
+        y.nfiles = 0; /* moved */
+        for (uint32_t k = 0; k < x->nbad; k++)
+            x->bad[k].file_index += x->bad[k].file_index >= at;
+        x->bytes += y.bytes;
+        x->bytes_read += y.bytes_read;
+        x->bytes_new += y.bytes_new;
+        x->delta_pages += y.delta_pages;
+        x->delta_bytes += y.delta_bytes;
+        x->base_reads += y.base_reads;
+    }
+    lv_pg_read_free(&y);
+    return rc;
+}
+
 /* From the start to the flushed blobs. */
 static int copy_files(run *u)
 {
     int rc = lv_pg_walk(u->pgdata, &u->tree);
     if (rc != LV_OK)
         return rc;
+    lv_pg_tree last;
+    take_control_file(u, &last);
     lv_pg_read *x = &u->rd;
     x->r = u->r;
     x->pgdata = u->pgdata;
@@ -168,7 +228,11 @@ static int copy_files(run *u)
     if ((rc = lv_packer_new(u->r, &u->p)) != LV_OK)
         return rc;
     x->p = u->p;
-    if ((rc = lv_pg_read_all(x)) != LV_OK)
+    rc = lv_pg_read_all(x);
+    if (rc == LV_OK && last.n)
+        rc = read_last(u, &last);
+    lv_pg_tree_free(&last);
+    if (rc != LV_OK)
         return rc;
     if ((rc = lv_packer_flush(u->p)) != LV_OK)
         return rc;
@@ -245,8 +309,10 @@ static int commit(run *u)
     int threaded = pthread_create(&th, NULL, wal_wait_thread, &w) == 0;
     if (!threaded)
         wal_wait_thread(&w);
+    /* On a standby the stop LSN (its minimum recovery point) may lie before what the session's snapshot
+     * sees: the row counts are then informational (no snapshot: not exact). */
     char *snap = NULL;
-    int rc = lv_pgs_snapshot(u->c, &snap);
+    int rc = u->info.in_recovery ? LV_OK : lv_pgs_snapshot(u->c, &snap);
     if (rc == LV_OK)
         rc = lv_pg_relmap_collect(u->c, &u->conn, u->o->count_rows, snap, &m->databases, &m->ndatabases,
                                   &u->rows_exact);
@@ -258,6 +324,10 @@ static int commit(run *u)
     if (rc != LV_OK)
         return rc;
     m->rows_lsn = u->rows_exact ? m->stop_lsn : 0;
+    if (w.rc != LV_OK && u->info.in_recovery)
+        return lv_err(w.rc, "backup not committed: %s (a standby cannot switch WAL segments: the primary archives "
+                      "the segment once it is full, or after its archive_timeout; run SELECT pg_switch_wal() on the "
+                      "primary, or set archive_timeout there)", w.msg);
     if (w.rc != LV_OK)
         return lv_err(w.rc, "backup not committed: %s (is archive_command = 'labvault wal push %%p' working? see "
                       "`labvault check`)", w.msg);

@@ -1,11 +1,12 @@
 /* PostgreSQL base backups: `labvault backup pg [--type full|incr]` (DESIGN.md 3-4, issue 6).
  *
  * Runs on the database host as the PostgreSQL OS user. On ONE libpq session that stays open:
- * check the cluster (not a standby; archive_mode on; its system identifier is the repository's stanza,
- * or there is none yet), pg_backup_start(label, fast) (pg_start_backup(label, fast, false) before 15),
+ * check the cluster (archive_mode on, unless it is a standby; its system identifier is the repository's
+ * stanza, or there is none yet), pg_backup_start(label, fast) (pg_start_backup(label, fast, false) before 15),
  * read the data directory and tablespaces directly, pg_backup_stop(false) (pg_stop_backup(false, false)
  * before 15: the server does not wait for the archiver; we wait for the WAL in the repository, below), keep the returned backup_label and tablespace_map in the manifest (never written into the
- * data directory). Skips what pg_basebackup skips (DESIGN.md 4). Only one backup per repository and
+ * data directory). Skips what pg_basebackup skips (DESIGN.md 4; backup/pg_walk.h). global/pg_control is
+ * read after every other file. Only one backup per repository and
  * cluster runs at a time (opts->lock_path, a file beside the catalog; a second one is LV_ERR_LOCKED, exit 7).
  *
  * Test-only: LABVAULT_TEST_PAUSE_AFTER_START=<seconds> sleeps that long after the start (interruptible),
@@ -30,6 +31,16 @@
  * The backup is complete only once the WAL from start_lsn to stop_lsn is in the archive: it waits for
  * those segments in the repository (up to opts->archive_timeout seconds, then LV_ERR_INCOMPLETE: the
  * manifest is not written). Order: blobs flushed -> WAL present -> manifest (the commit point).
+ *
+ * A streaming standby (its data directory and its connection) is backed up the way pg_basebackup does it
+ * there: the same start and stop functions, which the server runs as a restartpoint and its minimum
+ * recovery point (the backup_label says "BACKUP FROM: standby"); pg_control, read last, ends the backup's
+ * recovery at a point that covers every page read. Its WAL is the primary's: archived by the primary, or
+ * by the standby with archive_mode = always, so the standby's own archive_mode is not checked. A standby
+ * cannot switch segments: the wait ends when the primary archives the segment holding the stop point (it
+ * is full, archive_timeout passed, or pg_switch_wal() ran there), and its timeout message says so. Row
+ * counts are never exact on a standby (rows_exact false): its stop point may precede what the counting
+ * snapshot sees. A promotion during the backup makes the stop fail (PostgreSQL refuses it).
  *
  * Manifest summary JSON (what `backups`, restore planning and drills read from the catalog, without
  * downloading the manifest): {"type":"full"|"incr", "label", "sysid":"<decimal>", "pg_version":150004,
@@ -78,9 +89,10 @@ typedef struct lv_pg_backup_result {
 extern volatile sig_atomic_t lv_pg_backup_interrupt;
 
 /* Codes: LV_ERR_CONFIG (no pgdata, not a data directory: the message names it), LV_ERR_PG (cannot
- * connect, standby, archive_mode off, a function refused), LV_ERR_CONFLICT (another cluster than the
- * repository's stanza, or pgdata is not the connected server's data_directory), LV_ERR_LOCKED,
- * LV_ERR_INCOMPLETE (WAL did not arrive in time), LV_ERR_INTERRUPTED, LV_ERR_IO and the store's codes.
+ * connect, archive_mode off on a primary, an unsupported version, a function refused), LV_ERR_CONFLICT
+ * (another cluster than the repository's stanza, or pgdata is not the connected server's data_directory),
+ * LV_ERR_LOCKED, LV_ERR_INCOMPLETE (WAL did not arrive in time), LV_ERR_INTERRUPTED, LV_ERR_IO and the
+ * store's codes.
  * Bad pages do not fail the backup: it commits and returns LV_ERR_INCOMPLETE with res->id set. */
 int lv_pg_backup(lv_repo *r, const lv_pg_backup_opts *o, lv_pg_backup_result *res);
 void lv_pg_backup_result_free(lv_pg_backup_result *res);

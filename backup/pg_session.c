@@ -44,10 +44,10 @@ int lv_pgs_info_get(PGconn *c, lv_pgs_info *info)
     info->segment_blocks = (uint32_t)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
     info->wal_segment_size = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
     PQclear(res);
-    if (info->version < 130000 || info->block_size < 1024 || info->block_size > 32768 ||
+    if (info->version < 130000 || info->version >= 190000 || info->block_size < 1024 || info->block_size > 32768 ||
         (info->block_size & (info->block_size - 1)) || info->segment_blocks == 0 || info->wal_segment_size == 0)
         return lv_err(LV_ERR_PG, "unsupported PostgreSQL server: version %d, block size %u, segment %u blocks, "
-                      "WAL segment %u bytes (labvault supports 13 to 17)", info->version, info->block_size,
+                      "WAL segment %u bytes (labvault supports 13 to 18)", info->version, info->block_size,
                       info->segment_blocks, info->wal_segment_size);
     return LV_OK;
 }

@@ -1,5 +1,5 @@
 /* The libpq side of `backup pg`: one session that stays open from pg_backup_start to pg_backup_stop,
- * the cluster facts a backup records, and the per-version SQL (PostgreSQL 13-17).
+ * the cluster facts a backup records, and the per-version SQL (PostgreSQL 13-18).
  *
  * Version differences handled here: pg_backup_start(label, fast) / pg_backup_stop(wait) from 15,
  * pg_start_backup(label, fast, exclusive => false) / pg_stop_backup(exclusive => false, wait) before.

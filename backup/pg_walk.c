@@ -15,10 +15,12 @@
 /* Directories (relative to the data directory) whose contents are not backed up. */
 static const char *const skip_contents[] = {"pg_wal", "pg_dynshmem", "pg_notify", "pg_replslot", "pg_serial",
                                             "pg_snapshots", "pg_stat_tmp", "pg_subtrans", NULL};
-/* Files left out wherever they are (the server recreates or ignores them, or they would mislead it). */
+/* Files left out wherever they are (the server recreates or ignores them, or they would mislead it). Unlike
+ * pg_basebackup, the signal files too: they say how the source server was started (a standby's
+ * standby.signal would keep a restored copy in standby mode); a restore writes its own recovery.signal. */
 static const char *const skip_files[] = {"postmaster.pid", "postmaster.opts", "backup_label", "tablespace_map",
                                          "backup_manifest", "postgresql.auto.conf.tmp", "current_logfiles.tmp",
-                                         NULL};
+                                         "standby.signal", "recovery.signal", NULL};
 
 static int in_list(const char *s, const char *const *list)
 {

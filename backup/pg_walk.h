@@ -4,7 +4,8 @@
  * files, sorted bytewise by their path relative to DIR. Left out, as pg_basebackup leaves them out:
  * the contents of pg_wal, pg_dynshmem, pg_notify, pg_replslot, pg_serial, pg_snapshots, pg_stat_tmp and
  * pg_subtrans; anywhere: postmaster.pid, postmaster.opts, backup_label, tablespace_map, backup_manifest,
- * postgresql.auto.conf.tmp, current_logfiles.tmp, pg_internal.init* and pgsql_tmp*; temporary
+ * postgresql.auto.conf.tmp, current_logfiles.tmp, pg_internal.init* and pgsql_tmp*, and (unlike
+ * pg_basebackup) standby.signal and recovery.signal, which a restore writes for itself; temporary
  * relations (t<backend>_<relfilenode>...), and every fork but _init of an unlogged relation (one that
  * has an _init fork). Directories are not listed (restore recreates PostgreSQL's layout). A file or
  * directory that vanishes while we walk is skipped silently (WAL replay recreates what matters).

@@ -19,7 +19,8 @@ const char lv_cat_schema_blobs[] =
 
 int lv_cat_blobs_prepare(lv_catalog *c)
 {
-    int rc = lv_cat_prepare(c, "SELECT type, pack, offset, length, raw_length FROM blobs WHERE id = ?1",
+    int rc = lv_cat_prepare(c, "SELECT b.type, b.pack, b.offset, b.length, b.raw_length, p.index_id IS NOT NULL "
+                               "FROM blobs b LEFT JOIN packs p ON p.id = b.pack WHERE b.id = ?1",
                             &c->st_blob_find);
     if (rc == LV_OK)
         rc = lv_cat_prepare(c, "INSERT OR IGNORE INTO blobs(id, type, pack, offset, length, raw_length) "
@@ -50,6 +51,7 @@ int lv_catalog_blob_find(lv_catalog *c, const uint8_t id[32], lv_blob_loc *loc)
             loc->offset = (uint64_t)sqlite3_column_int64(st, 2);
             loc->length = (uint32_t)sqlite3_column_int64(st, 3);
             loc->raw_length = (uint32_t)sqlite3_column_int64(st, 4);
+            loc->indexed = (uint8_t)sqlite3_column_int(st, 5);
         }
     } else if (r == SQLITE_DONE) {
         rc = lv_err(LV_ERR_NOT_FOUND, "blob not in the catalog"); /* the common case on backup */
@@ -93,6 +95,7 @@ int lv_catalog_blob_each(lv_catalog *c,
         }
         uint8_t id[32];
         lv_blob_loc loc;
+        memset(&loc, 0, sizeof loc);
         memcpy(id, sqlite3_column_blob(st, 0), 32);
         memcpy(loc.pack, sqlite3_column_blob(st, 2), 32);
         loc.type = (uint8_t)sqlite3_column_int(st, 1);
@@ -147,6 +150,33 @@ int lv_catalog_index_add(lv_catalog *c, const uint8_t index_id[32])
         return rc;
     sqlite3_bind_blob(st, 1, index_id, 32, SQLITE_STATIC);
     return lv_cat_step_done(c, st, "add index object");
+}
+
+int lv_catalog_index_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t index_id[32]), void *arg)
+{
+    sqlite3_stmt *st;
+    int rc = lv_cat_prepare(c, "SELECT id FROM indexes ORDER BY id", &st);
+    if (rc)
+        return rc;
+    int r;
+    while (rc == LV_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != 32) {
+            rc = lv_err(LV_ERR_CORRUPT, "catalog %s: index row with a malformed id", c->path);
+            break;
+        }
+        uint8_t id[32];
+        memcpy(id, sqlite3_column_blob(st, 0), 32);
+        rc = cb(arg, id);
+    }
+    if (rc == LV_OK && r != SQLITE_DONE)
+        rc = lv_cat_err(c, "list index objects");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int lv_catalog_index_forget_all(lv_catalog *c)
+{
+    return lv_cat_exec(c, "DELETE FROM blobs; DELETE FROM packs; DELETE FROM indexes", "forget the index");
 }
 
 int lv_catalog_pack_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t pack[32], uint64_t size),

@@ -16,6 +16,9 @@ typedef struct lv_blob_loc {
     uint32_t length;      /* bytes in the pack (sealed) */
     uint32_t raw_length;  /* plaintext bytes */
     uint8_t type;         /* LV_BLOB_DATA, LV_BLOB_TREE (repo/pack.h) */
+    uint8_t indexed;      /* lv_catalog_blob_find: its pack is listed by an index object. A blob known
+                           * only from an unindexed pack's header (catalog rebuild) can be read, but
+                           * writers must not deduplicate against it: prune may delete such a pack */
 } lv_blob_loc;
 
 /* Blob index. find: LV_ERR_NOT_FOUND when absent. add: an existing id keeps its first location. */
@@ -28,6 +31,10 @@ int lv_catalog_pack_add(lv_catalog *c, const uint8_t pack[32], uint64_t size, co
 /* index_seen: 1 known, 0 not known, -LV_ERR_IO (negative) when the lookup itself failed. */
 int lv_catalog_index_seen(lv_catalog *c, const uint8_t index_id[32]);
 int lv_catalog_index_add(lv_catalog *c, const uint8_t index_id[32]);
+/* Iterate the index objects the catalog has read. */
+int lv_catalog_index_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t index_id[32]), void *arg);
+/* Forget every blob, pack and index object (before reading index/ again; manifests stay). */
+int lv_catalog_index_forget_all(lv_catalog *c);
 /* Iterate packs (for repo check). */
 int lv_catalog_pack_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t pack[32], uint64_t size),
                          void *arg);

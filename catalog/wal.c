@@ -2,8 +2,10 @@
 #include "catalog/wal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/error.h"
 #include "catalog/db.h"
 
@@ -163,5 +165,49 @@ int lv_catalog_wal_last_pushed(lv_catalog *c, int64_t *pushed)
     else
         rc = lv_cat_err(c, "read the last push");
     sqlite3_finalize(st);
+    return rc;
+}
+
+struct lv_catalog_wal_seen {
+    lv_catalog *c;
+    sqlite3_stmt *add;
+};
+
+int lv_catalog_wal_seen_begin(lv_catalog *c, lv_catalog_wal_seen **out)
+{
+    *out = NULL;
+    int rc = lv_cat_exec(c, "CREATE TEMP TABLE IF NOT EXISTS wal_seen(name TEXT PRIMARY KEY); DELETE FROM wal_seen",
+                         "sync WAL files");
+    lv_catalog_wal_seen *s = lv_xcalloc(1, sizeof *s);
+    s->c = c;
+    if (rc == LV_OK)
+        rc = lv_cat_prepare(c, "INSERT OR IGNORE INTO wal_seen(name) VALUES (?1)", &s->add);
+    *out = s;
+    return rc;
+}
+
+int lv_catalog_wal_seen_add(lv_catalog_wal_seen *s, const char *name)
+{
+    sqlite3_bind_text(s->add, 1, name, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s->add);
+    sqlite3_reset(s->add);
+    return r == SQLITE_DONE ? LV_OK : lv_cat_err(s->c, "list WAL files");
+}
+
+int lv_catalog_wal_seen_end(lv_catalog_wal_seen *s, int forget, int64_t *removed)
+{
+    *removed = 0;
+    if (!s)
+        return LV_OK;
+    lv_catalog *c = s->c;
+    sqlite3_finalize(s->add);
+    free(s);
+    int rc = LV_OK;
+    if (forget) {
+        rc = lv_cat_exec(c, "DELETE FROM wal_files WHERE name NOT IN (SELECT name FROM wal_seen)", "sync WAL files");
+        if (rc == LV_OK)
+            *removed = sqlite3_changes(c->db);
+    }
+    sqlite3_exec(c->db, "DROP TABLE IF EXISTS wal_seen", NULL, NULL, NULL);
     return rc;
 }

@@ -43,6 +43,14 @@ int lv_catalog_wal_pushed(lv_catalog *c, const char *name, int64_t *pushed);
 /* The newest push time of any file (0 when none). */
 int lv_catalog_wal_last_pushed(lv_catalog *c, int64_t *pushed);
 
+/* The names a listing of wal/ saw, to forget the rows of the files that are gone (catalog sync): begin,
+ * add every listed name, end (forget: delete the rows of names not added, *removed counts them; 0: only
+ * clean up). end frees s whatever happens. */
+typedef struct lv_catalog_wal_seen lv_catalog_wal_seen;
+int lv_catalog_wal_seen_begin(lv_catalog *c, lv_catalog_wal_seen **out);
+int lv_catalog_wal_seen_add(lv_catalog_wal_seen *s, const char *name);
+int lv_catalog_wal_seen_end(lv_catalog_wal_seen *s, int forget, int64_t *removed);
+
 /* Journal a failure (op: "push", "fetch", "drop", "check"); name may be "". */
 int lv_catalog_wal_failure_add(lv_catalog *c, const char *op, const char *name, int code, const char *message);
 /* Recent journal entries, newest first (op NULL = all ops). */

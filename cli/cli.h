@@ -48,21 +48,31 @@ struct lv_ctx {
     lv_repo *repo;
     lv_catalog *cat;
     char *passphrase;
+    struct lv_lock *inflight; /* this command's in-flight marker (LV_CTX_INFLIGHT) */
 };
 
 extern const lv_cmd lv_commands[];
 
 /* The value of a command flag, "" for a given switch, NULL when absent. */
 const char *lv_ctx_flag(const lv_ctx *ctx, const char *name);
+/* Every value of a repeatable flag, in order: *out (malloc'ed, NULL-terminated; free it) and the count. */
+size_t lv_ctx_flag_all(const lv_ctx *ctx, const char *name, const char ***out);
 
 /* Open the store named by the configuration (no repository access yet). */
 int lv_ctx_open_store(lv_ctx *ctx);
 /* Resolve the credential: key-file option, LABVAULT_PASSPHRASE, passphrase-file option, or a prompt
  * when stdin is a terminal (confirm = ask twice). The strings stay valid until lv_ctx_close. */
 int lv_ctx_credential(lv_ctx *ctx, int confirm, lv_credential *cred);
-/* Open store, repository and (with_catalog) the catalog, attached as repo->cat. A catalog file that did
+/* What lv_ctx_open_repo opens besides store and repository (each includes the ones before it):
+ *   LV_CTX_CATALOG   the catalog, attached as repo->cat;
+ *   LV_CTX_SYNC      and bring it up to date with the repository (manifests/sync.h: other hosts'
+ *                    backups, objects prune or forget removed);
+ *   LV_CTX_INFLIGHT  and, before that sync, announce the command with an in-flight marker (repo/lock.h)
+ *                    that prune respects; for every command that writes or reads blobs. */
+enum { LV_CTX_CATALOG = 1, LV_CTX_SYNC = 3, LV_CTX_INFLIGHT = 7 };
+/* Open store, repository and what `what` asks for (0: neither catalog nor sync). A catalog file that did
  * not exist yet is filled from the repository first (lv_ctx_rebuild_catalog), with a warning. */
-int lv_ctx_open_repo(lv_ctx *ctx, int with_catalog);
+int lv_ctx_open_repo(lv_ctx *ctx, int what);
 /* Refill ctx->cat from the repository and bind it to it; LV_ERR_INCOMPLETE when packs were missing (what
  * is there is recorded). */
 int lv_ctx_rebuild_catalog(lv_ctx *ctx, lv_rebuild_stats *st);
@@ -116,6 +126,10 @@ int lv_cmd_backups(lv_ctx *ctx);
 int lv_cmd_drill_run(lv_ctx *ctx);
 int lv_cmd_drill_history(lv_ctx *ctx);
 int lv_cmd_drill_report(lv_ctx *ctx);
+
+int lv_cmd_forget(lv_ctx *ctx); /* cli/cmd_retention.c */
+int lv_cmd_prune(lv_ctx *ctx);
+int lv_cmd_repo_stats(lv_ctx *ctx);
 
 /* Register every module's manifest kinds and catalog-rebuild steps (cli/register.c); main() calls it
  * once, before anything else runs. */

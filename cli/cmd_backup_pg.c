@@ -62,7 +62,7 @@ int lv_cmd_backup_pg(lv_ctx *ctx)
     char *lock = cat ? lv_xasprintf("%s.backup-pg.lock", cat) : NULL;
     o.lock_path = lock;
 
-    int rc = lv_ctx_open_repo(ctx, 1);
+    int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     if (rc != LV_OK) {
         free(lock);
         return rc;

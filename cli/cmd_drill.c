@@ -67,7 +67,7 @@ int lv_cmd_drill_run(lv_ctx *ctx)
     o.cfg = ctx->cfg;
     o.progress = !ctx->json && isatty(2) && lv_log_get_level() <= LV_LOG_WARN;
 
-    int rc = lv_ctx_open_repo(ctx, 1);
+    int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     if (rc)
         return rc;
     lv_drill d;
@@ -134,7 +134,7 @@ int lv_cmd_drill_history(lv_ctx *ctx)
         if (*end || limit < 1 || limit > 1000000)
             return lv_err(LV_ERR_USAGE, "drill history: --limit %s is not a number from 1 to 1000000", lim);
     }
-    int rc = lv_ctx_open_repo(ctx, 1);
+    int rc = lv_ctx_open_repo(ctx, LV_CTX_CATALOG);
     if (rc)
         return rc;
     lv_buf out = LV_BUF_INIT;
@@ -157,7 +157,7 @@ int lv_cmd_drill_report(lv_ctx *ctx)
     const char *file = lv_ctx_flag(ctx, "html");
     if (!file || !*file)
         return lv_err(LV_ERR_USAGE, "drill report: --html FILE is required");
-    int rc = lv_ctx_open_repo(ctx, 1);
+    int rc = lv_ctx_open_repo(ctx, LV_CTX_CATALOG);
     if (rc)
         return rc;
     lv_buf html = LV_BUF_INIT;

@@ -13,6 +13,7 @@
 #include "backup/hooks.h"
 #include "cli/cli.h"
 #include "common/error.h"
+#include "common/timefmt.h"
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -20,17 +21,6 @@
 #include "snapshot/reader.h"
 #include "snapshot/snapshot.h"
 #include "snapshot/summary.h"
-
-/* Every value of a repeatable flag, in order. */
-static size_t flag_all(const lv_ctx *ctx, const char *name, const char ***out)
-{
-    size_t n = 0;
-    *out = lv_xcalloc((size_t)ctx->nflags + 1, sizeof **out);
-    for (int i = 0; i < ctx->nflags; i++)
-        if (strcmp(ctx->flag_names[i], name) == 0)
-            (*out)[n++] = ctx->flag_values[i];
-    return n;
-}
 
 static void fmt_time(int64_t t, char out[32])
 {
@@ -153,8 +143,8 @@ static void print_backup(lv_ctx *ctx, const lv_backup_result *res, int rc, lv_bu
 int lv_cmd_backup_files(lv_ctx *ctx)
 {
     const char **tags = NULL, **ex_flags = NULL, **ex_files = NULL, **excludes = NULL;
-    size_t ntags = flag_all(ctx, "tag", &tags), nex = flag_all(ctx, "exclude", &ex_flags);
-    size_t nexf = flag_all(ctx, "exclude-file", &ex_files), nall = 0;
+    size_t ntags = lv_ctx_flag_all(ctx, "tag", &tags), nex = lv_ctx_flag_all(ctx, "exclude", &ex_flags);
+    size_t nexf = lv_ctx_flag_all(ctx, "exclude-file", &ex_files), nall = 0;
     lv_buf ex_store = LV_BUF_INIT, out = LV_BUF_INIT;
     char *volume_path = NULL, **stopped = NULL;
     size_t nstopped = 0;
@@ -188,6 +178,10 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     o.tar = lv_ctx_flag(ctx, "from-tar");
     o.docker_volume = volume;
     o.progress = !ctx->json && isatty(2) && lv_log_get_level() <= LV_LOG_WARN;
+    o.host = lv_ctx_flag(ctx, "host");
+    const char *when = lv_ctx_flag(ctx, "time");
+    if (rc == LV_OK && when && lv_time_parse(when, 1, &o.time_us) != 0)
+        rc = lv_err(LV_ERR_USAGE, "--time '%s': expected 'YYYY-MM-DD HH:MM:SS' (local time, or UTC with Z)", when);
     if (rc == LV_OK && lv_ctx_flag(ctx, "stop-containers") && !volume)
         rc = lv_err(LV_ERR_USAGE, "--stop-containers needs --docker-volume NAME");
     if (rc == LV_OK && volume && (o.npaths || o.stdin_name || o.tar))
@@ -196,7 +190,7 @@ int lv_cmd_backup_files(lv_ctx *ctx)
         rc = lv_err(LV_ERR_USAGE, "nothing to back up: give PATH..., --docker-volume, --stdin or --from-tar");
     /* Open the repository before anything stops: a wrong passphrase must not cost an outage. */
     if (rc == LV_OK)
-        rc = lv_ctx_open_repo(ctx, 1);
+        rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     if (rc != LV_OK)
         goto out;
 
@@ -266,7 +260,7 @@ out:
 
 int lv_cmd_snapshots(lv_ctx *ctx)
 {
-    int rc = lv_ctx_open_repo(ctx, 1);
+    int rc = lv_ctx_open_repo(ctx, LV_CTX_SYNC);
     if (rc != LV_OK)
         return rc;
     lv_snap_row *v;
@@ -422,7 +416,7 @@ static int ls_dir(lsctx *l, const uint8_t *pages, uint32_t npages)
 
 int lv_cmd_ls(lv_ctx *ctx)
 {
-    int rc = lv_ctx_open_repo(ctx, 1);
+    int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     char id[2 * LV_HASH_LEN + 1];
     if (rc == LV_OK)
         rc = lv_snap_resolve(ctx->cat, ctx->argv[0], id);
@@ -594,7 +588,7 @@ static int diff_dirs(dctx *d, const uint8_t *pa, uint32_t na, const uint8_t *pb,
 
 int lv_cmd_diff(lv_ctx *ctx)
 {
-    int rc = lv_ctx_open_repo(ctx, 1);
+    int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     char id1[2 * LV_HASH_LEN + 1], id2[2 * LV_HASH_LEN + 1];
     if (rc == LV_OK)
         rc = lv_snap_resolve(ctx->cat, ctx->argv[0], id1);
@@ -636,7 +630,7 @@ int lv_cmd_restore_files(lv_ctx *ctx)
         return lv_err(LV_ERR_USAGE, "restore files: give exactly one of --to DIR and --tar FILE|-");
     if (tar && strcmp(tar, "-") == 0 && ctx->json)
         return lv_err(LV_ERR_USAGE, "--json and --tar - both want standard output");
-    int rc = lv_ctx_open_repo(ctx, 1);
+    int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     char id[2 * LV_HASH_LEN + 1];
     if (rc == LV_OK)
         rc = lv_snap_resolve(ctx->cat, ctx->argv[0], id);
@@ -647,7 +641,7 @@ int lv_cmd_restore_files(lv_ctx *ctx)
     memset(&o, 0, sizeof o);
     o.snapshot = id;
     o.target = to ? to : tar;
-    o.nincludes = flag_all(ctx, "include", &inc);
+    o.nincludes = lv_ctx_flag_all(ctx, "include", &inc);
     o.includes = inc;
     o.overwrite = lv_ctx_flag(ctx, "overwrite") != NULL;
     o.threads = 2 * (int)lv_config_int(ctx->cfg, "s3-concurrency");

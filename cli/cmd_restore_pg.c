@@ -76,6 +76,7 @@ int lv_cmd_restore_pg(lv_ctx *ctx)
     o.target_action = lv_ctx_flag(ctx, "target-action");
     o.delta = lv_ctx_flag(ctx, "delta") != NULL;
     o.dry_run = lv_ctx_flag(ctx, "dry-run") != NULL;
+    o.pg_bin = lv_config_str(ctx->cfg, "pg-bin");
     if (!o.to || !o.to[0])
         return lv_err(LV_ERR_USAGE, "restore pg: --to DIR is required");
     lv_pg_tsmap *maps = NULL;
@@ -91,7 +92,7 @@ int lv_cmd_restore_pg(lv_ctx *ctx)
     o.workers = 2 * (int)lv_config_int(ctx->cfg, "s3-concurrency");
     o.progress = !ctx->json && isatty(2) && lv_log_get_level() <= LV_LOG_WARN;
     if (rc == LV_OK)
-        rc = lv_ctx_open_repo(ctx, 1);
+        rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     lv_pg_restore_result res;
     memset(&res, 0, sizeof res);
     if (rc == LV_OK) {
@@ -174,7 +175,7 @@ static void window_json(lv_json *j, const lv_pg_window *w, int rc)
 
 int lv_cmd_backups(lv_ctx *ctx)
 {
-    int rc = lv_ctx_open_repo(ctx, 1);
+    int rc = lv_ctx_open_repo(ctx, LV_CTX_SYNC);
     if (rc != LV_OK)
         return rc;
     lv_pg_backup_info *v;

@@ -108,7 +108,7 @@ static void async_opts(const lv_ctx *ctx, lv_wal_async_opts *o)
 /* Open repository and catalog; a catalog that cannot be opened fails the push loudly. */
 static int open_for_push(lv_ctx *ctx)
 {
-    int rc = lv_ctx_open_repo(ctx, 1);
+    int rc = lv_ctx_open_repo(ctx, LV_CTX_CATALOG);
     if (rc != LV_OK && ctx->repo && !ctx->cat)
         rc = lv_err(rc, "%s (wal push records every archived file in the catalog: make it writable by "
                     "the PostgreSQL OS user, or set [global] catalog)", lv_errmsg());
@@ -472,7 +472,7 @@ static void status_json(lv_ctx *ctx, const lv_wal_status *st, lv_json *j)
 
 int lv_cmd_wal_status(lv_ctx *ctx)
 {
-    int rc = lv_ctx_open_repo(ctx, 1);
+    int rc = lv_ctx_open_repo(ctx, LV_CTX_SYNC);
     if (rc != LV_OK)
         return rc;
     lv_wal_status st;

@@ -259,7 +259,7 @@ int lv_cmd_wal_drops(lv_ctx *ctx)
     int64_t since_us = 0;
     const char *since = lv_ctx_flag(ctx, "since");
     int rc = since ? parse_since(since, &since_lsn, &since_us) : LV_OK;
-    if (rc != LV_OK || (rc = lv_ctx_open_repo(ctx, 1)) != LV_OK)
+    if (rc != LV_OK || (rc = lv_ctx_open_repo(ctx, LV_CTX_CATALOG)) != LV_OK)
         return rc;
     drops_ctx c = {.json = ctx->json, .out = LV_BUF_INIT};
     load_arg la = {&c, ctx->repo};

@@ -48,6 +48,8 @@ static const lv_flag wal_drops_flags[] = {
 
 static const lv_flag backup_files_flags[] = {
     {"tag", "TAG", "label the snapshot (repeatable)"},
+    {"time", "TIME", "record the snapshot as taken at TIME ('2026-01-31 03:00:00', local time) instead of now"},
+    {"host", "HOST", "record the snapshot as taken on HOST instead of this host's name"},
     {"exclude", "PATTERN", "leave out matching entries: a pattern with '/' matches the absolute path, else the "
                            "name (shell wildcards; repeatable)"},
     {"exclude-file", "FILE", "read exclude patterns from FILE, one per line ('#' comments)"},
@@ -118,6 +120,39 @@ static const lv_flag drill_report_flags[] = {
     {NULL, NULL, NULL},
 };
 
+#define PRUNE_FLAGS                                                                                         \
+    {"max-unused", "PERCENT", "repack packs with more than PERCENT unused bytes (default 10)"},                  \
+        {"safety", "full|none", "none: delete at once, without waiting for running backups and restores "       \
+                                "(only when no other labvault uses the repository)"},                           \
+        {"wait", "SECONDS", "wait this long for running backups and restores to finish before deleting "        \
+                            "(default 600; then the deletion waits for the next run)"}
+
+static const lv_flag forget_flags[] = {
+    {"keep-last", "N", "keep the N newest of each group"},
+    {"keep-hourly", "N", "keep the newest of each of the N newest hours ('unlimited': every hour)"},
+    {"keep-daily", "N", "... of each of the N newest days"},
+    {"keep-weekly", "N", "... of each of the N newest ISO weeks"},
+    {"keep-monthly", "N", "... of each of the N newest months"},
+    {"keep-yearly", "N", "... of each of the N newest years"},
+    {"keep-within", "DURATION", "keep every backup within DURATION (30d, 12h, 1y2w) of the group's newest"},
+    {"keep-tag", "TAG", "keep every snapshot with this tag (repeatable)"},
+    {"recovery-window", "DURATION", "PostgreSQL: keep what restores to any moment of the last DURATION (14d)"},
+    {"kind", "files|pg|all", "apply the policy to file snapshots, PostgreSQL backups or both (default all)"},
+    {"host", "HOST", "only file snapshots of this host"},
+    {"group-by", "host,paths,tags", "how file snapshots form groups (default host,paths)"},
+    {"prune", NULL, "reclaim the space afterwards (labvault prune)"},
+    {"dry-run", NULL, "show what would be kept and removed, change nothing"},
+    {"force", NULL, "allow a policy that removes every backup of a group, or its newest"},
+    PRUNE_FLAGS,
+    {NULL, NULL, NULL},
+};
+
+static const lv_flag prune_flags[] = {
+    {"dry-run", NULL, "show what would be deleted and repacked, change nothing"},
+    PRUNE_FLAGS,
+    {NULL, NULL, NULL},
+};
+
 const lv_cmd lv_commands[] = {
     {"version", "", 0, 0, "print the version of labvault and of the linked libraries",
      "Prints labvault's version and the versions of libpq, libcurl, zstd, OpenSSL, libarchive, xxHash "
@@ -154,6 +189,24 @@ const lv_cmd lv_commands[] = {
      "Removes locks whose lease expired or whose process is gone on this host. Backups and WAL pushes "
      "never take locks; only maintenance (prune, check) does.",
      unlock_flags, lv_cmd_repo_unlock},
+    {"forget", "[ID...]", 0, 4096, "remove backups and snapshots a retention policy does not keep",
+     "Applies the keep rules (restic's: --keep-last, --keep-hourly/daily/weekly/monthly/yearly, --keep-within, "
+     "--keep-tag; and --recovery-window for PostgreSQL, Barman's) to each group: file snapshots of one host and "
+     "set of paths, PostgreSQL backups of one cluster. Without flags the [retention] options of the configuration "
+     "apply. Removes the manifests of what no rule keeps, or of the IDs named, and the WAL no kept PostgreSQL "
+     "backup needs. Refuses a policy that would remove every backup of a group, or its newest, unless --force. "
+     "--prune then reclaims the space. See docs/retention.md.",
+     forget_flags, lv_cmd_forget},
+    {"prune", "", 0, 0, "delete the data no backup references, repack partly used packs",
+     "Finds the blobs the manifests reference, deletes packs that hold none, repacks packs whose unused share "
+     "exceeds --max-unused, and replaces the index objects. Backups and WAL pushes never wait for it: packs are "
+     "deleted only once no backup or restore that might still use them is running (they are announced in the "
+     "repository), else at the next prune. See docs/retention.md.",
+     prune_flags, lv_cmd_prune},
+    {"repo stats", "", 0, 0, "sizes of the repository: logical, stored, deduplication, reclaimable",
+     "Per kind (file snapshots, PostgreSQL backups, WAL): the logical bytes backed up, the bytes stored, the "
+     "deduplication and compression ratios, and the bytes prune could reclaim now.",
+     no_flags, lv_cmd_repo_stats},
     {"catalog rebuild", "", 0, 0, "recreate the local catalog from the repository alone",
      "Reads every index and manifest object of the repository into a fresh catalog. Use it after losing "
      "the catalog file or moving to a new host.",

@@ -13,6 +13,8 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "maint/catalog_copy.h"
+#include "maint/sync.h"
+#include "repo/lock.h"
 
 const char *lv_ctx_flag(const lv_ctx *ctx, const char *name)
 {
@@ -20,6 +22,16 @@ const char *lv_ctx_flag(const lv_ctx *ctx, const char *name)
         if (strcmp(ctx->flag_names[i], name) == 0)
             return ctx->flag_values[i];
     return NULL;
+}
+
+size_t lv_ctx_flag_all(const lv_ctx *ctx, const char *name, const char ***out)
+{
+    size_t n = 0;
+    *out = lv_xcalloc((size_t)ctx->nflags + 1, sizeof **out);
+    for (int i = 0; i < ctx->nflags; i++)
+        if (strcmp(ctx->flag_names[i], name) == 0)
+            (*out)[n++] = ctx->flag_values[i];
+    return n;
 }
 
 void lv_out(const char *fmt, ...)
@@ -176,8 +188,27 @@ static int fill_new_catalog(lv_ctx *ctx, const char *path)
     return LV_OK;
 }
 
-int lv_ctx_open_repo(lv_ctx *ctx, int with_catalog)
+/* In-flight markers live for the whole command; their lease is long against the refresh interval (a
+ * quarter of it), so only a process stopped or cut off for minutes loses it. */
+#define INFLIGHT_LEASE_S 900
+
+static int announce(lv_ctx *ctx)
 {
+    if (ctx->inflight)
+        return LV_OK;
+    if (lv_lock_announce(ctx->store, INFLIGHT_LEASE_S, ctx->cmd ? ctx->cmd->name : "labvault", &ctx->inflight) !=
+        LV_OK) {
+        /* Never fail a backup for this: prune then only lacks the hint to wait (docs/repository-format.md 10). */
+        lv_warn("%s", lv_errmsg());
+        lv_err_clear();
+        return LV_OK;
+    }
+    return lv_lock_keepalive(ctx->inflight);
+}
+
+int lv_ctx_open_repo(lv_ctx *ctx, int what)
+{
+    int with_catalog = what & LV_CTX_CATALOG;
     int rc = lv_ctx_open_store(ctx);
     if (rc != LV_OK)
         return rc;
@@ -197,8 +228,17 @@ int lv_ctx_open_repo(lv_ctx *ctx, int with_catalog)
         if (rc != LV_OK)
             return rc;
         ctx->repo->cat = ctx->cat;
-        if (fresh)
+        if ((what & LV_CTX_INFLIGHT) == LV_CTX_INFLIGHT)
+            rc = announce(ctx);
+        if (rc == LV_OK && fresh)
             rc = fill_new_catalog(ctx, path);
+        else if (rc == LV_OK && (what & LV_CTX_SYNC) == LV_CTX_SYNC)
+            rc = lv_catalog_sync(ctx->repo, NULL);
+        /* Test-only: hold a command between its sync and its work, so the retention tests can run a prune
+         * against a backup whose catalog predates it (tests/retention/prune_concurrency.sh). */
+        const char *pause = getenv("LABVAULT_TEST_PAUSE_AFTER_SYNC");
+        if (rc == LV_OK && pause && (what & LV_CTX_INFLIGHT) == LV_CTX_INFLIGHT)
+            sleep((unsigned)atoi(pause));
     }
     return rc;
 }
@@ -217,6 +257,9 @@ int lv_ctx_save_catalog(lv_ctx *ctx)
 
 void lv_ctx_close(lv_ctx *ctx)
 {
+    if (ctx->inflight && lv_lock_release(ctx->inflight) != LV_OK)
+        lv_err_clear(); /* its lease expires */
+    ctx->inflight = NULL;
     if (ctx->repo)
         lv_repo_close(ctx->repo);
     if (ctx->cat)

@@ -1,7 +1,9 @@
 /* The checks of a PostgreSQL drill, run against the recovered scratch cluster (drills/postgres.h):
  *   connect DB    every database that allows connections accepts one;
  *   amcheck       pg_amcheck --all --install-missing --heapallindexed (heap and B-tree checks of every
- *                 database), when the amcheck extension is available; otherwise recorded as skipped;
+ *                 database; B-tree only on PostgreSQL 13, whose amcheck has no heap check), when the
+ *                 amcheck extension is available; otherwise recorded as skipped (pg_amcheck from pg-bin,
+ *                 else the newest /usr/lib/postgresql/<N>/bin: lv_spg_client);
  *   visibility DB pg_check_visible / pg_check_frozen empty for every table and index-only count(*) equal
  *                 to sequential count(*) for every table with a B-tree index, in every database, when
  *                 pg_visibility is available (created in the scratch copy); otherwise skipped;

@@ -24,6 +24,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "drills/drill.h"
+#include "wal/pgdata.h"
 
 static void sleep_ms(long ms)
 {
@@ -85,29 +86,11 @@ int lv_spg_run(const char *const *argv, char **out)
 
 /* ---- programs, user, port ------------------------------------------------------------------- */
 
-/* Major version of bindir/postgres (postgres --version: "postgres (PostgreSQL) 15.4 (Debian ...)"). */
-static int major_of(const char *bindir)
-{
-    char *prog = lv_xasprintf("%s/postgres", bindir), *out = NULL;
-    if (access(prog, X_OK) != 0) {
-        free(prog);
-        return -1;
-    }
-    const char *argv[] = {prog, "--version", NULL};
-    int st = lv_spg_run(argv, &out), major = -1;
-    const char *p = out ? strstr(out, "(PostgreSQL) ") : NULL;
-    if (st == 0 && p)
-        major = atoi(p + strlen("(PostgreSQL) "));
-    free(out);
-    free(prog);
-    return major;
-}
-
 int lv_spg_bindir(const char *configured, int major, char **out)
 {
     *out = NULL;
     if (configured) {
-        int m = major_of(configured);
+        int m = lv_pg_bin_major(configured);
         if (m != major)
             return lv_err(LV_ERR_CONFIG, "pg-bin %s: %s, the backup needs PostgreSQL %d", configured,
                           m < 0 ? "no postgres program there" : "another major version", major);
@@ -115,7 +98,7 @@ int lv_spg_bindir(const char *configured, int major, char **out)
         return LV_OK;
     }
     char *deb = lv_xasprintf("/usr/lib/postgresql/%d/bin", major);
-    if (major_of(deb) == major) {
+    if (lv_pg_bin_major(deb) == major) {
         *out = deb;
         return LV_OK;
     }
@@ -128,7 +111,7 @@ int lv_spg_bindir(const char *configured, int major, char **out)
         char *o = NULL;
         if (lv_spg_run(argv, &o) == 0) {
             o[strcspn(o, "\n")] = '\0';
-            if (major_of(o) == major) {
+            if (lv_pg_bin_major(o) == major) {
                 *out = o;
                 return LV_OK;
             }
@@ -137,6 +120,22 @@ int lv_spg_bindir(const char *configured, int major, char **out)
     }
     return lv_err(LV_ERR_CONFIG, "no PostgreSQL %d programs found (tried /usr/lib/postgresql/%d/bin and "
                   "pg_config --bindir): install them or set pg-bin", major, major);
+}
+
+char *lv_spg_client(const char *bindir, const char *name)
+{
+    char *own = lv_xasprintf("%s/%s", bindir, name);
+    if (access(own, X_OK) == 0)
+        return own;
+    free(own);
+    /* Debian's and PGDG's layout; a newer client speaks to older servers, so the newest wins. */
+    for (int v = 40; v >= 13; v--) {
+        char *p = lv_xasprintf("/usr/lib/postgresql/%d/bin/%s", v, name);
+        if (access(p, X_OK) == 0)
+            return p;
+        free(p);
+    }
+    return NULL;
 }
 
 int lv_spg_os_user(lv_spg *p, const char *configured, const char *pgdata)

@@ -47,6 +47,11 @@ typedef struct lv_spg {
  * naming what was tried. *out is malloc'ed. */
 int lv_spg_bindir(const char *configured, int major, char **out);
 
+/* A client program (pg_amcheck): bindir/name, else the newest /usr/lib/postgresql/<N>/bin/name (bin
+ * directories that hold only the server, like some relocatable builds, lack the clients); NULL when
+ * there is none. malloc'ed. */
+char *lv_spg_client(const char *bindir, const char *name);
+
 /* Who runs the server: when we are not root, ourselves; as root: configured, else the owner of pgdata
  * (when given and not root), else "postgres". LV_ERR_CONFIG when the user does not exist. */
 int lv_spg_os_user(lv_spg *p, const char *configured, const char *pgdata);

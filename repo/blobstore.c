@@ -563,7 +563,7 @@ int lv_packer_add_id(lv_packer *p, uint8_t type, const void *data, size_t n, con
         lv_blob_loc loc;
         int rc = lv_catalog_blob_find(p->r->cat, id, &loc);
         if (rc == LV_OK)
-            known = 1;
+            known = loc.indexed; /* never against an unindexed pack: prune may be deleting it */
         else if (rc != LV_ERR_NOT_FOUND)
             return rc;
     }

@@ -8,7 +8,8 @@
  * point. A crash at any moment leaves unreferenced packs or an unreferenced index at worst, which
  * `catalog rebuild` can re-read and prune can remove; never a reference to a missing object.
  *
- * Dedup: a blob whose id is in the catalog, or that this packer already accepted, is not stored again:
+ * Dedup: a blob whose id is in the catalog in an indexed pack (lv_blob_loc.indexed), or that this packer
+ * already accepted, is not stored again:
  * lv_packer_add returns its id and reports 0 new bytes. Blob ids come from lv_repo_blob_id (keyed
  * HMAC of the plaintext), so identical plaintext is one blob whatever its type.
  *

@@ -1,6 +1,7 @@
 #include "repo/lock.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,12 @@ struct lv_lock {
     lv_lock_info info;
     int lease_s;
     char purpose[64];
+    /* keepalive */
+    pthread_t thread;
+    int running;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
 };
 
 static void this_host(char *buf, size_t n)
@@ -67,6 +74,8 @@ int lv_lock_parse(const char *text, size_t len, lv_lock_info *li)
             have |= 2;
         } else if (strcmp(k, "exclusive") == 0)
             li->exclusive = strcmp(v, "1") == 0;
+        else if (strcmp(k, "purpose") == 0)
+            snprintf(li->purpose, sizeof li->purpose, "%s", v);
         else if (strcmp(k, "created") == 0)
             li->created = strtoll(v, &e, 10);
         else if (strcmp(k, "expires") == 0) {
@@ -94,6 +103,7 @@ static int is_stale(const lv_lock_info *li, int64_t now)
 
 typedef struct list_ctx {
     lv_store *st;
+    const char *prefix;
     int remove_stale;
     int (*cb)(void *, const lv_lock_info *);
     void *arg;
@@ -142,8 +152,14 @@ static int list_one(void *arg, const char *key, uint64_t size)
 
 int lv_lock_list(lv_store *st, int remove_stale, int (*cb)(void *arg, const lv_lock_info *li), void *arg)
 {
-    list_ctx c = {st, remove_stale, cb, arg, (int64_t)time(NULL), 0};
-    return lv_store_list(st, "locks/", list_one, &c);
+    list_ctx c = {st, "locks/", remove_stale, cb, arg, (int64_t)time(NULL), 0};
+    return lv_store_list(st, c.prefix, list_one, &c);
+}
+
+int lv_inflight_list(lv_store *st, int remove_stale, int (*cb)(void *arg, const lv_lock_info *li), void *arg)
+{
+    list_ctx c = {st, LV_INFLIGHT_PREFIX, remove_stale, cb, arg, (int64_t)time(NULL), 0};
+    return lv_store_list(st, c.prefix, list_one, &c);
 }
 
 typedef struct conflict_ctx {
@@ -174,7 +190,7 @@ static int write_lock(lv_lock *l)
     return rc;
 }
 
-int lv_lock_acquire(lv_store *st, int exclusive, int lease_s, const char *purpose, lv_lock **out)
+static lv_lock *lock_new(lv_store *st, const char *prefix, int exclusive, int lease_s, const char *purpose)
 {
     lv_lock *l = lv_xcalloc(1, sizeof *l);
     l->st = st;
@@ -183,7 +199,7 @@ int lv_lock_acquire(lv_store *st, int exclusive, int lease_s, const char *purpos
     char hex[33];
     lv_random(rnd, sizeof rnd);
     lv_hex_encode(rnd, sizeof rnd, hex);
-    snprintf(l->key, sizeof l->key, "locks/%s", hex);
+    snprintf(l->key, sizeof l->key, "%s%s", prefix, hex);
     this_host(l->info.host, sizeof l->info.host);
     struct passwd *pw = getpwuid(getuid());
     snprintf(l->info.user, sizeof l->info.user, "%s", pw ? pw->pw_name : "?");
@@ -192,10 +208,36 @@ int lv_lock_acquire(lv_store *st, int exclusive, int lease_s, const char *purpos
     l->info.created = (int64_t)time(NULL);
     l->info.expires = l->info.created + lease_s;
     snprintf(l->purpose, sizeof l->purpose, "%s", purpose);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    return l;
+}
 
+static void lock_free(lv_lock *l)
+{
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    free(l);
+}
+
+int lv_lock_announce(lv_store *st, int lease_s, const char *purpose, lv_lock **out)
+{
+    lv_lock *l = lock_new(st, LV_INFLIGHT_PREFIX, 0, lease_s, purpose);
     int rc = write_lock(l);
     if (rc != LV_OK) {
-        free(l);
+        lock_free(l);
+        return lv_err_ctx("cannot write the in-flight marker");
+    }
+    *out = l;
+    return LV_OK;
+}
+
+int lv_lock_acquire(lv_store *st, int exclusive, int lease_s, const char *purpose, lv_lock **out)
+{
+    lv_lock *l = lock_new(st, "locks/", exclusive, lease_s, purpose);
+    int rc = write_lock(l);
+    if (rc != LV_OK) {
+        lock_free(l);
         return lv_err_ctx("cannot write lock");
     }
     conflict_ctx c;
@@ -206,7 +248,7 @@ int lv_lock_acquire(lv_store *st, int exclusive, int lease_s, const char *purpos
         rc = LV_OK;
     if (rc == LV_OK && c.conflict) {
         lv_store_del(st, l->key);
-        free(l);
+        lock_free(l);
         return lv_err(LV_ERR_LOCKED, "repository is locked by %s (host %s, pid %ld, user %s, %s lock, lease "
                                      "until %lld); retry later, or remove a dead holder's lock with "
                                      "`labvault repo unlock`",
@@ -215,7 +257,7 @@ int lv_lock_acquire(lv_store *st, int exclusive, int lease_s, const char *purpos
     }
     if (rc != LV_OK) {
         lv_store_del(st, l->key);
-        free(l);
+        lock_free(l);
         return rc;
     }
     *out = l;
@@ -228,11 +270,50 @@ int lv_lock_refresh(lv_lock *l)
     return write_lock(l);
 }
 
+static void *keepalive(void *arg)
+{
+    lv_lock *l = arg;
+    pthread_mutex_lock(&l->mu);
+    while (!l->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += l->lease_s / 4 > 0 ? l->lease_s / 4 : 1;
+        pthread_cond_timedwait(&l->cv, &l->mu, &until);
+        if (l->stop)
+            break;
+        pthread_mutex_unlock(&l->mu);
+        if (lv_lock_refresh(l) != LV_OK) { /* the next round tries again; the lease is 4 rounds long */
+            lv_warn("cannot refresh %s: %s", l->key, lv_errmsg());
+            lv_err_clear();
+        }
+        pthread_mutex_lock(&l->mu);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+int lv_lock_keepalive(lv_lock *l)
+{
+    if (l->running)
+        return LV_OK;
+    if (pthread_create(&l->thread, NULL, keepalive, l) != 0)
+        return lv_err(LV_ERR_INTERNAL, "cannot start the thread that refreshes %s", l->key);
+    l->running = 1;
+    return LV_OK;
+}
+
 int lv_lock_release(lv_lock *l)
 {
     if (!l)
         return LV_OK;
+    if (l->running) {
+        pthread_mutex_lock(&l->mu);
+        l->stop = 1;
+        pthread_cond_signal(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+        pthread_join(l->thread, NULL);
+    }
     int rc = lv_store_del(l->st, l->key);
-    free(l);
+    lock_free(l);
     return rc;
 }

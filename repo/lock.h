@@ -26,11 +26,25 @@ typedef struct lv_lock_info {
     int exclusive;
     int64_t created, expires; /* unix seconds */
     int stale;            /* computed at listing time */
+    char purpose[64];
 } lv_lock_info;
+
+/* In-flight markers: inflight/<random id>, the same text as a lock. Every command that references or
+ * reads blobs (backups, restores, drills) writes one before it reads its catalog and removes it when it
+ * ends; it never reads or waits for anything: announcing cannot fail a backup (a failed write is
+ * logged and the command goes on without one). A background thread refreshes the lease every
+ * lease_s / 4 seconds while the command runs. prune (retention/prune.h) lists them and does not delete
+ * packs or WAL while a live one exists: its holder may still reference what prune would delete.
+ * Stale markers (lease expired, or this host's process gone) are ignored and removed by the lister. */
+#define LV_INFLIGHT_PREFIX "inflight/"
+int lv_lock_announce(lv_store *st, int lease_s, const char *purpose, lv_lock **out);
+int lv_inflight_list(lv_store *st, int remove_stale, int (*cb)(void *arg, const lv_lock_info *li), void *arg);
 
 /* lease_s: seconds the lock stays valid without lv_lock_refresh. */
 int lv_lock_acquire(lv_store *st, int exclusive, int lease_s, const char *purpose, lv_lock **out);
 int lv_lock_refresh(lv_lock *l);
+/* Refresh the lease from a background thread every lease_s / 4 seconds until release. */
+int lv_lock_keepalive(lv_lock *l);
 /* Removes the lock object and frees l (also when removal fails: the lease then expires). */
 int lv_lock_release(lv_lock *l);
 

@@ -13,8 +13,11 @@ static struct {
     lv_manifest_refs_fn refs;
 } kinds[KINDS_MAX];
 
-static lv_rebuild_step steps[STEPS_MAX];
-static size_t nsteps;
+typedef struct steps {
+    lv_rebuild_step v[STEPS_MAX];
+    size_t n;
+} steps;
+static steps rebuild, sync;
 
 int lv_manifest_register_kind(const char *kind, lv_manifest_refs_fn refs)
 {
@@ -46,18 +49,27 @@ lv_manifest_refs_fn lv_manifest_kind_refs(const char *kind)
     return NULL;
 }
 
-int lv_catalog_rebuild_register(const char *name, lv_rebuild_step_fn fn)
+static int add(steps *s, const char *what, const char *name, lv_rebuild_step_fn fn)
 {
-    if (nsteps == STEPS_MAX || !name || !fn)
-        return lv_err(LV_ERR_INTERNAL, "cannot register catalog rebuild step %s", name ? name : "(null)");
-    steps[nsteps].name = name;
-    steps[nsteps].fn = fn;
-    nsteps++;
+    if (s->n == STEPS_MAX || !name || !fn)
+        return lv_err(LV_ERR_INTERNAL, "cannot register catalog %s step %s", what, name ? name : "(null)");
+    s->v[s->n].name = name;
+    s->v[s->n].fn = fn;
+    s->n++;
     return LV_OK;
 }
 
+int lv_catalog_rebuild_register(const char *name, lv_rebuild_step_fn fn) { return add(&rebuild, "rebuild", name, fn); }
+int lv_catalog_sync_register(const char *name, lv_rebuild_step_fn fn) { return add(&sync, "sync", name, fn); }
+
 size_t lv_rebuild_steps(const lv_rebuild_step **out)
 {
-    *out = steps;
-    return nsteps;
+    *out = rebuild.v;
+    return rebuild.n;
+}
+
+size_t lv_sync_steps(const lv_rebuild_step **out)
+{
+    *out = sync.v;
+    return sync.n;
 }

@@ -1,7 +1,7 @@
 /* What the modules above the repository plug into its maintenance, registered once at startup
  * (cli/register.c), before any thread runs: how each manifest kind finds the blobs it references (repo
- * check walks them, maint/check.h), and the step of each module that refills its own tables when the
- * catalog is rebuilt from the repository (maint/rebuild.h). Check and rebuild sit above every module;
+ * check walks them, maint/check.h), and the steps of each module that refill its own tables when the
+ * catalog is rebuilt from the repository (maint/rebuild.h) or brought up to date with it (maint/sync.h). Check and rebuild sit above every module;
  * the registry sits below them, so neither side includes the other. */
 #ifndef LV_REPO_REGISTRY_H
 #define LV_REPO_REGISTRY_H
@@ -28,5 +28,10 @@ typedef struct lv_rebuild_step {
 int lv_catalog_rebuild_register(const char *name, lv_rebuild_step_fn fn);
 /* The registered steps, in order: *out points at them; returns their number. */
 size_t lv_rebuild_steps(const lv_rebuild_step **out);
+
+/* A module's catalog-sync step (maint/sync.h): bring its tables up to date with the repository without a
+ * full rebuild (inside the sync's transaction). Same rules and limits as rebuild steps. */
+int lv_catalog_sync_register(const char *name, lv_rebuild_step_fn fn);
+size_t lv_sync_steps(const lv_rebuild_step **out);
 
 #endif

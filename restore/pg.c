@@ -18,6 +18,7 @@
 #include "restore/pg_conf.h"
 #include "restore/pg_plan.h"
 #include "restore/pg_write.h"
+#include "wal/pgdata.h"
 #include "wal/segment.h"
 
 volatile sig_atomic_t lv_pg_restore_interrupt;
@@ -162,6 +163,12 @@ int lv_pg_restore(lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_result 
     res->pg_version = (int)(m.pg_version / 10000);
     char **loc = NULL;
     lv_buf cmd = LV_BUF_INIT;
+    if (o->pg_bin) {
+        char what[32];
+        snprintf(what, sizeof what, "backup %.12s", b.id);
+        if ((rc = lv_pg_bin_check(o->pg_bin, res->pg_version, what)) != LV_OK)
+            goto out;
+    }
     if ((rc = lv_pg_write_prepare(&m, o, &loc)) != LV_OK)
         goto out;
     if (o->restore_command)

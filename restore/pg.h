@@ -58,6 +58,9 @@ typedef struct lv_pg_restore_opts {
     int workers;                   /* 0 = automatic */
     int progress;
     int dry_run;                   /* plan and check only; write nothing */
+    const char *pg_bin;            /* pg-bin: when set, it must hold the backup's major version of the
+                                      server (wal/pgdata.h lv_pg_bin_check), checked before anything is
+                                      written; NULL: not checked (the restore may be started elsewhere) */
 } lv_pg_restore_opts;
 
 typedef struct lv_pg_restore_result {
@@ -77,7 +80,8 @@ typedef struct lv_pg_restore_result {
 
 extern volatile sig_atomic_t lv_pg_restore_interrupt;
 
-/* Codes: LV_ERR_USAGE (bad target, target outside the window), LV_ERR_NOT_FOUND (no such backup, no
+/* Codes: LV_ERR_USAGE (bad target, target outside the window), LV_ERR_CONFIG (pg-bin holds another
+ * major version than the backup's), LV_ERR_NOT_FOUND (no such backup, no
  * backup before the target), LV_ERR_CONFLICT (target directory not empty, or a running postmaster in
  * it with delta), LV_ERR_CORRUPT (a blob failed authentication: the message names the file and the
  * blob), LV_ERR_IO, LV_ERR_INTERRUPTED, the store's codes. */

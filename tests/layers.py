@@ -19,9 +19,10 @@ RANKS = {
     "catalog": 3,                                 # the local SQLite catalog and its typed tables
     "repo": 4,                                    # the repository: keys, sealing, objects, packs, index
     "chunk": 5, "snapshot": 5, "pg": 5,           # formats over the repository
+    "maint": 6,                                   # check, catalog rebuild and sync, the catalog copy
     "wal": 6,                                     # the WAL archive
     "backup": 7, "restore": 7,                    # the features
-    "drills": 8, "maint": 8, "retention": 8,      # features built on the features
+    "drills": 8, "retention": 8,                  # features built on the features
     "cli": 9, "bench": 9,                         # programs
 }
 SKIP = {"tests", "docs", "scripts", "contrib", "build", ".git"}

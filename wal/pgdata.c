@@ -88,17 +88,18 @@ static char *find_controldata(const char *pg_data, const char *pg_bin, int *vers
     return lv_xstrdup("pg_controldata"); /* from PATH */
 }
 
-/* Run prog on pg_data with LC_ALL=C and collect its standard output. */
-static int run_controldata(const char *prog, const char *pg_data, lv_buf *out)
+/* Run prog with one argument and LC_ALL=C (English labels, which we parse), collect its standard output;
+ * *status: its exit status (-1 when killed). LV_ERR_IO (errno-based) when it cannot be started. */
+static int run_capture(const char *prog, const char *arg, lv_buf *out, int *status)
 {
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) != 0)
-        return lv_err_errno(errno, "cannot create a pipe for pg_controldata");
+        return lv_err_errno(errno, "cannot create a pipe for %s", prog);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-    char *a0 = lv_xstrdup(prog), *a1 = lv_xstrdup(pg_data);
-    static char lc_all[] = "LC_ALL=C", lang[] = "LANG=C"; /* English labels, which we parse */
+    char *a0 = lv_xstrdup(prog), *a1 = lv_xstrdup(arg);
+    static char lc_all[] = "LC_ALL=C", lang[] = "LANG=C";
     char *argv[] = {a0, a1, NULL};
     char *envp[] = {lc_all, lang, NULL};
     pid_t pid;
@@ -109,9 +110,8 @@ static int run_controldata(const char *prog, const char *pg_data, lv_buf *out)
     close(pfd[1]);
     if (e != 0) {
         close(pfd[0]);
-        return lv_err_errno(e, "cannot run %s (set pg-bin to PostgreSQL's bin directory)", prog);
+        return lv_err_errno(e, "cannot run %s", prog);
     }
-    int rc = LV_OK;
     char chunk[4096];
     for (;;) {
         ssize_t r = read(pfd[0], chunk, sizeof chunk);
@@ -122,13 +122,51 @@ static int run_controldata(const char *prog, const char *pg_data, lv_buf *out)
         lv_buf_append(out, chunk, (size_t)r);
     }
     close(pfd[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        rc = lv_err(LV_ERR_PG, "%s %s failed (exit status %d): is it a PostgreSQL data directory?", prog,
-                    pg_data, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    return rc;
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return LV_OK;
+}
+
+static int run_controldata(const char *prog, const char *pg_data, lv_buf *out)
+{
+    int status = 0;
+    if (run_capture(prog, pg_data, out, &status) != LV_OK)
+        return lv_err(LV_ERR_PG, "%s (set pg-bin to PostgreSQL's bin directory)", lv_errmsg());
+    if (status != 0)
+        return lv_err(LV_ERR_PG, "%s %s failed (exit status %d): is it a PostgreSQL data directory?", prog,
+                      pg_data, status);
+    return LV_OK;
+}
+
+int lv_pg_bin_major(const char *bindir)
+{
+    char *prog = lv_xasprintf("%s/postgres", bindir);
+    lv_buf out = LV_BUF_INIT;
+    int status = -1, major = -1;
+    if (access(prog, X_OK) == 0 && run_capture(prog, "--version", &out, &status) == LV_OK && status == 0) {
+        /* "postgres (PostgreSQL) 15.4 (Debian 15.4-1)" */
+        const char *p = strstr(lv_buf_cstr(&out), "(PostgreSQL) ");
+        if (p)
+            major = atoi(p + strlen("(PostgreSQL) "));
+    }
+    lv_err_clear();
+    lv_buf_free(&out);
+    free(prog);
+    return major;
+}
+
+int lv_pg_bin_check(const char *bindir, int major, const char *what)
+{
+    int m = lv_pg_bin_major(bindir);
+    if (m == major)
+        return LV_OK;
+    if (m < 0)
+        return lv_err(LV_ERR_CONFIG, "%s is a PostgreSQL %d backup, but pg-bin %s holds no postgres program: "
+                      "set pg-bin to PostgreSQL %d's bin directory", what, major, bindir, major);
+    return lv_err(LV_ERR_CONFIG, "%s is a PostgreSQL %d backup, but pg-bin %s holds PostgreSQL %d, which cannot "
+                  "start it: set pg-bin to PostgreSQL %d's bin directory", what, major, bindir, m, major);
 }
 
 /* The value after "label:" on its line, or NULL. */
@@ -165,8 +203,8 @@ int lv_wal_controldata_stanza(const char *pg_data, const char *pg_bin, lv_wal_st
         sscanf(blk, "%u", &blksz) != 1)
         rc = lv_err(LV_ERR_PG, "cannot read the system identifier and WAL sizes from pg_controldata %s",
                     pg_data);
-    else if (version < 13 || sysid == 0)
-        rc = lv_err(LV_ERR_PG, "%s: PG_VERSION %d is not a PostgreSQL version labvault supports (13-17)",
+    else if (version < 13 || version > 18 || sysid == 0)
+        rc = lv_err(LV_ERR_PG, "%s: PG_VERSION %d is not a PostgreSQL version labvault supports (13-18)",
                     pg_data, version);
     lv_buf_free(&text);
     if (rc != LV_OK)

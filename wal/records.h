@@ -1,4 +1,4 @@
-/* Reading WAL records out of segment bytes (PostgreSQL 13-17), and decoding the few that matter to a
+/* Reading WAL records out of segment bytes (PostgreSQL 13-18), and decoding the few that matter to a
  * backup tool: commits and aborts (time, xid, dropped relfilenodes), restore points, SMGR_TRUNCATE, DROP
  * DATABASE and the pg_database in-place update that precedes it.
  *
@@ -62,7 +62,7 @@ typedef struct lv_walrec_reader {
     uint64_t base;               /* LSN of data[0] */
     uint32_t page_size, seg_size, tli;
     uint16_t magic;
-    int pg_version;              /* 13..17 */
+    int pg_version;              /* 13..18 */
     uint64_t sysid;
     uint64_t pos;                /* LSN where the next record is looked for */
     uint64_t prev;               /* start of the previous record (0: not known, xl_prev not checked) */

@@ -104,6 +104,7 @@ int lv_wal_magic_version(uint16_t magic)
     case 0xD110: return 15;
     case 0xD113: return 16;
     case 0xD116: return 17;
+    case 0xD118: return 18;
     default: return 0;
     }
 }
@@ -135,7 +136,7 @@ int lv_wal_header_parse(const void *data, size_t n, lv_wal_header *h)
     x.page_size = le32(p + 36);
     x.pg_version = lv_wal_magic_version(x.magic);
     if (x.pg_version == 0)
-        return lv_err(LV_ERR_CORRUPT, "unknown WAL page magic 0x%04X (labvault reads PostgreSQL 13 to 17)",
+        return lv_err(LV_ERR_CORRUPT, "unknown WAL page magic 0x%04X (labvault reads PostgreSQL 13 to 18)",
                       x.magic);
     if (x.info & ~LV_XLP_ALL_FLAGS)
         return lv_err(LV_ERR_CORRUPT, "WAL page header has unknown flag bits 0x%04X", x.info);

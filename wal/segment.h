@@ -1,4 +1,4 @@
-/* WAL file names and the long page header at the start of every WAL segment (PostgreSQL 13-17).
+/* WAL file names and the long page header at the start of every WAL segment (PostgreSQL 13-18).
  *
  * Pure functions: no I/O, no allocation, safe on any bytes (the fuzz target tests/fuzz/fuzz_wal_header.c
  * calls them on hostile input). The facts come from ../shared/research/wal-format.md sections 0-2.
@@ -9,7 +9,7 @@
  *   backup    TTTTTTTTLLLLLLLLSSSSSSSS.OOOOOOOO.backup   backup history file (text)
  *   history   TTTTTTTT.history                      timeline history file (text)
  *
- * Contract of lv_wal_header_parse: it accepts only a long page header that PostgreSQL 13-17 could have
+ * Contract of lv_wal_header_parse: it accepts only a long page header that PostgreSQL 13-18 could have
  * written as the first page of a segment (known magic, only known flag bits, XLP_LONG_HEADER set, a
  * non-zero timeline, a segment size that is a power of two from 1 MiB to 1 GiB, a WAL page size that is
  * a power of two from 1 KiB to 64 KiB, a page address on a segment boundary). Anything else is
@@ -69,7 +69,7 @@ typedef struct lv_wal_header {
     uint64_t sysid;        /* the cluster's system identifier (pg_control) */
     uint32_t seg_size;
     uint32_t page_size;    /* XLOG_BLCKSZ */
-    int pg_version;        /* major version the magic belongs to: 13..17 */
+    int pg_version;        /* major version the magic belongs to: 13..18 */
 } lv_wal_header;
 
 /* Parse and validate the long page header at data[0..n). */

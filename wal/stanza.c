@@ -162,6 +162,11 @@ int lv_wal_stanza_create(lv_repo *r, const lv_wal_stanza *s, int *existing)
 
 int lv_wal_stanza_match(const lv_wal_stanza *s, const lv_wal_header *h, const char *name)
 {
+    if (h->sysid != s->sysid && h->pg_version != s->pg_version)
+        return lv_err(LV_ERR_CONFLICT, "WAL file %s is PostgreSQL %d WAL of cluster %" PRIu64 ", but this "
+                      "repository archives PostgreSQL %d cluster %" PRIu64 ": refused (after an upgrade to "
+                      "another major version, archive into a new repository)", name, h->pg_version, h->sysid,
+                      s->pg_version, s->sysid);
     if (h->sysid != s->sysid)
         return lv_err(LV_ERR_CONFLICT, "WAL file %s is from PostgreSQL cluster %" PRIu64 ", but this repository "
                       "archives cluster %" PRIu64 ": refused (is archive_command pointing at the wrong "

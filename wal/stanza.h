@@ -49,7 +49,8 @@ int lv_wal_stanza_get(lv_repo *r, lv_wal_stanza *out);
 int lv_wal_stanza_create(lv_repo *r, const lv_wal_stanza *s, int *existing);
 
 /* Is the segment whose header is h (file `name`) from the cluster s describes? LV_OK or
- * LV_ERR_CONFLICT with a message naming the file and both identities. */
+ * LV_ERR_CONFLICT with a message naming the file and both identities (both major versions when they
+ * differ: a cluster upgraded with pg_upgrade has a new system identifier and another version). */
 int lv_wal_stanza_match(const lv_wal_stanza *s, const lv_wal_header *h, const char *name);
 
 /* The stanza a push checks against: the repository's, or, when it has none yet, one created from this

@@ -58,7 +58,42 @@ int lv_walcat_rebuild(lv_repo *r)
     return LV_OK;
 }
 
+/* Catalog sync (walcat.h): the listed names go through the catalog's set of seen names, so the
+ * comparison is one statement whatever the archive's size. */
+typedef struct sync_arg {
+    rebuild_arg rb;
+    lv_catalog_wal_seen *seen;
+} sync_arg;
+
+static int sync_cb(void *arg, const lv_wal_object *o)
+{
+    sync_arg *a = arg;
+    int rc = lv_catalog_wal_seen_add(a->seen, o->name.name);
+    return rc != LV_OK ? rc : rebuild_cb(&a->rb, o);
+}
+
+int lv_walcat_sync(lv_repo *r)
+{
+    sync_arg a = {.rb = {.cat = r->cat}};
+    lv_wal_stanza s;
+    if (lv_wal_stanza_get(r, &s) == LV_OK)
+        a.rb.seg_size = s.seg_size;
+    else
+        lv_err_clear();
+    int rc = lv_catalog_wal_seen_begin(r->cat, &a.seen);
+    if (rc == LV_OK)
+        rc = lv_wal_list(r->store, 0, sync_cb, &a);
+    int64_t gone = 0;
+    int end = lv_catalog_wal_seen_end(a.seen, rc == LV_OK, &gone);
+    if (rc == LV_OK)
+        rc = end;
+    if (rc == LV_OK && gone > 0)
+        lv_info("catalog sync: %lld WAL files are gone from the repository", (long long)gone);
+    return rc;
+}
+
 void lv_walcat_register(void)
 {
     lv_catalog_rebuild_register("WAL archive", lv_walcat_rebuild);
+    lv_catalog_sync_register("WAL archive", lv_walcat_sync);
 }

@@ -1,5 +1,5 @@
 /* The WAL archive's side of the catalog (the tables: catalog/wal.h): a catalog row from an archived
- * object, and the catalog-rebuild step that refills wal_files from the repository's wal/ listing.
+ * object, and the catalog-rebuild and -sync steps that refill wal_files from the repository's wal/ listing.
  *
  * Same threading rule as the catalog: one lv_catalog per thread. */
 #ifndef LV_WAL_WALCAT_H
@@ -28,6 +28,10 @@ int lv_walcat_add(lv_catalog *c, const lv_wal_row *row);
  * left unknown: pushed = -1, size 0 for .history/.backup files, times NULL (wal/range.c reads the
  * segments when it needs them). lv_walcat_register registers it (repo/registry.h), once at startup. */
 int lv_walcat_rebuild(lv_repo *r);
+/* Catalog sync: add rows for files the catalog lacks (as a rebuild does), forget rows of files that are
+ * gone from wal/ (expired by forget, here or on another host). */
+int lv_walcat_sync(lv_repo *r);
+/* Register both steps (repo/registry.h). */
 void lv_walcat_register(void);
 
 #endif

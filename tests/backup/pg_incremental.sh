@@ -45,15 +45,15 @@ restore_and_compare() {
   expected=$(checksums)
   run lvpg "$w/local.conf" restore pg --backup "$id" --to "$dir" --target-immediate
   is "$rc" 0 "$name: restore of the incremental: exit 0 ${err:+($err)}"
-  if pg_start_restored "$dir"; then
-    is "$(checksums -h "$R_SOCK" -p "$R_PORT")" "$expected" "$name: every table's rows equal the live cluster's"
-    is "$(pg_check_restored -h "$R_SOCK" -p "$R_PORT")" "" \
+  if start_restored "$dir"; then
+    is "$(checksums -h "$dir.sock" -p "$R_PORT")" "$expected" "$name: every table's rows equal the live cluster's"
+    is "$(pg_check_restored -h "$dir.sock" -p "$R_PORT")" "" \
       "$name: as queries see it: visibility map right, index-only and sequential scans agree, amcheck passes"
   else
     fail "$name: the restored cluster starts"
     skip "no cluster" 1
   fi
-  pg_stop_restored "$dir"
+  stop_restored "$dir"
   rm -rf "$dir" "$dir.sock"
 }
 
@@ -124,18 +124,18 @@ wal_ok
 dir=$w/r-3
 run lvpg "$w/local.conf" restore pg --backup "$incr3" --to "$dir" --target-immediate
 is "$rc" 0 "3. restore: exit 0"
-if pg_start_restored "$dir"; then
-  is "$(psql -h "$R_SOCK" -p "$R_PORT" -qAtX -c "SELECT count(*) FROM scratch")" 0 "3. the unlogged table is there, empty"
-  is "$(psql -h "$R_SOCK" -p "$R_PORT" -qAtX -c "SELECT count(*), min(v), max(v) FROM refill")" "15000|second|second" \
+if start_restored "$dir"; then
+  is "$(psql -h "$dir.sock" -p "$R_PORT" -qAtX -c "SELECT count(*) FROM scratch")" 0 "3. the unlogged table is there, empty"
+  is "$(psql -h "$dir.sock" -p "$R_PORT" -qAtX -c "SELECT count(*), min(v), max(v) FROM refill")" "15000|second|second" \
     "3. the truncated and refilled table holds only its new rows"
-  is "$(psql -h "$R_SOCK" -p "$R_PORT" -qAtX -c "SELECT count(*), count(*) FILTER (WHERE v = 'y') FROM shrink")" "6000|1000" \
+  is "$(psql -h "$dir.sock" -p "$R_PORT" -qAtX -c "SELECT count(*), count(*) FILTER (WHERE v = 'y') FROM shrink")" "6000|1000" \
     "3. the table VACUUM shortened holds what it held"
-  is "$(pg_check_restored -h "$R_SOCK" -p "$R_PORT")" "" "3. as queries see it: visibility, index-only counts, amcheck"
+  is "$(pg_check_restored -h "$dir.sock" -p "$R_PORT")" "" "3. as queries see it: visibility, index-only counts, amcheck"
 else
   fail "3. the restored cluster starts"
   skip "no cluster" 3
 fi
-pg_stop_restored "$dir"
+stop_restored "$dir"
 
 run lvpg "$w/local.conf" repo check
 is "$rc" 0 "repo check after the backups: exit 0"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A real PostgreSQL 15 cluster for tests, on 127.0.0.1 and a socket directory, all under one directory.
+# A real PostgreSQL cluster for tests (15, or another major through LV_TEST_PG_BINDIR: pg_versions.sh), on
+# 127.0.0.1 and a socket directory, all under one directory.
 #
 # Usage: tests/harness/pg.sh COMMAND DIR [ARGS]
 #   start DIR [CONF_LINE...]   A new DIR: initdb (--data-checksums, superuser "postgres", trust auth),
@@ -7,6 +8,11 @@
 #                              Each CONF_LINE is appended to postgresql.conf (after the harness' own lines,
 #                              so it wins), e.g. "archive_mode = on" "archive_command = '/path/x %p %f'".
 #                              Prints DIR/env on stdout once the server accepts connections.
+#   standby DIR PRIMARY_DIR [CONF_LINE...]
+#                              A new DIR: a streaming standby of the cluster in PRIMARY_DIR (pg_basebackup -R
+#                              -X stream, then its own free port), started like `start` (CONF_LINEs appended).
+#                              PRIMARY_DIR's server must run; pg_basebackup comes from LV_TEST_PG_BINDIR, else
+#                              Debian's 15.
 #   stop DIR [fast|immediate|smart]
 #                              Stop the postmaster by the pid in DIR/data/postmaster.pid (default fast =
 #                              SIGINT; immediate = SIGQUIT, a crash-like stop; smart = SIGTERM). Keeps data.
@@ -25,7 +31,8 @@
 # initdb refuses to run as root, so as root the server runs as an unprivileged user, LV_TEST_PG_OSUSER
 # (default labvault-test; created here, without home or shell, when missing). Run as any other user, it runs
 # as that user. Root can read and remove everything; other users' tests should use `pg.sh destroy`.
-# Knobs: LV_TEST_PG_BINDIR (default /usr/lib/postgresql/15/bin), LV_TEST_PG_OSUSER.
+# Knobs: LV_TEST_PG_BINDIR (default /usr/lib/postgresql/15/bin; any major from 13, see pg_versions.sh),
+# LV_TEST_PG_OSUSER.
 set -euo pipefail
 
 prog=${0##*/}
@@ -41,7 +48,7 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 [[ $# -ge 2 && -n $2 ]] || usage
 cmd=$1
 shift
-if [[ $cmd == start ]]; then
+if [[ $cmd == start || $cmd == standby ]]; then
   mkdir -p "$1"
 fi
 [[ -d $1 ]] || die "no such directory: $1"
@@ -234,8 +241,10 @@ do_start() {
     rm -rf "$PGDATA_DIR"
     mkdir -m 0700 "$PGDATA_DIR"
     chown "$OSUSER:" "$PGDATA_DIR" 2>/dev/null || true
+    local quiet=() # --no-instructions is from PostgreSQL 14 on
+    "$BINDIR/initdb" --help 2>/dev/null | grep -q -- --no-instructions && quiet=(--no-instructions)
     if ! as_pg "$BINDIR/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust --data-checksums \
-      --encoding=UTF8 --locale=C --no-sync --no-instructions >"$DIR/log/initdb.log" 2>&1; then
+      --encoding=UTF8 --locale=C --no-sync "${quiet[@]}" >"$DIR/log/initdb.log" 2>&1; then
       cat "$DIR/log/initdb.log" >&2
       die "initdb failed"
     fi
@@ -268,8 +277,34 @@ do_start() {
   cat "$DIR/env"
 }
 
+# do_standby PRIMARY_DIR [CONF_LINE...]
+do_standby() {
+  local primary=$1 pport basebackup=$BINDIR/pg_basebackup
+  shift
+  [[ -f $primary/env ]] || die "no $primary/env: is a cluster running there?"
+  pport=$(sed -n 's/^PGPORT=//p' "$primary/env")
+  [[ -x $basebackup ]] || basebackup=/usr/lib/postgresql/15/bin/pg_basebackup
+  [[ ! -f $PGDATA_DIR/PG_VERSION ]] || die "$PGDATA_DIR already holds a cluster"
+  ensure_user
+  chmod 0755 "$DIR"
+  ensure_reachable
+  mkdir -p "$DIR/log" "$DIR/sock"
+  chown "$OSUSER:" "$DIR/log" "$DIR/sock" 2>/dev/null || true
+  rm -rf "$PGDATA_DIR"
+  mkdir -m 0700 "$PGDATA_DIR"
+  chown "$OSUSER:" "$PGDATA_DIR" 2>/dev/null || true
+  if ! as_pg "$basebackup" -h 127.0.0.1 -p "$pport" -U postgres -D "$PGDATA_DIR" -R -X stream -c fast --no-sync \
+    >"$DIR/log/basebackup.log" 2>&1; then
+    cat "$DIR/log/basebackup.log" >&2
+    die "pg_basebackup of the primary on port $pport failed"
+  fi
+  write_harness_conf "$(free_port)" # the primary's copy names its port
+  do_start "$@"
+}
+
 case $cmd in
   start) do_start "$@" ;;
+  standby) (($# >= 1)) || usage; do_standby "$@" ;;
   stop) (($# <= 1)) || usage; do_stop "${1:-fast}" ;;
   restart) do_stop fast; do_start ;;
   status)

@@ -1,14 +1,5 @@
 # shellcheck shell=bash
-# Restored PostgreSQL clusters in the integration tests (sourced after tests/lib/tap.sh and
-# tests/lib/walib.sh): start one, stop it, and check it.
-#
-#   pg_start_restored DIR   start the restored cluster in DIR on a new port, archiving off (it must not
-#                           write into the repository it came from), wait until recovery ended; sets
-#                           R_PORT and R_SOCK (its socket directory); stopped at exit in any case
-#   pg_stop_restored DIR    stop it (fast)
-#   pg_check_restored [PSQL_ARG...]   the checks below
-#
-# Checks of a restored PostgreSQL cluster as users' queries see it, for the integration tests. A table
+# Checks of a restored PostgreSQL cluster (started with tests/lib/walib.sh's start_restored) as users' queries see it, for the integration tests. A table
 # checksum computed by a sequential scan does not see a stale visibility map: an index-only scan trusts
 # the map and counts dead row versions as live. So, in every database that allows connections:
 #   - pg_visibility: pg_check_visible and pg_check_frozen are empty for every table, materialized view
@@ -92,22 +83,3 @@ pg_check_restored() {
   return "$rc"
 }
 
-pg_start_restored() {
-  local dir=$1 i
-  chown -R "$LV_TEST_PG_OSUSER:" "$dir"
-  R_PORT=$((20000 + RANDOM % 10000))
-  R_SOCK=$dir.sock
-  mkdir -p "$R_SOCK" && chown "$LV_TEST_PG_OSUSER:" "$R_SOCK"
-  as_pg "$LV_TEST_PG_BINDIR/pg_ctl" -D "$dir" -l "$dir.log" -w -t 300 \
-    -o "-p $R_PORT -k $R_SOCK -c archive_mode=off -c listen_addresses=''" start >/dev/null 2>&1 ||
-    { diag "$(tail -n 20 "$dir.log")"; return 1; }
-  lv_at_exit as_pg "$LV_TEST_PG_BINDIR/pg_ctl" -D "$dir" -m immediate stop
-  for ((i = 0; i < 600; i++)); do
-    [[ $(psql -h "$R_SOCK" -p "$R_PORT" -qAtX -c "SELECT pg_is_in_recovery()" 2>/dev/null) == f ]] && return 0
-    sleep 0.1
-  done
-  diag "$(tail -n 20 "$dir.log")"
-  return 1
-}
-
-pg_stop_restored() { as_pg "$LV_TEST_PG_BINDIR/pg_ctl" -D "$1" -m fast stop >/dev/null 2>&1 || true; }

@@ -54,6 +54,9 @@
 #   lv_pg_start [CONF_LINE...] start a private PostgreSQL cluster (for tests that change one): exports
 #                              PGHOST PGPORT PGUSER PGDATABASE PGDATA, sets LV_PG_DIR, destroyed at exit.
 #                              Call it in the test's shell, not in $(...).
+#   lv_pg_standby_start [CONF_LINE...]  start a streaming standby of the private cluster (after lv_pg_start): sets
+#                              LV_PG_STANDBY_DIR (its env file: $LV_PG_STANDBY_DIR/env), exports nothing;
+#                              destroyed at exit. Call it in the test's shell, not in $(...).
 #   lv_pg_share DIR            let the cluster's OS user (LV_TEST_PG_OSUSER) read and write in DIR (for
 #                              archive_command/restore_command run by postgres); ACLs, else chmod 0777
 #
@@ -400,6 +403,15 @@ lv_pg_start() {
   # shellcheck disable=SC1091
   . "$LV_PG_DIR/env"
   set +a
+}
+
+lv_pg_standby_start() {
+  local h
+  h=$(lv_harness_dir)
+  LV_PG_STANDBY_DIR=$(lv_tmpdir pg-standby)
+  lv_at_exit "$h/pg.sh" destroy "$LV_PG_STANDBY_DIR"
+  "$h/pg.sh" standby "$LV_PG_STANDBY_DIR" "$LV_PG_DIR" "$@" >/dev/null ||
+    BAIL_OUT "could not start a standby of $LV_PG_DIR"
 }
 
 lv_pg_share() {

@@ -15,6 +15,12 @@
 #   wal_make_segments N         make the cluster complete N segments; prints the completed ones
 #   wal_bench SECONDS [EVERY]   pgbench for SECONDS with a WAL switch every EVERY seconds
 #   faultproxy_start BIN UPSTREAM_URL CONTROL   start the fault proxy; sets FP_PID, FP_ENDPOINT
+#   start_restored DIR [BINDIR] start a restored data directory as the cluster's OS user on a new port and the
+#                               socket directory DIR.sock, archiving off (it must not write into the repository
+#                               it came from), and wait until recovery ended; sets R_PORT and R_SOCK
+#                               (DIR.sock); stopped at exit.
+#                               BINDIR: default LV_TEST_PG_BINDIR. Fails (log tail as diag) otherwise.
+#   stop_restored DIR [BINDIR]  stop it (fast)
 
 wal_workdir() {
   local d
@@ -136,3 +142,23 @@ faultproxy_start() { # BIN UPSTREAM_URL CONTROL_FILE
   [[ -s $portfile ]] || BAIL_OUT "the fault proxy did not start"
   FP_ENDPOINT=http://127.0.0.1:$(head -n 1 "$portfile")
 }
+
+start_restored() {
+  local dir=$1 bin=${2:-$LV_TEST_PG_BINDIR} i
+  chown -R "$LV_TEST_PG_OSUSER:" "$dir"
+  R_PORT=$((20000 + RANDOM % 10000))
+  R_SOCK=$dir.sock
+  mkdir -p "$dir.sock" && chown "$LV_TEST_PG_OSUSER:" "$dir.sock"
+  lv_at_exit as_pg "$bin/pg_ctl" -D "$dir" -m immediate stop
+  as_pg "$bin/pg_ctl" -D "$dir" -l "$dir.log" -w -t 300 \
+    -o "-p $R_PORT -k $dir.sock -c archive_mode=off -c listen_addresses=''" start >/dev/null 2>&1 ||
+    { diag "$(tail -n 20 "$dir.log")"; return 1; }
+  for ((i = 0; i < 600; i++)); do
+    [[ $(psql -h "$dir.sock" -p "$R_PORT" -qAtX -c "SELECT pg_is_in_recovery()" 2>/dev/null) == f ]] && return 0
+    sleep 0.1
+  done
+  diag "$(tail -n 20 "$dir.log")"
+  return 1
+}
+
+stop_restored() { as_pg "${2:-$LV_TEST_PG_BINDIR}/pg_ctl" -D "$1" -m fast stop >/dev/null 2>&1 || true; }

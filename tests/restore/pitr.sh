@@ -93,7 +93,7 @@ is "$(readlink "$w/r1/pg_tblspc/$ts_oid")" "$w/r1-ts1" "... the tablespace link 
 ok "... tablespace_map names the new location" grep -qx "$ts_oid $w/r1-ts1" "$w/r1/tablespace_map"
 ok "... backup_label written, pg_wal empty" test -s "$w/r1/backup_label" -a -d "$w/r1/pg_wal/archive_status" \
   -a -f "$w/r1/recovery.signal"
-if pg_start_restored "$w/r1"; then
+if start_restored "$w/r1"; then
   pass "the restored cluster (time) starts and ends recovery"
   is "$(restored_checksums "$w/r1")" "$expected" "every table matches its checksum; pgbench_history is back"
   is "$(pg_check_restored -h "$R_SOCK" -p "$R_PORT")" "" \
@@ -102,7 +102,7 @@ else
   fail "the restored cluster (time) starts and ends recovery"
   skip "no cluster" 2
 fi
-pg_stop_restored "$w/r1"
+stop_restored "$w/r1"
 
 # --- 2. delta: the used directory back to the xid, rewriting only what differs
 run lvpg "$w/s3.conf" restore pg --to "$w/r1" --delta --target-xid "$drop_xid" --target-exclusive --json \
@@ -112,7 +112,7 @@ is "$(out_field backup)" "$incr_id" "... chose the incremental (the newest backu
 ok "... kept most files ($(out_field files_kept) kept, $(out_field files) written)" \
   test "$(out_field files_kept)" -gt "$(out_field files)"
 ok "... no WAL of the first recovery left" test -z "$(find "$w/r1/pg_wal" -mindepth 1 ! -name archive_status)"
-if pg_start_restored "$w/r1"; then
+if start_restored "$w/r1"; then
   pass "the delta-restored cluster (xid, exclusive) starts and ends recovery"
   is "$(restored_checksums "$w/r1")" "$expected" "every table matches its checksum; pgbench_history is back"
   is "$(pg_check_restored -h "$R_SOCK" -p "$R_PORT")" "" \
@@ -121,7 +121,7 @@ else
   fail "the delta-restored cluster (xid, exclusive) starts and ends recovery"
   skip "no cluster" 2
 fi
-pg_stop_restored "$w/r1"
+stop_restored "$w/r1"
 rm -rf "$w/r1" "$w/r1.sock" "$w/r1-ts1"
 
 # --- refusals, each before anything is written
@@ -179,7 +179,7 @@ run lvpg "$w/s3.conf" restore pg --to "$w/r3" --target-lsn "$target_lsn" --json 
 is "$rc" 0 "restore pg --target-lsn with only the incremental left: exit 0 ${err:+($err)}"
 is "$(out_field backup)" "$incr_id" "... restored the incremental"
 diag "restore of the incremental: $(out_field files) files, $(out_field bytes_written) bytes in $(out_field seconds) s"
-if pg_start_restored "$w/r3"; then
+if start_restored "$w/r3"; then
   pass "the restored cluster (LSN) starts and ends recovery"
   is "$(restored_checksums "$w/r3")" "$expected" "every table matches its checksum; pgbench_history is back"
   is "$(pg_check_restored -h "$R_SOCK" -p "$R_PORT")" "" \
@@ -188,7 +188,7 @@ else
   fail "the restored cluster (LSN) starts and ends recovery"
   skip "no cluster" 2
 fi
-pg_stop_restored "$w/r3"
+stop_restored "$w/r3"
 rm -rf "$w/r3" "$w/r3.sock" "$w/r3-ts1"
 
 # --- 4. to a named restore point, from a new host: the same repository and key, no catalog yet
@@ -198,7 +198,7 @@ run lvpg "$w/newhost.conf" restore pg --to "$w/r4" --target-name "before drop" -
 is "$rc" 0 "restore pg --target-name on a new host: exit 0 ${err:+($err)}"
 like "$err" "catalog .*newhost.db was new: filled it from the repository \(1 manifests" \
   "... after filling its new catalog from the repository, and saying so"
-if pg_start_restored "$w/r4"; then
+if start_restored "$w/r4"; then
   pass "the restored cluster (restore point) starts and ends recovery"
   is "$(restored_checksums "$w/r4")" "$expected" "every table matches its checksum; pgbench_history is back"
   is "$(pg_check_restored -h "$R_SOCK" -p "$R_PORT")" "" \
@@ -207,7 +207,7 @@ else
   fail "the restored cluster (restore point) starts and ends recovery"
   skip "no cluster" 2
 fi
-pg_stop_restored "$w/r4"
+stop_restored "$w/r4"
 rm -rf "$w/r4" "$w/r4.sock" "$w/r4-ts1"
 
 done_testing

@@ -99,12 +99,13 @@ static void test_header(void)
               h.page_size == 8192,
           "its fields");
     CHECK(lv_wal_header_parse(real_header, 39, &h) == LV_ERR_CORRUPT, "39 bytes are too short");
-    uint16_t magics[] = {0xD106, 0xD10D, 0xD110, 0xD113, 0xD116};
+    uint16_t magics[] = {0xD106, 0xD10D, 0xD110, 0xD113, 0xD116, 0xD118};
     int versions_ok = 1;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         versions_ok &= parse_changed(0, 2, magics[i], &h) == LV_OK && h.pg_version == 13 + i;
-    CHECK(versions_ok, "the magic of PostgreSQL 13, 14, 15, 16 and 17 is accepted and identified");
+    CHECK(versions_ok, "the magic of PostgreSQL 13, 14, 15, 16, 17 and 18 is accepted and identified");
     CHECK(parse_changed(0, 2, 0xD111, &h) == LV_ERR_CORRUPT, "a development magic is refused");
+    CHECK(parse_changed(0, 2, 0xD121, &h) == LV_ERR_CORRUPT, "a later version's magic (19devel) is refused");
     CHECK(parse_changed(2, 2, 0x0015, &h) == LV_ERR_CORRUPT, "an unknown flag bit is refused");
     CHECK(parse_changed(2, 2, 0x0005, &h) == LV_ERR_CORRUPT, "a short header on the first page is refused");
     CHECK(parse_changed(4, 4, 0, &h) == LV_ERR_CORRUPT, "timeline 0 is refused");
@@ -203,7 +204,13 @@ static void test_stanza(void)
     CHECK(lv_wal_stanza_match(&s, &h, "x") == LV_ERR_CONFLICT, "another cluster's segment: conflict");
     s.sysid--;
     s.pg_version = 16;
-    CHECK(lv_wal_stanza_match(&s, &h, "x") == LV_ERR_CONFLICT, "another major version: conflict");
+    CHECK(lv_wal_stanza_match(&s, &h, "x") == LV_ERR_CONFLICT &&
+              strstr(lv_errmsg(), "PostgreSQL 15 WAL with") && strstr(lv_errmsg(), "archives PostgreSQL 16"),
+          "another major version: conflict naming both versions");
+    s.sysid++;
+    CHECK(lv_wal_stanza_match(&s, &h, "x") == LV_ERR_CONFLICT &&
+              strstr(lv_errmsg(), "PostgreSQL 15 WAL of cluster") && strstr(lv_errmsg(), "PostgreSQL 16 cluster"),
+          "another major version of another cluster (an upgrade): conflict naming both versions");
     lv_err_clear();
     lv_buf_free(&b);
 }
