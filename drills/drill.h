@@ -126,10 +126,10 @@ int lv_drill_record(lv_repo *r, const lv_drill *d);
 
 /* History from the catalog, oldest first; limit 0 = all (else the newest `limit`); the row:
  * catalog/drills.h. */
-int lv_drill_history(lv_repo *r, int limit, int (*cb)(void *arg, const lv_drill_row *row), void *arg);
+int lv_drill_history(const lv_repo *r, int limit, int (*cb)(void *arg, const lv_drill_row *row), void *arg);
 
 /* The HTML report of the whole history (drills/report.c): one self-contained page. */
-int lv_drill_report_html(lv_repo *r, lv_buf *out);
+int lv_drill_report_html(const lv_repo *r, lv_buf *out);
 
 /* Register the drills' catalog-rebuild step (drill history from drills/ in the repository). */
 void lv_drill_register(void);

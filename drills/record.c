@@ -15,6 +15,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "crypto/crypto.h"
+#include "repo/object.h"
 #include "drills/drill.h"
 #include "catalog/drills.h"
 #include "repo/registry.h"
@@ -169,75 +170,68 @@ void lv_drill_to_json(const lv_drill *d, lv_buf *out)
 
 /* ---- catalog and repository --------------------------------------------------------------- */
 
-static void aad_of(const char *id, char *aad, size_t n) { snprintf(aad, n, AAD_PREFIX "%s", id); }
+static int drill_name_ok(const char *name) { return strlen(name) + 1 == LV_DRILL_ID_LEN && !strchr(name, '/'); }
+
+/* drills/<id>, sealed with "labvault drill <id>" (a record cannot pass under another id), create-only. */
+static const lv_obj_type drill_type = {.prefix = "drills/", .aad = AAD_PREFIX, .aad_name = 1, .compress = 1,
+                                       .name_ok = drill_name_ok};
 
 int lv_drill_record(lv_repo *r, const lv_drill *d)
 {
-    lv_buf json = LV_BUF_INIT, sealed = LV_BUF_INIT;
+    lv_buf json = LV_BUF_INIT;
     lv_drill_to_json(d, &json);
-    char key[64], aad[64];
-    snprintf(key, sizeof key, "drills/%s", d->id);
-    aad_of(d->id, aad, sizeof aad);
-    lv_repo_seal(r, aad, strlen(aad), json.data, json.len, 1, &sealed);
-    int up = lv_store_put(r->store, key, sealed.data, sealed.len, LV_PUT_IF_ABSENT);
+    int up = lv_obj_put(r, &drill_type, d->id, json.data, json.len, NULL, NULL);
     char *upmsg = up ? lv_xstrdup(lv_errmsg()) : NULL;
     int rc = lv_catalog_drill_put(r->cat, lv_buf_cstr(&json), NULL);
     if (rc == LV_OK && up != LV_OK)
         rc = lv_err(up, "drill %s is in the local catalog but not in the repository: %s", d->id, upmsg);
     free(upmsg);
     lv_buf_free(&json);
-    lv_buf_free(&sealed);
     return rc;
 }
 
-int lv_drill_history(lv_repo *r, int limit, int (*cb)(void *arg, const lv_drill_row *row), void *arg)
+int lv_drill_history(const lv_repo *r, int limit, int (*cb)(void *arg, const lv_drill_row *row), void *arg)
 {
     return lv_catalog_drill_history(r->cat, limit, cb, arg);
 }
 
 /* ---- catalog rebuild ------------------------------------------------------------------------ */
 
-typedef struct keys {
+typedef struct names {
     char **v;
     size_t n, cap;
-} keys;
+} names;
 
-static int list_cb(void *arg, const char *key, uint64_t size)
+static int list_cb(void *arg, const char *key, const char *name, uint64_t size)
 {
     (void)size;
-    keys *k = arg;
+    names *k = arg;
+    if (!name) {
+        lv_warn("skipping %s: not a drill record name", key);
+        return LV_OK;
+    }
     LV_GROW(k->v, k->n, k->cap);
-    k->v[k->n++] = lv_xstrdup(key);
+    k->v[k->n++] = lv_xstrdup(name);
     return LV_OK;
 }
 
 /* Damaged or foreign objects are skipped with a warning (rebuild.h: a step must not fail on them). */
 static int rebuild_step(lv_repo *r)
 {
-    keys k = {0};
-    int rc = lv_store_list(r->store, "drills/", list_cb, &k);
+    names k = {0};
+    int rc = lv_obj_list(r, &drill_type, list_cb, &k);
     uint64_t added = 0;
     for (size_t i = 0; rc == LV_OK && i < k.n; i++) {
-        const char *id = k.v[i] + strlen("drills/");
-        if (strlen(id) + 1 != LV_DRILL_ID_LEN || strchr(id, '/')) {
-            lv_warn("skipping %s: not a drill record name", k.v[i]);
-            continue;
-        }
-        lv_buf sealed = LV_BUF_INIT, plain = LV_BUF_INIT;
-        char aad[64];
-        aad_of(id, aad, sizeof aad);
-        int g = lv_store_get(r->store, k.v[i], 0, 0, &sealed);
+        lv_buf plain = LV_BUF_INIT;
+        int g = lv_obj_get(r, &drill_type, k.v[i], &plain);
         if (g == LV_OK)
-            g = lv_repo_unseal(r, aad, strlen(aad), sealed.data, sealed.len, &plain, k.v[i]);
-        if (g == LV_OK)
-            g = lv_catalog_drill_put(r->cat, lv_buf_cstr(&plain), id);
+            g = lv_catalog_drill_put(r->cat, lv_buf_cstr(&plain), k.v[i]);
         if (g == LV_ERR_CORRUPT || g == LV_ERR_NOT_FOUND)
-            lv_warn("skipping %s: %s", k.v[i], lv_errmsg());
+            lv_warn("skipping drills/%s: %s", k.v[i], lv_errmsg());
         else if (g != LV_OK)
             rc = g;
         else
             added++;
-        lv_buf_free(&sealed);
         lv_buf_free(&plain);
     }
     for (size_t i = 0; i < k.n; i++)

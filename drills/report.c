@@ -200,7 +200,7 @@ static int check_row(void *arg, const char *name, int ok, const char *detail)
     return LV_OK;
 }
 
-static int last_failure(lv_repo *r, lv_buf *b, const rows *rs)
+static int last_failure(const lv_repo *r, lv_buf *b, const rows *rs)
 {
     const row *f = NULL;
     for (size_t i = 0; i < rs->n; i++)
@@ -226,7 +226,7 @@ static int last_failure(lv_repo *r, lv_buf *b, const rows *rs)
     return rc;
 }
 
-int lv_drill_report_html(lv_repo *r, lv_buf *out)
+int lv_drill_report_html(const lv_repo *r, lv_buf *out)
 {
     rows rs = {0};
     int rc = lv_catalog_drill_report(r->cat, load_one, &rs);

@@ -1,3 +1,4 @@
+/* The catalog's copy in the repository (contract in maint/catalog_copy.h). */
 #include "maint/catalog_copy.h"
 
 #include <stdio.h>
@@ -8,10 +9,13 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "crypto/crypto.h"
+#include "repo/object.h"
 
-static const char aad[] = "labvault catalog copy";
+/* catalog/<host>, replaced each time, sealed with "labvault catalog copy". */
+static const lv_obj_type copy_type = {.prefix = "catalog/", .aad = "labvault catalog copy", .compress = 1,
+                                      .replace = 1};
 
-static void copy_key(const char *host, char *key, size_t n)
+static void copy_name(const char *host, char *name, size_t n)
 {
     char h[256];
     if (!host) {
@@ -21,8 +25,8 @@ static void copy_key(const char *host, char *key, size_t n)
         host = h;
     }
     /* A host name is a single path segment: replace what a key may not contain. */
-    snprintf(key, n, "catalog/%s", host);
-    for (char *p = key + 8; *p; p++)
+    snprintf(name, n, "%s", host);
+    for (char *p = name; *p; p++)
         if (*p == '/' || (unsigned char)*p < 0x20)
             *p = '_';
 }
@@ -36,34 +40,28 @@ int lv_catalog_copy_upload(lv_repo *r, lv_catalog *c)
     close(fd);
     unlink(tmp); /* VACUUM INTO wants a path that does not exist */
     int rc = lv_catalog_snapshot_to(c, tmp);
-    lv_buf plain = LV_BUF_INIT, sealed = LV_BUF_INIT;
+    lv_buf plain = LV_BUF_INIT;
     if (rc == LV_OK)
         rc = lv_read_file(tmp, &plain);
     unlink(tmp);
     if (rc == LV_OK) {
-        char key[300];
-        copy_key(NULL, key, sizeof key);
-        lv_repo_seal(r, aad, sizeof aad - 1, plain.data, plain.len, 1, &sealed);
-        rc = lv_store_put(r->store, key, sealed.data, sealed.len, 0);
-        if (rc != LV_OK)
-            lv_err_ctx("cannot store the catalog copy %s", key);
+        char name[LV_OBJ_NAME_MAX];
+        copy_name(NULL, name, sizeof name);
+        if ((rc = lv_obj_put(r, &copy_type, name, plain.data, plain.len, NULL, NULL)) != LV_OK)
+            lv_err_ctx("cannot store the catalog copy");
     }
     lv_buf_free(&plain);
-    lv_buf_free(&sealed);
     return rc;
 }
 
 int lv_catalog_copy_download(lv_repo *r, const char *host, const char *dest_path)
 {
-    char key[300];
-    copy_key(host, key, sizeof key);
-    lv_buf sealed = LV_BUF_INIT, plain = LV_BUF_INIT;
-    int rc = lv_store_get(r->store, key, 0, 0, &sealed);
-    if (rc == LV_OK)
-        rc = lv_repo_unseal(r, aad, sizeof aad - 1, sealed.data, sealed.len, &plain, key);
+    char name[LV_OBJ_NAME_MAX];
+    copy_name(host, name, sizeof name);
+    lv_buf plain = LV_BUF_INIT;
+    int rc = lv_obj_get(r, &copy_type, name, &plain);
     if (rc == LV_OK)
         rc = lv_write_file_atomic(dest_path, plain.data, plain.len, 0600, 1);
-    lv_buf_free(&sealed);
     lv_buf_free(&plain);
     return rc;
 }

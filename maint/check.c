@@ -81,12 +81,12 @@ static int list_data_cb(void *arg, const char *key, uint64_t size)
     return LV_OK;
 }
 
-static int list_index_cb(void *arg, const char *key, uint64_t size)
+static int list_index_cb(void *arg, const char *key, const char *name, uint64_t size)
 {
     ctx *c = arg;
     (void)size;
     uint8_t id[LV_HASH_LEN];
-    if (lv_index_key_parse(key, id) != 0) {
+    if (!name || lv_hex_decode(name, id, LV_HASH_LEN) != 0) {
         problem(c, LV_CHECK_WARNING, "%s: unexpected object under index/", key);
         return LV_OK;
     }
@@ -95,17 +95,16 @@ static int list_index_cb(void *arg, const char *key, uint64_t size)
     return LV_OK;
 }
 
-static int list_manifest_cb(void *arg, const char *key, uint64_t size)
+static int list_manifest_cb(void *arg, const char *key, const char *name, uint64_t size)
 {
     ctx *c = arg;
     (void)size;
-    char hex[2 * LV_HASH_LEN + 1];
-    if (lv_manifest_key_parse(key, hex) != 0) {
+    if (!name) {
         problem(c, LV_CHECK_WARNING, "%s: unexpected object under manifests/", key);
         return LV_OK;
     }
     LV_GROW(c->manifests, c->nmanifests, c->cap_manifests);
-    memcpy(c->manifests[c->nmanifests++], hex, sizeof hex);
+    snprintf(c->manifests[c->nmanifests++], sizeof c->manifests[0], "%s", name);
     return LV_OK;
 }
 
@@ -324,9 +323,9 @@ int lv_repo_check(lv_repo *r, int read_data_percent, lv_check_report *rep)
     /* Manifests are listed first and indexes before packs, as restic orders reads: an object written
      * by a concurrent backup after our listing of its kind is simply not seen, and one seen can only
      * reference objects written before it, which the later listings include. */
-    int rc = lv_store_list(r->store, "manifests/", list_manifest_cb, &c);
+    int rc = lv_obj_list(r, &lv_obj_manifest, list_manifest_cb, &c);
     if (rc == LV_OK)
-        rc = lv_store_list(r->store, "index/", list_index_cb, &c);
+        rc = lv_obj_list(r, &lv_obj_index, list_index_cb, &c);
     if (rc == LV_OK)
         rc = lv_store_list(r->store, "data/", list_data_cb, &c);
     if (rc != LV_OK) {

@@ -7,6 +7,7 @@
 
 #include "common/sort.h"
 #include "common/error.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "catalog/blobs.h"
 #include "catalog/manifests.h"
@@ -47,26 +48,25 @@ static int list_data_cb(void *arg, const char *key, uint64_t size)
     return LV_OK;
 }
 
-static int list_index_cb(void *arg, const char *key, uint64_t size)
+static int list_index_cb(void *arg, const char *key, const char *name, uint64_t size)
 {
     ctx *c = arg;
-    (void)size;
+    (void)key, (void)size;
     uint8_t id[LV_HASH_LEN];
-    if (lv_index_key_parse(key, id) == 0) {
+    if (name && lv_hex_decode(name, id, LV_HASH_LEN) == 0) {
         LV_GROW(c->indexes, c->nindexes, c->cap_indexes);
         memcpy(c->indexes[c->nindexes++], id, LV_HASH_LEN);
     }
     return LV_OK;
 }
 
-static int list_manifest_cb(void *arg, const char *key, uint64_t size)
+static int list_manifest_cb(void *arg, const char *key, const char *name, uint64_t size)
 {
     ctx *c = arg;
-    (void)size;
-    char hex[2 * LV_HASH_LEN + 1];
-    if (lv_manifest_key_parse(key, hex) == 0) {
+    (void)key, (void)size;
+    if (name) {
         LV_GROW(c->manifests, c->nmanifests, c->cap_manifests);
-        memcpy(c->manifests[c->nmanifests++], hex, sizeof hex);
+        snprintf(c->manifests[c->nmanifests++], sizeof c->manifests[0], "%s", name);
     }
     return LV_OK;
 }
@@ -189,9 +189,9 @@ int lv_catalog_rebuild(lv_repo *r, lv_rebuild_stats *st)
         return lv_err(LV_ERR_INTERNAL, "lv_catalog_rebuild: no catalog attached");
     ctx c = {.r = r, .st = st};
 
-    int rc = lv_store_list(r->store, "manifests/", list_manifest_cb, &c);
+    int rc = lv_obj_list(r, &lv_obj_manifest, list_manifest_cb, &c);
     if (rc == LV_OK)
-        rc = lv_store_list(r->store, "index/", list_index_cb, &c);
+        rc = lv_obj_list(r, &lv_obj_index, list_index_cb, &c);
     if (rc == LV_OK)
         rc = lv_store_list(r->store, "data/", list_data_cb, &c);
     if (rc != LV_OK) {

@@ -1,10 +1,12 @@
 /* Catalog sync (contract in maint/sync.h). */
 #include "maint/sync.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/sort.h"
 #include "catalog/catalog.h"
@@ -27,12 +29,12 @@ typedef struct hexlist {
 static int cmp_id(const void *a, const void *b) { return memcmp(a, b, LV_HASH_LEN); }
 static int cmp_hex(const void *a, const void *b) { return strcmp(a, b); }
 
-static int list_index_cb(void *arg, const char *key, uint64_t size)
+static int list_index_cb(void *arg, const char *key, const char *name, uint64_t size)
 {
     idlist *l = arg;
-    (void)size;
+    (void)key, (void)size;
     uint8_t id[LV_HASH_LEN];
-    if (lv_index_key_parse(key, id) == 0) {
+    if (name && lv_hex_decode(name, id, LV_HASH_LEN) == 0) {
         LV_GROW(l->ids, l->n, l->cap);
         memcpy(l->ids[l->n++], id, LV_HASH_LEN);
     }
@@ -47,14 +49,13 @@ static int known_index_cb(void *arg, const uint8_t id[32])
     return LV_OK;
 }
 
-static int list_manifest_cb(void *arg, const char *key, uint64_t size)
+static int list_manifest_cb(void *arg, const char *key, const char *name, uint64_t size)
 {
     hexlist *l = arg;
-    (void)size;
-    char hex[2 * LV_HASH_LEN + 1];
-    if (lv_manifest_key_parse(key, hex) == 0) {
+    (void)key, (void)size;
+    if (name) {
         LV_GROW(l->ids, l->n, l->cap);
-        memcpy(l->ids[l->n++], hex, sizeof hex);
+        snprintf(l->ids[l->n++], sizeof l->ids[0], "%s", name);
     }
     return LV_OK;
 }
@@ -98,7 +99,7 @@ static int read_index(lv_repo *r, const uint8_t id[LV_HASH_LEN], lv_sync_stats *
 static int sync_indexes(lv_repo *r, lv_sync_stats *st)
 {
     idlist listed = {0}, known = {0};
-    int rc = lv_store_list(r->store, "index/", list_index_cb, &listed);
+    int rc = lv_obj_list(r, &lv_obj_index, list_index_cb, &listed);
     if (rc == LV_OK)
         rc = lv_catalog_index_each(r->cat, known_index_cb, &known);
     if (rc == LV_OK) {
@@ -124,7 +125,7 @@ static int sync_indexes(lv_repo *r, lv_sync_stats *st)
 static int sync_manifests(lv_repo *r, lv_sync_stats *st)
 {
     hexlist listed = {0}, known = {0};
-    int rc = lv_store_list(r->store, "manifests/", list_manifest_cb, &listed);
+    int rc = lv_obj_list(r, &lv_obj_manifest, list_manifest_cb, &listed);
     if (rc == LV_OK)
         rc = lv_catalog_manifest_each(r->cat, NULL, known_manifest_cb, &known);
     lv_sort(listed.ids, listed.n, sizeof listed.ids[0], cmp_hex);

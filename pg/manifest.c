@@ -491,7 +491,7 @@ long lv_pgman_find(const lv_pgman *m, const char *path)
     return -1;
 }
 
-int lv_pgman_load(struct lv_repo *r, const char *id_hex, lv_pgman *m)
+int lv_pgman_load(const struct lv_repo *r, const char *id_hex, lv_pgman *m)
 {
     memset(m, 0, sizeof *m);
     lv_manifest mf;

@@ -151,7 +151,7 @@ long lv_pgman_find(const lv_pgman *m, const char *path);
 
 /* Read and parse manifest id (must be kind "pg"): lv_manifest_read + lv_pgman_parse. */
 struct lv_repo;
-int lv_pgman_load(struct lv_repo *r, const char *id_hex, lv_pgman *m);
+int lv_pgman_load(const struct lv_repo *r, const char *id_hex, lv_pgman *m);
 
 /* Register the "pg" kind's blob-reference walker with repo/manifest.h (repo check). Called once
  * at startup (cli/register.c). */

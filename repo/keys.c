@@ -453,7 +453,7 @@ int lv_repo_key_add(lv_repo *r, const lv_credential *cred, char id_out[65])
     return rc ? rc : lv_keys_write(r, cred, id_out);
 }
 
-int lv_repo_key_list(lv_repo *r, int (*cb)(void *arg, const lv_key_info *k), void *arg)
+int lv_repo_key_list(const lv_repo *r, int (*cb)(void *arg, const lv_key_info *k), void *arg)
 {
     int rc = need_keys(r);
     if (rc)

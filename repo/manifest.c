@@ -9,9 +9,12 @@
 #include "catalog/manifests.h"
 #include "catalog/catalog.h"
 #include "repo/pack.h"
+#include "repo/object.h"
 #include "repo/repo.h"
 
 #define FIXED 13 /* magic, version, time */
+
+const lv_obj_type lv_obj_manifest = {.prefix = "manifests/", .aad = LV_MANIFEST_AAD, .hashed = 1, .compress = 1};
 
 void lv_manifest_key(const char id_hex[2 * LV_HASH_LEN + 1], char key[LV_MANIFEST_KEY_LEN])
 {
@@ -127,7 +130,7 @@ int lv_manifest_parse(const uint8_t *buf, size_t len, lv_manifest *m)
     return LV_OK;
 }
 
-int lv_manifest_write(struct lv_repo *r, const char *kind, int64_t t, const char *summary_json,
+int lv_manifest_write(lv_repo *r, const char *kind, int64_t t, const char *summary_json,
                       const void *body, size_t body_len, char id_out[2 * LV_HASH_LEN + 1])
 {
     if (!summary_json)
@@ -142,22 +145,15 @@ int lv_manifest_write(struct lv_repo *r, const char *kind, int64_t t, const char
     if (t == 0)
         t = (int64_t)time(NULL);
 
-    lv_buf plain = LV_BUF_INIT, sealed = LV_BUF_INIT;
+    lv_buf plain = LV_BUF_INIT;
     lv_manifest_encode(kind, t, summary_json, body, body_len, &plain);
-    lv_repo_seal(r, LV_MANIFEST_AAD, strlen(LV_MANIFEST_AAD), plain.data, plain.len, 1, &sealed);
-    lv_buf_free(&plain);
-    uint8_t id[LV_HASH_LEN];
     char hex[2 * LV_HASH_LEN + 1], key[LV_MANIFEST_KEY_LEN];
-    lv_sha256(sealed.data, sealed.len, id);
-    lv_hex_encode(id, LV_HASH_LEN, hex);
-    lv_manifest_key(hex, key);
-    /* The commit point. A conflict can only be these very bytes (the name is their hash). */
-    int rc = lv_store_put(r->store, key, sealed.data, sealed.len, LV_PUT_IF_ABSENT);
-    if (rc == LV_ERR_CONFLICT)
-        rc = LV_OK;
-    lv_buf_free(&sealed);
+    /* The commit point. */
+    int rc = lv_obj_put(r, &lv_obj_manifest, NULL, plain.data, plain.len, hex, NULL);
+    lv_buf_free(&plain);
     if (rc != LV_OK)
-        return lv_err_ctx("writing %s", key);
+        return rc;
+    lv_manifest_key(hex, key);
     memcpy(id_out, hex, sizeof hex);
     if (r->cat) {
         rc = lv_catalog_manifest_add(r->cat, hex, kind, t, summary_json);
@@ -168,33 +164,19 @@ int lv_manifest_write(struct lv_repo *r, const char *kind, int64_t t, const char
     return LV_OK;
 }
 
-int lv_manifest_read(struct lv_repo *r, const char *id_hex, lv_manifest *m)
+int lv_manifest_read(const lv_repo *r, const char *id_hex, lv_manifest *m)
 {
     memset(m, 0, sizeof *m);
     if (!hex_id_valid(id_hex))
         return lv_err(LV_ERR_USAGE, "\"%s\" is not a manifest id (64 lower-case hex digits)", id_hex);
     char key[LV_MANIFEST_KEY_LEN];
     lv_manifest_key(id_hex, key);
-    lv_buf obj = LV_BUF_INIT, plain = LV_BUF_INIT;
-    int rc = lv_store_get(r->store, key, 0, 0, &obj);
-    if (rc != LV_OK) {
-        lv_err_ctx("reading %s", key);
-        goto out;
-    }
-    uint8_t sum[LV_HASH_LEN], id[LV_HASH_LEN];
-    lv_sha256(obj.data, obj.len, sum);
-    lv_hex_decode(id_hex, id, LV_HASH_LEN);
-    if (memcmp(sum, id, LV_HASH_LEN) != 0) {
-        rc = lv_err(LV_ERR_CORRUPT, "%s: content does not match its name (SHA-256 differs)", key);
-        goto out;
-    }
-    rc = lv_repo_unseal(r, LV_MANIFEST_AAD, strlen(LV_MANIFEST_AAD), obj.data, obj.len, &plain, key);
+    lv_buf plain = LV_BUF_INIT;
+    int rc = lv_obj_get(r, &lv_obj_manifest, id_hex, &plain);
     if (rc == LV_OK && (rc = lv_manifest_parse(plain.data, plain.len, m)) != LV_OK)
         lv_err_ctx("%s", key);
     if (rc == LV_OK)
         memcpy(m->id, id_hex, sizeof m->id);
-out:
-    lv_buf_free(&obj);
     lv_buf_free(&plain);
     return rc;
 }

@@ -26,8 +26,9 @@
 
 #include "common/buf.h"
 #include "crypto/crypto.h"
+#include "repo/object.h"
+#include "repo/repo.h"
 
-struct lv_repo;
 
 #define LV_MANIFEST_VERSION 1
 #define LV_MANIFEST_AAD "labvault manifest"
@@ -61,18 +62,22 @@ void lv_manifest_free(lv_manifest *m);
 /* Seal and upload manifests/<id> (create-only), then add it to the catalog (r->cat, if attached).
  * time 0 means now. summary_json NULL means "{}". LV_ERR_USAGE for an invalid kind or a summary or
  * body above the bounds. id_out receives the 64-hex id. */
-int lv_manifest_write(struct lv_repo *r, const char *kind, int64_t time, const char *summary_json,
+int lv_manifest_write(lv_repo *r, const char *kind, int64_t time, const char *summary_json,
                       const void *body, size_t body_len, char id_out[2 * LV_HASH_LEN + 1]);
 
 /* Download, verify SHA-256 against the name, unseal, parse. LV_ERR_NOT_FOUND if there is no such
  * manifest; LV_ERR_CORRUPT if it is damaged. */
-int lv_manifest_read(struct lv_repo *r, const char *id_hex, lv_manifest *m);
+int lv_manifest_read(const lv_repo *r, const char *id_hex, lv_manifest *m);
+
+/* The object type (repo/object.h): manifests/<hex id>, named by its SHA-256, sealed with
+ * LV_MANIFEST_AAD. */
+extern const lv_obj_type lv_obj_manifest;
 
 /* Blob references of a manifest kind, for repo check: call emit(emit_arg, id) for every blob the
  * manifest needs (duplicates are fine). Return LV_OK, or an error if the body is malformed (reported
  * as a problem of that manifest) - a non-zero return of emit must be passed back unchanged. */
 typedef int (*lv_manifest_emit_fn)(void *emit_arg, const uint8_t id[LV_HASH_LEN]);
-typedef int (*lv_manifest_refs_fn)(const struct lv_repo *r, const lv_manifest *m, lv_manifest_emit_fn emit,
+typedef int (*lv_manifest_refs_fn)(const lv_repo *r, const lv_manifest *m, lv_manifest_emit_fn emit,
                                    void *emit_arg);
 
 #endif

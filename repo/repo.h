@@ -80,7 +80,7 @@ typedef struct lv_key_info {
     int current;         /* 1 for the key that opened this handle */
 } lv_key_info;
 int lv_repo_key_add(lv_repo *r, const lv_credential *cred, char id_out[65]);
-int lv_repo_key_list(lv_repo *r, int (*cb)(void *arg, const lv_key_info *k), void *arg);
+int lv_repo_key_list(const lv_repo *r, int (*cb)(void *arg, const lv_key_info *k), void *arg);
 int lv_repo_key_remove(lv_repo *r, const char *id);
 
 /* Blob id of plaintext: HMAC-SHA256(id_key, data), or SHA-256 when unencrypted. */

@@ -39,7 +39,7 @@ typedef struct bufs {
 } bufs;
 
 struct lv_fetch {
-    lv_repo *r;
+    const lv_repo *r;
     int threads;
     lv_fetch_deliver_fn deliver;
     void *arg;
@@ -55,7 +55,7 @@ struct lv_fetch {
     lv_fetch_stats st;
 };
 
-lv_fetch *lv_fetch_new(lv_repo *r, int threads, lv_fetch_deliver_fn deliver, void *arg)
+lv_fetch *lv_fetch_new(const lv_repo *r, int threads, lv_fetch_deliver_fn deliver, void *arg)
 {
     lv_fetch *f = lv_xcalloc(1, sizeof *f);
     f->r = r;

@@ -31,7 +31,7 @@ typedef struct lv_fetch_stats {
     uint64_t gets, bytes_fetched, blobs;
 } lv_fetch_stats;
 
-lv_fetch *lv_fetch_new(lv_repo *r, int threads, lv_fetch_deliver_fn deliver, void *arg);
+lv_fetch *lv_fetch_new(const lv_repo *r, int threads, lv_fetch_deliver_fn deliver, void *arg);
 void lv_fetch_free(lv_fetch *f);
 /* Queue one blob of length bytes (the extent's length: must equal the blob's plaintext length). */
 int lv_fetch_add(lv_fetch *f, const uint8_t id[LV_HASH_LEN], uint32_t length, size_t dest, uint64_t offset);

@@ -36,7 +36,7 @@ typedef struct slot {
 } slot;
 
 typedef struct rst {
-    lv_repo *r;
+    const lv_repo *r;
     const lv_restore_opts *o;
     int root;                /* target directory */
     int *dirs;               /* open directory per depth; dirs[0] = root */
@@ -355,7 +355,7 @@ static int target_ready(const lv_restore_opts *o, int *fd)
     return LV_OK;
 }
 
-int lv_restore_dir(lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st)
+int lv_restore_dir(const lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st)
 {
     memset(st, 0, sizeof *st);
     rst s;

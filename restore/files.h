@@ -58,7 +58,7 @@ typedef struct lv_restore_stats {
  * LV_ERR_INTERRUPTED, removing incomplete files (a directory restore) or the partial tar file. */
 extern volatile sig_atomic_t lv_restore_interrupt;
 
-int lv_restore_dir(lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st);
-int lv_restore_tar(lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st);
+int lv_restore_dir(const lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st);
+int lv_restore_tar(const lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st);
 
 #endif

@@ -134,7 +134,7 @@ static int check_opts(const lv_pg_restore_opts *o)
     return LV_OK;
 }
 
-int lv_pg_restore(lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_result *res)
+int lv_pg_restore(const lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_result *res)
 {
     memset(res, 0, sizeof *res);
     double t0 = lv_mono_s();

@@ -85,7 +85,7 @@ extern volatile sig_atomic_t lv_pg_restore_interrupt;
  * backup before the target), LV_ERR_CONFLICT (target directory not empty, or a running postmaster in
  * it with delta), LV_ERR_CORRUPT (a blob failed authentication: the message names the file and the
  * blob), LV_ERR_IO, LV_ERR_INTERRUPTED, the store's codes. */
-int lv_pg_restore(lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_result *res);
+int lv_pg_restore(const lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_result *res);
 void lv_pg_restore_result_free(lv_pg_restore_result *res);
 
 /* The recoverable window of the repository, for `backups` and drills: oldest backup's start ->
@@ -99,6 +99,6 @@ typedef struct lv_pg_window {
     uint64_t to_lsn;               /* end of the gap-free archive */
     uint32_t to_tli;
 } lv_pg_window;
-int lv_pg_window_get(lv_repo *r, lv_pg_window *w);
+int lv_pg_window_get(const lv_repo *r, lv_pg_window *w);
 
 #endif

@@ -190,7 +190,7 @@ static int check_target(const lv_pg_target *t, const lv_pg_backup_info *oldest, 
     return LV_OK;
 }
 
-int lv_pg_plan(lv_repo *r, const char *backup_id, const lv_pg_target *t, lv_pg_backup_info *chosen,
+int lv_pg_plan(const lv_repo *r, const char *backup_id, const lv_pg_target *t, lv_pg_backup_info *chosen,
                lv_wal_range *range)
 {
     if (!r->cat)
@@ -239,7 +239,7 @@ int lv_pg_plan(lv_repo *r, const char *backup_id, const lv_pg_target *t, lv_pg_b
     return rc;
 }
 
-int lv_pg_window_get(lv_repo *r, lv_pg_window *w)
+int lv_pg_window_get(const lv_repo *r, lv_pg_window *w)
 {
     memset(w, 0, sizeof *w);
     if (!r->cat)

@@ -36,7 +36,7 @@ void lv_pg_time_format(int64_t t, char out[32]);
  * Codes: LV_ERR_NOT_FOUND (no such backup, no pg backup at all, the backup's own WAL missing),
  * LV_ERR_USAGE (ambiguous prefix; target outside the window: the message names the window), the
  * store's codes. */
-int lv_pg_plan(lv_repo *r, const char *backup_id, const lv_pg_target *t, lv_pg_backup_info *chosen,
+int lv_pg_plan(const lv_repo *r, const char *backup_id, const lv_pg_target *t, lv_pg_backup_info *chosen,
                lv_wal_range *range);
 
 #endif

@@ -153,7 +153,7 @@ typedef struct dreq {
 } dreq;
 
 typedef struct wr {
-    lv_repo *r;
+    const lv_repo *r;
     const lv_pgman *m;
     const lv_pg_restore_opts *o;
     lv_pg_write_stats *st;
@@ -537,7 +537,7 @@ static int prune(const lv_pgman *m, const char *abs, const char *rel)
     return rc;
 }
 
-int lv_pg_write(lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char *const *locations,
+int lv_pg_write(const lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char *const *locations,
                 lv_pg_write_stats *st)
 {
     memset(st, 0, sizeof *st);

@@ -43,7 +43,7 @@ typedef struct lv_pg_write_stats {
 int lv_pg_write_prepare(const lv_pgman *m, const lv_pg_restore_opts *o, char ***locations);
 void lv_pg_write_locations_free(const lv_pgman *m, char **locations);
 
-int lv_pg_write(lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char *const *locations,
+int lv_pg_write(const lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char *const *locations,
                 lv_pg_write_stats *st);
 
 /* syncfs the data directory's and each tablespace's file system. */

@@ -49,7 +49,7 @@ typedef struct qentry {
 } qentry;
 
 typedef struct tout {
-    lv_repo *r;
+    const lv_repo *r;
     const lv_restore_opts *o;
     struct archive *a;
     const char *dest;
@@ -289,7 +289,7 @@ static int on_dir_leave(void *arg, const lv_node *n, const char *path)
     return LV_OK;
 }
 
-int lv_restore_tar(lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st)
+int lv_restore_tar(const lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st)
 {
     memset(st, 0, sizeof *st);
     struct timespec t0, t1;

@@ -35,7 +35,7 @@ int lv_snap_body_parse(const uint8_t *body, size_t len, const uint8_t **pages, u
     return LV_OK;
 }
 
-int lv_snap_open(struct lv_repo *r, const char *id, lv_manifest *m, const uint8_t **pages, uint32_t *npages)
+int lv_snap_open(const lv_repo *r, const char *id, lv_manifest *m, const uint8_t **pages, uint32_t *npages)
 {
     int rc = lv_manifest_read(r, id, m);
     if (rc != LV_OK)

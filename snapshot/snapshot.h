@@ -35,7 +35,7 @@ int lv_snap_body_parse(const uint8_t *body, size_t len, const uint8_t **pages, u
 int lv_snap_resolve(lv_catalog *c, const char *spec, char id[2 * LV_HASH_LEN + 1]);
 
 /* Read a snapshot's manifest and check it is of kind files; *pages points into m->body. */
-int lv_snap_open(struct lv_repo *r, const char *id, lv_manifest *m, const uint8_t **pages,
+int lv_snap_open(const lv_repo *r, const char *id, lv_manifest *m, const uint8_t **pages,
                  uint32_t *npages);
 
 /* Copy a node so that it outlives the page it came from: encoded into store (reset first), views

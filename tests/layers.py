@@ -20,10 +20,10 @@ RANKS = {
     "repo": 4,                                    # the repository: keys, sealing, objects, packs, index
     "chunk": 5, "snapshot": 5, "pg": 5,           # formats over the repository
     "maint": 6,                                   # check, catalog rebuild and sync, the catalog copy
-    "wal": 6,                                     # the WAL archive
-    "backup": 7, "restore": 7,                    # the features
-    "drills": 8, "retention": 8,                  # features built on the features
-    "cli": 9, "bench": 9,                         # programs
+    "wal": 7,                                     # the WAL archive
+    "backup": 8, "restore": 8,                    # the features
+    "drills": 9, "retention": 9,                  # features built on the features
+    "cli": 10, "bench": 10,                       # programs
 }
 SKIP = {"tests", "docs", "scripts", "contrib", "build", ".git"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^">]+)[">]', re.M)

@@ -138,7 +138,7 @@ static int scan_bytes(scan_state *s, const uint8_t *data, size_t len, uint64_t l
     return rc;
 }
 
-static int skippable(lv_repo *r, const lv_wal_object *o, int64_t since_us)
+static int skippable(const lv_repo *r, const lv_wal_object *o, int64_t since_us)
 {
     int known = 0;
     int64_t b, e;
@@ -149,7 +149,7 @@ static int skippable(lv_repo *r, const lv_wal_object *o, int64_t since_us)
     return known && e > 0 && (e + 1) * 1000000 <= since_us;
 }
 
-int lv_wal_drops_scan(lv_repo *r, uint32_t tli, uint64_t from_lsn, int64_t since_us, lv_wal_range *range,
+int lv_wal_drops_scan(const lv_repo *r, uint32_t tli, uint64_t from_lsn, int64_t since_us, lv_wal_range *range,
                       lv_wal_drop_cb cb, void *arg)
 {
     lv_wal_object *segs;

@@ -42,7 +42,7 @@ int lv_wal_write_dest(const char *dest, const void *data, size_t n)
     return rc == LV_ERR_NOT_FOUND ? LV_ERR_IO : rc;
 }
 
-int lv_wal_fetch_repo(lv_repo *r, const char *name, const char *dest)
+int lv_wal_fetch_repo(const lv_repo *r, const char *name, const char *dest)
 {
     lv_wal_name n;
     int rc = lv_wal_name_parse(name, &n);
@@ -227,7 +227,7 @@ void lv_wal_prefetch_kick(const lv_wal_fetch_opts *o, lv_store *s, const char *n
 /* ---- prefetch worker ------------------------------------------------------------------------ */
 
 typedef struct prefetch {
-    lv_repo *r;
+    const lv_repo *r;
     const char *dir;
     char (*names)[25];
 } prefetch;

@@ -32,7 +32,7 @@ typedef struct lv_wal_fetch_opts {
     int workers;           /* parallel fetches of the prefetch worker */
 } lv_wal_fetch_opts;
 
-int lv_wal_fetch_repo(lv_repo *r, const char *name, const char *dest);
+int lv_wal_fetch_repo(const lv_repo *r, const char *name, const char *dest);
 
 /* LV_OK when name was served from the prefetch spool; LV_ERR_NOT_FOUND otherwise (which says nothing
  * about the repository). */

@@ -60,7 +60,7 @@ static uint64_t scan_bytes(const uint8_t *data, size_t len, uint64_t from, uint6
 /* Download segs[i] and find its first and last commit/abort record starting in [from, to); a record
  * continued into segs[i + 1] is read from the two joined (a commit straddling two segments is in
  * neither alone). */
-static int scan(lv_repo *r, const lv_wal_object *const *segs, size_t i, size_t n, uint64_t from, uint64_t to,
+static int scan(const lv_repo *r, const lv_wal_object *const *segs, size_t i, size_t n, uint64_t from, uint64_t to,
                 seg_times *t)
 {
     lv_buf b = LV_BUF_INIT;
@@ -83,7 +83,7 @@ static int scan(lv_repo *r, const lv_wal_object *const *segs, size_t i, size_t n
 
 /* What the catalog says of a segment: -1 unknown, 0 no commit, 1 has commits (times in *b, *e; both -1
  * when the only one continues into the next segment). */
-static int cat_says(lv_repo *r, const lv_wal_object *o, int64_t *b, int64_t *e)
+static int cat_says(const lv_repo *r, const lv_wal_object *o, int64_t *b, int64_t *e)
 {
     int known = 0;
     if (!r->cat || lv_catalog_wal_times(r->cat, o->name.name, &known, b, e) != LV_OK) {
@@ -95,7 +95,7 @@ static int cat_says(lv_repo *r, const lv_wal_object *o, int64_t *b, int64_t *e)
     return *e != 0 ? 1 : 0;
 }
 
-int lv_wal_range_times(lv_repo *r, uint32_t seg_size, const lv_wal_object *const *segs, size_t n,
+int lv_wal_range_times(const lv_repo *r, uint32_t seg_size, const lv_wal_object *const *segs, size_t n,
                        lv_wal_range *out)
 {
     if (n == 0)

@@ -42,7 +42,7 @@ void lv_wal_stanza_format(const lv_wal_stanza *s, lv_buf *out);
 int lv_wal_stanza_parse(const char *text, size_t n, lv_wal_stanza *s, const char *what);
 
 /* Read the stanza object: LV_ERR_NOT_FOUND when the repository has none yet. */
-int lv_wal_stanza_get(lv_repo *r, lv_wal_stanza *out);
+int lv_wal_stanza_get(const lv_repo *r, lv_wal_stanza *out);
 
 /* Create the stanza object (create-only). When one exists already: LV_OK if it describes the same
  * cluster (*existing = 1), LV_ERR_CONFLICT naming both system identifiers if not. */
