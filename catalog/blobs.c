@@ -174,6 +174,21 @@ int lv_catalog_index_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t inde
     return rc;
 }
 
+int lv_catalog_pack_forget(lv_catalog *c, const uint8_t pack[32])
+{
+    sqlite3_stmt *st;
+    int rc = lv_cat_prepare(c, "DELETE FROM blobs WHERE pack = ?1", &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_blob(st, 1, pack, 32, SQLITE_STATIC);
+    if ((rc = lv_cat_step_done(c, st, "forget a pack's blobs")) != LV_OK)
+        return rc;
+    if ((rc = lv_cat_prepare(c, "DELETE FROM packs WHERE id = ?1", &st)))
+        return rc;
+    sqlite3_bind_blob(st, 1, pack, 32, SQLITE_STATIC);
+    return lv_cat_step_done(c, st, "forget a pack");
+}
+
 int lv_catalog_index_forget_all(lv_catalog *c)
 {
     return lv_cat_exec(c, "DELETE FROM blobs; DELETE FROM packs; DELETE FROM indexes", "forget the index");

@@ -26,6 +26,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/tmpfile.h"
 #include "catalog/db.h"
 
 #define BUSY_TIMEOUT_MS 30000
@@ -255,6 +256,11 @@ int lv_catalog_open(const char *path, const char *repo_id_hex, lv_catalog **out)
     int rc = make_parent(path);
     if (rc)
         return lv_err_ctx("catalog %s", path);
+    /* A new catalog is private: SQLite would create it 0644 (minus the umask), and gives its -wal and -shm
+     * files the database's mode. An empty file is a valid new database. */
+    int nfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (nfd >= 0)
+        close(nfd);
     lv_catalog *c = lv_xcalloc(1, sizeof *c);
     c->path = lv_xstrdup(path);
     /* NOMUTEX: a handle is used by one thread at a time (header contract), so SQLite's own per-call
@@ -354,38 +360,38 @@ int lv_catalog_reset(lv_catalog *c)
     return lv_catalog_commit(c);
 }
 
-int lv_catalog_snapshot_to(lv_catalog *c, const char *dest_path)
+int lv_catalog_vacuum_into(lv_catalog *c, const char *path)
 {
     /* VACUUM INTO writes a consistent, compacted copy from one read transaction, while writers go on
-     * (WAL). It refuses an existing non-empty file, so write a temporary name and rename it into place:
-     * the destination is either the previous copy or the complete new one. */
-    char *tmp = lv_xasprintf("%s.tmp-%ld", dest_path, (long)getpid());
-    unlink(tmp);
+     * (WAL). It takes an empty existing file (and keeps its mode) or makes a new one. */
     sqlite3_stmt *st;
     int rc = lv_cat_prepare(c, "VACUUM INTO ?1", &st);
     if (rc == LV_OK) {
-        sqlite3_bind_text(st, 1, tmp, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
         rc = lv_cat_step_done(c, st, "snapshot (VACUUM INTO)");
     }
+    return rc;
+}
+
+int lv_catalog_snapshot_to(lv_catalog *c, const char *dest_path)
+{
+    /* Into a private temporary name beside dest, then renamed: dest is either the previous copy or the
+     * complete new one. */
+    lv_tmp t;
+    int rc = lv_tmp_create_beside(dest_path, "catalog-snapshot", &t);
+    if (rc == LV_OK)
+        rc = lv_catalog_vacuum_into(c, t.path);
     /* VACUUM INTO does not fsync its output; the copy must be durable before it replaces the old one. */
+    if (rc == LV_OK && fsync(t.fd) != 0)
+        rc = lv_err_errno(errno, "catalog snapshot: cannot fsync %s", t.path);
+    if (rc == LV_OK && rename(t.path, dest_path) != 0)
+        rc = lv_err_errno(errno, "catalog snapshot: cannot rename %s to %s", t.path, dest_path);
     if (rc == LV_OK) {
-        int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fsync(fd) != 0)
-            rc = lv_err_errno(errno, "catalog snapshot: cannot fsync %s", tmp);
-        if (fd >= 0)
-            close(fd);
-    }
-    if (rc == LV_OK && rename(tmp, dest_path) != 0)
-        rc = lv_err_errno(errno, "catalog snapshot: cannot rename %s to %s", tmp, dest_path);
-    if (rc == LV_OK) {
-        char *dir = lv_xstrdup(dest_path), *slash = strrchr(dir, '/');
-        if (slash)
-            slash[slash == dir ? 1 : 0] = '\0';
-        rc = lv_fsync_dir(slash ? dir : ".");
+        lv_tmp_keep(&t);
+        char *dir = lv_dir_of(dest_path);
+        rc = lv_fsync_dir(dir);
         free(dir);
     }
-    if (rc)
-        unlink(tmp);
-    free(tmp);
+    lv_tmp_remove(&t);
     return rc;
 }

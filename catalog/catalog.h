@@ -1,6 +1,7 @@
 /* The local SQLite catalog: an index of the repository and a journal of local events.
  *
- * One database file (default /var/lib/labvault/catalog.db, or [global] catalog = PATH), WAL journal mode,
+ * One database file (default /var/lib/labvault/catalog.db, or [global] catalog = PATH; created mode 0600,
+ * its -wal and -shm files follow: it holds file and table names), WAL journal mode,
  * a busy timeout (30 s) so archive_command, a backup and a drill can run at once, and a schema version
  * with forward migrations (meta table, key "schema_version"). It belongs to exactly one repository: the
  * repository id is stored at creation, and opening it for another repository is LV_ERR_CONFLICT with a
@@ -49,8 +50,11 @@ int lv_catalog_meta_get(lv_catalog *c, const char *key, char **out);
  * events, so the repository can be re-read into it. */
 int lv_catalog_reset(lv_catalog *c);
 
-/* Consistent copy of the whole database into a buffer-able file (VACUUM INTO),
- * used to store a copy of the catalog in the repository after a command commits something. */
+/* Consistent, compacted copy of the whole database (VACUUM INTO), written into path, which must be an
+ * empty file (it keeps its mode: make it with common/tmpfile.h) or not exist. */
+int lv_catalog_vacuum_into(lv_catalog *c, const char *path);
+/* The same, durable, replacing dest_path atomically: written into a private temporary file beside it,
+ * fsynced, renamed (dest_path ends up mode 0600). */
 int lv_catalog_snapshot_to(lv_catalog *c, const char *dest_path);
 
 /* The version of the SQLite library (for `labvault version`). */

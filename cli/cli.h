@@ -49,6 +49,7 @@ struct lv_ctx {
     lv_catalog *cat;
     char *passphrase;
     struct lv_lock *inflight; /* this command's in-flight marker (LV_CTX_INFLIGHT) */
+    int store_deadline_s; /* set before lv_ctx_open_store: lv_store_opts.deadline_s (0 = none) */
 };
 
 extern const lv_cmd lv_commands[];
@@ -89,8 +90,10 @@ void lv_result_json(lv_buf *out, const char *id, int rc, const char *summary_jso
 /* A byte count for people: "812 B", "1.5 MiB" (binary units, one decimal). */
 void lv_human_size(uint64_t v, char out[32]);
 
-/* Read a secret from a file (first line, without the newline) or from the terminal. */
-int lv_read_secret_file(const char *path, char **out);
+/* Read a secret from a file (first line, without the newline) or from the terminal. A missing file or an
+ * empty first line is bad_code (LV_ERR_CONFIG for a setting, LV_ERR_USAGE for a flag), with origin (where
+ * the path was set, or NULL) in the message; an unreadable one is LV_ERR_IO. */
+int lv_read_secret_file(const char *path, int bad_code, const char *origin, char **out);
 int lv_prompt_secret(const char *prompt, char **out);
 
 /* Commands */

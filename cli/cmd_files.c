@@ -17,6 +17,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "restore/files.h"
 #include "snapshot/reader.h"
 #include "snapshot/snapshot.h"
@@ -258,6 +259,14 @@ out:
 
 /* ---- snapshots -------------------------------------------------------------------------------- */
 
+/* A string quoted for a terminal (common/text.h), in a buffer reused from call to call. */
+static const char *quoted(lv_buf *q, const char *s)
+{
+    lv_buf_reset(q);
+    lv_quote_str(q, s);
+    return lv_buf_cstr(q);
+}
+
 int lv_cmd_snapshots(lv_ctx *ctx)
 {
     int rc = lv_ctx_open_repo(ctx, LV_CTX_SYNC);
@@ -267,7 +276,7 @@ int lv_cmd_snapshots(lv_ctx *ctx)
     size_t n;
     if ((rc = lv_snap_list(ctx->cat, &v, &n)) != LV_OK)
         return rc;
-    lv_buf out = LV_BUF_INIT;
+    lv_buf out = LV_BUF_INIT, q = LV_BUF_INIT;
     lv_json j;
     lv_json_init(&j, &out);
     if (ctx->json)
@@ -292,20 +301,24 @@ int lv_cmd_snapshots(lv_ctx *ctx)
         char when[32], size[32];
         fmt_time(r->time, when);
         lv_human_size(s->bytes_total, size);
-        lv_buf paths = LV_BUF_INIT, tags = LV_BUF_INIT;
-        for (size_t k = 0; k < s->npaths; k++)
-            lv_buf_printf(&paths, "%s%s", k ? " " : "", s->paths[k]);
-        for (size_t k = 0; k < s->ntags; k++)
-            lv_buf_printf(&tags, "%s%s", k ? "," : "", s->tags[k]);
-        const char *tl = lv_buf_cstr(&tags);
-        lv_buf_printf(&out, "%.12s  %-19s  %-16s  %8llu  %10s  %s%s%s%s%s\n", r->id, when, s->host,
+        lv_buf_printf(&out, "%.12s  %-19s  %-16s  %8llu  %10s  %s", r->id, when, quoted(&q, s->host),
                       (unsigned long long)(s->files_new + s->files_changed + s->files_unchanged), size,
-                      strcmp(s->source, "stdin") == 0 ? "(stdin) " : strcmp(s->source, "tar") == 0 ? "(tar) " : "",
-                      s->stdin_name[0] ? s->stdin_name : lv_buf_cstr(&paths), *tl ? " [" : "", tl, *tl ? "]" : "");
-        lv_buf_free(&paths);
-        lv_buf_free(&tags);
+                      strcmp(s->source, "stdin") == 0 ? "(stdin) " : strcmp(s->source, "tar") == 0 ? "(tar) " : "");
+        if (s->stdin_name[0])
+            lv_quote_str(&out, s->stdin_name);
+        for (size_t k = 0; !s->stdin_name[0] && k < s->npaths; k++) {
+            if (k)
+                lv_buf_append_str(&out, " ");
+            lv_quote_str(&out, s->paths[k]);
+        }
+        for (size_t k = 0; k < s->ntags; k++) {
+            lv_buf_append_str(&out, k ? "," : " [");
+            lv_quote_str(&out, s->tags[k]);
+        }
+        lv_buf_append_str(&out, s->ntags ? "]\n" : "\n");
     }
     lv_snap_list_free(v, n);
+    lv_buf_free(&q);
     if (ctx->json) {
         lv_json_end(&j);
         lv_buf_append_str(&out, "\n");
@@ -382,10 +395,26 @@ static void print_node(lsctx *l, const lv_node *n, const char *path)
         char mode[11], when[32];
         mode_string(n, mode);
         fmt_time(n->mtime_sec, when);
-        lv_buf_printf(&out, "%s %-8.*s %-8.*s %12llu %s /%s", mode, (int)n->user_len, n->user, (int)n->group_len,
-                      n->group, (unsigned long long)(n->type == LV_NODE_FILE ? n->size : 0), when, path);
-        if (n->type == LV_NODE_SYMLINK)
-            lv_buf_printf(&out, " -> %.*s", (int)n->target_len, n->target);
+        /* An owner without a name (no passwd/group entry when it was backed up) shows its number, and every
+         * name is quoted: a newline or an escape sequence in a file name must not reach the terminal. */
+        lv_buf user = LV_BUF_INIT, group = LV_BUF_INIT;
+        if (n->user_len)
+            lv_quote_name(&user, n->user, n->user_len);
+        else
+            lv_buf_printf(&user, "%u", n->uid);
+        if (n->group_len)
+            lv_quote_name(&group, n->group, n->group_len);
+        else
+            lv_buf_printf(&group, "%u", n->gid);
+        lv_buf_printf(&out, "%s %-8s %-8s %12llu %s /", mode, lv_buf_cstr(&user), lv_buf_cstr(&group),
+                      (unsigned long long)(n->type == LV_NODE_FILE ? n->size : 0), when);
+        lv_buf_free(&user);
+        lv_buf_free(&group);
+        lv_quote_str(&out, path);
+        if (n->type == LV_NODE_SYMLINK) {
+            lv_buf_append_str(&out, " -> ");
+            lv_quote_name(&out, n->target, n->target_len);
+        }
         lv_buf_append_str(&out, "\n");
     }
     out_flush(&out);
@@ -483,7 +512,9 @@ static void diff_line(dctx *d, char what, const lv_node *n)
         lv_json_end(&j);
         lv_buf_append_str(&out, "\n");
     } else {
-        lv_buf_printf(&out, "%c /%s%s\n", what, path, n->type == LV_NODE_DIR ? "/" : "");
+        lv_buf_printf(&out, "%c /", what);
+        lv_quote_str(&out, path);
+        lv_buf_append_str(&out, n->type == LV_NODE_DIR ? "/\n" : "\n");
     }
     out_flush(&out);
     lv_buf_free(&out);

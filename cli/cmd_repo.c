@@ -113,8 +113,10 @@ int lv_cmd_repo_key_add(lv_ctx *ctx)
         if ((rc = ensure_key_file(kf)) != LV_OK)
             return rc;
         cred.key_file = kf;
+        cred.key_file_code = LV_ERR_USAGE;
+        cred.key_file_origin = "flag --new-key-file";
     } else if (pf) {
-        if ((rc = lv_read_secret_file(pf, &pass)) != LV_OK)
+        if ((rc = lv_read_secret_file(pf, LV_ERR_USAGE, "flag --new-passphrase-file", &pass)) != LV_OK)
             return rc;
     } else if (getenv("LABVAULT_NEW_PASSPHRASE") && *getenv("LABVAULT_NEW_PASSPHRASE")) {
         pass = lv_xstrdup(getenv("LABVAULT_NEW_PASSPHRASE"));

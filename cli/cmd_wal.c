@@ -199,6 +199,9 @@ int lv_cmd_wal_push(lv_ctx *ctx)
         }
         return lv_wal_async_worker(&ao, ctx->store, ctx->repo, ctx->cat, path, rc);
     }
+    /* archive_command: PostgreSQL waits for us. A repository that does not answer costs at most
+     * archive-timeout, then exit 4 and PostgreSQL retries later. */
+    ctx->store_deadline_s = (int)lv_config_int(ctx->cfg, "archive-timeout");
     if (lv_ctx_flag(ctx, "async") || lv_config_bool(ctx->cfg, "archive-async")) {
         if (lv_wal_async_queued(path)) {
             int rc = lv_ctx_open_store(ctx);
@@ -227,6 +230,9 @@ int lv_cmd_wal_fetch(lv_ctx *ctx)
         int rc = lv_ctx_open_repo(ctx, 0);
         return rc ? rc : lv_wal_prefetch_worker(&o, ctx->repo, name);
     }
+    /* restore_command: recovery waits for us. A repository that does not answer costs at most
+     * archive-timeout, then 132 (uncertain: recovery stops rather than ending early). */
+    ctx->store_deadline_s = (int)lv_config_int(ctx->cfg, "archive-timeout");
     lv_wal_name n;
     int rc = lv_wal_name_parse(name, &n);
     if (rc == LV_OK)
@@ -237,6 +243,10 @@ int lv_cmd_wal_fetch(lv_ctx *ctx)
     }
     if (rc == LV_OK)
         rc = lv_ctx_open_repo(ctx, 0);
+    /* Only the segment's own listing may say "absent" (exit 1, where recovery may end). A repository that
+     * is not there (no config object: a wrong `repo`, a deleted bucket) is a setting to fix: 131. */
+    if (rc == LV_ERR_NOT_FOUND)
+        rc = lv_err(LV_ERR_CONFIG, "%s (check the repo setting)", lv_errmsg());
     if (rc == LV_OK)
         rc = lv_wal_fetch_repo(ctx->repo, name, dest);
     if (rc == LV_OK)

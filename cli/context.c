@@ -56,7 +56,7 @@ void lv_result_json(lv_buf *out, const char *id, int rc, const char *summary_jso
         lv_json_escape(out, lv_errmsg());
         lv_buf_append_str(out, "},");
     }
-    lv_buf_append_str(out, summary_json + 1);
+    lv_json_append_raw(out, summary_json + 1);
     lv_buf_append_str(out, "\n");
 }
 
@@ -93,6 +93,8 @@ int lv_ctx_open_store(lv_ctx *ctx)
     /* The driver reads 0 as "its default"; the user's 0 means no retries, which it spells -1. */
     o.max_retries = lv_config_int(c, "s3-max-retries") == 0 ? -1 : (int)lv_config_int(c, "s3-max-retries");
     o.timeout_s = (int)lv_config_int(c, "s3-timeout");
+    o.connect_timeout_s = (int)lv_config_int(c, "s3-connect-timeout");
+    o.deadline_s = ctx->store_deadline_s;
     const char *url = lv_config_str(c, "repo");
     int rc = lv_store_open(url, &o, &ctx->store);
     if (rc != LV_OK)
@@ -100,45 +102,48 @@ int lv_ctx_open_store(lv_ctx *ctx)
     return LV_OK;
 }
 
-int lv_read_secret_file(const char *path, char **out)
+int lv_read_secret_file(const char *path, int bad_code, const char *origin, char **out)
 {
+    char from[160] = "";
+    if (origin)
+        snprintf(from, sizeof from, " (from %s)", origin);
     lv_buf b = LV_BUF_INIT;
     int rc = lv_read_file(path, &b);
     if (rc != LV_OK) {
         lv_buf_free(&b);
-        return lv_err(LV_ERR_CONFIG, "passphrase file: %s", lv_errmsg());
+        /* Missing: a bad setting. Unreadable (permission, I/O): local I/O, as for every file. */
+        return lv_err(rc == LV_ERR_NOT_FOUND ? bad_code : rc, "passphrase file%s: %s", from, lv_errmsg());
     }
     char *s = lv_buf_cstr(&b);
     s[strcspn(s, "\r\n")] = '\0';
     if (!*s) {
         lv_buf_free(&b);
-        return lv_err(LV_ERR_CONFIG, "passphrase file %s: first line is empty", path);
+        return lv_err(bad_code, "passphrase file %s%s: first line is empty", path, from);
     }
     *out = s; /* ownership of b.data passes to the caller */
     return LV_OK;
-}
-
-static int secret_from_env_or_file(const char *env, const char *file, char **out)
-{
-    const char *v = getenv(env);
-    if (v && *v) {
-        *out = lv_xstrdup(v);
-        return LV_OK;
-    }
-    if (file)
-        return lv_read_secret_file(file, out);
-    return LV_ERR_NOT_FOUND;
 }
 
 int lv_ctx_credential(lv_ctx *ctx, int confirm, lv_credential *cred)
 {
     memset(cred, 0, sizeof *cred);
     cred->key_file = lv_config_str(ctx->cfg, "key-file");
-    if (cred->key_file)
+    if (cred->key_file) {
+        /* Read later, when the repository is opened: a bad one is reported as the setting it came from. */
+        cred->key_file_code = lv_config_bad_value_code(ctx->cfg, "key-file");
+        cred->key_file_origin = lv_config_source(ctx->cfg, "key-file");
         return LV_OK;
+    }
     if (!ctx->passphrase) {
-        int rc = secret_from_env_or_file("LABVAULT_PASSPHRASE", lv_config_str(ctx->cfg, "passphrase-file"),
-                                         &ctx->passphrase);
+        const char *env = getenv("LABVAULT_PASSPHRASE"), *file = lv_config_str(ctx->cfg, "passphrase-file");
+        int rc = LV_ERR_NOT_FOUND;
+        if (env && *env) {
+            ctx->passphrase = lv_xstrdup(env);
+            rc = LV_OK;
+        } else if (file) {
+            rc = lv_read_secret_file(file, lv_config_bad_value_code(ctx->cfg, "passphrase-file"),
+                                     lv_config_source(ctx->cfg, "passphrase-file"), &ctx->passphrase);
+        }
         if (rc == LV_ERR_NOT_FOUND) {
             if (!isatty(STDIN_FILENO))
                 return lv_err(LV_ERR_CONFIG, "no repository credential: set LABVAULT_PASSPHRASE, "

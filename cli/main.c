@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/tmpfile.h"
 
 /* Global switches that take no value. */
 static int is_global_switch(const char *name)
@@ -223,6 +224,8 @@ int main(int argc, char **argv)
 {
     /* A closed pipe (labvault ... | head) must not kill us mid-write of a repository object. */
     signal(SIGPIPE, SIG_IGN);
+    /* INT/TERM/HUP/QUIT remove our temporary files before we die of them (common/tmpfile.h). */
+    lv_tmp_on_fatal_signals();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     lv_register_modules();
     lv_ctx ctx;

@@ -10,20 +10,27 @@
 static _Thread_local char msg[MSG_MAX];
 static _Thread_local int last_code;
 
-/* Error text is one line by contract: fold any newline a library handed us. */
+/* Error text is one line by contract: fold any newline a library handed us, and show the other control
+ * characters (a file name can hold an escape sequence) as '?', so nothing drives the terminal. */
 static void one_line(char *s)
 {
     for (; *s; s++)
-        if (*s == '\n' || *s == '\r')
+        if (*s == '\n' || *s == '\r' || *s == '\t')
             *s = ' ';
+        else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
 }
 
 int lv_err(int code, const char *fmt, ...)
 {
+    /* Format into a copy first: callers often pass lv_errmsg() itself as an argument ("x: %s"), and
+     * vsnprintf into the buffer it reads from is undefined (it garbled such messages). */
+    char text[MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    memcpy(msg, text, sizeof msg);
     one_line(msg);
     last_code = code;
     return code;

@@ -29,7 +29,8 @@ typedef enum lv_code {
 
 #define LV_ERR_MAX 14
 
-/* Record the error message (printf-style) for this thread and return code. */
+/* Record the error message (printf-style) for this thread and return code. The message is made one line
+ * (newlines and tabs become spaces, other control characters "?"); its arguments may include lv_errmsg(). */
 int lv_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prefix the current message with "context: " and return the current code. */

@@ -166,7 +166,7 @@ int lv_pread_full(int fd, void *p, size_t n, uint64_t off, const char *what)
     return LV_OK;
 }
 
-static char *dir_of(const char *path)
+char *lv_dir_of(const char *path)
 {
     char *d = lv_xstrdup(path);
     char *slash = strrchr(d, '/');
@@ -191,7 +191,7 @@ int lv_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
         close(rfd);
     }
     char *tmp = lv_xasprintf("%s.tmp-%d-%08x", path, (int)getpid(), r);
-    char *dir = dir_of(path);
+    char *dir = lv_dir_of(path);
     int rc = LV_OK;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) {

@@ -24,6 +24,9 @@ int lv_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 /* Read a whole file into out (appending). LV_ERR_NOT_FOUND if it does not exist. */
 int lv_read_file(const char *path, lv_buf *out);
 
+/* The directory part of path, malloc'ed: "/a/b" -> "/a", "/b" -> "/", "b" -> ".". */
+char *lv_dir_of(const char *path);
+
 /* fsync the directory dir (after creating, renaming or removing an entry in it). */
 int lv_fsync_dir(const char *dir);
 

@@ -185,8 +185,13 @@ static int unescape(const lv_jval *v, lv_buf *b)
             lo >= 0xdc00 && lo < 0xe000) {
             u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
             p += 6;
+        } else if (u >= 0xdc80 && u <= 0xdcff) {
+            /* surrogateescape (common/json.h): the byte of a name that is not valid UTF-8 */
+            uint8_t raw = (uint8_t)(u - 0xdc00);
+            lv_buf_append(b, &raw, 1);
+            continue;
         } else if (u >= 0xd800 && u < 0xe000) {
-            u = 0xfffd; /* a lone surrogate: the replacement character */
+            u = 0xfffd; /* any other lone surrogate: the replacement character */
         }
         if (u == 0)
             return -1;

@@ -1,7 +1,8 @@
 /* Reading back the JSON labvault writes (manifest summaries, records): a strict RFC 8259 reader over
  * text in memory, the counterpart of common/json.h. A value is a view: its type and the exact span of its
  * text, nothing copied. Members of an object and elements of an array are visited in order; strings are
- * unescaped only when asked for (\uXXXX to UTF-8, surrogate pairs joined).
+ * unescaped only when asked for (\uXXXX to UTF-8, surrogate pairs joined, and the writer's \udc80..
+ * \udcff back to the bytes of a name that is not UTF-8; bytes stored raw by older writers stay as they are).
  *
  * Contract: lv_jparse accepts exactly one value (white space around it allowed) and nothing else; any
  * other input is -1 with nothing filled in, whatever its bytes (the text may come from a damaged or

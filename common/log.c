@@ -40,6 +40,13 @@ void lv_log(lv_log_level level, const char *fmt, ...)
     if (n < 0)
         return;
     size_t len = (size_t)n < sizeof line - 1 ? (size_t)n : sizeof line - 2;
+    /* One line per message, and no control character reaches the terminal (file names in messages can
+     * hold any byte): the same folding as error messages (common/error.c). */
+    for (size_t i = 0; i < len; i++)
+        if (line[i] == '\n' || line[i] == '\r' || line[i] == '\t')
+            line[i] = ' ';
+        else if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+            line[i] = '?';
     line[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;

@@ -1,6 +1,8 @@
 /* Logging to stderr, filtered by level (--log-level / LABVAULT_LOG_LEVEL / [global] log-level).
  * Contract: never pass a secret to these functions; configuration values marked secret are only ever
- * printed through config_show, which masks them. Thread-safe: one write(2) per line. */
+ * printed through config_show, which masks them. Thread-safe: one write(2) per line. A message is
+ * always one line: newlines and tabs become spaces, other control characters "?" (common/error.h does the
+ * same for error messages). */
 #ifndef LV_COMMON_LOG_H
 #define LV_COMMON_LOG_H
 

@@ -348,6 +348,11 @@ int lv_config_bool(const lv_config *c, const char *name)
 const char *lv_config_source(const lv_config *c, const char *name) { return get(c, name)->source; }
 const char *lv_config_file(const lv_config *c) { return c->file; }
 
+int lv_config_bad_value_code(const lv_config *c, const char *name)
+{
+    return strncmp(lv_config_source(c, name), "flag ", 5) == 0 ? LV_ERR_USAGE : LV_ERR_CONFIG;
+}
+
 void lv_config_show(const lv_config *c, int json, lv_buf *out)
 {
     char name[128];

@@ -63,6 +63,9 @@ int64_t lv_config_int(const lv_config *c, const char *name);
 int lv_config_bool(const lv_config *c, const char *name);
 /* Where the value came from: "default", "FILE:LINE", "environment VAR", "flag --name". */
 const char *lv_config_source(const lv_config *c, const char *name);
+/* The code for a value that turns out to be bad when used (a key file that does not exist): LV_ERR_USAGE
+ * when it was given as a flag (a bad command line), LV_ERR_CONFIG otherwise (docs/exit-codes.md). */
+int lv_config_bad_value_code(const lv_config *c, const char *name);
 /* The file that was loaded, or NULL. */
 const char *lv_config_file(const lv_config *c);
 

@@ -50,7 +50,9 @@ const lv_opt_def lv_options[] = {
     {"s3", "max-retries", "LABVAULT_S3_MAX_RETRIES", NULL, LV_OPT_INT, 0, "6", NULL, 0, 100,
      "retries of a failed request, with exponential backoff"},
     {"s3", "timeout", "LABVAULT_S3_TIMEOUT", NULL, LV_OPT_INT, 0, "60", NULL, 1, 3600,
-     "seconds a request may stall before it is retried"},
+     "seconds a request may move less than 1 KiB/s (waiting for the answer included) before it is retried"},
+    {"s3", "connect-timeout", "LABVAULT_S3_CONNECT_TIMEOUT", NULL, LV_OPT_INT, 0, "10", NULL, 1, 600,
+     "seconds to connect (TCP and TLS) before the attempt is retried"},
 
     /* [pg]: the local PostgreSQL cluster (WAL archive, check). Unset connection values fall back to
      * libpq's PG* environment variables and defaults. */
@@ -81,7 +83,8 @@ const lv_opt_def lv_options[] = {
     {"archive", "get-workers", "LABVAULT_ARCHIVE_GET_WORKERS", NULL, LV_OPT_INT, 0, "4", NULL, 1, 64,
      "wal fetch: parallel fetches of the prefetch"},
     {"archive", "timeout", "LABVAULT_ARCHIVE_TIMEOUT", NULL, LV_OPT_INT, 0, "60", NULL, 1, 86400,
-     "seconds wal push (async) and check wait for a WAL file to reach the repository"},
+     "seconds wal push and wal fetch wait for a repository that does not answer (then fail: PostgreSQL "
+     "retries), and async wal push and check wait for a WAL file to reach it"},
     /* [drill]: restore drills (docs/drills.md). */
     {"drill", "scratch-dir", "LABVAULT_DRILL_SCRATCH_DIR", NULL, LV_OPT_PATH, 0, "/var/tmp/labvault-drill", NULL,
      0, 0, "where drills restore (one drill-<id> directory per drill, removed afterwards)"},

@@ -96,8 +96,12 @@ extern volatile sig_atomic_t lv_drill_interrupt;
 void lv_drill_signals(volatile sig_atomic_t *also);
 void lv_drill_signals_restore(void);
 
-/* The scratch directory <base>/drill-<id> (created 0700; base created 0755 if missing) and its removal
- * (never following symlinks). remove is quiet on success and logs what it could not remove. */
+/* The scratch directory <base>/drill-<id> (created 0700) and its removal (never following symlinks).
+ * base is shared by every user who runs drills: created sticky and world-writable (1777, like /tmp), and
+ * refused when it is a symlink, belongs to another user than root or the caller, or is world-writable
+ * without the sticky bit; one its owner finds mode 0755 (earlier versions) is made 1777; one the caller
+ * cannot write is LV_ERR_IO saying how to fix it. remove is quiet on success and logs what it could not
+ * remove. */
 int lv_drill_scratch_create(const char *base, const char *id, char **out);
 int lv_drill_scratch_remove(const char *dir);
 

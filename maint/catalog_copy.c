@@ -1,13 +1,17 @@
 /* The catalog's copy in the repository (contract in maint/catalog_copy.h). */
 #include "maint/catalog_copy.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/tmpfile.h"
 #include "crypto/crypto.h"
 #include "repo/object.h"
 
@@ -31,19 +35,44 @@ static void copy_name(const char *host, char *name, size_t n)
             *p = '_';
 }
 
+/* Versions before common/tmpfile.h left /tmp/labvault-catalog-XXXXXX (and its ".tmp-<pid>") behind when
+ * killed, mode 0644: remove this user's that are old enough to be certainly abandoned. */
+static void sweep_legacy_tmp(void)
+{
+    DIR *d = opendir("/tmp");
+    if (!d)
+        return;
+    time_t now = time(NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        /* Exactly "labvault-catalog-" + mkstemp's 6 characters [+ ".tmp-" + pid]. */
+        const char *n = e->d_name, *rest = n + 23;
+        if (strncmp(n, "labvault-catalog-", 17) != 0 || strlen(n) < 23 || strcspn(n + 17, "-.") < 6)
+            continue;
+        if (*rest && (strncmp(rest, ".tmp-", 5) != 0 || !rest[5] || strspn(rest + 5, "0123456789") != strlen(rest + 5)))
+            continue;
+        struct stat st;
+        char *p = lv_xasprintf("/tmp/%s", n);
+        if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && now - st.st_mtime >= LV_TMP_STALE_S)
+            unlink(p);
+        free(p);
+    }
+    closedir(d);
+}
+
 int lv_catalog_copy_upload(lv_repo *r, lv_catalog *c)
 {
-    char tmp[] = "/tmp/labvault-catalog-XXXXXX";
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return lv_err(LV_ERR_IO, "cannot create a temporary file for the catalog copy");
-    close(fd);
-    unlink(tmp); /* VACUUM INTO wants a path that does not exist */
-    int rc = lv_catalog_snapshot_to(c, tmp);
+    /* The snapshot is made beside the catalog (its directory is the catalog's own, and the same file
+     * system), in a private temporary file that every exit path removes (common/tmpfile.h). */
+    sweep_legacy_tmp();
+    lv_tmp t;
+    int rc = lv_tmp_create_beside(lv_catalog_path(c), "catalog-copy", &t);
+    if (rc == LV_OK)
+        rc = lv_catalog_vacuum_into(c, t.path);
     lv_buf plain = LV_BUF_INIT;
     if (rc == LV_OK)
-        rc = lv_read_file(tmp, &plain);
-    unlink(tmp);
+        rc = lv_read_file(t.path, &plain);
+    lv_tmp_remove(&t);
     if (rc == LV_OK) {
         char name[LV_OBJ_NAME_MAX];
         copy_name(NULL, name, sizeof name);

@@ -198,20 +198,28 @@ typedef struct keyfile {
     int loaded;
 } keyfile;
 
-static int keyfile_load(const char *path, keyfile *kf)
+/* A missing or malformed key file is a bad setting: cred->key_file_code says which kind (configuration
+ * by default, usage for a flag) and cred->key_file_origin where it was set. One that cannot be read
+ * (permission) is local I/O. */
+static int keyfile_load(const lv_credential *cred, keyfile *kf)
 {
     memset(kf, 0, sizeof *kf);
+    const char *path = cred->key_file;
+    int bad = cred->key_file_code ? cred->key_file_code : LV_ERR_CONFIG;
+    char from[160] = "";
+    if (cred->key_file_origin)
+        snprintf(from, sizeof from, " (key-file, from %s)", cred->key_file_origin);
     int rc = lv_read_file(path, &kf->data);
     if (rc == LV_ERR_NOT_FOUND)
-        return lv_err(LV_ERR_USAGE, "key file %s does not exist", path);
+        return lv_err(bad, "key file %s%s does not exist", path, from);
     if (rc)
-        return rc;
+        return from[0] ? lv_err(rc, "%s%s", lv_errmsg(), from) : rc;
     if (kf->data.len < KEYFILE_MIN || kf->data.len > KEYFILE_MAX) {
         size_t len = kf->data.len;
         lv_wipe(kf->data.data, kf->data.len);
         lv_buf_free(&kf->data);
-        return lv_err(LV_ERR_USAGE, "key file %s holds %zu bytes: it needs %d to %u random bytes "
-                      "(e.g. head -c 64 /dev/urandom)", path, len, KEYFILE_MIN, KEYFILE_MAX);
+        return lv_err(bad, "key file %s%s holds %zu bytes: it needs %d to %u random bytes "
+                      "(e.g. head -c 64 /dev/urandom)", path, from, len, KEYFILE_MIN, KEYFILE_MAX);
     }
     kf->loaded = 1;
     return LV_OK;
@@ -256,7 +264,7 @@ int lv_keys_unlock(lv_repo *r, const lv_credential *cred, const lv_repo_config *
 
     keyfile kf = {0};
     int rc;
-    if (kpath && (rc = keyfile_load(kpath, &kf)))
+    if (kpath && (rc = keyfile_load(cred, &kf)))
         return rc;
     id_list ids;
     if ((rc = list_ids(r->store, &ids))) {
@@ -383,7 +391,7 @@ int lv_keys_write(lv_repo *r, const lv_credential *cred, char id_out[65])
     lv_random(k.salt, SALT_LEN);
     keyfile kf = {0};
     int rc;
-    if (kpath && (rc = keyfile_load(kpath, &kf)))
+    if (kpath && (rc = keyfile_load(cred, &kf)))
         return rc;
     uint8_t wrap[LV_KEY_LEN];
     if ((rc = wrapping_key(&k, pass, &kf, wrap))) {

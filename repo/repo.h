@@ -37,6 +37,11 @@ struct lv_catalog;
 typedef struct lv_credential {
     const char *passphrase; /* NUL-terminated, or NULL */
     const char *key_file;   /* path of a key file (random bytes, at least 32), or NULL */
+    /* How to report a key file that is missing or has the wrong size: the code (0 = LV_ERR_CONFIG;
+     * LV_ERR_USAGE when it was a command-line flag) and where it was set ("FILE:LINE", "environment
+     * VAR", "flag --key-file"; NULL = say nothing), so the message and the exit code name the source. */
+    int key_file_code;
+    const char *key_file_origin;
 } lv_credential;
 
 typedef struct lv_repo_params {

@@ -1,7 +1,8 @@
 /* `labvault restore pg` (contract in restore/pg.h): plan (restore/pg_plan.h), check the target
- * directory (restore/pg_write.h), write the files, then the recovery files in the order that keeps an
- * interrupted restore from looking like a cluster: tablespace_map, postgresql.auto.conf and
- * recovery.signal (restore/pg_conf.h), backup_label last, then one syncfs per file system. */
+ * directory (restore/pg_write.h), mark it incomplete (restore/pg_mark.h), write the files, then the
+ * recovery files in the order that keeps an interrupted restore from looking like a cluster:
+ * tablespace_map, postgresql.auto.conf and recovery.signal (restore/pg_conf.h), backup_label, then one
+ * syncfs per file system, and last PG_VERSION and the marker's removal. */
 #include "restore/pg.h"
 
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "common/log.h"
 #include "pg/manifest.h"
 #include "restore/pg_conf.h"
+#include "restore/pg_mark.h"
 #include "restore/pg_plan.h"
 #include "restore/pg_write.h"
 #include "wal/pgdata.h"
@@ -177,8 +179,15 @@ int lv_pg_restore(const lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_r
         goto out;
     if (!o->dry_run) {
         lv_info("restoring backup %.12s into %s", b.id, o->to);
+        /* Marked before the first file, unmarked after the last sync (restore/pg_mark.h). */
+        int marked = 0;
+        rc = lv_mkdir_p(o->to, 0700);
+        if (rc == LV_OK && (rc = lv_pg_mark_begin(o->to, b.id)) == LV_OK)
+            marked = 1;
         lv_pg_write_stats ws;
-        rc = lv_pg_write(r, &m, o, loc, &ws);
+        memset(&ws, 0, sizeof ws);
+        if (rc == LV_OK)
+            rc = lv_pg_write(r, &m, o, loc, &ws);
         res->files = ws.files;
         res->files_kept = ws.files_kept;
         res->bytes_written = ws.bytes_written;
@@ -194,8 +203,15 @@ int lv_pg_restore(const lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_r
             rc = write_text(o->to, "backup_label", m.backup_label);
         if (rc == LV_OK)
             rc = lv_pg_sync(o->to, &m, loc);
-        if (rc != LV_OK)
+        if (rc == LV_OK)
+            rc = lv_pg_mark_finish(o->to);
+        if (rc != LV_OK) {
+            if (marked && lv_pg_mark_present(o->to))
+                lv_err(rc, "%s; %s is an incomplete restore, marked by %s (PostgreSQL will not start it: no "
+                       "PG_VERSION): finish it with the same restore and --delta, or remove it",
+                       lv_errmsg(), o->to, LV_PG_MARKER);
             goto out;
+        }
     }
     res->seconds = lv_mono_s() - t0;
     lv_buf js = LV_BUF_INIT;

@@ -19,9 +19,13 @@
  * manifest are removed (except the excluded directories' contents, which are emptied as on a fresh
  * restore).
  *
+ * Unfinished restores: the directory is marked incomplete before the first file and PG_VERSION is
+ * written last (restore/pg_mark.h), so a failed, interrupted or killed restore leaves a directory that
+ * PostgreSQL refuses to start; the error says so, and a delta restore into it finishes it.
+ *
  * Interrupt (*lv_pg_restore_interrupt set by a signal handler): stops at the next file with
- * LV_ERR_INTERRUPTED; what was written stays (the directory is not a usable cluster: no recovery.signal
- * is written until every file is done, and backup_label is written last). */
+ * LV_ERR_INTERRUPTED; what was written stays, marked (no recovery.signal is written until every file
+ * is done, backup_label after it, PG_VERSION last). */
 #ifndef LV_RESTORE_PG_H
 #define LV_RESTORE_PG_H
 

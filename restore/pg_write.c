@@ -24,6 +24,7 @@
 #include "repo/blobstore.h"
 #include "restore/fetch.h"
 #include "restore/meta.h"
+#include "restore/pg_mark.h"
 
 /* Directories the server needs that a backup leaves empty or skips (pg_basebackup's list). */
 static const char *const std_dirs[] = {
@@ -92,6 +93,9 @@ int lv_pg_write_prepare(const lv_pgman *m, const lv_pg_restore_opts *o, char ***
     int e = empty_or_missing(o->to);
     if (e < 0)
         return lv_errcode();
+    if (!e && !o->delta && lv_pg_mark_present(o->to))
+        return lv_err(LV_ERR_CONFLICT, "restore target %s holds an incomplete restore (%s): finish it with --delta, "
+                      "or remove it", o->to, LV_PG_MARKER);
     if (!e && !o->delta)
         return lv_err(LV_ERR_CONFLICT, "restore target %s is not empty (restore into a new directory, or --delta "
                       "to update an existing data directory)", o->to);
@@ -374,7 +378,8 @@ static int blob_raw(wr *w, const lv_pgman_file *f, const uint8_t blob[LV_HASH_LE
 static int restore_one(wr *w, uint32_t fi)
 {
     const lv_pgman_file *f = &w->m->files[fi];
-    char *abs = lv_xasprintf("%s/%s", w->o->to, f->path);
+    /* PG_VERSION is staged: published last, so that PostgreSQL refuses an unfinished directory. */
+    char *abs = lv_xasprintf("%s/%s", w->o->to, strcmp(f->path, "PG_VERSION") == 0 ? LV_PG_VERSION_STAGED : f->path);
     int fd;
     uint64_t old_size;
     int rc = open_file(w, abs, f, &fd, &old_size);
@@ -527,7 +532,7 @@ static int prune(const lv_pgman *m, const char *abs, const char *rel)
                    (S_ISLNK(sb.st_mode) && (ts_listed(m, r) || strcmp(r, "pg_wal") == 0) && stat(a, &sb) == 0 &&
                     S_ISDIR(sb.st_mode))) {
             rc = prune(m, a, r);
-        } else if (lv_pgman_find(m, r) < 0 && unlink(a) != 0 && errno != ENOENT) {
+        } else if (strcmp(r, LV_PG_MARKER) != 0 && lv_pgman_find(m, r) < 0 && unlink(a) != 0 && errno != ENOENT) {
             rc = lv_err_errno(errno, "cannot remove %s", a);
         }
         free(a);

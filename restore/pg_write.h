@@ -18,6 +18,10 @@
  * come from the manifest (permission bits), mtimes too. Nothing is fsynced here: write-back of each batch
  * is started (sync_file_range) and lv_pg_sync waits for it once at the end, per file system.
  *
+ * The top-level PG_VERSION is written as LV_PG_VERSION_STAGED and published by lv_pg_mark_finish once
+ * everything else is in place (restore/pg_mark.h: the caller marks the directory before lv_pg_write);
+ * a delta run keeps the marker.
+ *
  * Delta: an existing file is kept where it matches: a WHOLE extent, or a PAGES run that covers its whole
  * blob, is compared by computing the blob id of the local bytes (no download); runs that are part of a
  * larger blob, and delta runs, are rewritten. Files not in the manifest are removed (also in the tablespaces), so the

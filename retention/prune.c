@@ -615,6 +615,50 @@ static int write_rescue_index(prune *p)
     return rc;
 }
 
+/* Add (add = 1) or remove the doomed packs (DELETE, REPACK) and their blobs as unindexed packs of our
+ * catalog; the catalog is synced first, so it also knows the index objects written meanwhile. */
+typedef struct doomed_cat {
+    prune *p;
+    int add;
+    const uint8_t *pack;
+} doomed_cat;
+
+static int doomed_entry(void *arg, const lv_prune_entry *e)
+{
+    doomed_cat *d = arg;
+    lv_blob_loc loc = {.offset = e->offset, .length = e->length, .raw_length = e->raw_length, .type = e->type};
+    memcpy(loc.pack, d->pack, LV_HASH_LEN);
+    return lv_catalog_blob_add(d->p->r->cat, e->id, &loc);
+}
+
+static int doomed_pack(void *arg, const lv_prune_pack *pp)
+{
+    doomed_cat *d = arg;
+    if (!d->add)
+        return lv_catalog_pack_forget(d->p->r->cat, pp->id);
+    d->pack = pp->id;
+    int rc = lv_catalog_pack_add(d->p->r->cat, pp->id, pp->size, NULL);
+    return rc == LV_OK ? lv_prunedb_entries(d->p->db, pp->id, 0, doomed_entry, d) : rc;
+}
+
+static int doomed_in_catalog(prune *p, int add)
+{
+    int rc = add ? lv_catalog_sync(p->r, NULL) : LV_OK;
+    if (rc == LV_OK)
+        rc = lv_catalog_begin(p->r->cat);
+    if (rc != LV_OK)
+        return rc;
+    doomed_cat d = {.p = p, .add = add};
+    rc = lv_prunedb_packs(p->db, LV_PRUNE_DELETE, doomed_pack, &d);
+    if (rc == LV_OK)
+        rc = lv_prunedb_packs(p->db, LV_PRUNE_REPACK, doomed_pack, &d);
+    if (rc != LV_OK) {
+        lv_catalog_rollback(p->r->cat);
+        return rc;
+    }
+    return lv_catalog_commit(p->r->cat);
+}
+
 static int delete_step(prune *p)
 {
     const lv_prune_opts *o = p->o;
@@ -637,15 +681,27 @@ static int delete_step(prune *p)
         if (listing_find(&p->indexes, now.ids[i]) < 0 && listing_find(&p->written, now.ids[i]) < 0)
             rc = protect_index(p, now.ids[i]);
     listing_free(&now);
-    /* Manifests written since our listing: a blob they reference that only a doomed pack holds. */
+    /* Manifests written since our listing: a blob they reference that only a doomed pack holds. Walking
+     * their trees needs every place a tree page may be: the index objects written meanwhile (sync) and
+     * the doomed packs themselves, added to our catalog as unindexed packs for the walk only. */
     hexes later = {0};
     if (rc == LV_OK)
         rc = lv_store_list(p->r->store, "manifests/", manifest_cb, &later);
-    ref_arg a = {.p = p, .check = 1};
-    for (size_t i = 0; rc == LV_OK && i < later.n; i++)
+    size_t nlater = 0;
+    for (size_t i = 0; i < later.n; i++)
         if (p->manifests.n == 0 ||
             !bsearch(later.ids[i], p->manifests.ids, p->manifests.n, sizeof p->manifests.ids[0], cmp_hex))
-            rc = manifest_refs(p, later.ids[i], &a);
+            memcpy(later.ids[nlater++], later.ids[i], sizeof later.ids[0]);
+    if (rc == LV_OK && nlater && p->r->cat)
+        rc = doomed_in_catalog(p, 1);
+    ref_arg a = {.p = p, .check = 1};
+    for (size_t i = 0; rc == LV_OK && i < nlater; i++)
+        rc = manifest_refs(p, later.ids[i], &a);
+    if (nlater && p->r->cat) {
+        int rc2 = doomed_in_catalog(p, 0);
+        if (rc == LV_OK)
+            rc = rc2;
+    }
     free(later.ids);
     if (rc == LV_OK)
         rc = write_rescue_index(p);
@@ -689,6 +745,10 @@ int lv_prune(lv_repo *r, const lv_prune_opts *o, lv_prune_result *res)
     prune p = {.r = r, .o = o, .res = res, .t0 = lv_mono_s()};
     char *path = lv_xasprintf("%s/.labvault-prune-%ld.db", o->workdir ? o->workdir : "/tmp", (long)getpid());
     int rc = list_all(&p);
+    /* After the listing: every manifest listed was written after its index objects, so the catalog now
+     * locates every tree page the walk of a listed snapshot reads. */
+    if (rc == LV_OK && r->cat)
+        rc = lv_catalog_sync(r, NULL);
     if (rc == LV_OK)
         rc = lv_prunedb_open(path, &p.db);
     if (rc == LV_OK)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "store/drivers.h"
@@ -524,6 +525,9 @@ int lv_s3_open(const char *bucket, const char *prefix, const lv_store_opts *o, l
     c->max_retries = o->max_retries < 0 ? 0 : pick(o->max_retries, 6);
     c->retry_base_ms = o->retry_base_ms > 0 ? o->retry_base_ms : 200;
     c->timeout_s = o->timeout_s > 0 ? o->timeout_s : 60;
+    c->connect_timeout_s = o->connect_timeout_s > 0 ? o->connect_timeout_s : 10;
+    c->deadline_s = o->deadline_s > 0 ? o->deadline_s : 0;
+    c->deadline = c->deadline_s ? lv_mono_s() + c->deadline_s : 0;
     c->page_size = o->list_page_size > 0 && o->list_page_size <= 1000 ? o->list_page_size : 1000;
     s3_http_init(c);
     *out = &c->base;

@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "store/s3_codec.h"
@@ -266,6 +267,16 @@ static struct curl_slist *build_headers(const s3_client *c, const s3_req *req)
     return h;
 }
 
+/* Whole seconds left before the deadline (at least 1 while it has not passed, 0 once it has), or -1
+ * without one. */
+static long time_left(const s3_client *c)
+{
+    if (!c->deadline)
+        return -1;
+    double left = c->deadline - lv_mono_s();
+    return left <= 0 ? 0 : left < 1 ? 1 : (long)left;
+}
+
 static void setup(s3_client *c, CURL *h, const s3_req *req, const char *url, struct curl_slist *hdrs,
                   xfer *x, char *errbuf)
 {
@@ -280,12 +291,17 @@ static void setup(s3_client *c, CURL *h, const s3_req *req, const char *url, str
     curl_easy_setopt(h, CURLOPT_USERNAME, c->access_key);
     curl_easy_setopt(h, CURLOPT_PASSWORD, c->secret_key);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    long ct = c->timeout_s < 10 ? c->timeout_s : 10;
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, ct);
     /* No overall timeout (a large object may take long); a transfer slower than LOW_SPEED_BYTES/s for
-     * timeout_s seconds, waiting for a response included, is stalled and gets retried. */
+     * timeout_s seconds, waiting for a response included, is stalled and gets retried. Both limits are
+     * cut to what is left before the deadline. */
+    long ct = c->connect_timeout_s, st = c->timeout_s, left = time_left(c);
+    if (left >= 0) {
+        ct = ct < left ? ct : left;
+        st = st < left ? st : left;
+    }
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, ct);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)LOW_SPEED_BYTES);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)c->timeout_s);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, st);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     if (c->verify_tls < 0) {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -359,8 +375,12 @@ static enum outcome curl_failure(const s3_client *c, const char *what, CURLcode 
     case CURLE_PARTIAL_FILE:
         lv_err(LV_ERR_CORRUPT, "%s: response body shorter than announced (%s)", what, detail);
         return RETRY_SHORT;
-    case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
+        /* A ca-file that does not exist or does not parse: a setting to fix, not the network. */
+        *rc = lv_err(LV_ERR_CONFIG, "%s: s3-ca-file %s cannot be used: %s", what, c->ca_file ? c->ca_file : "(default)",
+                     detail);
+        return DONE;
+    case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_ISSUER_ERROR:
         /* Retrying cannot fix a certificate; say so at once. */
@@ -441,6 +461,10 @@ static void backoff(const s3_client *c, int attempt)
     uint64_t cap = (uint64_t)c->retry_base_ms << (attempt - 1 < 20 ? attempt - 1 : 20);
     if (cap > BACKOFF_CAP_MS)
         cap = BACKOFF_CAP_MS;
+    if (c->deadline) { /* never sleep past the deadline */
+        double left_ms = (c->deadline - lv_mono_s()) * 1000;
+        cap = left_ms <= 0 ? 0 : (uint64_t)left_ms < cap ? (uint64_t)left_ms : cap;
+    }
     unsigned ms = rand_below((unsigned)cap + 1);
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
@@ -460,10 +484,18 @@ int s3_perform(s3_client *c, const s3_req *req, s3_resp *resp)
     int rc = LV_OK, final = 0;
     enum outcome oc = DONE;
 
+    int expired = 0;
+    double t0 = lv_mono_s();
     for (int attempt = 0; attempt <= c->max_retries; attempt++) {
         if (attempt > 0) {
             lv_info("%s: retry %d of %d: %s", name, attempt, c->max_retries, last);
             backoff(c, attempt);
+        }
+        if (time_left(c) == 0) {
+            expired = 1;
+            if (attempt == 0)
+                snprintf(last, sizeof last, "%s: not sent", what);
+            break;
         }
         resp->attempts = attempt + 1;
         resp->status = 0;
@@ -503,7 +535,10 @@ int s3_perform(s3_client *c, const s3_req *req, s3_resp *resp)
         }
         snprintf(last, sizeof last, "%s", lv_errmsg());
     }
-    if (!final)
+    if (!final && expired)
+        rc = lv_err(LV_ERR_UNREACHABLE, "%s (gave up after %d attempt%s in %.0f s: the deadline of %d s passed)", last,
+                    resp->attempts, resp->attempts == 1 ? "" : "s", lv_mono_s() - t0, c->deadline_s);
+    else if (!final)
         rc = lv_err(oc == RETRY_SHORT ? LV_ERR_CORRUPT : LV_ERR_UNREACHABLE, "%s (gave up after %d attempts)",
                     last, resp->attempts);
     if (rc != LV_OK && req->out)

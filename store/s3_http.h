@@ -14,6 +14,11 @@
  * callback calls transient. Backoff is exponential with full jitter: before attempt k (k >= 1) sleep a
  * uniform random time in [0, min(retry_base_ms * 2^(k-1), 20 s)]. After max_retries retries the result
  * is LV_ERR_UNREACHABLE (LV_ERR_CORRUPT when the last failure was a short body), naming the request.
+ * Timeouts: connect (connect_timeout_s) and stall (below 1 KiB/s for timeout_s, waiting for the answer
+ * included); no overall limit per transfer, a large object may take long. With a deadline (store opened
+ * with deadline_s), no attempt or backoff starts after it and every attempt's connect and stall limits
+ * are cut to the time left, so an endpoint that accepts and never answers costs at most deadline_s:
+ * LV_ERR_UNREACHABLE, "gave up after N attempts in S s".
  *
  * Threads: s3_perform may run on many threads at once. The pool lends each attempt its own easy handle.
  * Connections are reused through the handles: an idle handle keeps its connection open, so the next
@@ -44,7 +49,9 @@ typedef struct s3_client {
     char *access_key, *secret_key, *token_header; /* secrets: never logged, wiped on close */
     char *ca_file;
     int verify_tls;
-    int concurrency, max_retries, retry_base_ms, timeout_s, page_size;
+    int concurrency, max_retries, retry_base_ms, timeout_s, connect_timeout_s, page_size;
+    int deadline_s;   /* lv_store_opts.deadline_s; 0 = none */
+    double deadline;  /* lv_mono_s() at which requests give up (0 = none) */
     uint64_t mp_threshold, part_size;
 
     CURLSH *share;

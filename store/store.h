@@ -56,7 +56,13 @@ typedef struct lv_store_opts {
     uint64_t part_size;        /* default 16 MiB; minimum 5 MiB */
     int max_retries;           /* default 6; -1 = no retries */
     int retry_base_ms;         /* first backoff; default 200 ms, doubled each retry, with jitter */
-    int timeout_s;             /* per request (low-speed limit); default 60 */
+    int timeout_s;             /* a request that moves less than 1 KiB/s for this long (waiting for the
+                                * answer included) is abandoned and retried; default 60 */
+    int connect_timeout_s;     /* TCP (and TLS) connect; default 10 */
+    int deadline_s;            /* 0, or: every request gives up this many seconds after the store was
+                                * opened: no attempt or backoff starts after it, and a running attempt
+                                * that stalls is abandoned at it (one that still moves data goes on).
+                                * For commands PostgreSQL waits on: wal push, wal fetch. */
     int list_page_size;        /* ListObjectsV2 max-keys; default 1000 (tests use small pages) */
 } lv_store_opts;
 

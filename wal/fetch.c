@@ -14,6 +14,7 @@
 #include "common/fsutil.h"
 #include "common/hex.h"
 #include "common/log.h"
+#include "common/tmpfile.h"
 #include "crypto/crypto.h"
 #include "common/parallel.h"
 #include "wal/archive.h"
@@ -23,21 +24,20 @@
 
 int lv_wal_write_dest(const char *dest, const void *data, size_t n)
 {
-    char *tmp = lv_xasprintf("%s.labvault-%d", dest, (int)getpid());
-    int rc = LV_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = lv_err_errno(errno, "cannot create %s", tmp);
-    } else {
-        rc = lv_write_all(fd, data, n, tmp);
-        if (close(fd) != 0 && rc == LV_OK)
-            rc = lv_err_errno(errno, "cannot write %s", tmp);
-        if (rc == LV_OK && rename(tmp, dest) != 0)
-            rc = lv_err_errno(errno, "cannot rename %s to %s", tmp, dest);
-        if (rc != LV_OK)
-            unlink(tmp);
-    }
-    free(tmp);
+    /* Through a private temporary file in DEST's directory (pg_wal) and a rename. One left by a killed
+     * fetch is removed by a later one (common/tmpfile.h). */
+    lv_tmp t;
+    int rc = lv_tmp_create_beside(dest, "wal-fetch", &t);
+    if (rc == LV_OK)
+        rc = lv_write_all(t.fd, data, n, t.path);
+    if (rc == LV_OK && close(t.fd) != 0)
+        rc = lv_err_errno(errno, "cannot write %s", t.path);
+    t.fd = -1;
+    if (rc == LV_OK && rename(t.path, dest) != 0)
+        rc = lv_err_errno(errno, "cannot rename %s to %s", t.path, dest);
+    if (rc == LV_OK)
+        lv_tmp_keep(&t);
+    lv_tmp_remove(&t);
     /* ENOENT here is a missing directory of DEST: a local problem, never "the WAL file is absent". */
     return rc == LV_ERR_NOT_FOUND ? LV_ERR_IO : rc;
 }

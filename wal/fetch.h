@@ -45,7 +45,7 @@ void lv_wal_prefetch_kick(const lv_wal_fetch_opts *o, lv_store *s, const char *n
 /* The prefetch worker, for the segments after name. */
 int lv_wal_prefetch_worker(const lv_wal_fetch_opts *o, lv_repo *r, const char *name);
 
-/* Write data to dest via "<dest>.labvault-<pid>" and rename (not fsynced: PostgreSQL reads it at once,
+/* Write data to dest via a private temporary file beside it (common/tmpfile.h, kind "wal-fetch") and rename (not fsynced: PostgreSQL reads it at once,
  * and after a crash it asks for the file again). */
 int lv_wal_write_dest(const char *dest, const void *data, size_t n);
 

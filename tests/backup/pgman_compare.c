@@ -84,7 +84,7 @@ int main(int argc, char **argv)
     lv_store *st = NULL;
     lv_repo *r = NULL;
     lv_catalog *cat = NULL;
-    lv_credential cred = {NULL, getenv("LABVAULT_KEY_FILE")};
+    lv_credential cred = {.key_file = getenv("LABVAULT_KEY_FILE")};
     lv_pgman m;
     memset(&m, 0, sizeof m);
     int rc = lv_store_open(argv[1], &o, &st);

@@ -134,6 +134,33 @@ cur_id=$(LABVAULT_PASSPHRASE='correct horse' "$lv" repo key list --json |
 LABVAULT_PASSPHRASE='correct horse' run "$lv" repo key remove "$cur_id"
 is "$rc" 2 "removing the last/in-use key refused: exit 2"
 
+# --- temporary files: private, removed, and the ones a killed run left are swept (docs/repository-format.md)
+is "$(stat -c %a "$LABVAULT_CATALOG")" 600 "a new catalog is private (mode 0600)"
+dead=999999
+while kill -0 "$dead" 2>/dev/null; do dead=$((dead - 1)); done
+stale=$d/labvault-catalog-copy-$dead-0badc0de.tmp
+young=$d/labvault-catalog-copy-$dead-0123abcd.tmp
+printf 'names of files\n' >"$stale"
+printf 'names of files\n' >"$stale-journal"
+printf 'names of files\n' >"$young"
+touch -d '2 hours ago' "$stale" "$stale-journal"
+legacy=/tmp/labvault-catalog-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+printf 'names of files\n' >"$legacy"
+printf 'names of files\n' >"$legacy.tmp-$dead"
+touch -d '2 hours ago' "$legacy" "$legacy.tmp-$dead"
+mkdir -p "$d/small"
+printf 'x\n' >"$d/small/f"
+LABVAULT_PASSPHRASE='correct horse' run "$lv" backup files "$d/small"
+is "$rc" 0 "backup files (stores a catalog copy)"
+test ! -e "$stale" && test ! -e "$stale-journal" && pass "an abandoned catalog copy (and journal) an hour old is removed" ||
+  fail "an abandoned catalog copy (and journal) an hour old is removed"
+test -e "$young" && pass "a young one is kept (its run may be slow)" || fail "a young one is kept (its run may be slow)"
+test ! -e "$legacy" && test ! -e "$legacy.tmp-$dead" && pass "old /tmp/labvault-catalog-* of earlier versions are removed" ||
+  fail "old /tmp/labvault-catalog-* of earlier versions are removed"
+rm -f "$young" "$legacy" "$legacy.tmp-$dead"
+left=$(find "$d" /tmp -maxdepth 1 -name 'labvault-catalog-*' -newer "$d/small/f" 2>/dev/null | wc -l)
+is "$left" 0 "the copy leaves no temporary file behind"
+
 # --- damaged or missing repository
 export LABVAULT_PASSPHRASE='correct horse'
 run "$lv" repo check
@@ -160,5 +187,60 @@ is "$rc" 0 "catalog rebuild of an empty repository"
 test -e "$LABVAULT_CATALOG" && pass "catalog recreated" || fail "catalog recreated"
 is "$(sqlite3 "$LABVAULT_CATALOG" "select value from meta where key='repository_id'")" "$id" \
   "rebuilt catalog is bound to the repository"
+
+# --- settings that name files: the exit code and the message name where the setting came from
+# (docs/exit-codes.md): a bad value from the configuration file or the environment is 3, from a flag 2,
+# a file that cannot be read 11, and for wal fetch 128 + that (never 1, which would end recovery).
+unset LABVAULT_PASSPHRASE
+head -c 64 /dev/urandom >"$d/good.key"
+head -c 10 /dev/urandom >"$d/short.key"
+printf '[global]\nkey-file = %s\n' "$d/no-such.key" >"$d/kf.conf"
+run "$lv" --config "$d/kf.conf" repo check
+is "$rc" 3 "key-file from the configuration file does not exist: exit 3"
+like "$err" "key file $d/no-such.key \(key-file, from $d/kf.conf:2\) does not exist" \
+  "... the message names the file and the line that set it"
+LABVAULT_KEY_FILE=$d/no-such.key run "$lv" repo check
+is "$rc" 3 "key-file from the environment does not exist: exit 3"
+like "$err" "from environment LABVAULT_KEY_FILE" "... the message names the variable"
+run "$lv" repo check --key-file "$d/no-such.key"
+is "$rc" 2 "--key-file names a file that does not exist: exit 2 (bad command line)"
+LABVAULT_KEY_FILE=$d/short.key run "$lv" repo check
+is "$rc" 3 "key-file too short: exit 3"
+like "$err" "holds 10 bytes" "... says how long it is"
+run "$lv" --config "$d/kf.conf" wal fetch 000000010000000000000001 "$d/seg"
+is "$rc" 131 "wal fetch with a missing key-file from the configuration: exit 128+3"
+LABVAULT_KEY_FILE=$d/short.key run "$lv" wal fetch 000000010000000000000001 "$d/seg"
+is "$rc" 131 "wal fetch with a short key-file: exit 128+3"
+printf '[global]\npassphrase-file = %s\n' "$d/no-such.pass" >"$d/pf.conf"
+run "$lv" --config "$d/pf.conf" repo check
+is "$rc" 3 "passphrase-file from the configuration does not exist: exit 3"
+like "$err" "from $d/pf.conf:2" "... naming the line"
+run "$lv" repo check --passphrase-file "$d/no-such.pass"
+is "$rc" 2 "--passphrase-file that does not exist: exit 2"
+LABVAULT_KEY_FILE=$d/good.key run "$lv" wal fetch 000000010000000000000001 "$d/seg" --repo "$d/nothing-here"
+is "$rc" 131 "wal fetch from a repository that does not exist: exit 131, not 1 (absent)"
+like "$err" "nothing-here.*repo setting" "... naming the location"
+if ((EUID == 0)) && id nobody >/dev/null 2>&1; then
+  u=$(lv_tmpdir unpriv)
+  chmod 0777 "$u"
+  asnobody() { runuser -u nobody -- env LABVAULT_CONFIG="$d/none.conf" LABVAULT_REPO="$u/repo" \
+    LABVAULT_KEY_FILE="$u/key" "$@"; }
+  asnobody "$lv" repo init --catalog "$u/cat.db" >/dev/null 2>&1
+  mkdir "$u/locked"
+  chmod 0 "$u/locked"
+  for c in "snapshots" "backups" "drill history" "wal status"; do
+    # shellcheck disable=SC2086
+    run asnobody "$lv" $c --catalog "$u/locked/cat.db"
+    is "$rc" 11 "$c with the catalog in an unreadable directory: exit 11 (local I/O)"
+  done
+  run asnobody "$lv" snapshots --catalog "$u/locked/sub/cat.db"
+  is "$rc" 11 "a catalog whose directory cannot be created: exit 11"
+  cp "$d/good.key" "$u/locked.key"
+  chmod 0 "$u/locked.key"
+  run asnobody "$lv" repo check --catalog "$u/cat.db" --key-file "$u/locked.key"
+  is "$rc" 11 "a key file that cannot be read: exit 11"
+else
+  skip "needs root and the user nobody" 6
+fi
 
 done_testing

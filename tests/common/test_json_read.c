@@ -98,6 +98,11 @@ static void test_getters(void)
     CHECK(g.got == 5, "every getter takes its type and refuses the others (%d)", g.got);
     CHECK(strcmp(g.s, "a\xc3\xa9\xf0\x9f\x98\x80/\"") == 0, "\\u escapes become UTF-8, a surrogate pair one character");
     CHECK(g.big == UINT64_MAX && g.neg == INT64_MIN && g.d == 25.0 && g.t == 1, "numbers at the ends of their range");
+    char raw[8];
+    lv_jval e;
+    CHECK(lv_jparse("\"a\\udcff\\udc80\"", 16, &e) == 0 && lv_jstr(&e, raw, sizeof raw) == 0 &&
+              memcmp(raw, "a\xff\x80", 4) == 0,
+          "\\udcXX (the writer's surrogateescape) becomes the byte again");
     char small[4];
     lv_jval s;
     CHECK(lv_jparse("\"abcd\"", 6, &s) == 0 && lv_jstr(&s, small, sizeof small) != 0, "a string too long is refused");

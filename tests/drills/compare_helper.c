@@ -20,7 +20,7 @@ int main(int argc, char **argv)
     lv_catalog *cat = NULL;
     lv_store_opts so;
     memset(&so, 0, sizeof so);
-    lv_credential cred = {NULL, argv[2]};
+    lv_credential cred = {.key_file = argv[2]};
     char id[2 * LV_HASH_LEN + 1];
     lv_drill d;
     lv_drill_begin(&d, "files");

@@ -66,7 +66,53 @@ run lv catalog rebuild
 ok "catalog rebuild ran (exit $rc)" test "$rc" -eq 0 -o "$rc" -eq 9
 is "$(lv drill history --json)" "$before" "catalog rebuild brought back every drill record, byte for byte"
 
+# --- one scratch-dir, two OS users (issue 14): root's drill (say, from a timer) must not lock out the
+# PostgreSQL user's, and the other way round. The parent is sticky and world-writable, each drill's 0700.
+u=${LV_TEST_PG_OSUSER:-}
+if ((EUID == 0)) && [[ -n $u ]] && id -u "$u" >/dev/null 2>&1; then
+  mkdir -p "$w/src2"
+  head -c 100000 /dev/urandom >"$w/src2/fresh.bin"
+  ok "a fresh snapshot (no damaged blob in it)" lv backup files "$w/src2"
+  rm -rf "$w/scratch"
+  run lv drill run --latest-snapshot
+  is "$rc" 0 "root's drill passes"
+  is "$(stat -c '%a %U' "$w/scratch")" "1777 root" "the scratch parent it created is sticky and world-writable"
+  ud=$(lv_tmpdir user-drill)
+  chown "$u:" "$ud"
+  cp "$w/key" "$ud/key"
+  chown "$u:" "$ud/key"
+  sed -e "s|^catalog = .*|catalog = $ud/lv.db|" -e "s|^key-file = .*|key-file = $ud/key|" "$w/lv.conf" >"$ud/lv.conf"
+  chmod 0644 "$ud/lv.conf"
+  asu() { runuser -u "$u" -- env -u LABVAULT_CONFIG "$LABVAULT_BIN" --config "$ud/lv.conf" "$@"; }
+  run asu drill run --latest-snapshot
+  is "$rc" 0 "then $u's drill in the same scratch-dir passes"
+  like "$err$out" "passed" "... its report says so"
+  ok "both drills removed their own directory" scratch_empty
+  # A scratch parent an earlier version made (0755, root's): root's next drill opens it up.
+  chmod 0755 "$w/scratch"
+  run lv drill run --latest-snapshot
+  is "$rc" 0 "root's drill with a 0755 scratch parent"
+  is "$(stat -c %a "$w/scratch")" 1777 "... made it 1777"
+  run asu drill run --latest-snapshot
+  is "$rc" 0 "and $u's drill works again"
+  # One it may not change: a clear message, not a cryptic one.
+  chmod 0755 "$w/scratch"
+  run asu drill run --latest-snapshot
+  is "$rc" 11 "a 0755 root-owned scratch parent: $u's drill fails with 11"
+  like "$err" "not writable by $u.*chmod 1777" "... saying how to fix it"
+  chmod 1777 "$w/scratch"
+  # Never a symbolic link (a user could plant one in a shared /var/tmp).
+  mkdir -p "$w/elsewhere"
+  ln -s "$w/elsewhere" "$w/scratch-link"
+  run lv drill run --latest-snapshot --drill-scratch-dir "$w/scratch-link"
+  is "$rc" 11 "a scratch-dir that is a symbolic link is refused (11)"
+  ok "... nothing was made where it points" test -z "$(ls -A "$w/elsewhere")"
+else
+  skip "needs root and the PostgreSQL OS user" 14
+fi
+
 # --- bad command lines
+drills=$(lv drill history --json | jget "$(cat)" 'len(j)')
 run lv drill run --latest-snapshot --backup abcd1234
 is "$rc" 2 "file and PostgreSQL options together: exit 2"
 run lv drill run --snapshot a --latest-snapshot
@@ -81,6 +127,6 @@ run lv drill history --limit 0
 is "$rc" 2 "history --limit 0: exit 2"
 run lv drill report
 is "$rc" 2 "report without --html: exit 2"
-ok "nothing was recorded for the refused drills" test "$(lv drill history --json | jget "$(cat)" 'len(j)')" -eq 3
+ok "nothing was recorded for the refused drills" test "$(lv drill history --json | jget "$(cat)" 'len(j)')" -eq "$drills"
 
 done_testing

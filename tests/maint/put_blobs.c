@@ -28,7 +28,7 @@ int main(int argc, char **argv)
     lv_repo *r = NULL;
     lv_catalog *cat = NULL;
     lv_packer *p = NULL;
-    lv_credential cred = {NULL, getenv("LABVAULT_KEY_FILE")};
+    lv_credential cred = {.key_file = getenv("LABVAULT_KEY_FILE")};
     int rc = lv_store_open(argv[1], &o, &st);
     if (rc == LV_OK)
         rc = lv_repo_open(st, &cred, &r);

@@ -96,7 +96,7 @@ static void test_keys(void)
     lv_store *st = store_at("enc");
     lv_repo_params p;
     small_params(&p);
-    lv_credential c1 = {PASS1, NULL}, c2 = {PASS2, NULL}, bad = {"wrong", NULL}, none = {NULL, NULL};
+    lv_credential c1 = {.passphrase = PASS1}, c2 = {.passphrase = PASS2}, bad = {.passphrase = "wrong"}, none = {0};
     lv_repo *r = NULL, *r2 = NULL;
 
     CHECK(lv_repo_init(st, &p, &c1, &r) == LV_OK && r && r->key_id[0], "init with a passphrase");
@@ -134,13 +134,16 @@ static void test_keys(void)
     lv_write_file_atomic(kf_short, rnd, 31, 0600, 0);
     rnd[0] ^= 1;
     lv_write_file_atomic(kf_other, rnd, sizeof rnd, 0600, 0);
-    lv_credential ck = {NULL, kf}, cshort = {NULL, kf_short}, cother = {NULL, kf_other};
+    lv_credential ck = {.key_file = kf}, cshort = {.key_file = kf_short}, cother = {.key_file = kf_other};
     CHECK(lv_repo_key_add(r, &ck, kid3) == LV_OK && strlen(kid3) == 64, "add a key file");
-    CHECK(lv_repo_key_add(r, &cshort, NULL) == LV_ERR_USAGE, "a 31-byte key file is refused (%s)",
+    CHECK(lv_repo_key_add(r, &cshort, NULL) == LV_ERR_CONFIG, "a 31-byte key file is refused: config (%s)",
           lv_errmsg());
-    lv_credential both = {PASS1, kf};
+    lv_credential cshort_flag = {.key_file = kf_short, .key_file_code = LV_ERR_USAGE, .key_file_origin = "flag --key-file"};
+    CHECK(lv_repo_key_add(r, &cshort_flag, NULL) == LV_ERR_USAGE && strstr(lv_errmsg(), "from flag --key-file"),
+          "... usage when the caller says it came from a flag, and the message names it (%s)", lv_errmsg());
+    lv_credential both = {.passphrase = PASS1, .key_file = kf};
     CHECK(lv_repo_key_add(r, &both, NULL) == LV_ERR_USAGE, "adding with both kinds at once is refused");
-    lv_credential empty = {"", NULL};
+    lv_credential empty = {.passphrase = ""};
     CHECK(lv_repo_key_add(r, &empty, NULL) == LV_ERR_USAGE, "an empty passphrase is refused");
 
     CHECK(lv_repo_open(st, &c2, &r2) == LV_OK && strcmp(r2->key_id, kid2) == 0,
@@ -157,7 +160,13 @@ static void test_keys(void)
     lv_repo_close(r2);
     r2 = NULL;
     CHECK(lv_repo_open(st, &cother, &r2) == LV_ERR_AUTH, "a different key file: LV_ERR_AUTH");
-    CHECK(lv_repo_open(st, &cshort, &r2) == LV_ERR_USAGE, "a short key file on open: LV_ERR_USAGE");
+    CHECK(lv_repo_open(st, &cshort, &r2) == LV_ERR_CONFIG, "a short key file on open: LV_ERR_CONFIG");
+    char *kf_missing = lv_xasprintf("%s/missing", base);
+    lv_credential cmissing = {.key_file = kf_missing, .key_file_origin = "/etc/labvault/labvault.conf:3"};
+    CHECK(lv_repo_open(st, &cmissing, &r2) == LV_ERR_CONFIG && strstr(lv_errmsg(), "does not exist") &&
+          strstr(lv_errmsg(), "labvault.conf:3"), "a missing key file on open: LV_ERR_CONFIG, naming where it was set (%s)",
+          lv_errmsg());
+    free(kf_missing);
 
     key_tally t = {0};
     CHECK(lv_repo_key_list(r, tally_cb, &t) == LV_OK && t.n == 3 && t.current == 1 && t.scrypt == 2 &&
@@ -194,7 +203,7 @@ static void test_config_damage(void)
     lv_store *st = store_at("cfg");
     lv_repo_params p;
     small_params(&p);
-    lv_credential c1 = {PASS1, NULL};
+    lv_credential c1 = {.passphrase = PASS1};
     lv_repo *r = NULL;
     CHECK(lv_repo_init(st, &p, &c1, &r) == LV_OK, "init a repository to damage");
     char id_hex[33] = "0000";
@@ -345,7 +354,7 @@ static void test_encrypted_sealing(void)
     lv_store *st = store_at("seal");
     lv_repo_params p;
     small_params(&p);
-    lv_credential c1 = {PASS1, NULL};
+    lv_credential c1 = {.passphrase = PASS1};
     lv_repo *r = NULL;
     CHECK(lv_repo_init(st, &p, &c1, &r) == LV_OK, "init an encrypted repository");
     if (r) {
@@ -378,7 +387,7 @@ static void test_unencrypted(void)
     lv_repo_blob_id(r, "hello", 5, a);
     lv_sha256("hello", 5, h);
     CHECK(memcmp(a, h, 32) == 0, "unencrypted: blob id is SHA-256");
-    lv_credential c2 = {PASS2, NULL};
+    lv_credential c2 = {.passphrase = PASS2};
     CHECK(lv_repo_key_add(r, &c2, NULL) == LV_ERR_USAGE, "unencrypted: key add is a usage error");
     test_sealing(r, "unencrypted");
     lv_repo_close(r);
@@ -393,7 +402,7 @@ static void test_unencrypted(void)
     lv_store *enc = store_at("downgrade");
     lv_repo_params pe;
     small_params(&pe);
-    lv_credential c1 = {PASS1, NULL};
+    lv_credential c1 = {.passphrase = PASS1};
     CHECK(lv_repo_init(enc, &pe, &c1, &r) == LV_OK, "init an encrypted repository");
     lv_repo_close(r);
     r = NULL;

@@ -21,6 +21,7 @@
 #include "repo/blobstore.h"
 #include "repo/repo.h"
 #include "restore/pg.h"
+#include "restore/pg_mark.h"
 #include "restore/pg_write.h"
 #include "store/store.h"
 #include "tests/check.h"
@@ -145,17 +146,30 @@ static int all_correct(const char *dir)
            file_is(dir, "pg_tblspc/16400/PG_15_x/1/300", page_a, sizeof page_a);
 }
 
+/* What lv_pg_restore does around the writing: check, mark the directory incomplete, write, sync, unmark. */
 static int restore(const lv_pgman *m, lv_pg_restore_opts *o, lv_pg_write_stats *st)
 {
     char **loc;
     int rc = lv_pg_write_prepare(m, o, &loc);
     if (rc != LV_OK)
         return rc;
-    rc = lv_pg_write(repo, m, o, loc, st);
+    rc = lv_mkdir_p(o->to, 0700);
+    if (rc == LV_OK)
+        rc = lv_pg_mark_begin(o->to, "test");
+    if (rc == LV_OK)
+        rc = lv_pg_write(repo, m, o, loc, st);
     if (rc == LV_OK)
         rc = lv_pg_sync(o->to, m, loc);
+    if (rc == LV_OK)
+        rc = lv_pg_mark_finish(o->to);
     lv_pg_write_locations_free(m, loc);
     return rc;
+}
+
+/* An unfinished restore: the marker is there and PostgreSQL's PG_VERSION is not. */
+static int marked_incomplete(const char *dir)
+{
+    return lv_pg_mark_present(dir) && !exists(dir, "PG_VERSION");
 }
 
 static void put(const char *dir, const char *rel, const void *data, size_t n)
@@ -269,16 +283,17 @@ int main(void)
           "delta: that link is removed, what it pointed at is left alone");
     CHECK(rc == LV_OK && all_correct(d1), "delta restore: every file correct again%s%s", rc ? ": " : "",
           rc ? lv_errmsg() : "");
-    CHECK(st.files == 2 && st.files_kept == 3, "delta: 2 files rewritten, 3 kept (%llu, %llu)",
-          (unsigned long long)st.files, (unsigned long long)st.files_kept);
-    CHECK(st.bytes_written == 4 * BS + BS, "delta: only the differing runs fetched and written (%llu bytes)",
+    CHECK(st.files == 3 && st.files_kept == 2, "delta: 2 files rewritten and PG_VERSION (always: written last), 2 "
+          "kept (%llu, %llu)", (unsigned long long)st.files, (unsigned long long)st.files_kept);
+    CHECK(st.bytes_written == 4 * BS + BS + 12, "delta: only the differing runs fetched and written (%llu bytes)",
           (unsigned long long)st.bytes_written);
+    CHECK(!lv_pg_mark_present(d1) && exists(d1, "PG_VERSION"), "delta: finished, unmarked, PG_VERSION back");
     CHECK(!exists(d1, "base/1/999") && !exists(d1, "pg_wal/000000010000000000000001") &&
               !exists(d1, "backup_label") && !exists(ts_loc, "PG_15_x/1/301") &&
               exists(d1, "pg_wal/archive_status"),
           "delta: files the backup lacks are removed, also in the tablespace and pg_wal");
     rc = restore(&m, &o, &st);
-    CHECK(rc == LV_OK && st.files == 2 && st.files_kept == 3 && st.bytes_written == 2 * BS,
+    CHECK(rc == LV_OK && st.files == 3 && st.files_kept == 2 && st.bytes_written == 2 * BS + 12,
           "delta of an identical directory: only the runs that take part of a blob are rewritten (%llu files, "
           "%llu bytes)", (unsigned long long)st.files, (unsigned long long)st.bytes_written);
 
@@ -305,6 +320,16 @@ int main(void)
     rc = restore(&m, &o, &st);
     CHECK(rc == LV_ERR_INTERRUPTED, "interrupted: exit 14 (%s)", lv_errmsg());
     lv_pg_restore_interrupt = 0;
+    CHECK(marked_incomplete(d3), "interrupted: the directory is marked incomplete, without PG_VERSION");
+    rc = lv_pg_write_prepare(&m, &o, &loc);
+    CHECK(rc == LV_ERR_CONFLICT && strstr(lv_errmsg(), "incomplete restore") && strstr(lv_errmsg(), "--delta"),
+          "a new restore into it is refused, pointing at --delta (%s)", lv_errmsg());
+    o.delta = 1;
+    rc = restore(&m, &o, &st);
+    CHECK(rc == LV_OK && all_correct(d3) && !lv_pg_mark_present(d3) && !exists(d3, LV_PG_VERSION_STAGED),
+          "--delta finishes it: every file correct, unmarked, PG_VERSION published%s%s", rc ? ": " : "",
+          rc ? lv_errmsg() : "");
+    o.delta = 0;
 
     /* manifests that disagree with the repository */
     char d5[300];
@@ -373,6 +398,7 @@ int main(void)
     rc = restore(&m, &o, &st);
     CHECK(rc == LV_ERR_CORRUPT && strstr(lv_errmsg(), "restore of ") && strstr(lv_errmsg(), "blob "),
           "a damaged blob: corrupt, naming the file and the blob (%s)", lv_errmsg());
+    CHECK(marked_incomplete(d4), "a failed restore leaves the directory marked incomplete, without PG_VERSION");
 
     lv_catalog_close(repo->cat);
     lv_repo_close(repo);

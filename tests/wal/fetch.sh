@@ -75,6 +75,53 @@ else
   skip "no faultproxy" 2
 fi
 
+# --- an endpoint that accepts the connection and never answers: wal fetch and wal push give up within
+# archive-timeout (default s3 timeouts and retries otherwise), fetch with 132 (uncertain), push with 4.
+if [[ -x $fp ]]; then
+  printf 'stall\n' >"$w/hang.ctl"
+  hp=$(lv_tmpdir hang)/port
+  "$fp" --upstream "${LV_TEST_S3_ENDPOINT#http://}" --control "$w/hang.ctl" --stall-seconds 600 --max-seconds 300 \
+    >"$hp" 2>/dev/null &
+  hang_pid=$!
+  lv_at_exit kill "$hang_pid"
+  for ((i = 0; i < 100; i++)); do [[ -s $hp ]] && break; sleep 0.05; done
+  cat >"$w/hang.conf" <<CONF
+[global]
+repo = s3://$bucket/fetch
+catalog = $w/hang.db
+key-file = $w/key
+[s3]
+endpoint = http://127.0.0.1:$(head -n 1 "$hp")
+access-key = $LV_TEST_S3_ACCESS_KEY
+secret-key = $LV_TEST_S3_SECRET_KEY
+[archive]
+timeout = 6
+spool-path = $w/spool
+CONF
+  chmod 0644 "$w/hang.conf"
+  t0=$(date +%s.%N)
+  rc=0
+  # (timeout: without a bound the command would hang for minutes; 124 then fails the test)
+  err=$(as_pg timeout 40 "$LABVAULT_BIN" --config "$w/hang.conf" wal fetch "${segs[1]}" "$out/h" 2>&1 >/dev/null) || rc=$?
+  took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
+  is "$rc" 132 "endpoint that never answers: wal fetch exits 132 (uncertain), never 1"
+  ok "... within archive-timeout (6 s; took ${took} s)" test "$took" -le 9
+  like "$err" "deadline of 6 s" "... and says it gave up at the deadline"
+  ok "... nothing written" test ! -e "$out/h"
+  t0=$(date +%s.%N)
+  rc=0
+  err=$(as_pg timeout 40 "$LABVAULT_BIN" --config "$w/hang.conf" wal push "$PGDATA/pg_wal/${segs[2]}" 2>&1 >/dev/null) ||
+    rc=$?
+  took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
+  is "$rc" 4 "endpoint that never answers: wal push exits 4 (PostgreSQL keeps the file and retries)"
+  ok "... within archive-timeout (6 s; took ${took} s)" test "$took" -le 9
+  like "$("$LABVAULT_BIN" --config "$w/hang.conf" config show)" "s3-connect-timeout +10 +default" \
+    "the connect timeout is a setting (default 10 s)"
+  kill "$hang_pid" 2>/dev/null || true
+else
+  skip "no faultproxy" 7
+fi
+
 # --- wrong key
 mkdir -p "$w/other"
 head -c 64 /dev/urandom >"$w/other/key"
