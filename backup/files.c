@@ -16,9 +16,6 @@
 #include "snapshot/snapshot.h"
 #include "snapshot/summary.h"
 
-volatile sig_atomic_t lv_backup_interrupt;
-
-int lv_bk_interrupted(void) { return lv_backup_interrupt != 0; }
 
 int lv_bk_skip(lv_bk *b, const char *fmt, ...)
 {

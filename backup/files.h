@@ -18,15 +18,14 @@
  * Errors: an entry that cannot be read (permission, vanished, I/O error) is reported with one warning
  * line naming it and counted; it is left out of the snapshot, and the snapshot is still committed:
  * lv_backup_files then returns LV_ERR_INCOMPLETE (exit 9) with res->id set. Any other failure returns
- * its code with nothing committed. *lv_backup_interrupt (set it from a signal handler) stops the run
- * at the next file or chunk with LV_ERR_INTERRUPTED.
+ * its code with nothing committed. An interrupt (common/interrupt.h) stops the run at the next file or
+ * chunk with LV_ERR_INTERRUPTED.
  *
  * Memory: bounded by the depth of the tree (one directory listing and one tree page per level), the
  * chunker's buffer (2 x chunk max) and the packer's queues; not by the number of files. */
 #ifndef LV_BACKUP_FILES_H
 #define LV_BACKUP_FILES_H
 
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,8 +67,6 @@ typedef struct lv_backup_result {
     lv_backup_stats st;
     char *summary;                 /* the summary JSON (malloc'ed; the caller frees it) */
 } lv_backup_result;
-
-extern volatile sig_atomic_t lv_backup_interrupt;
 
 int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res);
 

@@ -9,11 +9,12 @@
 
 #include "backup/files_run.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 
 int lv_bk_on_chunk(void *arg, uint64_t offset, const uint8_t *p, size_t n)
 {
     lv_bk *b = arg;
-    if (lv_bk_interrupted())
+    if (lv_interrupted())
         return lv_err(LV_ERR_INTERRUPTED, "interrupted");
     uint8_t id[LV_HASH_LEN];
     uint64_t fresh = 0;

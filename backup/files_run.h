@@ -75,6 +75,5 @@ int lv_bk_tar(lv_bk *b, lv_buf *root);
 
 /* files.c: report an entry left out (warning line, counted). Returns LV_OK so callers go on. */
 int lv_bk_skip(lv_bk *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int lv_bk_interrupted(void);
 
 #endif

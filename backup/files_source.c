@@ -23,6 +23,7 @@
 #include "backup/files_run.h"
 #include "catalog/walk_table.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "common/sort.h"
 #include "snapshot/snapshot.h"
@@ -223,7 +224,7 @@ static int tar_content(tarin *t, uint64_t *size)
     uint64_t pos = 0;
     int open = 0, rc = LV_OK, r;
     while ((r = archive_read_data_block(t->a, &buf, &len, &off)) == ARCHIVE_OK) {
-        if (lv_bk_interrupted())
+        if (lv_interrupted())
             return lv_err(LV_ERR_INTERRUPTED, "interrupted");
         if (off < 0 || (uint64_t)off < pos)
             return lv_err(LV_ERR_CORRUPT, "tar %s: data blocks out of order", t->src);

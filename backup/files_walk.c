@@ -19,6 +19,7 @@
 
 #include "backup/files_run.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "common/sort.h"
 
@@ -281,7 +282,7 @@ static int do_file(lv_bk *b, int dfd, const char *name, const char *path, struct
 /* One entry of the directory open as dfd; path (the entry's absolute path) is in pathbuf. */
 static int do_entry(lv_bk *b, int dfd, const char *name, lv_buf *pathbuf, dev_t root_dev)
 {
-    if (lv_bk_interrupted())
+    if (lv_interrupted())
         return lv_err(LV_ERR_INTERRUPTED, "interrupted");
     const char *path = lv_buf_cstr(pathbuf);
     if (excluded(b, path, name))

@@ -24,7 +24,9 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/hex.h"
+#include "common/interrupt.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "repo/manifest.h"
 #include "pg/manifest.h"
 #include "pg/summary.h"
@@ -32,8 +34,6 @@
 #include "wal/range.h"
 #include "wal/segment.h"
 #include "wal/stanza.h"
-
-volatile sig_atomic_t lv_pg_backup_interrupt;
 
 typedef struct run {
     lv_repo *r;
@@ -122,7 +122,7 @@ static int test_pause(void)
     const char *v = getenv("LABVAULT_TEST_PAUSE_AFTER_START");
     double secs = v ? atof(v) : 0, end = lv_mono_s() + secs;
     while (secs > 0 && lv_mono_s() < end) {
-        if (lv_pg_backup_interrupt)
+        if (lv_interrupted())
             return lv_err(LV_ERR_INTERRUPTED, "interrupted");
         usleep(50 * 1000);
     }
@@ -331,7 +331,7 @@ static int commit(run *u)
     if (w.rc != LV_OK)
         return lv_err(w.rc, "backup not committed: %s (is archive_command = 'labvault wal push %%p' working? see "
                       "`labvault check`)", w.msg);
-    if (lv_pg_backup_interrupt) /* a signal during the wait: still nothing committed */
+    if (lv_interrupted()) /* a signal during the wait: still nothing committed */
         return lv_err(LV_ERR_INTERRUPTED, "interrupted");
     m->files = u->rd.files;
     m->nfiles = u->rd.nfiles;
@@ -385,10 +385,8 @@ static int backup(run *u)
         }
     }
     time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char stamp[LV_TIME_TEXT_MAX];
+    lv_time_format((int64_t)now, LV_TIME_UTC, stamp);
     snprintf(u->label, sizeof u->label, "%s", o->label ? o->label : "");
     if (!o->label)
         snprintf(u->label, sizeof u->label, "labvault %s", stamp);
@@ -438,7 +436,7 @@ static int backup(run *u)
     if ((rc = backup_stop(u)) != LV_OK)
         return rc;
     phase(u, "backup stopped");
-    if (lv_pg_backup_interrupt)
+    if (lv_interrupted())
         return lv_err(LV_ERR_INTERRUPTED, "interrupted");
     return commit(u);
 }

@@ -84,9 +84,8 @@ typedef struct lv_pg_backup_result {
     char *summary_json;             /* ... and its JSON text (owned; lv_pg_backup_result_free) */
 } lv_pg_backup_result;
 
-/* Set from a signal handler: the backup stops at the next file with LV_ERR_INTERRUPTED, calls
- * pg_backup_stop (so the server is not left in backup mode), and commits nothing. */
-extern volatile sig_atomic_t lv_pg_backup_interrupt;
+/* An interrupt (common/interrupt.h) stops the backup at the next file with LV_ERR_INTERRUPTED; it calls
+ * pg_backup_stop (so the server is not left in backup mode) and commits nothing. */
 
 /* Codes: LV_ERR_CONFIG (no pgdata, not a data directory: the message names it), LV_ERR_PG (cannot
  * connect, archive_mode off on a primary, an unsupported version, a function refused), LV_ERR_CONFLICT

@@ -16,6 +16,7 @@
 #include "pg/page.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "pg/page_delta.h"
 
@@ -505,7 +506,7 @@ static void *reader(void *arg)
         pthread_mutex_unlock(&s->mu);
         if (st || i >= x->tree->n)
             break;
-        if (lv_pg_backup_interrupt) {
+        if (lv_interrupted()) {
             fail(s, lv_err(LV_ERR_INTERRUPTED, "interrupted"));
             break;
         }
@@ -676,7 +677,7 @@ static int consume(shared *s, file_state *fst, uint8_t *vanished)
             left--;
         }
         msg_free(s, m);
-        if (rc == LV_OK && lv_pg_backup_interrupt)
+        if (rc == LV_OK && lv_interrupted())
             rc = lv_err(LV_ERR_INTERRUPTED, "interrupted");
         if (x->progress && lv_mono_s() - last >= 0.5) {
             last = lv_mono_s();

@@ -58,7 +58,7 @@ typedef struct lv_pg_read {
     uint64_t delta_pages, delta_bytes, base_reads; /* pages stored as deltas, their blobs' bytes, bases read */
 } lv_pg_read;
 
-/* Read everything; LV_ERR_INTERRUPTED when lv_pg_backup_interrupt is set, LV_ERR_IO for a file that
+/* Read everything; LV_ERR_INTERRUPTED when lv_interrupted() is set, LV_ERR_IO for a file that
  * cannot be read (the message names it), the packer's codes. Each bad page is logged as a warning. */
 int lv_pg_read_all(lv_pg_read *x);
 void lv_pg_read_free(lv_pg_read *x);

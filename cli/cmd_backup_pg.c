@@ -1,5 +1,4 @@
 /* `labvault backup pg`: options in, one line (or the summary as JSON) out. The work is in backup/pg.c. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,13 +7,8 @@
 #include "backup/pg.h"
 #include "cli/cli.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/log.h"
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    lv_pg_backup_interrupt = 1;
-}
 
 static void print_result(lv_ctx *ctx, const lv_pg_backup_result *res, int rc, lv_buf *out)
 {
@@ -67,17 +61,10 @@ int lv_cmd_backup_pg(lv_ctx *ctx)
         free(lock);
         return rc;
     }
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    lv_pg_backup_interrupt = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    lv_interrupt_catch();
     lv_pg_backup_result res;
     rc = lv_pg_backup(ctx->repo, &o, &res);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    lv_interrupt_release();
     free(lock);
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", lv_errmsg());

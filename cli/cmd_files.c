@@ -1,6 +1,5 @@
 /* File snapshots on the command line: backup files, snapshots, ls, diff, restore files. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "backup/hooks.h"
 #include "cli/cli.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/timefmt.h"
 #include "common/fsutil.h"
 #include "common/json.h"
@@ -22,14 +22,6 @@
 #include "snapshot/reader.h"
 #include "snapshot/snapshot.h"
 #include "snapshot/summary.h"
-
-static void fmt_time(int64_t t, char out[32])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    localtime_r(&tt, &tm);
-    strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
-}
 
 /* Print what was collected (lv_out_buf must not see an empty buffer: its data is NULL). */
 static void out_flush(lv_buf *b)
@@ -64,26 +56,6 @@ static void json_error_member(lv_json *j, int rc)
 }
 
 /* ---- backup files ----------------------------------------------------------------------------- */
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    lv_backup_interrupt = 1;
-    lv_restore_interrupt = 1;
-}
-
-/* Ctrl-C or a TERM stops the run at the next file or chunk: cleanup (restarting containers, the post
- * hook, removing incomplete restored files) still happens. */
-static void catch_signals(struct sigaction *old_int, struct sigaction *old_term)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, old_int);
-    sigaction(SIGTERM, &sa, old_term);
-    lv_backup_interrupt = lv_restore_interrupt = 0;
-}
 
 static int read_exclude_file(const char *path, lv_buf *store, size_t *n)
 {
@@ -195,8 +167,9 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     if (rc != LV_OK)
         goto out;
 
-    struct sigaction old_int, old_term;
-    catch_signals(&old_int, &old_term);
+    /* Ctrl-C or a TERM stops the run at the next file or chunk: cleanup (restarting containers, the post
+     * hook, removing incomplete restored files) still happens. */
+    lv_interrupt_catch();
 
     if (pre) {
         const char *env[] = {"LABVAULT_HOOK=pre", NULL};
@@ -210,7 +183,7 @@ int lv_cmd_backup_files(lv_ctx *ctx)
         o.paths = paths_one;
         o.npaths = 1;
     }
-    if (rc == LV_OK && lv_backup_interrupt)
+    if (rc == LV_OK && lv_interrupted())
         rc = lv_err(LV_ERR_INTERRUPTED, "interrupted before the backup started");
     if (rc == LV_OK)
         rc = lv_backup_files(ctx->repo, &o, &res);
@@ -224,8 +197,7 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     post_rc = run_post(post, rc, res.id);
     if (post_rc != LV_OK)
         lv_error("%s", lv_errmsg());
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    lv_interrupt_release();
     (void)hook_rc;
 
     if (*res.id) {
@@ -299,7 +271,7 @@ int lv_cmd_snapshots(lv_ctx *ctx)
             continue;
         }
         char when[32], size[32];
-        fmt_time(r->time, when);
+        lv_time_format(r->time, LV_TIME_LOCAL, when);
         lv_human_size(s->bytes_total, size);
         lv_buf_printf(&out, "%.12s  %-19s  %-16s  %8llu  %10s  %s", r->id, when, quoted(&q, s->host),
                       (unsigned long long)(s->files_new + s->files_changed + s->files_unchanged), size,
@@ -394,7 +366,7 @@ static void print_node(lsctx *l, const lv_node *n, const char *path)
     } else {
         char mode[11], when[32];
         mode_string(n, mode);
-        fmt_time(n->mtime_sec, when);
+        lv_time_format(n->mtime_sec, LV_TIME_LOCAL, when);
         /* An owner without a name (no passwd/group entry when it was backed up) shows its number, and every
          * name is quoted: a newline or an escape sequence in a file name must not reach the terminal. */
         lv_buf user = LV_BUF_INIT, group = LV_BUF_INIT;
@@ -678,11 +650,11 @@ int lv_cmd_restore_files(lv_ctx *ctx)
     o.threads = 2 * (int)lv_config_int(ctx->cfg, "s3-concurrency");
     o.progress = !ctx->json && isatty(2) && lv_log_get_level() <= LV_LOG_WARN && !(tar && strcmp(tar, "-") == 0);
     lv_restore_stats st;
-    struct sigaction old_int, old_term;
-    catch_signals(&old_int, &old_term);
+    /* Ctrl-C or a TERM stops the run at the next file or chunk: cleanup (restarting containers, the post
+     * hook, removing incomplete restored files) still happens. */
+    lv_interrupt_catch();
     rc = to ? lv_restore_dir(ctx->repo, &o, &st) : lv_restore_tar(ctx->repo, &o, &st);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    lv_interrupt_release();
     free(inc);
     if (rc != LV_OK && rc != LV_ERR_INCOMPLETE)
         return rc;

@@ -1,6 +1,5 @@
 /* `labvault restore pg` and `labvault backups` (alias `info`): options in, one line or JSON out. The work
  * is in restore/pg.c and restore/pg_plan.c. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,18 +7,14 @@
 
 #include "cli/cli.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "restore/pg.h"
 #include "restore/pg_conf.h"
 #include "restore/pg_plan.h"
 #include "wal/segment.h"
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    lv_pg_restore_interrupt = 1;
-}
 
 /* The one recovery target flag given (at most one). */
 static int target_flag(lv_ctx *ctx, lv_pg_restore_opts *o)
@@ -96,16 +91,9 @@ int lv_cmd_restore_pg(lv_ctx *ctx)
     lv_pg_restore_result res;
     memset(&res, 0, sizeof res);
     if (rc == LV_OK) {
-        struct sigaction sa, old_int, old_term;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        lv_pg_restore_interrupt = 0;
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
+        lv_interrupt_catch();
         rc = lv_pg_restore(ctx->repo, &o, &res);
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
+        lv_interrupt_release();
     }
     if (rc == LV_OK) {
         lv_buf out = LV_BUF_INIT;
@@ -114,7 +102,7 @@ int lv_cmd_restore_pg(lv_ctx *ctx)
         } else {
             char lsn[LV_LSN_TEXT_MAX], t[32], size[32];
             lv_lsn_format(res.stop_lsn, lsn);
-            lv_pg_time_format(res.stop_time, t);
+            lv_time_format(res.stop_time, LV_TIME_SQL, t);
             lv_human_size(res.bytes_written, size);
             if (o.dry_run)
                 lv_buf_printf(&out, "would restore backup %s (consistent at %s, %s) into %s\n", res.backup_id, lsn, t,
@@ -241,7 +229,7 @@ int lv_cmd_backups(lv_ctx *ctx)
             const lv_pg_backup_info *b = &v[i];
             char size[32], fresh[32], stored[32];
             lv_lsn_format(b->s.stop_lsn, stop);
-            lv_pg_time_format(b->s.stop_time, t0);
+            lv_time_format(b->s.stop_time, LV_TIME_SQL, t0);
             lv_human_size(b->s.bytes, size);
             lv_human_size(b->s.bytes_new, fresh);
             lv_human_size(b->s.bytes_stored, stored);
@@ -251,12 +239,12 @@ int lv_cmd_backups(lv_ctx *ctx)
         if (!w.have) {
             lv_buf_append_str(&out, "no PostgreSQL backups\n");
         } else if (wrc != LV_OK) {
-            lv_pg_time_format(w.from_time, t0);
+            lv_time_format(w.from_time, LV_TIME_SQL, t0);
             lv_buf_printf(&out, "recoverable window: from %s, end unknown: %s\n", t0, lv_errmsg());
         } else {
-            lv_pg_time_format(w.from_time, t0);
+            lv_time_format(w.from_time, LV_TIME_SQL, t0);
             if (w.to_time)
-                lv_pg_time_format(w.to_time, t1);
+                lv_time_format(w.to_time, LV_TIME_SQL, t1);
             else
                 snprintf(t1, sizeof t1, "(last commit unknown)");
             lv_lsn_format(w.from_lsn, start);

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "wal/async.h"
 #include "wal/check.h"
 #include "wal/fetch.h"
@@ -23,18 +24,6 @@
 #include "wal/stanza.h"
 #include "wal/status.h"
 #include "wal/walcat.h"
-
-static void fmt_time(int64_t t, char out[32])
-{
-    if (t < 0) {
-        snprintf(out, 32, "unknown");
-        return;
-    }
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static void print_buf(lv_buf *b)
 {
@@ -329,7 +318,7 @@ static int failure_one(void *arg, const lv_wal_failure *f)
 {
     fail_out *o = arg;
     char when[32];
-    fmt_time(f->time, when);
+    lv_time_format(f->time, LV_TIME_UTC, when);
     if (!o->j) {
         lv_buf_printf(o->b, "  %s  %-5s %s (%s)\n", when, f->op, f->message, lv_code_name(f->code));
         return LV_OK;
@@ -358,7 +347,7 @@ static void status_text(lv_ctx *ctx, const lv_wal_status *st, lv_buf *b)
                       st->stanza.pg_version, st->stanza.sysid, st->stanza.seg_size);
     else
         lv_buf_printf(b, "stanza      none yet\n");
-    fmt_time(st->last_pushed, when);
+    lv_time_format(st->last_pushed, LV_TIME_UTC, when);
     lv_buf_printf(b, "archived    %" PRIu64 " files, %" PRIu64 " bytes stored\n", st->files, st->stored_bytes);
     lv_buf_printf(b, "last        %s (pushed %s)\n", st->last[0] ? st->last : "none", when);
     for (size_t i = 0; i < st->ntl; i++) {
@@ -416,7 +405,7 @@ static void status_json(lv_ctx *ctx, const lv_wal_status *st, lv_json *j)
     else
         lv_json_null(j);
     lv_json_key(j, "last_archived_time");
-    fmt_time(st->last_pushed, when);
+    lv_time_format(st->last_pushed, LV_TIME_UTC, when);
     if (st->last_pushed >= 0)
         lv_json_str(j, when);
     else

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "pg/manifest.h"
 #include "wal/drops.h"
 #include "wal/stanza.h"
@@ -110,23 +111,13 @@ static const char *db_name(const drops_ctx *c, uint32_t db)
     return NULL;
 }
 
-static void fmt_us(int64_t us, char out[48])
-{
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char d[32];
-    strftime(d, sizeof d, "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(out, 48, "%.31s.%06d+00", d, (int)(us % 1000000));
-}
-
 static int on_drop(void *arg, const lv_wal_drop *d)
 {
     drops_ctx *c = arg;
     char lsn[LV_LSN_TEXT_MAX], target[LV_LSN_TEXT_MAX], when[48], restore[160];
     lv_lsn_format(d->lsn, lsn);
     lv_lsn_format(d->target_lsn, target);
-    fmt_us(d->time_us, when);
+    lv_time_format_us(d->time_us, LV_TIME_SQL, when);
     if (d->kind == LV_DROP_DATABASE)
         snprintf(restore, sizeof restore, "labvault restore pg --to DIR --target-lsn %s --target-exclusive",
                  target);
@@ -206,31 +197,9 @@ static int parse_since(const char *s, uint64_t *lsn, int64_t *us)
     *us = 0;
     if (strchr(s, '/'))
         return lv_lsn_parse(s, lsn);
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *p = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
-    if (!p)
-        p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!p) {
-        memset(&tm, 0, sizeof tm);
-        p = strptime(s, "%Y-%m-%d", &tm); /* a day: from its midnight */
-        if (p && *p)
-            p = NULL;
-    }
-    long frac = 0;
-    if (p && *p == '.') {
-        char *e;
-        frac = strtol(p + 1, &e, 10);
-        for (long digits = e - (p + 1); digits < 6; digits++)
-            frac *= 10;
-        for (long digits = e - (p + 1); digits > 6; digits--)
-            frac /= 10;
-        p = e;
-    }
-    if (!p || (*p && strcmp(p, "Z") != 0 && strcmp(p, "+00") != 0 && strcmp(p, "+00:00") != 0))
+    if (lv_time_parse(s, 0, us) != 0)
         return lv_err(LV_ERR_USAGE, "--since '%s': expected an LSN (X/X), a UTC time 'YYYY-MM-DD HH:MM:SS' or a "
                       "day 'YYYY-MM-DD'", s);
-    *us = (int64_t)timegm(&tm) * 1000000 + frac;
     return LV_OK;
 }
 

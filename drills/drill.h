@@ -2,8 +2,8 @@
  * history. docs/drills.md describes the commands and the record.
  *
  * A drill works in its own scratch directory, <scratch-dir>/drill-<id>/ (mode 0700), and removes it on
- * every exit path: success, a failed check, an error, and SIGINT/SIGTERM (lv_drill_interrupt, set by the
- * handlers lv_drill_signals installs; the restore's own interrupt flags are set with it). Nothing a
+ * every exit path: success, a failed check, an error, and SIGINT/SIGTERM (each run catches interrupts,
+ * common/interrupt.h, for its duration; its restore sees the same flag). Nothing a
  * drill starts outlives it: the scratch PostgreSQL is stopped (fast, or immediate after an interrupt,
  * then SIGKILL of the postmaster if it is still there) before the directory goes.
  *
@@ -30,7 +30,6 @@
 #ifndef LV_DRILLS_DRILL_H
 #define LV_DRILLS_DRILL_H
 
-#include <signal.h>
 #include <stdint.h>
 
 #include "catalog/drills.h"
@@ -88,13 +87,6 @@ typedef struct lv_drill_opts {
     const lv_config *cfg;
     int progress;
 } lv_drill_opts;
-
-extern volatile sig_atomic_t lv_drill_interrupt;
-
-/* Install SIGINT/SIGTERM handlers that set lv_drill_interrupt, the file restore's interrupt flag and
- * *also (the PostgreSQL restore's, or NULL); lv_drill_signals_restore puts the previous handlers back. */
-void lv_drill_signals(volatile sig_atomic_t *also);
-void lv_drill_signals_restore(void);
 
 /* The scratch directory <base>/drill-<id> (created 0700) and its removal (never following symlinks).
  * base is shared by every user who runs drills: created sticky and world-writable (1777, like /tmp), and

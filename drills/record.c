@@ -14,6 +14,7 @@
 #include "common/hex.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "crypto/crypto.h"
 #include "repo/object.h"
 #include "drills/drill.h"
@@ -30,15 +31,11 @@ void lv_drill_begin(lv_drill *d, const char *kind)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     d->started = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-    struct tm tm;
-    time_t t = tv.tv_sec;
-    gmtime_r(&t, &tm);
     uint8_t rnd[4];
-    char hex[9];
+    char hex[9], stamp[LV_TIME_TEXT_MAX];
     lv_random(rnd, sizeof rnd);
     lv_hex_encode(rnd, sizeof rnd, hex);
-    char stamp[20];
-    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    lv_time_format((int64_t)tv.tv_sec, LV_TIME_STAMP, stamp);
     snprintf(d->id, sizeof d->id, "%.16s-%.8s", stamp, hex);
     if (gethostname(d->host, sizeof d->host) != 0)
         snprintf(d->host, sizeof d->host, "unknown");
@@ -108,11 +105,8 @@ void lv_drill_to_json(const lv_drill *d, lv_buf *out)
     lv_json_key(&j, "target");
     lv_json_str(&j, d->target);
     num3(&j, "started", d->started);
-    char at[32];
-    struct tm tm;
-    time_t t = (time_t)d->started;
-    gmtime_r(&t, &tm);
-    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char at[LV_TIME_TEXT_MAX];
+    lv_time_format((int64_t)d->started, LV_TIME_UTC, at);
     lv_json_key(&j, "started_at");
     lv_json_str(&j, at);
     num3(&j, "seconds", d->seconds);

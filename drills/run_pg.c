@@ -9,7 +9,9 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "crypto/crypto.h"
 #include "drills/checks.h"
 #include "drills/drill.h"
@@ -74,14 +76,6 @@ static int restore_command(const lv_drill_opts *o, lv_buf *out)
         lv_buf_append_str(out, "'");
     }
     return rc;
-}
-
-static void fmt_time(int64_t t, char *out, size_t n)
-{
-    struct tm tm;
-    time_t tt = (time_t)t;
-    gmtime_r(&tt, &tm);
-    strftime(out, n, "%Y-%m-%d %H:%M:%S+00", &tm);
 }
 
 /* Scalar query on the scratch server's postgres database; NULL on failure or SQL NULL (malloc'ed). */
@@ -166,7 +160,7 @@ int lv_drill_run_pg(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
         if (rc == LV_OK && to > from + 1) {
             uint64_t x;
             lv_random(&x, sizeof x);
-            fmt_time(from + 1 + (int64_t)(x % (uint64_t)(to - from)), tvalue, sizeof tvalue);
+            lv_time_format(from + 1 + (int64_t)(x % (uint64_t)(to - from)), LV_TIME_SQL, tvalue);
             ro.target = LV_PGT_TIME;
             ro.target_value = tvalue;
         } else if (rc == LV_OK) {
@@ -202,7 +196,7 @@ int lv_drill_run_pg(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
         return rc;
     }
     ro.restore_command = lv_buf_cstr(&cmd);
-    lv_drill_signals(&lv_pg_restore_interrupt);
+    lv_interrupt_catch();
     lv_spg p;
     memset(&p, 0, sizeof p);
     char *datadir = lv_xasprintf("%s/data", scratch), *user = NULL, *errsave = NULL;
@@ -226,7 +220,7 @@ int lv_drill_run_pg(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
         snprintf(d->source, sizeof d->source, "%s", res.backup_id);
     else if (chosen[0])
         snprintf(d->source, sizeof d->source, "%s", chosen);
-    if (rc == LV_ERR_INTERRUPTED || lv_drill_interrupt) {
+    if (rc == LV_ERR_INTERRUPTED || lv_interrupted()) {
         final = LV_ERR_INTERRUPTED;
         goto cleanup;
     }
@@ -269,7 +263,7 @@ int lv_drill_run_pg(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
             users[nu++] = cand[i];
     }
     rc = lv_spg_wait_ready(&p, o->timeout, users, &user);
-    if (rc == LV_ERR_INTERRUPTED || lv_drill_interrupt) {
+    if (rc == LV_ERR_INTERRUPTED || lv_interrupted()) {
         final = LV_ERR_INTERRUPTED;
         goto cleanup;
     }
@@ -297,14 +291,14 @@ cleanup:
     if (final && final != LV_ERR_INTERRUPTED)
         errsave = lv_xstrdup(lv_errmsg());
     if (p.pid)
-        lv_spg_stop(&p, final == LV_ERR_INTERRUPTED || lv_drill_interrupt);
-    if (lv_drill_interrupt)
+        lv_spg_stop(&p, final == LV_ERR_INTERRUPTED || lv_interrupted());
+    if (lv_interrupted())
         final = LV_ERR_INTERRUPTED;
     if (!o->keep || final == LV_ERR_INTERRUPTED)
         lv_drill_scratch_remove(scratch);
     else
         lv_warn("drill %s: kept the scratch directory %s", d->id, scratch);
-    lv_drill_signals_restore();
+    lv_interrupt_release();
     lv_pgman_free(&m); /* zeroed when never loaded */
     lv_pg_restore_result_free(&res);
     lv_spg_free(&p);

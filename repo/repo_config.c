@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/hex.h"
+#include "common/timefmt.h"
 #include "crypto/crypto.h"
 #include "repo/repo_internal.h"
 
@@ -185,13 +186,7 @@ void lv_kv_put(lv_buf *b, const char *name, const char *value)
     lv_buf_append(b, "\n", 1);
 }
 
-void lv_rfc3339_now(char out[32])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
+void lv_rfc3339_now(char out[32]) { lv_time_format((int64_t)time(NULL), LV_TIME_UTC, out); }
 
 /* ---- parameters ----------------------------------------------------------------------------- */
 

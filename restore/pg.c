@@ -23,7 +23,6 @@
 #include "wal/pgdata.h"
 #include "wal/segment.h"
 
-volatile sig_atomic_t lv_pg_restore_interrupt;
 
 static const char *const kind_names[] = {"latest", "immediate", "time", "xid", "lsn", "name"};
 

@@ -23,7 +23,7 @@
  * written last (restore/pg_mark.h), so a failed, interrupted or killed restore leaves a directory that
  * PostgreSQL refuses to start; the error says so, and a delta restore into it finishes it.
  *
- * Interrupt (*lv_pg_restore_interrupt set by a signal handler): stops at the next file with
+ * Interrupt (common/interrupt.h): stops at the next file with
  * LV_ERR_INTERRUPTED; what was written stays, marked (no recovery.signal is written until every file
  * is done, backup_label after it, PG_VERSION last). */
 #ifndef LV_RESTORE_PG_H
@@ -81,8 +81,6 @@ typedef struct lv_pg_restore_result {
     double seconds;                /* whole restore */
     char *summary_json;            /* owned; lv_pg_restore_result_free */
 } lv_pg_restore_result;
-
-extern volatile sig_atomic_t lv_pg_restore_interrupt;
 
 /* Codes: LV_ERR_USAGE (bad target, target outside the window), LV_ERR_CONFIG (pg-bin holds another
  * major version than the backup's), LV_ERR_NOT_FOUND (no such backup, no

@@ -13,83 +13,11 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/sort.h"
+#include "common/timefmt.h"
 #include "pg/manifest.h"
 #include "wal/segment.h"
 
 /* ---- targets ---------------------------------------------------------------------------------- */
-
-static int digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)(*p)[i]))
-            return -1;
-        v = v * 10 + ((*p)[i] - '0');
-    }
-    *p += n;
-    *out = v;
-    return 0;
-}
-
-int lv_pg_time_parse(const char *s, double *out)
-{
-    const char *p = s;
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    int y, mo, d, h, mi, se;
-    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d) ||
-        (*p != ' ' && *p != 'T') || (p++, digits(&p, 2, &h)) || *p++ != ':' || digits(&p, 2, &mi) ||
-        *p++ != ':' || digits(&p, 2, &se))
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-        return -1;
-    double frac = 0, scale = 0.1;
-    if (*p == '.') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return -1;
-        for (; isdigit((unsigned char)*p); p++, scale /= 10)
-            frac += (*p - '0') * scale;
-    }
-    while (*p == ' ')
-        p++;
-    long off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
-        if (digits(&p, 2, &oh))
-            return -1;
-        if (*p == ':')
-            p++;
-        if (isdigit((unsigned char)*p) && digits(&p, 2, &om))
-            return -1;
-        if (oh > 15 || om > 59)
-            return -1;
-        off = sign * (oh * 3600L + om * 60L);
-    } else {
-        return -1;
-    }
-    if (*p)
-        return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = se;
-    time_t t = timegm(&tm);
-    *out = (double)t - (double)off + frac;
-    return 0;
-}
-
-void lv_pg_time_format(int64_t t, char out[32])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, 32, "%Y-%m-%d %H:%M:%S+00", &tm);
-}
 
 int lv_pg_target_parse(lv_pg_target_kind kind, const char *value, lv_pg_target *t)
 {
@@ -100,7 +28,7 @@ int lv_pg_target_parse(lv_pg_target_kind kind, const char *value, lv_pg_target *
     case LV_PGT_IMMEDIATE:
         return LV_OK;
     case LV_PGT_TIME:
-        if (!value || lv_pg_time_parse(value, &t->time) != 0)
+        if (!value || lv_time_parse_zoned(value, &t->time) != 0)
             return lv_err(LV_ERR_USAGE, "target time \"%s\" is not a time with a zone such as "
                           "\"2026-11-21 10:00:00.123+00\"", value ? value : "");
         return LV_OK;
@@ -151,9 +79,9 @@ static int resolve(const lv_pg_backup_info *v, size_t n, const char *prefix, lv_
 static void window_text(const lv_pg_backup_info *oldest, const lv_wal_range *wr, char *out, size_t n)
 {
     char t0[32], t1[32] = "an unknown time", l0[LV_LSN_TEXT_MAX], l1[LV_LSN_TEXT_MAX];
-    lv_pg_time_format(oldest->s.stop_time, t0);
+    lv_time_format(oldest->s.stop_time, LV_TIME_SQL, t0);
     if (wr->last_commit_time)
-        lv_pg_time_format(wr->last_commit_time, t1);
+        lv_time_format(wr->last_commit_time, LV_TIME_SQL, t1);
     lv_lsn_format(oldest->s.stop_lsn, l0);
     lv_lsn_format(wr->end_lsn, l1);
     snprintf(out, n, "recoverable window: %s (end of backup %.12s) to %s (last archived commit); LSN %s to %s",
@@ -167,7 +95,7 @@ static int check_target(const lv_pg_target *t, const lv_pg_backup_info *oldest, 
     window_text(oldest, wr, win, sizeof win);
     if (t->kind == LV_PGT_TIME) {
         if (t->time < (double)b->s.stop_time + 1) {
-            lv_pg_time_format(b->s.stop_time, a);
+            lv_time_format(b->s.stop_time, LV_TIME_SQL, a);
             return lv_err(LV_ERR_USAGE, "target time is before backup %.12s became consistent (%s); %s", b->id, a, win);
         }
         /* 0: no commit time could be found (wal/range.h scans a bounded number of segments); recovery

@@ -17,19 +17,14 @@
 #include "restore/pg.h"
 #include "wal/range.h"
 
-/* A parsed target: time as unix seconds with fraction; xid; lsn. LV_ERR_USAGE naming the value. */
+/* A parsed target: time as unix seconds with fraction (common/timefmt.h lv_time_parse_zoned: the zone is
+ * required); xid; lsn. LV_ERR_USAGE naming the value. */
 typedef struct lv_pg_target {
     lv_pg_target_kind kind;
     double time;
     uint64_t xid, lsn;
 } lv_pg_target;
 int lv_pg_target_parse(lv_pg_target_kind kind, const char *value, lv_pg_target *t);
-
-/* "2026-11-21 10:00:00[.frac](+HH[:MM]|-HH[:MM]|Z)" (also with 'T'): the zone is required, since the
- * server would read a bare time in its own time zone. 0 or -1. */
-int lv_pg_time_parse(const char *s, double *out);
-/* UTC, "2026-11-21 10:00:00+00". */
-void lv_pg_time_format(int64_t t, char out[32]);
 
 /* Choose the backup (backup_id: a unique prefix of >= 8 hex digits, else per target as restore/pg.h
  * says), then check the target against it and the archive. *chosen and *range are filled on success.

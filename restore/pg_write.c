@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/hex.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "catalog/blobs.h"
 #include "catalog/catalog.h"
@@ -281,7 +282,7 @@ static void close_slots(wr *w, int apply)
 
 static int run_batch(wr *w)
 {
-    if (lv_pg_restore_interrupt)
+    if (lv_interrupted())
         return lv_err(LV_ERR_INTERRUPTED, "restore interrupted (the data directory is incomplete)");
     size_t failed;
     double t = lv_mono_s(), ws = w->write_s;
@@ -580,7 +581,7 @@ int lv_pg_write(const lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o
         w.total += m->files[i].size;
     char *last = NULL;
     for (uint32_t i = 0; rc == LV_OK && i < m->nfiles; i++) {
-        if (lv_pg_restore_interrupt) {
+        if (lv_interrupted()) {
             rc = lv_err(LV_ERR_INTERRUPTED, "restore interrupted (the data directory is incomplete)");
             break;
         }

@@ -20,6 +20,7 @@
 #include <archive_entry.h>
 
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "restore/fetch.h"
 #include "restore/files.h"
@@ -230,7 +231,7 @@ static int drain(tout *t)
 static int enqueue(tout *t, const lv_node *n, const char *path)
 {
     int rc = LV_OK;
-    if (lv_restore_interrupt)
+    if (lv_interrupted())
         return lv_err(LV_ERR_INTERRUPTED, "restore interrupted");
     if (t->nq == QUEUE_MAX && (rc = drain(t)) != LV_OK)
         return rc;

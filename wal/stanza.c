@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "repo/object.h"
 
 #define STANZA_MAX 4096
@@ -128,12 +129,8 @@ int lv_wal_stanza_create(lv_repo *r, const lv_wal_stanza *s, int *existing)
     if (rc == LV_ERR_NOT_FOUND) {
         lv_err_clear();
         lv_wal_stanza w = *s;
-        if (!w.created[0]) {
-            time_t now = time(NULL);
-            struct tm tm;
-            gmtime_r(&now, &tm);
-            strftime(w.created, sizeof w.created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        }
+        if (!w.created[0])
+            lv_time_format((int64_t)time(NULL), LV_TIME_UTC, w.created);
         lv_buf text = LV_BUF_INIT;
         lv_wal_stanza_format(&w, &text);
         rc = lv_obj_put(r, &stanza_type, "", text.data, text.len, NULL, NULL);

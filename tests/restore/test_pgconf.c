@@ -7,6 +7,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/timefmt.h"
 #include "restore/pg.h"
 #include "restore/pg_conf.h"
 #include "restore/pg_plan.h"
@@ -25,19 +26,19 @@ static void diag_text(const char *s)
 static void test_time(void)
 {
     double t;
-    CHECK(lv_pg_time_parse("2026-11-21 10:00:00+00", &t) == 0 && t == 1795255200.0, "UTC time (%f)", t);
-    CHECK(lv_pg_time_parse("2026-11-21 10:00:00.25+00", &t) == 0 && t == 1795255200.25, "fraction");
-    CHECK(lv_pg_time_parse("2026-11-21 11:30:00+01:30", &t) == 0 && t == 1795255200.0, "+01:30");
-    CHECK(lv_pg_time_parse("2026-11-21T05:00:00-05", &t) == 0 && t == 1795255200.0, "T and -05");
-    CHECK(lv_pg_time_parse("2026-11-21 10:00:00.123456789+00:00", &t) == 0, "date --rfc-3339=ns output");
-    CHECK(lv_pg_time_parse("2026-11-21 10:00:00Z", &t) == 0 && t == 1795255200.0, "Z");
+    CHECK(lv_time_parse_zoned("2026-11-21 10:00:00+00", &t) == 0 && t == 1795255200.0, "UTC time (%f)", t);
+    CHECK(lv_time_parse_zoned("2026-11-21 10:00:00.25+00", &t) == 0 && t == 1795255200.25, "fraction");
+    CHECK(lv_time_parse_zoned("2026-11-21 11:30:00+01:30", &t) == 0 && t == 1795255200.0, "+01:30");
+    CHECK(lv_time_parse_zoned("2026-11-21T05:00:00-05", &t) == 0 && t == 1795255200.0, "T and -05");
+    CHECK(lv_time_parse_zoned("2026-11-21 10:00:00.123456789+00:00", &t) == 0, "date --rfc-3339=ns output");
+    CHECK(lv_time_parse_zoned("2026-11-21 10:00:00Z", &t) == 0 && t == 1795255200.0, "Z");
     static const char *const bad[] = {"2026-11-21 10:00:00", "yesterday", "", "2026-13-01 00:00:00+00",
                                       "2026-11-21 10:00+00", "2026-11-21 10:00:00.+00", "2026-11-21 10:00:00+00 x",
                                       "2026-11-21 25:00:00+00", "2026-11-21 10:00:00+1"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        CHECK(lv_pg_time_parse(bad[i], &t) != 0, "refuses \"%s\"", bad[i]);
+        CHECK(lv_time_parse_zoned(bad[i], &t) != 0, "refuses \"%s\"", bad[i]);
     char out[32];
-    lv_pg_time_format(1795255200, out);
+    lv_time_format(1795255200, LV_TIME_SQL, out);
     CHECK(strcmp(out, "2026-11-21 10:00:00+00") == 0, "format (%s)", out);
 }
 

@@ -16,6 +16,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/interrupt.h"
 #include "catalog/catalog.h"
 #include "pg/manifest.h"
 #include "repo/blobstore.h"
@@ -315,11 +316,11 @@ int main(void)
 
     /* interrupt */
     o.to = d3;
-    lv_pg_restore_interrupt = 1;
+    lv_interrupt_set(1);
     snprintf(ts_loc, sizeof ts_loc, "%s/ts-3", tmp);
     rc = restore(&m, &o, &st);
     CHECK(rc == LV_ERR_INTERRUPTED, "interrupted: exit 14 (%s)", lv_errmsg());
-    lv_pg_restore_interrupt = 0;
+    lv_interrupt_set(0);
     CHECK(marked_incomplete(d3), "interrupted: the directory is marked incomplete, without PG_VERSION");
     rc = lv_pg_write_prepare(&m, &o, &loc);
     CHECK(rc == LV_ERR_CONFLICT && strstr(lv_errmsg(), "incomplete restore") && strstr(lv_errmsg(), "--delta"),

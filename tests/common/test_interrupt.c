@@ -1,0 +1,99 @@
+/* common/interrupt: while a command catches interrupts, SIGINT and SIGTERM only set the flag (nested
+ * catches too, the outermost one clearing it); outside a catch, and for SIGHUP always, the process dies
+ * of the signal after the fatal hooks ran; a signal inherited as ignored stays ignored. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/interrupt.h"
+#include "tests/check.h"
+
+static int hook_fd = -1;
+
+static void hook(void)
+{
+    if (write(hook_fd, "h", 1) != 1) {
+    }
+}
+
+/* Run body in a child; *sig: the signal it died of (0 when it exited), *hooked: the hook ran. */
+static int child(void (*body)(void), int *sig, int *hooked)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        hook_fd = p[1];
+        body();
+        _exit(0);
+    }
+    close(p[1]);
+    char c;
+    *hooked = read(p[0], &c, 1) == 1;
+    close(p[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    *sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+    return 0;
+}
+
+static void caught(void)
+{
+    lv_interrupt_on_fatal(hook);
+    lv_interrupt_install();
+    lv_interrupt_catch();
+    lv_interrupt_catch();
+    raise(SIGINT);
+    lv_interrupt_release();
+    raise(SIGTERM);
+    if (!lv_interrupted())
+        _exit(3);
+    lv_interrupt_release();
+    lv_interrupt_catch();
+    _exit(lv_interrupted() ? 4 : 0); /* the outermost catch starts clean */
+}
+
+static void uncaught(void)
+{
+    lv_interrupt_on_fatal(hook);
+    lv_interrupt_install();
+    lv_interrupt_catch();
+    lv_interrupt_release();
+    raise(SIGTERM);
+}
+
+static void hangup(void)
+{
+    lv_interrupt_on_fatal(hook);
+    lv_interrupt_install();
+    lv_interrupt_catch();
+    raise(SIGHUP);
+}
+
+static void ignored(void)
+{
+    signal(SIGINT, SIG_IGN);
+    lv_interrupt_on_fatal(hook);
+    lv_interrupt_install();
+    raise(SIGINT);
+}
+
+int main(void)
+{
+    int sig = -1, hooked = -1;
+    CHECK(child(caught, &sig, &hooked) == 0 && sig == 0 && !hooked,
+          "inside a catch SIGINT and SIGTERM set the flag; nested; the outermost catch clears it (%d %d)", sig, hooked);
+    CHECK(child(uncaught, &sig, &hooked) == 0 && sig == SIGTERM && hooked,
+          "outside a catch the process dies of the signal, after the fatal hook");
+    CHECK(child(hangup, &sig, &hooked) == 0 && sig == SIGHUP && hooked, "SIGHUP is fatal even inside a catch");
+    CHECK(child(ignored, &sig, &hooked) == 0 && sig == 0 && !hooked, "a signal inherited as ignored stays ignored");
+    lv_interrupt_set(1);
+    CHECK(lv_interrupted(), "lv_interrupt_set raises the flag as a signal would");
+    lv_interrupt_set(0);
+    CHECK(!lv_interrupted(), "... and clears it");
+    return check_done();
+}
