@@ -9,6 +9,8 @@
 static volatile sig_atomic_t flag, depth;
 static void (*hooks[HOOKS_MAX])(void);
 static volatile sig_atomic_t nhooks;
+static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+static int ignored[sizeof sigs / sizeof *sigs]; /* SIG_IGN when installed (nohup, a script's background job) */
 
 static void on_signal(int sig)
 {
@@ -22,34 +24,54 @@ static void on_signal(int sig)
     raise(sig);
 }
 
+static void set_handler(int sig, void (*fn)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+}
+
 void lv_interrupt_install(void)
 {
     static int done;
     if (done)
         return;
     done = 1;
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
         struct sigaction old;
-        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+        /* A signal the caller ignores stays ignored, except SIGINT and SIGTERM during caught work. */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) {
+            ignored[i] = 1;
             continue;
-        sigaction(sigs[i], &sa, NULL);
+        }
+        set_handler(sigs[i], on_signal);
     }
+}
+
+/* SIGINT and SIGTERM stop caught work even when the caller ignored them (a script's background job
+ * starts with SIGINT ignored, and `kill -INT` is how it is stopped); they are ignored again after. */
+static void caught_signals(void (*fn)(int))
+{
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        if (ignored[i] && (sigs[i] == SIGINT || sigs[i] == SIGTERM))
+            set_handler(sigs[i], fn);
 }
 
 void lv_interrupt_catch(void)
 {
     lv_interrupt_install();
-    if (depth++ == 0)
+    if (depth++ == 0) {
         flag = 0;
+        caught_signals(on_signal);
+    }
 }
 
 void lv_interrupt_release(void)
 {
+    if (depth == 1)
+        caught_signals(SIG_IGN);
     if (depth > 0)
         depth--;
 }

@@ -8,7 +8,8 @@
  *   LV_ERR_INTERRUPTED.
  *   Otherwise, and always for SIGHUP and SIGQUIT, the process dies of the signal as it would by default,
  *   after the fatal hooks ran (common/tmpfile.h removes its temporary files there). A signal the process
- *   inherited as ignored (nohup) stays ignored.
+ *   inherited as ignored (nohup) stays ignored, except SIGINT and SIGTERM during a catch: a script's
+ *   background job starts with SIGINT ignored and `kill -INT` still stops its backup or drill cleanly.
  *
  * catch/release nest (a drill's restore inside the drill's catch); the outermost catch clears the flag.
  * Threads: the flag may be read from any thread; catch and release belong to the main thread. */

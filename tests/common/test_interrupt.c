@@ -1,6 +1,7 @@
 /* common/interrupt: while a command catches interrupts, SIGINT and SIGTERM only set the flag (nested
  * catches too, the outermost one clearing it); outside a catch, and for SIGHUP always, the process dies
- * of the signal after the fatal hooks ran; a signal inherited as ignored stays ignored. */
+ * of the signal after the fatal hooks ran; a signal inherited as ignored stays ignored, except SIGINT
+ * during a catch. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,8 @@ static void hook(void)
     }
 }
 
-/* Run body in a child; *sig: the signal it died of (0 when it exited), *hooked: the hook ran. */
+/* Run body in a child; *sig: the signal it died of (0 when it exited), *hooked: the hook ran.
+ * Returns the child's exit status (0 when it died of a signal), -1 when it could not run. */
 static int child(void (*body)(void), int *sig, int *hooked)
 {
     int p[2];
@@ -38,7 +40,7 @@ static int child(void (*body)(void), int *sig, int *hooked)
     int st = 0;
     waitpid(pid, &st, 0);
     *sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-    return 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 0;
 }
 
 static void caught(void)
@@ -82,6 +84,21 @@ static void ignored(void)
     raise(SIGINT);
 }
 
+/* A background job of a script starts with SIGINT ignored: caught work still stops on it, and after
+ * the release it is ignored again. Exits 0 only if the flag was raised and the process survived. */
+static void ignored_caught(void)
+{
+    signal(SIGINT, SIG_IGN);
+    lv_interrupt_on_fatal(hook);
+    lv_interrupt_install();
+    lv_interrupt_catch();
+    raise(SIGINT);
+    int seen = lv_interrupted();
+    lv_interrupt_release();
+    raise(SIGINT);
+    _exit(seen ? 0 : 3);
+}
+
 int main(void)
 {
     int sig = -1, hooked = -1;
@@ -91,6 +108,8 @@ int main(void)
           "outside a catch the process dies of the signal, after the fatal hook");
     CHECK(child(hangup, &sig, &hooked) == 0 && sig == SIGHUP && hooked, "SIGHUP is fatal even inside a catch");
     CHECK(child(ignored, &sig, &hooked) == 0 && sig == 0 && !hooked, "a signal inherited as ignored stays ignored");
+    CHECK(child(ignored_caught, &sig, &hooked) == 0 && sig == 0 && !hooked,
+          "an ignored SIGINT still interrupts caught work, and is ignored again after the release");
     lv_interrupt_set(1);
     CHECK(lv_interrupted(), "lv_interrupt_set raises the flag as a signal would");
     lv_interrupt_set(0);
