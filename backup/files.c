@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "backup/files_run.h"
+#include "backup/hooks.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "repo/manifest.h"
 #include "snapshot/snapshot.h"
@@ -165,4 +167,70 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res)
         rc = lv_err(LV_ERR_INCOMPLETE, "snapshot %.12s committed, but %llu entries could not be read and are "
                     "missing from it (warnings above)", res->id, (unsigned long long)res->st.errors);
     return rc;
+}
+
+/* ---- the job around the run ------------------------------------------------------------------------ */
+
+static int run_post(const char *post, int backup_rc, const char *id)
+{
+    if (!post)
+        return LV_OK;
+    char status[64], sid[128];
+    snprintf(status, sizeof status, "LABVAULT_BACKUP_STATUS=%s",
+             backup_rc == LV_OK ? "ok" : backup_rc == LV_ERR_INCOMPLETE ? "incomplete" : "failed");
+    snprintf(sid, sizeof sid, "LABVAULT_SNAPSHOT_ID=%s", id);
+    const char *env[] = {"LABVAULT_HOOK=post", status, *id ? sid : NULL, NULL};
+    return lv_hook_run("post-hook", post, env);
+}
+
+int lv_backup_files_job(lv_repo *r, const lv_backup_job *j, lv_backup_result *res)
+{
+    memset(res, 0, sizeof *res);
+    lv_backup_opts o = j->o;
+    const char *volume = o.docker_volume, *paths_one[1];
+    char *volume_path = NULL, **stopped = NULL;
+    size_t nstopped = 0;
+    int rc = LV_OK, start_rc = LV_OK, post_rc = LV_OK;
+    lv_interrupt_catch();
+    if (j->pre_hook) {
+        const char *env[] = {"LABVAULT_HOOK=pre", NULL};
+        rc = lv_hook_run("pre-hook", j->pre_hook, env);
+    }
+    if (rc == LV_OK && volume) {
+        rc = lv_docker_mountpoint(volume, &volume_path);
+        if (rc == LV_OK && j->stop_containers)
+            rc = lv_docker_stop_users(volume, &stopped, &nstopped);
+        paths_one[0] = volume_path;
+        o.paths = paths_one;
+        o.npaths = 1;
+    }
+    if (rc == LV_OK && lv_interrupted())
+        rc = lv_err(LV_ERR_INTERRUPTED, "interrupted before the backup started");
+    if (rc == LV_OK)
+        rc = lv_backup_files(r, &o, res);
+    char *msg = lv_xstrdup(lv_errmsg());
+    /* Whatever happened: containers we stopped start again, and the post hook runs. */
+    if (nstopped && (start_rc = lv_docker_start(stopped, nstopped)) != LV_OK)
+        lv_error("%s", lv_errmsg());
+    if ((post_rc = run_post(j->post_hook, rc, res->id)) != LV_OK)
+        lv_error("%s", lv_errmsg());
+    lv_interrupt_release();
+    if (rc == LV_OK && (start_rc != LV_OK || post_rc != LV_OK)) {
+        res->after_rc = start_rc != LV_OK ? start_rc : post_rc;
+        res->after_msg = lv_xasprintf("snapshot %.12s is committed, but %s failed", res->id,
+                                      start_rc != LV_OK ? "restarting the stopped containers" : "the post-hook");
+    }
+    if (rc != LV_OK)
+        lv_err(rc, "%s", msg); /* the hooks' messages were logged: the run's is the one to report */
+    free(msg);
+    lv_docker_ids_free(stopped, nstopped);
+    free(volume_path);
+    return rc;
+}
+
+void lv_backup_result_free(lv_backup_result *res)
+{
+    free(res->summary);
+    free(res->after_msg);
+    res->summary = res->after_msg = NULL;
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/record.h"
 #include "common/error.h"
 #include "common/interrupt.h"
 #include "common/json.h"
@@ -174,68 +175,51 @@ int lv_cmd_backups(lv_ctx *ctx)
     int wrc = lv_pg_window_get(ctx->repo, &w);
     lv_buf out = LV_BUF_INIT;
     char start[LV_LSN_TEXT_MAX], stop[LV_LSN_TEXT_MAX], t0[32], t1[32];
+    lv_rec r;
+    lv_rec_init(&r, &out, ctx->json, "  ");
     if (ctx->json) {
-        lv_json j;
-        lv_json_init(&j, &out);
-        lv_json_obj(&j);
-        lv_json_key(&j, "backups");
-        lv_json_arr(&j);
-        for (size_t i = 0; i < n; i++) {
-            const lv_pg_backup_info *b = &v[i];
-            lv_lsn_format(b->s.start_lsn, start);
-            lv_lsn_format(b->s.stop_lsn, stop);
-            lv_json_obj(&j);
-            lv_json_key(&j, "id");
-            lv_json_str(&j, b->id);
-            lv_json_key(&j, "type");
-            lv_json_str(&j, b->s.incr ? "incr" : "full");
-            lv_json_key(&j, "label");
-            lv_json_str(&j, b->s.label);
-            if (b->s.prev[0]) {
-                lv_json_key(&j, "prev");
-                lv_json_str(&j, b->s.prev);
-            }
-            lv_json_key(&j, "timeline");
-            lv_json_uint(&j, b->s.timeline);
-            lv_json_key(&j, "pg_version");
-            lv_json_uint(&j, b->s.pg_version);
-            lv_json_key(&j, "start_lsn");
-            lv_json_str(&j, start);
-            lv_json_key(&j, "stop_lsn");
-            lv_json_str(&j, stop);
-            lv_json_key(&j, "start_time");
-            lv_json_int(&j, b->s.start_time);
-            lv_json_key(&j, "stop_time");
-            lv_json_int(&j, b->s.stop_time);
-            lv_json_key(&j, "files");
-            lv_json_uint(&j, b->s.files);
-            lv_json_key(&j, "bytes");
-            lv_json_uint(&j, b->s.bytes);
-            lv_json_key(&j, "bytes_new");
-            lv_json_uint(&j, b->s.bytes_new);
-            lv_json_key(&j, "bytes_stored");
-            lv_json_uint(&j, b->s.bytes_stored);
-            lv_json_end(&j);
-        }
-        lv_json_end(&j);
-        window_json(&j, &w, wrc);
-        lv_json_end(&j);
+        lv_json_obj(&r.j);
+        lv_json_key(&r.j, "backups");
+        lv_json_arr(&r.j);
+    } else if (n) {
+        lv_rec_begin(&r);
+        static const char *const head[] = {"ID", "TYPE", "CONSISTENT AT", "STOP LSN", "SIZE", "NEW", "STORED", "LABEL"};
+        static const int widths[] = {-12, -4, -22, -12, 10, 10, 10, 0};
+        for (size_t k = 0; k < 8; k++)
+            lv_rec_str(&r, NULL, head[k], widths[k]);
+        lv_rec_end(&r);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const lv_pg_backup_info *b = &v[i];
+        lv_lsn_format(b->s.start_lsn, start);
+        lv_lsn_format(b->s.stop_lsn, stop);
+        lv_time_format(b->s.stop_time, LV_TIME_SQL, t0);
+        lv_rec_begin(&r);
+        lv_rec_strn(&r, "id", b->id, -12, 12);
+        lv_rec_str(&r, "type", b->s.incr ? "incr" : "full", -4);
+        lv_rec_str(&r, "label", b->s.label, LV_REC_JSON);
+        if (b->s.prev[0])
+            lv_rec_str(&r, "prev", b->s.prev, LV_REC_JSON);
+        lv_rec_uint(&r, "timeline", b->s.timeline, LV_REC_JSON);
+        lv_rec_uint(&r, "pg_version", b->s.pg_version, LV_REC_JSON);
+        lv_rec_str(&r, "start_lsn", start, LV_REC_JSON);
+        lv_rec_str(&r, NULL, t0, -22);
+        lv_rec_str(&r, "stop_lsn", stop, -12);
+        lv_rec_int(&r, "start_time", b->s.start_time, LV_REC_JSON);
+        lv_rec_int(&r, "stop_time", b->s.stop_time, LV_REC_JSON);
+        lv_rec_uint(&r, "files", b->s.files, LV_REC_JSON);
+        lv_rec_size(&r, "bytes", b->s.bytes, 10);
+        lv_rec_size(&r, "bytes_new", b->s.bytes_new, 10);
+        lv_rec_size(&r, "bytes_stored", b->s.bytes_stored, 10);
+        lv_rec_str(&r, NULL, b->s.label, 0);
+        lv_rec_end(&r);
+    }
+    if (ctx->json) {
+        lv_json_end(&r.j);
+        window_json(&r.j, &w, wrc);
+        lv_json_end(&r.j);
         lv_buf_append_str(&out, "\n");
     } else {
-        if (n)
-            lv_buf_printf(&out, "%-12s  %-4s  %-22s  %-12s  %10s  %10s  %10s  %s\n", "ID", "TYPE", "CONSISTENT AT",
-                          "STOP LSN", "SIZE", "NEW", "STORED", "LABEL");
-        for (size_t i = 0; i < n; i++) {
-            const lv_pg_backup_info *b = &v[i];
-            char size[32], fresh[32], stored[32];
-            lv_lsn_format(b->s.stop_lsn, stop);
-            lv_time_format(b->s.stop_time, LV_TIME_SQL, t0);
-            lv_human_size(b->s.bytes, size);
-            lv_human_size(b->s.bytes_new, fresh);
-            lv_human_size(b->s.bytes_stored, stored);
-            lv_buf_printf(&out, "%-12.12s  %-4s  %-22s  %-12s  %10s  %10s  %10s  %s\n", b->id,
-                          b->s.incr ? "incr" : "full", t0, stop, size, fresh, stored, b->s.label);
-        }
         if (!w.have) {
             lv_buf_append_str(&out, "no PostgreSQL backups\n");
         } else if (wrc != LV_OK) {

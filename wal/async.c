@@ -321,9 +321,7 @@ static int finish_batch(worker *w, task *t, size_t n)
         for (size_t i = 0; cat_rc == LV_OK && i < n; i++) {
             if (t[i].rc != LV_OK)
                 continue;
-            lv_wal_row row = {&t[i].res.obj, t[i].res.size, now, t[i].res.begin_lsn, t[i].res.end_lsn,
-                              t[i].res.times_known, t[i].res.begin_time, t[i].res.end_time};
-            cat_rc = lv_walcat_add(w->cat, &row);
+            cat_rc = lv_wal_pushed_record(w->cat, &t[i].res, now);
         }
         if (cat_rc == LV_OK)
             cat_rc = lv_catalog_commit(w->cat);

@@ -2,6 +2,8 @@
 #include "catalog/wal.h"
 #include "wal/walcat.h"
 
+#include <stdio.h>
+
 #include "common/error.h"
 #include "common/log.h"
 #include "repo/registry.h"
@@ -14,6 +16,17 @@ int lv_walcat_add(lv_catalog *c, const lv_wal_row *row)
                              row->size, o->stored_size, row->pushed, row->begin_lsn, row->end_lsn,
                              row->times_known, row->begin_time, row->end_time};
     return lv_catalog_wal_add(c, &f);
+}
+
+int lv_walcat_journal(lv_catalog *cat, const char *op, const char *name, int rc)
+{
+    if (rc == LV_OK)
+        return rc;
+    char msg[1536];
+    snprintf(msg, sizeof msg, "%s", lv_errmsg());
+    if (cat && lv_catalog_wal_failure_add(cat, op, name, rc, msg) != LV_OK)
+        lv_warn("cannot journal the failure in the catalog: %s", lv_errmsg());
+    return lv_err(rc, "%s", msg);
 }
 
 /* Catalog rebuild (walcat.h). A second copy of a name (a conflict) keeps the first, like fetch's listing

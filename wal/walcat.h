@@ -23,6 +23,10 @@ typedef struct lv_wal_row {
 
 int lv_walcat_add(lv_catalog *c, const lv_wal_row *row);
 
+/* Journal the failure rc (its message is the current one) as op ("push", "fetch", "drop") of file name in
+ * cat (NULL: nowhere); a journal that cannot be written is a warning. Returns rc with its message kept. */
+int lv_walcat_journal(lv_catalog *cat, const char *op, const char *name, int rc);
+
 /* Catalog rebuild: one row per listed file, from its key alone (name, timeline, kind, checksum, stored
  * size; a segment's LSN range and plaintext size from its name and the stanza). What only a push knew is
  * left unknown: pushed = -1, size 0 for .history/.backup files, times NULL (wal/range.c reads the
