@@ -15,6 +15,7 @@
 #include "common/interrupt.h"
 #include "common/log.h"
 #include "repo/manifest.h"
+#include "repo/tidy.h"
 #include "snapshot/snapshot.h"
 #include "snapshot/summary.h"
 
@@ -140,6 +141,8 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res)
     for (size_t i = 0; rc == LV_OK && b.fc && i < b.nroots; i++)
         if (lv_fcache_prune(b.fc, b.roots[i]) != LV_OK)
             lv_warn("files cache: %s", lv_errmsg());
+    if (rc == LV_OK)
+        lv_repo_tidy_backup(r); /* what killed backups left (repo/tidy.h); never fails the backup */
     res->st = b.st;
     if (rc == LV_OK)
         res->summary = lv_xstrdup(lv_buf_cstr(&sum));

@@ -161,7 +161,11 @@ int lv_fcache_prune(lv_fcache *f, const char *root)
 
 /* catalog rebuild: the cache may name blobs the rebuilt index no longer has, or belong to another
  * repository the catalog was rebound from; the next backup reads every file once and refills it. */
-int lv_fcache_rebuild(lv_repo *r) { return lv_catalog_fcache_clear(r->cat); }
+int lv_fcache_rebuild(lv_repo *r, uint64_t *damaged)
+{
+    (void)damaged;
+    return lv_catalog_fcache_clear(r->cat);
+}
 
 int lv_fcache_register(void)
 {

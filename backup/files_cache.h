@@ -50,7 +50,7 @@ int lv_fcache_prune(lv_fcache *f, const char *root);
 
 /* The catalog-rebuild step (empties the cache: its rows may name blobs the rebuilt index no longer has),
  * and its registration (repo/registry.h). */
-int lv_fcache_rebuild(lv_repo *r);
+int lv_fcache_rebuild(lv_repo *r, uint64_t *damaged);
 int lv_fcache_register(void);
 
 #endif

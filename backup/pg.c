@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "repo/manifest.h"
+#include "repo/tidy.h"
 #include "pg/manifest.h"
 #include "pg/summary.h"
 #include "repo/blobstore.h"
@@ -344,8 +345,10 @@ static int commit(run *u)
         lv_pg_summary_encode(&u->res->summary, &sum);
         rc = lv_manifest_write(u->r, LV_PGMAN_KIND, 0, lv_buf_cstr(&sum), body.data, body.len, u->res->id);
     }
-    if (rc == LV_OK)
+    if (rc == LV_OK) {
         u->res->summary_json = lv_xstrdup(lv_buf_cstr(&sum));
+        lv_repo_tidy_backup(u->r); /* what killed backups left (repo/tidy.h); never fails the backup */
+    }
     lv_buf_free(&body);
     lv_buf_free(&sum);
     return rc;

@@ -26,7 +26,6 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/fsutil.h"
-#include "common/tmpfile.h"
 #include "catalog/db.h"
 
 #define BUSY_TIMEOUT_MS 30000
@@ -358,40 +357,4 @@ int lv_catalog_reset(lv_catalog *c)
         return rc;
     }
     return lv_catalog_commit(c);
-}
-
-int lv_catalog_vacuum_into(lv_catalog *c, const char *path)
-{
-    /* VACUUM INTO writes a consistent, compacted copy from one read transaction, while writers go on
-     * (WAL). It takes an empty existing file (and keeps its mode) or makes a new one. */
-    sqlite3_stmt *st;
-    int rc = lv_cat_prepare(c, "VACUUM INTO ?1", &st);
-    if (rc == LV_OK) {
-        sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-        rc = lv_cat_step_done(c, st, "snapshot (VACUUM INTO)");
-    }
-    return rc;
-}
-
-int lv_catalog_snapshot_to(lv_catalog *c, const char *dest_path)
-{
-    /* Into a private temporary name beside dest, then renamed: dest is either the previous copy or the
-     * complete new one. */
-    lv_tmp t;
-    int rc = lv_tmp_create_beside(dest_path, "catalog-snapshot", &t);
-    if (rc == LV_OK)
-        rc = lv_catalog_vacuum_into(c, t.path);
-    /* VACUUM INTO does not fsync its output; the copy must be durable before it replaces the old one. */
-    if (rc == LV_OK && fsync(t.fd) != 0)
-        rc = lv_err_errno(errno, "catalog snapshot: cannot fsync %s", t.path);
-    if (rc == LV_OK && rename(t.path, dest_path) != 0)
-        rc = lv_err_errno(errno, "catalog snapshot: cannot rename %s to %s", t.path, dest_path);
-    if (rc == LV_OK) {
-        lv_tmp_keep(&t);
-        char *dir = lv_dir_of(dest_path);
-        rc = lv_fsync_dir(dir);
-        free(dir);
-    }
-    lv_tmp_remove(&t);
-    return rc;
 }

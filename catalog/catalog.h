@@ -50,13 +50,6 @@ int lv_catalog_meta_get(lv_catalog *c, const char *key, char **out);
  * events, so the repository can be re-read into it. */
 int lv_catalog_reset(lv_catalog *c);
 
-/* Consistent, compacted copy of the whole database (VACUUM INTO), written into path, which must be an
- * empty file (it keeps its mode: make it with common/tmpfile.h) or not exist. */
-int lv_catalog_vacuum_into(lv_catalog *c, const char *path);
-/* The same, durable, replacing dest_path atomically: written into a private temporary file beside it,
- * fsynced, renamed (dest_path ends up mode 0600). */
-int lv_catalog_snapshot_to(lv_catalog *c, const char *dest_path);
-
 /* The version of the SQLite library (for `labvault version`). */
 const char *lv_catalog_sqlite_version(void);
 

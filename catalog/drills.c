@@ -35,6 +35,20 @@ int lv_catalog_drill_put(lv_catalog *c, const char *json, const char *key_id)
     return rc;
 }
 
+int lv_catalog_drill_ids(lv_catalog *c, int (*cb)(void *arg, const char *id), void *arg)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(c->db, "SELECT id FROM drills ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+        return lv_cat_err(c, "prepare drill list");
+    int rc = LV_OK, s;
+    while (rc == LV_OK && (s = sqlite3_step(st)) == SQLITE_ROW)
+        rc = cb(arg, lv_cat_text(st, 0));
+    if (rc == LV_OK && s != SQLITE_DONE)
+        rc = lv_cat_err(c, "list drills");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static double real_or(sqlite3_stmt *st, int col, double none)
 {
     return sqlite3_column_type(st, col) == SQLITE_NULL ? none : sqlite3_column_double(st, col);

@@ -14,6 +14,9 @@
  * text id and kind, a numeric started or a boolean passed is LV_ERR_CORRUPT. */
 int lv_catalog_drill_put(lv_catalog *c, const char *json, const char *key_id);
 
+/* The ids of every recorded drill, in order (repo check compares them with the repository's). */
+int lv_catalog_drill_ids(lv_catalog *c, int (*cb)(void *arg, const char *id), void *arg);
+
 /* History, oldest first; limit 0 = all (else the newest `limit`). The strings are valid during the
  * callback; json is the whole record. */
 typedef struct lv_drill_row {

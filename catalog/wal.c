@@ -153,6 +153,21 @@ int64_t lv_catalog_wal_failure_count(lv_catalog *c, const char *op)
     return lv_cat_count(c, "SELECT count(*) FROM wal_failures WHERE op = ?1", op);
 }
 
+int lv_catalog_wal_each(lv_catalog *c, int (*cb)(void *arg, const char *key, uint64_t stored_size), void *arg)
+{
+    sqlite3_stmt *st;
+    int rc = lv_cat_prepare(c, "SELECT key, stored_size FROM wal_files ORDER BY key", &st);
+    if (rc)
+        return rc;
+    int r = SQLITE_DONE;
+    while (rc == LV_OK && (r = sqlite3_step(st)) == SQLITE_ROW)
+        rc = cb(arg, lv_cat_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1));
+    if (rc == LV_OK && r != SQLITE_DONE)
+        rc = lv_cat_err(c, "list WAL files");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int lv_catalog_wal_last_pushed(lv_catalog *c, int64_t *pushed)
 {
     sqlite3_stmt *st;

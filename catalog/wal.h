@@ -40,6 +40,8 @@ int lv_catalog_wal_add(lv_catalog *c, const lv_catalog_wal_file *f);
 int lv_catalog_wal_times(lv_catalog *c, const char *name, int *known, int64_t *begin_time, int64_t *end_time);
 /* When a file was pushed: LV_ERR_NOT_FOUND if the catalog does not know it. */
 int lv_catalog_wal_pushed(lv_catalog *c, const char *name, int64_t *pushed);
+/* Every file recorded, in key order: its object key and stored size (repo check). */
+int lv_catalog_wal_each(lv_catalog *c, int (*cb)(void *arg, const char *key, uint64_t stored_size), void *arg);
 /* The newest push time of any file (0 when none). */
 int lv_catalog_wal_last_pushed(lv_catalog *c, int64_t *pushed);
 

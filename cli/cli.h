@@ -78,8 +78,6 @@ int lv_ctx_open_repo(lv_ctx *ctx, int what);
 /* Refill ctx->cat from the repository and bind it to it; LV_ERR_INCOMPLETE when packs were missing (what
  * is there is recorded). */
 int lv_ctx_rebuild_catalog(lv_ctx *ctx, lv_rebuild_stats *st);
-/* Store a sealed copy of the catalog in the repository (catalog/<host>) after a commit. */
-int lv_ctx_save_catalog(lv_ctx *ctx);
 void lv_ctx_close(lv_ctx *ctx);
 
 /* Write to stdout. */

@@ -81,7 +81,6 @@ int lv_cmd_drill_run(lv_ctx *ctx)
     int rec = lv_drill_record(ctx->repo, &d);
     if (rec != LV_OK)
         lv_warn("%s", lv_errmsg());
-    lv_ctx_save_catalog(ctx);
     lv_buf out = LV_BUF_INIT;
     if (ctx->json) {
         lv_drill_to_json(&d, &out);

@@ -154,11 +154,6 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     if (rc == LV_OK)
         rc = lv_backup_files_job(ctx->repo, &job, &res);
     if (*res.id) {
-        char *msg = lv_xstrdup(lv_errmsg());
-        lv_ctx_save_catalog(ctx);
-        if (rc != LV_OK) /* saving the catalog may have recorded its own message */
-            lv_err(rc, "%s", msg);
-        free(msg);
         if (rc == LV_OK || rc == LV_ERR_INCOMPLETE)
             print_backup(ctx, &res, rc, &out);
     }

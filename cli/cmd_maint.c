@@ -8,9 +8,8 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "maint/catalog_copy.h"
-#include "maint/rebuild.h"
 #include "maint/check.h"
+#include "maint/rebuild.h"
 #include "repo/lock.h"
 
 typedef struct problems {
@@ -36,9 +35,57 @@ static void on_problem(void *arg, lv_check_severity sev, const char *line)
     }
 }
 
+/* The kinds check covered, one object each (--json) or a table (text, on stdout). */
+static void kinds_out(const lv_check_report *rep, problems *p)
+{
+    if (p->json) {
+        lv_json_key(&p->j, "kinds");
+        lv_json_arr(&p->j);
+    } else {
+        lv_buf_printf(&p->lines, "%-16s %10s %10s %8s %7s %9s\n", "kind", "objects", "verified", "missing", "errors",
+                      "warnings");
+    }
+    for (size_t i = 0; i < rep->nkinds; i++) {
+        const lv_check_kind *k = &rep->kinds[i];
+        if (!p->json) {
+            lv_buf_printf(&p->lines, "%-16s %10llu %10llu %8llu %7llu %9llu\n", k->name, (unsigned long long)k->objects,
+                          (unsigned long long)k->read, (unsigned long long)k->missing, (unsigned long long)k->errors,
+                          (unsigned long long)k->warnings);
+            continue;
+        }
+        lv_json_obj(&p->j);
+        lv_json_key(&p->j, "kind");
+        lv_json_str(&p->j, k->name);
+        const char *keys[] = {"objects", "verified", "bytes_read", "missing", "errors", "warnings"};
+        uint64_t vals[] = {k->objects, k->read, k->bytes_read, k->missing, k->errors, k->warnings};
+        for (size_t n = 0; n < sizeof keys / sizeof *keys; n++) {
+            lv_json_key(&p->j, keys[n]);
+            lv_json_uint(&p->j, vals[n]);
+        }
+        lv_json_end(&p->j);
+    }
+    if (p->json)
+        lv_json_end(&p->j);
+}
+
+/* The local catalog, when this host has one for this repository: check compares what it records with
+ * the repository (repo/check.h). Never created here: a new catalog would record nothing to compare. */
+static void attach_existing_catalog(lv_ctx *ctx)
+{
+    const char *path = lv_config_str(ctx->cfg, "catalog");
+    if (!path || access(path, F_OK) != 0)
+        return;
+    if (lv_catalog_open(path, ctx->repo->id_hex, &ctx->cat) != LV_OK) {
+        lv_warn("not comparing with the local catalog: %s", lv_errmsg());
+        lv_err_clear();
+        return;
+    }
+    ctx->repo->cat = ctx->cat;
+}
+
 int lv_cmd_repo_check(lv_ctx *ctx)
 {
-    /* --read-data alone reads everything; --read-data=PERCENT a random share of the packs. */
+    /* --read-data alone reads everything; --read-data=PERCENT a random share of the packs and WAL. */
     int percent = 0;
     const char *rd = lv_ctx_flag(ctx, "read-data");
     if (rd) {
@@ -56,6 +103,7 @@ int lv_cmd_repo_check(lv_ctx *ctx)
     int rc = lv_ctx_open_repo(ctx, 0);
     if (rc != LV_OK)
         return rc;
+    attach_existing_catalog(ctx);
     /* A shared lock: check may run beside backups and other checks, but not beside prune, which could
      * delete a pack between our listing and our read and make check report damage that is not there. */
     lv_lock *lock = NULL;
@@ -93,21 +141,29 @@ int lv_cmd_repo_check(lv_ctx *ctx)
         }
         lv_json_key(&p.j, "read_data_percent");
         lv_json_int(&p.j, percent);
+        lv_json_key(&p.j, "catalog_compared");
+        lv_json_bool(&p.j, rep.catalog);
+        kinds_out(&rep, &p);
         lv_json_key(&p.j, "ok");
         lv_json_bool(&p.j, rc == LV_OK);
         lv_json_end(&p.j);
         lv_buf_append_str(&p.lines, "\n");
-        if (rc == LV_OK || rc == LV_ERR_CORRUPT)
-            lv_out_buf(&p.lines);
-    } else if (rc == LV_OK || rc == LV_ERR_CORRUPT) {
-        lv_out("checked %llu packs, %llu index objects, %llu blobs, %llu manifests", (unsigned long long)rep.packs,
-               (unsigned long long)rep.indexes, (unsigned long long)rep.blobs, (unsigned long long)rep.manifests);
+    } else {
+        kinds_out(&rep, &p);
+        if (rep.catalog)
+            lv_buf_printf(&p.lines, "compared with the local catalog %s\n", lv_catalog_path(ctx->cat));
+        else
+            lv_buf_printf(&p.lines, "no local catalog for this repository on this host: the deletion of an object "
+                                    "nothing references (a manifest, the newest WAL segment, a drill record) cannot "
+                                    "be seen\n");
         if (percent)
-            lv_out("; read %llu packs (%.1f MiB, %d%%)", (unsigned long long)rep.packs_read,
-                   (double)rep.bytes_read / 1048576.0, percent);
-        lv_out("\n%s: %llu errors, %llu warnings\n", rc == LV_OK ? "no damage found" : "DAMAGE FOUND",
-               (unsigned long long)rep.errors, (unsigned long long)rep.warnings);
+            lv_buf_printf(&p.lines, "read %d%% of the packs and WAL objects (%.1f MiB of packs)\n", percent,
+                          (double)rep.bytes_read / 1048576.0);
+        lv_buf_printf(&p.lines, "%s: %llu errors, %llu warnings\n", rc == LV_OK ? "no damage found" : "DAMAGE FOUND",
+                      (unsigned long long)rep.errors, (unsigned long long)rep.warnings);
     }
+    if (rc == LV_OK || rc == LV_ERR_CORRUPT)
+        lv_out_buf(&p.lines);
     lv_buf_free(&p.lines);
     if (rc == LV_ERR_CORRUPT)
         return lv_err(LV_ERR_CORRUPT, "repository %s is damaged: %llu problems (listed above)",
@@ -145,13 +201,23 @@ int lv_cmd_repo_unlock(lv_ctx *ctx)
     unlock_ctx u = {lv_ctx_flag(ctx, "force") != NULL, 0, 0, ctx->store};
     /* Stale locks (dead process on this host, expired lease) go first, with a log line each. */
     rc = lv_lock_list(ctx->store, 1, unlock_one, &u);
+    /* In-flight markers of backups and restores that died: the same rules (prune ignores stale ones anyway). */
+    if (rc == LV_OK)
+        rc = lv_inflight_list(ctx->store, 1, u.force ? unlock_one : NULL, &u);
+    /* And what killed writers left anywhere, once stale (store.h says why that is safe). */
+    uint64_t temps = 0;
+    if (rc == LV_OK)
+        rc = lv_store_temp_sweep(ctx->store, "", &temps);
     if (rc != LV_OK)
         return rc;
     if (ctx->json)
-        lv_out("{\"removed_live\":%d,\"kept_live\":%d}\n", u.removed, u.kept);
+        lv_out("{\"removed_live\":%d,\"kept_live\":%d,\"removed_temporary\":%llu}\n", u.removed, u.kept,
+               (unsigned long long)temps);
     else
-        lv_out("stale locks removed; %d live locks %s\n", u.force ? u.removed : u.kept,
-               u.force ? "removed (--force)" : "kept (use --force only when their holders are gone)");
+        lv_out("stale locks removed; %d live locks %s; %llu stale temporary objects removed\n",
+               u.force ? u.removed : u.kept,
+               u.force ? "removed (--force)" : "kept (use --force only when their holders are gone)",
+               (unsigned long long)temps);
     return LV_OK;
 }
 
@@ -169,7 +235,6 @@ int lv_cmd_catalog_rebuild(lv_ctx *ctx)
     rc = lv_ctx_rebuild_catalog(ctx, &st);
     if (rc != LV_OK)
         return lv_err_ctx("catalog rebuild");
-    lv_ctx_save_catalog(ctx);
     if (ctx->json)
         lv_out("{\"indexes\":%llu,\"packs\":%llu,\"blobs\":%llu,\"unindexed_packs\":%llu,\"manifests\":%llu}\n",
                (unsigned long long)st.indexes, (unsigned long long)st.packs, (unsigned long long)st.blobs,

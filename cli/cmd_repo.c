@@ -65,7 +65,6 @@ int lv_cmd_repo_init(lv_ctx *ctx)
     if (rc != LV_OK)
         return lv_err_ctx("repository %s was created, but its catalog could not be", ctx->repo->id_hex);
     ctx->repo->cat = ctx->cat;
-    lv_ctx_save_catalog(ctx);
 
     lv_buf b = LV_BUF_INIT;
     if (ctx->json) {

@@ -211,6 +211,9 @@ int lv_cmd_wal_fetch(lv_ctx *ctx)
     ctx->store_deadline_s = (int)lv_config_int(ctx->cfg, "archive-timeout");
     lv_wal_name n;
     int rc = lv_wal_name_parse(name, &n);
+    const char *last = lv_ctx_flag(ctx, "last-segment");
+    if (rc == LV_OK && last && (rc = lv_wal_fetch_needed(name, last)) != LV_OK)
+        return rc;
     if (rc == LV_OK)
         rc = lv_ctx_open_store(ctx);
     if (rc == LV_OK && lv_wal_fetch_spooled(&o, ctx->store, name, dest) == LV_OK) {

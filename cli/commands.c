@@ -37,6 +37,8 @@ static const lv_flag wal_push_flags[] = {
 
 static const lv_flag wal_fetch_flags[] = {
     {"worker", NULL, "internal: run as the background prefetch worker"},
+    {"last-segment", "SEGMENT", "the segment the restore's target is reached in (restore pg --target-immediate "
+                                "writes it): later segments are answered absent (exit 1)"},
     {NULL, NULL, NULL},
 };
 
@@ -173,9 +175,12 @@ const lv_cmd lv_commands[] = {
      "the command line. An existing repository is never overwritten.",
      init_flags, lv_cmd_repo_init},
     {"repo check", "", 0, 0, "verify the repository structure and, optionally, its data",
-     "Checks that every index entry points into an existing pack and every blob a manifest uses is "
-     "indexed. --read-data downloads packs and authenticates every blob; --read-data=10 reads a random 10 % of the packs, so that repeated runs cover the repository over time. Exit code 6 when anything is "
-     "damaged; every problem is reported on its own line.",
+     "Checks every object kind and says which it covered: keys, index objects, packs, manifests, the "
+     "stanza, the WAL archive (gaps, each backup's WAL), drill records, locks, leftovers of killed writers; "
+     "with a local catalog, also that nothing it records was deleted. --read-data downloads packs and WAL "
+     "objects and authenticates them; --read-data=10 reads a random 10 % of them, so that repeated runs "
+     "cover the repository over time. Exit code 6 when anything is damaged; every problem is reported on "
+     "its own line. See docs/repository-format.md 7.8.",
      check_flags, lv_cmd_repo_check},
     {"repo key add", "", 0, 0, "add a key (passphrase or key file) that opens the repository",
      "The new key wraps the same master key, so data need not be re-encrypted. The current credential "
@@ -186,8 +191,9 @@ const lv_cmd lv_commands[] = {
      "Refuses to remove the last key and the key used to open the repository in this command.", no_flags,
      lv_cmd_repo_key_remove},
     {"repo unlock", "", 0, 0, "remove stale maintenance locks",
-     "Removes locks whose lease expired or whose process is gone on this host. Backups and WAL pushes "
-     "never take locks; only maintenance (prune, check) does.",
+     "Removes locks whose lease expired or whose process is gone on this host, and temporary files that "
+     "killed writers left more than a day ago. Backups and WAL pushes never take locks; only maintenance "
+     "(prune, check) does.",
      unlock_flags, lv_cmd_repo_unlock},
     {"forget", "[ID...]", 0, 4096, "remove backups and snapshots a retention policy does not keep",
      "Applies the keep rules (restic's: --keep-last, --keep-hourly/daily/weekly/monthly/yearly, --keep-within, "

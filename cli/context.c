@@ -12,7 +12,6 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "maint/catalog_copy.h"
 #include "maint/sync.h"
 #include "repo/lock.h"
 
@@ -233,18 +232,6 @@ int lv_ctx_open_repo(lv_ctx *ctx, int what)
         if (rc == LV_OK && pause && (what & LV_CTX_INFLIGHT) == LV_CTX_INFLIGHT)
             sleep((unsigned)atoi(pause));
     }
-    return rc;
-}
-
-int lv_ctx_save_catalog(lv_ctx *ctx)
-{
-    if (!ctx->repo || !ctx->cat)
-        return LV_OK;
-    int rc = lv_catalog_copy_upload(ctx->repo, ctx->cat);
-    /* The commit itself succeeded; a missing copy only loses local history if this host dies, so warn
-     * instead of failing the command. */
-    if (rc != LV_OK)
-        lv_warn("could not store a copy of the catalog in the repository: %s", lv_errmsg());
     return rc;
 }
 

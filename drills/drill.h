@@ -18,7 +18,8 @@
  *
  * The record: one JSON object (lv_drill_to_json), the same bytes in the catalog table `drills` (schema 4)
  * and in the repository object drills/<id> (sealed, aad "labvault drill <id>", create-only), so the
- * history survives the host: `catalog rebuild` refills the table from drills/ (lv_drill_register). Ids
+ * history survives the host: `catalog rebuild` refills the table from drills/ (lv_drill_register), and
+ * `repo check` authenticates every record; a damaged one is damage for both (never dropped quietly). Ids
  * are "YYYYMMDDTHHMMSSZ-<8 hex>" (UTC start time and 32 random bits): they sort by time.
  *
  * Outcome: every check is in the record with its result. A drill whose checks all pass returns LV_OK;
@@ -127,7 +128,8 @@ int lv_drill_history(const lv_repo *r, int limit, int (*cb)(void *arg, const lv_
 /* The HTML report of the whole history (drills/report.c): one self-contained page. */
 int lv_drill_report_html(const lv_repo *r, lv_buf *out);
 
-/* Register the drills' catalog-rebuild step (drill history from drills/ in the repository). */
+/* Register the drills' catalog-rebuild step (drill history from drills/ in the repository) and their repo
+ * check step (every record authenticated; one the local catalog has and the repository lacks is missing). */
 void lv_drill_register(void);
 
 #endif

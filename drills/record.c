@@ -19,7 +19,9 @@
 #include "repo/object.h"
 #include "drills/drill.h"
 #include "catalog/drills.h"
+#include "maint/check.h"
 #include "repo/registry.h"
+#include "repo/tidy.h"
 
 #define AAD_PREFIX "labvault drill "
 
@@ -176,6 +178,10 @@ int lv_drill_record(lv_repo *r, const lv_drill *d)
     lv_drill_to_json(d, &json);
     int up = lv_obj_put(r, &drill_type, d->id, json.data, json.len, NULL, NULL);
     char *upmsg = up ? lv_xstrdup(lv_errmsg()) : NULL;
+    if (up == LV_OK) { /* what killed drills left (repo/tidy.h) */
+        static const char *const mine[] = {"drills/"};
+        lv_repo_tidy(r, mine, 1);
+    }
     int rc = lv_catalog_drill_put(r->cat, lv_buf_cstr(&json), NULL);
     if (rc == LV_OK && up != LV_OK)
         rc = lv_err(up, "drill %s is in the local catalog but not in the repository: %s", d->id, upmsg);
@@ -189,51 +195,108 @@ int lv_drill_history(const lv_repo *r, int limit, int (*cb)(void *arg, const lv_
     return lv_catalog_drill_history(r->cat, limit, cb, arg);
 }
 
-/* ---- catalog rebuild ------------------------------------------------------------------------ */
+/* ---- catalog rebuild and repo check --------------------------------------------------------- */
 
-typedef struct names {
-    char **v;
-    size_t n, cap;
-} names;
+typedef struct listing {
+    lv_store_keys ids;        /* the names of drill records, in key order */
+    lv_check *ck;             /* check: objects counted, foreign ones warned about */
+    lv_check_kind *kind;
+} listing;
 
 static int list_cb(void *arg, const char *key, const char *name, uint64_t size)
 {
     (void)size;
-    names *k = arg;
-    if (!name) {
+    listing *l = arg;
+    if (l->kind)
+        l->kind->objects++;
+    if (name)
+        lv_store_keys_add(&l->ids, name);
+    else if (l->ck)
+        lv_check_problem(l->ck, l->kind, LV_CHECK_WARNING, "%s: unexpected object under drills/", key);
+    else
         lv_warn("skipping %s: not a drill record name", key);
-        return LV_OK;
-    }
-    LV_GROW(k->v, k->n, k->cap);
-    k->v[k->n++] = lv_xstrdup(name);
     return LV_OK;
 }
 
-/* Damaged or foreign objects are skipped with a warning (rebuild.h: a step must not fail on them). */
-static int rebuild_step(lv_repo *r)
+/* A damaged record is skipped and counted as damage (repo/registry.h: a step must not fail on it); an
+ * object whose name is not a drill record's is not ours, and only warned about. */
+static int rebuild_step(lv_repo *r, uint64_t *damaged)
 {
-    names k = {0};
-    int rc = lv_obj_list(r, &drill_type, list_cb, &k);
+    listing l = {0};
+    int rc = lv_obj_list(r, &drill_type, list_cb, &l);
     uint64_t added = 0;
-    for (size_t i = 0; rc == LV_OK && i < k.n; i++) {
+    for (size_t i = 0; rc == LV_OK && i < l.ids.n; i++) {
+        const char *id = l.ids.v[i];
         lv_buf plain = LV_BUF_INIT;
-        int g = lv_obj_get(r, &drill_type, k.v[i], &plain);
+        int g = lv_obj_get(r, &drill_type, id, &plain);
         if (g == LV_OK)
-            g = lv_catalog_drill_put(r->cat, lv_buf_cstr(&plain), k.v[i]);
-        if (g == LV_ERR_CORRUPT || g == LV_ERR_NOT_FOUND)
-            lv_warn("skipping drills/%s: %s", k.v[i], lv_errmsg());
-        else if (g != LV_OK)
+            g = lv_catalog_drill_put(r->cat, lv_buf_cstr(&plain), id);
+        if (g == LV_ERR_CORRUPT) {
+            lv_error("drills/%s is damaged, its drill is not in the history: %s", id, lv_errmsg());
+            (*damaged)++;
+        } else if (g == LV_ERR_NOT_FOUND) { /* removed since the listing */
+            lv_warn("skipping drills/%s: %s", id, lv_errmsg());
+        } else if (g != LV_OK)
             rc = g;
         else
             added++;
         lv_buf_free(&plain);
     }
-    for (size_t i = 0; i < k.n; i++)
-        free(k.v[i]);
-    free(k.v);
+    lv_store_keys_free(&l.ids);
     if (rc == LV_OK)
         lv_info("catalog rebuild: %llu drill records", (unsigned long long)added);
     return rc;
 }
 
-void lv_drill_register(void) { lv_catalog_rebuild_register("drills", rebuild_step); }
+static int known_cb(void *arg, const char *id)
+{
+    lv_store_keys_add(arg, id);
+    return LV_OK;
+}
+
+/* Every record is read and authenticated (they are small); a record the local catalog has and the
+ * repository lacks was deleted or lost. The catalog is read before the listing (maint/check.h). */
+static int check_step(lv_check *ck)
+{
+    lv_repo *r = lv_check_repo(ck);
+    listing l = {.ck = ck, .kind = lv_check_kind_of(ck, "drills")};
+    lv_check_kind *kind = l.kind;
+    lv_store_keys known = {0};
+    int rc = r->cat ? lv_catalog_drill_ids(r->cat, known_cb, &known) : LV_OK;
+    if (rc == LV_OK)
+        rc = lv_obj_list(r, &drill_type, list_cb, &l);
+    for (size_t i = 0; rc == LV_OK && i < l.ids.n; i++) {
+        lv_buf plain = LV_BUF_INIT;
+        int g = lv_obj_get(r, &drill_type, l.ids.v[i], &plain);
+        if (g == LV_OK) {
+            kind->read++;
+            kind->bytes_read += plain.len;
+        } else if (g == LV_ERR_NOT_FOUND) {
+            lv_check_problem(ck, kind, LV_CHECK_WARNING, "drills/%s: vanished while checking", l.ids.v[i]);
+        } else if (g == LV_ERR_CORRUPT) {
+            lv_check_problem(ck, kind, LV_CHECK_ERROR, "%s", lv_errmsg());
+        } else {
+            rc = g;
+        }
+        lv_buf_free(&plain);
+    }
+    /* Both lists are sorted (ids sort like their keys): one merge walk. */
+    for (size_t i = 0, j = 0; rc == LV_OK && i < known.n; i++) {
+        while (j < l.ids.n && strcmp(l.ids.v[j], known.v[i]) < 0)
+            j++;
+        if (j == l.ids.n || strcmp(l.ids.v[j], known.v[i]) != 0) {
+            kind->missing++;
+            lv_check_problem(ck, kind, LV_CHECK_ERROR, "drills/%s is missing, but the local catalog records that "
+                             "drill (deleted or lost)", known.v[i]);
+        }
+    }
+    lv_store_keys_free(&known);
+    lv_store_keys_free(&l.ids);
+    return rc;
+}
+
+void lv_drill_register(void)
+{
+    lv_catalog_rebuild_register("drills", rebuild_step);
+    lv_check_register("drill records", check_step);
+}

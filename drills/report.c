@@ -1,6 +1,7 @@
 /* `drill report --html`: one self-contained page (inline CSS and SVG, no scripts, no external assets)
  * with the drill history: RTO over time per kind as an SVG chart, a pass/fail timeline, a table of every
  * drill and the details of the last failure (contract in drills/drill.h). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,27 @@ static const char *kind_color(const char *kind) { return strcmp(kind, "pg") == 0
 #define MT 20
 #define MB 50
 
+/* The y axis: a tick step of 1, 2, 2.5 or 5 times a power of ten giving 4 to 6 intervals up to the largest
+ * value (with some headroom), the axis top a multiple of it, and as many decimals as the step needs, so
+ * that no two tick labels read the same whatever the range (0.04 s or 4000 s). */
+static double axis_top(double max, double *step, int *decimals)
+{
+    if (!(max > 0))
+        max = 1;
+    double raw = max * 1.1 / 5, p = pow(10, floor(log10(raw)));
+    static const double mult[] = {1, 2, 2.5, 5, 10};
+    *step = 10 * p;
+    for (size_t i = 0; i < sizeof mult / sizeof mult[0]; i++)
+        if (mult[i] * p >= raw) {
+            *step = mult[i] * p;
+            break;
+        }
+    *decimals = 0;
+    for (double s = *step; *decimals < 6 && fabs(s - round(s)) > 1e-9 * fmax(1, s); s *= 10)
+        (*decimals)++;
+    return ceil(max * 1.1 / *step - 1e-9) * *step;
+}
+
 static void chart(lv_buf *b, const rows *rs)
 {
     double t0 = 0, t1 = 0, ymax = 0;
@@ -79,18 +101,20 @@ static void chart(lv_buf *b, const rows *rs)
         if (rs->v[i].rto > ymax)
             ymax = rs->v[i].rto;
     }
-    ymax = ymax > 0 ? ymax * 1.15 : 1;
+    double step;
+    int decimals;
+    ymax = axis_top(ymax, &step, &decimals);
     double pw = W - ML - MR, ph = H - MT - MB;
 #define X(t) (t1 > t0 ? ML + ((t) - t0) / (t1 - t0) * pw : ML + pw / 2)
 #define Y(v) (MT + ph - (v) / ymax * ph)
     lv_buf_printf(b, "<svg id=\"rto-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                      "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"RTO over time\">\n", W, H, W, H);
     lv_buf_printf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", W, H);
-    for (int k = 0; k <= 4; k++) {
-        double v = ymax * k / 4, y = Y(v);
+    for (int k = 0; k * step <= ymax * (1 + 1e-9); k++) {
+        double v = k * step, y = Y(v);
         lv_buf_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e5e7eb\"/>"
-                         "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\" fill=\"#374151\">%.1f s</text>\n",
-                      ML, y, W - MR, y, ML - 6, y + 4, v);
+                         "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\" fill=\"#374151\">%.*f s</text>\n",
+                      ML, y, W - MR, y, ML - 6, y + 4, decimals, v);
     }
     lv_buf_printf(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#374151\"/>\n", ML, MT + (int)ph, W - MR,
                   MT + (int)ph);

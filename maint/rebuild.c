@@ -215,7 +215,7 @@ int lv_catalog_rebuild(lv_repo *r, lv_rebuild_stats *st)
     const lv_rebuild_step *steps;
     size_t nsteps = lv_rebuild_steps(&steps);
     for (size_t i = 0; rc == LV_OK && i < nsteps; i++)
-        if ((rc = steps[i].fn(r)) != LV_OK)
+        if ((rc = steps[i].fn(r, &st->bad_other)) != LV_OK)
             lv_err_ctx("rebuild step %s", steps[i].name);
     if (rc == LV_OK) {
         char now[32];
@@ -234,10 +234,11 @@ int lv_catalog_rebuild(lv_repo *r, lv_rebuild_stats *st)
             "%llu manifests", (unsigned long long)st->indexes, (unsigned long long)st->packs,
             (unsigned long long)st->unindexed_packs, (unsigned long long)st->blobs,
             (unsigned long long)st->manifests);
-    if (st->bad_packs || st->bad_manifests)
-        rc = lv_err(LV_ERR_INCOMPLETE, "catalog rebuilt, but %llu damaged or missing pack(s) and %llu "
-                    "unreadable manifest(s) were skipped: run `labvault repo check`",
-                    (unsigned long long)st->bad_packs, (unsigned long long)st->bad_manifests);
+    if (st->bad_packs || st->bad_manifests || st->bad_other)
+        rc = lv_err(LV_ERR_INCOMPLETE, "catalog rebuilt, but %llu damaged or missing pack(s), %llu "
+                    "unreadable manifest(s) and %llu other damaged object(s) were skipped: run `labvault repo "
+                    "check`", (unsigned long long)st->bad_packs, (unsigned long long)st->bad_manifests,
+                    (unsigned long long)st->bad_other);
 out:
     free(c.packs);
     free(c.indexes);

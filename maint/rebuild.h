@@ -12,9 +12,10 @@
  *   5. read every manifest and record its kind, time and summary;
  *   6. run the steps other modules registered (repo/registry.h) for the tables they derive
  *      from the repository (the WAL archive's index of wal/, ...), in registration order.
- * Unreadable objects are logged and skipped. Return: LV_OK; LV_ERR_INCOMPLETE when blobs or
- * manifests had to be skipped (damaged or missing packs, unreadable manifests: `repo check` tells
- * more); the store's or catalog's code when the rebuild could not be done (then nothing changed). */
+ * Unreadable objects are logged and skipped. Return: LV_OK; LV_ERR_INCOMPLETE when objects had to be
+ * skipped (damaged or missing packs, unreadable manifests, damaged objects of the registered steps:
+ * `repo check` tells more); the store's or catalog's code when the rebuild could not be done (then
+ * nothing changed). */
 #ifndef LV_MAINT_REBUILD_H
 #define LV_MAINT_REBUILD_H
 
@@ -26,6 +27,7 @@ typedef struct lv_rebuild_stats {
     uint64_t indexes, packs, blobs, manifests;     /* recorded */
     uint64_t unindexed_packs;                      /* recorded from their own header */
     uint64_t bad_indexes, bad_packs, bad_manifests; /* skipped */
+    uint64_t bad_other;                            /* skipped by the registered steps (drill records, ...) */
 } lv_rebuild_stats;
 
 /* r->cat must be attached. st may be NULL. */

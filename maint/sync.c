@@ -171,7 +171,7 @@ int lv_catalog_sync(lv_repo *r, lv_sync_stats *st)
     rc = sync_indexes(r, st);
     if (rc == LV_OK)
         rc = sync_manifests(r, st);
-    const lv_rebuild_step *steps;
+    const lv_sync_step *steps;
     size_t nsteps = lv_sync_steps(&steps);
     for (size_t i = 0; rc == LV_OK && i < nsteps; i++)
         if ((rc = steps[i].fn(r)) != LV_OK)

@@ -526,4 +526,30 @@ static int pg_refs(const lv_repo *r, const lv_manifest *mf, lv_manifest_emit_fn 
     return rc;
 }
 
-void lv_pgman_register(void) { lv_manifest_register_kind(LV_PGMAN_KIND, pg_refs); }
+/* The backup's WAL range, from the fixed fields at the start of the body (no need to parse the files). */
+static int pg_wal(const lv_manifest *mf, lv_manifest_wal *w)
+{
+    rd rr = {mf->body, mf->body + mf->body_len, 0}, *r = &rr;
+    if (!mf->body)
+        rr.p = rr.end = NULL;
+    const uint8_t *magic = take(r, 4);
+    if (!magic || memcmp(magic, LV_PGMAN_MAGIC, 4) != 0)
+        return lv_err(LV_ERR_CORRUPT, "manifests/%s: pg manifest: bad magic", mf->id);
+    take(r, 1 + 1 + 8 + 4); /* version, type, sysid, pg_version */
+    w->tli = get32(r);
+    take(r, 4 + 4); /* block_size, segment_blocks */
+    w->seg_size = get32(r);
+    take(r, 1); /* data_checksums */
+    w->start_lsn = get64(r);
+    w->stop_lsn = get64(r);
+    if (r->bad || w->tli == 0 || w->stop_lsn < w->start_lsn || w->seg_size < (1u << 20) ||
+        (w->seg_size & (w->seg_size - 1)) != 0)
+        return lv_err(LV_ERR_CORRUPT, "manifests/%s: pg manifest: malformed WAL range", mf->id);
+    return LV_OK;
+}
+
+void lv_pgman_register(void)
+{
+    lv_manifest_register_kind(LV_PGMAN_KIND, pg_refs);
+    lv_manifest_register_wal(LV_PGMAN_KIND, pg_wal);
+}

@@ -153,7 +153,7 @@ long lv_pgman_find(const lv_pgman *m, const char *path);
 struct lv_repo;
 int lv_pgman_load(const struct lv_repo *r, const char *id_hex, lv_pgman *m);
 
-/* Register the "pg" kind's blob-reference walker with repo/manifest.h (repo check). Called once
+/* Register the "pg" kind's blob references and WAL range with repo/registry.h (repo check). Called once
  * at startup (cli/register.c). */
 void lv_pgman_register(void);
 

@@ -498,6 +498,16 @@ int lv_repo_key_list(const lv_repo *r, int (*cb)(void *arg, const lv_key_info *k
     return rc;
 }
 
+int lv_repo_key_verify(lv_repo *r, const char *id)
+{
+    if (!valid_id(id))
+        return lv_err(LV_ERR_CORRUPT, "keys/%.80s: not a key object name", id);
+    key_obj k;
+    int rc = key_load(r->store, id, &k);
+    key_free(&k);
+    return rc;
+}
+
 int lv_repo_key_remove(lv_repo *r, const char *id)
 {
     int rc = need_keys(r);

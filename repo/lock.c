@@ -134,6 +134,7 @@ static int list_one(void *arg, const char *key, uint64_t size)
         lv_err_ctx("%s", key);
         memset(&li, 0, sizeof li);
         snprintf(li.host, sizeof li.host, "(unreadable)");
+        li.unreadable = 1;
         li.exclusive = 1;
         li.expires = INT64_MAX;
     }
@@ -249,6 +250,10 @@ int lv_lock_acquire(lv_store *st, int exclusive, int lease_s, const char *purpos
     if (rc == LV_OK && c.conflict) {
         lv_store_del(st, l->key);
         lock_free(l);
+        if (c.found.unreadable)
+            return lv_err(LV_ERR_LOCKED, "repository is locked by %s, which is unreadable (damaged?): nobody can "
+                          "tell whether its holder lives; remove it with `labvault repo unlock --force` once no "
+                          "prune or check runs", c.found.key);
         return lv_err(LV_ERR_LOCKED, "repository is locked by %s (host %s, pid %ld, user %s, %s lock, lease "
                                      "until %lld); retry later, or remove a dead holder's lock with "
                                      "`labvault repo unlock`",

@@ -27,6 +27,7 @@ typedef struct lv_lock_info {
     int64_t created, expires; /* unix seconds */
     int stale;            /* computed at listing time */
     char purpose[64];
+    int unreadable;       /* the object does not parse: treated as a live exclusive lock (unlock --force) */
 } lv_lock_info;
 
 /* In-flight markers: inflight/<random id>, the same text as a lock. Every command that references or

@@ -17,7 +17,8 @@
  *
  * Blob references: repo check verifies that every blob a manifest references is indexed. Only the kind
  * knows how to find them in its body, so each kind registers a function (repo/registry.h) at
- * startup; manifests of unregistered kinds are checked for readability only. */
+ * startup; manifests of unregistered kinds are checked for readability only. Likewise for the WAL a
+ * manifest needs (lv_manifest_register_wal), which the WAL archive's check looks for. */
 #ifndef LV_REPO_MANIFEST_H
 #define LV_REPO_MANIFEST_H
 

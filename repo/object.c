@@ -55,7 +55,7 @@ int lv_obj_put(const lv_repo *r, const lv_obj_type *t, const char *name, const v
         name = hex;
     }
     lv_obj_key(t, name, key, sizeof key);
-    int rc = lv_store_put(r->store, key, sealed.data, sealed.len, t->replace ? 0 : LV_PUT_IF_ABSENT);
+    int rc = lv_store_put(r->store, key, sealed.data, sealed.len, LV_PUT_IF_ABSENT);
     lv_buf_free(&sealed);
     if (rc == LV_ERR_CONFLICT && t->hashed) { /* the name is the content's hash: these very bytes */
         lv_err_clear();

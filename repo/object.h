@@ -1,17 +1,16 @@
 /* Repository objects: the one way an object other than a pack, a WAL segment or a text object (config,
- * keys, locks) is sealed, named, stored, read back and listed. Index objects, manifests, drill records,
- * the catalog's copies and the stanza all go through it, each a type that says:
+ * keys, locks) is sealed, named, stored, read back and listed. Index objects, manifests, drill records
+ * and the stanza all go through it, each a type that says:
  *
- *   key       prefix + name ("index/<64 hex>", "manifests/<64 hex>", "drills/<id>", "catalog/<host>",
- *             "stanza" with an empty name);
+ *   key       prefix + name ("index/<64 hex>", "manifests/<64 hex>", "drills/<id>", "stanza" with an
+ *             empty name);
  *   name      hashed types (index, manifest): the hex SHA-256 of the stored (sealed) bytes, computed on
  *             put and checked on every get, so storage damage is found without the key; the others: the
  *             caller's name, checked by the type's rule;
  *   sealing   lv_repo_seal with the type's associated data (followed by the name for drill records, so a
  *             record cannot pass under another id), zstd or not (docs/repository-format.md 6, 7.5);
  *   put       create-only (LV_PUT_IF_ABSENT): a hashed object already there holds these very bytes, which
- *             is success; a named one already there is LV_ERR_CONFLICT and nothing is written. Catalog
- *             copies replace the previous one instead.
+ *             is success; a named one already there is LV_ERR_CONFLICT and nothing is written.
  *
  * Errors name the key: LV_ERR_NOT_FOUND (no such object), LV_ERR_CORRUPT (the name does not match, the
  * seal does not open: "<key>: content does not match its name (SHA-256 differs)"), LV_ERR_USAGE (a name
@@ -35,12 +34,11 @@ typedef struct lv_obj_type {
     int aad_name;                  /* ... followed by the name */
     int hashed;                    /* the name is the hex SHA-256 of the stored object */
     int compress;
-    int replace;                   /* a put replaces an existing object (else create-only) */
     int (*name_ok)(const char *name); /* named types: which names are allowed (NULL: any); never a '/' */
 } lv_obj_type;
 
 /* Each owner defines its type: lv_obj_index (repo/index.h), lv_obj_manifest (repo/manifest.h), and the
- * drill records', the catalog copies' and the stanza's in their modules. */
+ * drill records' and the stanza's in their modules. */
 
 /* The key of name (truncated to n bytes). */
 void lv_obj_key(const lv_obj_type *t, const char *name, char *key, size_t n);

@@ -87,6 +87,9 @@ typedef struct lv_key_info {
 int lv_repo_key_add(lv_repo *r, const lv_credential *cred, char id_out[65]);
 int lv_repo_key_list(const lv_repo *r, int (*cb)(void *arg, const lv_key_info *k), void *arg);
 int lv_repo_key_remove(lv_repo *r, const char *id);
+/* For repo check: keys/<id> is intact (its SHA-256 is its name, it parses). LV_ERR_CORRUPT naming it,
+ * LV_ERR_NOT_FOUND, or the store's code. */
+int lv_repo_key_verify(lv_repo *r, const char *id);
 
 /* Blob id of plaintext: HMAC-SHA256(id_key, data), or SHA-256 when unencrypted. */
 void lv_repo_blob_id(const lv_repo *r, const void *data, size_t n, uint8_t id[LV_HASH_LEN]);

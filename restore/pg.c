@@ -176,6 +176,15 @@ int lv_pg_restore(const lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_r
         lv_buf_append_str(&cmd, o->restore_command);
     else if ((rc = lv_pg_restore_command(NULL, &cmd)) != LV_OK)
         goto out;
+    if (o->target == LV_PGT_IMMEDIATE && m.wal_segment_size) {
+        /* The target is the backup's end: no segment after the one holding it is needed, and recovery
+         * must not stop on one it only reads ahead (wal/fetch.h lv_wal_fetch_needed). Like
+         * pg_backup_stop, an end on a segment boundary is in the segment before it. */
+        uint64_t end = m.stop_lsn % m.wal_segment_size == 0 && m.stop_lsn ? m.stop_lsn - 1 : m.stop_lsn;
+        char last[25];
+        lv_wal_segment_name(m.timeline, end / m.wal_segment_size, m.wal_segment_size, last);
+        lv_buf_printf(&cmd, " --last-segment %s", last);
+    }
     if (!o->dry_run) {
         lv_info("restoring backup %.12s into %s", b.id, o->to);
         /* Marked before the first file, unmarked after the last sync (restore/pg_mark.h). */

@@ -86,7 +86,8 @@ typedef struct lv_pg_restore_result {
  * major version than the backup's), LV_ERR_NOT_FOUND (no such backup, no
  * backup before the target), LV_ERR_CONFLICT (target directory not empty, or a running postmaster in
  * it with delta), LV_ERR_CORRUPT (a blob failed authentication: the message names the file and the
- * blob), LV_ERR_IO, LV_ERR_INTERRUPTED, the store's codes. */
+ * blob; or the target lies past a damaged WAL segment: restore/pg_plan.h), LV_ERR_IO, LV_ERR_INTERRUPTED,
+ * the store's codes. */
 int lv_pg_restore(const lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_result *res);
 void lv_pg_restore_result_free(lv_pg_restore_result *res);
 

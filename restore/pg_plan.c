@@ -88,6 +88,18 @@ static void window_text(const lv_pg_backup_info *oldest, const lv_wal_range *wr,
              t0, oldest->id, t1, l0, l1);
 }
 
+/* The target lies past a damaged segment: name it and the last point recovery can reach. */
+static int damaged(const lv_wal_range *wr, const char *what)
+{
+    char lsn[LV_LSN_TEXT_MAX], when[32] = "";
+    lv_lsn_format(wr->end_lsn, lsn);
+    if (wr->last_commit_time)
+        lv_time_format(wr->last_commit_time, LV_TIME_SQL, when);
+    return lv_err(LV_ERR_CORRUPT, "%s cannot be reached: WAL segment %s is damaged; the last point recovery can "
+                  "reach is LSN %s%s%s%s", what, wr->damaged, lsn, when[0] ? " (last commit " : "", when,
+                  when[0] ? ")" : "");
+}
+
 static int check_target(const lv_pg_target *t, const lv_pg_backup_info *oldest, const lv_pg_backup_info *b,
                         const lv_wal_range *wr)
 {
@@ -100,9 +112,11 @@ static int check_target(const lv_pg_target *t, const lv_pg_backup_info *oldest, 
         }
         /* 0: no commit time could be found (wal/range.h scans a bounded number of segments); recovery
          * itself then reports a target it does not reach. */
-        if (!wr->last_commit_time)
+        if (!wr->last_commit_time && !wr->damaged[0])
             lv_warn("the archive's last commit time is unknown: the target time is checked only against the "
                     "backup");
+        else if (wr->damaged[0] && (!wr->last_commit_time || t->time >= (double)wr->last_commit_time + 1))
+            return damaged(wr, "target time");
         else if (t->time >= (double)wr->last_commit_time + 1)
             return lv_err(LV_ERR_USAGE, "target time is after the last archived commit; %s", win);
     } else if (t->kind == LV_PGT_LSN) {
@@ -111,6 +125,8 @@ static int check_target(const lv_pg_target *t, const lv_pg_backup_info *oldest, 
             return lv_err(LV_ERR_USAGE, "target LSN is before backup %.12s became consistent (%s); %s", b->id, lsn,
                           win);
         }
+        if (t->lsn >= wr->end_lsn && wr->damaged[0])
+            return damaged(wr, "target LSN");
         if (t->lsn >= wr->end_lsn)
             return lv_err(LV_ERR_USAGE, "target LSN is past the end of the archived WAL%s%s; %s",
                           wr->missing[0] ? " (missing segment " : "", wr->missing[0] ? wr->missing : "", win);
@@ -150,17 +166,29 @@ int lv_pg_plan(const lv_repo *r, const char *backup_id, const lv_pg_target *t, l
     }
     if (rc == LV_OK) {
         char lsn[LV_LSN_TEXT_MAX], stop[LV_LSN_TEXT_MAX];
-        rc = lv_wal_range_from(r, chosen->s.timeline, chosen->s.start_lsn, range);
+        /* Only a time target needs commit times, which means reading segments; the others are checked from
+         * the listing, so that a damaged segment the target does not need cannot stop the restore. */
+        int timed = t->kind == LV_PGT_TIME;
+        rc = timed ? lv_wal_range_from(r, chosen->s.timeline, chosen->s.start_lsn, range)
+                   : lv_wal_range_lsn(r, chosen->s.timeline, chosen->s.start_lsn, range);
         if (rc != LV_OK) {
             lv_err_ctx("backup %.12s cannot be restored: its WAL is not in the archive", chosen->id);
         } else if (range->end_lsn < chosen->s.stop_lsn) {
             lv_lsn_format(range->end_lsn, lsn);
             lv_lsn_format(chosen->s.stop_lsn, stop);
-            rc = lv_err(LV_ERR_NOT_FOUND, "backup %.12s cannot be restored: it needs the WAL up to %s, the archive "
-                        "stops at %s (segment %s missing)", chosen->id, stop, lsn,
-                        range->missing[0] ? range->missing : "?");
+            rc = lv_err(range->damaged[0] ? LV_ERR_CORRUPT : LV_ERR_NOT_FOUND, "backup %.12s cannot be restored: it "
+                        "needs the WAL up to %s, the archive stops at %s (segment %s %s)", chosen->id, stop, lsn,
+                        range->damaged[0] ? range->damaged : range->missing[0] ? range->missing : "?",
+                        range->damaged[0] ? "damaged" : "missing");
         } else {
             rc = check_target(t, &v[0], chosen, range);
+            if (rc == LV_ERR_USAGE && !timed) {
+                /* Refused: now the times are worth reading, to name the window in the message. */
+                lv_wal_range with;
+                if (lv_wal_range_from(r, chosen->s.timeline, chosen->s.start_lsn, &with) == LV_OK)
+                    *range = with;
+                rc = check_target(t, &v[0], chosen, range);
+            }
         }
     }
     free(v);

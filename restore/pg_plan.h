@@ -6,7 +6,13 @@
  * manifests. Times: backups record whole seconds (stop_time truncated), so a backup is "before" a time
  * target only when stop_time + 1 <= target, and a time target is reachable while it is before the second
  * after the last archived commit (commit times are whole seconds too). LSN targets are exact: stop_lsn
- * <= target < end of the gap-free archive. */
+ * <= target < end of the gap-free archive.
+ *
+ * What is read: the listing of wal/ decides for every target; only a time target reads segments (for
+ * the commit times, wal/range.h), so a damaged segment that an LSN, xid, name or immediate target does not
+ * need cannot stop its restore (recovery fetches only what it replays). A damaged segment the time scan
+ * finds ends the recoverable range before it: a target past it is LV_ERR_CORRUPT naming the segment and
+ * the last point recovery can reach. */
 #ifndef LV_RESTORE_PG_PLAN_H
 #define LV_RESTORE_PG_PLAN_H
 
@@ -29,8 +35,9 @@ int lv_pg_target_parse(lv_pg_target_kind kind, const char *value, lv_pg_target *
 /* Choose the backup (backup_id: a unique prefix of >= 8 hex digits, else per target as restore/pg.h
  * says), then check the target against it and the archive. *chosen and *range are filled on success.
  * Codes: LV_ERR_NOT_FOUND (no such backup, no pg backup at all, the backup's own WAL missing),
- * LV_ERR_USAGE (ambiguous prefix; target outside the window: the message names the window), the
- * store's codes. */
+ * LV_ERR_USAGE (ambiguous prefix; target outside the window: the message names the window),
+ * LV_ERR_CORRUPT (the target or the backup's own end lies past a damaged segment: named, with the last
+ * reachable point), the store's codes. */
 int lv_pg_plan(const lv_repo *r, const char *backup_id, const lv_pg_target *t, lv_pg_backup_info *chosen,
                lv_wal_range *range);
 

@@ -2,6 +2,9 @@
  * docs/repository-format.md, section 10). */
 #include "retention/prune.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +171,16 @@ static void progress(prune *p, const char *fmt, ...)
     fprintf(stderr, "\r\033[K%s, %.0f s", line, lv_mono_s() - p->t0);
 }
 
+/* Each phase is logged (--log-level info). LABVAULT_TEST_PRUNE_PAUSE_MS (test-only) pauses at each phase
+ * boundary, so tests/retention/kill.sh can kill prune inside every phase. */
+static void phase(const char *what)
+{
+    lv_info("prune: %s", what);
+    const char *ms = getenv("LABVAULT_TEST_PRUNE_PAUSE_MS");
+    if (ms)
+        usleep((useconds_t)atoi(ms) * 1000);
+}
+
 static void progress_end(prune *p)
 {
     if (p->o->progress && p->last_progress > 0)
@@ -328,6 +341,7 @@ static int finish_pack(repacker *k)
 {
     if (k->b.count == 0)
         return LV_OK;
+    phase("repacking: uploading a pack");
     prune *p = k->p;
     uint8_t id[LV_HASH_LEN];
     lv_pack_builder_finish(p->r, &k->b, id);
@@ -523,6 +537,7 @@ static int write_indexes(prune *p)
     for (size_t i = 0; i < p->indexes.n; i++)
         if (listing_find(&p->written, p->indexes.ids[i]) < 0)
             lv_index_key(p->indexes.ids[i], keys[n++]);
+    phase("removing superseded index objects");
     rc = delete_keys(p->r->store, keys, n);
     free(keys);
     return rc != LV_OK ? lv_err_ctx("prune: removing superseded index objects") : LV_OK;
@@ -739,11 +754,35 @@ static int missing_cb(void *arg, const uint8_t blob[LV_HASH_LEN])
     return LV_OK;
 }
 
+/* Work databases of prunes that were killed (their pid is gone): removed by the next prune. */
+static void remove_stale_workdbs(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        long pid;
+        char tail[8];
+        if (sscanf(de->d_name, ".labvault-prune-%ld.%7s", &pid, tail) != 2 || strcmp(tail, "db") != 0)
+            continue;
+        if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue;
+        char *path = lv_xasprintf("%s/%s", dir, de->d_name);
+        if (unlink(path) == 0)
+            lv_info("removed %s, left by a prune that did not finish", path);
+        free(path);
+    }
+    closedir(d);
+}
+
 int lv_prune(lv_repo *r, const lv_prune_opts *o, lv_prune_result *res)
 {
+    remove_stale_workdbs(o->workdir ? o->workdir : "/tmp");
     memset(res, 0, sizeof *res);
     prune p = {.r = r, .o = o, .res = res, .t0 = lv_mono_s()};
     char *path = lv_xasprintf("%s/.labvault-prune-%ld.db", o->workdir ? o->workdir : "/tmp", (long)getpid());
+    phase("listing");
     int rc = list_all(&p);
     /* After the listing: every manifest listed was written after its index objects, so the catalog now
      * locates every tree page the walk of a listed snapshot reads. */
@@ -752,7 +791,11 @@ int lv_prune(lv_repo *r, const lv_prune_opts *o, lv_prune_result *res)
     if (rc == LV_OK)
         rc = lv_prunedb_open(path, &p.db);
     if (rc == LV_OK)
+        phase("reading index objects, pack headers and manifests");
+    if (rc == LV_OK)
         rc = fill(&p);
+    if (rc == LV_OK)
+        phase("planning");
     if (rc == LV_OK)
         rc = lv_prunedb_plan(p.db, o->max_unused, &res->plan);
     for (int k = 0; rc == LV_OK && k < LV_PRUNE_KINDS; k++)
@@ -765,13 +808,20 @@ int lv_prune(lv_repo *r, const lv_prune_opts *o, lv_prune_result *res)
                     (unsigned long long)res->plan.refs_missing);
     }
     if (rc == LV_OK && !o->dry_run) {
+        phase("repacking");
         rc = repack(&p);
+        if (rc == LV_OK)
+            phase("writing index objects");
         if (rc == LV_OK)
             rc = write_indexes(&p);
         if (rc == LV_OK && r->cat)
             rc = lv_catalog_sync(r, NULL);
         if (rc == LV_OK)
+            phase("deleting");
+        if (rc == LV_OK)
             rc = delete_step(&p);
+        if (rc == LV_OK)
+            phase("done");
         if (rc == LV_OK && r->cat)
             rc = lv_catalog_sync(r, NULL);
     }

@@ -2,7 +2,9 @@
  *
  * Durability and atomicity come from common/fsutil.h: a put writes "<path>.tmp-<pid>-<rand>", fsyncs
  * it, renames (or, for LV_PUT_IF_ABSENT, links: EEXIST means the key exists) it into place and fsyncs
- * the directory, so a crash or a full disk leaves the old object or nothing, never a partial one.
+ * the directory, so a crash or a full disk leaves the old object or nothing, never a partial one. A
+ * writer killed before the rename leaves its temporary: listings skip those, lv_store_temp_list shows
+ * them (store.h says when one may be removed).
  * Files are 0600 and directories 0700: a repository holds wrapped keys and encrypted data, and nobody
  * else on the host needs it. The driver keeps no state beyond the root, so it is thread-safe. */
 #include <dirent.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/sort.h"
@@ -123,11 +126,13 @@ static int local_head(lv_store *s, const char *key, uint64_t *size)
 typedef struct entry {
     char *key;
     uint64_t size;
+    int64_t mtime;
 } entry;
 
 typedef struct walk {
     const char *prefix;
     size_t plen;
+    int temps;           /* collect the temporary files instead of the objects */
     entry *v;
     size_t n, cap;
 } walk;
@@ -159,7 +164,7 @@ static int walk_dir(walk *w, const char *root, const char *rel)
     errno = 0;
     while (rc == LV_OK && (de = readdir(d)) != NULL) {
         const char *name = de->d_name;
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || is_temp(name))
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
             continue;
         struct stat st;
         if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -173,12 +178,12 @@ static int walk_dir(walk *w, const char *root, const char *rel)
             if (dir_matters(w, key))
                 rc = walk_dir(w, root, key);
             free(key);
-        } else if (S_ISREG(st.st_mode) && strncmp(key, w->prefix, w->plen) == 0) {
+        } else if (S_ISREG(st.st_mode) && is_temp(name) == w->temps && strncmp(key, w->prefix, w->plen) == 0) {
             if (w->n == w->cap) {
                 w->cap = w->cap ? w->cap * 2 : 256;
                 w->v = lv_xrealloc(w->v, w->cap * sizeof *w->v);
             }
-            w->v[w->n++] = (entry){key, (uint64_t)st.st_size};
+            w->v[w->n++] = (entry){key, (uint64_t)st.st_size, (int64_t)st.st_mtime};
         } else {
             free(key);
         }
@@ -197,10 +202,10 @@ static int by_key(const void *a, const void *b)
     return strcmp(((const entry *)a)->key, ((const entry *)b)->key);
 }
 
-static int local_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void *arg)
+/* Every regular file under prefix: the objects, or (temps) the temporary files puts left. */
+static int walk_prefix(local_store *l, const char *prefix, int temps, walk *w)
 {
-    local_store *l = L(s);
-    walk w = {.prefix = prefix, .plen = strlen(prefix)};
+    *w = (walk){.prefix = prefix, .plen = strlen(prefix), .temps = temps};
     /* Start at the deepest directory the prefix names fully ("data/ab/x" -> data/ab). */
     char *start = lv_xstrdup(prefix);
     char *slash = strrchr(start, '/');
@@ -208,17 +213,42 @@ static int local_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void
         *slash = '\0';
     else
         start[0] = '\0';
-    int rc = walk_dir(&w, l->root, start);
+    int rc = walk_dir(w, l->root, start);
     free(start);
+    return rc;
+}
+
+static void walk_free(walk *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        free(w->v[i].key);
+    free(w->v);
+}
+
+static int local_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void *arg)
+{
+    walk w;
+    int rc = walk_prefix(L(s), prefix, 0, &w);
     /* Collect, then sort the whole key: a per-directory walk would put "a/b" before "a-c", but '-'
      * sorts before '/', and callers (and S3) expect plain byte order of the full key. */
     if (rc == LV_OK && w.n > 1)
         lv_sort(w.v, w.n, sizeof *w.v, by_key);
     for (size_t i = 0; rc == LV_OK && i < w.n; i++)
         rc = cb(arg, w.v[i].key, w.v[i].size);
-    for (size_t i = 0; i < w.n; i++)
-        free(w.v[i].key);
-    free(w.v);
+    walk_free(&w);
+    return rc;
+}
+
+static int local_temp_list(lv_store *s, const char *prefix, lv_store_temp_cb cb, void *arg)
+{
+    walk w;
+    int rc = walk_prefix(L(s), prefix, 1, &w);
+    if (rc == LV_OK && w.n > 1)
+        lv_sort(w.v, w.n, sizeof *w.v, by_key);
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; rc == LV_OK && i < w.n; i++)
+        rc = cb(arg, w.v[i].key, w.v[i].size, now > w.v[i].mtime ? now - w.v[i].mtime : 0);
+    walk_free(&w);
     return rc;
 }
 
@@ -300,6 +330,8 @@ static const lv_store_ops local_ops = {
     .del_many = local_del_many,
     .close = local_close,
     .create = local_create,
+    .temp_list = local_temp_list,
+    .temp_del = local_del, /* store.c checked that the name is a temporary's */
 };
 
 int lv_local_open(const char *root, lv_store **out)

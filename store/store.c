@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "store/drivers.h"
 
 #define KEY_MAX 1024
@@ -12,15 +13,17 @@
 /* One set of key rules for both drivers, so a repository can move between them: what is a valid file
  * name component on the local side is also a safe S3 key, and ".tmp-" stays reserved for the local
  * driver's in-flight files. is_prefix allows the empty string and a trailing '/'. */
-static int check_key(const char *key, int is_prefix)
+static int check_name(const char *key, int is_prefix, int temp)
 {
     if (!key)
         return lv_err(LV_ERR_INTERNAL, "store: NULL key");
     size_t n = strlen(key);
     if ((n == 0 && !is_prefix) || n > KEY_MAX)
         return lv_err(LV_ERR_INTERNAL, "store: invalid key length %zu", n);
-    if (strstr(key, ".tmp-"))
+    if (!temp && strstr(key, ".tmp-"))
         return lv_err(LV_ERR_INTERNAL, "store: key %s contains the reserved \".tmp-\"", key);
+    if (temp && !strstr(key, ".tmp-"))
+        return lv_err(LV_ERR_INTERNAL, "store: %s is not a temporary object's name", key);
     const char *seg = key;
     for (size_t i = 0; i <= n; i++) {
         unsigned char ch = (unsigned char)key[i];
@@ -39,6 +42,8 @@ static int check_key(const char *key, int is_prefix)
     }
     return LV_OK;
 }
+
+static int check_key(const char *key, int is_prefix) { return check_name(key, is_prefix, 0); }
 
 int lv_store_open(const char *url, const lv_store_opts *opts, lv_store **out)
 {
@@ -133,4 +138,76 @@ int lv_store_del_many(lv_store *s, const char *const *keys, size_t n)
             return rc;
     }
     return n ? s->ops->del_many(s, keys, n) : LV_OK;
+}
+
+void lv_store_keys_add(lv_store_keys *k, const char *key)
+{
+    LV_GROW(k->v, k->n, k->cap);
+    k->v[k->n++] = lv_xstrdup(key);
+}
+
+static int keys_cb(void *arg, const char *key, uint64_t size)
+{
+    (void)size;
+    lv_store_keys_add(arg, key);
+    return LV_OK;
+}
+
+int lv_store_list_keys(lv_store *s, const char *prefix, lv_store_keys *out)
+{
+    memset(out, 0, sizeof *out);
+    return lv_store_list(s, prefix, keys_cb, out);
+}
+
+void lv_store_keys_free(lv_store_keys *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        free(k->v[i]);
+    free(k->v);
+    memset(k, 0, sizeof *k);
+}
+
+int lv_store_temp_list(lv_store *s, const char *prefix, lv_store_temp_cb cb, void *arg)
+{
+    int rc = check_key(prefix ? prefix : "", 1);
+    if (rc || !s->ops->temp_list)
+        return rc;
+    return s->ops->temp_list(s, prefix ? prefix : "", cb, arg);
+}
+
+int lv_store_temp_del(lv_store *s, const char *name)
+{
+    int rc = check_name(name, 0, 1);
+    if (rc || !s->ops->temp_del)
+        return rc;
+    return s->ops->temp_del(s, name);
+}
+
+typedef struct sweep {
+    lv_store *s;
+    uint64_t removed;
+} sweep;
+
+static int sweep_one(void *arg, const char *name, uint64_t size, int64_t age_s)
+{
+    sweep *w = arg;
+    if (age_s < LV_STORE_TEMP_STALE_S)
+        return LV_OK;
+    if (lv_store_temp_del(w->s, name) != LV_OK) {
+        lv_warn("cannot remove the stale temporary object %s: %s", name, lv_errmsg());
+        return LV_OK;
+    }
+    lv_info("removed the stale temporary object %s (%llu bytes, %lld h old: left by an interrupted write)",
+            name, (unsigned long long)size, (long long)(age_s / 3600));
+    w->removed++;
+    return LV_OK;
+}
+
+int lv_store_temp_sweep(lv_store *s, const char *prefix, uint64_t *removed)
+{
+    sweep w = {s, 0};
+    int rc = lv_store_temp_list(s, prefix, sweep_one, &w);
+    if (removed)
+        *removed = w.removed;
+    return rc;
 }

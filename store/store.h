@@ -92,6 +92,36 @@ int lv_store_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void *ar
 int lv_store_del(lv_store *s, const char *key);                 /* a missing key is LV_OK */
 int lv_store_del_many(lv_store *s, const char *const *keys, size_t n); /* batched; missing = OK */
 
+/* The keys under prefix, in listing order, collected (for callers that act on each after the listing). */
+typedef struct lv_store_keys {
+    char **v;
+    size_t n, cap;
+} lv_store_keys;
+int lv_store_list_keys(lv_store *s, const char *prefix, lv_store_keys *out); /* *out zeroed first */
+void lv_store_keys_add(lv_store_keys *k, const char *key);
+void lv_store_keys_free(lv_store_keys *k);
+
+/* Temporary objects: what an interrupted put leaves behind. The local driver writes "<key>.tmp-<pid>-
+ * <rand>" and renames (or links) it into place; a writer killed before that leaves the file, which no
+ * listing shows and nothing refers to. S3 has none (a PUT stores the whole object or nothing).
+ * lv_store_temp_list calls cb for each under prefix (same rules as lv_store_list) with its name (its
+ * path under the root, like a key), its size and its age in seconds (now - mtime, at least 0).
+ * lv_store_temp_del removes one of those names (it must contain ".tmp-"); a missing one is LV_OK.
+ *
+ * When is one abandoned? LV_STORE_TEMP_STALE_S without a write (mtime). Removing one is safe even if
+ * its writer still runs, on this host or another sharing the directory: a temporary becomes an object
+ * only through its writer's rename/link, which then fails (ENOENT) and the put reports an error;
+ * nothing ever reads a temporary. The age only keeps a live put from failing so: a writer writes its
+ * temporary without pause until the rename, so one untouched for a day belongs to a dead or hung
+ * process, and a day dwarfs any clock difference between the host that wrote the mtime and ours.
+ * lv_store_temp_sweep removes those under prefix older than that, one log line each, and counts them
+ * in *removed (may be NULL); a removal that fails is logged and skipped: it is retried next time. */
+#define LV_STORE_TEMP_STALE_S (24 * 3600)
+typedef int (*lv_store_temp_cb)(void *arg, const char *name, uint64_t size, int64_t age_s);
+int lv_store_temp_list(lv_store *s, const char *prefix, lv_store_temp_cb cb, void *arg);
+int lv_store_temp_del(lv_store *s, const char *name);
+int lv_store_temp_sweep(lv_store *s, const char *prefix, uint64_t *removed);
+
 /* Driver vtable; drivers live in store/local.c and store/s3.c. */
 typedef struct lv_store_ops {
     int (*put)(lv_store *, const char *, const void *, size_t, int);
@@ -102,6 +132,9 @@ typedef struct lv_store_ops {
     int (*del_many)(lv_store *, const char *const *, size_t);
     void (*close)(lv_store *);
     int (*create)(lv_store *);
+    /* NULL when the driver leaves no temporaries (S3) */
+    int (*temp_list)(lv_store *, const char *, lv_store_temp_cb, void *);
+    int (*temp_del)(lv_store *, const char *);
 } lv_store_ops;
 
 struct lv_store {

@@ -35,8 +35,8 @@ static int check_cluster(lv_repo *r, PGconn *c)
     if (rc)
         return rc;
     lv_wal_stanza st;
-    rc = lv_wal_stanza_get(r, &st);
-    if (rc == LV_ERR_NOT_FOUND) { /* the segment we are about to switch will create it */
+    rc = lv_wal_stanza_require(r, &st);
+    if (rc == LV_ERR_NOT_FOUND) { /* no archive yet: the segment we are about to switch will create it */
         lv_err_clear();
         return LV_OK;
     }

@@ -42,6 +42,40 @@ int lv_wal_write_dest(const char *dest, const void *data, size_t n)
     return rc == LV_ERR_NOT_FOUND ? LV_ERR_IO : rc;
 }
 
+/* Recovery stops at a damaged segment: say how far it can go (one more GET, on this path only). */
+static int damaged_segment(const lv_repo *r, const lv_wal_name *n)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", lv_errmsg());
+    lv_wal_stanza st;
+    uint64_t segno;
+    if (lv_wal_stanza_get(r, &st) != LV_OK || lv_wal_segno(n, st.seg_size, &segno) != 0) {
+        lv_err_clear();
+        return lv_err(LV_ERR_CORRUPT, "%s", msg);
+    }
+    char lsn[LV_LSN_TEXT_MAX];
+    lv_lsn_format(segno * st.seg_size, lsn);
+    return lv_err(LV_ERR_CORRUPT, "%s: recovery cannot replay WAL segment %s, so the last point it can reach on "
+                  "timeline %u is LSN %s: restore to a target before it", msg, n->name, n->tli, lsn);
+}
+
+int lv_wal_fetch_needed(const char *name, const char *last_segment)
+{
+    lv_wal_name n, last;
+    int rc = lv_wal_name_parse(last_segment, &last);
+    if (rc == LV_OK && last.kind != LV_WAL_SEGMENT)
+        rc = lv_err(LV_ERR_USAGE, "--last-segment %s: not a WAL segment name", last_segment);
+    if (rc == LV_OK)
+        rc = lv_wal_name_parse(name, &n);
+    if (rc != LV_OK || n.kind != LV_WAL_SEGMENT)
+        return rc;
+    /* The log and segment parts number segments the same way on every timeline. */
+    if (strcmp(n.segment + 8, last.segment + 8) > 0)
+        return lv_err(LV_ERR_NOT_FOUND, "WAL segment %s is not needed: the restore's target is reached in %s", name,
+                      last_segment);
+    return LV_OK;
+}
+
 int lv_wal_fetch_repo(const lv_repo *r, const char *name, const char *dest)
 {
     lv_wal_name n;
@@ -59,6 +93,8 @@ int lv_wal_fetch_repo(const lv_repo *r, const char *name, const char *dest)
     rc = lv_wal_object_read(r, &o, &plain);
     if (rc == LV_OK)
         rc = lv_wal_write_dest(dest, plain.data, plain.len);
+    else if (rc == LV_ERR_CORRUPT && n.kind == LV_WAL_SEGMENT)
+        rc = damaged_segment(r, &n);
     lv_buf_free(&plain);
     if (rc == LV_OK)
         lv_info("fetched WAL file %s from %s", name, o.key);

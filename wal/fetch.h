@@ -6,7 +6,8 @@
  * directory and a rename, so PostgreSQL never sees a partial or unverified file. Every other failure
  * (network, credentials, authentication tag, checksum, two copies with different content, local I/O)
  * is returned with its own code: the command turns those into 128 + code (docs/exit-codes.md), which
- * stops recovery instead of ending it early.
+ * stops recovery instead of ending it early. A damaged segment's message also says the last point
+ * recovery can reach (the start of that segment), so the restore can be redone to a target before it.
  *
  * Prefetch (archive-get-prefetch = N > 0): after serving a segment, the command starts a background
  * worker (the same command again with --worker) that fetches the next N segments of the timeline, in
@@ -33,6 +34,14 @@ typedef struct lv_wal_fetch_opts {
 } lv_wal_fetch_opts;
 
 int lv_wal_fetch_repo(const lv_repo *r, const char *name, const char *dest);
+
+/* Whether recovery needs file `name` when the restore's target is reached in segment last_segment (a
+ * 24-digit name; `restore pg --target-immediate` writes it into restore_command): a segment after it, on
+ * any timeline, is not needed, and answering it absent (LV_ERR_NOT_FOUND, exit 1) keeps recovery's read
+ * ahead (recovery_prefetch) from stopping on a damaged segment the target does not need. Other files
+ * (history files) are always needed. LV_OK when needed; LV_ERR_USAGE when last_segment is no segment
+ * name. */
+int lv_wal_fetch_needed(const char *name, const char *last_segment);
 
 /* LV_OK when name was served from the prefetch spool; LV_ERR_NOT_FOUND otherwise (which says nothing
  * about the repository). */

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/parallel.h"
+#include "repo/tidy.h"
 #include "wal/records.h"
 #include "wal/walcat.h"
 
@@ -172,9 +173,22 @@ static int push_step(void *arg, size_t i)
     }
 }
 
+/* Stale temporaries of killed pushes in the timeline's directory (repo/tidy.h): one listing of a directory
+ * of thousands of segments is cheap, but not worth paying on every push. */
+#define TIDY_EVERY 16 /* segments: every 256 MiB of 16 MiB segments */
+
+static void tidy_timeline(lv_repo *r, uint32_t tli)
+{
+    char dir[LV_WAL_KEY_MAX];
+    lv_wal_prefix(tli, dir, sizeof dir);
+    const char *const prefixes[] = {dir};
+    lv_repo_tidy(r, prefixes, 1);
+}
+
 static int push_bytes(lv_wal_pusher *p, const lv_wal_name *n, const lv_wal_map *data, lv_wal_pushed *out)
 {
     int rc;
+    uint64_t segno = 1;
     if (n->kind == LV_WAL_SEGMENT || n->kind == LV_WAL_PARTIAL) {
         lv_wal_header h;
         if ((rc = lv_wal_header_parse(data->data, data->len, &h)) != LV_OK)
@@ -184,6 +198,7 @@ static int push_bytes(lv_wal_pusher *p, const lv_wal_name *n, const lv_wal_map *
             return rc;
         out->begin_lsn = h.pageaddr;
         out->end_lsn = h.pageaddr + h.seg_size;
+        segno = h.pageaddr / h.seg_size;
     }
     push_job j = {.p = p, .n = n, .data = data, .sealed = LV_BUF_INIT, .out = out};
     int segment = n->kind == LV_WAL_SEGMENT || n->kind == LV_WAL_PARTIAL;
@@ -209,6 +224,8 @@ static int push_bytes(lv_wal_pusher *p, const lv_wal_name *n, const lv_wal_map *
             else if (out->existed)
                 lv_info("WAL file %s was archived at the same moment by another process (same content)",
                         n->name);
+            else if (n->kind == LV_WAL_SEGMENT && segno % TIDY_EVERY == 0)
+                tidy_timeline(p->repo, n->tli);
         }
     }
     lv_buf_free(&j.sealed);

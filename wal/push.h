@@ -9,6 +9,8 @@
  * end_time: a few milliseconds; the end of valid WAL ends the scan, it never fails a push).
  * Another checksum: LV_ERR_CONFLICT, nothing written (never an overwrite; .history files included).
  * Otherwise compress, seal and put create-only; LV_OK only once the store says the object is durable.
+ * After storing a segment whose number is a multiple of 16, the stale temporaries killed pushes left in
+ * its timeline's directory are removed (repo/tidy.h).
  * lv_wal_push_file does not touch the catalog (one connection per thread): the caller records out with
  * lv_wal_pushed_record; lv_wal_push_one is the whole synchronous sequence.
  *

@@ -248,7 +248,7 @@ static int seg_size_of(const lv_repo *r, uint32_t *seg_size)
         return LV_OK;
     }
     lv_err_clear();
-    int rc = lv_wal_stanza_get(r, &s);
+    int rc = lv_wal_stanza_require(r, &s);
     if (rc == LV_ERR_NOT_FOUND)
         return lv_err(LV_ERR_NOT_FOUND, "the repository has no WAL archive yet (no stanza)");
     if (rc == LV_OK)
@@ -314,6 +314,8 @@ static int range(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range
     }
     if (times)
         rc = lv_wal_range_times(r, l.seg_size, run, nrun, out);
+    if (rc == LV_OK && out->damaged[0]) /* the range was cut before a damaged segment */
+        nrun = out->segments;
     if (rc == LV_OK && segs_out) {
         *segs_out = lv_xmalloc((nrun ? nrun : 1) * sizeof **segs_out);
         for (size_t i = 0; i < nrun; i++)
@@ -330,6 +332,11 @@ done:
 int lv_wal_range_from(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out)
 {
     return range(r, tli, from_lsn, out, NULL, NULL, 1);
+}
+
+int lv_wal_range_lsn(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out)
+{
+    return range(r, tli, from_lsn, out, NULL, NULL, 0);
 }
 
 int lv_wal_range_segments(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out, lv_wal_object **segs,

@@ -36,12 +36,20 @@ typedef struct lv_wal_range {
     uint32_t last_commit_xid;
     char missing[25];              /* the first segment missing after the range ("" if the range ends at
                                       the newest archived segment) */
+    char damaged[25];              /* the first segment read and found damaged (it does not authenticate or
+                                      is not WAL): recovery cannot replay it, so the range ends before it;
+                                      "" when none was (only the segments the times need are read) */
 } lv_wal_range;
 
 /* The range from from_lsn on timeline tli. LV_ERR_NOT_FOUND (message names the segment) when the
- * segment holding from_lsn is not archived; the store's codes; LV_ERR_CORRUPT when a scanned segment
- * is damaged. r->cat may be NULL (then every time comes from the segments). */
+ * segment holding from_lsn is not archived; the store's codes. A segment the time scan reads and finds
+ * damaged ends the range before it (out->damaged, one warning naming it and why), since recovery stops
+ * there too; the times are then those of the range that is left. r->cat may be NULL (then every time
+ * comes from the segments). */
 int lv_wal_range_from(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out);
+/* The same from the listing alone: no commit times, no segment read (a restore to an LSN, an xid, a name
+ * or the backup's own end needs no time, and a segment it does not need must not stop it). */
+int lv_wal_range_lsn(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out);
 /* Segments taken: each segment number from the newest timeline of the lineage that has begun by then; an
  * older timeline's copy only when its span covers the whole segment. .partial files are never used
  * (recovery asks for full names). A timeline history file that does not parse is skipped with a warning. */

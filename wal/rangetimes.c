@@ -59,23 +59,27 @@ static uint64_t scan_bytes(const uint8_t *data, size_t len, uint64_t from, uint6
 
 /* Download segs[i] and find its first and last commit/abort record starting in [from, to); a record
  * continued into segs[i + 1] is read from the two joined (a commit straddling two segments is in
- * neither alone). */
+ * neither alone). A segment that does not authenticate or is not WAL: LV_ERR_CORRUPT with *bad = its
+ * index (what segs[i] alone holds is in *t when segs[i + 1] is the damaged one). */
 static int scan(const lv_repo *r, const lv_wal_object *const *segs, size_t i, size_t n, uint64_t from, uint64_t to,
-                seg_times *t)
+                seg_times *t, size_t *bad)
 {
     lv_buf b = LV_BUF_INIT;
     int rc = lv_wal_object_read(r, segs[i], &b);
     memset(t, 0, sizeof *t);
     t->scanned = 1;
+    *bad = i;
     lv_wal_header h;
     if (rc == LV_OK && lv_wal_header_parse(b.data, b.len, &h) != LV_OK)
         rc = lv_err(LV_ERR_CORRUPT, "WAL object %s: %s", segs[i]->key, lv_errmsg());
     if (rc == LV_OK) {
         uint64_t end = h.pageaddr + h.seg_size < to ? h.pageaddr + h.seg_size : to;
         uint64_t cut = scan_bytes(b.data, b.len, from, end, t);
-        if (cut && cut != (uint64_t)-1 && cut < end && i + 1 < n &&
-            (rc = lv_wal_object_read(r, segs[i + 1], &b)) == LV_OK)
-            scan_bytes(b.data, b.len, cut > from ? cut : from, end, t);
+        if (cut && cut != (uint64_t)-1 && cut < end && i + 1 < n) {
+            *bad = i + 1; /* appended: the record is read across the two */
+            if ((rc = lv_wal_object_read(r, segs[i + 1], &b)) == LV_OK)
+                scan_bytes(b.data, b.len, cut > from ? cut : from, end, t);
+        }
     }
     lv_buf_free(&b);
     return rc;
@@ -95,35 +99,64 @@ static int cat_says(const lv_repo *r, const lv_wal_object *o, int64_t *b, int64_
     return *e != 0 ? 1 : 0;
 }
 
-int lv_wal_range_times(const lv_repo *r, uint32_t seg_size, const lv_wal_object *const *segs, size_t n,
-                       lv_wal_range *out)
+/* Recovery cannot replay segs[d]: the range ends before it. */
+static void cut_before(lv_wal_range *out, const lv_wal_object *const *segs, size_t d, uint32_t seg_size, size_t *n)
 {
-    if (n == 0)
-        return LV_OK;
-    seg_times *t = lv_xcalloc(n, sizeof *t);
-    int rc = LV_OK;
+    lv_warn("WAL segment %s is damaged (%s): recovery cannot replay it, the recoverable range ends before it",
+            segs[d]->name.name, lv_errmsg());
+    lv_err_clear();
+    memcpy(out->damaged, segs[d]->name.segment, sizeof out->damaged);
+    uint64_t segno;
+    if (lv_wal_segno(&segs[d]->name, seg_size, &segno) == 0 && segno * seg_size < out->end_lsn)
+        out->end_lsn = segno * seg_size;
+    out->segments = d;
+    if (d > 0) {
+        memcpy(out->last_segment, segs[d - 1]->name.segment, sizeof out->last_segment);
+        out->end_tli = segs[d - 1]->name.tli;
+    } else {
+        out->last_segment[0] = '\0';
+    }
+    *n = d;
+}
+
+/* One pass over segs[0..*n): the last commit from the end backwards, then the first one forwards. A
+ * damaged segment found on the way cuts *n; returns 1 when the forward scan cut it (the last commit
+ * found before may lie beyond the cut: the caller runs another pass). t caches what was scanned. */
+static int pass(const lv_repo *r, uint32_t seg_size, const lv_wal_object *const *segs, size_t *n, seg_times *t,
+                lv_wal_range *out, int *rc)
+{
     uint64_t seg0 = out->from_lsn / seg_size * seg_size;
-    /* The last commit: from the end backwards. */
+    out->first_commit_time = out->last_commit_time = 0;
+    out->last_commit_lsn = 0;
+    out->last_commit_xid = 0;
     int scans = 0;
-    for (size_t i = n; i-- > 0 && rc == LV_OK;) {
+    size_t bad;
+    for (size_t i = *n; i-- > 0 && *rc == LV_OK;) {
         int64_t b, e;
         int says = cat_says(r, segs[i], &b, &e);
         uint64_t start = seg0 + (uint64_t)i * seg_size;
         if (says == 0 && start >= out->from_lsn)
             continue;
-        if (scans++ >= SCAN_MAX)
-            break;
-        rc = scan(r, segs, i, n, out->from_lsn, out->end_lsn, &t[i]);
-        if (rc == LV_OK && t[i].found) {
+        if (!t[i].scanned) {
+            if (scans++ >= SCAN_MAX)
+                break;
+            *rc = scan(r, segs, i, *n, out->from_lsn, out->end_lsn, &t[i], &bad);
+            if (*rc == LV_ERR_CORRUPT) {
+                *rc = LV_OK;
+                cut_before(out, segs, bad, seg_size, n);
+                if (bad == i)
+                    continue;
+            }
+        }
+        if (*rc == LV_OK && t[i].found) {
             out->last_commit_time = t[i].last_us / 1000000;
             out->last_commit_lsn = t[i].last_lsn;
             out->last_commit_xid = t[i].last_xid;
             break;
         }
     }
-    /* The first commit at or after from_lsn: from the start forwards. */
     scans = 0;
-    for (size_t i = 0; i < n && rc == LV_OK; i++) {
+    for (size_t i = 0; i < *n && *rc == LV_OK; i++) {
         int64_t b, e;
         int says = cat_says(r, segs[i], &b, &e);
         uint64_t start = seg0 + (uint64_t)i * seg_size;
@@ -136,13 +169,30 @@ int lv_wal_range_times(const lv_repo *r, uint32_t seg_size, const lv_wal_object 
         if (!t[i].scanned) {
             if (scans++ >= SCAN_MAX)
                 break;
-            rc = scan(r, segs, i, n, out->from_lsn, out->end_lsn, &t[i]);
+            *rc = scan(r, segs, i, *n, out->from_lsn, out->end_lsn, &t[i], &bad);
+            if (*rc == LV_ERR_CORRUPT) {
+                *rc = LV_OK;
+                cut_before(out, segs, bad, seg_size, n);
+                return 1;
+            }
         }
-        if (rc == LV_OK && t[i].found) {
+        if (*rc == LV_OK && t[i].found) {
             out->first_commit_time = t[i].first_us / 1000000;
             break;
         }
     }
+    return 0;
+}
+
+int lv_wal_range_times(const lv_repo *r, uint32_t seg_size, const lv_wal_object *const *segs, size_t n,
+                       lv_wal_range *out)
+{
+    if (n == 0)
+        return LV_OK;
+    seg_times *t = lv_xcalloc(n, sizeof *t);
+    int rc = LV_OK;
+    while (pass(r, seg_size, segs, &n, t, out, &rc) && rc == LV_OK)
+        ;
     free(t);
     return rc == LV_OK ? LV_OK : lv_err_ctx("reading commit times of WAL from %s", out->first_segment);
 }

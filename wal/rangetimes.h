@@ -3,8 +3,9 @@
  * segs[0..n) are the range's archived segments in WAL order (out->from_lsn and out->end_lsn already
  * set). Fills first_commit_time, last_commit_time, last_commit_lsn, last_commit_xid from the catalog's
  * wal_files times where they decide the answer, else by downloading and scanning segments
- * (wal/records.h). Returns LV_OK (times stay 0 when no commit is found), the store's codes, or
- * LV_ERR_CORRUPT when a downloaded segment does not authenticate. */
+ * (wal/records.h). A downloaded segment that does not authenticate or is not WAL cuts the range before
+ * it (out->damaged, end_lsn, last_segment, end_tli, segments; one warning naming it) and the scan goes
+ * on in what is left. Returns LV_OK (times stay 0 when no commit is found) or the store's codes. */
 #ifndef LV_WAL_RANGETIMES_H
 #define LV_WAL_RANGETIMES_H
 

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/timefmt.h"
 #include "repo/object.h"
+#include "wal/archive.h"
 
 #define STANZA_MAX 4096
 #define CACHE_KEY "wal.stanza." /* + the repository id */
@@ -115,10 +116,85 @@ int lv_wal_stanza_get(const lv_repo *r, lv_wal_stanza *out)
     return rc;
 }
 
-static int same_cluster(const lv_wal_stanza *a, const lv_wal_stanza *b)
+int lv_wal_stanza_same_cluster(const lv_wal_stanza *a, const lv_wal_stanza *b)
 {
     return a->sysid == b->sysid && a->pg_version == b->pg_version && a->seg_size == b->seg_size &&
            a->page_size == b->page_size;
+}
+
+/* What wal/ holds, for a missing stanza: the first archived file, and the first segment. */
+typedef struct archived {
+    int any, segment;
+    lv_wal_object first, first_segment;
+} archived;
+
+static int archived_cb(void *arg, const lv_wal_object *o)
+{
+    archived *a = arg;
+    if (!a->any)
+        a->first = *o;
+    a->any = 1;
+    if (o->name.kind == LV_WAL_SEGMENT) {
+        a->first_segment = *o;
+        a->segment = 1;
+        return 1; /* enough */
+    }
+    return LV_OK;
+}
+
+static int find_archived(const lv_repo *r, archived *a)
+{
+    memset(a, 0, sizeof *a);
+    int rc = lv_wal_list(r->store, 0, archived_cb, a);
+    return rc == 1 ? LV_OK : rc ? lv_err_ctx("cannot list the WAL archive") : LV_OK;
+}
+
+int lv_wal_stanza_require(const lv_repo *r, lv_wal_stanza *out)
+{
+    int rc = lv_wal_stanza_get(r, out);
+    if (rc != LV_ERR_NOT_FOUND)
+        return rc;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", lv_errmsg());
+    archived a;
+    if ((rc = find_archived(r, &a)) != LV_OK)
+        return rc;
+    if (!a.any)
+        return lv_err(LV_ERR_NOT_FOUND, "%s", msg);
+    /* The stanza is stored before any file is pushed: a concurrent first push may have stored both
+     * since our first look. */
+    if ((rc = lv_wal_stanza_get(r, out)) != LV_ERR_NOT_FOUND)
+        return rc;
+    return lv_err(LV_ERR_CORRUPT, "repository %s: the stanza object is missing, but wal/ holds archived WAL (%s): "
+                  "it was deleted or lost; `labvault stanza create --pg-data DIR` recreates it after checking "
+                  "the cluster against the archive", lv_store_describe(r->store), a.first.key);
+}
+
+/* A stanza recreated after a loss must describe the cluster the archive already holds. */
+static int matches_archive(lv_repo *r, const lv_wal_stanza *s)
+{
+    archived a;
+    int rc = find_archived(r, &a);
+    if (rc != LV_OK || !a.segment)
+        return rc;
+    lv_buf b = LV_BUF_INIT;
+    lv_wal_header h;
+    rc = lv_wal_object_read(r, &a.first_segment, &b);
+    if (rc == LV_OK && (rc = lv_wal_header_parse(b.data, b.len, &h)) != LV_OK)
+        lv_err_ctx("WAL object %s", a.first_segment.key);
+    lv_buf_free(&b);
+    if (rc != LV_OK)
+        return lv_err_ctx("cannot check the cluster against the archive");
+    lv_wal_stanza have = {.sysid = h.sysid, .pg_version = h.pg_version, .seg_size = h.seg_size,
+                          .page_size = h.page_size};
+    if (!lv_wal_stanza_same_cluster(&have, s))
+        return lv_err(LV_ERR_CONFLICT, "repository %s archives WAL of PostgreSQL cluster %" PRIu64 " (version %d, "
+                      "%u-byte segments; %s), not of cluster %" PRIu64 " (version %d): stanza not recreated",
+                      lv_store_describe(r->store), have.sysid, have.pg_version, have.seg_size, a.first_segment.key,
+                      s->sysid, s->pg_version);
+    lv_warn("the stanza was missing although wal/ holds archived WAL: recreating it (%s is of the same cluster)",
+            a.first_segment.key);
+    return LV_OK;
 }
 
 int lv_wal_stanza_create(lv_repo *r, const lv_wal_stanza *s, int *existing)
@@ -128,6 +204,8 @@ int lv_wal_stanza_create(lv_repo *r, const lv_wal_stanza *s, int *existing)
     int rc = lv_wal_stanza_get(r, &have);
     if (rc == LV_ERR_NOT_FOUND) {
         lv_err_clear();
+        if ((rc = matches_archive(r, s)) != LV_OK)
+            return rc;
         lv_wal_stanza w = *s;
         if (!w.created[0])
             lv_time_format((int64_t)time(NULL), LV_TIME_UTC, w.created);
@@ -148,7 +226,7 @@ int lv_wal_stanza_create(lv_repo *r, const lv_wal_stanza *s, int *existing)
     if (rc != LV_OK)
         return rc;
     *existing = 1;
-    if (!same_cluster(&have, s))
+    if (!lv_wal_stanza_same_cluster(&have, s))
         return lv_err(LV_ERR_CONFLICT, "repository %s belongs to PostgreSQL cluster %" PRIu64 " (version %d, "
                       "%u-byte segments), not to cluster %" PRIu64 " (version %d, %u-byte segments); "
                       "use another repository for this cluster", lv_store_describe(r->store), have.sysid,
@@ -187,7 +265,7 @@ static void stanza_from_header(const lv_wal_header *h, const char *name, lv_wal_
 
 int lv_wal_stanza_resolve(lv_repo *r, const lv_wal_header *h, const char *name, lv_wal_stanza *out)
 {
-    int rc = lv_wal_stanza_get(r, out);
+    int rc = lv_wal_stanza_require(r, out);
     if (rc != LV_ERR_NOT_FOUND)
         return rc;
     lv_err_clear();

@@ -44,17 +44,28 @@ int lv_wal_stanza_parse(const char *text, size_t n, lv_wal_stanza *s, const char
 /* Read the stanza object: LV_ERR_NOT_FOUND when the repository has none yet. */
 int lv_wal_stanza_get(const lv_repo *r, lv_wal_stanza *out);
 
+/* The stanza, for every reader that needs one: LV_ERR_NOT_FOUND when the repository has no WAL archive
+ * yet (no stanza and nothing under wal/); LV_ERR_CORRUPT when the stanza is missing although wal/ holds
+ * archived files: it was deleted or lost (it is never removed), and nothing may guess it again from the
+ * next segment, which could be another cluster's. `stanza create` recreates it (below). */
+int lv_wal_stanza_require(const lv_repo *r, lv_wal_stanza *out);
+
 /* Create the stanza object (create-only). When one exists already: LV_OK if it describes the same
- * cluster (*existing = 1), LV_ERR_CONFLICT naming both system identifiers if not. */
+ * cluster (*existing = 1), LV_ERR_CONFLICT naming both system identifiers if not. When none exists but
+ * wal/ holds archived segments (a lost stanza), s must describe the cluster of the first archived
+ * segment's header, else LV_ERR_CONFLICT. */
 int lv_wal_stanza_create(lv_repo *r, const lv_wal_stanza *s, int *existing);
+
+/* Do two stanzas describe the same cluster (system identifier, version, segment and page size)? */
+int lv_wal_stanza_same_cluster(const lv_wal_stanza *a, const lv_wal_stanza *b);
 
 /* Is the segment whose header is h (file `name`) from the cluster s describes? LV_OK or
  * LV_ERR_CONFLICT with a message naming the file and both identities (both major versions when they
  * differ: a cluster upgraded with pg_upgrade has a new system identifier and another version). */
 int lv_wal_stanza_match(const lv_wal_stanza *s, const lv_wal_header *h, const char *name);
 
-/* The stanza a push checks against: the repository's, or, when it has none yet, one created from this
- * segment's header ("the first push records it"). */
+/* The stanza a push checks against: the repository's, or, when it has no WAL archive yet, one created
+ * from this segment's header ("the first push records it"). A lost stanza is LV_ERR_CORRUPT (above). */
 int lv_wal_stanza_resolve(lv_repo *r, const lv_wal_header *h, const char *name, lv_wal_stanza *out);
 
 /* The catalog's cached copy for repository r: get is LV_ERR_NOT_FOUND when not cached. */

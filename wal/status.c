@@ -12,11 +12,6 @@
 #include "wal/pgdata.h"
 #include "wal/walcat.h"
 
-typedef struct collect {
-    lv_wal_status *st;
-    char prev_name[LV_WAL_NAME_MAX], prev_sum[LV_WAL_SUM_HEX + 1];
-} collect;
-
 static lv_wal_timeline *timeline(lv_wal_status *st, uint32_t tli)
 {
     if (st->ntl > 0 && st->tl[st->ntl - 1].tli == tli) /* the listing is sorted by timeline */
@@ -60,18 +55,17 @@ static void add_segment(lv_wal_status *st, lv_wal_timeline *t, const lv_wal_name
     }
 }
 
-static int on_object(void *arg, const lv_wal_object *o)
+int lv_wal_status_add(void *arg, const lv_wal_object *o)
 {
-    collect *c = arg;
-    lv_wal_status *st = c->st;
+    lv_wal_status *st = arg;
     /* Keys of one name are adjacent in the listing: a second checksum is a conflict. */
-    if (strcmp(c->prev_name, o->name.name) == 0) {
-        if (strcmp(c->prev_sum, o->checksum) != 0)
+    if (strcmp(st->prev_name, o->name.name) == 0) {
+        if (strcmp(st->prev_sum, o->checksum) != 0)
             st->conflicts++;
         return LV_OK;
     }
-    snprintf(c->prev_name, sizeof c->prev_name, "%s", o->name.name);
-    snprintf(c->prev_sum, sizeof c->prev_sum, "%s", o->checksum);
+    snprintf(st->prev_name, sizeof st->prev_name, "%s", o->name.name);
+    snprintf(st->prev_sum, sizeof st->prev_sum, "%s", o->checksum);
     st->files++;
     st->stored_bytes += o->stored_size;
     lv_wal_timeline *t = timeline(st, o->name.tli);
@@ -125,17 +119,14 @@ int lv_wal_status_collect(lv_repo *r, lv_catalog *cat, const char *pg_data, lv_w
     memset(st, 0, sizeof *st);
     st->last_pushed = -1;
     st->dropped = -1;
-    int rc = lv_wal_stanza_get(r, &st->stanza);
+    int rc = lv_wal_stanza_require(r, &st->stanza);
     if (rc == LV_OK)
         st->have_stanza = 1;
     else if (rc == LV_ERR_NOT_FOUND)
         lv_err_clear();
     else
         return rc;
-    collect c;
-    memset(&c, 0, sizeof c);
-    c.st = st;
-    if ((rc = lv_wal_list(r->store, 0, on_object, &c)) != LV_OK)
+    if ((rc = lv_wal_list(r->store, 0, lv_wal_status_add, st)) != LV_OK)
         return lv_err_ctx("cannot list the WAL archive");
     if (cat) {
         if (st->last[0] && lv_catalog_wal_pushed(cat, st->last, &st->last_pushed) != LV_OK)

@@ -8,8 +8,8 @@
  *   - archive lag: how many .ready files wait and the age of the oldest, the RPO exposure;
  *   - recent failures and every segment dropped by archive-queue-max.
  * lv_wal_status_problems() says whether anything needs attention (gaps, drops, conflicts): the command
- * then exits 9 (incomplete). Gap detection needs the stanza's segment size; without a stanza it is
- * skipped. */
+ * then exits 9 (incomplete). Gap detection needs the stanza's segment size; without a stanza (no archive
+ * yet) it is skipped, and a stanza lost while wal/ holds files is LV_ERR_CORRUPT (wal/stanza.h). */
 #ifndef LV_WAL_STATUS_H
 #define LV_WAL_STATUS_H
 
@@ -18,6 +18,7 @@
 
 #include "catalog/catalog.h"
 #include "repo/repo.h"
+#include "wal/archive.h"
 #include "wal/segment.h"
 #include "wal/stanza.h"
 
@@ -53,10 +54,14 @@ typedef struct lv_wal_status {
     int64_t oldest_ready_age;    /* seconds */
     /* catalog journal */
     int64_t dropped;             /* segments dropped by archive-queue-max; -1 unknown */
+    char prev_name[LV_WAL_NAME_MAX], prev_sum[LV_WAL_SUM_HEX + 1]; /* internal: conflicts while listing */
 } lv_wal_status;
 
 /* cat and pg_data may be NULL. */
 int lv_wal_status_collect(lv_repo *r, lv_catalog *cat, const char *pg_data, lv_wal_status *st);
+/* The repository side, one listed object at a time, in listing order (an lv_wal_list_cb whose arg is a
+ * zeroed lv_wal_status with have_stanza and stanza set): what collect does with its own listing. */
+int lv_wal_status_add(void *st, const lv_wal_object *o);
 void lv_wal_status_free(lv_wal_status *st);
 int lv_wal_status_problems(const lv_wal_status *st);
 

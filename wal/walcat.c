@@ -56,15 +56,21 @@ static int rebuild_cb(void *arg, const lv_wal_object *o)
     return lv_walcat_add(a->cat, &row);
 }
 
-int lv_walcat_rebuild(lv_repo *r)
+int lv_walcat_rebuild(lv_repo *r, uint64_t *damaged)
 {
     rebuild_arg a = {.cat = r->cat};
     lv_wal_stanza s;
-    if (lv_wal_stanza_get(r, &s) == LV_OK)
+    int rc = lv_wal_stanza_require(r, &s);
+    if (rc == LV_OK) {
         a.seg_size = s.seg_size;
-    else
-        lv_err_clear(); /* no archive yet, or an unreadable stanza: rows without LSN ranges */
-    int rc = lv_wal_list(r->store, 0, rebuild_cb, &a);
+    } else if (rc == LV_ERR_CORRUPT) { /* damaged or lost: rows without LSN ranges */
+        lv_error("%s", lv_errmsg());
+        (*damaged)++;
+    } else if (rc != LV_ERR_NOT_FOUND) { /* NOT_FOUND: no archive yet */
+        return lv_err_ctx("catalog rebuild: WAL archive");
+    }
+    lv_err_clear();
+    rc = lv_wal_list(r->store, 0, rebuild_cb, &a);
     if (rc != LV_OK)
         return lv_err_ctx("catalog rebuild: WAL archive");
     lv_info("catalog rebuild: %llu WAL files", (unsigned long long)a.rows);
@@ -76,23 +82,34 @@ int lv_walcat_rebuild(lv_repo *r)
 typedef struct sync_arg {
     rebuild_arg rb;
     lv_catalog_wal_seen *seen;
+    const lv_repo *r;
+    int stanza_read;
 } sync_arg;
 
 static int sync_cb(void *arg, const lv_wal_object *o)
 {
     sync_arg *a = arg;
     int rc = lv_catalog_wal_seen_add(a->seen, o->name.name);
-    return rc != LV_OK ? rc : rebuild_cb(&a->rb, o);
+    if (rc != LV_OK)
+        return rc;
+    int64_t pushed;
+    if (lv_catalog_wal_pushed(a->rb.cat, o->name.name, &pushed) == LV_OK)
+        return LV_OK; /* known: most files, most of the time */
+    lv_err_clear();
+    if (!a->stanza_read) { /* the segment size, read once and only when a row is added */
+        lv_wal_stanza s;
+        if (lv_wal_stanza_get(a->r, &s) == LV_OK)
+            a->rb.seg_size = s.seg_size;
+        else
+            lv_err_clear();
+        a->stanza_read = 1;
+    }
+    return rebuild_cb(&a->rb, o);
 }
 
 int lv_walcat_sync(lv_repo *r)
 {
-    sync_arg a = {.rb = {.cat = r->cat}};
-    lv_wal_stanza s;
-    if (lv_wal_stanza_get(r, &s) == LV_OK)
-        a.rb.seg_size = s.seg_size;
-    else
-        lv_err_clear();
+    sync_arg a = {.rb = {.cat = r->cat}, .r = r};
     int rc = lv_catalog_wal_seen_begin(r->cat, &a.seen);
     if (rc == LV_OK)
         rc = lv_wal_list(r->store, 0, sync_cb, &a);

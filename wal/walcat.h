@@ -30,8 +30,9 @@ int lv_walcat_journal(lv_catalog *cat, const char *op, const char *name, int rc)
 /* Catalog rebuild: one row per listed file, from its key alone (name, timeline, kind, checksum, stored
  * size; a segment's LSN range and plaintext size from its name and the stanza). What only a push knew is
  * left unknown: pushed = -1, size 0 for .history/.backup files, times NULL (wal/range.c reads the
- * segments when it needs them). lv_walcat_register registers it (repo/registry.h), once at startup. */
-int lv_walcat_rebuild(lv_repo *r);
+ * segments when it needs them). A damaged or lost stanza is counted in *damaged (the rows then have no
+ * LSN ranges). lv_walcat_register registers it (repo/registry.h), once at startup. */
+int lv_walcat_rebuild(lv_repo *r, uint64_t *damaged);
 /* Catalog sync: add rows for files the catalog lacks (as a rebuild does), forget rows of files that are
  * gone from wal/ (expired by forget, here or on another host). */
 int lv_walcat_sync(lv_repo *r);

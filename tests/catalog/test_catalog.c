@@ -1,6 +1,6 @@
 /* The SQLite catalog: blob index (bulk insert timing, lookups, first location wins), packs, index
  * objects, manifests, meta, reset, persistence across reopen, the repository binding, a newer schema,
- * two processes writing at once, and snapshot_to. */
+ * two processes writing at once. */
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,7 +227,6 @@ int main(void)
     if (!mkdtemp(dir))
         return 2;
     char *path = lv_xasprintf("%s/sub/dir/catalog.db", dir);
-    char *snap = lv_xasprintf("%s/snap.db", dir);
     char *path2 = lv_xasprintf("%s/two.db", dir);
     char *path3 = lv_xasprintf("%s/concurrent.db", dir);
 
@@ -257,13 +256,6 @@ int main(void)
     CHECK(lv_catalog_meta_get(c, "schema_version", &v) == LV_OK && atoi(v) == lv_catalog_schema_version(),
           "schema_version unchanged on reopen");
     free(v);
-
-    CHECK(lv_catalog_snapshot_to(c, snap) == LV_OK, "snapshot_to (%s)", lv_errmsg());
-    CHECK(lv_catalog_snapshot_to(c, snap) == LV_OK, "snapshot_to over an existing copy");
-    lv_catalog *s = NULL;
-    CHECK(lv_catalog_open(snap, REPO_A, &s) == LV_OK && lv_catalog_blob_count(s) == 10000,
-          "the snapshot opens and has the rows");
-    lv_catalog_close(s);
 
     CHECK(lv_catalog_reset(c) == LV_OK, "reset");
     CHECK(lv_catalog_blob_count(c) == 0, "reset removed the blobs");
@@ -303,7 +295,6 @@ int main(void)
 
     nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     free(path);
-    free(snap);
     free(path2);
     free(path3);
     return check_done();

@@ -50,6 +50,9 @@ dom=$(timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --no-first-r
   --dump-dom "file://$w/report.html" 2>/dev/null) || true
 count() { python3 -c 'import re,sys; print(len(re.findall(sys.argv[1], sys.stdin.read())))' "$1" <<<"$dom"; }
 is "$(count '<svg id="rto-chart"')" 1 "the DOM has the RTO chart"
+ticks=$(python3 -c 'import re,sys; d=sys.stdin.read(); m=re.search(r"<svg id=\"rto-chart\".*?</svg>", d, re.S); print(" ".join(re.findall(r">([0-9.]+) s</text>", m.group(0) if m else "")))' <<<"$dom")
+ok "the RTO axis labels (drills of a few hundredths of a second) are distinct and increase: $ticks" \
+  python3 -c 'import sys; v=sys.argv[1:]; f=[float(x) for x in v]; sys.exit(not (len(v) >= 3 and len(set(v)) == len(v) and f == sorted(f) and f[-1] > 0))' $ticks
 is "$(count '<circle class="pt pt-files (pass|fail)"')" 4 "the chart has one point per drill"
 is "$(count '<circle class="pt pt-files fail"')" 1 "one of them marks the failure"
 is "$(count '<polyline class="line line-files"')" 1 "the files drills are joined by a line"

@@ -475,9 +475,10 @@ static void unindexed_pack(env *e, uint8_t ids[2][LV_HASH_LEN], uint8_t *data[2]
 
 static int step_calls, step_fail;
 
-static int rebuild_step(lv_repo *r)
+static int rebuild_step(lv_repo *r, uint64_t *damaged)
 {
     (void)r;
+    (void)damaged;
     step_calls++;
     return step_fail ? lv_err(LV_ERR_IO, "test step fails") : LV_OK;
 }

@@ -82,7 +82,9 @@ int main(void)
     /* Garbage in a lock object is reported, and treated as held (never silently ignored). */
     lv_store_put(st, "locks/garbage", "\x01\x02", 2, 0);
     rc = lv_lock_acquire(st, 1, 60, "prune", &c);
-    CHECK(rc == LV_ERR_LOCKED && strstr(lv_errmsg(), "(unreadable)"), "unreadable lock blocks: %s", lv_errmsg());
+    CHECK(rc == LV_ERR_LOCKED && strstr(lv_errmsg(), "locks/garbage, which is unreadable") &&
+              strstr(lv_errmsg(), "repo unlock --force"),
+          "unreadable lock blocks, and the message says only unlock --force removes it: %s", lv_errmsg());
     lv_store_del(st, "locks/garbage");
 
     lv_lock_info li;

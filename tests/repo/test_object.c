@@ -21,8 +21,6 @@ static int two_digits(const char *name) { return strlen(name) == 2; }
 static const lv_obj_type hashed = {.prefix = "things/", .aad = "labvault test thing", .hashed = 1, .compress = 1};
 static const lv_obj_type named = {.prefix = "notes/", .aad = "labvault test note ", .aad_name = 1,
                                   .name_ok = two_digits};
-static const lv_obj_type replaced = {.prefix = "latest/", .aad = "labvault test latest", .compress = 1,
-                                     .replace = 1};
 
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -108,12 +106,6 @@ static void run(const char *tmp, int encrypted)
     CHECK(lv_obj_get(cr, &named, "02", &b) == LV_ERR_CORRUPT && b.len == 0,
           "%s: its seal binds its name: a copy under another name does not open (%s)", L, lv_errmsg());
     CHECK(lv_obj_get(cr, &named, "03", &b) == LV_ERR_NOT_FOUND, "%s: an absent object is not found", L);
-
-    CHECK(lv_obj_put(r, &replaced, "h", "old", 3, NULL, NULL) == LV_OK &&
-              lv_obj_put(r, &replaced, "h", "new", 3, NULL, NULL) == LV_OK,
-          "%s: a replacing type overwrites", L);
-    lv_buf_reset(&b);
-    CHECK(lv_obj_get(cr, &replaced, "h", &b) == LV_OK && memcmp(b.data, "new", 3) == 0, "%s: the new one is read", L);
 
     lv_store_put(st, "notes/not-a-name", "x", 1, 0);
     seen s = {0, 0};

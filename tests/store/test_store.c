@@ -366,6 +366,53 @@ static void xml_tests(void)
 
 /* ---- local-only --------------------------------------------------------------------------------- */
 
+typedef struct temps {
+    size_t n;
+    char names[4][64];
+    int64_t age[4];
+} temps;
+
+static int temp_cb(void *arg, const char *name, uint64_t size, int64_t age_s)
+{
+    temps *t = arg;
+    (void)size;
+    if (t->n < 4) {
+        snprintf(t->names[t->n], sizeof t->names[t->n], "%s", name);
+        t->age[t->n] = age_s;
+    }
+    t->n++;
+    return LV_OK;
+}
+
+/* Temporaries left by killed puts (store.h): listed with their age, removed once stale. young is one
+ * just made (data/ab/y.tmp-1-abcd); an old one is made here. */
+static void temp_tests(lv_store *s, const char *root, const char *young)
+{
+    char *old = lv_xasprintf("%s/z.tmp-2-beef", root);
+    int fd = open(old, O_WRONLY | O_CREAT, 0600);
+    time_t then = time(NULL) - LV_STORE_TEMP_STALE_S - 60;
+    struct timespec ts[2] = {{then, 0}, {then, 0}};
+    tap(fd >= 0 && write(fd, "abc", 3) == 3 && futimens(fd, ts) == 0, "local: an old temporary at the root");
+    if (fd >= 0)
+        close(fd);
+    temps t = {0};
+    EXPECT(lv_store_temp_list(s, "", temp_cb, &t), LV_OK, "local: list the temporaries");
+    tap(t.n == 2 && strcmp(t.names[0], "data/ab/y.tmp-1-abcd") == 0 && t.age[0] < 60 &&
+            strcmp(t.names[1], "z.tmp-2-beef") == 0 && t.age[1] > LV_STORE_TEMP_STALE_S,
+        "local: both, in key order, with their ages (%zu: %s %lld)", t.n, t.names[0], (long long)t.age[0]);
+    memset(&t, 0, sizeof t);
+    EXPECT(lv_store_temp_list(s, "data/", temp_cb, &t), LV_OK, "local: list the temporaries under data/");
+    tap(t.n == 1, "local: ... only the one there (%zu)", t.n);
+    EXPECT(lv_store_temp_del(s, "data/ab/x"), LV_ERR_INTERNAL, "local: temp_del refuses an object's name");
+    uint64_t removed = 0;
+    EXPECT(lv_store_temp_sweep(s, "", &removed), LV_OK, "local: sweep");
+    tap(removed == 1 && access(old, F_OK) != 0 && access(young, F_OK) == 0,
+        "local: the sweep removed the stale temporary only (%llu)", (unsigned long long)removed);
+    EXPECT(lv_store_temp_del(s, "data/ab/y.tmp-1-abcd"), LV_OK, "local: temp_del removes a temporary");
+    tap(access(young, F_OK) != 0, "local: ... gone");
+    free(old);
+}
+
 static void local_tests(const char *tmp)
 {
     char *root = lv_xasprintf("%s/repo", tmp);
@@ -385,7 +432,7 @@ static void local_tests(const char *tmp)
     EXPECT(lv_store_list(s, "data/", collect, &l), LV_OK, "local: list with a temp file present");
     tap(l.n == 1 && strcmp(l.keys[0], "data/ab/x") == 0, "local: temp files are skipped (%zu keys)", l.n);
     listing_free(&l);
-    unlink(tmpf);
+    temp_tests(s, root, tmpf);
     free(tmpf);
     lv_store_close(s);
 

@@ -1,7 +1,9 @@
 /* wal/range.h on a local repository with crafted 1 MiB segments (walgen.h) pushed by lv_wal_push_file:
  * waiting for a backup's WAL, the gap-free range and its commit times (from the catalog and from the
  * segments alone), a gap, a missing start, and a timeline switch followed like
- * recovery_target_timeline = 'latest'. Also the catalog-rebuild step that refills wal_files. */
+ * recovery_target_timeline = 'latest'. Also the catalog-rebuild step that refills wal_files, and a damaged
+ * segment, which ends the range before it when the time scan reads it and is not read by
+ * lv_wal_range_lsn. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +230,29 @@ int main(void)
     rc = lv_wal_range_from(repo, 1, 3 * SEG + 100, &rg);
     CHECK(rc == LV_OK && rg.last_commit_xid == 2002 && rg.first_commit_time == T0 / 1000000,
           "and the range still has its times, from the segments (%s)", rc ? lv_errmsg() : "ok");
+
+    /* a damaged segment: timeline 2's segment 6, which holds the last commits */
+    lv_wal_object o;
+    lv_wal_name n6;
+    int count = 0;
+    lv_wal_name_parse("000000020000000000000006", &n6);
+    rc = lv_wal_find(st, &n6, &o, &count);
+    char path[900];
+    snprintf(path, sizeof path, "%s/%s", dir, o.key);
+    FILE *f = rc == LV_OK ? fopen(path, "r+b") : NULL;
+    int flipped = f && fseek(f, 100, SEEK_SET) == 0 && fputc(0x55, f) != EOF;
+    if (f)
+        fclose(f);
+    CHECK(flipped, "damaged %s", path);
+    rc = lv_wal_range_from(repo, 1, 3 * SEG + 100, &rg);
+    CHECK(rc == LV_OK && strcmp(rg.damaged, "000000020000000000000006") == 0 && rg.end_lsn == 6 * SEG &&
+              strcmp(rg.last_segment, "000000020000000000000005") == 0 && rg.segments == 3 &&
+              rg.last_commit_xid == 2000 && rg.last_commit_time == t5.t_us / 1000000,
+          "a damaged segment ends the range before it, with the times of what is left (%s: %s, xid %u)",
+          rc ? lv_errmsg() : "ok", rg.damaged, rg.last_commit_xid);
+    rc = lv_wal_range_lsn(repo, 1, 3 * SEG + 100, &rg);
+    CHECK(rc == LV_OK && rg.end_lsn == 7 * SEG && !rg.damaged[0] && !rg.last_commit_time,
+          "the range by LSN reads no segment: the damage is not seen (%s)", rc ? lv_errmsg() : "ok");
 
     lv_wal_pusher_free(&pusher);
     lv_catalog_close(repo->cat);
