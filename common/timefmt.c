@@ -15,7 +15,8 @@ static void format(int64_t t, long usec, lv_time_style style, char out[LV_TIME_T
     time_t tt = (time_t)t;
     struct tm tm;
     char base[20], frac[8] = ""; /* the longest: "YYYY-MM-DD HH:MM:SS" */
-    const char *zone = style == LV_TIME_LOCAL ? "" : style == LV_TIME_SQL ? "+00" : "Z";
+    const char *zone = style == LV_TIME_LOCAL ? "" : style == LV_TIME_SQL ? "+00"
+                       : style == LV_TIME_UTC_TEXT || style == LV_TIME_UTC_MINUTE ? " UTC" : "Z";
     if (style == LV_TIME_LOCAL)
         localtime_r(&tt, &tm);
     else
@@ -24,8 +25,10 @@ static void format(int64_t t, long usec, lv_time_style style, char out[LV_TIME_T
     switch (style) {
     case LV_TIME_UTC: strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm); break;
     case LV_TIME_STAMP: strftime(base, sizeof base, "%Y%m%dT%H%M%S", &tm); break;
+    case LV_TIME_UTC_MINUTE: strftime(base, sizeof base, "%Y-%m-%d %H:%M", &tm); break;
     case LV_TIME_LOCAL:
     case LV_TIME_SQL:
+    case LV_TIME_UTC_TEXT:
     default: strftime(base, sizeof base, "%Y-%m-%d %H:%M:%S", &tm); break;
     }
     if (usec >= 0)

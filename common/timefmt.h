@@ -5,7 +5,9 @@
  *   LV_TIME_UTC     "YYYY-MM-DDTHH:MM:SSZ": logs, records, anything compared across hosts;
  *   LV_TIME_SQL     "YYYY-MM-DD HH:MM:SS+00": UTC as PostgreSQL reads it back (recovery targets, the
  *                   times `backups` and `wal drops` show next to LSNs);
- *   LV_TIME_STAMP   "YYYYMMDDTHHMMSSZ": UTC in a name that sorts by time (drill ids).
+ *   LV_TIME_STAMP   "YYYYMMDDTHHMMSSZ": UTC in a name that sorts by time (drill ids);
+ *   LV_TIME_UTC_TEXT    "YYYY-MM-DD HH:MM:SS UTC": UTC for people (the mark of an incomplete restore);
+ *   LV_TIME_UTC_MINUTE  "YYYY-MM-DD HH:MM UTC": the same to the minute (the drill report).
  * A negative time formats as "unknown". lv_time_format_us takes microseconds and adds ".ffffff" after the
  * seconds.
  *
@@ -27,7 +29,14 @@
 
 #define LV_TIME_TEXT_MAX 32
 
-typedef enum lv_time_style { LV_TIME_LOCAL = 0, LV_TIME_UTC = 1, LV_TIME_SQL = 2, LV_TIME_STAMP = 3 } lv_time_style;
+typedef enum lv_time_style {
+    LV_TIME_LOCAL = 0,
+    LV_TIME_UTC = 1,
+    LV_TIME_SQL = 2,
+    LV_TIME_STAMP = 3,
+    LV_TIME_UTC_TEXT = 4,
+    LV_TIME_UTC_MINUTE = 5
+} lv_time_style;
 
 void lv_time_format(int64_t t, lv_time_style style, char out[LV_TIME_TEXT_MAX]);
 void lv_time_format_us(int64_t us, lv_time_style style, char out[LV_TIME_TEXT_MAX]);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "common/timefmt.h"
 #include "drills/drill.h"
 #include "catalog/drills.h"
 
@@ -119,15 +120,11 @@ static void chart(lv_buf *b, const rows *rs)
     lv_buf_printf(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#374151\"/>\n", ML, MT + (int)ph, W - MR,
                   MT + (int)ph);
     if (rs->n) {
-        char a[32], z[32];
-        struct tm tm;
-        time_t ta = (time_t)t0, tz = (time_t)t1;
-        gmtime_r(&ta, &tm);
-        strftime(a, sizeof a, "%Y-%m-%d %H:%M", &tm);
-        gmtime_r(&tz, &tm);
-        strftime(z, sizeof z, "%Y-%m-%d %H:%M", &tm);
-        lv_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#374151\">%s UTC</text>"
-                         "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\" fill=\"#374151\">%s UTC</text>\n",
+        char a[LV_TIME_TEXT_MAX], z[LV_TIME_TEXT_MAX];
+        lv_time_format((int64_t)t0, LV_TIME_UTC_MINUTE, a);
+        lv_time_format((int64_t)t1, LV_TIME_UTC_MINUTE, z);
+        lv_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#374151\">%s</text>"
+                         "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\" fill=\"#374151\">%s</text>\n",
                       ML, H - MB + 18, a, W - MR, H - MB + 18, z);
     }
     lv_buf_printf(b, "<text x=\"14\" y=\"%d\" font-size=\"12\" fill=\"#111827\" transform=\"rotate(-90 14 %d)\" "
@@ -258,11 +255,8 @@ int lv_drill_report_html(const lv_repo *r, lv_buf *out)
     for (size_t i = 0; i < rs.n; i++)
         failed += !rs.v[i].passed;
     if (rc == LV_OK) {
-        char now[32];
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(now, sizeof now, "%Y-%m-%d %H:%M UTC", &tm);
+        char now[LV_TIME_TEXT_MAX];
+        lv_time_format((int64_t)time(NULL), LV_TIME_UTC_MINUTE, now);
         lv_buf_append_str(out,
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>labvault restore drills</title>\n"
             "<style>body{font-family:sans-serif;margin:24px;color:#111827;background:#f9fafb}"

@@ -20,6 +20,10 @@ int main(void)
     CHECK(strcmp(t, "20261121T100000Z") == 0, "stamp: %s", t);
     lv_time_format(T, LV_TIME_LOCAL, t);
     CHECK(strcmp(t, "2026-11-21 10:00:00") == 0, "local (TZ=UTC): %s", t);
+    lv_time_format(T + 59, LV_TIME_UTC_TEXT, t);
+    CHECK(strcmp(t, "2026-11-21 10:00:59 UTC") == 0, "UTC for people: %s", t);
+    lv_time_format(T + 59, LV_TIME_UTC_MINUTE, t);
+    CHECK(strcmp(t, "2026-11-21 10:00 UTC") == 0, "... to the minute: %s", t);
     lv_time_format_us(T * 1000000 + 42, LV_TIME_SQL, t);
     CHECK(strcmp(t, "2026-11-21 10:00:00.000042+00") == 0, "SQL with microseconds: %s", t);
     lv_time_format_us(T * 1000000 + 999999, LV_TIME_UTC, t);
