@@ -1,6 +1,6 @@
 /* `backup pg`: one base backup from start to commit (contract in backup/pg.h). The parts: pg_session
  * (libpq), pg_walk (which files), pg_read (reading them into blobs), pg_relmap (relation maps, row
- * counts), pg_prev (the previous backup, the lock). */
+ * counts), pg_prev (the previous backup), pg_lock (one backup pg at a time). */
 #include "backup/pg.h"
 
 #include <errno.h>

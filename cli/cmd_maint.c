@@ -69,7 +69,7 @@ static void kinds_out(const lv_check_report *rep, problems *p)
 }
 
 /* The local catalog, when this host has one for this repository: check compares what it records with
- * the repository (repo/check.h). Never created here: a new catalog would record nothing to compare. */
+ * the repository (maint/check.h). Never created here: a new catalog would record nothing to compare. */
 static void attach_existing_catalog(lv_ctx *ctx)
 {
     const char *path = lv_config_str(ctx->cfg, "catalog");

@@ -11,15 +11,10 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/timefmt.h"
-#include "pg/backups.h"
-#include "pg/manifest.h"
 #include "repo/lock.h"
 #include "retention/forget.h"
 #include "retention/prune.h"
-#include "snapshot/snapshot.h"
-#include "snapshot/summary.h"
-#include "wal/archive.h"
-#include "wal/stanza.h"
+#include "retention/stats.h"
 
 /* ---- options ----------------------------------------------------------------------------------- */
 
@@ -449,46 +444,6 @@ int lv_cmd_forget(lv_ctx *ctx)
 
 /* ---- repo stats -------------------------------------------------------------------------------- */
 
-typedef struct logical {
-    uint64_t count[LV_PRUNE_KINDS], bytes[LV_PRUNE_KINDS];
-} logical;
-
-/* What the backups hold before deduplication: files bytes_total, pg bytes read (their summaries). */
-static int logical_sizes(lv_catalog *cat, logical *l)
-{
-    lv_snap_row *snaps;
-    lv_pg_backup_info *pgs = NULL;
-    size_t nsnaps, npgs = 0;
-    int rc = lv_snap_list(cat, &snaps, &nsnaps);
-    if (rc == LV_OK)
-        rc = lv_pg_backups_list(cat, &pgs, &npgs);
-    int kf = lv_prune_kind_index(LV_SNAP_KIND), kp = lv_prune_kind_index(LV_PGMAN_KIND);
-    for (size_t i = 0; rc == LV_OK && i < nsnaps; i++) {
-        l->count[kf]++;
-        l->bytes[kf] += snaps[i].s.bytes_total;
-    }
-    for (size_t i = 0; rc == LV_OK && i < npgs; i++) {
-        l->count[kp]++;
-        l->bytes[kp] += pgs[i].s.bytes;
-    }
-    lv_snap_list_free(snaps, nsnaps);
-    free(pgs);
-    return rc;
-}
-
-typedef struct wal_sizes {
-    uint64_t files, segments, stored;
-} wal_sizes;
-
-static int wal_cb(void *arg, const lv_wal_object *o)
-{
-    wal_sizes *w = arg;
-    w->files++;
-    w->segments += o->name.kind == LV_WAL_SEGMENT;
-    w->stored += o->stored_size;
-    return LV_OK;
-}
-
 static double ratio(uint64_t a, uint64_t b) { return b ? (double)a / (double)b : 0; }
 
 int lv_cmd_repo_stats(lv_ctx *ctx)
@@ -496,33 +451,19 @@ int lv_cmd_repo_stats(lv_ctx *ctx)
     int rc = lv_ctx_open_repo(ctx, LV_CTX_SYNC);
     if (rc != LV_OK)
         return rc;
-    logical l;
-    memset(&l, 0, sizeof l);
-    rc = logical_sizes(ctx->cat, &l);
-    wal_sizes w = {0};
-    if (rc == LV_OK)
-        rc = lv_wal_list(ctx->store, 0, wal_cb, &w);
-    uint32_t seg_size = 0;
-    lv_wal_stanza s;
-    if (rc == LV_OK && lv_wal_stanza_get(ctx->repo, &s) == LV_OK)
-        seg_size = s.seg_size;
-    lv_err_clear();
     lv_prune_opts po;
     char *workdir = NULL;
+    lv_repo_stats st;
+    rc = prune_opts(ctx, &po, &workdir);
     if (rc == LV_OK)
-        rc = prune_opts(ctx, &po, &workdir);
-    po.dry_run = 1;
-    po.progress = 0;
-    lv_prune_result res;
-    memset(&res, 0, sizeof res);
-    if (rc == LV_OK)
-        rc = lv_prune(ctx->repo, &po, &res);
+        rc = lv_repo_stats_get(ctx->repo, &po, &st);
     free(workdir);
     if (rc != LV_OK)
         return rc;
+    const lv_prune_result res = st.prune;
+    const uint64_t *count = st.backups, *bytes = st.logical_bytes;
+    uint64_t wal_logical = st.wal_logical_bytes, reclaim = st.reclaimable_bytes;
     static const char *const names[LV_PRUNE_KINDS] = {"files", "pg", "other"};
-    uint64_t wal_logical = (uint64_t)seg_size * w.segments;
-    uint64_t reclaim = res.plan.del_bytes + res.plan.repack_bytes - res.plan.repack_used_bytes;
     if (ctx->json) {
         lv_buf out = LV_BUF_INIT;
         lv_json j;
@@ -534,13 +475,13 @@ int lv_cmd_repo_stats(lv_ctx *ctx)
             lv_json_key(&j, names[k]);
             lv_json_obj(&j);
             const char *keys[] = {"backups", "logical_bytes", "blobs", "raw_bytes", "stored_bytes"};
-            uint64_t vals[] = {l.count[k], l.bytes[k], res.kind[k].blobs, res.kind[k].raw, res.kind[k].sealed};
+            uint64_t vals[] = {count[k], bytes[k], res.kind[k].blobs, res.kind[k].raw, res.kind[k].sealed};
             for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
                 lv_json_key(&j, keys[i]);
                 lv_json_uint(&j, vals[i]);
             }
             lv_json_key(&j, "dedup_ratio");
-            lv_json_double(&j, ratio(l.bytes[k], res.kind[k].raw));
+            lv_json_double(&j, ratio(bytes[k], res.kind[k].raw));
             lv_json_key(&j, "compression_ratio");
             lv_json_double(&j, ratio(res.kind[k].raw, res.kind[k].sealed));
             lv_json_end(&j);
@@ -548,13 +489,13 @@ int lv_cmd_repo_stats(lv_ctx *ctx)
         lv_json_key(&j, "wal");
         lv_json_obj(&j);
         lv_json_key(&j, "files");
-        lv_json_uint(&j, w.files);
+        lv_json_uint(&j, st.wal_files);
         lv_json_key(&j, "logical_bytes");
         lv_json_uint(&j, wal_logical);
         lv_json_key(&j, "stored_bytes");
-        lv_json_uint(&j, w.stored);
+        lv_json_uint(&j, st.wal_stored_bytes);
         lv_json_key(&j, "compression_ratio");
-        lv_json_double(&j, ratio(wal_logical, w.stored));
+        lv_json_double(&j, ratio(wal_logical, st.wal_stored_bytes));
         lv_json_end(&j);
         lv_json_end(&j);
         const char *keys[] = {"packs", "pack_bytes", "used_bytes", "unused_bytes", "reclaimable_bytes"};
@@ -573,19 +514,19 @@ int lv_cmd_repo_stats(lv_ctx *ctx)
     lv_out("%-6s  %8s  %12s  %12s  %12s  %7s  %11s\n", "KIND", "BACKUPS", "LOGICAL", "UNIQUE", "STORED", "DEDUP",
            "COMPRESSION");
     for (int k = 0; k < LV_PRUNE_KINDS; k++) {
-        if (!l.count[k] && !res.kind[k].blobs)
+        if (!count[k] && !res.kind[k].blobs)
             continue;
-        lv_human_size(l.bytes[k], a);
+        lv_human_size(bytes[k], a);
         lv_human_size(res.kind[k].raw, b);
         lv_human_size(res.kind[k].sealed, c);
-        lv_out("%-6s  %8llu  %12s  %12s  %12s  %6.1fx  %10.1fx\n", names[k], (unsigned long long)l.count[k], a, b, c,
-               ratio(l.bytes[k], res.kind[k].raw), ratio(res.kind[k].raw, res.kind[k].sealed));
+        lv_out("%-6s  %8llu  %12s  %12s  %12s  %6.1fx  %10.1fx\n", names[k], (unsigned long long)count[k], a, b, c,
+               ratio(bytes[k], res.kind[k].raw), ratio(res.kind[k].raw, res.kind[k].sealed));
     }
-    if (w.files) {
+    if (st.wal_files) {
         lv_human_size(wal_logical, a);
-        lv_human_size(w.stored, c);
-        lv_out("%-6s  %8llu  %12s  %12s  %12s  %7s  %10.1fx\n", "wal", (unsigned long long)w.files, a, "-", c, "-",
-               ratio(wal_logical, w.stored));
+        lv_human_size(st.wal_stored_bytes, c);
+        lv_out("%-6s  %8llu  %12s  %12s  %12s  %7s  %10.1fx\n", "wal", (unsigned long long)st.wal_files, a, "-", c, "-",
+               ratio(wal_logical, st.wal_stored_bytes));
     }
     lv_human_size(res.plan.pack_bytes, a);
     lv_human_size(res.plan.unused_bytes, b);

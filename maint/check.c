@@ -1,4 +1,4 @@
-/* repo check (contract in repo/check.h). */
+/* repo check (contract in maint/check.h). */
 #include "maint/check.h"
 
 #include <stdarg.h>

@@ -1,5 +1,6 @@
 /* forget: retention policies applied to the repository (contract in retention/forget.h). */
 #include "retention/forget.h"
+#include "retention/stats.h"
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -189,18 +190,13 @@ static void add_pg(collect *c, const lv_pg_backup_info *b)
 /* Every files snapshot and pg backup of the catalog, decoded from their summaries. */
 static int collect_all(lv_catalog *cat, collect *c)
 {
-    lv_snap_row *snaps;
-    lv_pg_backup_info *pgs = NULL;
-    size_t nsnaps, npgs = 0;
-    int rc = lv_snap_list(cat, &snaps, &nsnaps);
-    if (rc == LV_OK)
-        rc = lv_pg_backups_list(cat, &pgs, &npgs);
-    for (size_t i = 0; rc == LV_OK && i < nsnaps; i++)
-        add_snapshot(c, &snaps[i]);
-    for (size_t i = 0; rc == LV_OK && i < npgs; i++)
-        add_pg(c, &pgs[i]);
-    lv_snap_list_free(snaps, nsnaps);
-    free(pgs);
+    lv_backups b;
+    int rc = lv_backups_get(cat, &b);
+    for (size_t i = 0; rc == LV_OK && i < b.nsnaps; i++)
+        add_snapshot(c, &b.snaps[i]);
+    for (size_t i = 0; rc == LV_OK && i < b.npgs; i++)
+        add_pg(c, &b.pgs[i]);
+    lv_backups_free(&b);
     return rc;
 }
 

@@ -1,4 +1,4 @@
-/* repo check of the WAL archive's objects: the stanza and wal/ (a step of repo/check.h).
+/* repo check of the WAL archive's objects: the stanza and wal/ (a step of maint/check.h).
  *
  *   stanza   read and authenticated every time. Missing while wal/ holds files, or while the local
  *            catalog has it cached: an ERROR (it is written once and never removed, wal/stanza.h). Another
@@ -11,7 +11,7 @@
  *            - a timeline after the first with segments has its .history file when the archive also holds
  *              an older timeline (the switch then happened while archiving here, so PostgreSQL pushed the
  *              file: its absence is a loss, an ERROR); without an older timeline a WARNING;
- *            - every segment a backup needs (repo/check.h lv_check_wal_needs: from its start to its stop
+ *            - every segment a backup needs (maint/check.h lv_check_wal_needs: from its start to its stop
  *              LSN, on its timeline or a later one) is there, else an ERROR naming the backup;
  *            - every file the local catalog records is there with the stored size it recorded, else an
  *              ERROR (deleted, truncated or replaced; the one way to see the newest segment's loss);

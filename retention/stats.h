@@ -1,0 +1,40 @@
+/* `labvault repo stats`, and the list of every backup that retention works on.
+ *
+ * lv_backups_get: every files snapshot and PostgreSQL backup the catalog records, decoded from their
+ * summaries (snapshot/summary.h, pg/backups.h); forget decides on them, repo stats adds them up.
+ *
+ * lv_repo_stats_get: what the repository holds, by kind of backup, from the catalog (the backups and what
+ * they held before deduplication), the WAL archive's listing and a dry run of prune (the blobs each kind
+ * references, raw and stored, and the packs: used, unused, reclaimable now). Nothing is written. */
+#ifndef LV_RETENTION_STATS_H
+#define LV_RETENTION_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog/catalog.h"
+#include "pg/backups.h"
+#include "retention/prune.h"
+#include "snapshot/summary.h"
+
+typedef struct lv_backups {
+    lv_snap_row *snaps;
+    size_t nsnaps;
+    lv_pg_backup_info *pgs;
+    size_t npgs;
+} lv_backups;
+int lv_backups_get(lv_catalog *cat, lv_backups *out); /* *out is empty on failure */
+void lv_backups_free(lv_backups *b);
+
+typedef struct lv_repo_stats {
+    uint64_t backups[LV_PRUNE_KINDS];        /* by lv_prune_kind_index */
+    uint64_t logical_bytes[LV_PRUNE_KINDS];  /* before deduplication: files bytes_total, pg bytes read */
+    uint64_t wal_files, wal_segments, wal_stored_bytes, wal_logical_bytes; /* logical: segments * size */
+    lv_prune_result prune;                   /* the dry run: .kind[] referenced blobs, .plan packs */
+    uint64_t reclaimable_bytes;              /* what prune would free now */
+} lv_repo_stats;
+
+/* r->cat must be attached and synced; po as for lv_prune (dry_run is forced). */
+int lv_repo_stats_get(lv_repo *r, const lv_prune_opts *po, lv_repo_stats *out);
+
+#endif
