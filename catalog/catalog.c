@@ -26,6 +26,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/tmpfile.h"
 #include "catalog/db.h"
 
 #define BUSY_TIMEOUT_MS 30000
@@ -260,6 +261,7 @@ int lv_catalog_open(const char *path, const char *repo_id_hex, lv_catalog **out)
     int nfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (nfd >= 0)
         close(nfd);
+    lv_tmp_sweep_catalog_copies(path);
     lv_catalog *c = lv_xcalloc(1, sizeof *c);
     c->path = lv_xstrdup(path);
     /* NOMUTEX: a handle is used by one thread at a time (header contract), so SQLite's own per-call

@@ -207,3 +207,31 @@ void lv_tmp_on_fatal_signals(void)
     lv_interrupt_on_fatal(on_fatal);
     lv_interrupt_install();
 }
+
+void lv_tmp_sweep_catalog_copies(const char *catalog_path)
+{
+    char *dir = lv_xstrdup(catalog_path), *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    lv_tmp_sweep(slash ? (*dir ? dir : "/") : ".", "catalog-copy");
+    free(dir);
+    DIR *d = opendir("/tmp");
+    if (!d)
+        return;
+    time_t now = time(NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        /* Exactly "labvault-catalog-" + mkstemp's 6 characters [+ ".tmp-" + pid]. */
+        const char *n = e->d_name, *rest = n + 23;
+        if (strncmp(n, "labvault-catalog-", 17) != 0 || strlen(n) < 23 || strcspn(n + 17, "-.") < 6)
+            continue;
+        if (*rest && (strncmp(rest, ".tmp-", 5) != 0 || !rest[5] || strspn(rest + 5, "0123456789") != strlen(rest + 5)))
+            continue;
+        struct stat st;
+        char *p = lv_xasprintf("/tmp/%s", n);
+        if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && now - st.st_mtime >= LV_TMP_STALE_S)
+            unlink(p);
+        free(p);
+    }
+    closedir(d);
+}

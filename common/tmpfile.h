@@ -44,6 +44,10 @@ void lv_tmp_keep(lv_tmp *t);
 /* Remove abandoned temporary files of kind what in dir (see above); returns how many. Never fails: a
  * directory that cannot be read has nothing to sweep. */
 int lv_tmp_sweep(const char *dir, const char *what);
+/* What versions that stored a copy of the catalog in the repository left when killed: the private
+ * "catalog-copy" temporaries beside the catalog at catalog_path, and before those, this user's
+ * /tmp/labvault-catalog-XXXXXX[.tmp-<pid>] files (mode 0644); removed once stale as above. */
+void lv_tmp_sweep_catalog_copies(const char *catalog_path);
 
 /* Register the removal on fatal signals with common/interrupt.h and install its handler (main() does,
  * once). While a command catches SIGINT/SIGTERM, those interrupt it instead: its own paths remove the files. */

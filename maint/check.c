@@ -15,6 +15,7 @@
 #include "repo/manifest.h"
 #include "repo/object.h"
 #include "repo/registry.h"
+#include "repo/deleted.h"
 #include "repo/blobstore.h"
 #include "repo/index.h"
 #include "repo/lock.h"
@@ -49,6 +50,8 @@ struct lv_check {
     size_t nwal, cap_wal;
     /* what the catalog recorded before the listings (compared with them afterwards) */
     idset cat_indexes, cat_manifests;
+    idset superseded;       /* index ids the listed index objects supersede (prune) */
+    lv_deletions deleted;   /* deleted/ records: removed on purpose */
     lv_check_kind *k_keys, *k_index, *k_data, *k_manifests;
 };
 
@@ -72,6 +75,8 @@ int lv_check_register(const char *name, lv_check_step_fn fn)
 
 lv_repo *lv_check_repo(lv_check *ck) { return ck->r; }
 int lv_check_percent(const lv_check *ck) { return ck->percent; }
+
+const lv_deletions *lv_check_deletions(const lv_check *ck) { return &ck->deleted; }
 
 const lv_check_wal_need *lv_check_wal_needs(const lv_check *ck, size_t *n)
 {
@@ -272,6 +277,8 @@ static int check_index(lv_check *c, const uint8_t id[LV_HASH_LEN])
         return LV_OK;
     }
     c->k_index->read++;
+    for (uint32_t i = 0; i < ix.nsupersedes; i++)
+        idset_add(&c->superseded, ix.supersedes[i]);
     for (uint32_t i = 0; i < ix.npacks; i++) {
         lv_index_pack *ip = &ix.packs[i];
         for (uint32_t j = 0; j < ip->count; j++)
@@ -380,7 +387,7 @@ static void compare_catalog(lv_check *c)
 {
     char key[LV_MANIFEST_KEY_LEN], hex[2 * LV_HASH_LEN + 1];
     for (size_t i = 0; i < c->cat_indexes.n; i++)
-        if (!idset_has(&c->indexes, c->cat_indexes.v[i])) {
+        if (!idset_has(&c->indexes, c->cat_indexes.v[i]) && !idset_has(&c->superseded, c->cat_indexes.v[i])) {
             lv_index_key(c->cat_indexes.v[i], key);
             c->k_index->missing++;
             lv_check_problem(c, c->k_index, LV_CHECK_ERROR, "%s is missing, but the local catalog records it (deleted "
@@ -393,14 +400,15 @@ static void compare_catalog(lv_check *c)
             idset_add(&listed, id);
     }
     idset_sort(&listed);
-    for (size_t i = 0; i < c->cat_manifests.n; i++)
-        if (!idset_has(&listed, c->cat_manifests.v[i])) {
-            lv_hex_encode(c->cat_manifests.v[i], LV_HASH_LEN, hex);
+    for (size_t i = 0; i < c->cat_manifests.n; i++) {
+        lv_hex_encode(c->cat_manifests.v[i], LV_HASH_LEN, hex);
+        if (!idset_has(&listed, c->cat_manifests.v[i]) && !lv_deletions_has_manifest(&c->deleted, hex)) {
             lv_manifest_key(hex, key);
             c->k_manifests->missing++;
             lv_check_problem(c, c->k_manifests, LV_CHECK_ERROR, "%s is missing, but the local catalog records it "
                              "(deleted or lost: that backup can no longer be restored)", key);
         }
+    }
     free(listed.v);
 }
 
@@ -573,6 +581,15 @@ static int check_structure(lv_check *c)
     int rc = c->r->cat ? read_catalog(c) : LV_OK;
     if (rc != LV_OK)
         return rc;
+    /* The deletion records, read after the catalog: whatever forget removed after the catalog was read
+     * is recorded by then (records are written before the removal). */
+    lv_check_kind *kdel = lv_check_kind_of(c, "deletion records");
+    rc = lv_deletions_read(c->r, &c->deleted);
+    if (lv_check_fatal(rc))
+        return rc;
+    if (rc != LV_OK)
+        lv_check_problem(c, kdel, LV_CHECK_ERROR, "%s", lv_errmsg());
+    rc = LV_OK;
     rc = lv_obj_list(c->r, &lv_obj_manifest, list_manifest_cb, c);
     if (rc == LV_OK)
         rc = lv_obj_list(c->r, &lv_obj_index, list_index_cb, c);
@@ -600,6 +617,7 @@ static int check_structure(lv_check *c)
                              "interrupted backup? `catalog rebuild` reads it, prune removes it)", key);
         }
     idset_sort(&c->blobs);
+    idset_sort(&c->superseded);
     c->rep->blobs = c->blobs.n;
     for (size_t i = 0; rc == LV_OK && i < c->nmanifests; i++)
         rc = check_manifest(c, c->manifests[i]);
@@ -644,5 +662,7 @@ int lv_repo_check(lv_repo *r, int read_data_percent, lv_check_report *rep)
     free(c.wal);
     free(c.cat_indexes.v);
     free(c.cat_manifests.v);
+    free(c.superseded.v);
+    lv_deletions_free(&c.deleted);
     return rc;
 }

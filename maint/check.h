@@ -103,6 +103,11 @@ typedef struct lv_check_wal_need {
 } lv_check_wal_need;
 const lv_check_wal_need *lv_check_wal_needs(const lv_check *ck, size_t *n);
 
+/* What forget and prune recorded as removed on purpose (repo/deleted.h): a catalog's record of it is no
+ * evidence of loss. */
+struct lv_deletions;
+const struct lv_deletions *lv_check_deletions(const lv_check *ck);
+
 /* A module's check of the kinds it owns, run after the kinds above in registration order. Return LV_OK
  * (problems go through lv_check_problem) or a fatal code, which ends the check. Register at startup,
  * before any thread runs; up to 8 steps. */

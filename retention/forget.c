@@ -20,6 +20,7 @@
 #include "maint/sync.h"
 #include "pg/backups.h"
 #include "pg/manifest.h"
+#include "repo/deleted.h"
 #include "repo/lock.h"
 #include "snapshot/snapshot.h"
 #include "snapshot/summary.h"
@@ -314,7 +315,15 @@ static int remove_manifests(lv_repo *r, collect *c, lv_forget_result *res)
             keys[n] = names[n];
             n++;
         }
-    int rc = n ? lv_store_del_many(r->store, keys, n) : LV_OK;
+    /* Recorded first, so that repo check on a host whose catalog lists them knows they went on purpose. */
+    lv_deletions rec = {0};
+    for (size_t i = 0; i < c->n; i++)
+        if (c->e[i].it.remove)
+            lv_deletions_add_manifest(&rec, c->e[i].it.id);
+    int rc = lv_deletions_write(r, &rec);
+    lv_deletions_free(&rec);
+    if (rc == LV_OK && n)
+        rc = lv_store_del_many(r->store, keys, n);
     if (rc != LV_OK)
         lv_err_ctx("removing the manifests of forgotten backups");
     for (size_t i = 0; rc == LV_OK && i < c->n; i++)
@@ -384,6 +393,14 @@ static int expire_wal(lv_repo *r, const lv_forget_opts *o, collect *c, lv_forget
     if (rc == LV_OK) {
         res->wal_removed = a.n;
         res->wal_bytes = a.bytes;
+    }
+    if (rc == LV_OK && a.n && !o->dry_run && !res->wal_deferred) {
+        lv_deletions rec = {0};
+        char horizon[25];
+        snprintf(horizon, sizeof horizon, "00000000%08X%08X", oldest.log, oldest.seg);
+        lv_deletions_wal_before(&rec, horizon);
+        rc = lv_deletions_write(r, &rec);
+        lv_deletions_free(&rec);
     }
     if (rc == LV_OK && a.n && !o->dry_run && !res->wal_deferred) {
         a.keys = lv_xcalloc(a.n, sizeof *a.keys);

@@ -20,6 +20,7 @@
 #include "repo/manifest.h"
 #include "maint/sync.h"
 #include "repo/blobstore.h"
+#include "repo/deleted.h"
 #include "repo/index.h"
 #include "repo/pack.h"
 #include "repo/registry.h"
@@ -55,6 +56,7 @@ typedef struct prune {
     lv_prune_result *res;
     lv_prunedb *db;
     listing data, indexes, written;
+    listing superseded;     /* what the listed index objects say they supersede (carried forward) */
     hexes manifests;
     double t0, last_progress;
 } prune;
@@ -200,6 +202,8 @@ static int record_index(prune *p, const uint8_t id[LV_HASH_LEN], int *indexed_pa
     }
     if (rc != LV_OK)
         return rc; /* an unreadable index: its packs would look unindexed; stop (repo check tells more) */
+    for (uint32_t i = 0; i < ix.nsupersedes; i++)
+        listing_add(&p->superseded, ix.supersedes[i], 0);
     for (uint32_t i = 0; rc == LV_OK && i < ix.npacks; i++) {
         const lv_index_pack *ip = &ix.packs[i];
         long at = listing_find(&p->data, ip->id);
@@ -447,15 +451,27 @@ static int ixw_flush(ixw *w)
     if (w->ix.npacks == 0)
         return LV_OK;
     prune *p = w->p;
-    if (w->first) {
-        w->ix.nsupersedes = (uint32_t)p->indexes.n;
-        w->ix.supersedes = p->indexes.ids;
+    listing sup = {0};
+    if (w->first) { /* every index listed, and what they superseded: other hosts' catalogs may hold any */
+        for (size_t i = 0; i < p->indexes.n; i++)
+            listing_add(&sup, p->indexes.ids[i], 0);
+        for (size_t i = 0; i < p->superseded.n; i++)
+            listing_add(&sup, p->superseded.ids[i], 0);
+        lv_sort(sup.ids, sup.n, LV_HASH_LEN, cmp_id);
+        size_t k = 0;
+        for (size_t i = 0; i < sup.n; i++)
+            if (k == 0 || memcmp(sup.ids[k - 1], sup.ids[i], LV_HASH_LEN) != 0)
+                memcpy(sup.ids[k++], sup.ids[i], LV_HASH_LEN);
+        sup.n = k;
+        w->ix.nsupersedes = (uint32_t)sup.n;
+        w->ix.supersedes = sup.ids;
     }
     uint8_t id[LV_HASH_LEN];
     int rc = lv_index_write(p->r, &w->ix, id);
     w->ix.nsupersedes = 0;
     w->ix.supersedes = NULL;
     w->first = 0;
+    listing_free(&sup);
     if (rc == LV_OK)
         listing_add(&p->written, id, 0);
     for (uint32_t i = 0; i < w->ix.npacks; i++)
@@ -821,6 +837,8 @@ int lv_prune(lv_repo *r, const lv_prune_opts *o, lv_prune_result *res)
         if (rc == LV_OK)
             rc = delete_step(&p);
         if (rc == LV_OK)
+            rc = lv_deletions_merge(r);
+        if (rc == LV_OK)
             phase("done");
         if (rc == LV_OK && r->cat)
             rc = lv_catalog_sync(r, NULL);
@@ -832,6 +850,7 @@ int lv_prune(lv_repo *r, const lv_prune_opts *o, lv_prune_result *res)
     listing_free(&p.data);
     listing_free(&p.indexes);
     listing_free(&p.written);
+    listing_free(&p.superseded);
     free(p.manifests.ids);
     return rc;
 }

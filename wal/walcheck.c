@@ -10,6 +10,7 @@
 #include "common/sort.h"
 #include "catalog/wal.h"
 #include "maint/check.h"
+#include "repo/deleted.h"
 #include "wal/archive.h"
 #include "wal/range.h"
 #include "wal/stanza.h"
@@ -248,6 +249,9 @@ static void compare_catalog(wc *w)
         lv_wal_object want;
         if (lv_wal_object_parse(c->key, c->size, &want) != 0)
             continue; /* not a key this build writes */
+        if (want.name.kind != LV_WAL_HISTORY &&
+            lv_deletions_wal_expired(lv_check_deletions(w->ck), want.name.log, want.name.seg))
+            continue; /* expired by forget (deleted/ records it) */
         char prefix[LV_WAL_KEY_MAX];
         snprintf(prefix, sizeof prefix, "wal/%08X/%s-", want.name.tli, want.name.name);
         const lv_wal_object *other = first_with_prefix(w, prefix);

@@ -6,9 +6,9 @@
 #      packs it references; the snapshot restores exactly and repo check is clean;
 #   2. the same with --wait 0: prune defers the deletion (exit 0, says which command holds it up), the
 #      next prune deletes what is no longer referenced;
-#   3. another host, whose catalog still lists packs that prune removed, backs up the same content
-#      again: it notices the index changed, stores the blobs again instead of referencing deleted ones,
-#      and its snapshot restores;
+#   3. another host, whose catalog still lists packs that prune removed, checks the repository (clean:
+#      the removals are recorded) and backs up the same content again: it notices the index changed,
+#      stores the blobs again instead of referencing deleted ones, and its snapshot restores;
 #   4. two prunes at once: the second exits 7 (locked) naming the first, which completes;
 #   5. --safety=none does not wait for markers.
 set -euo pipefail
@@ -90,6 +90,9 @@ is "$rc" 0 "host B backs up data (its catalog now lists these blobs)"
 run lva forget "$b1"
 run lva prune --json
 ok "host A forgets it and prunes: $(jget "$out" 'j["packs_deleted"]') packs deleted" test "$(jget "$out" 'j["packs_deleted"]')" -ge 1
+run lvb repo check
+is "$rc" 0 "repo check on host B, whose catalog still records the forgotten snapshot and the replaced index objects: exit 0 ($(tail -n 1 <<<"$out"))"
+unlike "$out$err" "missing, but the local catalog records it" "... it knows they were removed on purpose (deleted/ records, superseded index ids)"
 run lvb backup files --json "$w/data"
 is "$rc" 0 "host B backs up the same data again: exit 0 ${err:+($err)}"
 ok "... it stored the blobs again ($(jget "$out" 'j["bytes_new"]') bytes new) instead of referencing deleted ones" \
