@@ -1,10 +1,10 @@
 /* Repository objects: the one way an object other than a pack, a WAL segment or a text object (config,
- * keys, locks) is sealed, named, stored, read back and listed. Index objects, manifests, drill records
- * and the stanza all go through it, each a type that says:
+ * keys, locks) is sealed, named, stored, read back and listed. Index objects, manifests, deletion records,
+ * drill records and the stanza all go through it, each a type that says:
  *
- *   key       prefix + name ("index/<64 hex>", "manifests/<64 hex>", "drills/<id>", "stanza" with an
- *             empty name);
- *   name      hashed types (index, manifest): the hex SHA-256 of the stored (sealed) bytes, computed on
+ *   key       prefix + name ("index/<64 hex>", "manifests/<64 hex>", "deleted/<64 hex>", "drills/<id>",
+ *             "stanza" with an empty name);
+ *   name      hashed types (index, manifest, deletion record): the hex SHA-256 of the stored (sealed) bytes, computed on
  *             put and checked on every get, so storage damage is found without the key; the others: the
  *             caller's name, checked by the type's rule;
  *   sealing   lv_repo_seal with the type's associated data (followed by the name for drill records, so a
@@ -38,7 +38,7 @@ typedef struct lv_obj_type {
 } lv_obj_type;
 
 /* Each owner defines its type: lv_obj_index (repo/index.h), lv_obj_manifest (repo/manifest.h), and the
- * drill records' and the stanza's in their modules. */
+ * deletion records' (repo/deleted.c), the drill records' and the stanza's in their modules. */
 
 /* The key of name (truncated to n bytes). */
 void lv_obj_key(const lv_obj_type *t, const char *name, char *key, size_t n);
