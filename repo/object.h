@@ -4,9 +4,9 @@
  *
  *   key       prefix + name ("index/<64 hex>", "manifests/<64 hex>", "deleted/<64 hex>", "drills/<id>",
  *             "stanza" with an empty name);
- *   name      hashed types (index, manifest, deletion record): the hex SHA-256 of the stored (sealed) bytes, computed on
- *             put and checked on every get, so storage damage is found without the key; the others: the
- *             caller's name, checked by the type's rule;
+ *   name      hashed types (index, manifest, deletion record): the hex SHA-256 of the stored (sealed)
+ *             bytes, computed on put and checked on every get, so storage damage is found without the key;
+ *             the others: the caller's name, checked by the type's rule;
  *   sealing   lv_repo_seal with the type's associated data (followed by the name for drill records, so a
  *             record cannot pass under another id), zstd or not (docs/repository-format.md 6, 7.5);
  *   put       create-only (LV_PUT_IF_ABSENT): a hashed object already there holds these very bytes, which
