@@ -8,7 +8,7 @@
 #include "pg/manifest.h"
 #include "snapshot/snapshot.h"
 #include "wal/walcat.h"
-#include "wal/walcheck.h"
+#include "wal/repo_check.h"
 
 void lv_register_modules(void)
 {
@@ -16,6 +16,6 @@ void lv_register_modules(void)
     lv_fcache_register();
     lv_pgman_register();
     lv_walcat_register();
-    lv_walcheck_register();
+    lv_wal_repo_check_register();
     lv_drill_register();
 }

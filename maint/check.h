@@ -20,7 +20,7 @@
  *               (the next backup removes them);
  *   temporary   files an interrupted put left (store.h): a WARNING each once older than
  *               LV_STORE_TEMP_STALE_S; younger ones may belong to a running put and are only counted;
- * and the kinds other modules register (lv_check_register): the stanza and wal/ (wal/walcheck.h),
+ * and the kinds other modules register (lv_check_register): the stanza and wal/ (wal/repo_check.h),
  * drills/ (drills/drill.h).
  * Data (read_data_percent > 0): that share of the packs, rounded up and chosen at random (so repeated
  * partial checks cover the whole repository over time), is downloaded whole: its header must

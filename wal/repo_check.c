@@ -1,5 +1,5 @@
-/* repo check of the WAL archive (contract in wal/walcheck.h). */
-#include "wal/walcheck.h"
+/* repo check of the WAL archive (contract in wal/repo_check.h). */
+#include "wal/repo_check.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -322,4 +322,4 @@ static int step(lv_check *ck)
     return rc;
 }
 
-void lv_walcheck_register(void) { lv_check_register("the WAL archive", step); }
+void lv_wal_repo_check_register(void) { lv_check_register("the WAL archive", step); }

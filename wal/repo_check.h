@@ -19,10 +19,10 @@
  *              authenticated, decompressed and checksummed (lv_wal_object_read): bit rot and truncation.
  * The catalog is read, then wal/ listed, then the stanza read: a first push stores the stanza before
  * its segment, so a segment seen implies a stanza there to read. */
-#ifndef LV_WAL_WALCHECK_H
-#define LV_WAL_WALCHECK_H
+#ifndef LV_WAL_REPO_CHECK_H
+#define LV_WAL_REPO_CHECK_H
 
 /* Register the step with repo check (once, at startup: cli/register.c). */
-void lv_walcheck_register(void);
+void lv_wal_repo_check_register(void);
 
 #endif
