@@ -1,11 +1,11 @@
-/* PostgreSQL base backups: `labvault backup pg [--type full|incr]` (DESIGN.md 3-4, issue 6).
+/* PostgreSQL base backups: `labvault backup pg [--type full|incr]` (docs/design.md 3-4, issue 6).
  *
  * Runs on the database host as the PostgreSQL OS user. On ONE libpq session that stays open:
  * check the cluster (archive_mode on, unless it is a standby; its system identifier is the repository's
  * stanza, or there is none yet), pg_backup_start(label, fast) (pg_start_backup(label, fast, false) before 15),
  * read the data directory and tablespaces directly, pg_backup_stop(false) (pg_stop_backup(false, false)
  * before 15: the server does not wait for the archiver; we wait for the WAL in the repository, below), keep the returned backup_label and tablespace_map in the manifest (never written into the
- * data directory). Skips what pg_basebackup skips (DESIGN.md 4; backup/pg_walk.h). global/pg_control is
+ * data directory). Skips what pg_basebackup skips (docs/design.md 4; backup/pg_walk.h). global/pg_control is
  * read after every other file. Only one backup per repository and
  * cluster runs at a time (opts->lock_path, a file beside the catalog; a second one is LV_ERR_LOCKED, exit 7).
  *

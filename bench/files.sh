@@ -3,7 +3,7 @@
 # about 1 GiB in many files, in the same run. Measured for each tool:
 #   first snapshot | unchanged re-snapshot | re-snapshot after changing 1 % of the files | repository size |
 #   peak RSS (of the backups) | restore of the last snapshot (time and peak RSS)
-# Method (/work/shared/research/benchmarking-here.md): everything happens on a journaled ext4 image mounted
+# Method (docs/performance.md, Method): everything happens on a journaled ext4 image mounted
 # from a sparse file (the root file system here has no journal, which distorts file creation); each timed
 # command is preceded by a pause (memory freed by the previous one has gone back to the host, so its
 # first-touch cost is the same for every tool) and by a sync (with this much RAM, dirty pages of the previous

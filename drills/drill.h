@@ -1,4 +1,4 @@
-/* Restore drills (issue 7, DESIGN.md 7): prove that a backup restores, measure RTO and RPO, keep the
+/* Restore drills (issue 7, docs/design.md 7): prove that a backup restores, measure RTO and RPO, keep the
  * history. docs/drills.md describes the commands and the record.
  *
  * A drill works in its own scratch directory, <scratch-dir>/drill-<id>/ (mode 0700), and removes it on

@@ -3,7 +3,7 @@
  *
  * Every manifest is self-contained: an incremental backup's unchanged pages point at blobs the previous
  * backup stored, but the manifest lists every page run of every file itself. Deleting any backup never
- * breaks another (blobs are shared, not chained) and restore never walks a chain (DESIGN.md 3): a page
+ * breaks another (blobs are shared, not chained) and restore never walks a chain (docs/design.md 3): a page
  * is a whole image, or a whole image plus ONE delta (deltas are never taken against deltas).
  *
  * Files:

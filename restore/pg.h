@@ -1,4 +1,4 @@
-/* PostgreSQL restore and point-in-time recovery: `labvault restore pg` (DESIGN.md 6, issue 6).
+/* PostgreSQL restore and point-in-time recovery: `labvault restore pg` (docs/design.md 6, issue 6).
  *
  * Plan first, write after: the backup is chosen and the target checked against the catalog's backups
  * and the archive (wal/range.h) before anything is written, so a refused restore leaves the target

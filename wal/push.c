@@ -121,7 +121,7 @@ typedef struct push_job {
     lv_wal_pushed *out;
 } push_job;
 
-/* First and last commit/abort time of the records that start in the file (DESIGN.md 6: the catalog
+/* First and last commit/abort time of the records that start in the file (docs/design.md 6: the catalog
  * knows each segment's time range). */
 static void scan_times(const lv_wal_map *m, lv_wal_pushed *out)
 {

@@ -1,5 +1,5 @@
 /* What the WAL archive can recover: the archived WAL continuing without a gap from a backup's start,
- * and the commit times inside it (DESIGN.md 6: a target is checked for reachability before anything is
+ * and the commit times inside it (docs/design.md 6: a target is checked for reachability before anything is
  * written; drills measure RPO against the newest archived commit).
  *
  * The repository listing of wal/ is the truth for which segments exist. Commit times come from the

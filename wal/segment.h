@@ -1,7 +1,7 @@
 /* WAL file names and the long page header at the start of every WAL segment (PostgreSQL 13-18).
  *
  * Pure functions: no I/O, no allocation, safe on any bytes (the fuzz target tests/fuzz/fuzz_wal_header.c
- * calls them on hostile input). The facts come from ../shared/research/wal-format.md sections 0-2.
+ * calls them on hostile input). The facts come from docs/wal-format.md sections 0-2.
  *
  * File names PostgreSQL hands to archive_command / restore_command (upper-case hex only):
  *   segment   TTTTTTTTLLLLLLLLSSSSSSSS              24 hex digits: timeline, log, segment
