@@ -14,10 +14,12 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/sort.h"
 #include "catalog/catalog.h"
 #include "repo/manifest.h"
+#include "repo/object.h"
 #include "maint/sync.h"
 #include "repo/blobstore.h"
 #include "repo/deleted.h"
@@ -119,22 +121,22 @@ static int data_cb(void *arg, const char *key, uint64_t size)
     return LV_OK;
 }
 
-static int index_cb(void *arg, const char *key, uint64_t size)
+static int index_cb(void *arg, const char *key, const char *name, uint64_t size)
 {
+    (void)key;
     uint8_t id[LV_HASH_LEN];
-    if (lv_index_key_parse(key, id) == 0)
+    if (name && lv_hex_decode(name, id, LV_HASH_LEN) == 0)
         listing_add(arg, id, size);
     return LV_OK;
 }
 
-static int manifest_cb(void *arg, const char *key, uint64_t size)
+static int manifest_cb(void *arg, const char *key, const char *name, uint64_t size)
 {
     hexes *h = arg;
-    (void)size;
-    char hex[2 * LV_HASH_LEN + 1];
-    if (lv_manifest_key_parse(key, hex) == 0) {
+    (void)key, (void)size;
+    if (name) {
         LV_GROW(h->ids, h->n, h->cap);
-        memcpy(h->ids[h->n++], hex, sizeof hex);
+        snprintf(h->ids[h->n++], sizeof h->ids[0], "%s", name);
     }
     return LV_OK;
 }
@@ -142,9 +144,9 @@ static int manifest_cb(void *arg, const char *key, uint64_t size)
 static int list_all(prune *p)
 {
     lv_store *st = p->r->store;
-    int rc = lv_store_list(st, "manifests/", manifest_cb, &p->manifests);
+    int rc = lv_obj_list(p->r, &lv_obj_manifest, manifest_cb, &p->manifests);
     if (rc == LV_OK)
-        rc = lv_store_list(st, "index/", index_cb, &p->indexes);
+        rc = lv_obj_list(p->r, &lv_obj_index, index_cb, &p->indexes);
     if (rc == LV_OK)
         rc = lv_store_list(st, "data/", data_cb, &p->data);
     if (rc != LV_OK)
@@ -707,7 +709,7 @@ static int delete_step(prune *p)
     }
     /* Index objects written since our listing (backups that finished meanwhile) keep their packs. */
     listing now = {0};
-    int rc = lv_store_list(p->r->store, "index/", index_cb, &now);
+    int rc = lv_obj_list(p->r, &lv_obj_index, index_cb, &now);
     for (size_t i = 0; rc == LV_OK && i < now.n; i++)
         if (listing_find(&p->indexes, now.ids[i]) < 0 && listing_find(&p->written, now.ids[i]) < 0)
             rc = protect_index(p, now.ids[i]);
@@ -717,7 +719,7 @@ static int delete_step(prune *p)
      * the doomed packs themselves, added to our catalog as unindexed packs for the walk only. */
     hexes later = {0};
     if (rc == LV_OK)
-        rc = lv_store_list(p->r->store, "manifests/", manifest_cb, &later);
+        rc = lv_obj_list(p->r, &lv_obj_manifest, manifest_cb, &later);
     size_t nlater = 0;
     for (size_t i = 0; i < later.n; i++)
         if (p->manifests.n == 0 ||
