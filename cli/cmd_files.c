@@ -205,16 +205,9 @@ int lv_cmd_snapshots(lv_ctx *ctx)
     lv_buf out = LV_BUF_INIT, host = LV_BUF_INIT, last = LV_BUF_INIT;
     lv_rec r;
     lv_rec_init(&r, &out, ctx->json, "  ");
-    if (r.json) {
-        lv_json_arr(&r.j);
-    } else {
-        const char *head[] = {"ID", "TIME", "HOST", "FILES", "SIZE", "PATHS [TAGS]"};
-        const int width[] = {-12, -19, -16, 8, 10, 0};
-        lv_rec_begin(&r);
-        for (size_t k = 0; k < sizeof head / sizeof *head; k++)
-            lv_rec_str(&r, NULL, head[k], width[k]);
-        lv_rec_end(&r);
-    }
+    static const char *const head[] = {"ID", "TIME", "HOST", "FILES", "SIZE", "PATHS [TAGS]"};
+    static const int width[] = {-12, -19, -16, 8, 10, 0};
+    lv_rec_list_begin(&r, head, width, sizeof head / sizeof *head);
     for (size_t i = 0; i < n; i++) {
         const lv_snap_summary *s = &v[i].s;
         char when[LV_TIME_TEXT_MAX];
@@ -234,10 +227,7 @@ int lv_cmd_snapshots(lv_ctx *ctx)
         lv_rec_end(&r);
     }
     lv_snap_list_free(v, n);
-    if (r.json) {
-        lv_json_end(&r.j);
-        lv_buf_append_str(&out, "\n");
-    }
+    lv_rec_list_end(&r);
     out_flush(&out);
     lv_buf_free(&out);
     lv_buf_free(&host);

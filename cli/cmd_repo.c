@@ -149,22 +149,19 @@ int lv_cmd_repo_key_add(lv_ctx *ctx)
     return LV_OK;
 }
 
-static void key_columns(lv_rec *r, const char *flag, const char *id, const char *kdf, const char *host,
-                        const char *user, const char *created)
-{
-    lv_rec_str(r, NULL, flag, 0);
-    lv_rec_str(r, "id", id, -64);
-    lv_rec_str(r, "kdf", kdf, -8);
-    lv_rec_str(r, "host", host, -20);
-    lv_rec_str(r, "user", user, -12);
-    lv_rec_str(r, "created", created, 0);
-}
+static const char *const key_titles[] = {" ", "ID", "KDF", "HOST", "USER", "CREATED"};
+static const int key_widths[] = {0, -64, -8, -20, -12, 0};
 
 static int key_row(void *arg, const lv_key_info *k)
 {
     lv_rec *r = arg;
     lv_rec_begin(r);
-    key_columns(r, k->current ? "*" : " ", k->id, k->kdf, k->host, k->user, k->created);
+    lv_rec_str(r, NULL, k->current ? "*" : " ", key_widths[0]);
+    lv_rec_str(r, "id", k->id, key_widths[1]);
+    lv_rec_str(r, "kdf", k->kdf, key_widths[2]);
+    lv_rec_str(r, "host", k->host, key_widths[3]);
+    lv_rec_str(r, "user", k->user, key_widths[4]);
+    lv_rec_str(r, "created", k->created, key_widths[5]);
     lv_rec_bool(r, "current", k->current, "", "", LV_REC_JSON);
     lv_rec_end(r);
     return 0;
@@ -178,19 +175,10 @@ int lv_cmd_repo_key_list(lv_ctx *ctx)
     lv_buf b = LV_BUF_INIT;
     lv_rec r;
     lv_rec_init(&r, &b, ctx->json, " ");
-    if (r.json) {
-        lv_json_arr(&r.j);
-    } else {
-        lv_rec_begin(&r);
-        key_columns(&r, " ", "ID", "KDF", "HOST", "USER", "CREATED");
-        lv_rec_end(&r);
-    }
+    lv_rec_list_begin(&r, key_titles, key_widths, sizeof key_titles / sizeof *key_titles);
     rc = lv_repo_key_list(ctx->repo, key_row, &r);
     if (rc == LV_OK) {
-        if (r.json) {
-            lv_json_end(&r.j);
-            lv_buf_append_str(&b, "\n");
-        }
+        lv_rec_list_end(&r);
         lv_out_buf(&b);
     }
     lv_buf_free(&b);

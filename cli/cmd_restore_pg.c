@@ -180,15 +180,10 @@ int lv_cmd_backups(lv_ctx *ctx)
     if (ctx->json) {
         lv_json_obj(&r.j);
         lv_json_key(&r.j, "backups");
-        lv_json_arr(&r.j);
-    } else if (n) {
-        lv_rec_begin(&r);
-        static const char *const head[] = {"ID", "TYPE", "CONSISTENT AT", "STOP LSN", "SIZE", "NEW", "STORED", "LABEL"};
-        static const int widths[] = {-12, -4, -22, -12, 10, 10, 10, 0};
-        for (size_t k = 0; k < 8; k++)
-            lv_rec_str(&r, NULL, head[k], widths[k]);
-        lv_rec_end(&r);
     }
+    static const char *const head[] = {"ID", "TYPE", "CONSISTENT AT", "STOP LSN", "SIZE", "NEW", "STORED", "LABEL"};
+    static const int widths[] = {-12, -4, -22, -12, 10, 10, 10, 0};
+    lv_rec_list_begin(&r, head, widths, n ? sizeof head / sizeof *head : 0);
     for (size_t i = 0; i < n; i++) {
         const lv_pg_backup_info *b = &v[i];
         lv_lsn_format(b->s.start_lsn, start);
@@ -214,8 +209,8 @@ int lv_cmd_backups(lv_ctx *ctx)
         lv_rec_str(&r, NULL, b->s.label, 0);
         lv_rec_end(&r);
     }
+    lv_rec_list_end(&r);
     if (ctx->json) {
-        lv_json_end(&r.j);
         window_json(&r.j, &w, wrc);
         lv_json_end(&r.j);
         lv_buf_append_str(&out, "\n");

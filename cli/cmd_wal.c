@@ -264,26 +264,15 @@ int lv_cmd_wal_list(lv_ctx *ctx)
     lv_buf b = LV_BUF_INIT;
     lv_rec r;
     lv_rec_init(&r, &b, ctx->json, "  ");
-    if (r.json) {
-        lv_json_arr(&r.j);
-    } else {
-        lv_rec_begin(&r);
-        lv_rec_str(&r, NULL, "TIMELINE", -8);
-        lv_rec_str(&r, NULL, "NAME", -40);
-        lv_rec_str(&r, NULL, "KIND", -8);
-        lv_rec_str(&r, NULL, "STORED", 10);
-        lv_rec_str(&r, NULL, "CHECKSUM", 0);
-        lv_rec_end(&r);
-    }
+    static const char *const titles[] = {"TIMELINE", "NAME", "KIND", "STORED", "CHECKSUM"};
+    static const int widths[] = {-8, -40, -8, 10, 0};
+    lv_rec_list_begin(&r, titles, widths, sizeof titles / sizeof *titles);
     rc = lv_wal_list(ctx->store, 0, list_one, &r);
     if (rc != LV_OK) {
         lv_buf_free(&b);
         return lv_err_ctx("cannot list the WAL archive");
     }
-    if (r.json) {
-        lv_json_end(&r.j);
-        lv_buf_append_str(&b, "\n");
-    }
+    lv_rec_list_end(&r);
     print_buf(&b);
     return LV_OK;
 }

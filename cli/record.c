@@ -14,6 +14,29 @@ void lv_rec_init(lv_rec *r, lv_buf *out, int json, const char *sep)
     lv_json_init(&r->j, out);
 }
 
+void lv_rec_list_begin(lv_rec *r, const char *const *titles, const int *widths, size_t n)
+{
+    if (r->json) {
+        lv_json_arr(&r->j);
+        return;
+    }
+    if (n == 0)
+        return;
+    lv_rec_begin(r);
+    for (size_t i = 0; i < n; i++)
+        lv_rec_str(r, NULL, titles[i], widths[i]);
+    lv_rec_end(r);
+}
+
+void lv_rec_list_end(lv_rec *r)
+{
+    if (!r->json)
+        return;
+    lv_json_end(&r->j);
+    if (r->j.depth == 0)
+        lv_buf_append_str(r->out, "\n");
+}
+
 void lv_rec_begin(lv_rec *r)
 {
     r->col = 0;

@@ -8,11 +8,13 @@
  * are numbers in JSON and "1.5 MiB" in text. Strings are written as given: quote names for a terminal
  * (common/text.h) before passing them. A header line is a record of text-only fields.
  *
- * Lists and wrappers ("[", {"backups": ...}) are the command's: r->j is the JSON writer to use for them. */
+ * Wrappers around a list ({"backups": [...], ...}) are the command's: r->j is the JSON writer to use for
+ * them. */
 #ifndef LV_CLI_RECORD_H
 #define LV_CLI_RECORD_H
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/buf.h"
@@ -29,6 +31,11 @@ typedef struct lv_rec {
 } lv_rec;
 
 void lv_rec_init(lv_rec *r, lv_buf *out, int json, const char *sep);
+
+/* A list of records: "[" in JSON; in text the header line, the n titles padded to their widths (n 0: no
+ * header). lv_rec_list_end closes it; a list that is the whole document ends with a newline. */
+void lv_rec_list_begin(lv_rec *r, const char *const *titles, const int *widths, size_t n);
+void lv_rec_list_end(lv_rec *r);
 
 /* One record: a JSON object, or one line of text. */
 void lv_rec_begin(lv_rec *r);
