@@ -80,6 +80,12 @@ int lv_interrupted(void) { return flag != 0; }
 
 void lv_interrupt_set(int on) { flag = on ? 1 : 0; }
 
+void lv_interrupt_child(void)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+}
+
 void lv_interrupt_on_fatal(void (*fn)(void))
 {
     for (sig_atomic_t i = 0; i < nhooks; i++)

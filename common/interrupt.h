@@ -26,6 +26,10 @@ int lv_interrupted(void);
 /* Set or clear the flag as a signal would (a worker stopping the others; tests). */
 void lv_interrupt_set(int on);
 
+/* In a forked child before exec: SIGINT and SIGTERM back to their defaults, whatever this process did
+ * with them (an inherited ignore would otherwise survive exec). Async-signal-safe. */
+void lv_interrupt_child(void);
+
 /* A function run, in the signal handler, before the process dies of a signal: it must be
  * async-signal-safe. Up to 4. */
 void lv_interrupt_on_fatal(void (*fn)(void));

@@ -53,8 +53,7 @@ int lv_spg_run(const char *const *argv, char **out)
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0)
             dup2(nul, 0);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
+        lv_interrupt_child();
         execv(argv[0], (char *const *)(uintptr_t)argv);
         dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -268,8 +267,7 @@ int lv_spg_start(lv_spg *p)
     if (pid == 0) {
         /* Its own session: a terminal's ^C reaches labvault, which stops the server in order. */
         setsid();
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
+        lv_interrupt_child();
         dup2(logfd, 1);
         dup2(logfd, 2);
         int nul = open("/dev/null", O_RDONLY);

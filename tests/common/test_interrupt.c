@@ -99,6 +99,14 @@ static void ignored_caught(void)
     _exit(seen ? 0 : 3);
 }
 
+/* A child about to exec gets the default SIGINT back, even one inherited as ignored. */
+static void child_defaults(void)
+{
+    signal(SIGINT, SIG_IGN);
+    lv_interrupt_child();
+    raise(SIGINT);
+}
+
 int main(void)
 {
     int sig = -1, hooked = -1;
@@ -110,6 +118,8 @@ int main(void)
     CHECK(child(ignored, &sig, &hooked) == 0 && sig == 0 && !hooked, "a signal inherited as ignored stays ignored");
     CHECK(child(ignored_caught, &sig, &hooked) == 0 && sig == 0 && !hooked,
           "an ignored SIGINT still interrupts caught work, and is ignored again after the release");
+    CHECK(child(child_defaults, &sig, &hooked) == 0 && sig == SIGINT && !hooked,
+          "lv_interrupt_child: SIGINT back to its default in a child (%d)", sig);
     lv_interrupt_set(1);
     CHECK(lv_interrupted(), "lv_interrupt_set raises the flag as a signal would");
     lv_interrupt_set(0);
