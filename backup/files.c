@@ -2,7 +2,6 @@
  * write the manifest (the commit point); prune the files cache. */
 #include "backup/files.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,21 +17,6 @@
 #include "repo/tidy.h"
 #include "snapshot/snapshot.h"
 #include "snapshot/summary.h"
-
-
-int lv_bk_skip(lv_bk *b, const char *fmt, ...)
-{
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (b->progress_shown)
-        fputs("\r\033[K", stderr); /* do not print over the progress line */
-    lv_warn("%s: left out of the snapshot", msg);
-    b->st.errors++;
-    return LV_OK;
-}
 
 static char **copy_strings(const char *const *v, size_t n)
 {

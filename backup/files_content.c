@@ -1,6 +1,7 @@
 /* File content into data blobs: read, cut with FastCDC, hand each chunk to the packer, and collect the
  * extents of the file (b->extents). */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "backup/files_run.h"
 #include "common/error.h"
 #include "common/interrupt.h"
+#include "common/log.h"
 
 int lv_bk_on_chunk(void *arg, uint64_t offset, const uint8_t *p, size_t n)
 {
@@ -123,6 +125,20 @@ int lv_bk_stream_push(lv_bk *b, const void *p, size_t n)
 }
 
 int lv_bk_stream_end(lv_bk *b) { return lv_cdc_stream_finish(&b->cs); }
+
+int lv_bk_skip(lv_bk *b, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (b->progress_shown)
+        fputs("\r\033[K", stderr); /* do not print over the progress line */
+    lv_warn("%s: left out of the snapshot", msg);
+    b->st.errors++;
+    return LV_OK;
+}
 
 double lv_bk_now(void)
 {

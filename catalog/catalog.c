@@ -1,6 +1,6 @@
-/* The local SQLite catalog: connection, schema migrations, meta, transactions, reset and snapshot
- * (contract in catalog/catalog.h). The tables have a module each (blobs.c, manifests.c, wal.c, fcache.c,
- * drills.c) holding their part of the schema and their typed functions.
+/* The local SQLite catalog: connection, schema migrations, meta, transactions and reset (contract in
+ * catalog/catalog.h). The tables have a module each (blobs.c, manifests.c, wal.c, fcache.c, drills.c)
+ * holding their part of the schema and their typed functions; the statement helpers are in db.c.
  *
  * Concurrency: every process opens its own connection. WAL mode lets readers run beside the one writer;
  * writers queue on the busy timeout (30 s), and explicit transactions start with BEGIN IMMEDIATE so that
@@ -10,9 +10,9 @@
  * last commits, which are all re-derivable from the repository (the bucket is the truth).
  *
  * Schema changes are forward migrations: append an entry to `migrations` below (its SQL beside the
- * table's functions), never edit a published one. Each migration runs in its own transaction together with the bump of meta.schema_version, and the
- * version is re-read inside that transaction, so two processes opening a fresh catalog at once apply
- * each migration exactly once. */
+ * table's functions), never edit a published one. Each migration runs in its own transaction together
+ * with the bump of meta.schema_version, and the version is re-read inside that transaction, so two
+ * processes opening a fresh catalog at once apply each migration exactly once. */
 #include "catalog/catalog.h"
 
 #include <errno.h>
@@ -46,59 +46,6 @@ static const struct {
 
 static const char *const derived_tables[] = {"blobs", "packs", "indexes", "manifests", "wal_files",
                                                "drills"};
-
-int lv_cat_err(lv_catalog *c, const char *op)
-{
-    return lv_err(LV_ERR_IO, "catalog %s: %s: %s", c->path, op, sqlite3_errmsg(c->db));
-}
-
-int lv_cat_exec(lv_catalog *c, const char *sql, const char *op)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        int rc = lv_err(LV_ERR_IO, "catalog %s: %s: %s", c->path, op, msg ? msg : sqlite3_errmsg(c->db));
-        sqlite3_free(msg);
-        return rc;
-    }
-    return LV_OK;
-}
-
-int lv_cat_prepare(lv_catalog *c, const char *sql, sqlite3_stmt **st)
-{
-    if (sqlite3_prepare_v3(c->db, sql, -1, 0, st, NULL) != SQLITE_OK)
-        return lv_cat_err(c, "prepare");
-    return LV_OK;
-}
-
-int lv_cat_step_done(lv_catalog *c, sqlite3_stmt *st, const char *op)
-{
-    int r = sqlite3_step(st);
-    int rc = r == SQLITE_DONE ? LV_OK : lv_cat_err(c, op);
-    sqlite3_finalize(st);
-    return rc;
-}
-
-const char *lv_cat_text(sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return t ? (const char *)t : "";
-}
-
-int64_t lv_cat_count(lv_catalog *c, const char *sql, const char *text_param)
-{
-    sqlite3_stmt *st;
-    if (lv_cat_prepare(c, sql, &st))
-        return -1;
-    if (text_param)
-        sqlite3_bind_text(st, 1, text_param, -1, SQLITE_STATIC);
-    int64_t n = -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    else
-        lv_cat_err(c, "count");
-    sqlite3_finalize(st);
-    return n;
-}
 
 /* ---- meta ----------------------------------------------------------------------------------- */
 

@@ -1,6 +1,5 @@
 /* forget: retention policies applied to the repository (contract in retention/forget.h). */
 #include "retention/forget.h"
-#include "retention/stats.h"
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -186,6 +185,24 @@ static void add_pg(collect *c, const lv_pg_backup_info *b)
     e->it.what = lv_xasprintf("%s %s", b->s.incr ? "incr" : "full", b->s.label);
     e->order = (int64_t)b->s.stop_lsn;
     snprintf(e->wal_start, sizeof e->wal_start, "%s", b->s.wal_start);
+}
+
+int lv_backups_get(lv_catalog *cat, lv_backups *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc = lv_snap_list(cat, &out->snaps, &out->nsnaps);
+    if (rc == LV_OK)
+        rc = lv_pg_backups_list(cat, &out->pgs, &out->npgs);
+    if (rc != LV_OK)
+        lv_backups_free(out);
+    return rc;
+}
+
+void lv_backups_free(lv_backups *b)
+{
+    lv_snap_list_free(b->snaps, b->nsnaps);
+    free(b->pgs);
+    memset(b, 0, sizeof *b);
 }
 
 /* Every files snapshot and pg backup of the catalog, decoded from their summaries. */

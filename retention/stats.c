@@ -6,27 +6,10 @@
 
 #include "common/error.h"
 #include "pg/manifest.h"
+#include "retention/forget.h"
 #include "snapshot/snapshot.h"
 #include "wal/archive.h"
 #include "wal/stanza.h"
-
-int lv_backups_get(lv_catalog *cat, lv_backups *out)
-{
-    memset(out, 0, sizeof *out);
-    int rc = lv_snap_list(cat, &out->snaps, &out->nsnaps);
-    if (rc == LV_OK)
-        rc = lv_pg_backups_list(cat, &out->pgs, &out->npgs);
-    if (rc != LV_OK)
-        lv_backups_free(out);
-    return rc;
-}
-
-void lv_backups_free(lv_backups *b)
-{
-    lv_snap_list_free(b->snaps, b->nsnaps);
-    free(b->pgs);
-    memset(b, 0, sizeof *b);
-}
 
 static int wal_cb(void *arg, const lv_wal_object *o)
 {

@@ -1,7 +1,4 @@
-/* `labvault repo stats`, and the list of every backup that retention works on.
- *
- * lv_backups_get: every files snapshot and PostgreSQL backup the catalog records, decoded from their
- * summaries (snapshot/summary.h, pg/backups.h); forget decides on them, repo stats adds them up.
+/* `labvault repo stats`.
  *
  * lv_repo_stats_get: what the repository holds, by kind of backup, from the catalog (the backups and what
  * they held before deduplication), the WAL archive's listing and a dry run of prune (the blobs each kind
@@ -12,19 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "catalog/catalog.h"
-#include "pg/backups.h"
 #include "retention/prune.h"
-#include "snapshot/summary.h"
-
-typedef struct lv_backups {
-    lv_snap_row *snaps;
-    size_t nsnaps;
-    lv_pg_backup_info *pgs;
-    size_t npgs;
-} lv_backups;
-int lv_backups_get(lv_catalog *cat, lv_backups *out); /* *out is empty on failure */
-void lv_backups_free(lv_backups *b);
 
 typedef struct lv_repo_stats {
     uint64_t backups[LV_PRUNE_KINDS];        /* by lv_prune_kind_index */
