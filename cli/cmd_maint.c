@@ -16,7 +16,6 @@
 typedef struct problems {
     lv_buf lines;   /* JSON array elements or text lines */
     lv_rec r;       /* its JSON writer (r.j) or text columns, into lines */
-    int json;
 } problems;
 
 static void on_problem(void *arg, lv_check_severity sev, const char *line)
@@ -105,8 +104,7 @@ int lv_cmd_repo_check(lv_ctx *ctx)
 
     problems p;
     memset(&p, 0, sizeof p);
-    p.r.json = ctx->json;
-    lv_rec_init(&p.r, &p.lines, p.json, " ");
+    lv_rec_init(&p.r, &p.lines, ctx->json, " ");
     if (p.r.json) {
         lv_json_obj(&p.r.j);
         lv_json_key(&p.r.j, "problems");
