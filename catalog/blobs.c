@@ -174,6 +174,15 @@ int lv_catalog_index_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t inde
     return rc;
 }
 
+int lv_catalog_pack_bytes(lv_catalog *c, uint64_t *bytes)
+{
+    int64_t n = lv_cat_count(c, "SELECT coalesce(sum(size), 0) FROM packs", NULL);
+    if (n < 0)
+        return LV_ERR_IO;
+    *bytes = (uint64_t)n;
+    return LV_OK;
+}
+
 int lv_catalog_pack_forget(lv_catalog *c, const uint8_t pack[32])
 {
     sqlite3_stmt *st;

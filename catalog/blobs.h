@@ -35,6 +35,8 @@ int lv_catalog_index_add(lv_catalog *c, const uint8_t index_id[32]);
 int lv_catalog_index_each(lv_catalog *c, int (*cb)(void *arg, const uint8_t index_id[32]), void *arg);
 /* Forget one pack and the blob rows that point into it. */
 int lv_catalog_pack_forget(lv_catalog *c, const uint8_t pack[32]);
+/* Bytes of every pack the catalog knows (status, metrics). */
+int lv_catalog_pack_bytes(lv_catalog *c, uint64_t *bytes);
 /* Forget every blob, pack and index object (before reading index/ again; manifests stay). */
 int lv_catalog_index_forget_all(lv_catalog *c);
 /* Iterate packs (for repo check). */

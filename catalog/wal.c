@@ -153,6 +153,28 @@ int64_t lv_catalog_wal_failure_count(lv_catalog *c, const char *op)
     return lv_cat_count(c, "SELECT count(*) FROM wal_failures WHERE op = ?1", op);
 }
 
+int lv_catalog_wal_summary_get(lv_catalog *c, lv_catalog_wal_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    s->last_pushed = -1;
+    sqlite3_stmt *st;
+    int rc = lv_cat_prepare(c, "SELECT count(*), coalesce(sum(stored_size), 0), (SELECT name FROM wal_files WHERE "
+                               "pushed >= 0 ORDER BY pushed DESC, name DESC LIMIT 1), coalesce(max(pushed), -1) "
+                               "FROM wal_files", &st);
+    if (rc)
+        return rc;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        s->files = (uint64_t)sqlite3_column_int64(st, 0);
+        s->stored_bytes = (uint64_t)sqlite3_column_int64(st, 1);
+        snprintf(s->last_name, sizeof s->last_name, "%s", lv_cat_text(st, 2));
+        s->last_pushed = sqlite3_column_int64(st, 3);
+    } else {
+        rc = lv_cat_err(c, "summarize WAL files");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int lv_catalog_wal_each(lv_catalog *c, int (*cb)(void *arg, const char *key, uint64_t stored_size), void *arg)
 {
     sqlite3_stmt *st;

@@ -40,6 +40,15 @@ int lv_catalog_wal_add(lv_catalog *c, const lv_catalog_wal_file *f);
 int lv_catalog_wal_times(lv_catalog *c, const char *name, int *known, int64_t *begin_time, int64_t *end_time);
 /* When a file was pushed: LV_ERR_NOT_FOUND if the catalog does not know it. */
 int lv_catalog_wal_pushed(lv_catalog *c, const char *name, int64_t *pushed);
+/* The archive as the catalog knows it: files, their stored bytes, the newest pushed file and when (name
+ * "" and time -1 when none is known). For status and metrics. */
+typedef struct lv_catalog_wal_summary {
+    uint64_t files, stored_bytes;
+    char last_name[64];
+    int64_t last_pushed;
+} lv_catalog_wal_summary;
+int lv_catalog_wal_summary_get(lv_catalog *c, lv_catalog_wal_summary *s);
+
 /* Every file recorded, in key order: its object key and stored size (repo check). */
 int lv_catalog_wal_each(lv_catalog *c, int (*cb)(void *arg, const char *key, uint64_t stored_size), void *arg);
 /* The newest push time of any file (0 when none). */

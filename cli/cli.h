@@ -50,6 +50,9 @@ struct lv_ctx {
     lv_catalog *cat;
     char *passphrase;
     struct lv_lock *inflight; /* this command's in-flight marker (LV_CTX_INFLIGHT) */
+    char **argv_owned;        /* argv after lv_ctx_expand_set (freed by lv_ctx_close) */
+    uint64_t run_bytes;       /* what the command stored or deleted, for the metrics (lv_ctx_metrics) */
+    char *set_tag;
     int store_deadline_s; /* set before lv_ctx_open_store: lv_store_opts.deadline_s (0 = none) */
 };
 
@@ -59,6 +62,10 @@ extern const lv_cmd lv_commands[];
 const char *lv_ctx_flag(const lv_ctx *ctx, const char *name);
 /* Every value of a repeatable flag, in order: *out (malloc'ed, NULL-terminated; free it) and the count. */
 size_t lv_ctx_flag_all(const lv_ctx *ctx, const char *name, const char ***out);
+/* `--set NAME` (backup files): the [set NAME] of the configuration (config/config.h) as if its keys had
+ * been given as flags and its paths as arguments, after those given on the command line; adds the tag
+ * "set:NAME". LV_ERR_USAGE when the configuration has no such set. */
+int lv_ctx_expand_set(lv_ctx *ctx);
 
 /* Open the store named by the configuration (no repository access yet). */
 int lv_ctx_open_store(lv_ctx *ctx);
@@ -130,6 +137,10 @@ int lv_cmd_drill_report(lv_ctx *ctx);
 int lv_cmd_forget(lv_ctx *ctx); /* cli/cmd_retention.c */
 int lv_cmd_prune(lv_ctx *ctx);
 int lv_cmd_repo_stats(lv_ctx *ctx);
+int lv_cmd_status(lv_ctx *ctx); /* cli/cmd_status.c */
+/* After a command that changes state (status/metrics.h lv_metrics_commands) when metrics-file is set:
+ * record its run and write the Prometheus textfile; never fails the command (a warning). */
+void lv_ctx_metrics(lv_ctx *ctx, int exit_code, double seconds);
 
 /* Register every module's manifest kinds and catalog-rebuild steps (cli/register.c); main() calls it
  * once, before anything else runs. */

@@ -70,6 +70,7 @@ int lv_cmd_backup_pg(lv_ctx *ctx)
     snprintf(msg, sizeof msg, "%s", lv_errmsg());
     lv_buf out = LV_BUF_INIT;
     if (*res.id) {
+        ctx->run_bytes = res.bytes_stored;
         lv_err(rc, "%s", msg);
         print_result(ctx, &res, rc, &out);
         if (out.len)

@@ -103,6 +103,9 @@ static void print_backup(lv_ctx *ctx, const lv_backup_result *res, int rc, lv_bu
 
 int lv_cmd_backup_files(lv_ctx *ctx)
 {
+    int set_rc = lv_ctx_expand_set(ctx);
+    if (set_rc != LV_OK)
+        return set_rc;
     const char **tags = NULL, **ex_flags = NULL, **ex_files = NULL, **excludes = NULL;
     size_t ntags = lv_ctx_flag_all(ctx, "tag", &tags), nex = lv_ctx_flag_all(ctx, "exclude", &ex_flags);
     size_t nexf = lv_ctx_flag_all(ctx, "exclude-file", &ex_files), nall = 0;
@@ -154,6 +157,7 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     if (rc == LV_OK)
         rc = lv_backup_files_job(ctx->repo, &job, &res);
     if (*res.id) {
+        ctx->run_bytes = res.st.bytes_stored;
         if (rc == LV_OK || rc == LV_ERR_INCOMPLETE)
             print_backup(ctx, &res, rc, &out);
     }

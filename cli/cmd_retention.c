@@ -253,6 +253,8 @@ static int run_prune(lv_ctx *ctx, lv_json *j, int in_forget)
     lv_prune_result res;
     if (rc == LV_OK)
         rc = lv_prune(ctx->repo, &po, &res);
+    if (rc == LV_OK)
+        ctx->run_bytes = res.bytes_deleted;
     if (rc == LV_OK || res.manifests) {
         if (j)
             prune_json(j, &res, po.dry_run);

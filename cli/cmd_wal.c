@@ -136,6 +136,8 @@ static int push_sync(lv_ctx *ctx, const char *path)
         return ctx->repo ? rc : journal(ctx, "push", n.name, rc); /* a catalog failure is not journalled */
     lv_wal_pushed res;
     rc = journal(ctx, "push", n.name, lv_wal_push_one(ctx->repo, ctx->cat, path, &res));
+    if (rc == LV_OK && !res.existed)
+        ctx->run_bytes = res.obj.stored_size;
     if (rc == LV_OK && ctx->json) {
         lv_buf b = LV_BUF_INIT;
         lv_json j;

@@ -51,6 +51,7 @@ static const lv_flag wal_drops_flags[] = {
 static const lv_flag backup_files_flags[] = {
     {"tag", "TAG", "label the snapshot (repeatable)"},
     {"time", "TIME", "record the snapshot as taken at TIME ('2026-01-31 03:00:00', local time) instead of now"},
+    {"set", "NAME", "back up the [set NAME] of the configuration (its paths, excludes, tags, docker volume, hooks)"},
     {"host", "HOST", "record the snapshot as taken on HOST instead of this host's name"},
     {"exclude", "PATTERN", "leave out matching entries: a pattern with '/' matches the absolute path, else the "
                            "name (shell wildcards; repeatable)"},
@@ -213,6 +214,13 @@ const lv_cmd lv_commands[] = {
      "Per kind (file snapshots, PostgreSQL backups, WAL): the logical bytes backed up, the bytes stored, the "
      "deduplication and compression ratios, and the bytes prune could reclaim now.",
      no_flags, lv_cmd_repo_stats},
+    {"status", "", 0, 0, "is everything protected? newest backups, WAL archiving, drills, against limits",
+     "One line per PostgreSQL cluster and per backup set (or host and paths): the newest backup and its age; the "
+     "WAL archive: the newest archived file, the last push failure and (with pg-data) how long the oldest file "
+     "waits; the newest drill of each kind; the repository's size. The limits are the [status] options "
+     "(max-backup-age, max-snapshot-age, max-wal-lag, max-drill-age). Exit 0 when every line is ok, 12 naming "
+     "what is not. See docs/status.md.",
+     no_flags, lv_cmd_status},
     {"catalog rebuild", "", 0, 0, "recreate the local catalog from the repository alone",
      "Reads every index and manifest object of the repository into a fresh catalog. Use it after losing "
      "the catalog file or moving to a new host.",

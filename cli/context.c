@@ -2,6 +2,7 @@
  * configuration. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,62 @@ size_t lv_ctx_flag_all(const lv_ctx *ctx, const char *name, const char ***out)
         if (strcmp(ctx->flag_names[i], name) == 0)
             (*out)[n++] = ctx->flag_values[i];
     return n;
+}
+
+static void add_flag(lv_ctx *ctx, const char *name, const char *value)
+{
+    ctx->flag_names = lv_xrealloc(ctx->flag_names, ((size_t)ctx->nflags + 1) * sizeof *ctx->flag_names);
+    ctx->flag_values = lv_xrealloc(ctx->flag_values, ((size_t)ctx->nflags + 1) * sizeof *ctx->flag_values);
+    ctx->flag_names[ctx->nflags] = name;
+    ctx->flag_values[ctx->nflags++] = value;
+}
+
+int lv_ctx_expand_set(lv_ctx *ctx)
+{
+    const char *set = lv_ctx_flag(ctx, "set");
+    if (!set)
+        return LV_OK;
+    if (!lv_config_set_exists(ctx->cfg, set))
+        return lv_err(LV_ERR_USAGE, "--set %s: the configuration (%s) has no [set %s]", set,
+                      lv_config_file(ctx->cfg) ? lv_config_file(ctx->cfg) : "no file", set);
+    const char **paths;
+    size_t np = lv_config_set_values(ctx->cfg, set, "path", &paths);
+    ctx->argv_owned = lv_xcalloc((size_t)ctx->argc + np + 1, sizeof *ctx->argv_owned);
+    for (int i = 0; i < ctx->argc; i++)
+        ctx->argv_owned[i] = ctx->argv[i];
+    for (size_t i = 0; i < np; i++)
+        ctx->argv_owned[(size_t)ctx->argc + i] = (char *)(uintptr_t)paths[i];
+    ctx->argv = ctx->argv_owned;
+    ctx->argc += (int)np;
+    free(paths);
+    static const char *const repeat[] = {"exclude", "tag", NULL}, *const once[] = {"docker-volume", "pre-hook",
+                                                                                    "post-hook", NULL};
+    for (const char *const *k = repeat; *k; k++) {
+        const char **v;
+        size_t n = lv_config_set_values(ctx->cfg, set, *k, &v);
+        for (size_t i = 0; i < n; i++)
+            add_flag(ctx, *k, v[i]);
+        free(v);
+    }
+    for (const char *const *k = once; *k; k++) {
+        const char **v;
+        size_t n = lv_config_set_values(ctx->cfg, set, *k, &v);
+        if (n && !lv_ctx_flag(ctx, *k))
+            add_flag(ctx, *k, v[n - 1]);
+        free(v);
+    }
+    static const char *const bools[] = {"stop-containers", "one-file-system", NULL};
+    for (const char *const *k = bools; *k; k++) {
+        const char **v;
+        size_t n = lv_config_set_values(ctx->cfg, set, *k, &v);
+        int on = 0;
+        if (n && lv_parse_bool(v[n - 1], &on) == LV_OK && on && !lv_ctx_flag(ctx, *k))
+            add_flag(ctx, *k, "");
+        free(v);
+    }
+    ctx->set_tag = lv_xasprintf("set:%s", set);
+    add_flag(ctx, "tag", ctx->set_tag);
+    return LV_OK;
 }
 
 void lv_out(const char *fmt, ...)
@@ -237,6 +294,10 @@ int lv_ctx_open_repo(lv_ctx *ctx, int what)
 
 void lv_ctx_close(lv_ctx *ctx)
 {
+    free(ctx->argv_owned);
+    free(ctx->set_tag);
+    ctx->argv_owned = NULL;
+    ctx->set_tag = NULL;
     if (ctx->inflight && lv_lock_release(ctx->inflight) != LV_OK)
         lv_err_clear(); /* its lease expires */
     ctx->inflight = NULL;

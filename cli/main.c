@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 
 #include "cli/cli.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -103,6 +104,7 @@ static int run(int argc, char **argv, lv_ctx *ctx)
     int words = 0;
     const lv_cmd *cmd = lv_find_command(npos, pos, &words);
     int want_help = 0, rc = LV_OK;
+    double ran = -1; /* seconds the command ran; -1 when it did not */
     const char *config_path = NULL;
 
     ctx->flag_names = calloc((size_t)argc, sizeof *ctx->flag_names);
@@ -205,12 +207,16 @@ static int run(int argc, char **argv, lv_ctx *ctx)
         goto out;
     lv_log_set_level((lv_log_level)lv_log_parse_level(lv_config_str(ctx->cfg, "log-level")));
 
+    double t0 = lv_mono_s();
     rc = cmd->run(ctx);
+    ran = lv_mono_s() - t0;
 out:
     if (rc != LV_OK && rc != LV_ERR_USAGE && !(rc > 0 && rc <= LV_ERR_MAX))
         rc = LV_ERR_INTERNAL;
     if (rc != LV_OK)
         print_error(ctx, rc);
+    if (ran >= 0) /* after the error line: the metrics' own work must not disturb its message */
+        lv_ctx_metrics(ctx, rc, ran);
     free(pos);
     /* restore_command: PostgreSQL reads exit 1-125 as "file absent" and may end recovery early. Every
      * failure of `wal fetch` but "absent", including one before it ran (bad flags, bad configuration),

@@ -21,10 +21,15 @@ int lv_mkdir_p(const char *path, mode_t mode)
             continue;
         char c = p[i];
         p[i] = '\0';
-        if (mkdir(p, mode) != 0 && errno != EEXIST) {
-            rc = lv_err_errno(errno, "cannot create directory %s", p);
-            if (rc == LV_ERR_NOT_FOUND)
-                rc = LV_ERR_IO;
+        if (mkdir(p, mode) != 0) {
+            if (errno != EEXIST) {
+                rc = lv_err_errno(errno, "cannot create directory %s", p);
+                if (rc == LV_ERR_NOT_FOUND)
+                    rc = LV_ERR_IO;
+                break;
+            }
+        } else if ((mode & 07077) && chmod(p, mode) != 0) { /* the umask may have taken the group's bits */
+            rc = lv_err_errno(errno, "cannot set the mode of %s", p);
             break;
         }
         p[i] = c;
@@ -199,6 +204,11 @@ int lv_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
         if (rc == LV_ERR_NOT_FOUND)
             rc = LV_ERR_IO;
         goto out;
+    }
+    if ((mode & 077) && fchmod(fd, mode) != 0) { /* exactly the mode asked for, whatever the umask */
+        rc = lv_err_errno(errno, "cannot set the mode of %s", tmp);
+        close(fd);
+        goto fail;
     }
     rc = write_new_file(fd, data, len, tmp);
     if (rc == LV_OK && fsync(fd) != 0)

@@ -124,7 +124,7 @@ void lv_duration_format(int64_t seconds, char *out, size_t size)
     static const struct {
         int64_t s;
         char u;
-    } units[] = {{365 * 86400, 'y'}, {7 * 86400, 'w'}, {86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+    } units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}}; /* days at most: "100d", not "14w 2d" */
     size_t len = 0;
     out[0] = '\0';
     if (seconds <= 0) {

@@ -19,8 +19,8 @@
  * zone); the result is unix seconds with the fraction.
  *
  * Durations (lv_duration_parse): a sum of <number><unit>, units s m h d w y (y = 365 d): "30d", "1y2w",
- * "36h", "90s"; zero and anything else are rejected. lv_duration_format writes the largest units first
- * ("1y 2w", "36h" -> "1d 12h"). */
+ * "36h", "90s"; zero and anything else are rejected. lv_duration_format writes days, hours, minutes and
+ * seconds, the largest first ("36h" -> "1d 12h", "100d" -> "100d"). */
 #ifndef LV_COMMON_TIMEFMT_H
 #define LV_COMMON_TIMEFMT_H
 

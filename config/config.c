@@ -16,11 +16,21 @@ typedef struct slot {
     char *source;
 } slot;
 
+typedef struct set_value {
+    char *set, *key, *value;
+} set_value;
+
 struct lv_config {
     slot *slots;
     size_t n;
     char *file;
+    set_value *sets; /* every key = value of every [set NAME], in file order */
+    size_t nsets, cap_sets;
 };
+
+const char *const lv_set_keys[] = {"path",     "exclude",   "tag", "docker-volume", "stop-containers", "one-file-system",
+                                   "pre-hook", "post-hook", NULL};
+static const char *const set_bool_keys[] = {"stop-containers", "one-file-system", NULL};
 
 static size_t opt_count(void)
 {
@@ -60,6 +70,12 @@ void lv_config_free(lv_config *c)
     }
     free(c->slots);
     free(c->file);
+    for (size_t i = 0; i < c->nsets; i++) {
+        free(c->sets[i].set);
+        free(c->sets[i].key);
+        free(c->sets[i].value);
+    }
+    free(c->sets);
     free(c);
 }
 
@@ -192,6 +208,66 @@ static int known_section(const char *section)
     return 0;
 }
 
+static int in_list(const char *const *l, const char *s)
+{
+    for (; *l; l++)
+        if (strcmp(*l, s) == 0)
+            return 1;
+    return 0;
+}
+
+static int set_add(lv_config *c, const char *set, const char *key, const char *value, const char *path, int lineno)
+{
+    if (!in_list(lv_set_keys, key))
+        return lv_err(LV_ERR_CONFIG, "%s:%d: unknown key '%s' in [set %s] (path, exclude, tag, docker-volume, "
+                      "stop-containers, one-file-system, pre-hook, post-hook)",
+                      path, lineno, key, set);
+    int b;
+    if (in_list(set_bool_keys, key) && lv_parse_bool(value, &b) != LV_OK)
+        return lv_err(LV_ERR_CONFIG, "%s:%d: [set %s] %s: '%s' is not true or false", path, lineno, set, key, value);
+    if (!*value)
+        return lv_err(LV_ERR_CONFIG, "%s:%d: [set %s] %s has no value", path, lineno, set, key);
+    size_t vl = strlen(value);
+    char *v = (vl >= 2 && (value[0] == '"' || value[0] == '\'') && value[vl - 1] == value[0])
+                  ? lv_xasprintf("%.*s", (int)(vl - 2), value + 1)
+                  : lv_xstrdup(value);
+    LV_GROW(c->sets, c->nsets, c->cap_sets);
+    c->sets[c->nsets++] = (set_value){lv_xstrdup(set), lv_xstrdup(key), v};
+    return LV_OK;
+}
+
+int lv_config_set_exists(const lv_config *c, const char *set)
+{
+    for (size_t i = 0; i < c->nsets; i++)
+        if (strcmp(c->sets[i].set, set) == 0)
+            return 1;
+    return 0;
+}
+
+size_t lv_config_set_values(const lv_config *c, const char *set, const char *key, const char ***out)
+{
+    size_t n = 0;
+    *out = lv_xcalloc(c->nsets + 1, sizeof **out);
+    for (size_t i = 0; i < c->nsets; i++)
+        if (strcmp(c->sets[i].set, set) == 0 && strcmp(c->sets[i].key, key) == 0)
+            (*out)[n++] = c->sets[i].value;
+    return n;
+}
+
+size_t lv_config_sets(const lv_config *c, const char ***out)
+{
+    size_t n = 0;
+    *out = lv_xcalloc(c->nsets + 1, sizeof **out);
+    for (size_t i = 0; i < c->nsets; i++) {
+        size_t k = 0;
+        while (k < n && strcmp((*out)[k], c->sets[i].set) != 0)
+            k++;
+        if (k == n)
+            (*out)[n++] = c->sets[i].set;
+    }
+    return n;
+}
+
 int lv_config_load_file(lv_config *c, const char *path, int required)
 {
     lv_buf text = LV_BUF_INIT;
@@ -234,6 +310,19 @@ int lv_config_load_file(lv_config *c, const char *path, int required)
             }
             *end = '\0';
             snprintf(section, sizeof section, "%s", trim(line + 1));
+            if (strncmp(section, "set ", 4) == 0 || strcmp(section, "set") == 0) {
+                const char *name = trim(section + 3);
+                size_t namelen = strlen(name);
+                if (namelen == 0 || namelen > 64 ||
+                    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != namelen) {
+                    rc = lv_err(LV_ERR_CONFIG, "%s:%d: [set NAME]: a backup set needs a name of letters, digits, "
+                                "'.', '_' and '-' (at most 64)", path, lineno);
+                    break;
+                }
+                memmove(section + 4, name, namelen + 1); /* "set NAME" with one space */
+                section[3] = ' ';
+                continue;
+            }
             if (!known_section(section)) {
                 rc = lv_err(LV_ERR_CONFIG, "%s:%d: unknown section [%s]", path, lineno, section);
                 break;
@@ -247,6 +336,11 @@ int lv_config_load_file(lv_config *c, const char *path, int required)
         }
         *eq = '\0';
         char *key = trim(line), *value = trim(eq + 1);
+        if (strncmp(section, "set ", 4) == 0) {
+            if ((rc = set_add(c, section + 4, key, value, path, lineno)) != LV_OK)
+                break;
+            continue;
+        }
         const lv_opt_def *d = find_in_section(section, key);
         if (!d) {
             rc = lv_err(LV_ERR_CONFIG, "%s:%d: unknown key '%s' in [%s]", path, lineno, key, section);
@@ -391,6 +485,40 @@ void lv_config_show(const lv_config *c, int json, lv_buf *out)
             lv_buf_printf(out, "%-24s %-40s %s\n", name, shown ? shown : "(unset)", s->source);
         }
     }
+    if (json) {
+        lv_json_end(&j);
+        lv_json_key(&j, "sets");
+        lv_json_obj(&j);
+    }
+    const char **sets;
+    size_t nsets = lv_config_sets(c, &sets);
+    for (size_t k = 0; k < nsets; k++) {
+        if (json) {
+            lv_json_key(&j, sets[k]);
+            lv_json_obj(&j);
+        } else {
+            lv_buf_printf(out, "\n[set %s]\n", sets[k]);
+        }
+        for (const char *const *key = lv_set_keys; *key; key++) {
+            const char **v;
+            size_t n = lv_config_set_values(c, sets[k], *key, &v);
+            if (json && n) {
+                lv_json_key(&j, *key);
+                lv_json_arr(&j);
+            }
+            for (size_t i = 0; i < n; i++)
+                if (json)
+                    lv_json_str(&j, v[i]);
+                else
+                    lv_buf_printf(out, "%s = %s\n", *key, v[i]);
+            if (json && n)
+                lv_json_end(&j);
+            free(v);
+        }
+        if (json)
+            lv_json_end(&j);
+    }
+    free(sets);
     if (json) {
         lv_json_end(&j);
         lv_json_end(&j);

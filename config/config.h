@@ -76,4 +76,22 @@ int lv_parse_bool(const char *s, int *out);
 /* Human table or JSON object of every option: name, value (secrets masked), source. */
 void lv_config_show(const lv_config *c, int json, lv_buf *out);
 
+/* Backup sets: `[set NAME]` sections (NAME: letters, digits, '.', '_', '-'; at most 64), each a named
+ * `backup files` job, so that a timer runs `labvault backup files --set NAME` with no other argument.
+ * Keys, each repeatable where a flag is (values are added in order):
+ *   path = PATH            what to back up (repeatable)
+ *   exclude = PATTERN      as --exclude (repeatable)
+ *   tag = TAG              as --tag (repeatable)
+ *   docker-volume = NAME   as --docker-volume
+ *   stop-containers, one-file-system = BOOL
+ *   pre-hook, post-hook = COMMAND
+ * An unknown key, a bad name or a bad boolean is LV_ERR_CONFIG naming FILE:LINE. The set's tags always
+ * include "set:NAME", so snapshots of a set can be found and forgotten as a group. */
+extern const char *const lv_set_keys[];
+int lv_config_set_exists(const lv_config *c, const char *set);
+/* Every value of key in set, in order: *out (malloc'ed, NULL-terminated; free it) and their number. */
+size_t lv_config_set_values(const lv_config *c, const char *set, const char *key, const char ***out);
+/* The names of every set, in file order (malloc'ed, NULL-terminated). */
+size_t lv_config_sets(const lv_config *c, const char ***out);
+
 #endif

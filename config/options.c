@@ -95,6 +95,17 @@ const lv_opt_def lv_options[] = {
      "seconds the scratch PostgreSQL may take to recover and accept queries"},
     {"drill", "checks", "LABVAULT_DRILL_CHECKS", NULL, LV_OPT_PATH, 0, NULL, NULL, 0, 0,
      "file of user checks, one per line: [@DATABASE] EXPECTED | SQL"},
+    {"global", "metrics-file", "LABVAULT_METRICS_FILE", NULL, LV_OPT_PATH, 0, NULL, NULL, 0, 0,
+     "Prometheus textfile written after every command that changes state (node_exporter's textfile collector)"},
+    /* [status]: the limits of `labvault status` (durations; 0 = no limit). */
+    {"status", "max-backup-age", "LABVAULT_STATUS_MAX_BACKUP_AGE", NULL, LV_OPT_STRING, 0, "26h", NULL, 0, 0,
+     "the newest PostgreSQL backup of each cluster may be this old"},
+    {"status", "max-snapshot-age", "LABVAULT_STATUS_MAX_SNAPSHOT_AGE", NULL, LV_OPT_STRING, 0, "26h", NULL, 0, 0,
+     "the newest snapshot of each backup set (or host and paths) may be this old"},
+    {"status", "max-wal-lag", "LABVAULT_STATUS_MAX_WAL_LAG", NULL, LV_OPT_STRING, 0, "15m", NULL, 0, 0,
+     "the oldest WAL file waiting to be archived (with pg-data) may wait this long"},
+    {"status", "max-drill-age", "LABVAULT_STATUS_MAX_DRILL_AGE", NULL, LV_OPT_STRING, 0, "100d", NULL, 0, 0,
+     "the newest drill of each kind may be this old"},
     /* [retention]: forget's policies per kind (docs/retention.md); forget flags override them. */
     {"retention", "files-keep-last", "LABVAULT_RETENTION_FILES_KEEP_LAST", NULL, LV_OPT_STRING, 0, NULL, NULL, 0, 0,
      "file snapshots: keep the N newest"},

@@ -6,7 +6,11 @@
  * writer killed before the rename leaves its temporary: listings skip those, lv_store_temp_list shows
  * them (store.h says when one may be removed).
  * Files are 0600 and directories 0700: a repository holds wrapped keys and encrypted data, and nobody
- * else on the host needs it. The driver keeps no state beyond the root, so it is thread-safe. */
+ * else on the host needs it. Unless the repository directory itself gives its group access (made so by
+ * its owner, e.g. `install -d -m 2770 -g postgres`): then files get the group's read and write bits of
+ * it and directories its bits and setgid, whatever the writer's umask, so that two OS users of one
+ * group (root for file snapshots, postgres for WAL and base backups) can share one repository. The
+ * driver keeps no state beyond the root and these modes, so it is thread-safe. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +29,7 @@
 typedef struct local_store {
     lv_store base; /* first: the lv_store * handed out points here */
     char *root;
+    mode_t file_mode, dir_mode;
 } local_store;
 
 static local_store *L(lv_store *s) { return (local_store *)s; }
@@ -33,7 +38,7 @@ static char *path_of(local_store *l, const char *key) { return lv_xasprintf("%s/
 
 static int local_create(lv_store *s)
 {
-    int rc = lv_mkdir_p(L(s)->root, 0700);
+    int rc = lv_mkdir_p(L(s)->root, L(s)->dir_mode);
     return rc ? lv_err_ctx("cannot create repository directory") : LV_OK;
 }
 
@@ -46,10 +51,10 @@ static int local_put(lv_store *s, const char *key, const void *data, size_t len,
     *slash = '\0';
     /* Parents first (data/ab/); mkdir of an existing directory is a cheap EEXIST. */
     if (access(path, F_OK) != 0)
-        rc = lv_mkdir_p(path, 0700);
+        rc = lv_mkdir_p(path, l->dir_mode);
     *slash = '/';
     if (rc == LV_OK)
-        rc = lv_write_file_atomic(path, data, len, 0600, (flags & LV_PUT_IF_ABSENT) != 0);
+        rc = lv_write_file_atomic(path, data, len, l->file_mode, (flags & LV_PUT_IF_ABSENT) != 0);
     if (rc == LV_ERR_CONFLICT)
         rc = lv_err(LV_ERR_CONFLICT, "%s: %s already exists", s->desc, key);
     else if (rc != LV_OK)
@@ -354,6 +359,13 @@ int lv_local_open(const char *root, lv_store **out)
     l->base.ops = &local_ops;
     l->base.desc = lv_xstrdup(abs);
     l->root = abs;
+    l->file_mode = 0600;
+    l->dir_mode = 0700;
+    struct stat st;
+    if (stat(abs, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0060) == 0060) {
+        l->file_mode |= 0060;
+        l->dir_mode |= (st.st_mode & 0070) | (st.st_mode & S_ISGID);
+    }
     *out = &l->base;
     return LV_OK;
 }

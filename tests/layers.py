@@ -25,7 +25,8 @@ RANKS = {
     "wal": 7,                                     # the WAL archive
     "backup": 8, "restore": 8,                    # the features
     "drills": 9, "retention": 9,                  # features built on the features
-    "cli": 10, "bench": 10,                       # programs
+    "status": 10,                                 # the state of everything: backups, WAL, drills
+    "cli": 11, "bench": 11,                       # programs
 }
 SKIP = {"tests", "docs", "scripts", "contrib", "build", ".git"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^">]+)[">]', re.M)

@@ -91,7 +91,7 @@ int lv_wal_status_add(void *arg, const lv_wal_object *o)
     return LV_OK;
 }
 
-static int collect_pg(const char *pg_data, lv_wal_status *st)
+int lv_wal_status_collect_pg(const char *pg_data, lv_wal_status *st)
 {
     char *dir = lv_xasprintf("%s/pg_wal/archive_status", pg_data);
     lv_wal_ready *ready = NULL;
@@ -135,7 +135,7 @@ int lv_wal_status_collect(lv_repo *r, lv_catalog *cat, const char *pg_data, lv_w
         lv_err_clear();
     }
     if (pg_data && *pg_data)
-        rc = collect_pg(pg_data, st);
+        rc = lv_wal_status_collect_pg(pg_data, st);
     return rc;
 }
 

@@ -57,6 +57,9 @@ typedef struct lv_wal_status {
     char prev_name[LV_WAL_NAME_MAX], prev_sum[LV_WAL_SUM_HEX + 1]; /* internal: conflicts while listing */
 } lv_wal_status;
 
+/* Only PostgreSQL's side: the .ready files waiting in pg_data's archive_status (sets have_pg, ready,
+ * oldest_ready, oldest_ready_age). */
+int lv_wal_status_collect_pg(const char *pg_data, lv_wal_status *st);
 /* cat and pg_data may be NULL. */
 int lv_wal_status_collect(lv_repo *r, lv_catalog *cat, const char *pg_data, lv_wal_status *st);
 /* The repository side, one listed object at a time, in listing order (an lv_wal_list_cb whose arg is a

@@ -1037,6 +1037,33 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
     return 0;
 }
 
+/* A repository directory that gives its group access shares it: files 0660, directories with the root's
+ * group bits and setgid, whatever the writer's umask (postgres runs with 077). A private one stays 0600. */
+static void local_group_modes(const char *tmp)
+{
+    char *shared = lv_xasprintf("%s/shared-repo", tmp), *priv = lv_xasprintf("%s/private-repo", tmp);
+    mkdir(shared, 0700);
+    chmod(shared, 02770);
+    mode_t old = umask(077);
+    lv_store *s = NULL, *p = NULL;
+    int ok = lv_store_open(shared, NULL, &s) == LV_OK && lv_store_open(priv, NULL, &p) == LV_OK &&
+             lv_store_create(p) == LV_OK && lv_store_put(s, "data/ab/obj", "x", 1, 0) == LV_OK &&
+             lv_store_put(p, "data/ab/obj", "x", 1, 0) == LV_OK;
+    umask(old);
+    struct stat f, d, pf, pd;
+    char *sf = lv_xasprintf("%s/data/ab/obj", shared), *sd = lv_xasprintf("%s/data/ab", shared);
+    char *qf = lv_xasprintf("%s/data/ab/obj", priv), *qd = lv_xasprintf("%s/data/ab", priv);
+    ok = ok && stat(sf, &f) == 0 && stat(sd, &d) == 0 && stat(qf, &pf) == 0 && stat(qd, &pd) == 0;
+    tap(ok && (f.st_mode & 07777) == 0660 && (d.st_mode & 07777) == 02770,
+        "local: in a repository directory of mode 2770, objects are 0660 and directories 2770 under umask 077 "
+        "(%o, %o)", ok ? f.st_mode & 07777 : 0, ok ? d.st_mode & 07777 : 0);
+    tap(ok && (pf.st_mode & 07777) == 0600 && (pd.st_mode & 07777) == 0700,
+        "local: in a private one they stay 0600 and 0700");
+    lv_store_close(s);
+    lv_store_close(p);
+    free(shared), free(priv), free(sf), free(sd), free(qf), free(qd);
+}
+
 int main(int argc, char **argv)
 {
     const char *lvl = getenv("LABVAULT_LOG_LEVEL"); /* "info" shows every retry */
@@ -1050,6 +1077,7 @@ int main(int argc, char **argv)
     }
     xml_tests();
     local_tests(tmp);
+    local_group_modes(tmp);
     disk_full(tmp);
     tls_tests(tmp);
     nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
