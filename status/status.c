@@ -8,6 +8,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/sort.h"
 #include "common/timefmt.h"
 #include "catalog/blobs.h"
 #include "catalog/wal.h"
@@ -87,22 +88,45 @@ static void add_pg(acc *a, const lv_pg_backup_info *b)
     note(a, "pg", name, b->time, b->s.bytes);
 }
 
-/* Every backup, oldest first across both kinds (groups are listed in the order they first appear). */
+/* Every backup in manifest order (time, then id) across both kinds: groups are listed in the order they
+ * first appear, and of two backups of one group at the same time the first counts. */
+typedef struct ref {
+    int64_t time;
+    const char *id;
+    const lv_snap_row *snap;
+    const lv_pg_backup_info *pg;
+} ref;
+
+static int cmp_ref(const void *a, const void *b)
+{
+    const ref *x = a, *y = b;
+    if (x->time != y->time)
+        return x->time < y->time ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
 static int collect(lv_catalog *cat, acc *a)
 {
     lv_backups b;
     int rc = lv_backups_get(cat, &b);
-    for (size_t i = 0, j = 0; rc == LV_OK && (i < b.nsnaps || j < b.npgs);) {
-        int snap_first = j == b.npgs || (i < b.nsnaps && (b.snaps[i].time < b.pgs[j].time ||
-                                                          (b.snaps[i].time == b.pgs[j].time &&
-                                                           strcmp(b.snaps[i].id, b.pgs[j].id) < 0)));
-        if (snap_first)
-            add_snapshot(a, &b.snaps[i++]);
+    if (rc != LV_OK)
+        return rc;
+    size_t n = b.nsnaps + b.npgs, k = 0;
+    ref *v = lv_xcalloc(n ? n : 1, sizeof *v);
+    for (size_t i = 0; i < b.nsnaps; i++)
+        v[k++] = (ref){b.snaps[i].time, b.snaps[i].id, &b.snaps[i], NULL};
+    for (size_t i = 0; i < b.npgs; i++)
+        v[k++] = (ref){b.pgs[i].time, b.pgs[i].id, NULL, &b.pgs[i]};
+    lv_sort(v, n, sizeof *v, cmp_ref);
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].snap)
+            add_snapshot(a, v[i].snap);
         else
-            add_pg(a, &b.pgs[j++]);
+            add_pg(a, v[i].pg);
     }
+    free(v);
     lv_backups_free(&b);
-    return rc;
+    return LV_OK;
 }
 
 typedef struct drills_acc {
