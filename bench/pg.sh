@@ -157,7 +157,7 @@ archive_settle() {
 backup_argv() { # TOOL full|incr
   case $1 in
     labvault) cmd=(runuser -u "$osuser" -- env LABVAULT_CONFIG="$mnt/lv.conf" PGHOST="$PGHOST" PGPORT="$PGPORT"
-                   PGUSER=postgres "$lvbin" --log-level info backup pg --type "$2" --pgdata "$pgdir/data") ;;
+                   PGUSER=postgres "$lvbin" --log-level info backup pg --type "$2" --pg-data "$pgdir/data") ;;
     pgbackrest) cmd=(runuser -u "$osuser" -- pgbackrest --config "$mnt/pgbr/pgbackrest.conf" --stanza=bench
                      backup --type "$2") ;;
   esac

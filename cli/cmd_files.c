@@ -137,7 +137,7 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     o->stdin_name = lv_ctx_flag(ctx, "stdin");
     o->tar = lv_ctx_flag(ctx, "from-tar");
     o->docker_volume = lv_ctx_flag(ctx, "docker-volume");
-    o->progress = !ctx->json && isatty(2) && lv_log_get_level() <= LV_LOG_WARN;
+    o->progress = lv_ctx_progress(ctx);
     o->host = lv_ctx_flag(ctx, "host");
     job.pre_hook = lv_ctx_flag(ctx, "pre-hook");
     job.post_hook = lv_ctx_flag(ctx, "post-hook");
@@ -149,7 +149,10 @@ int lv_cmd_backup_files(lv_ctx *ctx)
         rc = lv_err(LV_ERR_USAGE, "--stop-containers needs --docker-volume NAME");
     if (rc == LV_OK && o->docker_volume && (o->npaths || o->stdin_name || o->tar))
         rc = lv_err(LV_ERR_USAGE, "--docker-volume NAME replaces PATH..., --stdin and --from-tar");
-    if (rc == LV_OK && !o->docker_volume && !o->npaths && !o->stdin_name && !o->tar)
+    if (rc == LV_OK && !o->docker_volume && !o->npaths && !o->stdin_name && !o->tar && lv_ctx_flag(ctx, "set"))
+        rc = lv_err(LV_ERR_USAGE, "[set %s] names nothing to back up: give it a path or a docker-volume",
+                    lv_ctx_flag(ctx, "set"));
+    else if (rc == LV_OK && !o->docker_volume && !o->npaths && !o->stdin_name && !o->tar)
         rc = lv_err(LV_ERR_USAGE, "nothing to back up: give PATH..., --docker-volume, --stdin or --from-tar");
     /* Open the repository before anything stops: a wrong passphrase must not cost an outage. */
     if (rc == LV_OK)
@@ -408,7 +411,7 @@ int lv_cmd_restore_files(lv_ctx *ctx)
     o.includes = inc;
     o.overwrite = lv_ctx_flag(ctx, "overwrite") != NULL;
     o.threads = 2 * (int)lv_config_int(ctx->cfg, "s3-concurrency");
-    o.progress = !ctx->json && isatty(2) && lv_log_get_level() <= LV_LOG_WARN && !(tar && strcmp(tar, "-") == 0);
+    o.progress = lv_ctx_progress(ctx) && !(tar && strcmp(tar, "-") == 0);
     lv_restore_stats st;
     /* Ctrl-C or a TERM stops the run at the next file or chunk: cleanup (restarting containers, the post
      * hook, removing incomplete restored files) still happens. */

@@ -156,7 +156,7 @@ static int prune_opts(lv_ctx *ctx, lv_prune_opts *po, char **workdir)
     free(cat);
     po->workdir = *workdir;
     po->dry_run = lv_ctx_flag(ctx, "dry-run") != NULL;
-    po->progress = isatty(STDERR_FILENO) && !ctx->json;
+    po->progress = lv_ctx_progress(ctx);
     return rc;
 }
 
@@ -536,4 +536,46 @@ int lv_cmd_repo_stats(lv_ctx *ctx)
     lv_out("packs: %llu, %s, of which %s unused; prune would reclaim %s now\n", (unsigned long long)res.plan.packs, a,
            b, c);
     return LV_OK;
+}
+
+/* ---- stanza delete ------------------------------------------------------------------------------ */
+
+int lv_cmd_stanza_delete(lv_ctx *ctx)
+{
+    lv_forget_opts o;
+    memset(&o, 0, sizeof o);
+    o.dry_run = lv_ctx_flag(ctx, "dry-run") != NULL;
+    o.wait_s = 60;
+    int rc = parse_int_flag(ctx, "wait", 0, 86400, &o.wait_s);
+    if (rc == LV_OK)
+        rc = parse_safety(ctx, &o.safety_none);
+    if (rc == LV_OK && !o.dry_run && !lv_ctx_flag(ctx, "force"))
+        rc = lv_err(LV_ERR_USAGE, "stanza delete removes every PostgreSQL backup and the whole WAL archive of the "
+                                  "repository: give --force (or --dry-run to see what it would remove)");
+    lv_lock *lock = NULL;
+    if (rc == LV_OK)
+        rc = lv_ctx_open_repo(ctx, LV_CTX_SYNC);
+    if (rc == LV_OK && !o.dry_run)
+        rc = maintenance_lock(ctx, "stanza delete", &lock);
+    lv_forget_result res;
+    memset(&res, 0, sizeof res);
+    if (rc == LV_OK)
+        rc = lv_forget_stanza(ctx->repo, &o, &res);
+    if (rc == LV_OK) {
+        char size[32];
+        lv_human_size(res.wal_bytes, size);
+        if (ctx->json)
+            lv_out("{\"dry_run\":%s,\"backups_removed\":%zu,\"wal_files_removed\":%llu,\"wal_bytes_removed\":%llu}\n",
+                   o.dry_run ? "true" : "false", res.removed, (unsigned long long)res.wal_removed,
+                   (unsigned long long)res.wal_bytes);
+        else
+            lv_out("%s %zu PostgreSQL backups, %llu WAL files (%s) and the stanza%s\n",
+                   o.dry_run ? "would remove" : "removed", res.removed, (unsigned long long)res.wal_removed, size,
+                   o.dry_run ? "" : "; `labvault prune` reclaims the backups' space, and the next `wal push` starts "
+                                    "a new archive");
+    }
+    lv_forget_result_free(&res);
+    if (lock && lv_lock_release(lock) != LV_OK)
+        lv_err_clear();
+    return rc;
 }

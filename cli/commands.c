@@ -76,7 +76,7 @@ static const lv_flag restore_files_flags[] = {
 
 static const lv_flag backup_pg_flags[] = {
     {"type", "full|incr", "full (default) or incr: store only pages changed since the previous backup"},
-    {"pgdata", "DIR", "the cluster's data directory (default: the pg-data option)"},
+    {"pg-data", "DIR", "the cluster's data directory (the [pg] data option; --pgdata still accepted)"},
     {"dbname", "CONNINFO", "libpq connection string (default: pg-host, pg-port, pg-user, pg-database)"},
     {"label", "TEXT", "backup label (default \"labvault\" and the time)"},
     {"no-row-counts", NULL, "do not record per-table row counts (they cost one count(*) per table)"},
@@ -147,6 +147,14 @@ static const lv_flag forget_flags[] = {
     {"dry-run", NULL, "show what would be kept and removed, change nothing"},
     {"force", NULL, "allow a policy that removes every backup of a group, or its newest"},
     PRUNE_FLAGS,
+    {NULL, NULL, NULL},
+};
+
+static const lv_flag stanza_delete_flags[] = {
+    {"force", NULL, "really remove every PostgreSQL backup and the WAL archive"},
+    {"dry-run", NULL, "show what would be removed"},
+    {"safety", "full|none", "none: do not wait for running restores and drills"},
+    {"wait", "SECONDS", "wait this long for running restores and drills (default 60)"},
     {NULL, NULL, NULL},
 };
 
@@ -230,6 +238,12 @@ const lv_cmd lv_commands[] = {
      "stores them in the repository (create-only). Without it, the first `wal push` records them from the "
      "segment's header. WAL from any other cluster is then refused (exit 10).",
      no_flags, lv_cmd_stanza_create},
+    {"stanza delete", "", 0, 0, "give up the PostgreSQL cluster the repository archives: its backups, WAL and stanza",
+     "For a cluster that was decommissioned or created again (initdb: a new system identifier): removes every "
+     "PostgreSQL backup, every archived WAL file and the stanza, after recording the removal (so repo check on "
+     "other hosts does not take it for a loss). File snapshots stay. Needs --force; the next `wal push` starts "
+     "the archive of whichever cluster pushes next; `labvault prune` reclaims the space. See docs/retention.md.",
+     stanza_delete_flags, lv_cmd_stanza_delete},
     {"wal push", "FILE", 1, 1, "archive one WAL file (archive_command = 'labvault wal push %p')",
      "Checks the segment's page header and cluster, compresses, encrypts and stores it as "
      "wal/<timeline>/<name>-<checksum>, records it in the catalog, and exits 0 only once it is durable. The "

@@ -116,6 +116,13 @@ void lv_result_json(lv_buf *out, const char *id, int rc, const char *summary_jso
     lv_buf_append_str(out, "\n");
 }
 
+int lv_ctx_progress(const lv_ctx *ctx)
+{
+    if (ctx->progress >= 0)
+        return ctx->progress;
+    return !ctx->json && isatty(STDERR_FILENO) && lv_log_get_level() <= LV_LOG_WARN;
+}
+
 int lv_ctx_open_store(lv_ctx *ctx)
 {
     if (ctx->store)

@@ -6,7 +6,8 @@
  * Sealed with aad "labvault deletions", compressed. Plaintext, UTF-8 lines:
  *   labvault deletions 1
  *   manifest <64 hex>          a manifest forget removed (one line each)
- *   wal-before <24 hex>        forget expired every WAL file below this segment (any timeline)
+ *   wal-before <24 hex>        forget expired every WAL file below this segment (any timeline); all F:
+ *                              `stanza delete` removed the whole archive, history files included
  * An index object prune replaced needs no record: the index objects prune writes list every index id they
  * supersede, carried forward from the ones they replace (docs/repository-format.md 7.3).
  *

@@ -25,6 +25,7 @@
 #include "snapshot/summary.h"
 #include "wal/archive.h"
 #include "wal/segment.h"
+#include "wal/stanza.h"
 
 /* ---- the policy from the configuration -------------------------------------------------------- */
 
@@ -216,6 +217,15 @@ static int collect_all(lv_catalog *cat, collect *c)
         add_pg(c, &b.pgs[i]);
     lv_backups_free(&b);
     return rc;
+}
+
+/* Oldest first, as the catalog lists manifests (time, then id). */
+static int by_time(const void *a, const void *b)
+{
+    const entry *x = a, *y = b;
+    if (x->it.time != y->it.time)
+        return x->it.time < y->it.time ? -1 : 1;
+    return strcmp(x->it.id, y->it.id);
 }
 
 /* Groups together, the newest first within each. */
@@ -468,4 +478,89 @@ void lv_forget_result_free(lv_forget_result *res)
     }
     free(res->items);
     memset(res, 0, sizeof *res);
+}
+
+/* ---- stanza delete ------------------------------------------------------------------------------- */
+
+static int all_wal_cb(void *arg, const lv_wal_object *o)
+{
+    wal_arg *a = arg;
+    if (a->n == a->cap) {
+        a->cap = a->cap ? 2 * a->cap : 256;
+        a->names = lv_xrealloc(a->names, a->cap * sizeof *a->names);
+    }
+    snprintf(a->names[a->n++], sizeof a->names[0], "%s", o->key);
+    a->bytes += o->stored_size;
+    return LV_OK;
+}
+
+int lv_forget_stanza(lv_repo *r, const lv_forget_opts *o, lv_forget_result *res)
+{
+    memset(res, 0, sizeof *res);
+    lv_forget_opts all = *o;
+    all.files = 0;
+    all.pg = 1;
+    collect c = {.o = &all};
+    lv_backups b;
+    int rc = lv_backups_get(r->cat, &b);
+    for (size_t i = 0; rc == LV_OK && i < b.npgs; i++)
+        add_pg(&c, &b.pgs[i]);
+    lv_backups_free(&b);
+    if (c.n)
+        lv_sort(c.e, c.n, sizeof *c.e, by_time); /* the catalog's order */
+    for (size_t i = 0; i < c.n; i++)
+        c.e[i].it.remove = 1;
+    wal_arg a = {0};
+    if (rc == LV_OK)
+        rc = lv_wal_list(r->store, 0, all_wal_cb, &a);
+    if (rc == LV_OK && !o->dry_run && !o->safety_none) {
+        int w = lv_inflight_wait(r->store, o->self_marker, o->wait_s, res->wal_deferred_by,
+                                 sizeof res->wal_deferred_by);
+        if (w == 1)
+            rc = lv_err(LV_ERR_CONFLICT, "stanza delete: %s is running and may still use the archive: stop it, "
+                        "or wait (--wait SECONDS)", res->wal_deferred_by);
+        else if (w != 0)
+            rc = w;
+    }
+    if (rc == LV_OK && !o->dry_run) {
+        lv_deletions rec = {0};
+        lv_deletions_wal_before(&rec, "FFFFFFFFFFFFFFFFFFFFFFFF");
+        rc = lv_deletions_write(r, &rec);
+        lv_deletions_free(&rec);
+    }
+    if (rc == LV_OK && !o->dry_run)
+        rc = remove_manifests(r, &c, res); /* records the manifests, then deletes them */
+    else if (rc == LV_OK)
+        res->removed = c.n;
+    if (rc == LV_OK && !o->dry_run && a.n) {
+        a.keys = lv_xcalloc(a.n, sizeof *a.keys);
+        for (size_t i = 0; i < a.n; i++)
+            a.keys[i] = a.names[i];
+        rc = lv_store_del_many(r->store, a.keys, a.n);
+        free(a.keys);
+        if (rc != LV_OK)
+            lv_err_ctx("stanza delete: removing the WAL archive");
+    }
+    if (rc == LV_OK && !o->dry_run)
+        rc = lv_store_del(r->store, LV_WAL_STANZA_KEY);
+    if (rc == LV_OK && !o->dry_run) {
+        if (lv_wal_stanza_cache_drop(r->cat, r) != LV_OK)
+            lv_err_clear();
+        rc = lv_catalog_sync(r, NULL);
+    }
+    if (rc == LV_OK) {
+        res->wal_removed = a.n;
+        res->wal_bytes = a.bytes;
+    }
+    free(a.names);
+    res->items = lv_xcalloc(c.n + 1, sizeof *res->items);
+    for (size_t i = 0; i < c.n; i++) {
+        res->items[i] = c.e[i].it;
+        for (size_t k = 0; k < c.e[i].ntags; k++)
+            free(c.e[i].tags[k]);
+        free(c.e[i].tags);
+    }
+    res->n = c.n;
+    free(c.e);
+    return rc;
 }

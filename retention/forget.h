@@ -80,6 +80,15 @@ typedef struct lv_backups {
 } lv_backups;
 int lv_backups_get(lv_catalog *cat, lv_backups *out); /* *out is empty on failure */
 void lv_backups_free(lv_backups *b);
+
+/* `stanza delete`: the cluster the repository archives is given up: every PostgreSQL backup, every WAL
+ * file (history files too) and the stanza are removed, recorded first (repo/deleted.h), so that the next
+ * `wal push` of any cluster starts a new archive. File snapshots stay. Waits for in-flight markers like
+ * the WAL expiry (o->wait_s, o->safety_none; o->self_marker); LV_ERR_LOCKED-like deferral is an error here
+ * (LV_ERR_CONFLICT naming the command that runs), since a half-deleted archive helps nobody. The caller
+ * holds the exclusive maintenance lock. res->removed is the number of backups, res->wal_removed the WAL
+ * files. */
+int lv_forget_stanza(lv_repo *r, const lv_forget_opts *o, lv_forget_result *res);
 void lv_forget_result_free(lv_forget_result *res);
 
 /* Read a policy through get(name), which returns the value of name ("<prefix>keep-daily", ...,

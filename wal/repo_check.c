@@ -249,9 +249,10 @@ static void compare_catalog(wc *w)
         lv_wal_object want;
         if (lv_wal_object_parse(c->key, c->size, &want) != 0)
             continue; /* not a key this build writes */
-        if (want.name.kind != LV_WAL_HISTORY &&
-            lv_deletions_wal_expired(lv_check_deletions(w->ck), want.name.log, want.name.seg))
-            continue; /* expired by forget (deleted/ records it) */
+        const lv_deletions *del = lv_check_deletions(w->ck);
+        if (strcmp(del->wal_before, "FFFFFFFFFFFFFFFFFFFFFFFF") == 0 ||
+            (want.name.kind != LV_WAL_HISTORY && lv_deletions_wal_expired(del, want.name.log, want.name.seg)))
+            continue; /* expired by forget, or the whole archive by stanza delete (deleted/ records it) */
         char prefix[LV_WAL_KEY_MAX];
         snprintf(prefix, sizeof prefix, "wal/%08X/%s-", want.name.tli, want.name.name);
         const lv_wal_object *other = first_with_prefix(w, prefix);

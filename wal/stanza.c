@@ -289,6 +289,13 @@ int lv_wal_stanza_cache_get(lv_catalog *cat, const lv_repo *r, lv_wal_stanza *ou
     return rc;
 }
 
+int lv_wal_stanza_cache_drop(lv_catalog *cat, const lv_repo *r)
+{
+    char key[64];
+    snprintf(key, sizeof key, CACHE_KEY "%s", r->id_hex);
+    return lv_catalog_meta_set(cat, key, ""); /* an empty cache does not parse: unknown */
+}
+
 int lv_wal_stanza_cache_put(lv_catalog *cat, const lv_repo *r, const lv_wal_stanza *s)
 {
     char key[64];

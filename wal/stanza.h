@@ -71,5 +71,7 @@ int lv_wal_stanza_resolve(lv_repo *r, const lv_wal_header *h, const char *name, 
 /* The catalog's cached copy for repository r: get is LV_ERR_NOT_FOUND when not cached. */
 int lv_wal_stanza_cache_get(lv_catalog *cat, const lv_repo *r, lv_wal_stanza *out);
 int lv_wal_stanza_cache_put(lv_catalog *cat, const lv_repo *r, const lv_wal_stanza *s);
+/* Forget the cached stanza (after `stanza delete`: the next push learns the repository's again). */
+int lv_wal_stanza_cache_drop(lv_catalog *cat, const lv_repo *r);
 
 #endif

@@ -10,7 +10,9 @@
 #     holds exactly the rows committed before that point; a point before it is refused naming the
 #     window; repo check --read-data is clean;
 #   - a policy that would remove every backup is refused (exit 2); --force does it; with no backup left
-#     no WAL is expired.
+#     no WAL is expired;
+#   - stanza delete (only with --force) removes the WAL archive and the stanza; check stays clean; a new
+#     cluster then archives and backs up into the same repository.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/walib.sh"
@@ -113,5 +115,21 @@ run lvpg "$w/s3.conf" forget --kind pg --keep-tag nothing-has-this-tag --force -
 is "$rc $(out_field removed)" "0 3" "--force removes them"
 is "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["wal"]["files_removed"])' "$out")" 0 \
   "... and with no backup left, no WAL is expired (the archive is all the cluster has)"
+
+# --- stanza delete: give the cluster up; another cluster then archives into the same repository
+run lvpg "$w/s3.conf" stanza delete
+is "$rc" 2 "stanza delete without --force: exit 2"
+run lvpg "$w/s3.conf" stanza delete --force --json
+is "$rc" 0 "stanza delete --force: exit 0 ${err:+($err)}"
+ok "... removed the WAL archive ($(out_field wal_files_removed) files)" test "$(out_field wal_files_removed)" -gt 0
+run lvpg "$w/s3.conf" wal list --json
+is "$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])))' "$out")" 0 "... wal/ is empty"
+run lvpg "$w/s3.conf" repo check
+is "$rc" 0 "repo check after stanza delete: exit 0 (the removal is recorded) ($(tail -n 1 <<<"$out"))"
+lv_pg_start "archive_mode = on" "archive_command = '$lv --config $w/s3.conf wal push %p'" "wal_level = replica"
+run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --json
+is "$rc" 0 "a new cluster (another system identifier) archives and backs up into the same repository ${err:+($err)}"
+run lvpg "$w/s3.conf" repo check
+is "$rc" 0 "repo check: exit 0"
 
 done_testing
