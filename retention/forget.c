@@ -442,6 +442,22 @@ static int expire_wal(lv_repo *r, const lv_forget_opts *o, collect *c, lv_forget
     return rc;
 }
 
+/* The decisions go to the result; the rest of the collection is freed. */
+static void hand_over(collect *c, lv_forget_result *res)
+{
+    res->items = lv_xcalloc(c->n + 1, sizeof *res->items);
+    for (size_t i = 0; i < c->n; i++) {
+        res->items[i] = c->e[i].it;
+        for (size_t k = 0; k < c->e[i].ntags; k++)
+            free(c->e[i].tags[k]);
+        free(c->e[i].tags);
+    }
+    res->n = c->n;
+    free(c->e);
+    c->e = NULL;
+    c->n = 0;
+}
+
 int lv_forget(lv_repo *r, const lv_forget_opts *o, lv_forget_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -458,15 +474,7 @@ int lv_forget(lv_repo *r, const lv_forget_opts *o, lv_forget_result *res)
         rc = expire_wal(r, o, &c, res);
     if (rc == LV_OK && !o->dry_run)
         rc = lv_catalog_sync(r, NULL); /* the WAL rows of expired files */
-    res->items = lv_xcalloc(c.n + 1, sizeof *res->items);
-    for (size_t i = 0; i < c.n; i++) {
-        res->items[i] = c.e[i].it;
-        for (size_t k = 0; k < c.e[i].ntags; k++)
-            free(c.e[i].tags[k]);
-        free(c.e[i].tags);
-    }
-    res->n = c.n;
-    free(c.e);
+    hand_over(&c, res);
     return rc;
 }
 
@@ -553,14 +561,6 @@ int lv_forget_stanza(lv_repo *r, const lv_forget_opts *o, lv_forget_result *res)
         res->wal_bytes = a.bytes;
     }
     free(a.names);
-    res->items = lv_xcalloc(c.n + 1, sizeof *res->items);
-    for (size_t i = 0; i < c.n; i++) {
-        res->items[i] = c.e[i].it;
-        for (size_t k = 0; k < c.e[i].ntags; k++)
-            free(c.e[i].tags[k]);
-        free(c.e[i].tags);
-    }
-    res->n = c.n;
-    free(c.e);
+    hand_over(&c, res);
     return rc;
 }
