@@ -9,6 +9,7 @@
 
 #include "cli/record.h"
 #include "common/buf.h"
+#include "common/text.h"
 #include "config/config.h"
 #include "catalog/catalog.h"
 #include "maint/rebuild.h"

@@ -128,15 +128,3 @@ void lv_rec_null(lv_rec *r, const char *key)
     if (member(r, key))
         lv_json_null(&r->j);
 }
-
-void lv_human_size(uint64_t v, char out[32])
-{
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double d = (double)v;
-    int i = 0;
-    while (d >= 1024 && i < 4) {
-        d /= 1024;
-        i++;
-    }
-    snprintf(out, 32, i ? "%.1f %s" : "%.0f %s", d, u[i]);
-}

@@ -5,7 +5,8 @@
  * preformatted piece, a flag character), width LV_REC_JSON a JSON-only member (the text shows less). Text
  * columns are separated by the record's separator; width pads them (negative: left-aligned, positive:
  * right-aligned, 0: as is); prec, where taken, cuts a string (ids shown by their first 12 digits). Sizes
- * are numbers in JSON and "1.5 MiB" in text. Strings are written as given: quote names for a terminal
+ * are numbers in JSON and "1.5 MiB" in text (lv_human_size). Strings are written as given: quote names
+ * for a terminal
  * (common/text.h) before passing them. A header line is a record of text-only fields.
  *
  * Wrappers around a list ({"backups": [...], ...}) are the command's: r->j is the JSON writer to use for
@@ -19,6 +20,7 @@
 
 #include "common/buf.h"
 #include "common/json.h"
+#include "common/text.h" /* lv_human_size */
 
 #define LV_REC_JSON INT_MIN
 
@@ -51,7 +53,5 @@ void lv_rec_size(lv_rec *r, const char *key, uint64_t bytes, int width);
 void lv_rec_raw(lv_rec *r, const char *key, const char *json);
 void lv_rec_null(lv_rec *r, const char *key);
 
-/* A byte count for people: "812 B", "1.5 MiB" (binary units, one decimal). */
-void lv_human_size(uint64_t v, char out[32]);
 
 #endif
