@@ -12,6 +12,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 
 /* execvp takes char *const argv[] for historical reasons and never writes to the strings. */
@@ -37,8 +38,7 @@ static int run(char *const argv[], const char *const *env, lv_buf *out, int *sta
     if (pid == 0) {
         /* The child gets default signal handling back: the hook must not inherit our ignored SIGPIPE. */
         signal(SIGPIPE, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
+        lv_interrupt_child();
         int null = open("/dev/null", O_RDONLY);
         if (null >= 0)
             dup2(null, 0);
