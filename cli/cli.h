@@ -131,6 +131,8 @@ int lv_cmd_snapshots(lv_ctx *ctx);
 int lv_cmd_ls(lv_ctx *ctx);
 int lv_cmd_diff(lv_ctx *ctx);
 int lv_cmd_restore_files(lv_ctx *ctx);
+int lv_cmd_find(lv_ctx *ctx);
+int lv_cmd_dump(lv_ctx *ctx);
 /* PostgreSQL backups (cli/cmd_backup_pg.c, cli/cmd_restore_pg.c) */
 int lv_cmd_backup_pg(lv_ctx *ctx);
 int lv_cmd_restore_pg(lv_ctx *ctx);

@@ -66,7 +66,30 @@ static const lv_flag backup_files_flags[] = {
     {NULL, NULL, NULL},
 };
 
+#define SNAPSHOT_FILTER_FLAGS                                                                             \
+    {"host", "HOST", "only snapshots of this host (repeatable)"},                                         \
+    {"tag", "TAG[,TAG]", "only snapshots with every one of these tags (repeatable: any of the groups)"},  \
+    {"path", "PATH", "only snapshots that include this backed-up path (repeatable: all of them)"}
+
+static const lv_flag snapshots_flags[] = {SNAPSHOT_FILTER_FLAGS, {NULL, NULL, NULL}};
+
+static const lv_flag latest_flags[] = {
+    {"host", "HOST", "with latest: the newest snapshot of this host"},
+    {"tag", "TAG[,TAG]", "with latest: the newest snapshot with these tags"},
+    {"path", "PATH", "with latest: the newest snapshot that includes this backed-up path"},
+    {NULL, NULL, NULL},
+};
+
+static const lv_flag find_flags[] = {
+    {"snapshot", "SNAPSHOT", "search only this snapshot (repeatable; default every snapshot, newest first)"},
+    SNAPSHOT_FILTER_FLAGS,
+    {NULL, NULL, NULL},
+};
+
 static const lv_flag restore_files_flags[] = {
+    {"host", "HOST", "with latest: the newest snapshot of this host"},
+    {"tag", "TAG[,TAG]", "with latest: the newest snapshot with these tags"},
+    {"path", "PATH", "with latest: the newest snapshot that includes this backed-up path"},
     {"to", "DIR", "restore into DIR (created; must be empty unless --overwrite)"},
     {"tar", "FILE", "write a pax tar stream to FILE (- for stdout) instead"},
     {"include", "PATH", "restore only this snapshot path and what is below it (repeatable)"},
@@ -282,12 +305,22 @@ const lv_cmd lv_commands[] = {
      "that cannot be read are reported and left out; the snapshot is still committed and the exit code is 9. "
      "See docs/snapshots.md.",
      backup_files_flags, lv_cmd_backup_files},
-    {"snapshots", "", 0, 0, "list the file snapshots", "One line (or JSON object) per snapshot, oldest first.",
-     no_flags, lv_cmd_snapshots},
+    {"snapshots", "", 0, 0, "list the file snapshots",
+     "One line (or JSON object) per snapshot, oldest first; --host, --tag and --path narrow the list.",
+     snapshots_flags, lv_cmd_snapshots},
     {"ls", "SNAPSHOT [PATH]", 1, 2, "list the entries of a snapshot",
      "SNAPSHOT is an id, a unique prefix of one, or latest. Lists PATH (a snapshot path such as /etc/nginx) "
      "and everything below it, or the whole snapshot.",
-     no_flags, lv_cmd_ls},
+     latest_flags, lv_cmd_ls},
+    {"find", "PATTERN...", 1, 64, "find which snapshots hold a file",
+     "Lists every entry of every snapshot (newest first; --snapshot, --host, --tag, --path narrow them) "
+     "that matches one of the shell patterns: a pattern with a '/' against the whole path "
+     "('/etc/nginx/*.conf'), one without against the name ('*.sql'). Exit 1 when nothing matches.",
+     find_flags, lv_cmd_find},
+    {"dump", "SNAPSHOT PATH", 2, 2, "write one file of a snapshot to standard output",
+     "labvault dump latest /etc/fstab > fstab: the file's bytes, each chunk authenticated before it is "
+     "written; a symbolic link gives its target; a directory comes as a tar stream.",
+     latest_flags, lv_cmd_dump},
     {"diff", "SNAPSHOT1 SNAPSHOT2", 2, 2, "show what changed between two snapshots",
      "One line per change: + added, - removed, M content modified, U metadata only, T type changed. "
      "Unchanged subtrees are skipped without being read.",

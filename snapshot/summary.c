@@ -202,3 +202,73 @@ void lv_snap_list_free(lv_snap_row *rows, size_t n)
     }
     free(rows);
 }
+
+static int has_tag(const lv_snap_summary *s, const char *tag, size_t len)
+{
+    for (size_t i = 0; i < s->ntags; i++)
+        if (strlen(s->tags[i]) == len && memcmp(s->tags[i], tag, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every tag of the group "a,b" (empty members ignored). */
+static int has_tag_group(const lv_snap_summary *s, const char *group)
+{
+    for (const char *p = group; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len && !has_tag(s, p, len))
+            return 0;
+        p += len + (p[len] == ',');
+    }
+    return 1;
+}
+
+static size_t trimmed_len(const char *path)
+{
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    return len;
+}
+
+static int has_path(const lv_snap_summary *s, const char *path)
+{
+    size_t len = trimmed_len(path);
+    for (size_t i = 0; i < s->npaths; i++)
+        if (trimmed_len(s->paths[i]) == len && memcmp(s->paths[i], path, len) == 0)
+            return 1;
+    return 0;
+}
+
+int lv_snap_filter_match(const lv_snap_filter *f, const lv_snap_summary *s)
+{
+    if (!f)
+        return 1;
+    int ok = f->nhosts == 0;
+    for (size_t i = 0; !ok && i < f->nhosts; i++)
+        ok = strcmp(s->host, f->hosts[i]) == 0;
+    if (!ok)
+        return 0;
+    ok = f->ntags == 0;
+    for (size_t i = 0; !ok && i < f->ntags; i++)
+        ok = has_tag_group(s, f->tags[i]);
+    for (size_t i = 0; ok && i < f->npaths; i++)
+        ok = has_path(s, f->paths[i]);
+    return ok;
+}
+
+const char *lv_snap_filter_text(const lv_snap_filter *f)
+{
+    static char text[1024];
+    text[0] = '\0';
+    if (!f)
+        return text;
+    const char *const *lists[] = {f->hosts, f->tags, f->paths};
+    const size_t counts[] = {f->nhosts, f->ntags, f->npaths};
+    const char *names[] = {"host", "tag", "path"};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < counts[k]; i++)
+            snprintf(text + strlen(text), sizeof text - strlen(text), "%s--%s %s", text[0] ? " " : "", names[k],
+                     lists[k][i]);
+    return text;
+}

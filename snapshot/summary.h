@@ -50,4 +50,15 @@ typedef struct lv_snap_row {
 int lv_snap_list(lv_catalog *c, lv_snap_row **out, size_t *n);
 void lv_snap_list_free(lv_snap_row *rows, size_t n);
 
+/* Which snapshots a listing, a search or "latest" means (restic's --host, --tag, --path). A snapshot
+ * matches when its host is one of hosts, it has every tag of one of tags (each a group "a,b"), and its
+ * paths include every one of paths (trailing slashes ignored); an empty list allows anything. */
+typedef struct lv_snap_filter {
+    const char *const *hosts, *const *tags, *const *paths;
+    size_t nhosts, ntags, npaths;
+} lv_snap_filter;
+int lv_snap_filter_match(const lv_snap_filter *f, const lv_snap_summary *s);
+/* "--host h, --tag t" for messages ("" for no filter); static buffer. */
+const char *lv_snap_filter_text(const lv_snap_filter *f);
+
 #endif
