@@ -68,6 +68,23 @@ static void summary(const lv_bk *b, const char *host, lv_buf *out)
         lv_json_key(&j, "docker_volume");
         lv_json_str(&j, o->docker_volume);
     }
+    if (o->compose_project) {
+        lv_json_key(&j, "compose_project");
+        lv_json_str(&j, o->compose_project);
+    }
+    if (o->nvolumes) {
+        lv_json_key(&j, "docker_volumes");
+        lv_json_arr(&j);
+        for (size_t i = 0; i < o->nvolumes; i++) {
+            lv_json_obj(&j);
+            lv_json_key(&j, "name");
+            lv_json_str(&j, o->volumes[i].name);
+            lv_json_key(&j, "path");
+            lv_json_str(&j, o->volumes[i].path);
+            lv_json_end(&j);
+        }
+        lv_json_end(&j);
+    }
     struct {
         const char *k;
         uint64_t v;

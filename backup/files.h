@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backup/docker.h"
 #include "crypto/crypto.h"
 #include "repo/repo.h"
 
@@ -44,7 +45,10 @@ typedef struct lv_backup_opts {
     int one_file_system;           /* do not descend into other file systems (mount points stay, empty) */
     const char *stdin_name;        /* store standard input as the file NAME instead of paths */
     const char *tar;               /* store the contents of this tar archive ("-" = stdin) instead */
-    const char *docker_volume;     /* recorded in the summary */
+    const char *docker_volume;     /* recorded in the summary (--docker-volume) */
+    const char *compose_project;   /* recorded in the summary (--compose-project) */
+    const lv_docker_volume *volumes; /* docker volumes whose mount points are among paths: recorded in the */
+    size_t nvolumes;               /* summary as docker_volumes, [{"name", "path"}] */
     const char *host;              /* recorded in the summary */
     int64_t time_us;               /* the snapshot's time (restic's --time); 0 = when it ends */
     int progress;                  /* print progress on stderr (a terminal) */

@@ -12,6 +12,7 @@
 
 #include "backup/fcache.h"
 #include "backup/files.h"
+#include "backup/docker.h"
 #include "backup/hooks.h"
 #include "cli/cli.h"
 #include "common/error.h"
@@ -152,11 +153,11 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     size_t ntags = lv_ctx_flag_all(ctx, "tag", &tags), nex = lv_ctx_flag_all(ctx, "exclude", &ex_flags);
     size_t nexf = lv_ctx_flag_all(ctx, "exclude-file", &ex_files), nall = 0;
     lv_buf ex_store = LV_BUF_INIT, out = LV_BUF_INIT;
-    char *volume_path = NULL, **stopped = NULL;
-    size_t nstopped = 0;
+    lv_docker dk = LV_DOCKER_INIT;
     const char *volume = lv_ctx_flag(ctx, "docker-volume"), *pre = lv_ctx_flag(ctx, "pre-hook");
-    const char *post = lv_ctx_flag(ctx, "post-hook");
-    const char *paths_one[1];
+    const char *project = lv_ctx_flag(ctx, "compose-project"), *post = lv_ctx_flag(ctx, "post-hook");
+    const char **paths = NULL;
+    char *project_tag = NULL;
     lv_backup_opts o;
     memset(&o, 0, sizeof o);
     lv_backup_result res;
@@ -188,12 +189,25 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     const char *when = lv_ctx_flag(ctx, "time");
     if (rc == LV_OK && when && lv_time_parse(when, 1, &o.time_us) != 0)
         rc = lv_err(LV_ERR_USAGE, "--time '%s': expected 'YYYY-MM-DD HH:MM:SS' (local time, or UTC with Z)", when);
-    if (rc == LV_OK && lv_ctx_flag(ctx, "stop-containers") && !volume)
-        rc = lv_err(LV_ERR_USAGE, "--stop-containers needs --docker-volume NAME");
-    if (rc == LV_OK && volume && (o.npaths || o.stdin_name || o.tar))
-        rc = lv_err(LV_ERR_USAGE, "--docker-volume NAME replaces PATH..., --stdin and --from-tar");
-    if (rc == LV_OK && !volume && !o.npaths && !o.stdin_name && !o.tar)
-        rc = lv_err(LV_ERR_USAGE, "nothing to back up: give PATH..., --docker-volume, --stdin or --from-tar");
+    if (rc == LV_OK && lv_ctx_flag(ctx, "stop-containers") && !volume && !project)
+        rc = lv_err(LV_ERR_USAGE, "--stop-containers needs --docker-volume NAME (--compose-project stops its "
+                    "containers anyway)");
+    if (rc == LV_OK && volume && project)
+        rc = lv_err(LV_ERR_USAGE, "--docker-volume and --compose-project: give one of them");
+    if (rc == LV_OK && (volume || project) && (o.stdin_name || o.tar))
+        rc = lv_err(LV_ERR_USAGE, "--%s backs up directories: it does not go with --stdin or --from-tar",
+                    volume ? "docker-volume" : "compose-project");
+    if (rc == LV_OK && !volume && !project && !o.npaths && !o.stdin_name && !o.tar)
+        rc = lv_err(LV_ERR_USAGE, "nothing to back up: give PATH..., --docker-volume, --compose-project, --stdin "
+                    "or --from-tar");
+    if (rc == LV_OK && project) {
+        /* Like set:NAME for a set: the project's snapshots are found and kept as a group. */
+        project_tag = lv_xasprintf("compose:%s", project);
+        tags = lv_xrealloc(tags, (ntags + 1) * sizeof *tags);
+        tags[ntags++] = project_tag;
+        o.tags = tags;
+        o.ntags = ntags;
+    }
     /* Open the repository before anything stops: a wrong passphrase must not cost an outage. */
     if (rc == LV_OK)
         rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
@@ -207,13 +221,21 @@ int lv_cmd_backup_files(lv_ctx *ctx)
         const char *env[] = {"LABVAULT_HOOK=pre", NULL};
         rc = hook_rc = lv_hook_run("pre-hook", pre, env);
     }
-    if (rc == LV_OK && volume) {
-        rc = lv_docker_mountpoint(volume, &volume_path);
-        if (rc == LV_OK && lv_ctx_flag(ctx, "stop-containers"))
-            rc = lv_docker_stop_users(volume, &stopped, &nstopped);
-        paths_one[0] = volume_path;
-        o.paths = paths_one;
-        o.npaths = 1;
+    if (rc == LV_OK && (volume || project)) {
+        rc = volume ? lv_docker_add_volume(&dk, volume) : lv_docker_add_project(&dk, project);
+        if (rc == LV_OK && (project || lv_ctx_flag(ctx, "stop-containers")))
+            rc = lv_docker_stop(&dk);
+        /* The volumes' mount points, after any PATHs given too (a project's bind mounts, say). */
+        paths = lv_xcalloc(o.npaths + dk.nvols + 1, sizeof *paths);
+        for (size_t i = 0; i < o.npaths; i++)
+            paths[i] = o.paths[i];
+        for (size_t i = 0; i < dk.nvols; i++)
+            paths[o.npaths + i] = dk.vols[i].path;
+        o.paths = paths;
+        o.npaths += dk.nvols;
+        o.compose_project = project;
+        o.volumes = dk.vols;
+        o.nvolumes = dk.nvols;
     }
     if (rc == LV_OK && lv_backup_interrupt)
         rc = lv_err(LV_ERR_INTERRUPTED, "interrupted before the backup started");
@@ -222,8 +244,8 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     char saved_msg[1024];
     snprintf(saved_msg, sizeof saved_msg, "%s", lv_errmsg());
     /* Whatever happened: containers we stopped start again, and the post hook runs. */
-    if (nstopped)
-        start_rc = lv_docker_start(stopped, nstopped);
+    if (dk.nstopped)
+        start_rc = lv_docker_start(&dk);
     if (start_rc != LV_OK)
         lv_error("%s", lv_errmsg());
     post_rc = run_post(post, rc, res.id);
@@ -253,8 +275,9 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     out_flush(&out);
 out:
     free(res.summary);
-    lv_docker_ids_free(stopped, nstopped);
-    free(volume_path);
+    lv_docker_free(&dk);
+    free(paths);
+    free(project_tag);
     free(tags);
     free(ex_flags);
     free(ex_files);

@@ -55,11 +55,11 @@ rundir() {
 }
 RUN=$(rundir)
 
-alive() {
-  local state
-  [[ -r /proc/$1/stat ]] || return 1
-  state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) || return 1
-  [[ -n $state && $state != Z && $state != X ]]
+alive() { # builtins only: the sweep below asks it of every process
+  local line
+  { IFS= read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+  line=${line##*) }
+  [[ -n $line && ${line:0:1} != Z && ${line:0:1} != X ]]
 }
 
 # names_us PID: its command line names this engine's data root or run directory.
@@ -87,25 +87,22 @@ dk() { DOCKER_HOST=unix://$RUN/docker.sock docker "$@"; }
 # Processes of this engine that outlived dockerd: containerd and its shims (their command lines name the run
 # directory) and the containers' processes (their cgroup names one of this engine's container ids).
 leftovers() {
-  local ids=() p id
+  local ids=() p re= cg
   if [[ -d $DIR/data/containers ]]; then
     for p in "$DIR"/data/containers/*/; do
       [[ -d $p ]] && ids+=("$(basename "$p")")
     done
   fi
+  ((${#ids[@]} == 0)) || re="/($(IFS='|'; echo "${ids[*]}"))"
+  # Builtins only in this loop: it visits every process.
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
     alive "$p" || continue
-    if names_us "$p"; then
+    cg=
+    [[ -z $re ]] || { IFS= read -r -d '' cg <"/proc/$p/cgroup"; } 2>/dev/null || true
+    if names_us "$p" || [[ -n $re && $cg =~ $re ]]; then
       printf '%s\n' "$p"
-      continue
     fi
-    for id in "${ids[@]}"; do
-      if grep -qF "/$id" "/proc/$p/cgroup" 2>/dev/null; then
-        printf '%s\n' "$p"
-        break
-      fi
-    done
   done
 }
 
