@@ -150,8 +150,13 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res)
     if (r->cat)
         rc = lv_fcache_open(r->cat, b.start_ns, &b.fc);
 
+    for (size_t i = 0; i < o->npaths; i++)
+        lv_info("backing up %s", o->paths[i]);
     if (rc == LV_OK)
         rc = o->stdin_name ? lv_bk_stdin(&b, &root) : o->tar ? lv_bk_tar(&b, &root) : lv_bk_walk_paths(&b, &root);
+    lv_info("read: %llu new, %llu changed, %llu unchanged files (the files cache)",
+            (unsigned long long)b.st.files_new, (unsigned long long)b.st.files_changed,
+            (unsigned long long)b.st.files_unchanged);
     if (rc == LV_OK && b.fc)
         rc = lv_fcache_flush(b.fc, 1);
     if (rc == LV_OK)

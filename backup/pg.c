@@ -74,15 +74,15 @@ static int check_pgdata(run *u)
 {
     const char *given = u->o->pgdata;
     if (!given || !*given)
-        return lv_err(LV_ERR_CONFIG, "backup pg needs the data directory: --pgdata DIR (or [pg] data)");
+        return lv_err(LV_ERR_CONFIG, "backup pg needs the data directory: --pg-data DIR (or [pg] data)");
     if (!realpath(given, u->pgdata))
-        return lv_err(LV_ERR_CONFIG, "pgdata %s: %s", given, strerror(errno));
+        return lv_err(LV_ERR_CONFIG, "pg-data %s: %s", given, strerror(errno));
     char *v = lv_xasprintf("%s/PG_VERSION", u->pgdata);
     struct stat st;
     int ok = stat(v, &st) == 0 && S_ISREG(st.st_mode);
     free(v);
     if (!ok)
-        return lv_err(LV_ERR_CONFIG, "pgdata %s is not a PostgreSQL data directory (no PG_VERSION)", given);
+        return lv_err(LV_ERR_CONFIG, "pg-data %s is not a PostgreSQL data directory (no PG_VERSION)", given);
     return LV_OK;
 }
 
@@ -101,7 +101,7 @@ static int check_cluster(run *u)
     if (!realpath(i->data_directory, server))
         snprintf(server, sizeof server, "%s", i->data_directory);
     if (strcmp(server, u->pgdata) != 0)
-        return lv_err(LV_ERR_CONFLICT, "pgdata %s is not the data directory of the PostgreSQL server labvault "
+        return lv_err(LV_ERR_CONFLICT, "pg-data %s is not the data directory of the PostgreSQL server labvault "
                       "connected to (%s)", u->pgdata, server);
     lv_wal_stanza st;
     int rc = lv_wal_stanza_get(u->r, &st);

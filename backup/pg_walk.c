@@ -190,7 +190,7 @@ static int walk_dir(walker *w, int depth)
     if (!d) {
         int e = errno;
         int rc = e == ENOENT && depth > 0 ? LV_OK
-                 : depth == 0 ? lv_err(LV_ERR_CONFIG, "pgdata %s: cannot open the directory: %s", abs, strerror(e))
+                 : depth == 0 ? lv_err(LV_ERR_CONFIG, "pg-data %s: cannot open the directory: %s", abs, strerror(e))
                               : lv_err_errno(e, "cannot open directory %s", abs);
         free(abs);
         return rc;

@@ -259,6 +259,7 @@ static int do_file(lv_bk *b, int dfd, const char *name, const char *path, struct
             lv_warn("%s changed while it was read: the snapshot has the bytes as they were read", path);
         n->size = size;
         kind = known ? 1 : 0;
+        lv_debug("%s %s", kind ? "changed" : "new", path); /* -vv lists what was read */
         int64_t last = ns(&st2.st_mtim) > ns(&st2.st_ctim) ? ns(&st2.st_mtim) : ns(&st2.st_ctim);
         if (b->fc && !changed && size == (uint64_t)st2.st_size && last + LV_FCACHE_RACY_NS <= started) {
             lv_fcache_key k2 = {(uint64_t)st2.st_dev, (uint64_t)st2.st_ino, (uint64_t)st2.st_size,

@@ -2,14 +2,15 @@
 # bench/pg.sh: PostgreSQL base backups, labvault against pgBackRest (Debian's 2.45), on the same cluster in
 # the same run. Measured for each tool:
 #   full backup | incremental backup after a fixed pgbench run | stored size of both | restore | peak RSS
-#   and labvault's full backup without its row counts (--no-row-counts), which pgBackRest does not do
+#   and labvault's full backup without its row counts (--no-row-counts), which pgBackRest does not do;
+#   then expiry (see expire_phase): the three oldest backups and their WAL, time and bytes freed
 # Settings (the issue's): pgBackRest compress-type=zst, compress-level=3, process-max=2, encrypted
 # (aes-256-cbc) like labvault (zstd 3, AES-256-GCM); both archive WAL through one archive_command.
 # Data: pgbench scale LV_BENCH_SCALE (100: about 1.5 GiB, which compresses about 20:1 because pgbench's filler
 # columns are blank) plus LV_BENCH_RANDOM_MIB of incompressible bytea (default 256), so that compression does
 # not flatter every figure (/work/shared/research/benchmarking-here.md).
-# Method (same as bench/files.sh): the cluster and both repositories live on a journaled ext4 image mounted
-# from a sparse file; each timed command is preceded by sync and a pause; the order of the tools rotates
+# Method (bench/lib.sh, as bench/files.sh): the cluster and both repositories live on a journaled ext4 image
+# mounted from a sparse file; each timed command is preceded by sync and a pause; the order of the tools rotates
 # between repetitions; each repetition starts with fresh repositories; figures are medians of the
 # repetitions from /usr/bin/time (wall, user, system, max RSS). Restores write a data directory only (no
 # recovery run): labvault `restore pg --target-immediate`, pgBackRest `restore --type=immediate`.
@@ -18,7 +19,8 @@
 # Knobs: LABVAULT_BIN (build/cli/labvault), LV_BENCH_SCALE (100), LV_BENCH_RANDOM_MIB (256), LV_BENCH_RUNS (3),
 #        LV_BENCH_PAUSE (6), LV_BENCH_PGBENCH_SMALL_TX (2000 transactions before the first incremental),
 #        LV_BENCH_PGBENCH_TX (20000 more before the second incremental),
-#        LV_BENCH_KEEP=1 keeps WORKDIR, LV_BENCH_LOOP_DIO=0 leaves the loop device cached.
+#        LV_BENCH_KEEP=1 keeps WORKDIR, LV_BENCH_LOOP_DIO=0 leaves the loop device cached,
+#        LV_BENCH_EXPIRE=0 skips the expiry phase.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,10 +32,10 @@ runs=${LV_BENCH_RUNS:-3}
 pause=${LV_BENCH_PAUSE:-6}
 txs=${LV_BENCH_PGBENCH_TX:-20000}
 small_txs=${LV_BENCH_PGBENCH_SMALL_TX:-2000}
+expire=${LV_BENCH_EXPIRE:-1}
 lvbin=$(readlink -f "${LABVAULT_BIN:-$root/build/cli/labvault}")
 bindir=/usr/lib/postgresql/15/bin
-say() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { say "error: $*"; exit 1; }
+. "$here/lib.sh"
 
 ((EUID == 0)) || die "needs root (loop mount of the benchmark file system)"
 [[ -x $lvbin ]] || die "labvault not found at $lvbin (set LABVAULT_BIN)"
@@ -47,26 +49,10 @@ results=$work/results.tsv
 pgdir=$mnt/pg
 cleanup() {
   "$root/tests/harness/pg.sh" stop "$pgdir" immediate >/dev/null 2>&1 || true
-  if mountpoint -q "$mnt" 2>/dev/null; then umount "$mnt" || say "could not unmount $mnt"; fi
-  rm -f "$img"
-  [[ -n ${LV_BENCH_KEEP:-} ]] || rm -rf "$mnt"
+  bench_unmount "$img" "$mnt"
 }
 trap cleanup EXIT
-rm -f "$img"
-truncate -s 40G "$img"
-mkfs.ext4 -q -F "$img"
-mkdir -p "$mnt"
-mount -o loop "$img" "$mnt"
-# The loop device reads and writes its backing file with direct I/O, as a disk would; otherwise every block
-# is cached twice (in the image's file system and in the backing file's), and the second copy pays this
-# VM's first-touch cost of fresh memory in the loop's kernel thread, adding noise to every figure.
-# LV_BENCH_LOOP_DIO=0 keeps the default (cached) loop.
-if [[ ${LV_BENCH_LOOP_DIO:-1} == 1 ]]; then
-  losetup --direct-io=on "$(findmnt -no SOURCE "$mnt")" || say "the loop device refused direct I/O: cached"
-fi
-dumpe2fs -h "$(findmnt -no SOURCE "$mnt")" 2>/dev/null | grep -q has_journal || die "the image has no journal"
-chmod 755 "$mnt"
-say "work area: journaled ext4 on $img at $mnt (loop direct I/O: $(cat /sys/block/"$(basename "$(findmnt -no SOURCE "$mnt")")"/loop/dio 2>/dev/null || echo '?'))"
+bench_mount "$img" "$mnt" 40960 "${LV_BENCH_LOOP_DIO:-1}"
 
 # ---------------------------------------------------------------------------------------- cluster
 osuser=${LV_TEST_PG_OSUSER:-labvault-test}
@@ -119,8 +105,11 @@ as_pg "$bindir/pgbench" -q -i -s "$scale" postgres >/dev/null 2>&1
 as_pg "$bindir/psql" -qX -v ON_ERROR_STOP=1 -c "CREATE TABLE blobs(id int, b bytea);
   ALTER TABLE blobs ALTER b SET STORAGE EXTERNAL;
   INSERT INTO blobs SELECT g, decode(string_agg(lpad(to_hex((random() * 4294967295)::bigint), 8, '0'), ''), 'hex')
-    FROM generate_series(1, $random_mib * 8) g, generate_series(1, 32768) x GROUP BY g;
-  CHECKPOINT;" >/dev/null
+    FROM generate_series(1, $random_mib * 8) g, generate_series(1, 32768) x GROUP BY g;" \
+  -c "VACUUM ANALYZE blobs" -c "CHECKPOINT" >/dev/null
+# (pgbench -i vacuums its tables; the vacuum of blobs would otherwise come from autovacuum at some moment
+# of the runs, writing its pages' hint bits to the WAL - 16 MiB of random page images per 16 MiB of data -
+# inside whichever backup or expiry window it falls.)
 dbsize=$(as_pg "$bindir/psql" -qAtX -c "SELECT sum(pg_database_size(oid)) FROM pg_database")
 say "cluster: $((dbsize / 1048576)) MiB"
 
@@ -157,7 +146,7 @@ archive_settle() {
 backup_argv() { # TOOL full|incr
   case $1 in
     labvault) cmd=(runuser -u "$osuser" -- env LABVAULT_CONFIG="$mnt/lv.conf" PGHOST="$PGHOST" PGPORT="$PGPORT"
-                   PGUSER=postgres "$lvbin" --log-level info backup pg --type "$2" --pgdata "$pgdir/data") ;;
+                   PGUSER=postgres "$lvbin" --log-level info backup pg --type "$2" --pg-data "$pgdir/data") ;;
     pgbackrest) cmd=(runuser -u "$osuser" -- pgbackrest --config "$mnt/pgbr/pgbackrest.conf" --stanza=bench
                      backup --type "$2") ;;
   esac
@@ -173,25 +162,12 @@ restore_argv() { # TOOL TARGET
 }
 
 measure() { # RUN TOOL PHASE CMD...
-  local run=$1 tool=$2 phase=$3 t
-  shift 3
-  sync
-  sleep "$pause"
-  t=$(mktemp)
-  if ! /usr/bin/time -f '%e\t%U\t%S\t%M' -o "$t" "$@" >"$work/last.out" 2>&1; then
-    cat "$work/last.out" >&2
-    die "$tool $phase failed: $*"
-  fi
-  printf '%s\t%s\t%s\t%s\n' "$run" "$tool" "$phase" "$(tail -1 "$t")" >>"$results"
-  say "run $run $tool $phase: $(tail -1 "$t" | cut -f1) s, $(($(tail -1 "$t" | cut -f4) / 1024)) MiB"
+  bench_measure "$1" "$2" "$3" "$mnt" "${@:4}"
   # labvault's own phase times (backup pg logs them at level info), to see where a slow run lost time
   local phases
   phases=$(sed -n 's/.* info: \(.*\): \([0-9.]*\) s (.*/\1 \2 s/p' "$work/last.out" | paste -sd ';' -)
   [[ -z $phases ]] || say "  phases: $phases"
-  rm -f "$t"
 }
-
-record() { printf '%s\t%s\t%s\t%s\t0\t0\t0\n' "$@" >>"$results"; } # RUN TOOL PHASE VALUE
 
 # Bytes a tool's backups (not its WAL archive) hold: pgBackRest's backup/ directory, labvault's data/,
 # index/ and manifests/ (wal/ excluded). Directories not created yet count 0.
@@ -208,11 +184,114 @@ backup_bytes() {
 record_growth() {
   local now
   now=$(backup_bytes "$2")
-  record "$1" "$2" "$3" $((now - ${last_size[$2]:-0}))
+  bench_record "$1" "$2" "$3" $((now - ${last_size[$2]:-0}))
   last_size[$2]=$now
 }
 
-printf 'run\ttool\tphase\twall\tuser\tsys\tmaxrss_kib\n' >"$results"
+# ---------------------------------------------------------------------------------------- expiry
+# After the run's full and two incrementals (and the restore): a second full and an incremental on top of
+# it, with pgbench before each (not timed); then each tool expires the three oldest backups (the first full
+# and its two incrementals) and the WAL archived before the second full began: pgBackRest `expire
+# --repo1-retention-full=1` (its archive retention follows: WAL from the oldest kept full's start), labvault
+# `forget --kind pg` of the same three by id, `--prune`. Measured: the time of that one command, and the
+# repository's bytes (backups and WAL archive) before it and how many fewer after it (see freed).
+lv_oldest3() { # the ids of labvault's three oldest backups (there must be five)
+  lv --json backups | python3 -c '
+import json, sys
+b = json.load(sys.stdin)["backups"]
+lsn = lambda s: int(s.split("/")[0], 16) << 32 | int(s.split("/")[1], 16)
+assert len(b) == 5, "labvault has %d backups, expected 5" % len(b)
+print(" ".join(x["id"] for x in sorted(b, key=lambda x: lsn(x["stop_lsn"]))[:3]))'
+}
+br_backups() { # the labels of pgBackRest's backups, oldest first
+  br --output=json info | python3 -c '
+import json, sys
+print(" ".join(b["label"] for b in json.load(sys.stdin)[0]["backup"]))'
+}
+# WAL_SEGMENT_OF_OLDEST_BACKUP FIRST_WAL_KEPT of each tool: after expiry they must be equal (each tool keeps
+# the WAL from its own oldest kept backup's start; the two differ by the segments between the two tools'
+# backups, which run one after the other).
+br_wal() {
+  br --output=json info | python3 -c '
+import json, sys
+s = json.load(sys.stdin)[0]
+print(s["backup"][0]["archive"]["start"], s["archive"][0]["min"])'
+}
+lv_wal() { # (16 MiB segments, the harness's)
+  local first
+  first=$(lv --json wal status | python3 -c '
+import json, sys
+print(min(t["first"] for t in json.load(sys.stdin)["timelines"]))')
+  lv --json backups | python3 -c '
+import json, sys
+b = min(json.load(sys.stdin)["backups"], key=lambda b: int(b["start_lsn"].split("/")[0], 16) << 32 | int(b["start_lsn"].split("/")[1], 16))
+hi, lo = (int(x, 16) for x in b["start_lsn"].split("/"))
+print("%08X%08X%08X" % (b["timeline"], hi, lo >> 24), sys.argv[1])' "$first"
+}
+# freed RUN TOOL BEFORE AFTER: from two listings of a repository (find -printf '%s %P'), record its bytes
+# before, and how many fewer it holds after, in all and in its WAL archive. WAL files that were not there
+# before are left out of the second count: the archiver may push a segment meanwhile, and an expiry never
+# writes one (whereas prune writes new packs and index objects, which count).
+freed() {
+  python3 - "$@" >>"$results" <<'PY'
+import sys
+run, tool, before, after = sys.argv[1:5]
+def listing(path):
+    return {name: int(size) for size, name in (line.rstrip('\n').split(' ', 1) for line in open(path))}
+b, a = listing(before), listing(after)
+wal = 'wal/' if tool == 'labvault' else 'archive/'
+a = {n: v for n, v in a.items() if n in b or not n.startswith(wal)}
+total = lambda d, only_wal=False: sum(v for n, v in d.items() if n.startswith(wal) or not only_wal)
+for phase, v in (('expire_before', total(b)), ('expire_freed', total(b) - total(a)),
+                 ('expire_wal_freed', total(b, True) - total(a, True))):
+    print('%s\t%s\t%s\t%d\t0\t0\t0' % (run, tool, phase, v))
+PY
+}
+expire_phase() { # RUN
+  local run=$1 phase n type t ids w
+  for phase in full2 incr3; do
+    n=$txs type=full
+    [[ $phase == incr3 ]] && n=$small_txs type=incr
+    say "pgbench: $n transactions"
+    as_pg "$bindir/pgbench" -n -c 2 -t $((n / 2)) postgres >/dev/null 2>&1
+    as_pg "$bindir/psql" -qAtX -c "CHECKPOINT" >/dev/null
+    for t in "${order[@]}"; do
+      backup_argv "$t" "$type"
+      "${cmd[@]}" >"$work/last.out" 2>&1 || { cat "$work/last.out" >&2; die "$t $phase failed"; }
+    done
+  done
+  archive_settle # nothing writes into either repository while they are measured
+  read -r -a ids <<<"$(lv_oldest3)"
+  read -r -a br_before <<<"$(br_backups)"
+  ((${#br_before[@]} == 5)) || die "pgBackRest has ${#br_before[@]} backups, expected 5"
+  say "expiring labvault ${ids[*]} and pgBackRest ${br_before[*]:0:3}"
+  for t in "${order[@]}"; do
+    find "$mnt/repo-$t" -type f -printf '%s %P\n' >"$work/before-$t"
+    case $t in
+      labvault) cmd=(runuser -u "$osuser" -- env LABVAULT_CONFIG="$mnt/lv.conf" "$lvbin" forget --kind pg
+                     "${ids[@]}" --prune) ;;
+      pgbackrest) cmd=(runuser -u "$osuser" -- pgbackrest --config "$mnt/pgbr/pgbackrest.conf" --stanza=bench
+                       expire --repo1-retention-full=1) ;;
+    esac
+    measure "$run" "$t" expire "${cmd[@]}"
+    find "$mnt/repo-$t" -type f -printf '%s %P\n' >"$work/after-$t"
+    freed "$run" "$t" "$work/before-$t" "$work/after-$t"
+    say "  $t: $(tail -3 "$results" | awk -F'\t' '{ v[NR] = $4 / 1048576 } END {
+      printf "%.1f MiB before, %.1f MiB freed (WAL %.1f MiB)", v[1], v[2], v[3] }')"
+  done
+  # Both kept the two newest backups and the WAL from the start of the oldest of them on (not timed).
+  read -r -a br_after <<<"$(br_backups)"
+  [[ "${br_after[*]}" == "${br_before[*]:3:2}" ]] || die "pgBackRest kept ${br_after[*]}, expected ${br_before[*]:3:2}"
+  lv --json backups | grep -q "${ids[0]}" && die "labvault still lists ${ids[0]}"
+  for t in labvault pgbackrest; do
+    if [[ $t == labvault ]]; then read -r -a w <<<"$(lv_wal)"; else read -r -a w <<<"$(br_wal)"; fi
+    [[ ${w[0]} == "${w[1]}" ]] || die "$t kept WAL from ${w[1]}, but its oldest kept backup starts in ${w[0]}"
+    say "  $t kept 2 backups and the WAL from ${w[1]} on (the oldest kept backup's start)"
+  done
+  say "  labvault repo stats: $(lv repo stats | tail -1)"
+}
+
+bench_results_header
 tools=(labvault pgbackrest)
 for ((run = 1; run <= runs; run++)); do
   k=$((run % 2))
@@ -225,9 +304,11 @@ for ((run = 1; run <= runs; run++)); do
   # replaced by a fresh one for the run's own full.
   backup_argv labvault full
   measure "$run" labvault full_nocount "${cmd[@]}" --no-row-counts
-  archive_settle # the archiver is idle: nothing writes into the repository being replaced
-  prepare labvault
-  last_size[labvault]=$(backup_bytes labvault)
+  archive_settle # the archiver is idle: nothing writes into the repositories being replaced
+  # pgBackRest's too (it holds no backup yet): both archives then hold the same WAL, from here on (in the
+  # first run, pgBackRest's would also hold the backlog of the cluster's creation), which the expiry
+  # phase compares.
+  for t in "${order[@]}"; do prepare "$t"; last_size[$t]=$(backup_bytes "$t"); done
   archive_settle
   for t in "${order[@]}"; do
     backup_argv "$t" full
@@ -258,6 +339,7 @@ for ((run = 1; run <= runs; run++)); do
     fi
     rm -rf "$target"
   done
+  if ((expire)); then expire_phase "$run"; fi
 done
 
 # ---------------------------------------------------------------------------------------- report
@@ -291,4 +373,34 @@ for phase, label in (('full_bytes', 'full backup stored, MiB'), ('incr_small_byt
 for phase, label in (('full', 'peak RSS full, MiB'), ('restore', 'peak RSS restore, MiB')):
     v = {t: med(t, phase, 'maxrss_kib') / 1024 for t in ('labvault', 'pgbackrest')}
     print('| %s | %.0f | %.0f | %.2fx |' % (label, v['labvault'], v['pgbackrest'], v['labvault'] / v['pgbackrest']))
+if any(r['phase'] == 'expire' for r in rows):
+    t = ('labvault', 'pgbackrest')
+    w = {x: med(x, 'expire') for x in t}
+    c = {x: med(x, 'expire', 'user') + med(x, 'expire', 'sys') for x in t}
+    print('\nExpiry: then a second full (after %s tx) and an incremental (after %s tx); pgBackRest `expire '
+          '--repo1-retention-full=1`, labvault `forget --kind pg` of the same three oldest backups, `--prune`; '
+          'both remove the WAL before the second full. Repository: backups and WAL archive.\n' % (txs, small))
+    print('| | labvault | pgBackRest | labvault vs pgBackRest |')
+    print('|---|---|---|---|')
+    print('| expiry, s | %.2f (%.1f) | %.2f (%.1f) | %.2fx %s |' % (w['labvault'], c['labvault'], w['pgbackrest'],
+          c['pgbackrest'], w['pgbackrest'] / w['labvault'], 'faster' if w['pgbackrest'] >= w['labvault'] else 'slower'))
+    # sizes: per run, then the median of the runs
+    def per_run(x, f):
+        return statistics.median(f(x, run) for run in runs)
+    val = lambda x, ph, run: next(float(r['wall']) for r in rows if r['tool'] == x and r['phase'] == ph and r['run'] == run)
+    before = {x: per_run(x, lambda x, run: val(x, 'expire_before', run)) / 1048576 for x in t}
+    freed = {x: per_run(x, lambda x, run: val(x, 'expire_freed', run)) / 1048576 for x in t}
+    after = {x: per_run(x, lambda x, run: val(x, 'expire_before', run) - val(x, 'expire_freed', run)) / 1048576 for x in t}
+    wal = {x: per_run(x, lambda x, run: val(x, 'expire_wal_freed', run)) / 1048576 for x in t}
+    for label, v in (('repository before, MiB', before), ('repository after, MiB', after), ('freed, MiB', freed),
+                     ('of which WAL, MiB', wal)):
+        print('| %s | %.1f | %.1f | %.2fx of pgBackRest |' % (label, v['labvault'], v['pgbackrest'],
+              v['labvault'] / v['pgbackrest'] if v['pgbackrest'] else 0))
+    v = {x: med(x, 'expire', 'maxrss_kib') / 1024 for x in t}
+    print('| peak RSS expiry, MiB | %.0f | %.0f | %.2fx |' % (v['labvault'], v['pgbackrest'], v['labvault'] / v['pgbackrest']))
+    # labvault's second full shares the unchanged blobs of the first (pgBackRest's copies every file again), so
+    # forgetting the first frees only what no kept backup shares: compare the sizes after expiry too.
+    print('\nTarget: labvault frees at least as much as pgBackRest: %s (%.2fx); repository after expiry: %.2fx of '
+          'pgBackRest\'s.' % ('met' if freed['labvault'] >= freed['pgbackrest'] else 'NOT met',
+          freed['labvault'] / freed['pgbackrest'] if freed['pgbackrest'] else 0, after['labvault'] / after['pgbackrest']))
 PY

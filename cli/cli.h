@@ -53,6 +53,7 @@ struct lv_ctx {
     uint64_t run_bytes;       /* what the command stored or deleted, for the metrics (lv_ctx_metrics) */
     char *set_tag;
     int store_deadline_s; /* set before lv_ctx_open_store: lv_store_opts.deadline_s (0 = none) */
+    int progress;         /* --progress 1, --no-progress 0, neither -1 (lv_ctx_progress decides) */
 };
 
 extern const lv_cmd lv_commands[];
@@ -65,6 +66,10 @@ size_t lv_ctx_flag_all(const lv_ctx *ctx, const char *name, const char ***out);
  * been given as flags and its paths as arguments, after those given on the command line; adds the tag
  * "set:NAME". LV_ERR_USAGE when the configuration has no such set. */
 int lv_ctx_expand_set(lv_ctx *ctx);
+
+/* Show a progress line on stderr? --progress or --no-progress when given; otherwise on a terminal,
+ * unless --json or -v (log lines would break the line). */
+int lv_ctx_progress(const lv_ctx *ctx);
 
 /* Open the store named by the configuration (no repository access yet). */
 int lv_ctx_open_store(lv_ctx *ctx);
@@ -152,5 +157,11 @@ void lv_register_modules(void);
 void lv_print_usage(void);
 void lv_print_command_help(const lv_cmd *cmd);
 const lv_cmd *lv_find_command(int argc, char **argv, int *words);
+/* Groups of commands ("backup", "repo key"): how many leading words name a group (0: none), its name
+ * (static buffer), and the list of its subcommands. */
+int lv_find_group(int argc, char **argv);
+const char *lv_group_name(int words, char **argv);
+const char *lv_group_subcommands(int words, char **argv); /* "files, pg" (static buffer) */
+void lv_print_group_help(int words, char **argv);
 
 #endif

@@ -45,9 +45,7 @@ int lv_cmd_backup_pg(lv_ctx *ctx)
     if (type && strcmp(type, "full") != 0 && strcmp(type, "incr") != 0)
         return lv_err(LV_ERR_USAGE, "--type %s: expected full or incr", type);
     o.incremental = type && strcmp(type, "incr") == 0;
-    o.pgdata = lv_ctx_flag(ctx, "pgdata");
-    if (!o.pgdata)
-        o.pgdata = lv_config_str(ctx->cfg, "pg-data");
+    o.pgdata = lv_config_str(ctx->cfg, "pg-data"); /* --pg-data, or the old --pgdata (cli/main.c) */
     o.conninfo = lv_ctx_flag(ctx, "dbname");
     o.host = lv_config_str(ctx->cfg, "pg-host");
     o.port = lv_config_str(ctx->cfg, "pg-port");
@@ -60,7 +58,7 @@ int lv_cmd_backup_pg(lv_ctx *ctx)
     o.archive_timeout = (int)lv_config_int(ctx->cfg, "archive-timeout");
     o.count_rows = lv_ctx_flag(ctx, "no-row-counts") == NULL;
     o.page_deltas = lv_ctx_flag(ctx, "no-page-deltas") == NULL;
-    o.progress = !ctx->json && isatty(2) && lv_log_get_level() <= LV_LOG_WARN;
+    o.progress = lv_ctx_progress(ctx);
     const char *cat = lv_config_str(ctx->cfg, "catalog");
     char *lock = cat ? lv_xasprintf("%s.backup-pg.lock", cat) : NULL;
     o.lock_path = lock;

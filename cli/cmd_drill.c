@@ -64,7 +64,7 @@ int lv_cmd_drill_run(lv_ctx *ctx)
     o.timeout = (int)lv_config_int(ctx->cfg, "drill-timeout");
     o.config_file = lv_config_file(ctx->cfg);
     o.cfg = ctx->cfg;
-    o.progress = !ctx->json && isatty(2) && lv_log_get_level() <= LV_LOG_WARN;
+    o.progress = lv_ctx_progress(ctx);
 
     int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     if (rc)

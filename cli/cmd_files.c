@@ -184,7 +184,7 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     o.stdin_name = lv_ctx_flag(ctx, "stdin");
     o.tar = lv_ctx_flag(ctx, "from-tar");
     o.docker_volume = volume;
-    o.progress = !ctx->json && isatty(2) && lv_log_get_level() <= LV_LOG_WARN;
+    o.progress = lv_ctx_progress(ctx);
     o.host = lv_ctx_flag(ctx, "host");
     const char *when = lv_ctx_flag(ctx, "time");
     if (rc == LV_OK && when && lv_time_parse(when, 1, &o.time_us) != 0)
@@ -197,7 +197,10 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     if (rc == LV_OK && (volume || project) && (o.stdin_name || o.tar))
         rc = lv_err(LV_ERR_USAGE, "--%s backs up directories: it does not go with --stdin or --from-tar",
                     volume ? "docker-volume" : "compose-project");
-    if (rc == LV_OK && !volume && !project && !o.npaths && !o.stdin_name && !o.tar)
+    if (rc == LV_OK && !volume && !project && !o.npaths && !o.stdin_name && !o.tar && lv_ctx_flag(ctx, "set"))
+        rc = lv_err(LV_ERR_USAGE, "[set %s] names nothing to back up: give it a path, a docker-volume or a "
+                    "compose-project", lv_ctx_flag(ctx, "set"));
+    else if (rc == LV_OK && !volume && !project && !o.npaths && !o.stdin_name && !o.tar)
         rc = lv_err(LV_ERR_USAGE, "nothing to back up: give PATH..., --docker-volume, --compose-project, --stdin "
                     "or --from-tar");
     if (rc == LV_OK && project) {
@@ -732,7 +735,7 @@ int lv_cmd_restore_files(lv_ctx *ctx)
     o.includes = inc;
     o.overwrite = lv_ctx_flag(ctx, "overwrite") != NULL;
     o.threads = 2 * (int)lv_config_int(ctx->cfg, "s3-concurrency");
-    o.progress = !ctx->json && isatty(2) && lv_log_get_level() <= LV_LOG_WARN && !(tar && strcmp(tar, "-") == 0);
+    o.progress = lv_ctx_progress(ctx) && !(tar && strcmp(tar, "-") == 0);
     lv_restore_stats st;
     struct sigaction old_int, old_term;
     catch_signals(&old_int, &old_term);

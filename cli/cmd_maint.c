@@ -195,7 +195,7 @@ static int unlock_one(void *arg, const lv_lock_info *li)
 
 int lv_cmd_repo_unlock(lv_ctx *ctx)
 {
-    int rc = lv_ctx_open_store(ctx);
+    int rc = lv_ctx_open_repo(ctx, 0);
     if (rc != LV_OK)
         return rc;
     unlock_ctx u = {lv_ctx_flag(ctx, "force") != NULL, 0, 0, ctx->store};

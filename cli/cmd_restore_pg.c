@@ -90,7 +90,7 @@ int lv_cmd_restore_pg(lv_ctx *ctx)
         rc = lv_pg_restore_command(lv_config_file(ctx->cfg), &cmd);
     o.restore_command = lv_buf_cstr(&cmd);
     o.workers = 2 * (int)lv_config_int(ctx->cfg, "s3-concurrency");
-    o.progress = !ctx->json && isatty(2) && lv_log_get_level() <= LV_LOG_WARN;
+    o.progress = lv_ctx_progress(ctx);
     if (rc == LV_OK)
         rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     lv_pg_restore_result res;

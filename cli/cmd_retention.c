@@ -157,7 +157,7 @@ static int prune_opts(lv_ctx *ctx, lv_prune_opts *po, char **workdir)
     free(cat);
     po->workdir = *workdir;
     po->dry_run = lv_ctx_flag(ctx, "dry-run") != NULL;
-    po->progress = isatty(STDERR_FILENO) && !ctx->json;
+    po->progress = lv_ctx_progress(ctx);
     return rc;
 }
 

@@ -299,7 +299,7 @@ static int list_one(void *arg, const lv_wal_object *o)
 
 int lv_cmd_wal_list(lv_ctx *ctx)
 {
-    int rc = lv_ctx_open_store(ctx);
+    int rc = lv_ctx_open_repo(ctx, 0);
     if (rc != LV_OK)
         return rc;
     list_out l;

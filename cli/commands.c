@@ -79,7 +79,7 @@ static const lv_flag restore_files_flags[] = {
 
 static const lv_flag backup_pg_flags[] = {
     {"type", "full|incr", "full (default) or incr: store only pages changed since the previous backup"},
-    {"pgdata", "DIR", "the cluster's data directory (default: the pg-data option)"},
+    {"pg-data", "DIR", "the cluster's data directory (the [pg] data option; --pgdata still accepted)"},
     {"dbname", "CONNINFO", "libpq connection string (default: pg-host, pg-port, pg-user, pg-database)"},
     {"label", "TEXT", "backup label (default \"labvault\" and the time)"},
     {"no-row-counts", NULL, "do not record per-table row counts (they cost one count(*) per table)"},

@@ -128,6 +128,13 @@ void lv_human_size(uint64_t v, char out[32])
     snprintf(out, 32, i ? "%.1f %s" : "%.0f %s", d, u[i]);
 }
 
+int lv_ctx_progress(const lv_ctx *ctx)
+{
+    if (ctx->progress >= 0)
+        return ctx->progress;
+    return !ctx->json && isatty(STDERR_FILENO) && lv_log_get_level() <= LV_LOG_WARN;
+}
+
 int lv_ctx_open_store(lv_ctx *ctx)
 {
     if (ctx->store)

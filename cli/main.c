@@ -17,7 +17,31 @@
 /* Global switches that take no value. */
 static int is_global_switch(const char *name)
 {
-    return strcmp(name, "json") == 0 || strcmp(name, "help") == 0;
+    static const char *const sw[] = {"json", "help", "verbose", "progress", "no-progress", NULL};
+    for (int i = 0; sw[i]; i++)
+        if (strcmp(name, sw[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Old spellings still accepted: one spelling per option across commands, the configuration's. */
+static const char *canonical_name(const char *name)
+{
+    static const char *const alias[][2] = {{"pgdata", "pg-data"}, {NULL, NULL}};
+    for (int i = 0; alias[i][0]; i++)
+        if (strcmp(name, alias[i][0]) == 0)
+            return alias[i][1];
+    return name;
+}
+
+/* -v, -vv (and -h): the short switches. */
+static int short_verbosity(const char *arg)
+{
+    if (strcmp(arg, "-v") == 0)
+        return 1;
+    if (strcmp(arg, "-vv") == 0)
+        return 2;
+    return 0;
 }
 
 static const lv_flag *find_flag(const lv_cmd *cmd, const char *name)
@@ -30,23 +54,25 @@ static const lv_flag *find_flag(const lv_cmd *cmd, const char *name)
     return NULL;
 }
 
-/* Does --name consume the next word? Before the command is known, a switch of any command counts. */
+/* Does --name consume the next word? Before the command is known, a switch of any command counts. An
+ * unknown name takes nothing, so that it is reported as unknown rather than as missing its value. */
 static int takes_value(const lv_cmd *cmd, const char *name)
 {
+    name = canonical_name(name);
     if (is_global_switch(name))
         return 0;
     if (strcmp(name, "config") == 0 || lv_opt_find(name))
         return 1;
     if (cmd) {
         const lv_flag *f = find_flag(cmd, name);
-        return f ? f->arg != NULL && f->arg[0] != '[' : 1;
+        return f ? f->arg != NULL && f->arg[0] != '[' : 0;
     }
     for (const lv_cmd *c = lv_commands; c->name; c++) {
         const lv_flag *f = find_flag(c, name);
         if (f)
             return f->arg != NULL && f->arg[0] != '[';
     }
-    return 1;
+    return 0;
 }
 
 /* Collect the positional words (not flags nor their values). */
@@ -64,7 +90,7 @@ static int positionals(int argc, char **argv, const lv_cmd *cmd, char **out)
                 i++;
             continue;
         }
-        if (strcmp(argv[i], "-h") == 0)
+        if (strcmp(argv[i], "-h") == 0 || short_verbosity(argv[i]))
             continue;
         out[n++] = argv[i];
     }
@@ -103,7 +129,7 @@ static int run(int argc, char **argv, lv_ctx *ctx)
     int npos = positionals(argc, argv, NULL, pos);
     int words = 0;
     const lv_cmd *cmd = lv_find_command(npos, pos, &words);
-    int want_help = 0, rc = LV_OK;
+    int want_help = 0, verbose = 0, rc = LV_OK, group_words = 0;
     double ran = -1; /* seconds the command ran; -1 when it did not */
     const char *config_path = NULL;
 
@@ -125,13 +151,23 @@ static int run(int argc, char **argv, lv_ctx *ctx)
             want_help = 1;
             continue;
         }
+        if (short_verbosity(argv[i])) {
+            verbose = short_verbosity(argv[i]);
+            continue;
+        }
+        if (argv[i][0] == '-' && argv[i][1] != '-' && argv[i][1]) {
+            rc = lv_err(LV_ERR_USAGE, "unknown option %s", argv[i]);
+            goto out;
+        }
         if (strncmp(argv[i], "--", 2) != 0)
             continue;
-        char *name = argv[i] + 2, *value = NULL, *eq = strchr(name, '=');
-        if (eq) {
-            *eq = '\0';
+        const char *eq = strchr(argv[i] + 2, '='), *value = NULL;
+        char namebuf[128];
+        snprintf(namebuf, sizeof namebuf, "%.*s", eq ? (int)(eq - argv[i] - 2) : (int)strlen(argv[i] + 2), argv[i] + 2);
+        if (eq)
             value = eq + 1;
-        } else if (takes_value(cmd, name)) {
+        const char *name = canonical_name(namebuf);
+        if (!eq && takes_value(cmd, name)) {
             if (i + 1 >= argc) {
                 rc = lv_err(LV_ERR_USAGE, "option --%s needs a value", name);
                 goto out;
@@ -142,12 +178,16 @@ static int run(int argc, char **argv, lv_ctx *ctx)
             want_help = 1;
         else if (strcmp(name, "json") == 0)
             ctx->json = 1;
+        else if (strcmp(name, "verbose") == 0)
+            verbose = verbose > 1 ? verbose : 1;
+        else if (strcmp(name, "progress") == 0 || strcmp(name, "no-progress") == 0)
+            ctx->progress = name[0] == 'p' ? 1 : 0;
         else if (strcmp(name, "config") == 0)
             config_path = value;
         else if (lv_opt_find(name))
             continue; /* pass 2 */
         else if (find_flag(cmd, name)) {
-            ctx->flag_names[ctx->nflags] = name;
+            ctx->flag_names[ctx->nflags] = find_flag(cmd, name)->name; /* static: namebuf is not */
             ctx->flag_values[ctx->nflags++] = value ? value : "";
         } else {
             rc = lv_err(LV_ERR_USAGE, "unknown option --%s%s%s", name, cmd ? " for " : "",
@@ -157,10 +197,22 @@ static int run(int argc, char **argv, lv_ctx *ctx)
     }
 
     if (!cmd) {
-        if (npos == 0 || want_help) {
+        group_words = lv_find_group(npos, pos);
+        if (group_words > 0 && group_words == npos) {
+            /* `labvault backup --help`: the subcommands of the group; `labvault backup`: name them */
+            if (want_help)
+                lv_print_group_help(group_words, pos);
+            else
+                rc = lv_err(LV_ERR_USAGE, "'%s' needs a subcommand: %s (`labvault help %s`)",
+                            lv_group_name(group_words, pos), lv_group_subcommands(group_words, pos),
+                            lv_group_name(group_words, pos));
+        } else if (npos == 0 || want_help) {
             lv_print_usage();
             rc = npos == 0 && !want_help ? lv_err(LV_ERR_USAGE, "no command given") : LV_OK;
-        } else
+        } else if (group_words > 0)
+            rc = lv_err(LV_ERR_USAGE, "unknown command '%s %s'; `labvault help %s` lists its subcommands",
+                        lv_group_name(group_words, pos), pos[group_words], lv_group_name(group_words, pos));
+        else
             rc = lv_err(LV_ERR_USAGE, "unknown command '%s'; `labvault --help` lists the commands", pos[0]);
         goto out;
     }
@@ -200,12 +252,16 @@ static int run(int argc, char **argv, lv_ctx *ctx)
             value = eq + 1;
         } else if (takes_value(cmd, name) && i + 1 < argc)
             value = argv[++i];
+        name = canonical_name(name);
         if (lv_opt_find(name))
             rc = lv_config_set_flag(ctx->cfg, name, value);
     }
     if (rc != LV_OK)
         goto out;
     lv_log_set_level((lv_log_level)lv_log_parse_level(lv_config_str(ctx->cfg, "log-level")));
+    /* -v: what the command does, step by step (info); -vv: and why (debug); never quieter than asked */
+    if (verbose && (int)lv_log_get_level() < LV_LOG_WARN + verbose)
+        lv_log_set_level((lv_log_level)(LV_LOG_WARN + verbose));
 
     double t0 = lv_mono_s();
     rc = cmd->run(ctx);
@@ -236,6 +292,7 @@ int main(int argc, char **argv)
     lv_register_modules();
     lv_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
+    ctx.progress = -1;
     int rc = run(argc, argv, &ctx);
     lv_ctx_close(&ctx);
     lv_config_free(ctx.cfg);

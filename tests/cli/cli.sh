@@ -28,6 +28,45 @@ is "$rc" 2 "unknown command: exit 2"
 like "$err" "^labvault: unknown command 'frobnicate'" "unknown command: one-line message"
 run "$lv" version --bogus
 is "$rc" 2 "unknown option: exit 2"
+# groups of commands: help GROUP and GROUP --help list the subcommands; GROUP alone names them
+for g in backup repo "repo key" wal stanza drill restore catalog; do
+  read -ra gw <<<"$g"
+  run "$lv" help "${gw[@]}"
+  is "$rc:$err" "0:" "help $g: exit 0, nothing on stderr"
+  like "$out" "^Usage: labvault $g SUBCOMMAND" "help $g: the group's usage"
+  n=$(grep -c "^  $g [a-z]" <<<"$out" || true)
+  want=$("$lv" --help | grep -c "^  $g [a-z]" || true)
+  is "$n" "$want" "help $g lists every subcommand of the group ($want)"
+  run "$lv" "${gw[@]}" --help
+  is "$rc:$out" "0:$("$lv" help "${gw[@]}")" "$g --help: the same list"
+  run "$lv" "${gw[@]}"
+  is "$rc" 2 "$g alone: exit 2"
+  like "$err" "^labvault: '$g' needs a subcommand: [a-z, ]+ \(\`labvault help $g\`\)$" "... one line naming the subcommands"
+done
+run "$lv" backup frobnicate
+like "$rc:$err" "^2:labvault: unknown command 'backup frobnicate'; \`labvault help backup\` lists its subcommands$" \
+  "an unknown subcommand of a group: named, exit 2"
+run "$lv" help frobnicate
+is "$rc:$err" "2:labvault: unknown command 'frobnicate'; \`labvault --help\` lists the commands" \
+  "help of an unknown command: one line, exit 2"
+# an unknown flag is named as unknown, wherever it is on the line (not "needs a value")
+for f in --foo --verbosee --progres; do
+  run "$lv" snapshots "$f"
+  is "$rc:$err" "2:labvault: unknown option $f for snapshots" "snapshots $f at the end of the line: unknown option"
+  run "$lv" "$f" snapshots
+  is "$rc" 2 "$f before the command: exit 2"
+  like "$err" "^labvault: unknown option $f" "... named as unknown"
+done
+run "$lv" snapshots -x
+is "$rc:$err" "2:labvault: unknown option -x" "an unknown short option: named"
+for f in -v -vv --verbose --progress --no-progress; do
+  run "$lv" help "$f"
+  is "$rc" 0 "$f is a global switch (help $f exits 0)"
+done
+run "$lv" help backup pg
+like "$out" "--pg-data DIR" "backup pg's data directory is --pg-data, as every other command's"
+run "$lv" --pgdata /nonexistent-old-spelling config show
+like "$out" "pg-data +/nonexistent-old-spelling +flag --pg-data" "the old spelling --pgdata is still accepted (as --pg-data)"
 run "$lv" version
 is "$rc" 0 "version exits 0"
 like "$out" "labvault [0-9]+\.[0-9]+" "version prints labvault's version"
@@ -105,6 +144,23 @@ ok "no copy of the local catalog is stored in the repository (nothing would read
 run "$lv" repo init
 is "$rc" 10 "second init refuses: exit 10 (conflict)"
 like "$err" "config" "conflict names the config object"
+
+# -v and -vv: what a command does, then also why (each file read); --progress even off a terminal
+mkdir -p "$d/vsrc" && echo one >"$d/vsrc/a" && echo two >"$d/vsrc/b"
+sleep 1.2   # older than the files cache's racy window (1 s), so the next run may trust it
+run "$lv" backup files "$d/vsrc" -v
+is "$rc" 0 "backup files -v"
+like "$err" "backing up $d/vsrc" "-v: says what it backs up"
+like "$err" "read: 2 new, 0 changed, 0 unchanged files" "-v: and what it read"
+unlike "$err" "new $d/vsrc/a" "-v: no line per file"
+echo three >>"$d/vsrc/b"
+run "$lv" -vv backup files "$d/vsrc"
+like "$err" "changed $d/vsrc/b" "-vv: each file read, with why (changed)"
+unlike "$err" " $d/vsrc/a" "-vv: an unchanged file is not read, not listed"
+run "$lv" backup files "$d/vsrc" --progress
+like "$err" "files" "--progress: a progress line on stderr, though stderr is no terminal"
+run "$lv" backup files "$d/vsrc"
+is "$err" "" "without --progress and off a terminal: nothing on stderr"
 
 LABVAULT_NEW_PASSPHRASE='correct horse' run "$lv" repo key add
 is "$rc" 0 "key add with a passphrase"

@@ -47,6 +47,10 @@ like "$out" "path = $w/src/a" "... with its values"
 run lv backup files --set nosuch
 is "$rc" 2 "an unknown set: exit 2"
 like "$err" "^labvault: --set nosuch: the configuration \($w/lv.conf\) has no \[set nosuch\]$" "... one line naming it"
+printf '[global]\nrepo = %s\n[set empty]\ntag = t\n' "$w/repo" >"$w/empty.conf"
+run lv --config "$w/empty.conf" backup files --set empty
+is "$rc" 2 "a set with no path and no docker volume: exit 2"
+like "$err" "^labvault: \[set empty\] names nothing to back up" "... one line naming the set"
 printf '[set bad name!]\npath = /x\n' >"$w/bad1.conf"
 run lv --config "$w/bad1.conf" snapshots
 is "$rc" 3 "a set name with a space and '!': exit 3"

@@ -131,11 +131,11 @@ is "$rc" 0 "repo check after the backups: exit 0 ($(tail -n 1 <<<"$err$out"))"
 # --- refusals
 run lvpg "$w/local.conf" backup pg --pgdata "$w"
 is "$rc" 3 "--pgdata that is not a data directory: exit 3"
-like "$err" "^labvault: pgdata $w is not a PostgreSQL data directory" "... one line naming it"
+like "$err" "^labvault: pg-data $w is not a PostgreSQL data directory" "... one line naming it"
 as_pg "$LV_TEST_PG_BINDIR/initdb" -D "$w/other" --no-sync -A trust -U postgres >/dev/null 2>&1
 run lvpg "$w/local.conf" backup pg --pgdata "$w/other"
 is "$rc" 10 "--pgdata of another cluster than the server's: exit 10"
-like "$err" "pgdata $w/other is not the data directory of the PostgreSQL server .*\($PGDATA\)" "... naming both"
+like "$err" "pg-data $w/other is not the data directory of the PostgreSQL server .*\($PGDATA\)" "... naming both"
 is "$(grep -c . <<<"$err")" 1 "... in one line"
 run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --type incr
 is "$rc" 1 "--type incr without a previous backup in this repository: exit 1"
