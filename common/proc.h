@@ -7,7 +7,8 @@
  *   env: NULL-terminated "NAME=VALUE" strings added to the child's environment.
  *   own_group: the child runs in a process group of its own, so the terminal's Ctrl-C (sent to the
  *        foreground group) does not reach it: for commands that must finish while we clean up after an
- *        interrupt (starting stopped containers again).
+ *        interrupt (starting stopped containers again). Give it with out and err: a background group
+ *        that writes to a terminal (with `stty tostop`) would be stopped.
  * The child gets SIGPIPE, SIGINT and SIGTERM back at their defaults. *status is its exit status, 127
  * when the program could not be run, 128 + N when signal N killed it. Returns LV_OK, or a failure to
  * fork, read or wait (the message names argv[0]). */
