@@ -8,6 +8,7 @@
 #define LV_CLI_CLI_H
 
 #include "common/buf.h"
+#include "common/text.h"
 #include "config/config.h"
 #include "manifests/catalog.h"
 #include "manifests/rebuild.h"
@@ -97,8 +98,6 @@ void lv_out_buf(const lv_buf *b);
 /* The --json result of a command that committed something: its summary object (JSON text starting
  * with '{') with "id" and, when rc is not LV_OK (committed but incomplete), "error" in front. */
 void lv_result_json(lv_buf *out, const char *id, int rc, const char *summary_json);
-/* A byte count for people: "812 B", "1.5 MiB" (binary units, one decimal). */
-void lv_human_size(uint64_t v, char out[32]);
 
 /* Read a secret from a file (first line, without the newline) or from the terminal. A missing file or an
  * empty first line is bad_code (LV_ERR_CONFIG for a setting, LV_ERR_USAGE for a flag), with origin (where

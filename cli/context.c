@@ -116,18 +116,6 @@ void lv_result_json(lv_buf *out, const char *id, int rc, const char *summary_jso
     lv_buf_append_str(out, "\n");
 }
 
-void lv_human_size(uint64_t v, char out[32])
-{
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double d = (double)v;
-    int i = 0;
-    while (d >= 1024 && i < 4) {
-        d /= 1024;
-        i++;
-    }
-    snprintf(out, 32, i ? "%.1f %s" : "%.0f %s", d, u[i]);
-}
-
 int lv_ctx_progress(const lv_ctx *ctx)
 {
     if (ctx->progress >= 0)

@@ -1,6 +1,7 @@
 /* UTF-8 validation and terminal-safe names (contract in common/text.h). */
 #include "common/text.h"
 
+#include <stdio.h>
 #include <string.h>
 
 size_t lv_utf8_seq_len(const unsigned char *p, size_t avail)
@@ -79,3 +80,15 @@ void lv_quote_name(lv_buf *out, const void *name, size_t len)
 }
 
 void lv_quote_str(lv_buf *out, const char *s) { lv_quote_name(out, s, strlen(s)); }
+
+void lv_human_size(uint64_t v, char out[32])
+{
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double d = (double)v;
+    int i = 0;
+    while (d >= 1024 && i < 5) {
+        d /= 1024;
+        i++;
+    }
+    snprintf(out, 32, i ? "%.1f %s" : "%.0f %s", d, u[i]);
+}

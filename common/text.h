@@ -11,6 +11,7 @@
 #define LV_COMMON_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 
@@ -23,5 +24,8 @@ size_t lv_utf8_seq_len(const unsigned char *p, size_t avail);
 void lv_quote_name(lv_buf *out, const void *name, size_t len);
 /* The same for a NUL-terminated string. */
 void lv_quote_str(lv_buf *out, const char *s);
+
+/* A byte count for people: "812 B", "1.5 MiB" (binary units, one decimal). */
+void lv_human_size(uint64_t v, char out[32]);
 
 #endif
