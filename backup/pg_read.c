@@ -1,4 +1,5 @@
 /* Reader threads feeding the packer thread (contract in backup/pg_read.h). */
+#include "catalog/blobs.h"
 #include "backup/pg_read.h"
 
 #include <errno.h>
@@ -12,11 +13,12 @@
 #include <unistd.h>
 
 #include "backup/pg.h"
-#include "backup/pg_page.h"
+#include "pg/page.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/log.h"
-#include "manifests/pgdelta.h"
+#include "pg/page_delta.h"
 
 #define REUSED UINT32_MAX /* page_ref.blob of a page kept from the previous backup */
 #define WHOLE_CHUNK (1u << 20)
@@ -26,7 +28,7 @@ typedef struct page_ref {
     uint32_t blob;      /* index among the file's new blobs, or REUSED */
     uint32_t blob_page; /* page inside that blob; a delta: frame inside the delta blob */
     uint32_t prev_ext;  /* REUSED or delta: extent of the previous backup's file (delta: holds the base) */
-    uint32_t delta;     /* 1: blob is a delta blob (manifests/pgdelta.h) */
+    uint32_t delta;     /* 1: blob is a delta blob (pg/page_delta.h) */
 } page_ref;
 
 enum { MSG_BLOB, MSG_DONE };
@@ -504,7 +506,7 @@ static void *reader(void *arg)
         pthread_mutex_unlock(&s->mu);
         if (st || i >= x->tree->n)
             break;
-        if (lv_pg_backup_interrupt) {
+        if (lv_interrupted()) {
             fail(s, lv_err(LV_ERR_INTERRUPTED, "interrupted"));
             break;
         }
@@ -675,7 +677,7 @@ static int consume(shared *s, file_state *fst, uint8_t *vanished)
             left--;
         }
         msg_free(s, m);
-        if (rc == LV_OK && lv_pg_backup_interrupt)
+        if (rc == LV_OK && lv_interrupted())
             rc = lv_err(LV_ERR_INTERRUPTED, "interrupted");
         if (x->progress && lv_mono_s() - last >= 0.5) {
             last = lv_mono_s();

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalog/drills.h"
 #include "cli/cli.h"
 #include "common/error.h"
 #include "common/fsutil.h"

@@ -13,7 +13,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "manifests/sync.h"
+#include "maint/sync.h"
 #include "repo/lock.h"
 
 const char *lv_ctx_flag(const lv_ctx *ctx, const char *name)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/interrupt.h"
 
 /* execvp and putenv take non-const strings for historical reasons and never write to them. */
 static char *mut(const char *s) { return (char *)(uintptr_t)s; }
@@ -17,8 +18,7 @@ static char *mut(const char *s) { return (char *)(uintptr_t)s; }
 __attribute__((noreturn)) static void child(const char *const *argv, const lv_proc_opts *o, int out_fd, int err_fd)
 {
     signal(SIGPIPE, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    lv_interrupt_child();
     if (o->own_group)
         setpgid(0, 0);
     int null = open("/dev/null", O_RDONLY);

@@ -9,7 +9,7 @@
  *        foreground group) does not reach it: for commands that must finish while we clean up after an
  *        interrupt (starting stopped containers again). Give it with out and err: a background group
  *        that writes to a terminal (with `stty tostop`) would be stopped.
- * The child gets SIGPIPE, SIGINT and SIGTERM back at their defaults. *status is its exit status, 127
+ * The child gets SIGPIPE back at its default, and SIGINT and SIGTERM (lv_interrupt_child). *status is its exit status, 127
  * when the program could not be run, 128 + N when signal N killed it. Returns LV_OK, or a failure to
  * fork, read or wait (the message names argv[0]). */
 #ifndef LV_COMMON_PROC_H

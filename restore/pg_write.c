@@ -17,9 +17,11 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/hex.h"
+#include "common/interrupt.h"
 #include "common/log.h"
-#include "manifests/catalog.h"
-#include "manifests/pgdelta.h"
+#include "catalog/blobs.h"
+#include "catalog/catalog.h"
+#include "pg/page_delta.h"
 #include "repo/blobstore.h"
 #include "restore/fetch.h"
 #include "restore/meta.h"
@@ -156,7 +158,7 @@ typedef struct dreq {
 } dreq;
 
 typedef struct wr {
-    lv_repo *r;
+    const lv_repo *r;
     const lv_pgman *m;
     const lv_pg_restore_opts *o;
     lv_pg_write_stats *st;
@@ -280,7 +282,7 @@ static void close_slots(wr *w, int apply)
 
 static int run_batch(wr *w)
 {
-    if (lv_pg_restore_interrupt)
+    if (lv_interrupted())
         return lv_err(LV_ERR_INTERRUPTED, "restore interrupted (the data directory is incomplete)");
     size_t failed;
     double t = lv_mono_s(), ws = w->write_s;
@@ -541,7 +543,7 @@ static int prune(const lv_pgman *m, const char *abs, const char *rel)
     return rc;
 }
 
-int lv_pg_write(lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char *const *locations,
+int lv_pg_write(const lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char *const *locations,
                 lv_pg_write_stats *st)
 {
     memset(st, 0, sizeof *st);
@@ -579,7 +581,7 @@ int lv_pg_write(lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char
         w.total += m->files[i].size;
     char *last = NULL;
     for (uint32_t i = 0; rc == LV_OK && i < m->nfiles; i++) {
-        if (lv_pg_restore_interrupt) {
+        if (lv_interrupted()) {
             rc = lv_err(LV_ERR_INTERRUPTED, "restore interrupted (the data directory is incomplete)");
             break;
         }

@@ -1,13 +1,19 @@
 /* Drops in the archived WAL (contract in wal/drops.h). */
 #include "wal/drops.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
 #include "common/error.h"
-#include "manifests/catalog.h"
+#include "common/log.h"
+#include "catalog/wal.h"
+#include "catalog/catalog.h"
+#include "pg/backups.h"
+#include "pg/manifest.h"
 #include "wal/archive.h"
+#include "wal/stanza.h"
 #include "wal/walcat.h"
 
 const char *lv_wal_drop_kind_str(lv_wal_drop_kind k)
@@ -137,18 +143,18 @@ static int scan_bytes(scan_state *s, const uint8_t *data, size_t len, uint64_t l
     return rc;
 }
 
-static int skippable(lv_repo *r, const lv_wal_object *o, int64_t since_us)
+static int skippable(const lv_repo *r, const lv_wal_object *o, int64_t since_us)
 {
     int known = 0;
     int64_t b, e;
-    if (!since_us || !r->cat || lv_walcat_times(r->cat, o->name.name, &known, &b, &e) != LV_OK) {
+    if (!since_us || !r->cat || lv_catalog_wal_times(r->cat, o->name.name, &known, &b, &e) != LV_OK) {
         lv_err_clear();
         return 0;
     }
     return known && e > 0 && (e + 1) * 1000000 <= since_us;
 }
 
-int lv_wal_drops_scan(lv_repo *r, uint32_t tli, uint64_t from_lsn, int64_t since_us, lv_wal_range *range,
+int lv_wal_drops_scan(const lv_repo *r, uint32_t tli, uint64_t from_lsn, int64_t since_us, lv_wal_range *range,
                       lv_wal_drop_cb cb, void *arg)
 {
     lv_wal_object *segs;
@@ -202,5 +208,181 @@ int lv_wal_drops_scan(lv_repo *r, uint32_t tli, uint64_t from_lsn, int64_t since
     free(s.created);
     free(s.dbs);
     free(s.rels);
+    return rc;
+}
+
+/* ---- names and where to start (lv_wal_drops_list) -------------------------------------------------- */
+
+typedef struct relname {
+    uint32_t db, relfilenode;
+    char *name; /* schema.name */
+} relname;
+
+typedef struct backup_map {
+    uint64_t start_lsn;
+    uint32_t tli;
+    relname *rels;
+    size_t nrels;
+    uint32_t *dbs; /* database oids ... */
+    char **dbnames; /* ... and names */
+    size_t ndbs;
+} backup_map;
+
+typedef struct names {
+    backup_map *b;
+    size_t nb, cb;
+    lv_wal_drop_named_cb cb_fn;
+    void *arg;
+    const char **rels; /* per drop: its relations' names */
+    size_t crels;
+} names;
+
+static void load_one(names *c, const lv_repo *r, const char *id)
+{
+    lv_pgman pm;
+    if (lv_pgman_load(r, id, &pm) != LV_OK) {
+        lv_warn("backup %s: %s (its table names are not used)", id, lv_errmsg());
+        lv_err_clear();
+        return;
+    }
+    LV_GROW(c->b, c->nb, c->cb);
+    backup_map *b = &c->b[c->nb++];
+    memset(b, 0, sizeof *b);
+    b->start_lsn = pm.start_lsn;
+    b->tli = pm.timeline;
+    size_t n = 0;
+    for (uint32_t i = 0; i < pm.ndatabases; i++)
+        n += pm.databases[i].nrelations;
+    b->rels = lv_xcalloc(n ? n : 1, sizeof *b->rels);
+    b->dbs = lv_xcalloc(pm.ndatabases ? pm.ndatabases : 1, sizeof *b->dbs);
+    b->dbnames = lv_xcalloc(pm.ndatabases ? pm.ndatabases : 1, sizeof *b->dbnames);
+    for (uint32_t i = 0; i < pm.ndatabases; i++) {
+        const lv_pgman_database *d = &pm.databases[i];
+        b->dbs[b->ndbs] = d->oid;
+        b->dbnames[b->ndbs++] = lv_xstrdup(d->name);
+        for (uint32_t k = 0; k < d->nrelations; k++)
+            b->rels[b->nrels++] = (relname){d->oid, d->relations[k].relfilenode,
+                                            lv_xasprintf("%s.%s", d->relations[k].schema, d->relations[k].name)};
+    }
+    lv_pgman_free(&pm);
+}
+
+/* The name of (db, relfilenode) in the newest backup that started before lsn, else in any backup. */
+static const char *rel_name(const names *c, uint32_t db, uint32_t rfn, uint64_t lsn)
+{
+    const char *best = NULL;
+    uint64_t best_lsn = 0;
+    int best_before = 0;
+    for (size_t i = 0; i < c->nb; i++) {
+        const backup_map *b = &c->b[i];
+        int before = b->start_lsn <= lsn;
+        for (size_t k = 0; k < b->nrels; k++) {
+            if (b->rels[k].db != db || b->rels[k].relfilenode != rfn)
+                continue;
+            if (!best || (before && (!best_before || b->start_lsn > best_lsn))) {
+                best = b->rels[k].name;
+                best_lsn = b->start_lsn;
+                best_before = before;
+            }
+            break;
+        }
+    }
+    return best;
+}
+
+static const char *db_name(const names *c, uint32_t db)
+{
+    for (size_t i = c->nb; i-- > 0;)
+        for (size_t k = 0; k < c->b[i].ndbs; k++)
+            if (c->b[i].dbs[k] == db)
+                return c->b[i].dbnames[k];
+    return NULL;
+}
+
+typedef struct first_seg {
+    uint32_t seg_size;
+    int found;
+    uint32_t tli;
+    uint64_t lsn;
+} first_seg;
+
+static int first_cb(void *arg, const lv_wal_object *o)
+{
+    first_seg *f = arg;
+    uint64_t segno;
+    if (o->name.kind != LV_WAL_SEGMENT || lv_wal_segno(&o->name, f->seg_size, &segno) != 0)
+        return LV_OK;
+    f->found = 1;
+    f->tli = o->name.tli;
+    f->lsn = segno * f->seg_size;
+    return 1; /* the listing is in timeline, then segment order */
+}
+
+static int named(void *arg, const lv_wal_drop *d)
+{
+    names *c = arg;
+    if (d->nrels > c->crels) {
+        c->crels = d->nrels;
+        c->rels = lv_xrealloc(c->rels, c->crels * sizeof *c->rels);
+    }
+    for (uint32_t i = 0; i < d->nrels; i++)
+        c->rels[i] = rel_name(c, d->rels[i].db, d->rels[i].rel, d->lsn);
+    lv_wal_drop_named n = {d, db_name(c, d->dbid), c->rels, ""};
+    char target[LV_LSN_TEXT_MAX];
+    lv_lsn_format(d->target_lsn, target);
+    if (d->kind == LV_DROP_DATABASE)
+        snprintf(n.restore, sizeof n.restore, "labvault restore pg --to DIR --target-lsn %s --target-exclusive",
+                 target);
+    else
+        snprintf(n.restore, sizeof n.restore, "labvault restore pg --to DIR --target-xid %u --target-exclusive",
+                 d->xid);
+    return c->cb_fn(c->arg, &n);
+}
+
+int lv_wal_drops_list(const lv_repo *r, uint64_t since_lsn, int64_t since_us, lv_wal_range *range,
+                      lv_wal_drop_named_cb cb, void *arg)
+{
+    names c = {.cb_fn = cb, .arg = arg};
+    lv_pg_backup_info *v = NULL;
+    size_t n = 0;
+    int rc = r->cat ? lv_pg_backups_list(r->cat, &v, &n) : LV_OK;
+    for (size_t i = 0; rc == LV_OK && i < n; i++)
+        load_one(&c, r, v[i].id);
+    free(v);
+    /* Where to start: since_lsn; else the oldest backup's start; else the oldest archived segment. */
+    uint32_t tli = 0;
+    uint64_t from = 0;
+    for (size_t i = 0; i < c.nb; i++)
+        if (!tli || c.b[i].start_lsn < from)
+            tli = c.b[i].tli, from = c.b[i].start_lsn;
+    if (rc == LV_OK && (!tli || since_lsn)) {
+        lv_wal_stanza st;
+        first_seg f = {0};
+        if ((rc = lv_wal_stanza_get(r, &st)) == LV_ERR_NOT_FOUND)
+            rc = lv_err(LV_ERR_NOT_FOUND, "the repository has no WAL archive yet");
+        if (rc == LV_OK)
+            f.seg_size = st.seg_size;
+        if (rc == LV_OK && (rc = lv_wal_list(r->store, 0, first_cb, &f)) == 1)
+            rc = LV_OK;
+        if (rc == LV_OK && !f.found)
+            rc = lv_err(LV_ERR_NOT_FOUND, "the WAL archive holds no segment");
+        if (rc == LV_OK && !tli)
+            tli = f.tli, from = f.lsn;
+        if (since_lsn)
+            from = since_lsn;
+    }
+    if (rc == LV_OK)
+        rc = lv_wal_drops_scan(r, tli, from, since_us, range, named, &c);
+    for (size_t i = 0; i < c.nb; i++) {
+        for (size_t k = 0; k < c.b[i].nrels; k++)
+            free(c.b[i].rels[k].name);
+        for (size_t k = 0; k < c.b[i].ndbs; k++)
+            free(c.b[i].dbnames[k]);
+        free(c.b[i].rels);
+        free(c.b[i].dbs);
+        free(c.b[i].dbnames);
+    }
+    free(c.b);
+    free(c.rels);
     return rc;
 }

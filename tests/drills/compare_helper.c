@@ -7,7 +7,7 @@
 
 #include "common/error.h"
 #include "drills/drill.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "snapshot/snapshot.h"
 #include "store/store.h"
 

@@ -5,7 +5,7 @@
 # `drill history --json`; `catalog rebuild` brings the history back from the repository; bad command lines.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/../files/fileslib.sh"
+. "$(dirname "$0")/../lib/fileslib.sh"
 
 lv_require_services s3
 w=$(lv_tmpdir drill)
