@@ -1,6 +1,7 @@
 #include "backup/docker.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +32,16 @@ static void push(args *a, const char *s)
     a->v[a->n] = NULL;
 }
 
-static void args_init(args *a, const char *first)
+/* docker followed by the given arguments (NULL ends them); push adds more. */
+__attribute__((sentinel)) static void args_init(args *a, ...)
 {
     memset(a, 0, sizeof *a);
     push(a, "docker");
-    push(a, first);
+    va_list ap;
+    va_start(ap, a);
+    for (const char *s; (s = va_arg(ap, const char *)) != NULL;)
+        push(a, s);
+    va_end(ap);
 }
 
 /* The first non-empty line of docker's stderr, trimmed, for a message (one line whatever docker said). */
@@ -85,9 +91,7 @@ static int ping(lv_docker *d)
     if (d->pinged)
         return LV_OK;
     args a;
-    args_init(&a, "version");
-    push(&a, "--format");
-    push(&a, "{{.Server.Version}}");
+    args_init(&a, "version", "--format", "{{.Server.Version}}", NULL);
     int rc = docker(&a, NULL, LV_ERR_UNREACHABLE, "docker engine unreachable");
     free(a.v);
     d->pinged = rc == LV_OK;
@@ -145,12 +149,7 @@ int lv_docker_add_volume(lv_docker *d, const char *name)
     if (rc != LV_OK)
         return rc;
     args a;
-    args_init(&a, "volume");
-    push(&a, "inspect");
-    push(&a, "--format");
-    push(&a, "{{.Mountpoint}}");
-    push(&a, "--");
-    push(&a, name);
+    args_init(&a, "volume", "inspect", "--format", "{{.Mountpoint}}", "--", name, NULL);
     lv_buf out = LV_BUF_INIT, err = LV_BUF_INIT;
     int status = 0;
     rc = run(&a, &out, &err, &status);
@@ -179,12 +178,8 @@ int lv_docker_add_volume(lv_docker *d, const char *name)
 static int project_containers(const char *project, int all, lv_buf *out, char ***ids, size_t *n)
 {
     args a;
-    args_init(&a, "ps");
-    push(&a, all ? "-aq" : "-q");
-    push(&a, "--no-trunc");
-    push(&a, "--filter");
     char *filter = lv_xasprintf("label=" COMPOSE_PROJECT "=%s", project);
-    push(&a, filter);
+    args_init(&a, "ps", all ? "-aq" : "-q", "--no-trunc", "--filter", filter, NULL);
     char *what = lv_xasprintf("compose project %s: listing its containers", project);
     int rc = docker(&a, out, LV_ERR_CHECK, what);
     free(what);
@@ -198,12 +193,8 @@ static int project_containers(const char *project, int all, lv_buf *out, char **
 static int project_volume_names(const char *project, lv_buf *bufs, char ***names, size_t *n, size_t *ncontainers)
 {
     args a;
-    args_init(&a, "volume");
-    push(&a, "ls");
-    push(&a, "-q");
-    push(&a, "--filter");
     char *filter = lv_xasprintf("label=" COMPOSE_PROJECT "=%s", project);
-    push(&a, filter);
+    args_init(&a, "volume", "ls", "-q", "--filter", filter, NULL);
     char *what = lv_xasprintf("compose project %s: listing its volumes", project);
     int rc = docker(&a, &bufs[0], LV_ERR_CHECK, what);
     free(what);
@@ -214,10 +205,8 @@ static int project_volume_names(const char *project, lv_buf *bufs, char ***names
     if (rc == LV_OK)
         rc = project_containers(project, 1, &bufs[1], &ids, &nids);
     if (rc == LV_OK && nids) {
-        args_init(&a, "inspect");
-        push(&a, "--format");
-        push(&a, "{{range .Mounts}}{{if eq .Type \"volume\"}}{{.Name}}{{\"\\n\"}}{{end}}{{end}}");
-        push(&a, "--");
+        args_init(&a, "inspect", "--format",
+                  "{{range .Mounts}}{{if eq .Type \"volume\"}}{{.Name}}{{\"\\n\"}}{{end}}{{end}}", "--", NULL);
         for (size_t i = 0; i < nids; i++)
             push(&a, ids[i]);
         what = lv_xasprintf("compose project %s: reading its containers' mounts", project);
@@ -258,11 +247,7 @@ int lv_docker_add_project(lv_docker *d, const char *project)
     if (rc == LV_OK) {
         /* Volume names cannot hold a space ([a-zA-Z0-9][a-zA-Z0-9_.-]*): "NAME MOUNTPOINT" splits safely. */
         args a;
-        args_init(&a, "volume");
-        push(&a, "inspect");
-        push(&a, "--format");
-        push(&a, "{{.Name}} {{.Mountpoint}}");
-        push(&a, "--");
+        args_init(&a, "volume", "inspect", "--format", "{{.Name}} {{.Mountpoint}}", "--", NULL);
         for (size_t i = 0; i < n; i++)
             push(&a, names[i]);
         char *what = lv_xasprintf("compose project %s: reading its volumes' mount points", project);
@@ -303,9 +288,7 @@ int lv_docker_stop(lv_docker *d)
     if (d->nvols) {
         /* Several filters of one key match any of them. */
         args a;
-        args_init(&a, "ps");
-        push(&a, "-q");
-        push(&a, "--no-trunc");
+        args_init(&a, "ps", "-q", "--no-trunc", NULL);
         char **filters = lv_xcalloc(d->nvols, sizeof *filters);
         for (size_t i = 0; i < d->nvols; i++) {
             filters[i] = lv_xasprintf("volume=%s", d->vols[i].name);
@@ -331,8 +314,7 @@ int lv_docker_stop(lv_docker *d)
     }
     if (rc == LV_OK && d->nstopped) {
         args a;
-        args_init(&a, "stop");
-        push(&a, "--");
+        args_init(&a, "stop", "--", NULL);
         for (size_t i = 0; i < d->nstopped; i++)
             push(&a, d->stopped[i]);
         rc = docker(&a, NULL, LV_ERR_CHECK, "stopping the containers");
@@ -387,11 +369,9 @@ int lv_docker_start(lv_docker *d)
         return LV_OK;
     lv_buf out = LV_BUF_INIT;
     args a;
-    args_init(&a, "inspect");
-    push(&a, "--format");
-    push(&a, "{{.Id}} {{index .Config.Labels \"com.docker.compose.service\"}} "
-             "{{index .Config.Labels \"com.docker.compose.depends_on\"}}");
-    push(&a, "--");
+    args_init(&a, "inspect", "--format",
+              "{{.Id}} {{index .Config.Labels \"com.docker.compose.service\"}} "
+              "{{index .Config.Labels \"com.docker.compose.depends_on\"}}", "--", NULL);
     for (size_t i = 0; i < d->nstopped; i++)
         push(&a, d->stopped[i]);
     char **rows = NULL;
@@ -408,8 +388,7 @@ int lv_docker_start(lv_docker *d)
     char *first = NULL; /* the first failure's message: every wave is tried, whatever an earlier one did */
     size_t left = d->nstopped;
     while (left) {
-        args_init(&a, "start");
-        push(&a, "--");
+        args_init(&a, "start", "--", NULL);
         int *wave = lv_xcalloc(d->nstopped, sizeof *wave);
         size_t k = 0;
         for (size_t i = 0; i < d->nstopped; i++)
