@@ -144,18 +144,25 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     job.pre_hook = lv_ctx_flag(ctx, "pre-hook");
     job.post_hook = lv_ctx_flag(ctx, "post-hook");
     job.stop_containers = lv_ctx_flag(ctx, "stop-containers") != NULL;
+    job.compose_project = lv_ctx_flag(ctx, "compose-project");
     const char *when = lv_ctx_flag(ctx, "time");
     if (rc == LV_OK && when && lv_time_parse(when, 1, &o->time_us) != 0)
         rc = lv_err(LV_ERR_USAGE, "--time '%s': expected 'YYYY-MM-DD HH:MM:SS' (local time, or UTC with Z)", when);
-    if (rc == LV_OK && job.stop_containers && !o->docker_volume)
-        rc = lv_err(LV_ERR_USAGE, "--stop-containers needs --docker-volume NAME");
-    if (rc == LV_OK && o->docker_volume && (o->npaths || o->stdin_name || o->tar))
-        rc = lv_err(LV_ERR_USAGE, "--docker-volume NAME replaces PATH..., --stdin and --from-tar");
-    if (rc == LV_OK && !o->docker_volume && !o->npaths && !o->stdin_name && !o->tar && lv_ctx_flag(ctx, "set"))
-        rc = lv_err(LV_ERR_USAGE, "[set %s] names nothing to back up: give it a path or a docker-volume",
-                    lv_ctx_flag(ctx, "set"));
-    else if (rc == LV_OK && !o->docker_volume && !o->npaths && !o->stdin_name && !o->tar)
-        rc = lv_err(LV_ERR_USAGE, "nothing to back up: give PATH..., --docker-volume, --stdin or --from-tar");
+    const char *volume = o->docker_volume, *project = job.compose_project;
+    if (rc == LV_OK && job.stop_containers && !volume && !project)
+        rc = lv_err(LV_ERR_USAGE, "--stop-containers needs --docker-volume NAME (--compose-project stops its "
+                    "containers anyway)");
+    if (rc == LV_OK && volume && project)
+        rc = lv_err(LV_ERR_USAGE, "--docker-volume and --compose-project: give one of them");
+    if (rc == LV_OK && (volume || project) && (o->stdin_name || o->tar))
+        rc = lv_err(LV_ERR_USAGE, "--%s backs up directories: it does not go with --stdin or --from-tar",
+                    volume ? "docker-volume" : "compose-project");
+    if (rc == LV_OK && !volume && !project && !o->npaths && !o->stdin_name && !o->tar && lv_ctx_flag(ctx, "set"))
+        rc = lv_err(LV_ERR_USAGE, "[set %s] names nothing to back up: give it a path, a docker-volume or a "
+                    "compose-project", lv_ctx_flag(ctx, "set"));
+    else if (rc == LV_OK && !volume && !project && !o->npaths && !o->stdin_name && !o->tar)
+        rc = lv_err(LV_ERR_USAGE, "nothing to back up: give PATH..., --docker-volume, --compose-project, --stdin "
+                    "or --from-tar");
     /* Open the repository before anything stops: a wrong passphrase must not cost an outage. */
     if (rc == LV_OK)
         rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);

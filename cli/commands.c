@@ -51,7 +51,8 @@ static const lv_flag wal_drops_flags[] = {
 static const lv_flag backup_files_flags[] = {
     {"tag", "TAG", "label the snapshot (repeatable)"},
     {"time", "TIME", "record the snapshot as taken at TIME ('2026-01-31 03:00:00', local time) instead of now"},
-    {"set", "NAME", "back up the [set NAME] of the configuration (its paths, excludes, tags, docker volume, hooks)"},
+    {"set", "NAME", "back up the [set NAME] of the configuration (its paths, excludes, tags, docker volume or compose "
+                    "project, hooks)"},
     {"host", "HOST", "record the snapshot as taken on HOST instead of this host's name"},
     {"exclude", "PATTERN", "leave out matching entries: a pattern with '/' matches the absolute path, else the "
                            "name (shell wildcards; repeatable)"},
@@ -60,6 +61,8 @@ static const lv_flag backup_files_flags[] = {
     {"stdin", "NAME", "store standard input as the file NAME (pg_dumpall | labvault backup files --stdin all.sql)"},
     {"from-tar", "FILE", "store the contents of a tar archive (FILE or - for stdin) as the snapshot's tree"},
     {"docker-volume", "NAME", "back up the mount point of this docker volume (docker volume inspect)"},
+    {"compose-project", "NAME", "back up every volume of this docker compose project, its containers stopped "
+                                "meanwhile (read from compose's labels: no compose binary needed)"},
     {"stop-containers", NULL, "with --docker-volume: stop the running containers that use it, start them after"},
     {"pre-hook", "CMD", "run CMD (sh -c) before the backup; the backup is skipped if it fails"},
     {"post-hook", "CMD", "run CMD after the backup, always, also after a failure"},
