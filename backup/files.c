@@ -2,96 +2,67 @@
  * write the manifest (the commit point); prune the files cache. */
 #include "backup/files.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "backup/engine.h"
+#include "backup/docker.h"
+#include "backup/files_run.h"
+#include "backup/hooks.h"
 #include "common/error.h"
-#include "common/json.h"
+#include "common/interrupt.h"
 #include "common/log.h"
-#include "manifests/manifest.h"
+#include "repo/manifest.h"
+#include "repo/tidy.h"
 #include "snapshot/snapshot.h"
+#include "snapshot/summary.h"
 
-volatile sig_atomic_t lv_backup_interrupt;
-
-int lv_bk_interrupted(void) { return lv_backup_interrupt != 0; }
-
-int lv_bk_skip(lv_bk *b, const char *fmt, ...)
+static char **copy_strings(const char *const *v, size_t n)
 {
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (b->progress_shown)
-        fputs("\r\033[K", stderr); /* do not print over the progress line */
-    lv_warn("%s: left out of the snapshot", msg);
-    b->st.errors++;
-    return LV_OK;
-}
-
-static void json_strings(lv_json *j, const char *key, const char *const *v, size_t n)
-{
-    lv_json_key(j, key);
-    lv_json_arr(j);
+    char **c = lv_xcalloc(n ? n : 1, sizeof *c);
     for (size_t i = 0; i < n; i++)
-        lv_json_str(j, v[i]);
-    lv_json_end(j);
+        c[i] = lv_xstrdup(v[i]);
+    return c;
 }
 
-static void summary(const lv_bk *b, const char *host, lv_buf *out)
+static void summary(const lv_bk *b, const char *host, lv_snap_summary *s)
 {
     const lv_backup_opts *o = b->o;
-    const lv_backup_stats *s = &b->st;
-    lv_json j;
-    lv_json_init(&j, out);
-    lv_json_obj(&j);
-    lv_json_key(&j, "host");
-    lv_json_str(&j, host);
-    lv_json_key(&j, "source");
-    lv_json_str(&j, o->stdin_name ? "stdin" : o->tar ? "tar" : "paths");
-    json_strings(&j, "paths", (const char *const *)b->roots, b->nroots);
-    json_strings(&j, "tags", o->tags, o->ntags);
-    if (o->stdin_name) {
-        lv_json_key(&j, "stdin_name");
-        lv_json_str(&j, o->stdin_name);
-    }
-    if (o->tar) {
-        lv_json_key(&j, "tar");
-        lv_json_str(&j, o->tar);
-    }
-    if (o->docker_volume) {
-        lv_json_key(&j, "docker_volume");
-        lv_json_str(&j, o->docker_volume);
-    }
-    struct {
-        const char *k;
-        uint64_t v;
-    } nums[] = {
-        {"files_new", s->files_new},     {"files_changed", s->files_changed},
-        {"files_unchanged", s->files_unchanged}, {"dirs", s->dirs},
-        {"others", s->others},           {"errors", s->errors},
-        {"bytes_total", s->bytes_total}, {"bytes_read", s->bytes_read},
-        {"bytes_new", s->bytes_new},     {"bytes_stored", s->bytes_stored},
-        {"blobs_new", s->blobs_new},     {"trees_new", s->trees_new},
-    };
-    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
-        lv_json_key(&j, nums[i].k);
-        lv_json_uint(&j, nums[i].v);
-    }
-    lv_json_key(&j, "seconds");
-    lv_json_double(&j, s->seconds);
+    const lv_backup_stats *st = &b->st;
+    memset(s, 0, sizeof *s);
+    snprintf(s->host, sizeof s->host, "%s", host);
+    snprintf(s->source, sizeof s->source, "%s", o->stdin_name ? "stdin" : o->tar ? "tar" : "paths");
+    s->paths = copy_strings((const char *const *)b->roots, b->nroots);
+    s->npaths = b->nroots;
+    s->tags = copy_strings(o->tags, o->ntags);
+    s->ntags = o->ntags;
+    snprintf(s->stdin_name, sizeof s->stdin_name, "%s", o->stdin_name ? o->stdin_name : "");
+    snprintf(s->tar, sizeof s->tar, "%s", o->tar ? o->tar : "");
+    snprintf(s->docker_volume, sizeof s->docker_volume, "%s", o->docker_volume ? o->docker_volume : "");
+    snprintf(s->compose_project, sizeof s->compose_project, "%s", o->compose_project ? o->compose_project : "");
+    s->volumes = lv_xcalloc(o->nvolumes ? o->nvolumes : 1, sizeof *s->volumes);
+    for (size_t i = 0; i < o->nvolumes; i++)
+        s->volumes[i] = (lv_snap_volume){lv_xstrdup(o->volumes[i].name), lv_xstrdup(o->volumes[i].path)};
+    s->nvolumes = o->nvolumes;
+    s->files_new = st->files_new;
+    s->files_changed = st->files_changed;
+    s->files_unchanged = st->files_unchanged;
+    s->dirs = st->dirs;
+    s->others = st->others;
+    s->errors = st->errors;
+    s->bytes_total = st->bytes_total;
+    s->bytes_read = st->bytes_read;
+    s->bytes_new = st->bytes_new;
+    s->bytes_stored = st->bytes_stored;
+    s->blobs_new = st->blobs_new;
+    s->trees_new = st->trees_new;
+    s->seconds = st->seconds;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    lv_json_key(&j, "end_ns"); /* orders snapshots taken within one second (manifest times are seconds) */
-    lv_json_int(&j, o->time_us ? o->time_us * 1000 : (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
-    lv_json_key(&j, "incomplete");
-    lv_json_bool(&j, s->errors > 0);
-    lv_json_end(&j);
+    s->end_ns = o->time_us ? o->time_us * 1000 : (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    s->incomplete = st->errors > 0;
 }
 
 static int check_opts(const lv_backup_opts *o)
@@ -153,7 +124,10 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res)
         b.st.bytes_stored = ps.stored;
         b.st.trees_new = ts2.pages_new;
         b.st.seconds = lv_bk_now() - b.t0;
-        summary(&b, host, &sum);
+        lv_snap_summary ss;
+        summary(&b, host, &ss);
+        lv_snap_summary_encode(&ss, &sum);
+        lv_snap_summary_free(&ss);
         lv_snap_body_encode(root.data, (uint32_t)(root.len / LV_HASH_LEN), &body);
         rc = lv_manifest_write(r, LV_SNAP_KIND, o->time_us / 1000000, lv_buf_cstr(&sum), body.data, body.len,
                                res->id);
@@ -162,6 +136,8 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res)
     for (size_t i = 0; rc == LV_OK && b.fc && i < b.nroots; i++)
         if (lv_fcache_prune(b.fc, b.roots[i]) != LV_OK)
             lv_warn("files cache: %s", lv_errmsg());
+    if (rc == LV_OK)
+        lv_repo_tidy_backup(r); /* what killed backups left (repo/tidy.h); never fails the backup */
     res->st = b.st;
     if (rc == LV_OK)
         res->summary = lv_xstrdup(lv_buf_cstr(&sum));
@@ -189,4 +165,97 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res)
         rc = lv_err(LV_ERR_INCOMPLETE, "snapshot %.12s committed, but %llu entries could not be read and are "
                     "missing from it (warnings above)", res->id, (unsigned long long)res->st.errors);
     return rc;
+}
+
+/* ---- the job around the run ------------------------------------------------------------------------ */
+
+static int run_post(const char *post, int backup_rc, const char *id)
+{
+    if (!post)
+        return LV_OK;
+    char status[64], sid[128];
+    snprintf(status, sizeof status, "LABVAULT_BACKUP_STATUS=%s",
+             backup_rc == LV_OK ? "ok" : backup_rc == LV_ERR_INCOMPLETE ? "incomplete" : "failed");
+    snprintf(sid, sizeof sid, "LABVAULT_SNAPSHOT_ID=%s", id);
+    const char *env[] = {"LABVAULT_HOOK=post", status, *id ? sid : NULL, NULL};
+    return lv_hook_run("post-hook", post, env);
+}
+
+/* The docker part of the job: the volumes' mount points join o's paths (after any PATHs given too: a
+ * project's bind mounts, say) and are recorded; a project's snapshot is tagged compose:NAME, like set:NAME
+ * for a set, so that its snapshots are found and kept as a group. The arrays hung on o are the caller's
+ * to free (*paths, *tags). */
+static int docker_prepare(const lv_backup_job *j, lv_docker *dk, lv_backup_opts *o, const char ***paths,
+                          const char ***tags, char **tag)
+{
+    int rc = o->docker_volume ? lv_docker_add_volume(dk, o->docker_volume) : lv_docker_add_project(dk, j->compose_project);
+    if (rc == LV_OK && (j->compose_project || j->stop_containers))
+        rc = lv_docker_stop(dk);
+    *paths = lv_xcalloc(o->npaths + dk->nvols + 1, sizeof **paths);
+    for (size_t i = 0; i < o->npaths; i++)
+        (*paths)[i] = o->paths[i];
+    for (size_t i = 0; i < dk->nvols; i++)
+        (*paths)[o->npaths + i] = dk->vols[i].path;
+    o->paths = *paths;
+    o->npaths += dk->nvols;
+    o->volumes = dk->vols;
+    o->nvolumes = dk->nvols;
+    if (j->compose_project) {
+        *tag = lv_xasprintf("compose:%s", j->compose_project);
+        *tags = lv_xcalloc(o->ntags + 1, sizeof **tags);
+        for (size_t i = 0; i < o->ntags; i++)
+            (*tags)[i] = o->tags[i];
+        (*tags)[o->ntags++] = *tag;
+        o->tags = *tags;
+        o->compose_project = j->compose_project;
+    }
+    return rc;
+}
+
+int lv_backup_files_job(lv_repo *r, const lv_backup_job *j, lv_backup_result *res)
+{
+    memset(res, 0, sizeof *res);
+    lv_backup_opts o = j->o;
+    lv_docker dk = LV_DOCKER_INIT;
+    const char **paths = NULL, **tags = NULL;
+    char *tag = NULL;
+    int rc = LV_OK, start_rc = LV_OK, post_rc = LV_OK;
+    lv_interrupt_catch();
+    if (j->pre_hook) {
+        const char *env[] = {"LABVAULT_HOOK=pre", NULL};
+        rc = lv_hook_run("pre-hook", j->pre_hook, env);
+    }
+    if (rc == LV_OK && (o.docker_volume || j->compose_project))
+        rc = docker_prepare(j, &dk, &o, &paths, &tags, &tag);
+    if (rc == LV_OK && lv_interrupted())
+        rc = lv_err(LV_ERR_INTERRUPTED, "interrupted before the backup started");
+    if (rc == LV_OK)
+        rc = lv_backup_files(r, &o, res);
+    char *msg = lv_xstrdup(lv_errmsg());
+    /* Whatever happened: containers we stopped start again, and the post hook runs. */
+    if (dk.nstopped && (start_rc = lv_docker_start(&dk)) != LV_OK)
+        lv_error("%s", lv_errmsg());
+    if ((post_rc = run_post(j->post_hook, rc, res->id)) != LV_OK)
+        lv_error("%s", lv_errmsg());
+    lv_interrupt_release();
+    if (rc == LV_OK && (start_rc != LV_OK || post_rc != LV_OK)) {
+        res->after_rc = start_rc != LV_OK ? start_rc : post_rc;
+        res->after_msg = lv_xasprintf("snapshot %.12s is committed, but %s failed", res->id,
+                                      start_rc != LV_OK ? "restarting the stopped containers" : "the post-hook");
+    }
+    if (rc != LV_OK)
+        lv_err(rc, "%s", msg); /* the hooks' messages were logged: the run's is the one to report */
+    free(msg);
+    lv_docker_free(&dk);
+    free(paths);
+    free(tags);
+    free(tag);
+    return rc;
+}
+
+void lv_backup_result_free(lv_backup_result *res)
+{
+    free(res->summary);
+    free(res->after_msg);
+    res->summary = res->after_msg = NULL;
 }

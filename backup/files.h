@@ -12,24 +12,24 @@
  * blobs go through one lv_packer; lv_packer_flush makes them durable and indexed; then the manifest is
  * written (the commit point); then the files cache is pruned of paths the run did not see.
  *
- * Change detection: the files cache (backup/fcache.h) skips reading unchanged files; a changed file is
+ * Change detection: the files cache (backup/files_cache.h) skips reading unchanged files; a changed file is
  * read and chunked again, and only chunks whose blob id is new are stored (lv_packer dedups).
  *
  * Errors: an entry that cannot be read (permission, vanished, I/O error) is reported with one warning
  * line naming it and counted; it is left out of the snapshot, and the snapshot is still committed:
  * lv_backup_files then returns LV_ERR_INCOMPLETE (exit 9) with res->id set. Any other failure returns
- * its code with nothing committed. *lv_backup_interrupt (set it from a signal handler) stops the run
- * at the next file or chunk with LV_ERR_INTERRUPTED.
+ * its code with nothing committed. An interrupt (common/interrupt.h) stops the run at the next file or
+ * chunk with LV_ERR_INTERRUPTED.
  *
  * Memory: bounded by the depth of the tree (one directory listing and one tree page per level), the
  * chunker's buffer (2 x chunk max) and the packer's queues; not by the number of files. */
 #ifndef LV_BACKUP_FILES_H
 #define LV_BACKUP_FILES_H
 
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backup/docker.h"
 #include "crypto/crypto.h"
 #include "repo/repo.h"
 
@@ -44,7 +44,10 @@ typedef struct lv_backup_opts {
     int one_file_system;           /* do not descend into other file systems (mount points stay, empty) */
     const char *stdin_name;        /* store standard input as the file NAME instead of paths */
     const char *tar;               /* store the contents of this tar archive ("-" = stdin) instead */
-    const char *docker_volume;     /* recorded in the summary */
+    const char *docker_volume;     /* recorded in the summary (--docker-volume) */
+    const char *compose_project;   /* recorded in the summary (--compose-project) */
+    const lv_docker_volume *volumes; /* docker volumes whose mount points are among paths: recorded in the */
+    size_t nvolumes;               /* summary as docker_volumes, [{"name", "path"}] */
     const char *host;              /* recorded in the summary */
     int64_t time_us;               /* the snapshot's time (restic's --time); 0 = when it ends */
     int progress;                  /* print progress on stderr (a terminal) */
@@ -66,11 +69,33 @@ typedef struct lv_backup_stats {
 typedef struct lv_backup_result {
     char id[2 * LV_HASH_LEN + 1];  /* the snapshot's manifest id ("" when nothing was committed) */
     lv_backup_stats st;
-    char *summary;                 /* the summary JSON (malloc'ed; the caller frees it) */
+    char *summary;                 /* the summary JSON (malloc'ed; lv_backup_result_free) */
+    int after_rc;                  /* lv_backup_files_job: restarting containers or the post hook failed */
+    char *after_msg;               /* ... after the snapshot was committed: why (owned) */
 } lv_backup_result;
 
-extern volatile sig_atomic_t lv_backup_interrupt;
-
+/* One run: the sources into one snapshot (above). */
 int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res);
+
+/* The whole `backup files`: the run with what surrounds it.
+ *   Interrupts are caught for its duration (common/interrupt.h): SIGINT/SIGTERM stop the run at the next
+ *   file or chunk, and the cleanup below still happens.
+ *   pre_hook runs first (backup/hooks.h; its failure stops everything: nothing is committed);
+ *   o->docker_volume, or (not both) compose_project (every volume of a docker compose project; the snapshot is also
+ *   tagged compose:NAME): the volumes' mount points are backed up with any o->paths, and recorded
+ *   (backup/docker.h); with stop_containers, or always for a project, the running containers that use
+ *   them (and the project's) are stopped first and started again afterwards, whatever happened;
+ *   post_hook runs last, always, with LABVAULT_BACKUP_STATUS=ok|incomplete|failed and the snapshot's id.
+ * Returns the run's code and message (LV_OK, LV_ERR_INCOMPLETE with res->id set, or a failure). When the
+ * snapshot was committed but restarting the containers or the post hook failed, res->after_rc and
+ * res->after_msg say so; the run's own result stands. */
+typedef struct lv_backup_job {
+    lv_backup_opts o;
+    const char *pre_hook, *post_hook;
+    const char *compose_project;
+    int stop_containers;
+} lv_backup_job;
+int lv_backup_files_job(lv_repo *r, const lv_backup_job *j, lv_backup_result *res);
+void lv_backup_result_free(lv_backup_result *res);
 
 #endif

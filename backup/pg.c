@@ -1,6 +1,6 @@
 /* `backup pg`: one base backup from start to commit (contract in backup/pg.h). The parts: pg_session
  * (libpq), pg_walk (which files), pg_read (reading them into blobs), pg_relmap (relation maps, row
- * counts), pg_prev (the previous backup, the lock). */
+ * counts), pg_prev (the previous backup), pg_lock (one backup pg at a time). */
 #include "backup/pg.h"
 
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backup/pg_prev.h"
+#include "backup/pg_lock.h"
 #include "backup/pg_read.h"
 #include "backup/pg_relmap.h"
 #include "backup/pg_session.h"
@@ -23,16 +24,17 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/hex.h"
-#include "common/json.h"
+#include "common/interrupt.h"
 #include "common/log.h"
-#include "manifests/manifest.h"
-#include "manifests/pgman.h"
+#include "common/timefmt.h"
+#include "repo/manifest.h"
+#include "repo/tidy.h"
+#include "pg/manifest.h"
+#include "pg/summary.h"
 #include "repo/blobstore.h"
 #include "wal/range.h"
 #include "wal/segment.h"
 #include "wal/stanza.h"
-
-volatile sig_atomic_t lv_pg_backup_interrupt;
 
 typedef struct run {
     lv_repo *r;
@@ -116,12 +118,47 @@ static int check_cluster(run *u)
 }
 
 /* LABVAULT_TEST_PAUSE_AFTER_START (test-only, backup/pg.h). */
+/* An incremental keeps a page of the previous backup when the page's LSN is still below that backup's start:
+ * unchanged since, so what the previous backup copied (at some moment between its start and its stop) is
+ * what this one would read. That holds only if the server is already past the previous backup's stop.
+ * A primary always is; a standby whose last restartpoint is behind the previous backup's stop (no checkpoint
+ * on the primary since; or the previous backup was of the primary and the standby lags) may not be: then
+ * its pages may be older than the copies, and replay from this backup's start would stop, consistent, before
+ * reaching them. Wait a while for the standby to replay past it; if it does not, store every page. */
+static int prev_in_the_past(run *u)
+{
+    lv_pgman *m = &u->m;
+    uint64_t pos = 0;
+    double deadline = lv_mono_s() + (u->o->archive_timeout > 0 ? u->o->archive_timeout : 60);
+    int rc;
+    while ((rc = lv_pgs_position(u->c, &pos)) == LV_OK && pos < u->prev.stop_lsn && lv_mono_s() < deadline)
+        usleep(100 * 1000);
+    if (rc != LV_OK)
+        return rc;
+    char a[LV_LSN_TEXT_MAX], b[LV_LSN_TEXT_MAX], c[LV_LSN_TEXT_MAX];
+    lv_lsn_format(u->prev.stop_lsn, a);
+    lv_lsn_format(m->start_lsn, b);
+    lv_lsn_format(pos, c);
+    if (pos >= u->prev.stop_lsn) {
+        lv_info("backup %.12s ends at %s, after this backup's start %s; the server is at %s, past it: incremental",
+                u->prev_id, a, b, c);
+        return LV_OK;
+    }
+    lv_warn("backup %.12s ends at %s, and the server has only reached %s: storing every page, as a full backup does",
+            u->prev_id, a, c);
+    m->type = LV_PGB_FULL;
+    memset(m->prev_id, 0, sizeof m->prev_id);
+    m->prev_start_lsn = 0;
+    u->prev_id[0] = '\0';
+    return LV_OK;
+}
+
 static int test_pause(void)
 {
     const char *v = getenv("LABVAULT_TEST_PAUSE_AFTER_START");
     double secs = v ? atof(v) : 0, end = lv_mono_s() + secs;
     while (secs > 0 && lv_mono_s() < end) {
-        if (lv_pg_backup_interrupt)
+        if (lv_interrupted())
             return lv_err(LV_ERR_INTERRUPTED, "interrupted");
         usleep(50 * 1000);
     }
@@ -241,64 +278,35 @@ static int copy_files(run *u)
     return LV_OK;
 }
 
-static void summary(run *u, lv_buf *out)
+static void summary(run *u, lv_pg_summary *s)
 {
     const lv_pgman *m = &u->m;
-    char sysid[24], start[LV_LSN_TEXT_MAX], stop[LV_LSN_TEXT_MAX], ws[25], we[25];
-    snprintf(sysid, sizeof sysid, "%" PRIu64, m->sysid);
-    lv_lsn_format(m->start_lsn, start);
-    lv_lsn_format(m->stop_lsn, stop);
-    segment_name(m->timeline, m->start_lsn, m->wal_segment_size, ws);
-    segment_name(m->timeline, m->stop_lsn ? m->stop_lsn - 1 : 0, m->wal_segment_size, we);
-    lv_json j;
-    lv_json_init(&j, out);
-    lv_json_obj(&j);
-    lv_json_key(&j, "type");
-    lv_json_str(&j, m->type == LV_PGB_INCR ? "incr" : "full");
-    lv_json_key(&j, "label");
-    lv_json_str(&j, m->label);
-    lv_json_key(&j, "sysid");
-    lv_json_str(&j, sysid);
-    lv_json_key(&j, "pg_version");
-    lv_json_uint(&j, m->pg_version);
-    lv_json_key(&j, "timeline");
-    lv_json_uint(&j, m->timeline);
-    lv_json_key(&j, "start_lsn");
-    lv_json_str(&j, start);
-    lv_json_key(&j, "stop_lsn");
-    lv_json_str(&j, stop);
-    lv_json_key(&j, "start_time");
-    lv_json_int(&j, m->start_time);
-    lv_json_key(&j, "stop_time");
-    lv_json_int(&j, m->stop_time);
-    lv_json_key(&j, "wal_start");
-    lv_json_str(&j, ws);
-    lv_json_key(&j, "wal_stop");
-    lv_json_str(&j, we);
-    struct {
-        const char *k;
-        uint64_t v;
-    } nums[] = {{"files", m->nfiles},          {"bytes", u->rd.bytes},         {"bytes_read", u->rd.bytes_read},
-                {"bytes_new", u->rd.bytes_new}, {"bytes_stored", u->bytes_stored}, {"bad_pages", m->nbad_pages}};
-    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
-        lv_json_key(&j, nums[i].k);
-        lv_json_uint(&j, nums[i].v);
+    memset(s, 0, sizeof *s);
+    s->incr = m->type == LV_PGB_INCR;
+    snprintf(s->label, sizeof s->label, "%s", m->label);
+    s->sysid = m->sysid;
+    s->pg_version = m->pg_version;
+    s->timeline = m->timeline;
+    s->start_lsn = m->start_lsn;
+    s->stop_lsn = m->stop_lsn;
+    s->start_time = m->start_time;
+    s->stop_time = m->stop_time;
+    segment_name(m->timeline, m->start_lsn, m->wal_segment_size, s->wal_start);
+    segment_name(m->timeline, m->stop_lsn ? m->stop_lsn - 1 : 0, m->wal_segment_size, s->wal_stop);
+    s->files = m->nfiles;
+    s->bytes = u->rd.bytes;
+    s->bytes_read = u->rd.bytes_read;
+    s->bytes_new = u->rd.bytes_new;
+    s->bytes_stored = u->bytes_stored;
+    s->bad_pages = m->nbad_pages;
+    if (s->incr) {
+        snprintf(s->prev, sizeof s->prev, "%s", u->prev_id);
+        s->delta_pages = u->rd.delta_pages;
+        s->delta_bytes = u->rd.delta_bytes;
+        s->base_blobs_read = u->rd.base_reads;
     }
-    if (m->type == LV_PGB_INCR) {
-        lv_json_key(&j, "prev");
-        lv_json_str(&j, u->prev_id);
-        lv_json_key(&j, "delta_pages");
-        lv_json_uint(&j, u->rd.delta_pages);
-        lv_json_key(&j, "delta_bytes");
-        lv_json_uint(&j, u->rd.delta_bytes);
-        lv_json_key(&j, "base_blobs_read");
-        lv_json_uint(&j, u->rd.base_reads);
-    }
-    lv_json_key(&j, "rows_exact");
-    lv_json_bool(&j, u->rows_exact);
-    lv_json_key(&j, "pgdata");
-    lv_json_str(&j, u->pgdata);
-    lv_json_end(&j);
+    s->rows_exact = u->rows_exact;
+    snprintf(s->pgdata, sizeof s->pgdata, "%s", u->pgdata);
 }
 
 /* After the stop: relation maps, the WAL, the manifest. */
@@ -359,7 +367,7 @@ static int commit(run *u)
     if (w.rc != LV_OK)
         return lv_err(w.rc, "backup not committed: %s (is archive_command = 'labvault wal push %%p' working? see "
                       "`labvault check`)", w.msg);
-    if (lv_pg_backup_interrupt) /* a signal during the wait: still nothing committed */
+    if (lv_interrupted()) /* a signal during the wait: still nothing committed */
         return lv_err(LV_ERR_INTERRUPTED, "interrupted");
     m->files = u->rd.files;
     m->nfiles = u->rd.nfiles;
@@ -368,11 +376,14 @@ static int commit(run *u)
     lv_buf body = LV_BUF_INIT, sum = LV_BUF_INIT;
     rc = lv_pgman_encode(m, &body);
     if (rc == LV_OK) {
-        summary(u, &sum);
+        summary(u, &u->res->summary);
+        lv_pg_summary_encode(&u->res->summary, &sum);
         rc = lv_manifest_write(u->r, LV_PGMAN_KIND, 0, lv_buf_cstr(&sum), body.data, body.len, u->res->id);
     }
-    if (rc == LV_OK)
+    if (rc == LV_OK) {
         u->res->summary_json = lv_xstrdup(lv_buf_cstr(&sum));
+        lv_repo_tidy_backup(u->r); /* what killed backups left (repo/tidy.h); never fails the backup */
+    }
     lv_buf_free(&body);
     lv_buf_free(&sum);
     return rc;
@@ -382,6 +393,16 @@ static int backup_stop(run *u)
 {
     int rc = lv_pgs_stop(u->c, u->info.version, &u->m.stop_lsn, &u->m.backup_label, &u->m.tablespace_map);
     u->m.stop_time = (int64_t)time(NULL);
+    /* A standby's backup ends at its minimum recovery point, which only moves when it writes pages: pages
+     * kept from a previous backup of the primary may be newer than that (prev_in_the_past says why). */
+    if (rc == LV_OK && u->m.type == LV_PGB_INCR && u->m.stop_lsn < u->prev.stop_lsn) {
+        char a[LV_LSN_TEXT_MAX], b[LV_LSN_TEXT_MAX];
+        lv_lsn_format(u->m.stop_lsn, a);
+        lv_lsn_format(u->prev.stop_lsn, b);
+        rc = lv_err(LV_ERR_CONFLICT, "this incremental would end at %s, before backup %.12s's end %s, whose pages it "
+                    "keeps: no backup recorded; run CHECKPOINT on the primary and retry, or take --type full",
+                    a, u->prev_id, b);
+    }
     return rc;
 }
 
@@ -412,10 +433,8 @@ static int backup(run *u)
         }
     }
     time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char stamp[LV_TIME_TEXT_MAX];
+    lv_time_format((int64_t)now, LV_TIME_UTC, stamp);
     snprintf(u->label, sizeof u->label, "%s", o->label ? o->label : "");
     if (!o->label)
         snprintf(u->label, sizeof u->label, "labvault %s", stamp);
@@ -433,19 +452,8 @@ static int backup(run *u)
     if (m->type == LV_PGB_INCR && m->timeline != u->prev.timeline)
         rc = lv_err(LV_ERR_CONFLICT, "the cluster changed timeline (%u -> %u) since backup %.12s: take a full backup",
                     u->prev.timeline, m->timeline, u->prev_id);
-    if (rc == LV_OK && m->type == LV_PGB_INCR && u->prev.stop_lsn > m->start_lsn) {
-        /* A page older than prev's start is unchanged only if prev was copied before this backup starts
-         * replaying (a standby whose last restartpoint is behind a backup of its primary, say). */
-        char a[LV_LSN_TEXT_MAX], b[LV_LSN_TEXT_MAX];
-        lv_lsn_format(u->prev.stop_lsn, a);
-        lv_lsn_format(m->start_lsn, b);
-        lv_warn("backup %.12s ends at %s, after this backup's start %s: storing every page, as a full backup does",
-                u->prev_id, a, b);
-        m->type = LV_PGB_FULL;
-        memset(m->prev_id, 0, sizeof m->prev_id);
-        m->prev_start_lsn = 0;
-        u->prev_id[0] = '\0';
-    }
+    if (rc == LV_OK && m->type == LV_PGB_INCR && u->prev.stop_lsn > m->start_lsn)
+        rc = prev_in_the_past(u);
     if (rc == LV_OK)
         rc = test_pause();
     if (rc == LV_OK)
@@ -465,7 +473,7 @@ static int backup(run *u)
     if ((rc = backup_stop(u)) != LV_OK)
         return rc;
     phase(u, "backup stopped");
-    if (lv_pg_backup_interrupt)
+    if (lv_interrupted())
         return lv_err(LV_ERR_INTERRUPTED, "interrupted");
     return commit(u);
 }

@@ -1,11 +1,11 @@
-/* PostgreSQL base backups: `labvault backup pg [--type full|incr]` (DESIGN.md 3-4, issue 6).
+/* PostgreSQL base backups: `labvault backup pg [--type full|incr]` (docs/design.md 3-4, issue 6).
  *
  * Runs on the database host as the PostgreSQL OS user. On ONE libpq session that stays open:
  * check the cluster (archive_mode on, unless it is a standby; its system identifier is the repository's
  * stanza, or there is none yet), pg_backup_start(label, fast) (pg_start_backup(label, fast, false) before 15),
  * read the data directory and tablespaces directly, pg_backup_stop(false) (pg_stop_backup(false, false)
  * before 15: the server does not wait for the archiver; we wait for the WAL in the repository, below), keep the returned backup_label and tablespace_map in the manifest (never written into the
- * data directory). Skips what pg_basebackup skips (DESIGN.md 4; backup/pg_walk.h). global/pg_control is
+ * data directory). Skips what pg_basebackup skips (docs/design.md 4; backup/pg_walk.h). global/pg_control is
  * read after every other file. Only one backup per repository and
  * cluster runs at a time (opts->lock_path, a file beside the catalog; a second one is LV_ERR_LOCKED, exit 7).
  *
@@ -13,7 +13,7 @@
  * so tests can run a second backup, or signal one, while the first is in backup mode.
  *
  * Relation files (base/, global/, pg_tblspc/ segment files of main, vm and init forks) are stored as
- * page runs (manifests/pgman.h): a full backup groups LV_PGMAN_RUN_PAGES pages per blob; an incremental
+ * page runs (pg/manifest.h): a full backup groups LV_PGMAN_RUN_PAGES pages per blob; an incremental
  * reads each page, compares its pd_lsn with the previous backup's start LSN and stores only newer pages
  * (grouped into new blobs); unchanged runs reuse the previous (blob, blob_page). The previous backup is
  * the newest "pg" manifest of the same system identifier and timeline in the catalog; without one, an
@@ -55,6 +55,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "pg/summary.h"
 #include "repo/repo.h"
 
 typedef struct lv_pg_backup_opts {
@@ -79,12 +80,12 @@ typedef struct lv_pg_backup_result {
     uint64_t start_lsn, stop_lsn;
     int incremental;
     double seconds;
-    char *summary_json;             /* the manifest summary (owned; lv_pg_backup_result_free) */
+    lv_pg_summary summary;          /* the manifest's summary, once committed */
+    char *summary_json;             /* ... and its JSON text (owned; lv_pg_backup_result_free) */
 } lv_pg_backup_result;
 
-/* Set from a signal handler: the backup stops at the next file with LV_ERR_INTERRUPTED, calls
- * pg_backup_stop (so the server is not left in backup mode), and commits nothing. */
-extern volatile sig_atomic_t lv_pg_backup_interrupt;
+/* An interrupt (common/interrupt.h) stops the backup at the next file with LV_ERR_INTERRUPTED; it calls
+ * pg_backup_stop (so the server is not left in backup mode) and commits nothing. */
 
 /* Codes: LV_ERR_CONFIG (no pgdata, not a data directory: the message names it), LV_ERR_PG (cannot
  * connect, archive_mode off on a primary, an unsupported version, a function refused), LV_ERR_CONFLICT

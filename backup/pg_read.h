@@ -6,7 +6,7 @@
  * one thread per packer), stores each run as one blob and builds the file's manifest entry once its
  * last run arrived. So reading, checksumming and the packer's sealing workers all overlap.
  *
- * Storage per file (manifests/pgman.h):
+ * Storage per file (pg/manifest.h):
  *   relation forks (pg_walk.h `pages`) whose size is a multiple of the block size: LV_PGF_PAGES. Full:
  *   every LV_PGMAN_RUN_PAGES pages are one blob. Incremental: a page keeps prev's (blob, blob_page)
  *   iff all of these hold (the reasons, fork by fork: docs/pg-backups.md, "What an incremental keeps"):
@@ -19,7 +19,7 @@
  *   The other pages are packed, in order, into new blobs of up to RUN_PAGES pages
  *   (a file prev lacked is thus stored exactly as a full backup stores it, and deduplicates with it).
  *   With `deltas`, a changed page that prev has is stored as a delta against its last whole image
- *   where that pays (manifests/pgdelta.h; the rule is at base_page in pg_read.c): each reader thread
+ *   where that pays (pg/page_delta.h; the rule is at base_page in pg_read.c): each reader thread
  *   opens its own catalog connection and reads those base blobs.
  *   Extents merge consecutive pages that are consecutive in one blob (and, for deltas, in one base).
  *   everything else: LV_PGF_WHOLE, blobs of 1 MiB of content (content-addressed: unchanged ones dedup).
@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #include "backup/pg_walk.h"
-#include "manifests/pgman.h"
+#include "pg/manifest.h"
 #include "repo/blobstore.h"
 
 typedef struct lv_pg_read {
@@ -58,7 +58,7 @@ typedef struct lv_pg_read {
     uint64_t delta_pages, delta_bytes, base_reads; /* pages stored as deltas, their blobs' bytes, bases read */
 } lv_pg_read;
 
-/* Read everything; LV_ERR_INTERRUPTED when lv_pg_backup_interrupt is set, LV_ERR_IO for a file that
+/* Read everything; LV_ERR_INTERRUPTED when lv_interrupted() is set, LV_ERR_IO for a file that
  * cannot be read (the message names it), the packer's codes. Each bad page is logged as a warning. */
 int lv_pg_read_all(lv_pg_read *x);
 void lv_pg_read_free(lv_pg_read *x);

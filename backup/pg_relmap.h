@@ -12,7 +12,7 @@
 #define LV_BACKUP_PG_RELMAP_H
 
 #include "backup/pg_session.h"
-#include "manifests/pgman.h"
+#include "pg/manifest.h"
 
 /* Fills *dbs / *ndbs (owned: free with lv_pg_relmap_free). LV_ERR_PG naming the database and cause. */
 int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows, const char *stop_snapshot,

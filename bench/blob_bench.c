@@ -30,7 +30,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "repo/blobstore.h"
 #include "repo/repo.h"
 #include "store/store.h"

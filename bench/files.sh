@@ -3,7 +3,7 @@
 # about 1 GiB in many files, in the same run. Measured for each tool:
 #   first snapshot | unchanged re-snapshot | re-snapshot after changing 1 % of the files | repository size |
 #   peak RSS (of the backups) | restore of the last snapshot (time and peak RSS)
-# Method (bench/lib.sh, /work/shared/research/benchmarking-here.md): everything happens on a journaled ext4
+# Method (bench/lib.sh, docs/performance.md): everything happens on a journaled ext4
 # image mounted from a sparse file; each timed command is preceded by a sync and a pause; the order of the
 # tools rotates from one repetition to the next; each repetition starts with fresh repositories and caches;
 # reported figures are medians over the repetitions, from /usr/bin/time (wall, user, system, max RSS).

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # bench/lib.sh: what the benchmark scripts share (sourced by files.sh, pg.sh, prune.sh, prune_scale.sh).
-# The method it implements (/work/shared/research/benchmarking-here.md):
+# The method it implements (docs/performance.md, Method):
 #   - the work area is a journaled ext4 image mounted from a sparse file (the root file system here has no
 #     journal, which distorts file creation after deletions);
 #   - each timed command is preceded by a sync (with this much RAM, dirty pages of the previous command

@@ -8,7 +8,7 @@
 # (aes-256-cbc) like labvault (zstd 3, AES-256-GCM); both archive WAL through one archive_command.
 # Data: pgbench scale LV_BENCH_SCALE (100: about 1.5 GiB, which compresses about 20:1 because pgbench's filler
 # columns are blank) plus LV_BENCH_RANDOM_MIB of incompressible bytea (default 256), so that compression does
-# not flatter every figure (/work/shared/research/benchmarking-here.md).
+# not flatter every figure (docs/performance.md, Method).
 # Method (bench/lib.sh, as bench/files.sh): the cluster and both repositories live on a journaled ext4 image
 # mounted from a sparse file; each timed command is preceded by sync and a pause; the order of the tools rotates
 # between repetitions; each repetition starts with fresh repositories; figures are medians of the

@@ -14,7 +14,7 @@
 # for cp alone), BENCH_DIR (work area; default $TMPDIR or /tmp).
 # Run it under tests/harness/with-services.sh to get an S3 server.
 #
-# Two traps of these machines (../shared/research/benchmarking-here.md): each timed command waits 6 s
+# Two traps of these machines (docs/performance.md, Method): each timed command waits 6 s
 # first, because freed memory goes back to the host and touching it again is slow; and the work area's
 # journal state is printed, because ext4 without a journal slows file creation after deletions (point
 # BENCH_DIR at a journaled file system for figures you quote). Take the median of several runs.

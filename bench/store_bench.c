@@ -4,7 +4,7 @@
  * them back (checking each object's stamp), deletes them, and prints one line per phase:
  *   put url=... objects=256 object_kib=1024 threads=4 seconds=2.130 mib_s=120.2
  * Buffers are allocated and touched before the clock starts (fresh memory costs time on these
- * machines: see ../shared/research/benchmarking-here.md).
+ * machines: see docs/performance.md, Method).
  *
  * Usage: store_bench URL [-n MIB] [-j THREADS] [-s OBJECT_KIB] [-d]
  *   -d  S3: delete the bucket at the end (for a bucket made just for the bench; it must be empty)
@@ -20,7 +20,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
-#include "store/parallel.h"
+#include "common/parallel.h"
 #include "store/s3.h"
 #include "store/store.h"
 

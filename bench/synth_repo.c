@@ -1,6 +1,6 @@
 /* synth_repo: fill an existing local repository with a synthetic history, for bench/prune_scale.sh: N small
  * blobs through the real packer (real packs, index objects and catalog rows) and M PostgreSQL backup
- * manifests (kind "pg", manifests/pgman.h, with the summary fields forget groups and orders by) that
+ * manifests (kind "pg", pg/manifest.h, with the summary fields forget groups and orders by) that
  * reference them, so that forget and prune treat them as they treat real backups.
  *
  *   synth_repo [-n BLOBS] [-m MANIFESTS] [-w WINDOW] [-b BLOB_BYTES] [-p PACK_KIB] [-s] REPO KEY_FILE CATALOG
@@ -30,9 +30,10 @@
 
 #include "common/buf.h"
 #include "common/error.h"
-#include "manifests/catalog.h"
-#include "manifests/manifest.h"
-#include "manifests/pgman.h"
+#include "catalog/catalog.h"
+#include "pg/manifest.h"
+#include "pg/summary.h"
+#include "repo/manifest.h"
 #include "repo/blobstore.h"
 #include "repo/repo.h"
 #include "store/store.h"
@@ -121,26 +122,24 @@ static int write_manifest(lv_repo *r, const synth *s, long m, int64_t stop_time,
                    .start_lsn = start_lsn, .stop_lsn = stop_lsn, .start_time = stop_time - 60,
                    .stop_time = stop_time, .backup_label = empty, .tablespace_map = empty, .files = files,
                    .nfiles = nfiles};
-    char label[32], start[LV_LSN_TEXT_MAX], stop[LV_LSN_TEXT_MAX], ws[25], we[25];
+    char label[32];
     snprintf(label, sizeof label, "synth-%ld", m);
     pm.label = label;
-    lv_lsn_format(start_lsn, start);
-    lv_lsn_format(stop_lsn, stop);
-    lv_wal_segment_name(1, start_lsn / WAL_SEG, WAL_SEG, ws);
-    lv_wal_segment_name(1, (stop_lsn - 1) / WAL_SEG, WAL_SEG, we);
-    uint64_t bytes = (uint64_t)nref * s->bsz;
-    char *summary = lv_xasprintf(
-        "{\"type\":\"full\",\"label\":\"%s\",\"sysid\":\"%" PRIu64 "\",\"pg_version\":150000,\"timeline\":1,"
-        "\"start_lsn\":\"%s\",\"stop_lsn\":\"%s\",\"start_time\":%" PRId64 ",\"stop_time\":%" PRId64 ","
-        "\"wal_start\":\"%s\",\"wal_stop\":\"%s\",\"files\":%u,\"bytes\":%" PRIu64 ",\"bytes_read\":%" PRIu64 ","
-        "\"bytes_new\":0,\"bytes_stored\":0,\"bad_pages\":0,\"rows_exact\":false,\"pgdata\":\"/synthetic\"}",
-        label, SYSID, start, stop, pm.start_time, stop_time, ws, we, nfiles, bytes, bytes);
+    lv_pg_summary ps = {.sysid = SYSID, .pg_version = 150000, .timeline = 1, .start_lsn = start_lsn,
+                        .stop_lsn = stop_lsn, .start_time = pm.start_time, .stop_time = stop_time,
+                        .files = nfiles, .bytes = (uint64_t)nref * s->bsz, .bytes_read = (uint64_t)nref * s->bsz};
+    snprintf(ps.label, sizeof ps.label, "%s", label);
+    snprintf(ps.pgdata, sizeof ps.pgdata, "/synthetic");
+    lv_wal_segment_name(1, start_lsn / WAL_SEG, WAL_SEG, ps.wal_start);
+    lv_wal_segment_name(1, (stop_lsn - 1) / WAL_SEG, WAL_SEG, ps.wal_stop);
+    lv_buf summary = LV_BUF_INIT;
+    lv_pg_summary_encode(&ps, &summary);
     lv_buf body = LV_BUF_INIT;
     int rc = lv_pgman_encode(&pm, &body);
     if (rc == LV_OK)
-        rc = lv_manifest_write(r, LV_PGMAN_KIND, stop_time, summary, body.data, body.len, id);
+        rc = lv_manifest_write(r, LV_PGMAN_KIND, stop_time, lv_buf_cstr(&summary), body.data, body.len, id);
     lv_buf_free(&body);
-    free(summary);
+    lv_buf_free(&summary);
     free(paths);
     free(ext);
     free(files);

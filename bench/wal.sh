@@ -8,7 +8,7 @@
 #      the yardstick for the async target (keep up with 3x that rate). Then a table of random bytea
 #      (pgcrypto) for incompressible WAL. Two data sets of completed segments: "pgbench" and "random".
 #   2. For each data set, REPS repetitions, the tool order rotated each time, 6 s pause before every timed
-#      run (../shared/research/benchmarking-here.md), a fresh repository each run: call the archive command
+#      run (docs/performance.md, Method), a fresh repository each run: call the archive command
 #      once per segment, oldest first, serially, from the data directory, as the cluster's OS user: exactly
 #      what PostgreSQL's archiver does. Per call latency (median, p95), segments/s over the whole set, and
 #      CPU seconds of the whole machine during the run (async workers are detached, so per-process

@@ -7,11 +7,12 @@
 #ifndef LV_CLI_CLI_H
 #define LV_CLI_CLI_H
 
+#include "cli/record.h"
 #include "common/buf.h"
 #include "common/text.h"
 #include "config/config.h"
-#include "manifests/catalog.h"
-#include "manifests/rebuild.h"
+#include "catalog/catalog.h"
+#include "maint/rebuild.h"
 #include "repo/repo.h"
 #include "store/store.h"
 
@@ -79,7 +80,7 @@ int lv_ctx_open_store(lv_ctx *ctx);
 int lv_ctx_credential(lv_ctx *ctx, int confirm, lv_credential *cred);
 /* What lv_ctx_open_repo opens besides store and repository (each includes the ones before it):
  *   LV_CTX_CATALOG   the catalog, attached as repo->cat;
- *   LV_CTX_SYNC      and bring it up to date with the repository (manifests/sync.h: other hosts'
+ *   LV_CTX_SYNC      and bring it up to date with the repository (maint/sync.h: other hosts'
  *                    backups, objects prune or forget removed);
  *   LV_CTX_INFLIGHT  and, before that sync, announce the command with an in-flight marker (repo/lock.h)
  *                    that prune respects; for every command that writes or reads blobs. */
@@ -131,6 +132,8 @@ int lv_cmd_snapshots(lv_ctx *ctx);
 int lv_cmd_ls(lv_ctx *ctx);
 int lv_cmd_diff(lv_ctx *ctx);
 int lv_cmd_restore_files(lv_ctx *ctx);
+int lv_cmd_find(lv_ctx *ctx);
+int lv_cmd_dump(lv_ctx *ctx);
 /* PostgreSQL backups (cli/cmd_backup_pg.c, cli/cmd_restore_pg.c) */
 int lv_cmd_backup_pg(lv_ctx *ctx);
 int lv_cmd_restore_pg(lv_ctx *ctx);

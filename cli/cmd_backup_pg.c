@@ -1,22 +1,14 @@
 /* `labvault backup pg`: options in, one line (or the summary as JSON) out. The work is in backup/pg.c. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "backup/pg.h"
-#include "backup/pg_prev.h"
 #include "cli/cli.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/log.h"
-#include "repo/tidy.h"
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    lv_pg_backup_interrupt = 1;
-}
 
 static void print_result(lv_ctx *ctx, const lv_pg_backup_result *res, int rc, lv_buf *out)
 {
@@ -24,9 +16,8 @@ static void print_result(lv_ctx *ctx, const lv_pg_backup_result *res, int rc, lv
         lv_result_json(out, res->id, rc, res->summary_json);
         return;
     }
-    char ws[32] = "?", we[32] = "?";
-    lv_pg_summary_field(res->summary_json, "wal_start", ws, sizeof ws);
-    lv_pg_summary_field(res->summary_json, "wal_stop", we, sizeof we);
+    const char *ws = res->summary.wal_start[0] ? res->summary.wal_start : "?";
+    const char *we = res->summary.wal_stop[0] ? res->summary.wal_stop : "?";
     const double mib = 1024.0 * 1024.0;
     lv_buf_printf(out, "backup pg %s %s: %llu files, %.1f MiB read, %.1f MiB new, %.1f MiB stored, WAL %s..%s "
                   "archived, %.1f s\n", res->id, res->incremental ? "incr" : "full", (unsigned long long)res->files,
@@ -68,24 +59,16 @@ int lv_cmd_backup_pg(lv_ctx *ctx)
         free(lock);
         return rc;
     }
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    lv_pg_backup_interrupt = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    lv_interrupt_catch();
     lv_pg_backup_result res;
     rc = lv_pg_backup(ctx->repo, &o, &res);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    lv_interrupt_release();
     free(lock);
     char msg[2048];
     snprintf(msg, sizeof msg, "%s", lv_errmsg());
     lv_buf out = LV_BUF_INIT;
     if (*res.id) {
         ctx->run_bytes = res.bytes_stored;
-        lv_repo_tidy_backup(ctx->repo);
         lv_err(rc, "%s", msg);
         print_result(ctx, &res, rc, &out);
         if (out.len)

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalog/drills.h"
 #include "cli/cli.h"
 #include "common/error.h"
 #include "common/fsutil.h"
@@ -120,10 +121,12 @@ static int hist_cb(void *arg, const lv_drill_row *r)
     char rpo[32] = "-";
     if (r->rpo >= 0)
         snprintf(rpo, sizeof rpo, "%.0f s", r->rpo);
-    lv_buf_printf(h->out, "%s  %s  %-5s %.12s  %-6s  RTO %8.2f s  RPO %6s  %s%s%s\n", r->started_at, r->id,
-                  r->kind, r->source, r->passed ? "passed" : "FAILED", r->rto, rpo, r->target,
-                  r->passed ? "" : "  ", r->passed ? "" : r->error);
-    h->n++;
+    if (h->n++ == 0)
+        lv_buf_printf(h->out, "%-20s  %-26s  %-5s %-12s  %-6s  %12s  %8s  %s\n", "STARTED", "DRILL", "KIND", "SOURCE",
+                      "RESULT", "RTO", "RPO", "TARGET");
+    lv_buf_printf(h->out, "%-20s  %-26s  %-5s %-12.12s  %-6s  %10.2f s  %8s  %s%s%s\n", r->started_at, r->id, r->kind,
+                  r->source, r->passed ? "passed" : "FAILED", r->rto, rpo, r->target, r->passed ? "" : "  ",
+                  r->passed ? "" : r->error);
     return LV_OK;
 }
 

@@ -1,6 +1,5 @@
 /* File snapshots on the command line: backup files, snapshots, ls, diff, restore files. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,30 +7,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
-#include "backup/fcache.h"
+#include "backup/files_cache.h"
 #include "backup/files.h"
-#include "backup/hooks.h"
 #include "cli/cli.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/timefmt.h"
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/text.h"
-#include "repo/tidy.h"
+#include "restore/dump.h"
 #include "restore/files.h"
-#include "snapshot/reader.h"
+#include "snapshot/diff.h"
+#include "snapshot/find.h"
+#include "snapshot/ls.h"
 #include "snapshot/snapshot.h"
-
-static void fmt_time(int64_t t, char out[32])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    localtime_r(&tt, &tm);
-    strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
-}
+#include "snapshot/summary.h"
 
 /* Print what was collected (lv_out_buf must not see an empty buffer: its data is NULL). */
 static void out_flush(lv_buf *b)
@@ -67,26 +59,6 @@ static void json_error_member(lv_json *j, int rc)
 
 /* ---- backup files ----------------------------------------------------------------------------- */
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    lv_backup_interrupt = 1;
-    lv_restore_interrupt = 1;
-}
-
-/* Ctrl-C or a TERM stops the run at the next file or chunk: cleanup (restarting containers, the post
- * hook, removing incomplete restored files) still happens. */
-static void catch_signals(struct sigaction *old_int, struct sigaction *old_term)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, old_int);
-    sigaction(SIGTERM, &sa, old_term);
-    lv_backup_interrupt = lv_restore_interrupt = 0;
-}
-
 static int read_exclude_file(const char *path, lv_buf *store, size_t *n)
 {
     lv_buf b = LV_BUF_INIT;
@@ -107,18 +79,6 @@ static int read_exclude_file(const char *path, lv_buf *store, size_t *n)
     }
     lv_buf_free(&b);
     return LV_OK;
-}
-
-static int run_post(const char *post, int backup_rc, const char *id)
-{
-    if (!post)
-        return LV_OK;
-    char status[64], sid[128];
-    snprintf(status, sizeof status, "LABVAULT_BACKUP_STATUS=%s",
-             backup_rc == LV_OK ? "ok" : backup_rc == LV_ERR_INCOMPLETE ? "incomplete" : "failed");
-    snprintf(sid, sizeof sid, "LABVAULT_SNAPSHOT_ID=%s", id);
-    const char *env[] = {"LABVAULT_HOOK=post", status, *id ? sid : NULL, NULL};
-    return lv_hook_run("post-hook", post, env);
 }
 
 static void print_backup(lv_ctx *ctx, const lv_backup_result *res, int rc, lv_buf *out)
@@ -152,16 +112,12 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     size_t ntags = lv_ctx_flag_all(ctx, "tag", &tags), nex = lv_ctx_flag_all(ctx, "exclude", &ex_flags);
     size_t nexf = lv_ctx_flag_all(ctx, "exclude-file", &ex_files), nall = 0;
     lv_buf ex_store = LV_BUF_INIT, out = LV_BUF_INIT;
-    char *volume_path = NULL, **stopped = NULL;
-    size_t nstopped = 0;
-    const char *volume = lv_ctx_flag(ctx, "docker-volume"), *pre = lv_ctx_flag(ctx, "pre-hook");
-    const char *post = lv_ctx_flag(ctx, "post-hook");
-    const char *paths_one[1];
-    lv_backup_opts o;
-    memset(&o, 0, sizeof o);
+    lv_backup_job job;
+    memset(&job, 0, sizeof job);
+    lv_backup_opts *o = &job.o;
     lv_backup_result res;
     memset(&res, 0, sizeof res);
-    int rc = LV_OK, hook_rc = LV_OK, post_rc = LV_OK, start_rc = LV_OK;
+    int rc = LV_OK;
 
     for (size_t i = 0; rc == LV_OK && i < nexf; i++)
         rc = read_exclude_file(ex_files[i], &ex_store, &nall);
@@ -173,91 +129,56 @@ int lv_cmd_backup_files(lv_ctx *ctx)
         off += strlen(excludes[nex + i]) + 1;
     }
 
-    o.paths = (const char *const *)ctx->argv;
-    o.npaths = (size_t)ctx->argc;
-    o.tags = tags;
-    o.ntags = ntags;
-    o.excludes = excludes;
-    o.nexcludes = nex + nall;
-    o.one_file_system = lv_ctx_flag(ctx, "one-file-system") != NULL;
-    o.stdin_name = lv_ctx_flag(ctx, "stdin");
-    o.tar = lv_ctx_flag(ctx, "from-tar");
-    o.docker_volume = volume;
-    o.progress = lv_ctx_progress(ctx);
-    o.host = lv_ctx_flag(ctx, "host");
+    o->paths = (const char *const *)ctx->argv;
+    o->npaths = (size_t)ctx->argc;
+    o->tags = tags;
+    o->ntags = ntags;
+    o->excludes = excludes;
+    o->nexcludes = nex + nall;
+    o->one_file_system = lv_ctx_flag(ctx, "one-file-system") != NULL;
+    o->stdin_name = lv_ctx_flag(ctx, "stdin");
+    o->tar = lv_ctx_flag(ctx, "from-tar");
+    o->docker_volume = lv_ctx_flag(ctx, "docker-volume");
+    o->progress = lv_ctx_progress(ctx);
+    o->host = lv_ctx_flag(ctx, "host");
+    job.pre_hook = lv_ctx_flag(ctx, "pre-hook");
+    job.post_hook = lv_ctx_flag(ctx, "post-hook");
+    job.stop_containers = lv_ctx_flag(ctx, "stop-containers") != NULL;
+    job.compose_project = lv_ctx_flag(ctx, "compose-project");
     const char *when = lv_ctx_flag(ctx, "time");
-    if (rc == LV_OK && when && lv_time_parse(when, 1, &o.time_us) != 0)
+    if (rc == LV_OK && when && lv_time_parse(when, 1, &o->time_us) != 0)
         rc = lv_err(LV_ERR_USAGE, "--time '%s': expected 'YYYY-MM-DD HH:MM:SS' (local time, or UTC with Z)", when);
-    if (rc == LV_OK && lv_ctx_flag(ctx, "stop-containers") && !volume)
-        rc = lv_err(LV_ERR_USAGE, "--stop-containers needs --docker-volume NAME");
-    if (rc == LV_OK && volume && (o.npaths || o.stdin_name || o.tar))
-        rc = lv_err(LV_ERR_USAGE, "--docker-volume NAME replaces PATH..., --stdin and --from-tar");
-    if (rc == LV_OK && !volume && !o.npaths && !o.stdin_name && !o.tar && lv_ctx_flag(ctx, "set"))
-        rc = lv_err(LV_ERR_USAGE, "[set %s] names nothing to back up: give it a path or a docker-volume",
-                    lv_ctx_flag(ctx, "set"));
-    else if (rc == LV_OK && !volume && !o.npaths && !o.stdin_name && !o.tar)
-        rc = lv_err(LV_ERR_USAGE, "nothing to back up: give PATH..., --docker-volume, --stdin or --from-tar");
+    const char *volume = o->docker_volume, *project = job.compose_project;
+    if (rc == LV_OK && job.stop_containers && !volume && !project)
+        rc = lv_err(LV_ERR_USAGE, "--stop-containers needs --docker-volume NAME (--compose-project stops its "
+                    "containers anyway)");
+    if (rc == LV_OK && volume && project)
+        rc = lv_err(LV_ERR_USAGE, "--docker-volume and --compose-project: give one of them");
+    if (rc == LV_OK && (volume || project) && (o->stdin_name || o->tar))
+        rc = lv_err(LV_ERR_USAGE, "--%s backs up directories: it does not go with --stdin or --from-tar",
+                    volume ? "docker-volume" : "compose-project");
+    if (rc == LV_OK && !volume && !project && !o->npaths && !o->stdin_name && !o->tar && lv_ctx_flag(ctx, "set"))
+        rc = lv_err(LV_ERR_USAGE, "[set %s] names nothing to back up: give it a path, a docker-volume or a "
+                    "compose-project", lv_ctx_flag(ctx, "set"));
+    else if (rc == LV_OK && !volume && !project && !o->npaths && !o->stdin_name && !o->tar)
+        rc = lv_err(LV_ERR_USAGE, "nothing to back up: give PATH..., --docker-volume, --compose-project, --stdin "
+                    "or --from-tar");
     /* Open the repository before anything stops: a wrong passphrase must not cost an outage. */
     if (rc == LV_OK)
         rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
-    if (rc != LV_OK)
-        goto out;
-
-    struct sigaction old_int, old_term;
-    catch_signals(&old_int, &old_term);
-
-    if (pre) {
-        const char *env[] = {"LABVAULT_HOOK=pre", NULL};
-        rc = hook_rc = lv_hook_run("pre-hook", pre, env);
-    }
-    if (rc == LV_OK && volume) {
-        rc = lv_docker_mountpoint(volume, &volume_path);
-        if (rc == LV_OK && lv_ctx_flag(ctx, "stop-containers"))
-            rc = lv_docker_stop_users(volume, &stopped, &nstopped);
-        paths_one[0] = volume_path;
-        o.paths = paths_one;
-        o.npaths = 1;
-    }
-    if (rc == LV_OK && lv_backup_interrupt)
-        rc = lv_err(LV_ERR_INTERRUPTED, "interrupted before the backup started");
     if (rc == LV_OK)
-        rc = lv_backup_files(ctx->repo, &o, &res);
-    char saved_msg[1024];
-    snprintf(saved_msg, sizeof saved_msg, "%s", lv_errmsg());
-    /* Whatever happened: containers we stopped start again, and the post hook runs. */
-    if (nstopped)
-        start_rc = lv_docker_start(stopped, nstopped);
-    if (start_rc != LV_OK)
-        lv_error("%s", lv_errmsg());
-    post_rc = run_post(post, rc, res.id);
-    if (*res.id)
-        ctx->run_bytes = res.st.bytes_stored;
-    if (post_rc != LV_OK)
-        lv_error("%s", lv_errmsg());
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    (void)hook_rc;
-
+        rc = lv_backup_files_job(ctx->repo, &job, &res);
     if (*res.id) {
-        lv_repo_tidy_backup(ctx->repo);
-        if (rc == LV_OK || rc == LV_ERR_INCOMPLETE) {
-            if (rc != LV_OK)
-                lv_err(rc, "%s", saved_msg);
+        ctx->run_bytes = res.st.bytes_stored;
+        if (rc == LV_OK || rc == LV_ERR_INCOMPLETE)
             print_backup(ctx, &res, rc, &out);
-        }
     }
-    if (rc == LV_OK && (start_rc != LV_OK || post_rc != LV_OK))
-        rc = lv_err(start_rc != LV_OK ? start_rc : post_rc, "snapshot %.12s is committed, but %s failed",
-                    res.id, start_rc != LV_OK ? "restarting the stopped containers" : "the post-hook");
-    else if (rc != LV_OK)
-        lv_err(rc, "%s", saved_msg);
+    if (rc == LV_OK && res.after_rc != LV_OK)
+        rc = lv_err(res.after_rc, "%s", res.after_msg);
     if (rc == LV_ERR_INCOMPLETE && ctx->json && *res.id)
         leave_incomplete(ctx, &out);
     out_flush(&out);
-out:
-    free(res.summary);
-    lv_docker_ids_free(stopped, nstopped);
-    free(volume_path);
+    lv_backup_result_free(&res);
     free(tags);
     free(ex_flags);
     free(ex_files);
@@ -269,26 +190,46 @@ out:
 
 /* ---- snapshots -------------------------------------------------------------------------------- */
 
-/* A text column decoded from a summary's JSON (one value, or several joined by NUL bytes), for a
- * terminal: each value gets its original bytes back (common/json.h) and is quoted (common/text.h);
- * several are separated by spaces. */
-static void quote_column(lv_buf *out, sqlite3_stmt *st, int col)
+/* What a snapshot holds, for the last column: its paths (or the stream's name) and tags, quoted. */
+static void contents(const lv_snap_summary *s, lv_buf *out)
 {
-    const char *v = sqlite3_column_blob(st, col);
-    size_t n = (size_t)sqlite3_column_bytes(st, col);
-    lv_buf one = LV_BUF_INIT;
-    for (size_t i = 0; v && i <= n;) {
-        const char *nul = memchr(v + i, '\0', n - i);
-        size_t k = nul ? (size_t)(nul - (v + i)) : n - i;
-        lv_buf_reset(&one);
-        lv_buf_append(&one, v + i, k);
-        lv_json_unescape_bytes(&one);
-        if (i)
+    lv_buf_reset(out);
+    lv_buf_append_str(out, strcmp(s->source, "stdin") == 0 ? "(stdin) " : strcmp(s->source, "tar") == 0 ? "(tar) " : "");
+    if (s->stdin_name[0])
+        lv_quote_str(out, s->stdin_name);
+    for (size_t k = 0; !s->stdin_name[0] && k < s->npaths; k++) {
+        if (k)
             lv_buf_append_str(out, " ");
-        lv_quote_name(out, one.data, one.len);
-        i += k + 1;
+        lv_quote_str(out, s->paths[k]);
     }
-    lv_buf_free(&one);
+    for (size_t k = 0; k < s->ntags; k++) {
+        lv_buf_append_str(out, k ? "," : " [");
+        lv_quote_str(out, s->tags[k]);
+    }
+    lv_buf_append_str(out, s->ntags ? "]" : "");
+}
+
+/* --host, --tag, --path: which snapshots a listing, a search or "latest" means (snapshot/summary.h). */
+typedef struct cli_filter {
+    lv_snap_filter f;
+    const char **own[3];
+} cli_filter;
+
+static void filter_from_flags(const lv_ctx *ctx, cli_filter *c)
+{
+    memset(c, 0, sizeof *c);
+    c->f.nhosts = lv_ctx_flag_all(ctx, "host", &c->own[0]);
+    c->f.ntags = lv_ctx_flag_all(ctx, "tag", &c->own[1]);
+    c->f.npaths = lv_ctx_flag_all(ctx, "path", &c->own[2]);
+    c->f.hosts = c->own[0];
+    c->f.tags = c->own[1];
+    c->f.paths = c->own[2];
+}
+
+static void filter_free(cli_filter *c)
+{
+    for (int i = 0; i < 3; i++)
+        free(c->own[i]);
 }
 
 int lv_cmd_snapshots(lv_ctx *ctx)
@@ -296,71 +237,45 @@ int lv_cmd_snapshots(lv_ctx *ctx)
     int rc = lv_ctx_open_repo(ctx, LV_CTX_SYNC);
     if (rc != LV_OK)
         return rc;
-    sqlite3 *db = lv_catalog_db(ctx->cat);
-    sqlite3_stmt *st = NULL;
-    const char *sql =
-        "SELECT id, time, summary, json_extract(summary, '$.host'),"
-        " (SELECT group_concat(value, char(0)) FROM json_each(summary, '$.paths')),"
-        " (SELECT group_concat(value, ',') FROM json_each(summary, '$.tags')),"
-        " json_extract(summary, '$.files_new') + json_extract(summary, '$.files_changed')"
-        "   + json_extract(summary, '$.files_unchanged'),"
-        " json_extract(summary, '$.bytes_total'), json_extract(summary, '$.source'),"
-        " json_extract(summary, '$.stdin_name')"
-        " FROM manifests WHERE kind = ?1 ORDER BY time, json_extract(summary, '$.end_ns'), id";
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return lv_err(LV_ERR_IO, "catalog %s: %s", lv_catalog_path(ctx->cat), sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, LV_SNAP_KIND, -1, SQLITE_STATIC);
-    lv_buf out = LV_BUF_INIT;
-    lv_json j;
-    lv_json_init(&j, &out);
-    if (ctx->json)
-        lv_json_arr(&j);
-    else
-        lv_buf_printf(&out, "%-12s  %-19s  %-16s  %8s  %10s  %s\n", "ID", "TIME", "HOST", "FILES", "SIZE",
-                      "PATHS [TAGS]");
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        int64_t t = sqlite3_column_int64(st, 1);
-        if (ctx->json) {
-            lv_json_obj(&j);
-            lv_json_key(&j, "id");
-            lv_json_str(&j, id);
-            lv_json_key(&j, "time");
-            lv_json_int(&j, t);
-            lv_json_key(&j, "summary");
-            lv_json_raw(&j, (const char *)sqlite3_column_text(st, 2));
-            lv_json_end(&j);
+    lv_snap_row *v;
+    size_t n;
+    if ((rc = lv_snap_list(ctx->cat, &v, &n)) != LV_OK)
+        return rc;
+    lv_buf out = LV_BUF_INIT, host = LV_BUF_INIT, last = LV_BUF_INIT;
+    lv_rec r;
+    lv_rec_init(&r, &out, ctx->json, "  ");
+    static const char *const head[] = {"ID", "TIME", "HOST", "FILES", "SIZE", "PATHS [TAGS]"};
+    static const int width[] = {-12, -19, -16, 8, 10, 0};
+    lv_rec_list_begin(&r, head, width, sizeof head / sizeof *head);
+    cli_filter cf;
+    filter_from_flags(ctx, &cf);
+    for (size_t i = 0; i < n; i++) {
+        const lv_snap_summary *s = &v[i].s;
+        if (!lv_snap_filter_match(&cf.f, s))
             continue;
-        }
-        char when[32], size[32];
-        fmt_time(t, when);
-        lv_human_size((uint64_t)sqlite3_column_int64(st, 7), size);
-        const char *src = (const char *)sqlite3_column_text(st, 8);
-        lv_buf host = LV_BUF_INIT;
-        quote_column(&host, st, 3);
-        lv_buf_printf(&out, "%.12s  %-19s  %-16s  %8lld  %10s  %s", id, when, lv_buf_cstr(&host),
-                      (long long)sqlite3_column_int64(st, 6), size,
-                      src && strcmp(src, "stdin") == 0 ? "(stdin) " : src && strcmp(src, "tar") == 0 ? "(tar) " : "");
-        lv_buf_free(&host);
-        quote_column(&out, st, sqlite3_column_type(st, 9) != SQLITE_NULL ? 9 : 4);
-        if (sqlite3_column_bytes(st, 5) > 0) {
-            lv_buf_append_str(&out, " [");
-            quote_column(&out, st, 5);
-            lv_buf_append_str(&out, "]");
-        }
-        lv_buf_append_str(&out, "\n");
+        char when[LV_TIME_TEXT_MAX];
+        lv_time_format(v[i].time, LV_TIME_LOCAL, when);
+        lv_buf_reset(&host);
+        lv_quote_str(&host, s->host);
+        contents(s, &last);
+        lv_rec_begin(&r);
+        lv_rec_strn(&r, "id", v[i].id, 0, 12);
+        lv_rec_int(&r, "time", v[i].time, LV_REC_JSON);
+        lv_rec_str(&r, NULL, when, -19);
+        lv_rec_str(&r, NULL, lv_buf_cstr(&host), -16);
+        lv_rec_uint(&r, NULL, s->files_new + s->files_changed + s->files_unchanged, 8);
+        lv_rec_size(&r, NULL, s->bytes_total, 10);
+        lv_rec_str(&r, NULL, lv_buf_cstr(&last), 0);
+        lv_rec_raw(&r, "summary", v[i].summary_json);
+        lv_rec_end(&r);
     }
-    if (r != SQLITE_DONE)
-        rc = lv_err(LV_ERR_IO, "catalog %s: %s", lv_catalog_path(ctx->cat), sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    if (ctx->json) {
-        lv_json_end(&j);
-        lv_buf_append_str(&out, "\n");
-    }
-    if (rc == LV_OK)
-        out_flush(&out);
+    lv_snap_list_free(v, n);
+    filter_free(&cf);
+    lv_rec_list_end(&r);
+    out_flush(&out);
     lv_buf_free(&out);
+    lv_buf_free(&host);
+    lv_buf_free(&last);
     return rc;
 }
 
@@ -384,98 +299,101 @@ static void mode_string(const lv_node *n, char out[11])
 
 typedef struct lsctx {
     lv_ctx *ctx;
-    lv_tree_src src;
-    lv_buf path;
     uint64_t count;
+    const char *snapshot; /* find: the snapshot of each entry, a first column; NULL for ls */
 } lsctx;
 
-static void print_node(lsctx *l, const lv_node *n, const char *path)
+static const char *const ls_head[] = {"SNAPSHOT", "MODE", "USER", "GROUP", "SIZE", "MODIFIED", "PATH"};
+static const int ls_width[] = {-12, -10, -8, -8, 12, -19, 0};
+
+/* The header line of entries in text (ls, find); with the SNAPSHOT column or without. */
+static void ls_header(const lsctx *l)
 {
+    if (l->ctx->json)
+        return;
     lv_buf out = LV_BUF_INIT;
-    if (l->ctx->json) {
-        lv_json j;
-        lv_json_init(&j, &out);
-        lv_json_obj(&j);
-        lv_json_key(&j, "path");
-        lv_json_str(&j, path);
-        lv_json_key(&j, "type");
-        lv_json_str(&j, lv_node_type_name(n->type));
-        lv_json_key(&j, "mode");
-        lv_json_uint(&j, n->mode);
-        lv_json_key(&j, "uid");
-        lv_json_uint(&j, n->uid);
-        lv_json_key(&j, "gid");
-        lv_json_uint(&j, n->gid);
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)n->user_len, n->user);
-        lv_json_key(&j, "user");
-        lv_json_str(&j, name);
-        snprintf(name, sizeof name, "%.*s", (int)n->group_len, n->group);
-        lv_json_key(&j, "group");
-        lv_json_str(&j, name);
-        lv_json_key(&j, "size");
-        lv_json_uint(&j, n->type == LV_NODE_FILE ? n->size : 0);
-        lv_json_key(&j, "mtime");
-        lv_json_int(&j, n->mtime_sec);
-        lv_json_key(&j, "mtime_nsec");
-        lv_json_uint(&j, n->mtime_nsec);
-        if (n->type == LV_NODE_SYMLINK) {
-            char *t = lv_xasprintf("%.*s", (int)n->target_len, n->target);
-            lv_json_key(&j, "target");
-            lv_json_str(&j, t);
-            free(t);
-        }
-        lv_json_end(&j);
-        lv_buf_append_str(&out, "\n");
-    } else {
-        char mode[11], when[32];
+    lv_rec r;
+    lv_rec_init(&r, &out, 0, " ");
+    int first = l->snapshot ? 0 : 1;
+    lv_rec_list_begin(&r, ls_head + first, ls_width + first, sizeof ls_head / sizeof *ls_head - (size_t)first);
+    out_flush(&out);
+    lv_buf_free(&out);
+}
+
+static int print_node(void *arg, const char *path, const lv_node *n)
+{
+    lsctx *l = arg;
+    if (l->count == 0) /* the header over the first entry: none over an empty search */
+        ls_header(l);
+    lv_buf out = LV_BUF_INIT;
+    lv_rec r;
+    lv_rec_init(&r, &out, l->ctx->json, " ");
+    /* Text: an owner without a name (no passwd/group entry when it was backed up) shows its number, and
+     * every name is quoted: a newline or an escape sequence in a file name must not reach the terminal. */
+    char mode[11] = "", when[32] = "", user[256], group[256];
+    lv_buf tuser = LV_BUF_INIT, tgroup = LV_BUF_INIT, tpath = LV_BUF_INIT;
+    snprintf(user, sizeof user, "%.*s", (int)n->user_len, n->user);
+    snprintf(group, sizeof group, "%.*s", (int)n->group_len, n->group);
+    if (!r.json) {
         mode_string(n, mode);
-        fmt_time(n->mtime_sec, when);
-        /* An owner without a name (no passwd/group entry when it was backed up) shows its number, and every
-         * name is quoted: a newline or an escape sequence in a file name must not reach the terminal. */
-        lv_buf user = LV_BUF_INIT, group = LV_BUF_INIT;
+        lv_time_format(n->mtime_sec, LV_TIME_LOCAL, when);
         if (n->user_len)
-            lv_quote_name(&user, n->user, n->user_len);
+            lv_quote_name(&tuser, n->user, n->user_len);
         else
-            lv_buf_printf(&user, "%u", n->uid);
+            lv_buf_printf(&tuser, "%u", n->uid);
         if (n->group_len)
-            lv_quote_name(&group, n->group, n->group_len);
+            lv_quote_name(&tgroup, n->group, n->group_len);
         else
-            lv_buf_printf(&group, "%u", n->gid);
-        lv_buf_printf(&out, "%s %-8s %-8s %12llu %s /", mode, lv_buf_cstr(&user), lv_buf_cstr(&group),
-                      (unsigned long long)(n->type == LV_NODE_FILE ? n->size : 0), when);
-        lv_buf_free(&user);
-        lv_buf_free(&group);
-        lv_quote_str(&out, path);
+            lv_buf_printf(&tgroup, "%u", n->gid);
+        lv_buf_append_str(&tpath, "/");
+        lv_quote_str(&tpath, path);
         if (n->type == LV_NODE_SYMLINK) {
-            lv_buf_append_str(&out, " -> ");
-            lv_quote_name(&out, n->target, n->target_len);
+            lv_buf_append_str(&tpath, " -> ");
+            lv_quote_name(&tpath, n->target, n->target_len);
         }
-        lv_buf_append_str(&out, "\n");
     }
+    lv_rec_begin(&r);
+    if (l->snapshot)
+        lv_rec_strn(&r, "snapshot", l->snapshot, -12, 12);
+    lv_rec_str(&r, "path", path, LV_REC_JSON);
+    lv_rec_str(&r, "type", lv_node_type_name(n->type), LV_REC_JSON);
+    lv_rec_str(&r, NULL, mode, -10);
+    lv_rec_uint(&r, "mode", n->mode, LV_REC_JSON);
+    lv_rec_uint(&r, "uid", n->uid, LV_REC_JSON);
+    lv_rec_uint(&r, "gid", n->gid, LV_REC_JSON);
+    lv_rec_str(&r, "user", user, LV_REC_JSON);
+    lv_rec_str(&r, NULL, lv_buf_cstr(&tuser), -8);
+    lv_rec_str(&r, "group", group, LV_REC_JSON);
+    lv_rec_str(&r, NULL, lv_buf_cstr(&tgroup), -8);
+    lv_rec_uint(&r, "size", n->type == LV_NODE_FILE ? n->size : 0, 12);
+    lv_rec_int(&r, "mtime", n->mtime_sec, LV_REC_JSON);
+    lv_rec_uint(&r, "mtime_nsec", n->mtime_nsec, LV_REC_JSON);
+    lv_rec_str(&r, NULL, when, -19);
+    lv_rec_str(&r, NULL, lv_buf_cstr(&tpath), 0);
+    if (n->type == LV_NODE_SYMLINK && r.json) {
+        char *t = lv_xasprintf("%.*s", (int)n->target_len, n->target);
+        lv_rec_str(&r, "target", t, LV_REC_JSON);
+        free(t);
+    }
+    lv_rec_end(&r);
+    if (r.json)
+        lv_buf_append_str(&out, "\n");
+    lv_buf_free(&tuser);
+    lv_buf_free(&tgroup);
+    lv_buf_free(&tpath);
     out_flush(&out);
     lv_buf_free(&out);
     l->count++;
+    return LV_OK;
 }
 
-static int ls_dir(lsctx *l, const uint8_t *pages, uint32_t npages)
+/* SNAPSHOT argument, "latest" narrowed by --host, --tag, --path. */
+static int resolve(lv_ctx *ctx, const char *spec, char id[2 * LV_HASH_LEN + 1])
 {
-    lv_dir_reader d;
-    lv_dir_init(&d, l->src, pages, npages);
-    size_t mark = l->path.len;
-    lv_node n;
-    int got, rc;
-    while ((rc = lv_dir_next(&d, &n, &got)) == LV_OK && got) {
-        l->path.len = mark;
-        if (mark)
-            lv_buf_append(&l->path, "/", 1);
-        lv_buf_append(&l->path, n.name, n.name_len);
-        print_node(l, &n, lv_buf_cstr(&l->path));
-        if (n.type == LV_NODE_DIR && (rc = ls_dir(l, n.pages, n.npages)) != LV_OK)
-            break;
-    }
-    l->path.len = mark;
-    lv_dir_free(&d);
+    cli_filter cf;
+    filter_from_flags(ctx, &cf);
+    int rc = lv_snap_resolve(ctx->cat, spec, &cf.f, id);
+    filter_free(&cf);
     return rc;
 }
 
@@ -484,57 +402,100 @@ int lv_cmd_ls(lv_ctx *ctx)
     int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     char id[2 * LV_HASH_LEN + 1];
     if (rc == LV_OK)
-        rc = lv_snap_resolve(ctx->cat, ctx->argv[0], id);
-    lv_manifest m;
-    const uint8_t *pages;
-    uint32_t npages;
-    if (rc != LV_OK || (rc = lv_snap_open(ctx->repo, id, &m, &pages, &npages)) != LV_OK)
+        rc = resolve(ctx, ctx->argv[0], id);
+    lsctx l = {ctx, 0, NULL};
+    if (rc == LV_OK)
+        rc = lv_snap_ls(ctx->repo, id, ctx->argc > 1 ? ctx->argv[1] : "", print_node, &l);
+    return rc;
+}
+
+/* ---- find ------------------------------------------------------------------------------------- */
+
+static int print_found(void *arg, const char *path, const lv_node *n)
+{
+    return print_node(arg, path + 1, n); /* print_node takes the path below the root */
+}
+
+int lv_cmd_find(lv_ctx *ctx)
+{
+    int rc = lv_ctx_open_repo(ctx, LV_CTX_SYNC | LV_CTX_INFLIGHT);
+    if (rc != LV_OK)
         return rc;
-    lsctx l = {ctx, lv_tree_src_repo(ctx->repo), LV_BUF_INIT, 0};
-    const char *path = ctx->argc > 1 ? ctx->argv[1] : "";
-    lv_buf store = LV_BUF_INIT;
-    lv_node n;
-    int is_root = 1;
-    rc = lv_tree_lookup(l.src, pages, npages, path, &store, &n, &is_root);
-    if (rc == LV_OK && is_root) {
-        rc = ls_dir(&l, pages, npages);
-    } else if (rc == LV_OK) {
-        /* The path as the tree spells it, without extra slashes. */
-        for (const char *p = path; *p;) {
-            while (*p == '/')
-                p++;
-            size_t k = strcspn(p, "/");
-            if (k) {
-                if (l.path.len)
-                    lv_buf_append(&l.path, "/", 1);
-                lv_buf_append(&l.path, p, k);
-            }
-            p += k;
+    /* The snapshots to search: those named by --snapshot, else every one the filter allows, newest first
+     * (what a user looking for a lost file wants to see first). */
+    const char **named = NULL;
+    size_t nnamed = lv_ctx_flag_all(ctx, "snapshot", &named);
+    char (*ids)[2 * LV_HASH_LEN + 1] = NULL;
+    size_t nids = 0;
+    if (nnamed) {
+        ids = lv_xcalloc(nnamed, sizeof *ids);
+        for (; rc == LV_OK && nids < nnamed; nids++)
+            rc = resolve(ctx, named[nids], ids[nids]);
+    } else {
+        lv_snap_row *v;
+        size_t n;
+        cli_filter cf;
+        filter_from_flags(ctx, &cf);
+        if ((rc = lv_snap_list(ctx->cat, &v, &n)) == LV_OK) {
+            ids = lv_xcalloc(n + 1, sizeof *ids);
+            for (size_t i = n; i > 0; i--)
+                if (lv_snap_filter_match(&cf.f, &v[i - 1].s))
+                    memcpy(ids[nids++], v[i - 1].id, sizeof *ids);
+            lv_snap_list_free(v, n);
         }
-        print_node(&l, &n, lv_buf_cstr(&l.path));
-        if (n.type == LV_NODE_DIR)
-            rc = ls_dir(&l, n.pages, n.npages);
+        filter_free(&cf);
     }
-    lv_buf_free(&store);
-    lv_buf_free(&l.path);
-    lv_manifest_free(&m);
+    free(named);
+    lsctx l = {ctx, 0, NULL};
+    for (size_t i = 0; rc == LV_OK && i < nids; i++) {
+        l.snapshot = ids[i];
+        rc = lv_snap_find(ctx->repo, ids[i], (const char *const *)ctx->argv, (size_t)ctx->argc, print_found, &l);
+    }
+    free(ids);
+    if (rc == LV_OK && l.count == 0)
+        rc = lv_err(LV_ERR_NOT_FOUND, "no entry matches in %zu snapshot%s", nids, nids == 1 ? "" : "s");
+    return rc;
+}
+
+/* ---- dump ------------------------------------------------------------------------------------- */
+
+int lv_cmd_dump(lv_ctx *ctx)
+{
+    if (ctx->json)
+        return lv_err(LV_ERR_USAGE, "dump writes the file to standard output: --json does not apply");
+    int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
+    char id[2 * LV_HASH_LEN + 1];
+    if (rc == LV_OK)
+        rc = resolve(ctx, ctx->argv[0], id);
+    int is_dir = 0;
+    uint64_t written = 0;
+    if (rc == LV_OK) {
+        fflush(stdout);
+        rc = lv_dump(ctx->repo, id, ctx->argv[1], STDOUT_FILENO, &is_dir, &written);
+    }
+    if (rc == LV_OK && is_dir) { /* a directory: as a tar stream, like restic dump */
+        const char *inc[] = {ctx->argv[1]};
+        lv_restore_opts o;
+        memset(&o, 0, sizeof o);
+        o.snapshot = id;
+        o.target = "-";
+        o.includes = inc;
+        o.nincludes = strcmp(ctx->argv[1], "/") == 0 || !*ctx->argv[1] ? 0 : 1;
+        lv_restore_stats st;
+        rc = lv_restore_tar(ctx->repo, &o, &st);
+        written = st.bytes;
+    }
+    ctx->run_bytes = written;
     return rc;
 }
 
 /* ---- diff ------------------------------------------------------------------------------------- */
 
-typedef struct dctx {
-    lv_ctx *ctx;
-    lv_tree_src src;
-    lv_buf path;
-    uint64_t added, removed, modified, meta, type;
-} dctx;
-
-static void diff_line(dctx *d, char what, const lv_node *n)
+static int diff_line(void *arg, char what, const char *path, const lv_node *n)
 {
+    lv_ctx *ctx = arg;
     lv_buf out = LV_BUF_INIT;
-    const char *path = lv_buf_cstr(&d->path);
-    if (d->ctx->json) {
+    if (ctx->json) {
         char w[2] = {what, '\0'};
         lv_json j;
         lv_json_init(&j, &out);
@@ -554,103 +515,7 @@ static void diff_line(dctx *d, char what, const lv_node *n)
     }
     out_flush(&out);
     lv_buf_free(&out);
-    switch (what) {
-    case '+': d->added++; break;
-    case '-': d->removed++; break;
-    case 'M': d->modified++; break;
-    case 'T': d->type++; break;
-    default: d->meta++; break;
-    }
-}
-
-static int same_meta(const lv_node *a, const lv_node *b)
-{
-    return a->mode == b->mode && a->uid == b->uid && a->gid == b->gid && a->mtime_sec == b->mtime_sec &&
-           a->mtime_nsec == b->mtime_nsec && a->user_len == b->user_len && a->group_len == b->group_len &&
-           memcmp(a->user, b->user, a->user_len) == 0 && memcmp(a->group, b->group, a->group_len) == 0 &&
-           a->xattrs_len == b->xattrs_len && (a->xattrs_len == 0 || memcmp(a->xattrs, b->xattrs, a->xattrs_len) == 0) &&
-           a->rdev == b->rdev && a->target_len == b->target_len &&
-           (a->target_len == 0 || memcmp(a->target, b->target, a->target_len) == 0);
-}
-
-static int same_pages(const lv_node *a, const lv_node *b)
-{
-    return a->npages == b->npages && (a->npages == 0 || memcmp(a->pages, b->pages, (size_t)a->npages * LV_HASH_LEN) == 0);
-}
-
-static int same_content(const lv_node *a, const lv_node *b)
-{
-    return a->size == b->size && a->nextents == b->nextents &&
-           (a->nextents == 0 || memcmp(a->extents, b->extents, (size_t)a->nextents * LV_TREE_EXTENT_SIZE) == 0);
-}
-
-static int diff_dirs(dctx *d, const uint8_t *pa, uint32_t na, const uint8_t *pb, uint32_t nb);
-
-/* Every entry below a directory that exists on one side only. */
-static int diff_all(dctx *d, const lv_node *n, char what)
-{
-    diff_line(d, what, n);
-    if (n->type != LV_NODE_DIR)
-        return LV_OK;
-    return what == '+' ? diff_dirs(d, NULL, 0, n->pages, n->npages) : diff_dirs(d, n->pages, n->npages, NULL, 0);
-}
-
-static void push(dctx *d, size_t mark, const lv_node *n)
-{
-    d->path.len = mark;
-    if (mark)
-        lv_buf_append(&d->path, "/", 1);
-    lv_buf_append(&d->path, n->name, n->name_len);
-}
-
-static int diff_dirs(dctx *d, const uint8_t *pa, uint32_t na, const uint8_t *pb, uint32_t nb)
-{
-    lv_dir_reader ra, rb;
-    lv_dir_init(&ra, d->src, pa, na);
-    lv_dir_init(&rb, d->src, pb, nb);
-    lv_node a, b;
-    int ga = 0, gb = 0, rc = lv_dir_next(&ra, &a, &ga);
-    if (rc == LV_OK)
-        rc = lv_dir_next(&rb, &b, &gb);
-    size_t mark = d->path.len;
-    while (rc == LV_OK && (ga || gb)) {
-        int c = !ga ? 1 : !gb ? -1 : lv_tree_name_cmp(a.name, a.name_len, b.name, b.name_len);
-        if (c < 0) {
-            push(d, mark, &a);
-            rc = diff_all(d, &a, '-');
-            if (rc == LV_OK)
-                rc = lv_dir_next(&ra, &a, &ga);
-            continue;
-        }
-        if (c > 0) {
-            push(d, mark, &b);
-            rc = diff_all(d, &b, '+');
-            if (rc == LV_OK)
-                rc = lv_dir_next(&rb, &b, &gb);
-            continue;
-        }
-        push(d, mark, &a);
-        if (a.type != b.type) {
-            diff_line(d, 'T', &b);
-        } else if (a.type == LV_NODE_DIR) {
-            if (!same_meta(&a, &b))
-                diff_line(d, 'U', &b);
-            if (!same_pages(&a, &b)) /* equal page ids: an identical subtree, nothing to read */
-                rc = diff_dirs(d, a.pages, a.npages, b.pages, b.npages);
-        } else if (a.type == LV_NODE_FILE && !same_content(&a, &b)) {
-            diff_line(d, 'M', &b);
-        } else if (!same_meta(&a, &b)) {
-            diff_line(d, 'U', &b);
-        }
-        if (rc == LV_OK)
-            rc = lv_dir_next(&ra, &a, &ga);
-        if (rc == LV_OK)
-            rc = lv_dir_next(&rb, &b, &gb);
-    }
-    d->path.len = mark;
-    lv_dir_free(&ra);
-    lv_dir_free(&rb);
-    return rc;
+    return LV_OK;
 }
 
 int lv_cmd_diff(lv_ctx *ctx)
@@ -658,33 +523,16 @@ int lv_cmd_diff(lv_ctx *ctx)
     int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     char id1[2 * LV_HASH_LEN + 1], id2[2 * LV_HASH_LEN + 1];
     if (rc == LV_OK)
-        rc = lv_snap_resolve(ctx->cat, ctx->argv[0], id1);
+        rc = lv_snap_resolve(ctx->cat, ctx->argv[0], NULL, id1);
     if (rc == LV_OK)
-        rc = lv_snap_resolve(ctx->cat, ctx->argv[1], id2);
-    if (rc != LV_OK)
-        return rc;
-    lv_manifest m1, m2;
-    const uint8_t *p1, *p2;
-    uint32_t n1, n2;
-    if ((rc = lv_snap_open(ctx->repo, id1, &m1, &p1, &n1)) != LV_OK)
-        return rc;
-    if ((rc = lv_snap_open(ctx->repo, id2, &m2, &p2, &n2)) != LV_OK) {
-        lv_manifest_free(&m1);
-        return rc;
-    }
-    dctx d;
-    memset(&d, 0, sizeof d);
-    d.ctx = ctx;
-    d.src = lv_tree_src_repo(ctx->repo);
-    if (!(n1 == n2 && (n1 == 0 || memcmp(p1, p2, (size_t)n1 * LV_HASH_LEN) == 0)))
-        rc = diff_dirs(&d, p1, n1, p2, n2);
+        rc = lv_snap_resolve(ctx->cat, ctx->argv[1], NULL, id2);
+    lv_snap_diff_stats d;
+    if (rc == LV_OK)
+        rc = lv_snap_diff(ctx->repo, id1, id2, diff_line, ctx, &d);
     if (rc == LV_OK && !ctx->json)
         lv_out("%llu added, %llu removed, %llu modified, %llu metadata only, %llu changed type\n",
                (unsigned long long)d.added, (unsigned long long)d.removed, (unsigned long long)d.modified,
                (unsigned long long)d.meta, (unsigned long long)d.type);
-    lv_buf_free(&d.path);
-    lv_manifest_free(&m1);
-    lv_manifest_free(&m2);
     return rc;
 }
 
@@ -700,7 +548,7 @@ int lv_cmd_restore_files(lv_ctx *ctx)
     int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     char id[2 * LV_HASH_LEN + 1];
     if (rc == LV_OK)
-        rc = lv_snap_resolve(ctx->cat, ctx->argv[0], id);
+        rc = resolve(ctx, ctx->argv[0], id);
     if (rc != LV_OK)
         return rc;
     const char **inc = NULL;
@@ -714,11 +562,11 @@ int lv_cmd_restore_files(lv_ctx *ctx)
     o.threads = 2 * (int)lv_config_int(ctx->cfg, "s3-concurrency");
     o.progress = lv_ctx_progress(ctx) && !(tar && strcmp(tar, "-") == 0);
     lv_restore_stats st;
-    struct sigaction old_int, old_term;
-    catch_signals(&old_int, &old_term);
+    /* Ctrl-C or a TERM stops the run at the next file or chunk: cleanup (restarting containers, the post
+     * hook, removing incomplete restored files) still happens. */
+    lv_interrupt_catch();
     rc = to ? lv_restore_dir(ctx->repo, &o, &st) : lv_restore_tar(ctx->repo, &o, &st);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    lv_interrupt_release();
     free(inc);
     if (rc != LV_OK && rc != LV_ERR_INCOMPLETE)
         return rc;

@@ -3,11 +3,11 @@
 #include <curl/curl.h>
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "catalog/catalog.h"
 #include "cli/cli.h"
 #include "common/json.h"
 
@@ -25,7 +25,7 @@ int lv_cmd_version(lv_ctx *ctx)
                           OpenSSL_version(OPENSSL_VERSION),
                           archive_version_string(),
                           xx,
-                          sqlite3_libversion()};
+                          lv_catalog_sqlite_version()};
     lv_buf b = LV_BUF_INIT;
     if (ctx->json) {
         lv_json j;

@@ -5,30 +5,30 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/record.h"
 #include "common/error.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "manifests/rebuild.h"
-#include "repo/check.h"
+#include "maint/check.h"
+#include "maint/rebuild.h"
 #include "repo/lock.h"
 
 typedef struct problems {
     lv_buf lines;   /* JSON array elements or text lines */
-    lv_json j;
-    int json;
+    lv_rec r;       /* its JSON writer (r.j) or text columns, into lines */
 } problems;
 
 static void on_problem(void *arg, lv_check_severity sev, const char *line)
 {
     problems *p = arg;
     const char *s = sev == LV_CHECK_ERROR ? "error" : "warning";
-    if (p->json) {
-        lv_json_obj(&p->j);
-        lv_json_key(&p->j, "severity");
-        lv_json_str(&p->j, s);
-        lv_json_key(&p->j, "message");
-        lv_json_str(&p->j, line);
-        lv_json_end(&p->j);
+    if (p->r.json) {
+        lv_json_obj(&p->r.j);
+        lv_json_key(&p->r.j, "severity");
+        lv_json_str(&p->r.j, s);
+        lv_json_key(&p->r.j, "message");
+        lv_json_str(&p->r.j, line);
+        lv_json_end(&p->r.j);
     } else {
         /* Problems go to stderr as they are found, so a long check shows them at once. */
         fprintf(stderr, "%s: %s\n", s, line);
@@ -38,38 +38,29 @@ static void on_problem(void *arg, lv_check_severity sev, const char *line)
 /* The kinds check covered, one object each (--json) or a table (text, on stdout). */
 static void kinds_out(const lv_check_report *rep, problems *p)
 {
-    if (p->json) {
-        lv_json_key(&p->j, "kinds");
-        lv_json_arr(&p->j);
-    } else {
-        lv_buf_printf(&p->lines, "%-16s %10s %10s %8s %7s %9s\n", "kind", "objects", "verified", "missing", "errors",
-                      "warnings");
-    }
+    static const char *const titles[] = {"kind", "objects", "verified", "missing", "errors", "warnings"};
+    static const int widths[] = {-16, 10, 10, 8, 7, 9};
+    lv_rec *r = &p->r;
+    if (r->json)
+        lv_json_key(&r->j, "kinds");
+    lv_rec_list_begin(r, titles, widths, sizeof titles / sizeof *titles);
     for (size_t i = 0; i < rep->nkinds; i++) {
         const lv_check_kind *k = &rep->kinds[i];
-        if (!p->json) {
-            lv_buf_printf(&p->lines, "%-16s %10llu %10llu %8llu %7llu %9llu\n", k->name, (unsigned long long)k->objects,
-                          (unsigned long long)k->read, (unsigned long long)k->missing, (unsigned long long)k->errors,
-                          (unsigned long long)k->warnings);
-            continue;
-        }
-        lv_json_obj(&p->j);
-        lv_json_key(&p->j, "kind");
-        lv_json_str(&p->j, k->name);
-        const char *keys[] = {"objects", "verified", "bytes_read", "missing", "errors", "warnings"};
-        uint64_t vals[] = {k->objects, k->read, k->bytes_read, k->missing, k->errors, k->warnings};
-        for (size_t n = 0; n < sizeof keys / sizeof *keys; n++) {
-            lv_json_key(&p->j, keys[n]);
-            lv_json_uint(&p->j, vals[n]);
-        }
-        lv_json_end(&p->j);
+        lv_rec_begin(r);
+        lv_rec_str(r, "kind", k->name, widths[0]);
+        lv_rec_uint(r, "objects", k->objects, widths[1]);
+        lv_rec_uint(r, "verified", k->read, widths[2]);
+        lv_rec_uint(r, "bytes_read", k->bytes_read, LV_REC_JSON);
+        lv_rec_uint(r, "missing", k->missing, widths[3]);
+        lv_rec_uint(r, "errors", k->errors, widths[4]);
+        lv_rec_uint(r, "warnings", k->warnings, widths[5]);
+        lv_rec_end(r);
     }
-    if (p->json)
-        lv_json_end(&p->j);
+    lv_rec_list_end(r);
 }
 
 /* The local catalog, when this host has one for this repository: check compares what it records with
- * the repository (repo/check.h). Never created here: a new catalog would record nothing to compare. */
+ * the repository (maint/check.h). Never created here: a new catalog would record nothing to compare. */
 static void attach_existing_catalog(lv_ctx *ctx)
 {
     const char *path = lv_config_str(ctx->cfg, "catalog");
@@ -113,12 +104,11 @@ int lv_cmd_repo_check(lv_ctx *ctx)
 
     problems p;
     memset(&p, 0, sizeof p);
-    p.json = ctx->json;
-    lv_json_init(&p.j, &p.lines);
-    if (p.json) {
-        lv_json_obj(&p.j);
-        lv_json_key(&p.j, "problems");
-        lv_json_arr(&p.j);
+    lv_rec_init(&p.r, &p.lines, ctx->json, " ");
+    if (p.r.json) {
+        lv_json_obj(&p.r.j);
+        lv_json_key(&p.r.j, "problems");
+        lv_json_arr(&p.r.j);
     }
     lv_check_report rep;
     memset(&rep, 0, sizeof rep);
@@ -129,24 +119,24 @@ int lv_cmd_repo_check(lv_ctx *ctx)
     if (rc == LV_OK && lrc != LV_OK)
         lv_warn("could not remove the check lock: %s", lv_errmsg());
 
-    if (p.json) {
-        lv_json_end(&p.j);
+    if (p.r.json) {
+        lv_json_end(&p.r.j);
         const char *keys[] = {"packs", "indexes", "manifests", "blobs", "packs_read", "bytes_read", "errors",
                               "warnings"};
         uint64_t vals[] = {rep.packs, rep.indexes, rep.manifests, rep.blobs, rep.packs_read, rep.bytes_read,
                            rep.errors, rep.warnings};
         for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-            lv_json_key(&p.j, keys[i]);
-            lv_json_uint(&p.j, vals[i]);
+            lv_json_key(&p.r.j, keys[i]);
+            lv_json_uint(&p.r.j, vals[i]);
         }
-        lv_json_key(&p.j, "read_data_percent");
-        lv_json_int(&p.j, percent);
-        lv_json_key(&p.j, "catalog_compared");
-        lv_json_bool(&p.j, rep.catalog);
+        lv_json_key(&p.r.j, "read_data_percent");
+        lv_json_int(&p.r.j, percent);
+        lv_json_key(&p.r.j, "catalog_compared");
+        lv_json_bool(&p.r.j, rep.catalog);
         kinds_out(&rep, &p);
-        lv_json_key(&p.j, "ok");
-        lv_json_bool(&p.j, rc == LV_OK);
-        lv_json_end(&p.j);
+        lv_json_key(&p.r.j, "ok");
+        lv_json_bool(&p.r.j, rc == LV_OK);
+        lv_json_end(&p.r.j);
         lv_buf_append_str(&p.lines, "\n");
     } else {
         kinds_out(&rep, &p);

@@ -149,34 +149,21 @@ int lv_cmd_repo_key_add(lv_ctx *ctx)
     return LV_OK;
 }
 
-typedef struct key_list {
-    lv_json j;
-    lv_buf b;
-    int json;
-} key_list;
+static const char *const key_titles[] = {" ", "ID", "KDF", "HOST", "USER", "CREATED"};
+static const int key_widths[] = {0, -64, -8, -20, -12, 0};
 
 static int key_row(void *arg, const lv_key_info *k)
 {
-    key_list *l = arg;
-    if (l->json) {
-        lv_json_obj(&l->j);
-        lv_json_key(&l->j, "id");
-        lv_json_str(&l->j, k->id);
-        lv_json_key(&l->j, "kdf");
-        lv_json_str(&l->j, k->kdf);
-        lv_json_key(&l->j, "host");
-        lv_json_str(&l->j, k->host);
-        lv_json_key(&l->j, "user");
-        lv_json_str(&l->j, k->user);
-        lv_json_key(&l->j, "created");
-        lv_json_str(&l->j, k->created);
-        lv_json_key(&l->j, "current");
-        lv_json_bool(&l->j, k->current);
-        lv_json_end(&l->j);
-    } else {
-        lv_buf_printf(&l->b, "%c %-64s %-8s %-20s %-12s %s\n", k->current ? '*' : ' ', k->id, k->kdf,
-                      k->host, k->user, k->created);
-    }
+    lv_rec *r = arg;
+    lv_rec_begin(r);
+    lv_rec_str(r, NULL, k->current ? "*" : " ", key_widths[0]);
+    lv_rec_str(r, "id", k->id, key_widths[1]);
+    lv_rec_str(r, "kdf", k->kdf, key_widths[2]);
+    lv_rec_str(r, "host", k->host, key_widths[3]);
+    lv_rec_str(r, "user", k->user, key_widths[4]);
+    lv_rec_str(r, "created", k->created, key_widths[5]);
+    lv_rec_bool(r, "current", k->current, "", "", LV_REC_JSON);
+    lv_rec_end(r);
     return 0;
 }
 
@@ -185,23 +172,16 @@ int lv_cmd_repo_key_list(lv_ctx *ctx)
     int rc = lv_ctx_open_repo(ctx, 0);
     if (rc != LV_OK)
         return rc;
-    key_list l;
-    memset(&l, 0, sizeof l);
-    l.json = ctx->json;
-    lv_json_init(&l.j, &l.b);
-    if (l.json)
-        lv_json_arr(&l.j);
-    else
-        lv_buf_printf(&l.b, "  %-64s %-8s %-20s %-12s %s\n", "ID", "KDF", "HOST", "USER", "CREATED");
-    rc = lv_repo_key_list(ctx->repo, key_row, &l);
+    lv_buf b = LV_BUF_INIT;
+    lv_rec r;
+    lv_rec_init(&r, &b, ctx->json, " ");
+    lv_rec_list_begin(&r, key_titles, key_widths, sizeof key_titles / sizeof *key_titles);
+    rc = lv_repo_key_list(ctx->repo, key_row, &r);
     if (rc == LV_OK) {
-        if (l.json) {
-            lv_json_end(&l.j);
-            lv_buf_append_str(&l.b, "\n");
-        }
-        lv_out_buf(&l.b);
+        lv_rec_list_end(&r);
+        lv_out_buf(&b);
     }
-    lv_buf_free(&l.b);
+    lv_buf_free(&b);
     return rc;
 }
 

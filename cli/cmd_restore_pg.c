@@ -1,25 +1,21 @@
 /* `labvault restore pg` and `labvault backups` (alias `info`): options in, one line or JSON out. The work
  * is in restore/pg.c and restore/pg_plan.c. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/record.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "restore/pg.h"
 #include "restore/pg_conf.h"
 #include "restore/pg_plan.h"
 #include "wal/segment.h"
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    lv_pg_restore_interrupt = 1;
-}
 
 /* The one recovery target flag given (at most one). */
 static int target_flag(lv_ctx *ctx, lv_pg_restore_opts *o)
@@ -104,16 +100,9 @@ int lv_cmd_restore_pg(lv_ctx *ctx)
     lv_pg_restore_result res;
     memset(&res, 0, sizeof res);
     if (rc == LV_OK) {
-        struct sigaction sa, old_int, old_term;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        lv_pg_restore_interrupt = 0;
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
+        lv_interrupt_catch();
         rc = lv_pg_restore(ctx->repo, &o, &res);
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
+        lv_interrupt_release();
     }
     if (rc == LV_OK) {
         lv_buf out = LV_BUF_INIT;
@@ -122,7 +111,7 @@ int lv_cmd_restore_pg(lv_ctx *ctx)
         } else {
             char lsn[LV_LSN_TEXT_MAX], t[32], size[32];
             lv_lsn_format(res.stop_lsn, lsn);
-            lv_pg_time_format(res.stop_time, t);
+            lv_time_format(res.stop_time, LV_TIME_SQL, t);
             lv_human_size(res.bytes_written, size);
             if (o.dry_run)
                 lv_buf_printf(&out, "would restore backup %s (consistent at %s, %s) into %s\n", res.backup_id, lsn, t,
@@ -197,77 +186,55 @@ int lv_cmd_backups(lv_ctx *ctx)
     int wrc = lv_pg_window_get(ctx->repo, &w);
     lv_buf out = LV_BUF_INIT;
     char start[LV_LSN_TEXT_MAX], stop[LV_LSN_TEXT_MAX], t0[32], t1[32];
+    lv_rec r;
+    lv_rec_init(&r, &out, ctx->json, "  ");
     if (ctx->json) {
-        lv_json j;
-        lv_json_init(&j, &out);
-        lv_json_obj(&j);
-        lv_json_key(&j, "backups");
-        lv_json_arr(&j);
-        for (size_t i = 0; i < n; i++) {
-            const lv_pg_backup_info *b = &v[i];
-            lv_lsn_format(b->start_lsn, start);
-            lv_lsn_format(b->stop_lsn, stop);
-            lv_json_obj(&j);
-            lv_json_key(&j, "id");
-            lv_json_str(&j, b->id);
-            lv_json_key(&j, "type");
-            lv_json_str(&j, b->incr ? "incr" : "full");
-            lv_json_key(&j, "label");
-            lv_json_str(&j, b->label);
-            if (b->prev[0]) {
-                lv_json_key(&j, "prev");
-                lv_json_str(&j, b->prev);
-            }
-            lv_json_key(&j, "timeline");
-            lv_json_uint(&j, b->timeline);
-            lv_json_key(&j, "pg_version");
-            lv_json_uint(&j, b->pg_version);
-            lv_json_key(&j, "start_lsn");
-            lv_json_str(&j, start);
-            lv_json_key(&j, "stop_lsn");
-            lv_json_str(&j, stop);
-            lv_json_key(&j, "start_time");
-            lv_json_int(&j, b->start_time);
-            lv_json_key(&j, "stop_time");
-            lv_json_int(&j, b->stop_time);
-            lv_json_key(&j, "files");
-            lv_json_uint(&j, b->files);
-            lv_json_key(&j, "bytes");
-            lv_json_uint(&j, b->bytes);
-            lv_json_key(&j, "bytes_new");
-            lv_json_uint(&j, b->bytes_new);
-            lv_json_key(&j, "bytes_stored");
-            lv_json_uint(&j, b->bytes_stored);
-            lv_json_end(&j);
-        }
-        lv_json_end(&j);
-        window_json(&j, &w, wrc);
-        lv_json_end(&j);
+        lv_json_obj(&r.j);
+        lv_json_key(&r.j, "backups");
+    }
+    static const char *const head[] = {"ID", "TYPE", "CONSISTENT AT", "STOP LSN", "SIZE", "NEW", "STORED", "LABEL"};
+    static const int widths[] = {-12, -4, -22, -12, 10, 10, 10, 0};
+    lv_rec_list_begin(&r, head, widths, n ? sizeof head / sizeof *head : 0);
+    for (size_t i = 0; i < n; i++) {
+        const lv_pg_backup_info *b = &v[i];
+        lv_lsn_format(b->s.start_lsn, start);
+        lv_lsn_format(b->s.stop_lsn, stop);
+        lv_time_format(b->s.stop_time, LV_TIME_SQL, t0);
+        lv_rec_begin(&r);
+        lv_rec_strn(&r, "id", b->id, -12, 12);
+        lv_rec_str(&r, "type", b->s.incr ? "incr" : "full", -4);
+        lv_rec_str(&r, "label", b->s.label, LV_REC_JSON);
+        if (b->s.prev[0])
+            lv_rec_str(&r, "prev", b->s.prev, LV_REC_JSON);
+        lv_rec_uint(&r, "timeline", b->s.timeline, LV_REC_JSON);
+        lv_rec_uint(&r, "pg_version", b->s.pg_version, LV_REC_JSON);
+        lv_rec_str(&r, "start_lsn", start, LV_REC_JSON);
+        lv_rec_str(&r, NULL, t0, -22);
+        lv_rec_str(&r, "stop_lsn", stop, -12);
+        lv_rec_int(&r, "start_time", b->s.start_time, LV_REC_JSON);
+        lv_rec_int(&r, "stop_time", b->s.stop_time, LV_REC_JSON);
+        lv_rec_uint(&r, "files", b->s.files, LV_REC_JSON);
+        lv_rec_size(&r, "bytes", b->s.bytes, 10);
+        lv_rec_size(&r, "bytes_new", b->s.bytes_new, 10);
+        lv_rec_size(&r, "bytes_stored", b->s.bytes_stored, 10);
+        lv_rec_str(&r, NULL, b->s.label, 0);
+        lv_rec_end(&r);
+    }
+    lv_rec_list_end(&r);
+    if (ctx->json) {
+        window_json(&r.j, &w, wrc);
+        lv_json_end(&r.j);
         lv_buf_append_str(&out, "\n");
     } else {
-        if (n)
-            lv_buf_printf(&out, "%-12s  %-4s  %-22s  %-12s  %10s  %10s  %10s  %s\n", "ID", "TYPE", "CONSISTENT AT",
-                          "STOP LSN", "SIZE", "NEW", "STORED", "LABEL");
-        for (size_t i = 0; i < n; i++) {
-            const lv_pg_backup_info *b = &v[i];
-            char size[32], fresh[32], stored[32];
-            lv_lsn_format(b->stop_lsn, stop);
-            lv_pg_time_format(b->stop_time, t0);
-            lv_human_size(b->bytes, size);
-            lv_human_size(b->bytes_new, fresh);
-            lv_human_size(b->bytes_stored, stored);
-            lv_buf_printf(&out, "%-12.12s  %-4s  %-22s  %-12s  %10s  %10s  %10s  %s\n", b->id,
-                          b->incr ? "incr" : "full", t0, stop, size, fresh, stored, b->label);
-        }
         if (!w.have) {
             lv_buf_append_str(&out, "no PostgreSQL backups\n");
         } else if (wrc != LV_OK) {
-            lv_pg_time_format(w.from_time, t0);
+            lv_time_format(w.from_time, LV_TIME_SQL, t0);
             lv_buf_printf(&out, "recoverable window: from %s, end unknown: %s\n", t0, lv_errmsg());
         } else {
-            lv_pg_time_format(w.from_time, t0);
+            lv_time_format(w.from_time, LV_TIME_SQL, t0);
             if (w.to_time)
-                lv_pg_time_format(w.to_time, t1);
+                lv_time_format(w.to_time, LV_TIME_SQL, t1);
             else
                 snprintf(t1, sizeof t1, "(last commit unknown)");
             lv_lsn_format(w.from_lsn, start);

@@ -14,8 +14,7 @@
 #include "repo/lock.h"
 #include "retention/forget.h"
 #include "retention/prune.h"
-#include "wal/archive.h"
-#include "wal/stanza.h"
+#include "retention/stats.h"
 
 /* ---- options ----------------------------------------------------------------------------------- */
 
@@ -447,32 +446,6 @@ int lv_cmd_forget(lv_ctx *ctx)
 
 /* ---- repo stats -------------------------------------------------------------------------------- */
 
-typedef struct logical {
-    uint64_t count[LV_PRUNE_KINDS], bytes[LV_PRUNE_KINDS];
-} logical;
-
-static int logical_cb(void *arg, const lv_backup_row *b)
-{
-    logical *l = arg;
-    int k = lv_prune_kind_index(b->kind);
-    l->count[k]++;
-    l->bytes[k] += b->bytes;
-    return LV_OK;
-}
-
-typedef struct wal_sizes {
-    uint64_t files, segments, stored;
-} wal_sizes;
-
-static int wal_cb(void *arg, const lv_wal_object *o)
-{
-    wal_sizes *w = arg;
-    w->files++;
-    w->segments += o->name.kind == LV_WAL_SEGMENT;
-    w->stored += o->stored_size;
-    return LV_OK;
-}
-
 static double ratio(uint64_t a, uint64_t b) { return b ? (double)a / (double)b : 0; }
 
 int lv_cmd_repo_stats(lv_ctx *ctx)
@@ -480,33 +453,19 @@ int lv_cmd_repo_stats(lv_ctx *ctx)
     int rc = lv_ctx_open_repo(ctx, LV_CTX_SYNC);
     if (rc != LV_OK)
         return rc;
-    logical l;
-    memset(&l, 0, sizeof l);
-    rc = lv_catalog_backup_each(ctx->cat, NULL, logical_cb, &l);
-    wal_sizes w = {0};
-    if (rc == LV_OK)
-        rc = lv_wal_list(ctx->store, 0, wal_cb, &w);
-    uint32_t seg_size = 0;
-    lv_wal_stanza s;
-    if (rc == LV_OK && lv_wal_stanza_get(ctx->repo, &s) == LV_OK)
-        seg_size = s.seg_size;
-    lv_err_clear();
     lv_prune_opts po;
     char *workdir = NULL;
+    lv_repo_stats st;
+    rc = prune_opts(ctx, &po, &workdir);
     if (rc == LV_OK)
-        rc = prune_opts(ctx, &po, &workdir);
-    po.dry_run = 1;
-    po.progress = 0;
-    lv_prune_result res;
-    memset(&res, 0, sizeof res);
-    if (rc == LV_OK)
-        rc = lv_prune(ctx->repo, &po, &res);
+        rc = lv_repo_stats_get(ctx->repo, &po, &st);
     free(workdir);
     if (rc != LV_OK)
         return rc;
+    const lv_prune_result res = st.prune;
+    const uint64_t *count = st.backups, *bytes = st.logical_bytes;
+    uint64_t wal_logical = st.wal_logical_bytes, reclaim = st.reclaimable_bytes;
     static const char *const names[LV_PRUNE_KINDS] = {"files", "pg", "other"};
-    uint64_t wal_logical = (uint64_t)seg_size * w.segments;
-    uint64_t reclaim = res.plan.del_bytes + res.plan.repack_bytes - res.plan.repack_used_bytes;
     if (ctx->json) {
         lv_buf out = LV_BUF_INIT;
         lv_json j;
@@ -518,13 +477,13 @@ int lv_cmd_repo_stats(lv_ctx *ctx)
             lv_json_key(&j, names[k]);
             lv_json_obj(&j);
             const char *keys[] = {"backups", "logical_bytes", "blobs", "raw_bytes", "stored_bytes"};
-            uint64_t vals[] = {l.count[k], l.bytes[k], res.kind[k].blobs, res.kind[k].raw, res.kind[k].sealed};
+            uint64_t vals[] = {count[k], bytes[k], res.kind[k].blobs, res.kind[k].raw, res.kind[k].sealed};
             for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
                 lv_json_key(&j, keys[i]);
                 lv_json_uint(&j, vals[i]);
             }
             lv_json_key(&j, "dedup_ratio");
-            lv_json_double(&j, ratio(l.bytes[k], res.kind[k].raw));
+            lv_json_double(&j, ratio(bytes[k], res.kind[k].raw));
             lv_json_key(&j, "compression_ratio");
             lv_json_double(&j, ratio(res.kind[k].raw, res.kind[k].sealed));
             lv_json_end(&j);
@@ -532,13 +491,13 @@ int lv_cmd_repo_stats(lv_ctx *ctx)
         lv_json_key(&j, "wal");
         lv_json_obj(&j);
         lv_json_key(&j, "files");
-        lv_json_uint(&j, w.files);
+        lv_json_uint(&j, st.wal_files);
         lv_json_key(&j, "logical_bytes");
         lv_json_uint(&j, wal_logical);
         lv_json_key(&j, "stored_bytes");
-        lv_json_uint(&j, w.stored);
+        lv_json_uint(&j, st.wal_stored_bytes);
         lv_json_key(&j, "compression_ratio");
-        lv_json_double(&j, ratio(wal_logical, w.stored));
+        lv_json_double(&j, ratio(wal_logical, st.wal_stored_bytes));
         lv_json_end(&j);
         lv_json_end(&j);
         const char *keys[] = {"packs", "pack_bytes", "used_bytes", "unused_bytes", "reclaimable_bytes"};
@@ -557,19 +516,19 @@ int lv_cmd_repo_stats(lv_ctx *ctx)
     lv_out("%-6s  %8s  %12s  %12s  %12s  %7s  %11s\n", "KIND", "BACKUPS", "LOGICAL", "UNIQUE", "STORED", "DEDUP",
            "COMPRESSION");
     for (int k = 0; k < LV_PRUNE_KINDS; k++) {
-        if (!l.count[k] && !res.kind[k].blobs)
+        if (!count[k] && !res.kind[k].blobs)
             continue;
-        lv_human_size(l.bytes[k], a);
+        lv_human_size(bytes[k], a);
         lv_human_size(res.kind[k].raw, b);
         lv_human_size(res.kind[k].sealed, c);
-        lv_out("%-6s  %8llu  %12s  %12s  %12s  %6.1fx  %10.1fx\n", names[k], (unsigned long long)l.count[k], a, b, c,
-               ratio(l.bytes[k], res.kind[k].raw), ratio(res.kind[k].raw, res.kind[k].sealed));
+        lv_out("%-6s  %8llu  %12s  %12s  %12s  %6.1fx  %10.1fx\n", names[k], (unsigned long long)count[k], a, b, c,
+               ratio(bytes[k], res.kind[k].raw), ratio(res.kind[k].raw, res.kind[k].sealed));
     }
-    if (w.files) {
+    if (st.wal_files) {
         lv_human_size(wal_logical, a);
-        lv_human_size(w.stored, c);
-        lv_out("%-6s  %8llu  %12s  %12s  %12s  %7s  %10.1fx\n", "wal", (unsigned long long)w.files, a, "-", c, "-",
-               ratio(wal_logical, w.stored));
+        lv_human_size(st.wal_stored_bytes, c);
+        lv_out("%-6s  %8llu  %12s  %12s  %12s  %7s  %10.1fx\n", "wal", (unsigned long long)st.wal_files, a, "-", c, "-",
+               ratio(wal_logical, st.wal_stored_bytes));
     }
     lv_human_size(res.plan.pack_bytes, a);
     lv_human_size(res.plan.unused_bytes, b);

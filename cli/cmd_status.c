@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/record.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/json.h"
@@ -59,59 +60,55 @@ int lv_cmd_status(lv_ctx *ctx)
     if (rc != LV_OK)
         return rc;
     lv_buf out = LV_BUF_INIT;
-    if (ctx->json) {
-        lv_json j;
-        lv_json_init(&j, &out);
-        lv_json_obj(&j);
-        lv_json_key(&j, "ok");
-        lv_json_bool(&j, st.ok);
-        lv_json_key(&j, "items");
-        lv_json_arr(&j);
-        for (size_t i = 0; i < st.n; i++) {
-            const lv_status_item *it = &st.items[i];
-            lv_json_obj(&j);
-            lv_json_key(&j, "kind");
-            lv_json_str(&j, it->kind);
-            lv_json_key(&j, "name");
-            lv_json_str(&j, it->name);
-            lv_json_key(&j, "newest");
-            it->newest >= 0 ? lv_json_int(&j, it->newest) : lv_json_null(&j);
-            lv_json_key(&j, "age");
-            it->age >= 0 ? lv_json_int(&j, it->age) : lv_json_null(&j);
-            lv_json_key(&j, "limit");
-            it->limit ? lv_json_int(&j, it->limit) : lv_json_null(&j);
-            lv_json_key(&j, "ok");
-            lv_json_bool(&j, it->ok);
-            lv_json_key(&j, "detail");
-            lv_json_str(&j, it->detail);
-            lv_json_key(&j, "bytes");
-            lv_json_uint(&j, it->bytes);
-            lv_json_end(&j);
+    lv_rec r;
+    lv_rec_init(&r, &out, ctx->json, "  ");
+    if (r.json) {
+        lv_json_obj(&r.j);
+        lv_json_key(&r.j, "ok");
+        lv_json_bool(&r.j, st.ok);
+        lv_json_key(&r.j, "items");
+    }
+    static const char *const titles[] = {"KIND", "WHAT", "NEWEST", "AGE", "LIMIT", "STATE", "DETAIL"};
+    static const int widths[] = {-5, -40, -19, -10, -8, -5, 0};
+    lv_rec_list_begin(&r, titles, widths, sizeof titles / sizeof *titles);
+    for (size_t i = 0; i < st.n; i++) {
+        const lv_status_item *it = &st.items[i];
+        /* The repository's size is one line of its own in text: no age, limit or state. */
+        int repo = strcmp(it->kind, "repo") == 0;
+        char when[LV_TIME_TEXT_MAX], age[32], lim_s[32], size[160] = "";
+        lv_time_format(it->newest, LV_TIME_LOCAL, when);
+        human_age(it->age, age, sizeof age);
+        human_age(it->limit ? it->limit : -1, lim_s, sizeof lim_s);
+        if (repo) {
+            char packs[32], wal[32], total[32];
+            lv_human_size(st.pack_bytes, packs);
+            lv_human_size(st.wal_bytes, wal);
+            lv_human_size(it->bytes, total);
+            snprintf(size, sizeof size, "%s (packs %s, WAL %s)", total, packs, wal);
         }
-        lv_json_end(&j);
-        lv_json_key(&j, "repository_bytes");
-        lv_json_uint(&j, st.repo_bytes);
-        lv_json_end(&j);
+        lv_rec_begin(&r);
+        lv_rec_str(&r, "kind", it->kind, widths[0]);
+        lv_rec_str(&r, "name", it->name, LV_REC_JSON);
+        lv_rec_str(&r, NULL, repo ? "repository size" : it->name, widths[1]);
+        lv_rec_str(&r, NULL, size, repo ? 0 : LV_REC_JSON);
+        int w = repo ? LV_REC_JSON : 0; /* the other text columns: not on the repository's line */
+        lv_rec_str(&r, NULL, it->newest >= 0 ? when : "never", w ? w : widths[2]);
+        it->newest >= 0 ? lv_rec_int(&r, "newest", it->newest, LV_REC_JSON) : lv_rec_null(&r, "newest");
+        lv_rec_str(&r, NULL, age, w ? w : widths[3]);
+        it->age >= 0 ? lv_rec_int(&r, "age", it->age, LV_REC_JSON) : lv_rec_null(&r, "age");
+        lv_rec_str(&r, NULL, lim_s, w ? w : widths[4]);
+        it->limit ? lv_rec_int(&r, "limit", it->limit, LV_REC_JSON) : lv_rec_null(&r, "limit");
+        lv_rec_bool(&r, "ok", it->ok, "ok", "FAIL", w ? w : widths[5]);
+        lv_rec_str(&r, "detail", it->detail, w ? w : widths[6]);
+        lv_rec_uint(&r, "bytes", it->bytes, LV_REC_JSON);
+        lv_rec_end(&r);
+    }
+    lv_rec_list_end(&r);
+    if (r.json) {
+        lv_json_key(&r.j, "repository_bytes");
+        lv_json_uint(&r.j, st.repo_bytes);
+        lv_json_end(&r.j);
         lv_buf_append_str(&out, "\n");
-    } else {
-        lv_buf_printf(&out, "%-5s  %-40s  %-19s  %-10s  %-8s  %-5s  %s\n", "KIND", "WHAT", "NEWEST", "AGE", "LIMIT",
-                      "STATE", "DETAIL");
-        for (size_t i = 0; i < st.n; i++) {
-            const lv_status_item *it = &st.items[i];
-            char when[LV_TIME_TEXT_MAX], age[32], lim_s[32], size[32];
-            if (strcmp(it->kind, "repo") == 0) {
-                lv_human_size(st.pack_bytes, when);
-                lv_human_size(st.wal_bytes, age);
-                lv_human_size(it->bytes, size);
-                lv_buf_printf(&out, "%-5s  %-40s  %s (packs %s, WAL %s)\n", "repo", "repository size", size, when, age);
-                continue;
-            }
-            lv_time_format(it->newest, LV_TIME_LOCAL, when);
-            human_age(it->age, age, sizeof age);
-            human_age(it->limit ? it->limit : -1, lim_s, sizeof lim_s);
-            lv_buf_printf(&out, "%-5s  %-40s  %-19s  %-10s  %-8s  %-5s  %s\n", it->kind, it->name,
-                          it->newest >= 0 ? when : "never", age, lim_s, it->ok ? "ok" : "FAIL", it->detail);
-        }
     }
     lv_out_buf(&out);
     lv_buf_free(&out);

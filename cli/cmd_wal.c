@@ -10,10 +10,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "catalog/wal.h"
 #include "cli/cli.h"
 #include "common/error.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "wal/async.h"
 #include "wal/check.h"
 #include "wal/fetch.h"
@@ -22,18 +24,6 @@
 #include "wal/stanza.h"
 #include "wal/status.h"
 #include "wal/walcat.h"
-
-static void fmt_time(int64_t t, char out[32])
-{
-    if (t < 0) {
-        snprintf(out, 32, "unknown");
-        return;
-    }
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static void print_buf(lv_buf *b)
 {
@@ -132,9 +122,8 @@ static int journal(lv_ctx *ctx, const char *op, const char *name, int rc)
     char msg[1536];
     snprintf(msg, sizeof msg, "%s", lv_errmsg());
     lv_catalog *cat = journal_catalog(ctx);
-    if (cat && lv_walcat_failure(cat, op, name, rc, msg) != LV_OK)
-        lv_warn("cannot journal the failure in the catalog: %s", lv_errmsg());
-    return lv_err(rc, "%s", msg);
+    lv_err(rc, "%s", msg); /* opening the journal's catalog may have recorded another message */
+    return lv_walcat_journal(cat, op, name, rc);
 }
 
 static int push_sync(lv_ctx *ctx, const char *path)
@@ -145,22 +134,8 @@ static int push_sync(lv_ctx *ctx, const char *path)
         return rc;
     if ((rc = open_for_push(ctx)) != LV_OK)
         return ctx->repo ? rc : journal(ctx, "push", n.name, rc); /* a catalog failure is not journalled */
-    lv_wal_pusher p;
     lv_wal_pushed res;
-    lv_wal_pusher_init(&p, ctx->repo, ctx->cat);
-    rc = lv_wal_push_file(&p, path, &res);
-    if (rc == LV_OK) {
-        lv_wal_pusher_save(&p, ctx->cat);
-        lv_wal_row row = {&res.obj, res.size, (int64_t)time(NULL), res.begin_lsn, res.end_lsn,
-                          res.times_known, res.begin_time, res.end_time,
-                          res.times_known ? &res.summary : NULL};
-        rc = lv_walcat_add(ctx->cat, &row);
-        if (rc != LV_OK)
-            rc = lv_err(rc, "WAL file %s is archived, but %s", n.name, lv_errmsg());
-    }
-    lv_wal_pusher_free(&p);
-    lv_wal_pushed_free(&res);
-    rc = journal(ctx, "push", n.name, rc);
+    rc = journal(ctx, "push", n.name, lv_wal_push_one(ctx->repo, ctx->cat, path, &res));
     if (rc == LV_OK && !res.existed)
         ctx->run_bytes = res.obj.stored_size;
     if (rc == LV_OK && ctx->json) {
@@ -262,40 +237,24 @@ int lv_cmd_wal_fetch(lv_ctx *ctx)
 
 /* ---- wal list ---------------------------------------------------------------------------------- */
 
-typedef struct list_out {
-    lv_buf b;
-    lv_json j;
-    int json;
-    uint64_t n;
-} list_out;
-
 static int list_one(void *arg, const lv_wal_object *o)
 {
-    list_out *l = arg;
-    l->n++;
-    if (!l->json) {
-        lv_buf_printf(&l->b, "%08X  %-40s  %-8s  %10" PRIu64 "  %.16s\n", o->name.tli, o->name.name,
-                      lv_wal_kind_str(o->name.kind), o->stored_size, o->checksum);
-        if (l->b.len > 1 << 16) { /* stream long listings */
-            lv_out_buf(&l->b);
-            lv_buf_reset(&l->b);
-        }
-        return LV_OK;
+    lv_rec *r = arg;
+    char tli[16];
+    snprintf(tli, sizeof tli, "%08X", o->name.tli);
+    lv_rec_begin(r);
+    lv_rec_uint(r, "timeline", o->name.tli, LV_REC_JSON);
+    lv_rec_str(r, NULL, tli, 0);
+    lv_rec_str(r, "name", o->name.name, -40);
+    lv_rec_str(r, "kind", lv_wal_kind_str(o->name.kind), -8);
+    lv_rec_str(r, "key", o->key, LV_REC_JSON);
+    lv_rec_uint(r, "stored_size", o->stored_size, 10);
+    lv_rec_strn(r, "checksum", o->checksum, 0, 16);
+    lv_rec_end(r);
+    if (!r->json && r->out->len > 1 << 16) { /* stream long listings */
+        lv_out_buf(r->out);
+        lv_buf_reset(r->out);
     }
-    lv_json_obj(&l->j);
-    lv_json_key(&l->j, "timeline");
-    lv_json_uint(&l->j, o->name.tli);
-    lv_json_key(&l->j, "name");
-    lv_json_str(&l->j, o->name.name);
-    lv_json_key(&l->j, "kind");
-    lv_json_str(&l->j, lv_wal_kind_str(o->name.kind));
-    lv_json_key(&l->j, "key");
-    lv_json_str(&l->j, o->key);
-    lv_json_key(&l->j, "stored_size");
-    lv_json_uint(&l->j, o->stored_size);
-    lv_json_key(&l->j, "checksum");
-    lv_json_str(&l->j, o->checksum);
-    lv_json_end(&l->j);
     return LV_OK;
 }
 
@@ -304,23 +263,19 @@ int lv_cmd_wal_list(lv_ctx *ctx)
     int rc = lv_ctx_open_repo(ctx, 0);
     if (rc != LV_OK)
         return rc;
-    list_out l;
-    memset(&l, 0, sizeof l);
-    l.json = ctx->json;
-    lv_json_init(&l.j, &l.b);
-    if (l.json)
-        lv_json_arr(&l.j);
-    else
-        lv_buf_printf(&l.b, "%-8s  %-40s  %-8s  %10s  %s\n", "TIMELINE", "NAME", "KIND", "STORED", "CHECKSUM");
-    rc = lv_wal_list(ctx->store, 0, list_one, &l);
+    lv_buf b = LV_BUF_INIT;
+    lv_rec r;
+    lv_rec_init(&r, &b, ctx->json, "  ");
+    static const char *const titles[] = {"TIMELINE", "NAME", "KIND", "STORED", "CHECKSUM"};
+    static const int widths[] = {-8, -40, -8, 10, 0};
+    lv_rec_list_begin(&r, titles, widths, sizeof titles / sizeof *titles);
+    rc = lv_wal_list(ctx->store, 0, list_one, &r);
     if (rc != LV_OK) {
-        lv_buf_free(&l.b);
+        lv_buf_free(&b);
         return lv_err_ctx("cannot list the WAL archive");
     }
-    if (l.json)
-        lv_json_end(&l.j);
-    lv_buf_append_str(&l.b, l.json ? "\n" : "");
-    print_buf(&l.b);
+    lv_rec_list_end(&r);
+    print_buf(&b);
     return LV_OK;
 }
 
@@ -335,7 +290,7 @@ static int failure_one(void *arg, const lv_wal_failure *f)
 {
     fail_out *o = arg;
     char when[32];
-    fmt_time(f->time, when);
+    lv_time_format(f->time, LV_TIME_UTC, when);
     if (!o->j) {
         lv_buf_printf(o->b, "  %s  %-5s %s (%s)\n", when, f->op, f->message, lv_code_name(f->code));
         return LV_OK;
@@ -364,7 +319,7 @@ static void status_text(lv_ctx *ctx, const lv_wal_status *st, lv_buf *b)
                       st->stanza.pg_version, st->stanza.sysid, st->stanza.seg_size);
     else
         lv_buf_printf(b, "stanza      none yet\n");
-    fmt_time(st->last_pushed, when);
+    lv_time_format(st->last_pushed, LV_TIME_UTC, when);
     lv_buf_printf(b, "archived    %" PRIu64 " files, %" PRIu64 " bytes stored\n", st->files, st->stored_bytes);
     lv_buf_printf(b, "last        %s (pushed %s)\n", st->last[0] ? st->last : "none", when);
     for (size_t i = 0; i < st->ntl; i++) {
@@ -422,7 +377,7 @@ static void status_json(lv_ctx *ctx, const lv_wal_status *st, lv_json *j)
     else
         lv_json_null(j);
     lv_json_key(j, "last_archived_time");
-    fmt_time(st->last_pushed, when);
+    lv_time_format(st->last_pushed, LV_TIME_UTC, when);
     if (st->last_pushed >= 0)
         lv_json_str(j, when);
     else
@@ -506,7 +461,7 @@ int lv_cmd_wal_status(lv_ctx *ctx)
         status_json(ctx, &st, &j);
         lv_json_key(&j, "recent_failures");
         lv_json_arr(&j);
-        rc = lv_walcat_failures(ctx->cat, NULL, 10, failure_one, &fo);
+        rc = lv_catalog_wal_failures(ctx->cat, NULL, 10, failure_one, &fo);
         lv_json_end(&j);
         lv_json_end(&j);
         lv_buf_append_str(&b, "\n");
@@ -514,7 +469,7 @@ int lv_cmd_wal_status(lv_ctx *ctx)
         status_text(ctx, &st, &b);
         lv_buf_printf(&b, "failures    (most recent first, from the catalog)\n");
         size_t before = b.len;
-        rc = lv_walcat_failures(ctx->cat, NULL, 10, failure_one, &fo);
+        rc = lv_catalog_wal_failures(ctx->cat, NULL, 10, failure_one, &fo);
         if (b.len == before)
             lv_buf_printf(&b, "  none\n");
     }

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "restore/pg_plan.h"
 #include "wal/changes.h"
 #include "wal/relnames.h"
@@ -101,9 +102,9 @@ int lv_cmd_wal_changes(lv_ctx *ctx)
     }
     for (size_t i = 0; i < ch.n; i++) {
         const lv_wal_change *x = &ch.v[i];
-        char when[48] = "-", lsn[LV_LSN_TEXT_MAX] = "-", restore[200], dbtext[160];
+        char when[LV_TIME_TEXT_MAX] = "-", lsn[LV_LSN_TEXT_MAX] = "-", restore[200], dbtext[160];
         if (x->end != LV_CHANGE_OPEN && x->end != LV_CHANGE_PREPARED) {
-            lv_cli_time_us(x->end_time_us, when);
+            lv_time_format_us(x->end_time_us, LV_TIME_SQL, when);
             lv_lsn_format(x->end_lsn, lsn);
         }
         uint32_t db = x->dbid ? x->dbid : x->nrels ? x->rels[0].rel.db : 0;

@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "restore/pg_plan.h"
 #include "wal/drops.h"
 
@@ -138,10 +139,10 @@ static int on_drop(void *arg, const lv_wal_drop_named *n)
 {
     drops_ctx *c = arg;
     const lv_wal_drop *d = n->d;
-    char lsn[LV_LSN_TEXT_MAX], target[LV_LSN_TEXT_MAX], when[48];
+    char lsn[LV_LSN_TEXT_MAX], target[LV_LSN_TEXT_MAX], when[LV_TIME_TEXT_MAX];
     lv_lsn_format(d->lsn, lsn);
     lv_lsn_format(d->target_lsn, target);
-    lv_cli_time_us(d->time_us, when);
+    lv_time_format_us(d->time_us, LV_TIME_SQL, when);
     c->count++;
     if (c->drill_xid && d->xid == c->drill_xid)
         c->drill_found = lv_cli_undo_from_drop(n, &c->drill) == LV_OK;

@@ -72,7 +72,8 @@ static const lv_flag wal_changes_flags[] = {
 static const lv_flag backup_files_flags[] = {
     {"tag", "TAG", "label the snapshot (repeatable)"},
     {"time", "TIME", "record the snapshot as taken at TIME ('2026-01-31 03:00:00', local time) instead of now"},
-    {"set", "NAME", "back up the [set NAME] of the configuration (its paths, excludes, tags, docker volume, hooks)"},
+    {"set", "NAME", "back up the [set NAME] of the configuration (its paths, excludes, tags, docker volume or compose "
+                    "project, hooks)"},
     {"host", "HOST", "record the snapshot as taken on HOST instead of this host's name"},
     {"exclude", "PATTERN", "leave out matching entries: a pattern with '/' matches the absolute path, else the "
                            "name (shell wildcards; repeatable)"},
@@ -81,13 +82,38 @@ static const lv_flag backup_files_flags[] = {
     {"stdin", "NAME", "store standard input as the file NAME (pg_dumpall | labvault backup files --stdin all.sql)"},
     {"from-tar", "FILE", "store the contents of a tar archive (FILE or - for stdin) as the snapshot's tree"},
     {"docker-volume", "NAME", "back up the mount point of this docker volume (docker volume inspect)"},
+    {"compose-project", "NAME", "back up every volume of this docker compose project, its containers stopped "
+                                "meanwhile (read from compose's labels: no compose binary needed)"},
     {"stop-containers", NULL, "with --docker-volume: stop the running containers that use it, start them after"},
     {"pre-hook", "CMD", "run CMD (sh -c) before the backup; the backup is skipped if it fails"},
     {"post-hook", "CMD", "run CMD after the backup, always, also after a failure"},
     {NULL, NULL, NULL},
 };
 
+#define SNAPSHOT_FILTER_FLAGS                                                                             \
+    {"host", "HOST", "only snapshots of this host (repeatable)"},                                         \
+    {"tag", "TAG[,TAG]", "only snapshots with every one of these tags (repeatable: any of the groups)"},  \
+    {"path", "PATH", "only snapshots that include this backed-up path (repeatable: all of them)"}
+
+static const lv_flag snapshots_flags[] = {SNAPSHOT_FILTER_FLAGS, {NULL, NULL, NULL}};
+
+static const lv_flag latest_flags[] = {
+    {"host", "HOST", "with latest: the newest snapshot of this host"},
+    {"tag", "TAG[,TAG]", "with latest: the newest snapshot with these tags"},
+    {"path", "PATH", "with latest: the newest snapshot that includes this backed-up path"},
+    {NULL, NULL, NULL},
+};
+
+static const lv_flag find_flags[] = {
+    {"snapshot", "SNAPSHOT", "search only this snapshot (repeatable; default every snapshot, newest first)"},
+    SNAPSHOT_FILTER_FLAGS,
+    {NULL, NULL, NULL},
+};
+
 static const lv_flag restore_files_flags[] = {
+    {"host", "HOST", "with latest: the newest snapshot of this host"},
+    {"tag", "TAG[,TAG]", "with latest: the newest snapshot with these tags"},
+    {"path", "PATH", "with latest: the newest snapshot that includes this backed-up path"},
     {"to", "DIR", "restore into DIR (created; must be empty unless --overwrite)"},
     {"tar", "FILE", "write a pax tar stream to FILE (- for stdout) instead"},
     {"include", "PATH", "restore only this snapshot path and what is below it (repeatable)"},
@@ -312,12 +338,22 @@ const lv_cmd lv_commands[] = {
      "that cannot be read are reported and left out; the snapshot is still committed and the exit code is 9. "
      "See docs/snapshots.md.",
      backup_files_flags, lv_cmd_backup_files},
-    {"snapshots", "", 0, 0, "list the file snapshots", "One line (or JSON object) per snapshot, oldest first.",
-     no_flags, lv_cmd_snapshots},
+    {"snapshots", "", 0, 0, "list the file snapshots",
+     "One line (or JSON object) per snapshot, oldest first; --host, --tag and --path narrow the list.",
+     snapshots_flags, lv_cmd_snapshots},
     {"ls", "SNAPSHOT [PATH]", 1, 2, "list the entries of a snapshot",
      "SNAPSHOT is an id, a unique prefix of one, or latest. Lists PATH (a snapshot path such as /etc/nginx) "
      "and everything below it, or the whole snapshot.",
-     no_flags, lv_cmd_ls},
+     latest_flags, lv_cmd_ls},
+    {"find", "PATTERN...", 1, 64, "find which snapshots hold a file",
+     "Lists every entry of every snapshot (newest first; --snapshot, --host, --tag, --path narrow them) "
+     "that matches one of the shell patterns: a pattern with a '/' against the whole path "
+     "('/etc/nginx/*.conf'), one without against the name ('*.sql'). Exit 1 when nothing matches.",
+     find_flags, lv_cmd_find},
+    {"dump", "SNAPSHOT PATH", 2, 2, "write one file of a snapshot to standard output",
+     "labvault dump latest /etc/fstab > fstab: the file's bytes, each chunk authenticated before it is "
+     "written; a symbolic link gives its target; a directory comes as a tar stream.",
+     latest_flags, lv_cmd_dump},
     {"diff", "SNAPSHOT1 SNAPSHOT2", 2, 2, "show what changed between two snapshots",
      "One line per change: + added, - removed, M content modified, U metadata only, T type changed. "
      "Unchanged subtrees are skipped without being read.",

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli.h"
 #include "cli/wal_undo.h"
@@ -31,16 +30,6 @@ lv_pg_conn_opts lv_cli_pg_opts(const lv_ctx *ctx)
 {
     return (lv_pg_conn_opts){NULL, lv_config_str(ctx->cfg, "pg-host"), lv_config_str(ctx->cfg, "pg-port"),
                              lv_config_str(ctx->cfg, "pg-user"), lv_config_str(ctx->cfg, "pg-database"), NULL};
-}
-
-void lv_cli_time_us(int64_t us, char out[48])
-{
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char d[32];
-    strftime(d, sizeof d, "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(out, 48, "%.31s.%06d+00", d, (int)(us % 1000000));
 }
 
 int lv_cli_switch(lv_ctx *ctx)

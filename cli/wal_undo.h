@@ -18,8 +18,6 @@
 int lv_cli_since(const char *s, uint64_t *lsn, int64_t *us);
 /* The live cluster's connection (pg-host, pg-port, pg-user, pg-database). */
 lv_pg_conn_opts lv_cli_pg_opts(const lv_ctx *ctx);
-/* "2026-11-21 10:00:00.123456+00" (UTC, PostgreSQL's form: a --target-time value as it is). */
-void lv_cli_time_us(int64_t us, char out[48]);
 /* --switch given: pg_switch_wal() on the live cluster and wait for the archive (wal/live.h). */
 int lv_cli_switch(lv_ctx *ctx);
 /* The live cluster's position: never fails (out->why says why it was not reached). */

@@ -17,6 +17,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/fsutil.h"
 
 /* SQLite's rollback journal of a database written into a temporary file (VACUUM INTO makes one beside
@@ -186,7 +187,8 @@ int lv_tmp_sweep(const char *dir, const char *what)
     return removed;
 }
 
-static void on_fatal(int sig)
+/* Run in the signal handler (common/interrupt.h): only async-signal-safe calls. */
+static void on_fatal(void)
 {
     char j[PATH_MAX + sizeof JOURNAL];
     for (int i = 0; i < LV_TMP_SLOTS; i++) {
@@ -198,24 +200,12 @@ static void on_fatal(int sig)
         memcpy(j + n, JOURNAL, sizeof JOURNAL);
         unlink(j);
     }
-    signal(sig, SIG_DFL);
-    raise(sig);
 }
 
 void lv_tmp_on_fatal_signals(void)
 {
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_fatal;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
-        struct sigaction old;
-        /* A signal the caller ignores (nohup, a parent's SIG_IGN) stays ignored. */
-        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
-            continue;
-        sigaction(sigs[i], &sa, NULL);
-    }
+    lv_interrupt_on_fatal(on_fatal);
+    lv_interrupt_install();
 }
 
 void lv_tmp_sweep_catalog_copies(const char *catalog_path)

@@ -9,9 +9,9 @@
  * the file it belongs to (same file system, so a rename can publish it; a private directory), never a
  * shared /tmp by default.
  *
- * Removal on every exit path: lv_tmp_remove on success and on errors; on SIGINT, SIGTERM, SIGHUP and
- * SIGQUIT the handler lv_tmp_on_fatal_signals installs unlinks every temporary file still registered
- * (a fixed table of LV_TMP_SLOTS, async-signal-safe) and dies of the signal as before. What only
+ * Removal on every exit path: lv_tmp_remove on success and on errors; on a signal the process dies of
+ * (common/interrupt.h) the hook lv_tmp_on_fatal_signals registers unlinks every temporary file still
+ * registered (a fixed table of LV_TMP_SLOTS, async-signal-safe). What only
  * SIGKILL, a crash or a power cut can leave is cleaned by a later run: lv_tmp_sweep removes the files
  * of one kind in dir that belong to this user and whose process is gone, once they have not changed for
  * LV_TMP_STALE_S seconds (the pid in the name can be reused; the age keeps a slow run in another pid
@@ -49,8 +49,8 @@ int lv_tmp_sweep(const char *dir, const char *what);
  * /tmp/labvault-catalog-XXXXXX[.tmp-<pid>] files (mode 0644); removed once stale as above. */
 void lv_tmp_sweep_catalog_copies(const char *catalog_path);
 
-/* Install the fatal-signal handlers (main() does, once). A command that installs its own SIGINT/SIGTERM
- * handler and restores the previous one afterwards keeps them. */
+/* Register the removal on fatal signals with common/interrupt.h and install its handler (main() does,
+ * once). While a command catches SIGINT/SIGTERM, those interrupt it instead: its own paths remove the files. */
 void lv_tmp_on_fatal_signals(void);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/interrupt.h"
 
 static char *trim(char *s)
 {
@@ -100,7 +101,7 @@ static PGresult *exec_query(PGconn *c, const char *sql)
         return NULL;
     int cancelled = 0;
     while (PQisBusy(c)) {
-        if (lv_drill_interrupt && !cancelled) {
+        if (lv_interrupted() && !cancelled) {
             PGcancel *k = PQgetCancel(c);
             char buf[256];
             if (k) {
@@ -230,7 +231,7 @@ static void check_amcheck(lv_drill *d, const lv_spg *p, const char *user)
         char *e = one_line(out);
         if (strlen(e) > 600)
             strcpy(e + 590, " ...");
-        lv_drill_check_add(d, "amcheck", 0, "pg_amcheck --all exited with %d: %s", st, e);
+        lv_drill_check_add(d, "amcheck", 0, "pg_amcheck --all --heapallindexed exited with %d: %s", st, e);
         free(e);
     }
     free(out);
@@ -273,7 +274,7 @@ static const char visibility_sql[] =
  * scans count, in every database (skipped where pg_visibility is not installed). */
 static void check_visibility(lv_drill *d, const lv_spg *p, const char *user, char **dbs)
 {
-    for (size_t i = 0; dbs[i] && !lv_drill_interrupt; i++) {
+    for (size_t i = 0; dbs[i] && !lv_interrupted(); i++) {
         char name[300];
         snprintf(name, sizeof name, "visibility %s", dbs[i]);
         PGconn *c = connect_db(p, user, dbs[i]);
@@ -313,7 +314,7 @@ static void check_visibility(lv_drill *d, const lv_spg *p, const char *user, cha
 static void check_rows(lv_drill *d, const lv_spg *p, const char *user, const lv_pgman *m)
 {
     uint64_t tables = 0, bad = 0;
-    for (uint32_t i = 0; i < m->ndatabases && !lv_drill_interrupt; i++) {
+    for (uint32_t i = 0; i < m->ndatabases && !lv_interrupted(); i++) {
         const lv_pgman_database *db = &m->databases[i];
         PGconn *c = connect_db(p, user, db->name);
         if (PQstatus(c) != CONNECTION_OK) {
@@ -388,23 +389,23 @@ int lv_drill_checks_run(lv_drill *d, const lv_spg *p, const char *user, const lv
     char **dbs = databases(d, p, user);
     if (dbs)
         check_connect(d, p, user, dbs);
-    if (lv_drill_interrupt == 0)
+    if (!lv_interrupted())
         check_amcheck(d, p, user);
-    if (dbs && lv_drill_interrupt == 0)
+    if (dbs && !lv_interrupted())
         check_visibility(d, p, user, dbs);
     for (size_t i = 0; dbs && dbs[i]; i++)
         free(dbs[i]);
     free(dbs);
-    if (lv_drill_interrupt)
+    if (lv_interrupted())
         return lv_err(LV_ERR_INTERRUPTED, "drill interrupted");
     if (m)
         check_rows(d, p, user, m);
     else
         lv_drill_check_add(d, "rows", 1, "skipped: row counts are compared only for a drill to the backup's "
                                          "end point (--target-immediate) of a backup with exact counts");
-    for (size_t i = 0; i < nuc && !lv_drill_interrupt; i++)
+    for (size_t i = 0; i < nuc && !lv_interrupted(); i++)
         check_user(d, p, user, &uc[i]);
-    if (lv_drill_interrupt)
+    if (lv_interrupted())
         return lv_err(LV_ERR_INTERRUPTED, "drill interrupted");
     return LV_OK;
 }

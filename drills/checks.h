@@ -7,7 +7,7 @@
  *   visibility DB pg_check_visible / pg_check_frozen empty for every table and index-only count(*) equal
  *                 to sequential count(*) for every table with a B-tree index, in every database, when
  *                 pg_visibility is available (created in the scratch copy); otherwise skipped;
- *   rows          each ordinary table's row count equals the one the backup recorded (manifests/pgman.h),
+ *   rows          each ordinary table's row count equals the one the backup recorded (pg/manifest.h),
  *                 only when the drill recovered to the backup's own end point and the counts are exact
  *                 (rows_lsn != 0); otherwise recorded as skipped;
  *   user: SQL     the user checks of the drill-checks file: the first column of the first row, as text
@@ -24,7 +24,7 @@
 
 #include "drills/drill.h"
 #include "drills/postgres.h"
-#include "manifests/pgman.h"
+#include "pg/manifest.h"
 
 typedef struct lv_user_check {
     char *db, *expected, *sql;

@@ -1,9 +1,9 @@
-/* Restore drills (issue 7, DESIGN.md 7): prove that a backup restores, measure RTO and RPO, keep the
+/* Restore drills (issue 7, docs/design.md 7): prove that a backup restores, measure RTO and RPO, keep the
  * history. docs/drills.md describes the commands and the record.
  *
  * A drill works in its own scratch directory, <scratch-dir>/drill-<id>/ (mode 0700), and removes it on
- * every exit path: success, a failed check, an error, and SIGINT/SIGTERM (lv_drill_interrupt, set by the
- * handlers lv_drill_signals installs; the restore's own interrupt flags are set with it). Nothing a
+ * every exit path: success, a failed check, an error, and SIGINT/SIGTERM (each run catches interrupts,
+ * common/interrupt.h, for its duration; its restore sees the same flag). Nothing a
  * drill starts outlives it: the scratch PostgreSQL is stopped (fast, or immediate after an interrupt,
  * then SIGKILL of the postmaster if it is still there) before the directory goes.
  *
@@ -31,9 +31,9 @@
 #ifndef LV_DRILLS_DRILL_H
 #define LV_DRILLS_DRILL_H
 
-#include <signal.h>
 #include <stdint.h>
 
+#include "catalog/drills.h"
 #include "common/buf.h"
 #include "config/config.h"
 #include "repo/repo.h"
@@ -106,13 +106,6 @@ typedef struct lv_drill_opts {
     int progress;
 } lv_drill_opts;
 
-extern volatile sig_atomic_t lv_drill_interrupt;
-
-/* Install SIGINT/SIGTERM handlers that set lv_drill_interrupt, the file restore's interrupt flag and
- * *also (the PostgreSQL restore's, or NULL); lv_drill_signals_restore puts the previous handlers back. */
-void lv_drill_signals(volatile sig_atomic_t *also);
-void lv_drill_signals_restore(void);
-
 /* The scratch directory <base>/drill-<id> (created 0700) and its removal (never following symlinks).
  * base is shared by every user who runs drills: created sticky and world-writable (1777, like /tmp), and
  * refused when it is a symlink, belongs to another user than root or the caller, or is world-writable
@@ -145,17 +138,12 @@ void lv_drill_to_json(const lv_drill *d, lv_buf *out);
  * upload is reported (the row is still written, so the local history is complete). */
 int lv_drill_record(lv_repo *r, const lv_drill *d);
 
-/* History from the catalog, oldest first; limit 0 = all (else the newest `limit`). The row's strings
- * are valid during the callback; json is the whole record. */
-typedef struct lv_drill_row {
-    const char *json, *id, *kind, *source, *started_at, *target, *error; /* error "" when passed */
-    int passed;
-    double rto, rpo;                 /* rpo -1: unknown */
-} lv_drill_row;
-int lv_drill_history(lv_repo *r, int limit, int (*cb)(void *arg, const lv_drill_row *row), void *arg);
+/* History from the catalog, oldest first; limit 0 = all (else the newest `limit`); the row:
+ * catalog/drills.h. */
+int lv_drill_history(const lv_repo *r, int limit, int (*cb)(void *arg, const lv_drill_row *row), void *arg);
 
 /* The HTML report of the whole history (drills/report.c): one self-contained page. */
-int lv_drill_report_html(lv_repo *r, lv_buf *out);
+int lv_drill_report_html(const lv_repo *r, lv_buf *out);
 
 /* Register the drills' catalog-rebuild step (drill history from drills/ in the repository) and their repo
  * check step (every record authenticated; one the local catalog has and the repository lacks is missing). */

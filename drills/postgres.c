@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "drills/drill.h"
 #include "wal/pgdata.h"
@@ -29,7 +30,7 @@
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL); /* a signal cuts it short: the callers poll lv_drill_interrupt */
+    nanosleep(&ts, NULL); /* a signal cuts it short: the callers poll lv_interrupted() */
 }
 
 /* ---- running programs ----------------------------------------------------------------------- */
@@ -52,8 +53,7 @@ int lv_spg_run(const char *const *argv, char **out)
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0)
             dup2(nul, 0);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
+        lv_interrupt_child();
         execv(argv[0], (char *const *)(uintptr_t)argv);
         dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -69,7 +69,7 @@ int lv_spg_run(const char *const *argv, char **out)
             continue;
         }
         if (n < 0 && errno == EINTR) {
-            if (lv_drill_interrupt)
+            if (lv_interrupted())
                 kill(pid, SIGKILL);
             continue;
         }
@@ -267,8 +267,7 @@ int lv_spg_start(lv_spg *p)
     if (pid == 0) {
         /* Its own session: a terminal's ^C reaches labvault, which stops the server in order. */
         setsid();
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
+        lv_interrupt_child();
         dup2(logfd, 1);
         dup2(logfd, 2);
         int nul = open("/dev/null", O_RDONLY);
@@ -355,7 +354,7 @@ int lv_spg_wait_ready(lv_spg *p, int timeout, const char *const *users, char **u
     double end = lv_wall_s() + timeout;
     char *last_err = NULL;
     for (;;) {
-        if (lv_drill_interrupt) {
+        if (lv_interrupted()) {
             free(last_err);
             return lv_err(LV_ERR_INTERRUPTED, "drill interrupted while PostgreSQL was recovering");
         }
@@ -409,7 +408,7 @@ void lv_spg_stop(lv_spg *p, int immediate)
     pid_t pid = p->pid;
     kill(pid, immediate ? SIGQUIT : SIGINT);
     for (int i = 0; i < 600 && !exited(p); i++) {
-        if (lv_drill_interrupt && !immediate) {
+        if (lv_interrupted() && !immediate) {
             immediate = 1; /* a second ^C, or one during the shutdown: do not wait for a checkpoint */
             kill(pid, SIGQUIT);
         }

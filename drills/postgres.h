@@ -65,7 +65,7 @@ int lv_spg_start(lv_spg *p);
 
 /* Poll (every 0.2 s) until a connection as one of the candidate users works and
  * pg_is_in_recovery() is false; *user_out gets the user that worked (malloc'ed). Returns
- * LV_ERR_INTERRUPTED on lv_drill_interrupt, LV_ERR_PG when the server exited (naming the last FATAL or
+ * LV_ERR_INTERRUPTED on lv_interrupted(), LV_ERR_PG when the server exited (naming the last FATAL or
  * PANIC line of its log) or did not get ready within timeout seconds. */
 int lv_spg_wait_ready(lv_spg *p, int timeout, const char *const *users, char **user_out);
 

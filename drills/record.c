@@ -1,7 +1,7 @@
 /* The drill record: JSON text, stored in the repository (drills/<id>) and in the catalog (drills table),
  * and the catalog-rebuild step that brings the history back from the repository (contract in
- * drills/drill.h). The catalog's columns are filled by SQLite's JSON functions from the record itself,
- * so the record is the one source and there is no second encoder to keep in step. */
+ * drills/drill.h). The catalog's columns are filled from the record itself (catalog/drills.h), so the
+ * record is the one source and there is no second encoder to keep in step. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,17 +10,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "common/error.h"
 #include "common/hex.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "crypto/crypto.h"
+#include "repo/object.h"
 #include "drills/drill.h"
-#include "manifests/catalog.h"
-#include "manifests/rebuild.h"
-#include "repo/check.h"
+#include "catalog/drills.h"
+#include "maint/check.h"
+#include "repo/registry.h"
 #include "repo/tidy.h"
 
 #define AAD_PREFIX "labvault drill "
@@ -33,15 +33,11 @@ void lv_drill_begin(lv_drill *d, const char *kind)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     d->started = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-    struct tm tm;
-    time_t t = tv.tv_sec;
-    gmtime_r(&t, &tm);
     uint8_t rnd[4];
-    char hex[9];
+    char hex[9], stamp[LV_TIME_TEXT_MAX];
     lv_random(rnd, sizeof rnd);
     lv_hex_encode(rnd, sizeof rnd, hex);
-    char stamp[20];
-    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    lv_time_format((int64_t)tv.tv_sec, LV_TIME_STAMP, stamp);
     snprintf(d->id, sizeof d->id, "%.16s-%.8s", stamp, hex);
     if (gethostname(d->host, sizeof d->host) != 0)
         snprintf(d->host, sizeof d->host, "unknown");
@@ -118,11 +114,8 @@ void lv_drill_to_json(const lv_drill *d, lv_buf *out)
     lv_json_key(&j, "target");
     lv_json_str(&j, d->target);
     num3(&j, "started", d->started);
-    char at[32];
-    struct tm tm;
-    time_t t = (time_t)d->started;
-    gmtime_r(&t, &tm);
-    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char at[LV_TIME_TEXT_MAX];
+    lv_time_format((int64_t)d->started, LV_TIME_UTC, at);
     lv_json_key(&j, "started_at");
     lv_json_str(&j, at);
     num3(&j, "seconds", d->seconds);
@@ -178,187 +171,115 @@ void lv_drill_to_json(const lv_drill *d, lv_buf *out)
     lv_json_end(&j);
 }
 
-/* ---- catalog -------------------------------------------------------------------------------- */
+/* ---- catalog and repository --------------------------------------------------------------- */
 
-static int db_err(lv_repo *r, const char *op)
-{
-    return lv_err(LV_ERR_IO, "catalog %s: %s: %s", lv_catalog_path(r->cat), op,
-                  sqlite3_errmsg(lv_catalog_db(r->cat)));
-}
+static int drill_name_ok(const char *name) { return strlen(name) + 1 == LV_DRILL_ID_LEN && !strchr(name, '/'); }
 
-/* Insert (or replace: the same id is the same drill) one record; key_id, when given, must be the
- * record's own id (a rebuild refuses an object whose content claims another name). */
-static int catalog_put(lv_repo *r, const char *json, const char *key_id)
-{
-    sqlite3 *db = lv_catalog_db(r->cat);
-    sqlite3_stmt *st;
-    const char *sql =
-        "INSERT OR REPLACE INTO drills(id, kind, time, passed, rto, rpo, record) "
-        "SELECT json_extract(?1, '$.id'), json_extract(?1, '$.kind'), "
-        "CAST(json_extract(?1, '$.started') AS INTEGER), json_extract(?1, '$.passed'), "
-        "json_extract(?1, '$.rto.total'), json_extract(?1, '$.rpo'), ?1 "
-        "WHERE json_valid(?1) AND json_type(?1, '$.id') = 'text' AND json_type(?1, '$.kind') = 'text' "
-        "AND json_type(?1, '$.started') IN ('real', 'integer') "
-        "AND json_type(?1, '$.passed') IN ('true', 'false') AND (?2 IS NULL OR json_extract(?1, '$.id') = ?2)";
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_err(r, "prepare drill insert");
-    sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
-    if (key_id)
-        sqlite3_bind_text(st, 2, key_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? LV_OK : db_err(r, "add drill");
-    if (rc == LV_OK && sqlite3_changes(db) != 1)
-        rc = lv_err(LV_ERR_CORRUPT, "drill record %s is not a valid drill record", key_id ? key_id : "(new)");
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static void aad_of(const char *id, char *aad, size_t n) { snprintf(aad, n, AAD_PREFIX "%s", id); }
+/* drills/<id>, sealed with "labvault drill <id>" (a record cannot pass under another id), create-only. */
+static const lv_obj_type drill_type = {.prefix = "drills/", .aad = AAD_PREFIX, .aad_name = 1, .compress = 1,
+                                       .name_ok = drill_name_ok};
 
 int lv_drill_record(lv_repo *r, const lv_drill *d)
 {
-    lv_buf json = LV_BUF_INIT, sealed = LV_BUF_INIT;
+    lv_buf json = LV_BUF_INIT;
     lv_drill_to_json(d, &json);
-    char key[64], aad[64];
-    snprintf(key, sizeof key, "drills/%s", d->id);
-    aad_of(d->id, aad, sizeof aad);
-    lv_repo_seal(r, aad, strlen(aad), json.data, json.len, 1, &sealed);
-    int up = lv_store_put(r->store, key, sealed.data, sealed.len, LV_PUT_IF_ABSENT);
+    int up = lv_obj_put(r, &drill_type, d->id, json.data, json.len, NULL, NULL);
     char *upmsg = up ? lv_xstrdup(lv_errmsg()) : NULL;
     if (up == LV_OK) { /* what killed drills left (repo/tidy.h) */
         static const char *const mine[] = {"drills/"};
         lv_repo_tidy(r, mine, 1);
     }
-    int rc = catalog_put(r, lv_buf_cstr(&json), NULL);
+    int rc = lv_catalog_drill_put(r->cat, lv_buf_cstr(&json), NULL);
     if (rc == LV_OK && up != LV_OK)
         rc = lv_err(up, "drill %s is in the local catalog but not in the repository: %s", d->id, upmsg);
     free(upmsg);
     lv_buf_free(&json);
-    lv_buf_free(&sealed);
     return rc;
 }
 
-static const char *col(sqlite3_stmt *st, int i)
+int lv_drill_history(const lv_repo *r, int limit, int (*cb)(void *arg, const lv_drill_row *row), void *arg)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return t ? (const char *)t : "";
+    return lv_catalog_drill_history(r->cat, limit, cb, arg);
 }
 
-int lv_drill_history(lv_repo *r, int limit, int (*cb)(void *arg, const lv_drill_row *row), void *arg)
+/* ---- catalog rebuild and repo check --------------------------------------------------------- */
+
+typedef struct listing {
+    lv_store_keys ids;        /* the names of drill records, in key order */
+    lv_check *ck;             /* check: objects counted, foreign ones warned about */
+    lv_check_kind *kind;
+} listing;
+
+static int list_cb(void *arg, const char *key, const char *name, uint64_t size)
 {
-    sqlite3 *db = lv_catalog_db(r->cat);
-    sqlite3_stmt *st;
-    const char *sql = "SELECT record, id, kind, json_extract(record, '$.source'), "
-                      "json_extract(record, '$.started_at'), json_extract(record, '$.target'), "
-                      "json_extract(record, '$.error'), passed, rto, rpo "
-                      "FROM (SELECT * FROM drills ORDER BY time DESC, id DESC LIMIT ?1) ORDER BY time, id";
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_err(r, "prepare drill history");
-    sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
-    int rc = LV_OK, s;
-    while (rc == LV_OK && (s = sqlite3_step(st)) == SQLITE_ROW) {
-        lv_drill_row row = {col(st, 0), col(st, 1), col(st, 2), col(st, 3), col(st, 4), col(st, 5), col(st, 6),
-                            sqlite3_column_int(st, 7), sqlite3_column_double(st, 8),
-                            sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 9)};
-        rc = cb(arg, &row);
-    }
-    if (rc == LV_OK && s != SQLITE_DONE)
-        rc = db_err(r, "read drill history");
-    sqlite3_finalize(st);
-    return rc;
+    (void)size;
+    listing *l = arg;
+    if (l->kind)
+        l->kind->objects++;
+    if (name)
+        lv_store_keys_add(&l->ids, name);
+    else if (l->ck)
+        lv_check_problem(l->ck, l->kind, LV_CHECK_WARNING, "%s: unexpected object under drills/", key);
+    else
+        lv_warn("skipping %s: not a drill record name", key);
+    return LV_OK;
 }
 
-/* ---- catalog rebuild ------------------------------------------------------------------------ */
-
-/* "drills/<id>": the id, or NULL when the key is not a drill record's name. */
-static const char *record_id(const char *key)
-{
-    const char *id = key + strlen("drills/");
-    return strlen(id) + 1 == LV_DRILL_ID_LEN && !strchr(id, '/') ? id : NULL;
-}
-
-/* Get and authenticate drills/<id> (the associated data binds it to its id). */
-static int read_record(lv_repo *r, const char *key, lv_buf *plain)
-{
-    char aad[64];
-    aad_of(record_id(key), aad, sizeof aad);
-    lv_buf sealed = LV_BUF_INIT;
-    int rc = lv_store_get(r->store, key, 0, 0, &sealed);
-    if (rc == LV_OK)
-        rc = lv_repo_unseal(r, aad, strlen(aad), sealed.data, sealed.len, plain, key);
-    lv_buf_free(&sealed);
-    return rc;
-}
-
-/* A damaged record is skipped and counted as damage (rebuild.h: a step must not fail on it); an object
- * whose name is not a drill record's is not ours, and only warned about. */
+/* A damaged record is skipped and counted as damage (repo/registry.h: a step must not fail on it); an
+ * object whose name is not a drill record's is not ours, and only warned about. */
 static int rebuild_step(lv_repo *r, uint64_t *damaged)
 {
-    lv_store_keys k;
-    int rc = lv_store_list_keys(r->store, "drills/", &k);
+    listing l = {0};
+    int rc = lv_obj_list(r, &drill_type, list_cb, &l);
     uint64_t added = 0;
-    for (size_t i = 0; rc == LV_OK && i < k.n; i++) {
-        const char *id = record_id(k.v[i]);
-        if (!id) {
-            lv_warn("skipping %s: not a drill record name", k.v[i]);
-            continue;
-        }
+    for (size_t i = 0; rc == LV_OK && i < l.ids.n; i++) {
+        const char *id = l.ids.v[i];
         lv_buf plain = LV_BUF_INIT;
-        int g = read_record(r, k.v[i], &plain);
+        int g = lv_obj_get(r, &drill_type, id, &plain);
         if (g == LV_OK)
-            g = catalog_put(r, lv_buf_cstr(&plain), id);
+            g = lv_catalog_drill_put(r->cat, lv_buf_cstr(&plain), id);
         if (g == LV_ERR_CORRUPT) {
-            lv_error("%s is damaged, its drill is not in the history: %s", k.v[i], lv_errmsg());
+            lv_error("drills/%s is damaged, its drill is not in the history: %s", id, lv_errmsg());
             (*damaged)++;
         } else if (g == LV_ERR_NOT_FOUND) { /* removed since the listing */
-            lv_warn("skipping %s: %s", k.v[i], lv_errmsg());
+            lv_warn("skipping drills/%s: %s", id, lv_errmsg());
         } else if (g != LV_OK)
             rc = g;
         else
             added++;
         lv_buf_free(&plain);
     }
-    lv_store_keys_free(&k);
+    lv_store_keys_free(&l.ids);
     if (rc == LV_OK)
         lv_info("catalog rebuild: %llu drill records", (unsigned long long)added);
     return rc;
 }
 
-/* ---- repo check ------------------------------------------------------------------------------- */
+static int known_cb(void *arg, const char *id)
+{
+    lv_store_keys_add(arg, id);
+    return LV_OK;
+}
 
 /* Every record is read and authenticated (they are small); a record the local catalog has and the
- * repository lacks was deleted or lost. The catalog is read before the listing (repo/check.h). */
+ * repository lacks was deleted or lost. The catalog is read before the listing (maint/check.h). */
 static int check_step(lv_check *ck)
 {
     lv_repo *r = lv_check_repo(ck);
-    lv_check_kind *kind = lv_check_kind_of(ck, "drills");
-    lv_store_keys known = {0}, k = {0};
-    int rc = LV_OK;
-    if (r->cat) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(lv_catalog_db(r->cat), "SELECT id FROM drills ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-            return db_err(r, "prepare drill list");
-        int s;
-        while ((s = sqlite3_step(st)) == SQLITE_ROW)
-            lv_store_keys_add(&known, (const char *)sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
-        if (s != SQLITE_DONE)
-            rc = db_err(r, "list drills");
-    }
+    listing l = {.ck = ck, .kind = lv_check_kind_of(ck, "drills")};
+    lv_check_kind *kind = l.kind;
+    lv_store_keys known = {0};
+    int rc = r->cat ? lv_catalog_drill_ids(r->cat, known_cb, &known) : LV_OK;
     if (rc == LV_OK)
-        rc = lv_store_list_keys(r->store, "drills/", &k);
-    for (size_t i = 0; rc == LV_OK && i < k.n; i++) {
-        kind->objects++;
-        if (!record_id(k.v[i])) {
-            lv_check_problem(ck, kind, LV_CHECK_WARNING, "%s: unexpected object under drills/", k.v[i]);
-            continue;
-        }
+        rc = lv_obj_list(r, &drill_type, list_cb, &l);
+    for (size_t i = 0; rc == LV_OK && i < l.ids.n; i++) {
         lv_buf plain = LV_BUF_INIT;
-        int g = read_record(r, k.v[i], &plain);
+        int g = lv_obj_get(r, &drill_type, l.ids.v[i], &plain);
         if (g == LV_OK) {
             kind->read++;
             kind->bytes_read += plain.len;
         } else if (g == LV_ERR_NOT_FOUND) {
-            lv_check_problem(ck, kind, LV_CHECK_WARNING, "%s: vanished while checking", k.v[i]);
+            lv_check_problem(ck, kind, LV_CHECK_WARNING, "drills/%s: vanished while checking", l.ids.v[i]);
         } else if (g == LV_ERR_CORRUPT) {
             lv_check_problem(ck, kind, LV_CHECK_ERROR, "%s", lv_errmsg());
         } else {
@@ -368,18 +289,16 @@ static int check_step(lv_check *ck)
     }
     /* Both lists are sorted (ids sort like their keys): one merge walk. */
     for (size_t i = 0, j = 0; rc == LV_OK && i < known.n; i++) {
-        char key[64];
-        snprintf(key, sizeof key, "drills/%s", known.v[i]);
-        while (j < k.n && strcmp(k.v[j], key) < 0)
+        while (j < l.ids.n && strcmp(l.ids.v[j], known.v[i]) < 0)
             j++;
-        if (j == k.n || strcmp(k.v[j], key) != 0) {
+        if (j == l.ids.n || strcmp(l.ids.v[j], known.v[i]) != 0) {
             kind->missing++;
-            lv_check_problem(ck, kind, LV_CHECK_ERROR, "%s is missing, but the local catalog records that drill "
-                             "(deleted or lost)", key);
+            lv_check_problem(ck, kind, LV_CHECK_ERROR, "drills/%s is missing, but the local catalog records that "
+                             "drill (deleted or lost)", known.v[i]);
         }
     }
     lv_store_keys_free(&known);
-    lv_store_keys_free(&k);
+    lv_store_keys_free(&l.ids);
     return rc;
 }
 

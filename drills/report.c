@@ -7,11 +7,10 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "common/error.h"
+#include "common/timefmt.h"
 #include "drills/drill.h"
-#include "manifests/catalog.h"
+#include "catalog/drills.h"
 
 typedef struct row {
     char *id, *kind, *source, *started_at, *target, *error;
@@ -39,50 +38,27 @@ static void esc(lv_buf *b, const char *s)
     }
 }
 
-static char *dup_col(sqlite3_stmt *st, int i)
+static int load_one(void *arg, const lv_drill_report_row *r)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return lv_xstrdup(t ? (const char *)t : "");
-}
-
-static int load(lv_repo *r, rows *rs)
-{
-    sqlite3 *db = lv_catalog_db(r->cat);
-    sqlite3_stmt *st;
-    const char *sql =
-        "SELECT id, kind, json_extract(record, '$.source'), json_extract(record, '$.started_at'), "
-        "json_extract(record, '$.target'), json_extract(record, '$.error'), passed, "
-        "json_extract(record, '$.started'), rto, json_extract(record, '$.rto.download'), "
-        "json_extract(record, '$.rto.write'), json_extract(record, '$.rto.replay'), rpo, "
-        "json_extract(record, '$.bytes_fetched'), json_extract(record, '$.segments_fetched') "
-        "FROM drills ORDER BY time, id";
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return lv_err(LV_ERR_IO, "catalog %s: drill report: %s", lv_catalog_path(r->cat), sqlite3_errmsg(db));
-    int s;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        LV_GROW(rs->v, rs->n, rs->cap);
-        row *w = &rs->v[rs->n++];
-        w->id = dup_col(st, 0);
-        w->kind = dup_col(st, 1);
-        w->source = dup_col(st, 2);
-        w->started_at = dup_col(st, 3);
-        w->target = dup_col(st, 4);
-        w->error = dup_col(st, 5);
-        w->passed = sqlite3_column_int(st, 6);
-        w->time = sqlite3_column_double(st, 7);
-        w->rto = sqlite3_column_double(st, 8);
-        w->dl = sqlite3_column_double(st, 9);
-        w->wr = sqlite3_column_double(st, 10);
-        w->rp = sqlite3_column_double(st, 11);
-        w->rpo = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 12);
-        w->bytes = sqlite3_column_int64(st, 13);
-        w->segments = sqlite3_column_int64(st, 14);
-    }
-    int rc = s == SQLITE_DONE ? LV_OK
-                              : lv_err(LV_ERR_IO, "catalog %s: drill report: %s", lv_catalog_path(r->cat),
-                                       sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    return rc;
+    rows *rs = arg;
+    LV_GROW(rs->v, rs->n, rs->cap);
+    row *w = &rs->v[rs->n++];
+    w->id = lv_xstrdup(r->id);
+    w->kind = lv_xstrdup(r->kind);
+    w->source = lv_xstrdup(r->source);
+    w->started_at = lv_xstrdup(r->started_at);
+    w->target = lv_xstrdup(r->target);
+    w->error = lv_xstrdup(r->error);
+    w->passed = r->passed;
+    w->time = r->started;
+    w->rto = r->rto;
+    w->dl = r->download;
+    w->wr = r->write;
+    w->rp = r->replay;
+    w->rpo = r->rpo;
+    w->bytes = r->bytes_fetched;
+    w->segments = r->segments_fetched;
+    return LV_OK;
 }
 
 static const char *kind_color(const char *kind) { return strcmp(kind, "pg") == 0 ? "#2563eb" : "#d97706"; }
@@ -144,15 +120,11 @@ static void chart(lv_buf *b, const rows *rs)
     lv_buf_printf(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#374151\"/>\n", ML, MT + (int)ph, W - MR,
                   MT + (int)ph);
     if (rs->n) {
-        char a[32], z[32];
-        struct tm tm;
-        time_t ta = (time_t)t0, tz = (time_t)t1;
-        gmtime_r(&ta, &tm);
-        strftime(a, sizeof a, "%Y-%m-%d %H:%M", &tm);
-        gmtime_r(&tz, &tm);
-        strftime(z, sizeof z, "%Y-%m-%d %H:%M", &tm);
-        lv_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#374151\">%s UTC</text>"
-                         "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\" fill=\"#374151\">%s UTC</text>\n",
+        char a[LV_TIME_TEXT_MAX], z[LV_TIME_TEXT_MAX];
+        lv_time_format((int64_t)t0, LV_TIME_UTC_MINUTE, a);
+        lv_time_format((int64_t)t1, LV_TIME_UTC_MINUTE, z);
+        lv_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#374151\">%s</text>"
+                         "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\" fill=\"#374151\">%s</text>\n",
                       ML, H - MB + 18, a, W - MR, H - MB + 18, z);
     }
     lv_buf_printf(b, "<text x=\"14\" y=\"%d\" font-size=\"12\" fill=\"#111827\" transform=\"rotate(-90 14 %d)\" "
@@ -238,7 +210,18 @@ static void table(lv_buf *b, const rows *rs)
     lv_buf_append_str(b, "</tbody></table>\n");
 }
 
-static int last_failure(lv_repo *r, lv_buf *b, const rows *rs)
+static int check_row(void *arg, const char *name, int ok, const char *detail)
+{
+    lv_buf *b = arg;
+    lv_buf_printf(b, "<tr class=\"%s\"><td>", ok ? "pass" : "fail");
+    esc(b, name);
+    lv_buf_printf(b, "</td><td>%s</td><td>", ok ? "ok" : "<b>FAILED</b>");
+    esc(b, detail);
+    lv_buf_append_str(b, "</td></tr>\n");
+    return LV_OK;
+}
+
+static int last_failure(const lv_repo *r, lv_buf *b, const rows *rs)
 {
     const row *f = NULL;
     for (size_t i = 0; i < rs->n; i++)
@@ -259,40 +242,21 @@ static int last_failure(lv_repo *r, lv_buf *b, const rows *rs)
     esc(b, f->error);
     lv_buf_append_str(b, "</b></p>\n<table class=\"checks\"><thead><tr><th>check</th><th>result</th><th>detail</th>"
                          "</tr></thead><tbody>\n");
-    sqlite3 *db = lv_catalog_db(r->cat);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT json_extract(c.value, '$.name'), json_extract(c.value, '$.ok'), "
-                               "json_extract(c.value, '$.detail') FROM drills d, json_each(d.record, '$.checks') c "
-                               "WHERE d.id = ?1 ORDER BY json_extract(c.value, '$.ok'), c.key",
-                           -1, &st, NULL) != SQLITE_OK)
-        return lv_err(LV_ERR_IO, "catalog %s: drill report: %s", lv_catalog_path(r->cat), sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, f->id, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int ok = sqlite3_column_int(st, 1);
-        lv_buf_printf(b, "<tr class=\"%s\"><td>", ok ? "pass" : "fail");
-        esc(b, (const char *)sqlite3_column_text(st, 0));
-        lv_buf_printf(b, "</td><td>%s</td><td>", ok ? "ok" : "<b>FAILED</b>");
-        esc(b, (const char *)sqlite3_column_text(st, 2));
-        lv_buf_append_str(b, "</td></tr>\n");
-    }
-    sqlite3_finalize(st);
+    int rc = lv_catalog_drill_checks(r->cat, f->id, check_row, b);
     lv_buf_append_str(b, "</tbody></table></div>\n");
-    return LV_OK;
+    return rc;
 }
 
-int lv_drill_report_html(lv_repo *r, lv_buf *out)
+int lv_drill_report_html(const lv_repo *r, lv_buf *out)
 {
     rows rs = {0};
-    int rc = load(r, &rs);
+    int rc = lv_catalog_drill_report(r->cat, load_one, &rs);
     size_t failed = 0;
     for (size_t i = 0; i < rs.n; i++)
         failed += !rs.v[i].passed;
     if (rc == LV_OK) {
-        char now[32];
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(now, sizeof now, "%Y-%m-%d %H:%M UTC", &tm);
+        char now[LV_TIME_TEXT_MAX];
+        lv_time_format((int64_t)time(NULL), LV_TIME_UTC_MINUTE, now);
         lv_buf_append_str(out,
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>labvault restore drills</title>\n"
             "<style>body{font-family:sans-serif;margin:24px;color:#111827;background:#f9fafb}"

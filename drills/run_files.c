@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "drills/drill.h"
 #include "restore/files.h"
@@ -108,7 +109,7 @@ static int compare_content(cmp_ctx *c, const lv_node *n, const char *full, const
     }
     int bad = 0, rc = LV_OK;
     uint64_t pos = 0;
-    for (uint32_t i = 0; rc == LV_OK && !bad && i < n->nextents && !lv_drill_interrupt; i++) {
+    for (uint32_t i = 0; rc == LV_OK && !bad && i < n->nextents && !lv_interrupted(); i++) {
         lv_extent e;
         lv_extent_get(n->extents, i, &e);
         if ((rc = check_gap(c, fd, pos, e.offset, path, &bad)) || bad)
@@ -158,7 +159,7 @@ static int compare_xattrs(cmp_ctx *c, const lv_node *n, const char *full, const 
 
 static int compare(cmp_ctx *c, const lv_node *n, const char *path)
 {
-    if (lv_drill_interrupt)
+    if (lv_interrupted())
         return lv_err(LV_ERR_INTERRUPTED, "drill interrupted");
     c->entries++;
     char *full = lv_xasprintf("%s/%s", c->root, path);
@@ -257,7 +258,7 @@ int lv_drill_run_files(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
 {
     lv_drill_begin(d, "files");
     snprintf(d->target, sizeof d->target, "snapshot");
-    int rc = lv_snap_resolve(r->cat, o->source ? o->source : "latest", d->source);
+    int rc = lv_snap_resolve(r->cat, o->source ? o->source : "latest", NULL, d->source);
     if (rc) {
         d->id[0] = '\0'; /* nothing ran: not a drill to record */
         return rc;
@@ -267,7 +268,7 @@ int lv_drill_run_files(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
         d->id[0] = '\0';
         return rc;
     }
-    lv_drill_signals(NULL);
+    lv_interrupt_catch();
     lv_info("drill %s: restoring snapshot %.12s into %s", d->id, d->source, scratch);
     char *target = lv_xasprintf("%s/files", scratch);
     lv_restore_opts ro;
@@ -285,14 +286,14 @@ int lv_drill_run_files(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
     d->bytes_written = st.bytes;
     d->bytes_fetched = st.bytes_fetched;
     d->blobs_fetched = st.gets;
-    if (lv_drill_interrupt || rc == LV_ERR_INTERRUPTED) {
+    if (lv_interrupted() || rc == LV_ERR_INTERRUPTED) {
         final = lv_err(LV_ERR_INTERRUPTED, "drill %s interrupted; scratch directory removed", d->id);
     } else if (rc == LV_OK || rc == LV_ERR_INCOMPLETE) {
         lv_drill_check_add(d, "restore", 1, "%llu files, %llu bytes in %.2f s%s", (unsigned long long)st.files,
                            (unsigned long long)st.bytes, st.seconds,
                            rc == LV_ERR_INCOMPLETE ? " (some metadata could not be set)" : "");
         int c = lv_drill_compare_files(r, d, d->source, target);
-        if (c == LV_ERR_INTERRUPTED || lv_drill_interrupt)
+        if (c == LV_ERR_INTERRUPTED || lv_interrupted())
             final = lv_err(LV_ERR_INTERRUPTED, "drill %s interrupted; scratch directory removed", d->id);
         else if (c == LV_ERR_CORRUPT)
             lv_drill_check_add(d, "compare", 0, "%s", lv_errmsg());
@@ -312,7 +313,7 @@ int lv_drill_run_files(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
         lv_warn("drill %s: kept the scratch directory %s", d->id, scratch);
     free(target);
     free(scratch);
-    lv_drill_signals_restore();
+    lv_interrupt_release();
     d->seconds = lv_wall_s() - d->started;
     if (final) {
         rc = lv_err(final, "%s", errsave);

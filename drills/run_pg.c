@@ -6,48 +6,51 @@
 #include <time.h>
 
 #include <libpq-fe.h>
-#include <sqlite3.h>
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "crypto/crypto.h"
 #include "drills/checks.h"
 #include "drills/drill.h"
 #include "drills/postgres.h"
-#include "manifests/catalog.h"
-#include "manifests/pgman.h"
+#include "catalog/wal.h"
+#include "pg/manifest.h"
 #include "restore/pg.h"
 #include "restore/pg_conf.h"
+#include "restore/pg_plan.h"
 #include "wal/range.h"
 
 /* --backup ID (a unique prefix) or --random: the full id and its stop time, from the catalog. */
 static int choose_backup(lv_repo *r, const char *spec, char id[2 * LV_HASH_LEN + 1], int64_t *stop_time)
 {
-    sqlite3 *db = lv_catalog_db(r->cat);
+    lv_pg_backup_info *v;
+    size_t n, found = 0, pick = 0;
     int random = strcmp(spec, "random") == 0;
-    const char *sql = random ? "SELECT id, json_extract(summary, '$.stop_time') FROM manifests WHERE kind = 'pg' "
-                               "ORDER BY random() LIMIT 1"
-                             : "SELECT id, json_extract(summary, '$.stop_time') FROM manifests WHERE kind = 'pg' "
-                               "AND substr(id, 1, length(?1)) = ?1 LIMIT 2";
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return lv_err(LV_ERR_IO, "catalog %s: %s", lv_catalog_path(r->cat), sqlite3_errmsg(db));
-    if (!random)
-        sqlite3_bind_text(st, 1, spec, -1, SQLITE_STATIC);
-    int n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (n++ == 0) {
-            snprintf(id, 2 * LV_HASH_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-            *stop_time = sqlite3_column_int64(st, 1);
-        }
+    int rc = lv_pg_backups_list(r->cat, &v, &n);
+    if (rc != LV_OK)
+        return rc;
+    if (random && n > 0) {
+        uint64_t x;
+        lv_random(&x, sizeof x);
+        pick = (size_t)(x % n);
+        found = 1;
     }
-    sqlite3_finalize(st);
-    if (n == 0)
+    for (size_t i = 0; !random && i < n; i++)
+        if (strncmp(v[i].id, spec, strlen(spec)) == 0 && found++ == 0)
+            pick = i;
+    if (found == 1) {
+        snprintf(id, 2 * LV_HASH_LEN + 1, "%s", v[pick].id);
+        *stop_time = v[pick].s.stop_time;
+    }
+    free(v);
+    if (found == 0)
         return lv_err(LV_ERR_NOT_FOUND, random ? "drill: the catalog has no PostgreSQL backup%s"
                                                : "drill: no PostgreSQL backup %s in the catalog",
                       random ? "" : spec);
-    if (n > 1)
+    if (found > 1)
         return lv_err(LV_ERR_USAGE, "drill: backup %s is ambiguous: give more digits", spec);
     return LV_OK;
 }
@@ -73,14 +76,6 @@ static int restore_command(const lv_drill_opts *o, lv_buf *out)
         lv_buf_append_str(out, "'");
     }
     return rc;
-}
-
-static void fmt_time(int64_t t, char *out, size_t n)
-{
-    struct tm tm;
-    time_t tt = (time_t)t;
-    gmtime_r(&tt, &tm);
-    strftime(out, n, "%Y-%m-%d %H:%M:%S+00", &tm);
 }
 
 /* Scalar query on the scratch server's postgres database; NULL on failure or SQL NULL (malloc'ed). */
@@ -113,14 +108,12 @@ static void measure_rpo(lv_repo *r, lv_drill *d, const lv_pg_restore_result *res
     } else {
         /* No commit in the archived range (or it could not be read): the newest segment's arrival in
          * the repository, from the catalog, bounds what was archived. */
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(lv_catalog_db(r->cat), "SELECT max(pushed) FROM wal_files", -1, &st, NULL) ==
-                SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            d->last_archived_time = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        lv_warn("drill: no archived commit time (%s): RPO measured against the newest archived segment",
-                rc ? lv_errmsg() : "no commit in the archived WAL");
+        char why[1024];
+        snprintf(why, sizeof why, "%s", rc ? lv_errmsg() : "no commit in the archived WAL");
+        int64_t last = 0;
+        if (lv_catalog_wal_last_pushed(r->cat, &last) == LV_OK)
+            d->last_archived_time = last;
+        lv_warn("drill: no archived commit time (%s): RPO measured against the newest archived segment", why);
     }
     char *rep = scalar(p, user, "SELECT floor(extract(epoch FROM pg_last_xact_replay_timestamp()))::bigint", NULL);
     if (rep)
@@ -167,7 +160,7 @@ int lv_drill_run_pg(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
         if (rc == LV_OK && to > from + 1) {
             uint64_t x;
             lv_random(&x, sizeof x);
-            fmt_time(from + 1 + (int64_t)(x % (uint64_t)(to - from)), tvalue, sizeof tvalue);
+            lv_time_format(from + 1 + (int64_t)(x % (uint64_t)(to - from)), LV_TIME_SQL, tvalue);
             ro.target = LV_PGT_TIME;
             ro.target_value = tvalue;
         } else if (rc == LV_OK) {
@@ -218,7 +211,7 @@ int lv_drill_run_pg(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
         return rc;
     }
     ro.restore_command = lv_buf_cstr(&cmd);
-    lv_drill_signals(&lv_pg_restore_interrupt);
+    lv_interrupt_catch();
     lv_spg p;
     memset(&p, 0, sizeof p);
     char *datadir = lv_xasprintf("%s/data", scratch), *user = NULL, *errsave = NULL;
@@ -242,7 +235,7 @@ int lv_drill_run_pg(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
         snprintf(d->source, sizeof d->source, "%s", res.backup_id);
     else if (chosen[0])
         snprintf(d->source, sizeof d->source, "%s", chosen);
-    if (rc == LV_ERR_INTERRUPTED || lv_drill_interrupt) {
+    if (rc == LV_ERR_INTERRUPTED || lv_interrupted()) {
         final = LV_ERR_INTERRUPTED;
         goto cleanup;
     }
@@ -285,7 +278,7 @@ int lv_drill_run_pg(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
             users[nu++] = cand[i];
     }
     rc = lv_spg_wait_ready(&p, o->timeout, users, &user);
-    if (rc == LV_ERR_INTERRUPTED || lv_drill_interrupt) {
+    if (rc == LV_ERR_INTERRUPTED || lv_interrupted()) {
         final = LV_ERR_INTERRUPTED;
         goto cleanup;
     }
@@ -314,7 +307,7 @@ int lv_drill_run_pg(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
 cleanup:
     if (final && final != LV_ERR_INTERRUPTED)
         errsave = lv_xstrdup(lv_errmsg());
-    if (o->keep_running && p.pid && !final && !d->failed && !lv_drill_interrupt) {
+    if (o->keep_running && p.pid && !final && !d->failed && !lv_interrupted()) {
         /* kept on request: the server runs on in its own session; the caller says how to reach and stop it */
         d->running = 1;
         d->port = p.port;
@@ -328,14 +321,14 @@ cleanup:
         p.sock_outside = 0; /* its socket directory stays too */
     }
     if (p.pid)
-        lv_spg_stop(&p, final == LV_ERR_INTERRUPTED || lv_drill_interrupt);
-    if (lv_drill_interrupt)
+        lv_spg_stop(&p, final == LV_ERR_INTERRUPTED || lv_interrupted());
+    if (lv_interrupted())
         final = LV_ERR_INTERRUPTED;
     if (!d->running && (!o->keep || final == LV_ERR_INTERRUPTED))
         lv_drill_scratch_remove(scratch);
     else if (!d->running)
         lv_warn("drill %s: kept the scratch directory %s", d->id, scratch);
-    lv_drill_signals_restore();
+    lv_interrupt_release();
     lv_pgman_free(&m); /* zeroed when never loaded */
     lv_pg_restore_result_free(&res);
     lv_spg_free(&p);

@@ -1,8 +1,7 @@
-/* Signals and the scratch directory of a drill (contract in drills/drill.h). */
+/* The scratch directory of a drill (contract in drills/drill.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,47 +12,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "drills/drill.h"
-#include "restore/files.h"
 #include "restore/meta.h"
-
-volatile sig_atomic_t lv_drill_interrupt;
-static volatile sig_atomic_t *also_flag;
-static struct sigaction old_int, old_term;
-static int installed;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    lv_drill_interrupt = 1;
-    lv_restore_interrupt = 1;
-    if (also_flag)
-        *also_flag = 1;
-}
-
-void lv_drill_signals(volatile sig_atomic_t *also)
-{
-    lv_drill_interrupt = 0;
-    lv_restore_interrupt = 0;
-    also_flag = also;
-    if (also)
-        *also = 0;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    installed = 1;
-}
-
-void lv_drill_signals_restore(void)
-{
-    if (!installed)
-        return;
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    installed = 0;
-}
 
 /* The shared parent of every drill's directory. Like /tmp: sticky and writable by everyone (mode 1777), so
  * that every user who runs drills can (root from a timer, the PostgreSQL user by hand), while each drill's

@@ -1,3 +1,4 @@
+#include "catalog/blobs.h"
 #include "repo/blobstore.h"
 
 #include <pthread.h>
@@ -733,7 +734,7 @@ int lv_blob_open(const lv_repo *r, uint8_t type, const uint8_t id[LV_HASH_LEN], 
     return LV_OK;
 }
 
-int lv_blob_read(lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out)
+int lv_blob_read(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out)
 {
     char key[LV_PACK_KEY_LEN], hex[2 * LV_HASH_LEN + 1], what[160];
     lv_pack_key(loc->pack, key);
@@ -760,7 +761,7 @@ int lv_blob_read(lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *l
     return rc;
 }
 
-int lv_blob_get(lv_repo *r, const uint8_t id[LV_HASH_LEN], lv_buf *out)
+int lv_blob_get(const lv_repo *r, const uint8_t id[LV_HASH_LEN], lv_buf *out)
 {
     char hex[2 * LV_HASH_LEN + 1];
     if (!r->cat)

@@ -43,7 +43,8 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "manifests/catalog.h"
+#include "catalog/blobs.h"
+#include "catalog/catalog.h"
 #include "repo/pack.h"
 #include "repo/repo.h"
 
@@ -106,10 +107,10 @@ void lv_packer_free(lv_packer *p);
  *                     to id; the message names blob and pack. A pack that the index lists but the
  *                     store lacks is damage to the repository, not an absent object, so it is CORRUPT.
  *   others            the store's codes (LV_ERR_UNREACHABLE, LV_ERR_AUTH, ...) */
-int lv_blob_get(lv_repo *r, const uint8_t id[LV_HASH_LEN], lv_buf *out);
+int lv_blob_get(const lv_repo *r, const uint8_t id[LV_HASH_LEN], lv_buf *out);
 
 /* Same, with the location given instead of looked up (check, rebuild, callers with their own map). */
-int lv_blob_read(lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out);
+int lv_blob_read(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out);
 
 /* Unseal a blob's stored bytes and verify length and id; appends to out only on success. what names
  * it in messages ("blob ab12.. in pack data/..."). LV_ERR_CORRUPT on any mismatch. */

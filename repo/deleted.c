@@ -7,9 +7,8 @@
 
 #include "common/buf.h"
 #include "common/error.h"
-#include "common/hex.h"
 #include "common/sort.h"
-#include "crypto/crypto.h"
+#include "repo/object.h"
 
 #define PREFIX "deleted/"
 #define HEADER "labvault deletions 1\n"
@@ -38,30 +37,24 @@ static void encode(const lv_deletions *d, lv_buf *out)
         lv_buf_printf(out, "wal-before %s\n", d->wal_before);
 }
 
-static int write_one(lv_repo *r, const lv_deletions *d, char key_out[80])
+/* deleted/<64 hex>: the name is the hash of the sealed record (repo/object.h). */
+static const lv_obj_type deleted_type = {.prefix = PREFIX, .aad = LV_DELETED_AAD, .hashed = 1, .compress = 1};
+
+static int write_one(lv_repo *r, const lv_deletions *d, char name_out[65])
 {
-    lv_buf plain = LV_BUF_INIT, sealed = LV_BUF_INIT;
+    lv_buf plain = LV_BUF_INIT;
     encode(d, &plain);
-    lv_repo_seal(r, LV_DELETED_AAD, strlen(LV_DELETED_AAD), plain.data, plain.len, 1, &sealed);
-    uint8_t id[LV_HASH_LEN];
-    char hex[2 * LV_HASH_LEN + 1];
-    lv_sha256(sealed.data, sealed.len, id);
-    lv_hex_encode(id, LV_HASH_LEN, hex);
-    snprintf(key_out, 80, PREFIX "%s", hex);
-    int rc = lv_store_put(r->store, key_out, sealed.data, sealed.len, LV_PUT_IF_ABSENT);
-    if (rc == LV_ERR_CONFLICT) /* content-addressed: the same record */
-        rc = LV_OK;
+    int rc = lv_obj_put(r, &deleted_type, NULL, plain.data, plain.len, name_out, NULL);
     lv_buf_free(&plain);
-    lv_buf_free(&sealed);
-    return rc != LV_OK ? lv_err_ctx("writing %s", key_out) : LV_OK;
+    return rc;
 }
 
 int lv_deletions_write(lv_repo *r, const lv_deletions *d)
 {
     if (!d->nmanifests && !d->wal_before[0])
         return LV_OK;
-    char key[80];
-    return write_one(r, d, key);
+    char name[65];
+    return write_one(r, d, name);
 }
 
 static int is_hex64(const char *s)
@@ -102,17 +95,27 @@ static int parse(const char *key, const lv_buf *plain, lv_deletions *out)
 }
 
 typedef struct keys {
-    char (*v)[80];
-    size_t n, cap;
+    char (*v)[65];           /* the names of the records (foreign keys: "", reported by read_all) */
+    char (*key)[80];
+    size_t n, cap, cap_key;
 } keys;
 
-static int list_cb(void *arg, const char *key, uint64_t size)
+static int list_cb(void *arg, const char *key, const char *name, uint64_t size)
 {
     keys *k = arg;
     (void)size;
+    size_t n = k->n;
+    LV_GROW(k->key, n, k->cap_key);
     LV_GROW(k->v, k->n, k->cap);
-    snprintf(k->v[k->n++], sizeof k->v[0], "%s", key);
+    snprintf(k->key[k->n], sizeof k->key[0], "%s", key);
+    snprintf(k->v[k->n++], sizeof k->v[0], "%s", name ? name : "");
     return LV_OK;
+}
+
+static void keys_free(keys *k)
+{
+    free(k->v);
+    free(k->key);
 }
 
 static int cmp_hex(const void *a, const void *b) { return strcmp(a, b); }
@@ -120,26 +123,19 @@ static int cmp_hex(const void *a, const void *b) { return strcmp(a, b); }
 static int read_all(const lv_repo *r, lv_deletions *out, keys *k)
 {
     memset(out, 0, sizeof *out);
-    int rc = lv_store_list(r->store, PREFIX, list_cb, k);
+    int rc = lv_obj_list(r, &deleted_type, list_cb, k);
     for (size_t i = 0; rc == LV_OK && i < k->n; i++) {
-        lv_buf obj = LV_BUF_INIT, plain = LV_BUF_INIT;
-        rc = lv_store_get(r->store, k->v[i], 0, 0, &obj);
+        lv_buf plain = LV_BUF_INIT;
+        if (!k->v[i][0])
+            rc = lv_err(LV_ERR_CORRUPT, "%s: its content does not match its name", k->key[i]);
+        else
+            rc = lv_obj_get(r, &deleted_type, k->v[i], &plain);
         if (rc == LV_ERR_NOT_FOUND) { /* merged away meanwhile: its content is in the merged record */
             lv_err_clear();
             rc = LV_OK;
         } else if (rc == LV_OK) {
-            uint8_t id[LV_HASH_LEN];
-            char hex[2 * LV_HASH_LEN + 1];
-            lv_sha256(obj.data, obj.len, id);
-            lv_hex_encode(id, LV_HASH_LEN, hex);
-            if (strcmp(hex, k->v[i] + strlen(PREFIX)) != 0)
-                rc = lv_err(LV_ERR_CORRUPT, "%s: its content does not match its name", k->v[i]);
-            if (rc == LV_OK)
-                rc = lv_repo_unseal(r, LV_DELETED_AAD, strlen(LV_DELETED_AAD), obj.data, obj.len, &plain, k->v[i]);
-            if (rc == LV_OK)
-                rc = parse(k->v[i], &plain, out);
+            rc = parse(k->key[i], &plain, out);
         }
-        lv_buf_free(&obj);
         lv_buf_free(&plain);
     }
     lv_sort(out->manifests, out->nmanifests, sizeof out->manifests[0], cmp_hex);
@@ -156,7 +152,7 @@ int lv_deletions_read(const lv_repo *r, lv_deletions *out)
 {
     keys k = {0};
     int rc = read_all(r, out, &k);
-    free(k.v);
+    keys_free(&k);
     return rc;
 }
 
@@ -179,16 +175,16 @@ int lv_deletions_merge(lv_repo *r)
     lv_deletions all;
     keys k = {0};
     int rc = read_all(r, &all, &k);
-    char merged[80] = "";
+    char merged[65] = "";
     if (rc == LV_OK && k.n > 1) {
         rc = write_one(r, &all, merged);
         /* the merged record is durable before the ones it replaces go */
         for (size_t i = 0; rc == LV_OK && i < k.n; i++)
             if (strcmp(k.v[i], merged) != 0)
-                rc = lv_store_del(r->store, k.v[i]);
+                rc = lv_store_del(r->store, k.key[i]);
     }
     lv_deletions_free(&all);
-    free(k.v);
+    keys_free(&k);
     return rc != LV_OK ? lv_err_ctx("merging deletion records") : LV_OK;
 }
 

@@ -7,7 +7,9 @@
 #include "common/sort.h"
 #include "common/error.h"
 #include "common/hex.h"
-#include "manifests/catalog.h"
+#include "catalog/blobs.h"
+#include "catalog/catalog.h"
+#include "repo/object.h"
 #include "repo/repo.h"
 
 #define PACK_FIXED (LV_HASH_LEN + 8 + 4)
@@ -201,53 +203,30 @@ fail:
     return rc;
 }
 
-int lv_index_write(struct lv_repo *r, const lv_index *ix, uint8_t id_out[LV_HASH_LEN])
+const lv_obj_type lv_obj_index = {.prefix = "index/", .aad = LV_INDEX_AAD, .hashed = 1, .compress = 1};
+
+int lv_index_write(const lv_repo *r, const lv_index *ix, uint8_t id_out[LV_HASH_LEN])
 {
-    lv_buf plain = LV_BUF_INIT, sealed = LV_BUF_INIT;
+    lv_buf plain = LV_BUF_INIT;
     lv_index_encode(ix, &plain);
-    lv_repo_seal(r, LV_INDEX_AAD, strlen(LV_INDEX_AAD), plain.data, plain.len, 1, &sealed);
+    char hex[2 * LV_HASH_LEN + 1];
+    int rc = lv_obj_put(r, &lv_obj_index, NULL, plain.data, plain.len, hex, NULL);
     lv_buf_free(&plain);
-    uint8_t id[LV_HASH_LEN];
-    lv_sha256(sealed.data, sealed.len, id);
-    char key[LV_INDEX_KEY_LEN];
-    lv_index_key(id, key);
-    int rc = lv_store_put(r->store, key, sealed.data, sealed.len, LV_PUT_IF_ABSENT);
-    /* Content-addressed: an object already under this name has these very bytes. */
-    if (rc == LV_ERR_CONFLICT)
-        rc = LV_OK;
     if (rc == LV_OK)
-        memcpy(id_out, id, LV_HASH_LEN);
-    else
-        lv_err_ctx("writing %s", key);
-    lv_buf_free(&sealed);
+        lv_hex_decode(hex, id_out, LV_HASH_LEN);
     return rc;
 }
 
-int lv_index_read(struct lv_repo *r, const uint8_t id[LV_HASH_LEN], lv_index *out)
+int lv_index_read(const lv_repo *r, const uint8_t id[LV_HASH_LEN], lv_index *out)
 {
-    char key[LV_INDEX_KEY_LEN];
+    char hex[2 * LV_HASH_LEN + 1], key[LV_INDEX_KEY_LEN];
+    lv_hex_encode(id, LV_HASH_LEN, hex);
     lv_index_key(id, key);
     memset(out, 0, sizeof *out);
-    lv_buf obj = LV_BUF_INIT, plain = LV_BUF_INIT;
-    int rc = lv_store_get(r->store, key, 0, 0, &obj);
-    if (rc != LV_OK) {
-        lv_err_ctx("reading %s", key);
-        goto out;
-    }
-    uint8_t sum[LV_HASH_LEN];
-    lv_sha256(obj.data, obj.len, sum);
-    if (memcmp(sum, id, LV_HASH_LEN) != 0) {
-        rc = lv_err(LV_ERR_CORRUPT, "%s: content does not match its name (SHA-256 differs)", key);
-        goto out;
-    }
-    rc = lv_repo_unseal(r, LV_INDEX_AAD, strlen(LV_INDEX_AAD), obj.data, obj.len, &plain, key);
-    if (rc != LV_OK)
-        goto out;
-    rc = lv_index_parse(plain.data, plain.len, out);
-    if (rc != LV_OK)
+    lv_buf plain = LV_BUF_INIT;
+    int rc = lv_obj_get(r, &lv_obj_index, hex, &plain);
+    if (rc == LV_OK && (rc = lv_index_parse(plain.data, plain.len, out)) != LV_OK)
         lv_err_ctx("%s", key);
-out:
-    lv_buf_free(&obj);
     lv_buf_free(&plain);
     return rc;
 }

@@ -10,7 +10,7 @@
  *   entry = the 49-byte pack header entry (repo/pack.h)
  *
  * An index is a cache of pack headers: everything in it can be recomputed by reading the tail of each
- * pack (manifests/rebuild.c does when an index is lost). The catalog holds the union of all index
+ * pack (maint/rebuild.c does when an index is lost). The catalog holds the union of all index
  * objects, so no command needs every index in RAM.
  *
  * Write order (as in restic): a pack is uploaded and durable before any index names it, and an index is
@@ -29,9 +29,9 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "repo/object.h"
 #include "repo/pack.h"
 
-struct lv_repo;
 struct lv_catalog;
 
 #define LV_INDEX_VERSION 1
@@ -62,10 +62,13 @@ void lv_index_encode(const lv_index *ix, lv_buf *out);
 int lv_index_parse(const uint8_t *buf, size_t len, lv_index *out);
 void lv_index_free(lv_index *ix);
 
+/* The object type (repo/object.h): index/<hex id>, named by its SHA-256, sealed with LV_INDEX_AAD. */
+extern const lv_obj_type lv_obj_index;
+
 /* Seal and upload (create-only; an identical object already there is success) and return its id. */
-int lv_index_write(struct lv_repo *r, const lv_index *ix, uint8_t id_out[LV_HASH_LEN]);
+int lv_index_write(const lv_repo *r, const lv_index *ix, uint8_t id_out[LV_HASH_LEN]);
 /* Download, check the SHA-256 against the name, unseal and parse. */
-int lv_index_read(struct lv_repo *r, const uint8_t id[LV_HASH_LEN], lv_index *out);
+int lv_index_read(const lv_repo *r, const uint8_t id[LV_HASH_LEN], lv_index *out);
 
 /* Record an index, its packs and their blobs in the catalog. The caller brackets it in a catalog
  * transaction (lv_catalog_begin/commit), so a crash leaves all of it or none. */

@@ -254,7 +254,7 @@ static int newest_first(const void *a, const void *b)
     return strcmp(y->created, x->created);
 }
 
-int lv_keys_unlock(lv_repo *r, const lv_credential *cred, const lv_config_obj *cfg)
+int lv_keys_unlock(lv_repo *r, const lv_credential *cred, const lv_repo_config *cfg)
 {
     const char *pass = cred ? cred->passphrase : NULL;
     const char *kpath = cred ? cred->key_file : NULL;
@@ -314,7 +314,7 @@ int lv_keys_unlock(lv_repo *r, const lv_credential *cred, const lv_config_obj *c
             lv_repo_derive_subkeys(r);
             /* The config MAC ties this master secret to this repository's config; a key copied from
              * another repository (or a config whose bytes changed) unwraps but fails here. */
-            if (lv_config_verify(cfg, r->mac_key) == 0 &&
+            if (lv_repo_config_verify(cfg, r->mac_key) == 0 &&
                 memcmp(k->repo_id, cfg->id, LV_REPO_ID_LEN) == 0) {
                 memcpy(r->key_id, k->id, sizeof r->key_id);
                 if (is_scrypt) {
@@ -461,7 +461,7 @@ int lv_repo_key_add(lv_repo *r, const lv_credential *cred, char id_out[65])
     return rc ? rc : lv_keys_write(r, cred, id_out);
 }
 
-int lv_repo_key_list(lv_repo *r, int (*cb)(void *arg, const lv_key_info *k), void *arg)
+int lv_repo_key_list(const lv_repo *r, int (*cb)(void *arg, const lv_key_info *k), void *arg)
 {
     int rc = need_keys(r);
     if (rc)

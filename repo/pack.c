@@ -211,7 +211,7 @@ int lv_pack_header_open(const struct lv_repo *r, const uint8_t *sealed, size_t n
  * request. Packs of tiny blobs need the second GET. */
 #define TAIL_GUESS (64u << 10)
 
-int lv_pack_read_header(struct lv_repo *r, const uint8_t id[LV_HASH_LEN], uint64_t pack_size,
+int lv_pack_read_header(const struct lv_repo *r, const uint8_t id[LV_HASH_LEN], uint64_t pack_size,
                         lv_pack_entry **entries, uint32_t *count)
 {
     char key[LV_PACK_KEY_LEN];

@@ -117,7 +117,7 @@ int lv_pack_header_open(const struct lv_repo *r, const uint8_t *sealed, size_t n
 /* Read the header of a stored pack of pack_size bytes: one ranged GET of the tail (a second one only
  * when the header is larger than the first guess). A missing pack is LV_ERR_NOT_FOUND; a version 2
  * header that does not hash to id (a pack stored under another pack's name) is LV_ERR_CORRUPT. */
-int lv_pack_read_header(struct lv_repo *r, const uint8_t id[LV_HASH_LEN], uint64_t pack_size,
+int lv_pack_read_header(const struct lv_repo *r, const uint8_t id[LV_HASH_LEN], uint64_t pack_size,
                         lv_pack_entry **entries, uint32_t *count);
 
 /* Builder: accumulates sealed blobs in memory and appends the header. Not thread-safe. */

@@ -1,5 +1,5 @@
 /* The repository handle: init, open, close, blob ids and object sealing (contract in repo/repo.h,
- * byte formats in docs/repository-format.md). The config object lives in config_obj.c, key objects in
+ * byte formats in docs/repository-format.md). The config object lives in repo_config.c, key objects in
  * keys.c. */
 #include <stdio.h>
 #include <pthread.h>
@@ -81,7 +81,7 @@ int lv_repo_init(lv_store *st, const lv_repo_params *params, const lv_credential
         }
     }
     lv_buf cfg = LV_BUF_INIT;
-    lv_config_format(&r->params, r->id, params->encrypted ? r->mac_key : NULL, &cfg);
+    lv_repo_config_format(&r->params, r->id, params->encrypted ? r->mac_key : NULL, &cfg);
     rc = lv_store_put(st, "config", cfg.data, cfg.len, LV_PUT_IF_ABSENT);
     lv_buf_free(&cfg);
     if (rc) {
@@ -118,8 +118,8 @@ int lv_repo_open(lv_store *st, const lv_credential *cred, lv_repo **out)
         lv_buf_free(&data);
         return rc;
     }
-    lv_config_obj cfg;
-    if ((rc = lv_config_parse(&data, &cfg))) {
+    lv_repo_config cfg;
+    if ((rc = lv_repo_config_parse(&data, &cfg))) {
         lv_err_ctx("repository %s", desc);
         lv_buf_free(&data);
         return rc;
@@ -129,7 +129,7 @@ int lv_repo_open(lv_store *st, const lv_credential *cred, lv_repo **out)
     set_id(r, cfg.id);
     if (r->params.encrypted) {
         rc = lv_keys_unlock(r, cred, &cfg);
-    } else if (lv_config_verify(&cfg, NULL) != 0) {
+    } else if (lv_repo_config_verify(&cfg, NULL) != 0) {
         rc = lv_err(LV_ERR_CORRUPT, "config of %s: SHA-256 checksum mismatch (the file was changed or "
                     "damaged)", desc);
     } else {

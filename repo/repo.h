@@ -18,7 +18,7 @@
  * Contract: lv_repo_open() fails with LV_ERR_NOT_FOUND (no config: not a repository), LV_ERR_CORRUPT
  * (malformed config), LV_ERR_AUTH (no key accepts the credential), LV_ERR_UNREACHABLE (store down).
  * The handle is read-only after open and may be shared between threads, except r->cat, whose own
- * contract (manifests/catalog.h) applies. */
+ * contract (catalog/catalog.h) applies. */
 #ifndef LV_REPO_REPO_H
 #define LV_REPO_REPO_H
 
@@ -85,7 +85,7 @@ typedef struct lv_key_info {
     int current;         /* 1 for the key that opened this handle */
 } lv_key_info;
 int lv_repo_key_add(lv_repo *r, const lv_credential *cred, char id_out[65]);
-int lv_repo_key_list(lv_repo *r, int (*cb)(void *arg, const lv_key_info *k), void *arg);
+int lv_repo_key_list(const lv_repo *r, int (*cb)(void *arg, const lv_key_info *k), void *arg);
 int lv_repo_key_remove(lv_repo *r, const char *id);
 /* For repo check: keys/<id> is intact (its SHA-256 is its name, it parses). LV_ERR_CORRUPT naming it,
  * LV_ERR_NOT_FOUND, or the store's code. */

@@ -1,4 +1,4 @@
-/* Internals shared by repo.c (handle, sealing), config_obj.c (the config object and the "key = value"
+/* Internals shared by repo.c (handle, sealing), repo_config.c (the config object and the "key = value"
  * text format) and keys.c (key objects). Not part of the public API: other modules use repo/repo.h.
  *
  * Text objects (config, keys/<id>) are UTF-8 lines "name = value\n": name is [a-z0-9-]+, the separator
@@ -54,28 +54,28 @@ void lv_rfc3339_now(char out[32]);
  * for a stored object). Returns 0 or -1 and writes a reason into why. */
 int lv_repo_params_check(const lv_repo_params *p, char *why, size_t why_len);
 
-/* config object (config_obj.c). */
-typedef struct lv_config_obj {
+/* config object (repo_config.c). */
+typedef struct lv_repo_config {
     lv_repo_params params;
     uint8_t id[LV_REPO_ID_LEN];
     uint8_t mac[LV_HASH_LEN];       /* HMAC (encrypted) or SHA-256 (unencrypted) of body */
     const uint8_t *body;            /* points into the caller's buffer: the authenticated bytes */
     size_t body_len;
-} lv_config_obj;
+} lv_repo_config;
 
 /* Serialise the config for params and id; mac_key is NULL for an unencrypted repository. */
-void lv_config_format(const lv_repo_params *p, const uint8_t id[LV_REPO_ID_LEN],
+void lv_repo_config_format(const lv_repo_params *p, const uint8_t id[LV_REPO_ID_LEN],
                       const uint8_t *mac_key, lv_buf *out);
 /* Parse (no authentication yet: that needs the key). LV_ERR_CORRUPT or LV_ERR_CONFIG (format). */
-int lv_config_parse(const lv_buf *data, lv_config_obj *cfg);
+int lv_repo_config_parse(const lv_buf *data, lv_repo_config *cfg);
 /* Check the last line: HMAC under mac_key (NULL: unencrypted, SHA-256). 0 when it verifies. */
-int lv_config_verify(const lv_config_obj *cfg, const uint8_t *mac_key);
+int lv_repo_config_verify(const lv_repo_config *cfg, const uint8_t *mac_key);
 
 /* Key objects (keys.c). */
 void lv_repo_derive_subkeys(lv_repo *r);
 /* Try every key in keys/ that the credential can open; on success fill r->master, r->key_id and the
  * scrypt parameters, and verify the config with the derived mac_key. */
-int lv_keys_unlock(lv_repo *r, const lv_credential *cred, const lv_config_obj *cfg);
+int lv_keys_unlock(lv_repo *r, const lv_credential *cred, const lv_repo_config *cfg);
 /* Write a new keys/<id> wrapping r->master under cred. */
 int lv_keys_write(lv_repo *r, const lv_credential *cred, char id_out[65]);
 /* Number of objects under keys/ (refuse an "unencrypted" config next to keys: a downgrade). */

@@ -8,10 +8,11 @@
 #include "common/error.h"
 #include "common/hex.h"
 #include "common/sort.h"
-#include "manifests/catalog.h"
+#include "catalog/blobs.h"
+#include "catalog/catalog.h"
 #include "repo/blobstore.h"
 #include "repo/pack.h"
-#include "store/parallel.h"
+#include "common/parallel.h"
 
 /* Blobs at most this far apart in a pack are read by one GET (the gap is read and dropped): a GET
  * costs ~38 ms on the test server, 256 KiB at a few hundred MB/s about 1 ms. */
@@ -38,7 +39,7 @@ typedef struct bufs {
 } bufs;
 
 struct lv_fetch {
-    lv_repo *r;
+    const lv_repo *r;
     int threads;
     lv_fetch_deliver_fn deliver;
     void *arg;
@@ -54,7 +55,7 @@ struct lv_fetch {
     lv_fetch_stats st;
 };
 
-lv_fetch *lv_fetch_new(lv_repo *r, int threads, lv_fetch_deliver_fn deliver, void *arg)
+lv_fetch *lv_fetch_new(const lv_repo *r, int threads, lv_fetch_deliver_fn deliver, void *arg)
 {
     lv_fetch *f = lv_xcalloc(1, sizeof *f);
     f->r = r;

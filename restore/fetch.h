@@ -4,7 +4,7 @@
  * in the catalog on the caller's thread. lv_fetch_run then sorts the batch by pack and offset, merges
  * blobs that lie close together in one pack into one ranged GET (a GET costs tens of milliseconds on an
  * S3 server, whatever its size, so a directory of small files must not cost one GET per file), and runs
- * the GETs on `threads` workers (store/parallel.h). Each blob is authenticated and its id re-computed
+ * the GETs on `threads` workers (common/parallel.h). Each blob is authenticated and its id re-computed
  * (lv_blob_open) BEFORE deliver sees a byte of it; a blob needed at several places is fetched once and
  * delivered to each. deliver runs on the worker threads, concurrently, never twice for the same request.
  *
@@ -31,7 +31,7 @@ typedef struct lv_fetch_stats {
     uint64_t gets, bytes_fetched, blobs;
 } lv_fetch_stats;
 
-lv_fetch *lv_fetch_new(lv_repo *r, int threads, lv_fetch_deliver_fn deliver, void *arg);
+lv_fetch *lv_fetch_new(const lv_repo *r, int threads, lv_fetch_deliver_fn deliver, void *arg);
 void lv_fetch_free(lv_fetch *f);
 /* Queue one blob of length bytes (the extent's length: must equal the blob's plaintext length). */
 int lv_fetch_add(lv_fetch *f, const uint8_t id[LV_HASH_LEN], uint32_t length, size_t dest, uint64_t offset);

@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "restore/fetch.h"
 #include "restore/meta.h"
@@ -23,7 +24,6 @@
 #include "snapshot/reader.h"
 #include "snapshot/snapshot.h"
 
-volatile sig_atomic_t lv_restore_interrupt;
 
 /* A file being written: open until all of its chunks are delivered. */
 typedef struct slot {
@@ -36,7 +36,7 @@ typedef struct slot {
 } slot;
 
 typedef struct rst {
-    lv_repo *r;
+    const lv_repo *r;
     const lv_restore_opts *o;
     int root;                /* target directory */
     int *dirs;               /* open directory per depth; dirs[0] = root */
@@ -140,7 +140,7 @@ static void abandon(rst *s)
 
 static int run_batch(rst *s)
 {
-    if (lv_restore_interrupt)
+    if (lv_interrupted())
         return lv_err(LV_ERR_INTERRUPTED, "restore interrupted (incomplete files were removed)");
     size_t failed;
     int rc = lv_fetch_run(s->f, &failed);
@@ -283,7 +283,7 @@ static int restore_special(rst *s, int dfd, const lv_node *n, const char *path)
 static int on_entry(void *arg, const lv_node *n, const char *path)
 {
     rst *s = arg;
-    if (lv_restore_interrupt)
+    if (lv_interrupted())
         return lv_err(LV_ERR_INTERRUPTED, "restore interrupted (incomplete files were removed)");
     int rc = n->type == LV_NODE_FILE ? restore_file(s, cur_dir(s), n, path) : restore_special(s, cur_dir(s), n, path);
     progress(s, 0);
@@ -355,7 +355,7 @@ static int target_ready(const lv_restore_opts *o, int *fd)
     return LV_OK;
 }
 
-int lv_restore_dir(lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st)
+int lv_restore_dir(const lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st)
 {
     memset(st, 0, sizeof *st);
     rst s;

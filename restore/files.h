@@ -26,7 +26,6 @@
 #ifndef LV_RESTORE_FILES_H
 #define LV_RESTORE_FILES_H
 
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,11 +53,10 @@ typedef struct lv_restore_stats {
     double seconds;
 } lv_restore_stats;
 
-/* Set from a signal handler: the restore stops before the next entry or batch with
+/* An interrupt (common/interrupt.h) stops the restore before the next entry or batch with
  * LV_ERR_INTERRUPTED, removing incomplete files (a directory restore) or the partial tar file. */
-extern volatile sig_atomic_t lv_restore_interrupt;
 
-int lv_restore_dir(lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st);
-int lv_restore_tar(lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st);
+int lv_restore_dir(const lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st);
+int lv_restore_tar(const lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st);
 
 #endif

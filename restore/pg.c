@@ -15,7 +15,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "manifests/pgman.h"
+#include "pg/manifest.h"
 #include "restore/pg_conf.h"
 #include "restore/pg_mark.h"
 #include "restore/pg_plan.h"
@@ -23,7 +23,6 @@
 #include "wal/pgdata.h"
 #include "wal/segment.h"
 
-volatile sig_atomic_t lv_pg_restore_interrupt;
 
 static const char *const kind_names[] = {"latest", "immediate", "time", "xid", "lsn", "name"};
 
@@ -167,7 +166,7 @@ static int check_opts(const lv_pg_restore_opts *o)
     return LV_OK;
 }
 
-int lv_pg_restore(lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_result *res)
+int lv_pg_restore(const lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_result *res)
 {
     memset(res, 0, sizeof *res);
     double t0 = lv_mono_s();
@@ -205,7 +204,7 @@ int lv_pg_restore(lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_result 
     lv_pgman m;
     if ((rc = lv_pgman_load(r, b.id, &m)) != LV_OK)
         return lv_err_ctx("backup %.12s", b.id);
-    if (m.stop_lsn != b.stop_lsn || m.timeline != b.timeline) {
+    if (m.stop_lsn != b.s.stop_lsn || m.timeline != b.s.timeline) {
         lv_pgman_free(&m);
         return lv_err(LV_ERR_CORRUPT, "backup %.12s: the manifest and its catalog summary disagree (stop LSN or "
                       "timeline); run `labvault catalog rebuild`", b.id);

@@ -1,4 +1,4 @@
-/* PostgreSQL restore and point-in-time recovery: `labvault restore pg` (DESIGN.md 6, issue 6).
+/* PostgreSQL restore and point-in-time recovery: `labvault restore pg` (docs/design.md 6, issue 6).
  *
  * Plan first, write after: the backup is chosen and the target checked against the catalog's backups
  * and the archive (wal/range.h) before anything is written, so a refused restore leaves the target
@@ -24,7 +24,7 @@
  * written last (restore/pg_mark.h), so a failed, interrupted or killed restore leaves a directory that
  * PostgreSQL refuses to start; the error says so, and a delta restore into it finishes it.
  *
- * Interrupt (*lv_pg_restore_interrupt set by a signal handler): stops at the next file with
+ * Interrupt (common/interrupt.h): stops at the next file with
  * LV_ERR_INTERRUPTED; what was written stays, marked (no recovery.signal is written until every file
  * is done, backup_label after it, PG_VERSION last). */
 #ifndef LV_RESTORE_PG_H
@@ -96,15 +96,13 @@ typedef struct lv_pg_restore_result {
     char target_dbname[128];       /* its database's name (the backup's map), "" when unknown */
 } lv_pg_restore_result;
 
-extern volatile sig_atomic_t lv_pg_restore_interrupt;
-
 /* Codes: LV_ERR_USAGE (bad target, target outside the window), LV_ERR_CONFIG (pg-bin holds another
  * major version than the backup's), LV_ERR_NOT_FOUND (no such backup, no
  * backup before the target), LV_ERR_CONFLICT (target directory not empty, or a running postmaster in
  * it with delta), LV_ERR_CORRUPT (a blob failed authentication: the message names the file and the
  * blob; or the target lies past a damaged WAL segment: restore/pg_plan.h), LV_ERR_IO, LV_ERR_INTERRUPTED,
  * the store's codes. */
-int lv_pg_restore(lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_result *res);
+int lv_pg_restore(const lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_result *res);
 void lv_pg_restore_result_free(lv_pg_restore_result *res);
 
 /* The recoverable window of the repository, for `backups` and drills: oldest backup's start ->
@@ -118,6 +116,6 @@ typedef struct lv_pg_window {
     uint64_t to_lsn;               /* end of the gap-free archive */
     uint32_t to_tli;
 } lv_pg_window;
-int lv_pg_window_get(lv_repo *r, lv_pg_window *w);
+int lv_pg_window_get(const lv_repo *r, lv_pg_window *w);
 
 #endif

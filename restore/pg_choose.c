@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/timefmt.h"
 #include "restore/pg_plan.h"
 #include "wal/range.h"
 #include "wal/segment.h"
@@ -33,10 +34,10 @@ static int resolve(const lv_pg_backup_info *v, size_t n, const char *prefix, lv_
 static void window_text(const lv_pg_backup_info *oldest, const lv_wal_range *wr, char *out, size_t n)
 {
     char t0[32], t1[32] = "an unknown time", l0[LV_LSN_TEXT_MAX], l1[LV_LSN_TEXT_MAX];
-    lv_pg_time_format(oldest->stop_time, t0);
+    lv_time_format(oldest->s.stop_time, LV_TIME_SQL, t0);
     if (wr->last_commit_time)
-        lv_pg_time_format(wr->last_commit_time, t1);
-    lv_lsn_format(oldest->stop_lsn, l0);
+        lv_time_format(wr->last_commit_time, LV_TIME_SQL, t1);
+    lv_lsn_format(oldest->s.stop_lsn, l0);
     lv_lsn_format(wr->end_lsn, l1);
     snprintf(out, n, "recoverable window: %s (end of backup %.12s) to %s (last archived commit); LSN %s to %s",
              t0, oldest->id, t1, l0, l1);
@@ -48,7 +49,7 @@ static int damaged(const lv_wal_range *wr, const char *what)
     char lsn[LV_LSN_TEXT_MAX], when[32] = "";
     lv_lsn_format(wr->end_lsn, lsn);
     if (wr->last_commit_time)
-        lv_pg_time_format(wr->last_commit_time, when);
+        lv_time_format(wr->last_commit_time, LV_TIME_SQL, when);
     return lv_err(LV_ERR_CORRUPT, "%s cannot be reached: WAL segment %s is damaged; the last point recovery can "
                   "reach is LSN %s%s%s%s", what, wr->damaged, lsn, when[0] ? " (last commit " : "", when,
                   when[0] ? ")" : "");
@@ -60,8 +61,8 @@ static int check_target(const lv_pg_target *t, const lv_pg_backup_info *oldest, 
     char win[256], a[32], lsn[LV_LSN_TEXT_MAX];
     window_text(oldest, wr, win, sizeof win);
     if (t->kind == LV_PGT_TIME) {
-        if (t->time < (double)b->stop_time + 1) {
-            lv_pg_time_format(b->stop_time, a);
+        if (t->time < (double)b->s.stop_time + 1) {
+            lv_time_format(b->s.stop_time, LV_TIME_SQL, a);
             return lv_err(LV_ERR_USAGE, "target time is before backup %.12s became consistent (%s); %s", b->id, a, win);
         }
         /* 0: no commit time could be found (wal/range.h scans a bounded number of segments); recovery
@@ -74,8 +75,8 @@ static int check_target(const lv_pg_target *t, const lv_pg_backup_info *oldest, 
         else if (t->time >= (double)wr->last_commit_time + 1)
             return lv_err(LV_ERR_USAGE, "target time is after the last archived commit; %s", win);
     } else if (t->kind == LV_PGT_LSN) {
-        if (t->lsn < b->stop_lsn) {
-            lv_lsn_format(b->stop_lsn, lsn);
+        if (t->lsn < b->s.stop_lsn) {
+            lv_lsn_format(b->s.stop_lsn, lsn);
             return lv_err(LV_ERR_USAGE, "target LSN is before backup %.12s became consistent (%s); %s", b->id, lsn,
                           win);
         }
@@ -89,7 +90,7 @@ static int check_target(const lv_pg_target *t, const lv_pg_backup_info *oldest, 
 }
 
 /* The target's timeline and its history: --target-timeline, else the newest. */
-static int target_history(lv_repo *r, const lv_pg_target *t, uint32_t *tli, lv_wal_tl_span *sp, size_t *n)
+static int target_history(const lv_repo *r, const lv_pg_target *t, uint32_t *tli, lv_wal_tl_span *sp, size_t *n)
 {
     int rc = LV_OK;
     *tli = t->timeline;
@@ -103,17 +104,17 @@ static int target_history(lv_repo *r, const lv_pg_target *t, uint32_t *tli, lv_w
 
 /* The target was not found after the oldest backup's start: is it in the WAL archived before it? Then no
  * backup can reach it, and the message says so. LV_OK when it is not there either. */
-static int before_every_backup(lv_repo *r, const lv_pg_target *t, const lv_pg_backup_info *o, uint32_t tli)
+static int before_every_backup(const lv_repo *r, const lv_pg_target *t, const lv_pg_backup_info *o, uint32_t tli)
 {
     uint32_t ftli;
     uint64_t first;
     lv_wal_segs s;
-    if (lv_wal_first_segment(r, o->timeline, &ftli, &first) != LV_OK || first >= o->start_lsn ||
-        lv_wal_segs_open(r, o->timeline, first, tli, &s) != LV_OK) {
+    if (lv_wal_first_segment(r, o->s.timeline, &ftli, &first) != LV_OK || first >= o->s.start_lsn ||
+        lv_wal_segs_open(r, o->s.timeline, first, tli, &s) != LV_OK) {
         lv_err_clear();
         return LV_OK;
     }
-    size_t upto = lv_wal_segs_index(&s, o->start_lsn); /* only the WAL before the backup */
+    size_t upto = lv_wal_segs_index(&s, o->s.start_lsn); /* only the WAL before the backup */
     if (upto < s.n)
         s.n = upto + 1;
     uint64_t lsn = 0;
@@ -135,7 +136,7 @@ static int before_every_backup(lv_repo *r, const lv_pg_target *t, const lv_pg_ba
         return LV_OK;
     char at[LV_LSN_TEXT_MAX], stop[LV_LSN_TEXT_MAX];
     lv_lsn_format(lsn, at);
-    lv_lsn_format(o->stop_lsn, stop);
+    lv_lsn_format(o->s.stop_lsn, stop);
     if (t->kind == LV_PGT_XID)
         return lv_err(LV_ERR_USAGE, "no backup became consistent before the target xid %llu (at %s): the oldest "
                       "backup, %.12s, became consistent at %s; nothing was written", (unsigned long long)t->xid, at,
@@ -145,11 +146,11 @@ static int before_every_backup(lv_repo *r, const lv_pg_target *t, const lv_pg_ba
 }
 
 /* Resolve an xid or name target to its record, searching from backup o's start along timeline tli. */
-static int resolve_target(lv_repo *r, const lv_pg_target *t, const lv_pg_backup_info *o, uint32_t tli,
+static int resolve_target(const lv_repo *r, const lv_pg_target *t, const lv_pg_backup_info *o, uint32_t tli,
                           lv_pg_resolved *res)
 {
     lv_wal_segs s;
-    int rc = lv_wal_segs_open(r, o->timeline, o->start_lsn, tli, &s);
+    int rc = lv_wal_segs_open(r, o->s.timeline, o->s.start_lsn, tli, &s);
     if (rc != LV_OK)
         return lv_err_ctx("the archived WAL from backup %.12s", o->id);
     if (t->kind == LV_PGT_XID) {
@@ -225,7 +226,7 @@ static void target_text(const lv_pg_target *t, const lv_pg_resolved *res, char *
         break;
     default: {
         char tm[32];
-        lv_pg_time_format((int64_t)t->time, tm);
+        lv_time_format((int64_t)t->time, LV_TIME_SQL, tm);
         snprintf(out, n, "time %s", tm);
     }
     }
@@ -235,15 +236,15 @@ static void target_text(const lv_pg_target *t, const lv_pg_resolved *res, char *
 static int before(const lv_pg_target *t, const lv_pg_resolved *res, const lv_pg_backup_info *b)
 {
     if (t->kind == LV_PGT_TIME)
-        return t->time >= (double)b->stop_time + 1;
+        return t->time >= (double)b->s.stop_time + 1;
     if (t->kind == LV_PGT_LSN)
-        return b->stop_lsn <= t->lsn;
+        return b->s.stop_lsn <= t->lsn;
     if (res->found)
-        return b->stop_lsn <= res->lsn;
+        return b->s.stop_lsn <= res->lsn;
     return 1;
 }
 
-int lv_pg_choose(lv_repo *r, const lv_pg_backup_info *v, size_t n, const char *backup_id, const lv_pg_target *t,
+int lv_pg_choose(const lv_repo *r, const lv_pg_backup_info *v, size_t n, const char *backup_id, const lv_pg_target *t,
                  lv_pg_backup_info *chosen, lv_wal_range *range, lv_pg_resolved *res)
 {
     memset(res, 0, sizeof *res);
@@ -258,14 +259,14 @@ int lv_pg_choose(lv_repo *r, const lv_pg_backup_info *v, size_t n, const char *b
     char *ok = lv_xcalloc(n, 1);
     size_t first = SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
-        ok[i] = immediate || lv_wal_history_has(h, nh, v[i].timeline, v[i].stop_lsn);
+        ok[i] = immediate || lv_wal_history_has(h, nh, v[i].s.timeline, v[i].s.stop_lsn);
         if (ok[i] && first == SIZE_MAX)
             first = i;
     }
     if (first == SIZE_MAX) {
         rc = lv_err(LV_ERR_USAGE, "no PostgreSQL backup lies on the history of timeline %u (the newest backup, "
                     "%.12s, is on timeline %u): give --target-timeline with the timeline you mean", tli,
-                    v[n - 1].id, v[n - 1].timeline);
+                    v[n - 1].id, v[n - 1].s.timeline);
         goto out;
     }
     if ((t->kind == LV_PGT_XID || t->kind == LV_PGT_NAME) &&
@@ -276,14 +277,14 @@ int lv_pg_choose(lv_repo *r, const lv_pg_backup_info *v, size_t n, const char *b
     if (backup_id) {
         if ((rc = resolve(v, n, backup_id, chosen)) != LV_OK)
             goto out;
-        if (!immediate && !lv_wal_history_has(h, nh, chosen->timeline, chosen->stop_lsn)) {
+        if (!immediate && !lv_wal_history_has(h, nh, chosen->s.timeline, chosen->s.stop_lsn)) {
             rc = lv_err(LV_ERR_USAGE, "backup %.12s (timeline %u) is not on the history of timeline %u: recovery "
-                        "from it cannot reach the target", chosen->id, chosen->timeline, tli);
+                        "from it cannot reach the target", chosen->id, chosen->s.timeline, tli);
             goto out;
         }
         if (res->found && !before(t, res, chosen)) {
             char stop[LV_LSN_TEXT_MAX];
-            lv_lsn_format(chosen->stop_lsn, stop);
+            lv_lsn_format(chosen->s.stop_lsn, stop);
             rc = lv_err(LV_ERR_USAGE, "backup %.12s became consistent at %s, after the target %s: recovery from it "
                         "cannot stop there; choose an older backup (or none: the newest one before the target is "
                         "taken)", chosen->id, stop, what);
@@ -296,7 +297,7 @@ int lv_pg_choose(lv_repo *r, const lv_pg_backup_info *v, size_t n, const char *b
                 pick = i; /* oldest first: the last match is the newest */
         if (pick == SIZE_MAX && res->found) {
             char stop[LV_LSN_TEXT_MAX];
-            lv_lsn_format(v[first].stop_lsn, stop);
+            lv_lsn_format(v[first].s.stop_lsn, stop);
             rc = lv_err(LV_ERR_USAGE, "no backup became consistent before the target %s: the oldest backup on its "
                         "history, %.12s, became consistent at %s; nothing was written", what, v[first].id, stop);
             goto out;
@@ -309,14 +310,14 @@ int lv_pg_choose(lv_repo *r, const lv_pg_backup_info *v, size_t n, const char *b
     /* Only a time target needs commit times, which means reading segments; the others are checked from the
      * listing, so that a damaged segment the target does not need cannot stop the restore. */
     int timed = t->kind == LV_PGT_TIME;
-    uint32_t along = immediate ? chosen->timeline : tli;
-    rc = timed ? lv_wal_range_to(r, chosen->timeline, chosen->start_lsn, along, range)
-               : lv_wal_range_lsn_to(r, chosen->timeline, chosen->start_lsn, along, range);
+    uint32_t along = immediate ? chosen->s.timeline : tli;
+    rc = timed ? lv_wal_range_to(r, chosen->s.timeline, chosen->s.start_lsn, along, range)
+               : lv_wal_range_lsn_to(r, chosen->s.timeline, chosen->s.start_lsn, along, range);
     if (rc != LV_OK) {
         lv_err_ctx("backup %.12s cannot be restored: its WAL is not in the archive", chosen->id);
-    } else if (range->end_lsn < chosen->stop_lsn) {
+    } else if (range->end_lsn < chosen->s.stop_lsn) {
         lv_lsn_format(range->end_lsn, lsn);
-        lv_lsn_format(chosen->stop_lsn, stop);
+        lv_lsn_format(chosen->s.stop_lsn, stop);
         rc = lv_err(range->damaged[0] ? LV_ERR_CORRUPT : LV_ERR_NOT_FOUND, "backup %.12s cannot be restored: it "
                     "needs the WAL up to %s, the archive stops at %s (segment %s %s)", chosen->id, stop, lsn,
                     range->damaged[0] ? range->damaged : range->missing[0] ? range->missing : "?",
@@ -326,7 +327,7 @@ int lv_pg_choose(lv_repo *r, const lv_pg_backup_info *v, size_t n, const char *b
         if (rc == LV_ERR_USAGE && !timed) {
             /* Refused: now the times are worth reading, to name the window in the message. */
             lv_wal_range with;
-            if (lv_wal_range_to(r, chosen->timeline, chosen->start_lsn, along, &with) == LV_OK)
+            if (lv_wal_range_to(r, chosen->s.timeline, chosen->s.start_lsn, along, &with) == LV_OK)
                 *range = with;
             rc = check_target(t, &v[first], chosen, range);
         }

@@ -11,14 +11,12 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/timefmt.h"
 
 int lv_pg_mark_begin(const char *dir, const char *backup_id)
 {
-    char when[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    char when[LV_TIME_TEXT_MAX];
+    lv_time_format((int64_t)time(NULL), LV_TIME_UTC_TEXT, when);
     char *text = lv_xasprintf(
         "This directory is an INCOMPLETE restore by labvault (restore pg of backup %s, started %s).\n"
         "Its files may be empty or zero-filled. PostgreSQL will not start it: PG_VERSION is written last,\n"

@@ -9,186 +9,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "backup/pg_prev.h"
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/sort.h"
-#include "manifests/pgman.h"
+#include "common/timefmt.h"
+#include "pg/manifest.h"
 #include "wal/segment.h"
 
-/* ---- the backup list -------------------------------------------------------------------------- */
-
-typedef struct list {
-    lv_pg_backup_info *v;
-    size_t n, cap;
-} list;
-
-static int field_u64(const char *json, const char *key, uint64_t *out)
-{
-    char v[64], *end;
-    if (lv_pg_summary_field(json, key, v, sizeof v) != 0 || !v[0])
-        return -1;
-    errno = 0;
-    *out = strtoull(v, &end, 10);
-    return errno || *end ? -1 : 0;
-}
-
-static int field_i64(const char *json, const char *key, int64_t *out)
-{
-    char v[64], *end;
-    if (lv_pg_summary_field(json, key, v, sizeof v) != 0 || !v[0])
-        return -1;
-    errno = 0;
-    *out = strtoll(v, &end, 10);
-    return errno || *end ? -1 : 0;
-}
-
-static int field_lsn(const char *json, const char *key, uint64_t *out)
-{
-    char v[64];
-    if (lv_pg_summary_field(json, key, v, sizeof v) != 0)
-        return -1;
-    if (lv_lsn_parse(v, out) != LV_OK) {
-        lv_err_clear();
-        return -1;
-    }
-    return 0;
-}
-
-static int add_row(void *arg, const lv_manifest_row *row)
-{
-    list *l = arg;
-    lv_pg_backup_info b;
-    memset(&b, 0, sizeof b);
-    snprintf(b.id, sizeof b.id, "%s", row->id);
-    const char *s = row->summary;
-    char type[16] = "";
-    uint64_t tli = 0, ver = 0;
-    if (lv_pg_summary_field(s, "type", type, sizeof type) != 0 || field_u64(s, "sysid", &b.sysid) ||
-        field_u64(s, "timeline", &tli) || field_u64(s, "pg_version", &ver) || field_lsn(s, "start_lsn", &b.start_lsn) ||
-        field_lsn(s, "stop_lsn", &b.stop_lsn) || field_i64(s, "start_time", &b.start_time) ||
-        field_i64(s, "stop_time", &b.stop_time) || tli == 0 || tli > UINT32_MAX || ver > UINT32_MAX) {
-        lv_warn("backup %.12s: its catalog summary lacks the PostgreSQL fields; skipped", row->id);
-        return LV_OK;
-    }
-    b.incr = strcmp(type, "incr") == 0;
-    b.timeline = (uint32_t)tli;
-    b.pg_version = (uint32_t)ver;
-    if (lv_pg_summary_field(s, "label", b.label, sizeof b.label) != 0)
-        b.label[0] = '\0';
-    if (lv_pg_summary_field(s, "prev", b.prev, sizeof b.prev) != 0)
-        b.prev[0] = '\0';
-    field_u64(s, "files", &b.files);
-    field_u64(s, "bytes", &b.bytes);
-    field_u64(s, "bytes_new", &b.bytes_new);
-    field_u64(s, "bytes_stored", &b.bytes_stored);
-    LV_GROW(l->v, l->n, l->cap);
-    l->v[l->n++] = b;
-    return LV_OK;
-}
-
-static int cmp_backup(const void *a, const void *b)
-{
-    const lv_pg_backup_info *x = a, *y = b;
-    if (x->stop_time != y->stop_time)
-        return x->stop_time < y->stop_time ? -1 : 1;
-    if (x->stop_lsn != y->stop_lsn)
-        return x->stop_lsn < y->stop_lsn ? -1 : 1;
-    return strcmp(x->id, y->id);
-}
-
-int lv_pg_backups_list(lv_catalog *c, lv_pg_backup_info **out, size_t *n)
-{
-    list l = {NULL, 0, 0};
-    *out = NULL;
-    *n = 0;
-    int rc = lv_catalog_manifest_each(c, LV_PGMAN_KIND, add_row, &l);
-    if (rc != LV_OK) {
-        free(l.v);
-        return rc;
-    }
-    if (l.n)
-        lv_sort(l.v, l.n, sizeof *l.v, cmp_backup);
-    *out = l.v;
-    *n = l.n;
-    return LV_OK;
-}
-
 /* ---- targets ---------------------------------------------------------------------------------- */
-
-static int digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)(*p)[i]))
-            return -1;
-        v = v * 10 + ((*p)[i] - '0');
-    }
-    *p += n;
-    *out = v;
-    return 0;
-}
-
-int lv_pg_time_parse(const char *s, double *out)
-{
-    const char *p = s;
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    int y, mo, d, h, mi, se;
-    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d) ||
-        (*p != ' ' && *p != 'T') || (p++, digits(&p, 2, &h)) || *p++ != ':' || digits(&p, 2, &mi) ||
-        *p++ != ':' || digits(&p, 2, &se))
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-        return -1;
-    double frac = 0, scale = 0.1;
-    if (*p == '.') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return -1;
-        for (; isdigit((unsigned char)*p); p++, scale /= 10)
-            frac += (*p - '0') * scale;
-    }
-    while (*p == ' ')
-        p++;
-    long off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
-        if (digits(&p, 2, &oh))
-            return -1;
-        if (*p == ':')
-            p++;
-        if (isdigit((unsigned char)*p) && digits(&p, 2, &om))
-            return -1;
-        if (oh > 15 || om > 59)
-            return -1;
-        off = sign * (oh * 3600L + om * 60L);
-    } else {
-        return -1;
-    }
-    if (*p)
-        return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = se;
-    time_t t = timegm(&tm);
-    *out = (double)t - (double)off + frac;
-    return 0;
-}
-
-void lv_pg_time_format(int64_t t, char out[32])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, 32, "%Y-%m-%d %H:%M:%S+00", &tm);
-}
 
 int lv_pg_target_parse(lv_pg_target_kind kind, const char *value, lv_pg_target *t)
 {
@@ -199,7 +28,7 @@ int lv_pg_target_parse(lv_pg_target_kind kind, const char *value, lv_pg_target *
     case LV_PGT_IMMEDIATE:
         return LV_OK;
     case LV_PGT_TIME:
-        if (!value || lv_pg_time_parse(value, &t->time) != 0)
+        if (!value || lv_time_parse_zoned(value, &t->time) != 0)
             return lv_err(LV_ERR_USAGE, "target time \"%s\" is not a time with a zone such as "
                           "\"2026-11-21 10:00:00.123+00\"", value ? value : "");
         return LV_OK;
@@ -229,7 +58,7 @@ int lv_pg_target_parse(lv_pg_target_kind kind, const char *value, lv_pg_target *
 
 /* ---- plan ------------------------------------------------------------------------------------- */
 
-int lv_pg_plan(lv_repo *r, const char *backup_id, const lv_pg_target *t, lv_pg_backup_info *chosen,
+int lv_pg_plan(const lv_repo *r, const char *backup_id, const lv_pg_target *t, lv_pg_backup_info *chosen,
                lv_wal_range *range, lv_pg_resolved *res)
 {
     if (!r->cat)
@@ -249,7 +78,7 @@ int lv_pg_plan(lv_repo *r, const char *backup_id, const lv_pg_target *t, lv_pg_b
     return rc;
 }
 
-int lv_pg_window_get(lv_repo *r, lv_pg_window *w)
+int lv_pg_window_get(const lv_repo *r, lv_pg_window *w)
 {
     memset(w, 0, sizeof *w);
     if (!r->cat)
@@ -263,10 +92,10 @@ int lv_pg_window_get(lv_repo *r, lv_pg_window *w)
     }
     w->have = 1;
     snprintf(w->oldest_backup, sizeof w->oldest_backup, "%s", v[0].id);
-    w->from_time = v[0].stop_time;
-    w->from_lsn = v[0].stop_lsn;
+    w->from_time = v[0].s.stop_time;
+    w->from_lsn = v[0].s.stop_lsn;
     lv_wal_range wr;
-    rc = lv_wal_range_from(r, v[0].timeline, v[0].start_lsn, &wr);
+    rc = lv_wal_range_from(r, v[0].s.timeline, v[0].s.start_lsn, &wr);
     if (rc == LV_OK) {
         w->to_time = wr.last_commit_time;
         w->to_lsn = wr.end_lsn;

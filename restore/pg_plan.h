@@ -2,7 +2,7 @@
  * a target, and the check of the target against that backup and the archive (wal/range.h), all before
  * anything is written.
  *
- * The backup list comes from the catalog's manifest summaries (backup/pg.h), never from downloading
+ * The backup list comes from the catalog's manifest summaries (pg/backups.h), never from downloading
  * manifests. Times: backups record whole seconds (stop_time truncated), so a backup is "before" a time
  * target only when stop_time + 1 <= target, and a time target is reachable while it is before the second
  * after the last archived commit (commit times are whole seconds too). LSN targets are exact: stop_lsn
@@ -20,28 +20,13 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "manifests/catalog.h"
+#include "pg/backups.h"
 #include "restore/pg.h"
 #include "wal/range.h"
 
-typedef struct lv_pg_backup_info {
-    char id[2 * LV_HASH_LEN + 1];
-    int incr;
-    char label[128];
-    uint64_t sysid;
-    uint32_t timeline, pg_version;
-    uint64_t start_lsn, stop_lsn;
-    int64_t start_time, stop_time;
-    uint64_t files, bytes, bytes_new, bytes_stored;
-    char prev[2 * LV_HASH_LEN + 1];
-} lv_pg_backup_info;
-
-/* Every pg backup in the catalog, oldest first (stop_time, then stop_lsn). *out is malloc'ed (NULL
- * when none). Summaries without the fields are skipped with a warning. */
-int lv_pg_backups_list(lv_catalog *c, lv_pg_backup_info **out, size_t *n);
-
-/* A parsed target: time as unix seconds with fraction; xid; lsn; name (points at value). LV_ERR_USAGE
- * naming the value. timeline: the caller's --target-timeline (0: none). */
+/* A parsed target: time as unix seconds with fraction (common/timefmt.h lv_time_parse_zoned: the zone is
+ * required); xid; lsn; name (points at value). LV_ERR_USAGE naming the value. timeline: the caller's
+ * --target-timeline (0: none). */
 typedef struct lv_pg_target {
     lv_pg_target_kind kind;
     double time;
@@ -67,19 +52,13 @@ typedef struct lv_pg_resolved {
     uint32_t dbid;               /* the database the transaction ran in (0 unknown) */
 } lv_pg_resolved;
 
-/* "2026-11-21 10:00:00[.frac](+HH[:MM]|-HH[:MM]|Z)" (also with 'T'): the zone is required, since the
- * server would read a bare time in its own time zone. 0 or -1. */
-int lv_pg_time_parse(const char *s, double *out);
-/* UTC, "2026-11-21 10:00:00+00". */
-void lv_pg_time_format(int64_t t, char out[32]);
-
 /* Choose the backup (backup_id: a unique prefix of >= 8 hex digits, else per target as restore/pg.h
  * says), then check the target against it and the archive. *chosen, *range and *res are filled on
  * success. Codes: LV_ERR_NOT_FOUND (no such backup, no pg backup at all, the backup's own WAL missing),
  * LV_ERR_USAGE (ambiguous prefix; target outside the window or not in the archive, no backup before it:
  * the message names the window), LV_ERR_CORRUPT (the target or the backup's own end lies past a damaged
  * segment: named, with the last reachable point), the store's codes. */
-int lv_pg_plan(lv_repo *r, const char *backup_id, const lv_pg_target *t, lv_pg_backup_info *chosen,
+int lv_pg_plan(const lv_repo *r, const char *backup_id, const lv_pg_target *t, lv_pg_backup_info *chosen,
                lv_wal_range *range, lv_pg_resolved *res);
 
 /* The advice after stopping before a prepared transaction's COMMIT PREPARED (xid): it is prepared again in
@@ -101,7 +80,7 @@ void lv_pg_rollback_prepared_sql(const char *gid, lv_buf *out);
  *   - the newest candidate that became consistent at or before the target: stop_lsn <= the target's LSN
  *     (xid, name, LSN), stop_time + 1 <= the time (time), any (latest, immediate); none is LV_ERR_USAGE
  *     naming the oldest backup. A given backup_id must be a candidate and before the target too. */
-int lv_pg_choose(lv_repo *r, const lv_pg_backup_info *v, size_t n, const char *backup_id, const lv_pg_target *t,
+int lv_pg_choose(const lv_repo *r, const lv_pg_backup_info *v, size_t n, const char *backup_id, const lv_pg_target *t,
                  lv_pg_backup_info *chosen, lv_wal_range *range, lv_pg_resolved *res);
 
 #endif

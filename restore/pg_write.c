@@ -17,9 +17,12 @@
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/hex.h"
+#include "common/interrupt.h"
 #include "common/log.h"
-#include "manifests/catalog.h"
-#include "manifests/pgdelta.h"
+#include "common/progress.h"
+#include "catalog/blobs.h"
+#include "catalog/catalog.h"
+#include "pg/page_delta.h"
 #include "repo/blobstore.h"
 #include "restore/fetch.h"
 #include "restore/meta.h"
@@ -156,7 +159,7 @@ typedef struct dreq {
 } dreq;
 
 typedef struct wr {
-    lv_repo *r;
+    const lv_repo *r;
     const lv_pgman *m;
     const lv_pg_restore_opts *o;
     lv_pg_write_stats *st;
@@ -175,24 +178,18 @@ typedef struct wr {
     double write_s;          /* summed over workers */
     uint64_t written;
     int workers;
-    double t0, last_progress;
-    int progress_shown;
+    double t0;
+    lv_progress progress;
     uint64_t total;
     lv_buf cmp;              /* delta: local bytes to hash */
 } wr;
 
 static void progress(wr *w, int final)
 {
-    if (!w->o->progress || (final && !w->progress_shown))
-        return;
-    double t = lv_mono_s();
-    if (!final && t - w->last_progress < 0.5)
-        return;
-    w->last_progress = t;
-    w->progress_shown = 1;
-    double mib = (double)w->written / 1048576.0, el = t - w->t0;
-    fprintf(stderr, "\r\033[K%llu files, %.1f of %.1f MiB written, %.1f MiB/s%s", (unsigned long long)w->st->files,
-            mib, (double)w->total / 1048576.0, el > 0 ? mib / el : 0.0, final ? "\n" : "");
+    if (final)
+        lv_progress_end(&w->progress, w->written, w->total, w->st->files, NULL);
+    else
+        lv_progress_update(&w->progress, w->written, w->total, w->st->files, NULL);
 }
 
 static int deliver(void *arg, size_t dest, uint64_t offset, const uint8_t *data, size_t n)
@@ -280,7 +277,7 @@ static void close_slots(wr *w, int apply)
 
 static int run_batch(wr *w)
 {
-    if (lv_pg_restore_interrupt)
+    if (lv_interrupted())
         return lv_err(LV_ERR_INTERRUPTED, "restore interrupted (the data directory is incomplete)");
     size_t failed;
     double t = lv_mono_s(), ws = w->write_s;
@@ -541,7 +538,7 @@ static int prune(const lv_pgman *m, const char *abs, const char *rel)
     return rc;
 }
 
-int lv_pg_write(lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char *const *locations,
+int lv_pg_write(const lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char *const *locations,
                 lv_pg_write_stats *st)
 {
     memset(st, 0, sizeof *st);
@@ -575,11 +572,12 @@ int lv_pg_write(lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char
     for (size_t i = 0; i < LV_PGW_FILES; i++)
         pthread_mutex_init(&w.slot_mu[i], NULL);
     w.t0 = lv_mono_s();
+    lv_progress_start(&w.progress, o->progress, "written", "files");
     for (uint32_t i = 0; i < m->nfiles; i++)
         w.total += m->files[i].size;
     char *last = NULL;
     for (uint32_t i = 0; rc == LV_OK && i < m->nfiles; i++) {
-        if (lv_pg_restore_interrupt) {
+        if (lv_interrupted()) {
             rc = lv_err(LV_ERR_INTERRUPTED, "restore interrupted (the data directory is incomplete)");
             break;
         }

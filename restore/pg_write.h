@@ -12,7 +12,7 @@
  * to LV_PGW_FILES files, queues their blobs with restore/fetch.h (parallel ranged GETs, every blob
  * authenticated before a byte of it is written) and delivers them with pwrite: WHOLE extents one after
  * the other, PAGES runs at first_page * block_size from blob_page * block_size of their blob. A delta run
- * (manifests/pgdelta.h) is written as its base pages with the batch; once the batch is written, its delta
+ * (pg/page_delta.h) is written as its base pages with the batch; once the batch is written, its delta
  * blobs are fetched the same way and each page is read back, decoded against itself and rewritten (so
  * files are opened read-write). Modes
  * come from the manifest (permission bits), mtimes too. Nothing is fsynced here: write-back of each batch
@@ -32,7 +32,7 @@
 
 #include <stdint.h>
 
-#include "manifests/pgman.h"
+#include "pg/manifest.h"
 #include "restore/pg.h"
 
 #define LV_PGW_FILES 256            /* files open in one batch */
@@ -47,7 +47,7 @@ typedef struct lv_pg_write_stats {
 int lv_pg_write_prepare(const lv_pgman *m, const lv_pg_restore_opts *o, char ***locations);
 void lv_pg_write_locations_free(const lv_pgman *m, char **locations);
 
-int lv_pg_write(lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char *const *locations,
+int lv_pg_write(const lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o, char *const *locations,
                 lv_pg_write_stats *st);
 
 /* syncfs the data directory's and each tablespace's file system. */

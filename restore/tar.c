@@ -20,6 +20,7 @@
 #include <archive_entry.h>
 
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "restore/fetch.h"
 #include "restore/files.h"
@@ -49,7 +50,7 @@ typedef struct qentry {
 } qentry;
 
 typedef struct tout {
-    lv_repo *r;
+    const lv_repo *r;
     const lv_restore_opts *o;
     struct archive *a;
     const char *dest;
@@ -230,7 +231,7 @@ static int drain(tout *t)
 static int enqueue(tout *t, const lv_node *n, const char *path)
 {
     int rc = LV_OK;
-    if (lv_restore_interrupt)
+    if (lv_interrupted())
         return lv_err(LV_ERR_INTERRUPTED, "restore interrupted");
     if (t->nq == QUEUE_MAX && (rc = drain(t)) != LV_OK)
         return rc;
@@ -289,7 +290,7 @@ static int on_dir_leave(void *arg, const lv_node *n, const char *path)
     return LV_OK;
 }
 
-int lv_restore_tar(lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st)
+int lv_restore_tar(const lv_repo *r, const lv_restore_opts *o, lv_restore_stats *st)
 {
     memset(st, 0, sizeof *st);
     struct timespec t0, t1;

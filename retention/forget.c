@@ -1,6 +1,7 @@
 /* forget: retention policies applied to the repository (contract in retention/forget.h). */
 #include "retention/forget.h"
 
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +14,15 @@
 #include "common/log.h"
 #include "common/sort.h"
 #include "common/timefmt.h"
-#include "manifests/catalog.h"
-#include "manifests/manifest.h"
-#include "manifests/sync.h"
+#include "catalog/manifests.h"
+#include "repo/manifest.h"
+#include "maint/sync.h"
+#include "pg/backups.h"
+#include "pg/manifest.h"
 #include "repo/deleted.h"
 #include "repo/lock.h"
+#include "snapshot/snapshot.h"
+#include "snapshot/summary.h"
 #include "wal/archive.h"
 #include "wal/segment.h"
 #include "wal/stanza.h"
@@ -125,77 +130,102 @@ typedef struct collect {
     size_t n, cap;
 } collect;
 
-static char **split(const char *s, size_t *n)
+static entry *new_entry(collect *c, const char *id, const char *kind, int64_t time)
 {
-    *n = 0;
-    char **v = NULL;
-    if (!*s)
-        return NULL;
-    const char *p = s;
-    for (;;) {
-        const char *q = strchr(p, '\x1f');
-        size_t len = q ? (size_t)(q - p) : strlen(p);
-        v = lv_xrealloc(v, (*n + 1) * sizeof *v);
-        v[(*n)++] = lv_xasprintf("%.*s", (int)len, p);
-        if (!q)
-            break;
-        p = q + 1;
-    }
-    return v;
-}
-
-static void joined(lv_buf *b, const char *list)
-{
-    for (const char *p = list; *p; p++)
-        lv_buf_append(b, *p == '\x1f' ? " " : p, 1);
-}
-
-static int collect_cb(void *arg, const lv_backup_row *b)
-{
-    collect *c = arg;
-    const lv_forget_opts *o = c->o;
-    int files = strcmp(b->kind, "files") == 0, pg = strcmp(b->kind, "pg") == 0;
-    if (!files && !pg)
-        return LV_OK;
-    if (files && o->host && strcmp(b->host, o->host) != 0)
-        return LV_OK;
     LV_GROW(c->e, c->n, c->cap);
     entry *e = &c->e[c->n++];
     memset(e, 0, sizeof *e);
-    snprintf(e->it.id, sizeof e->it.id, "%s", b->id);
-    snprintf(e->it.kind, sizeof e->it.kind, "%s", b->kind);
-    e->it.time = b->time;
+    snprintf(e->it.id, sizeof e->it.id, "%s", id);
+    snprintf(e->it.kind, sizeof e->it.kind, "%s", kind);
+    e->it.time = time;
+    return e;
+}
+
+static void join(lv_buf *b, char *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        lv_buf_printf(b, "%s%s", i ? " " : "", v[i]);
+}
+
+static void add_snapshot(collect *c, const lv_snap_row *r)
+{
+    const lv_forget_opts *o = c->o;
+    const lv_snap_summary *s = &r->s;
+    if (o->host && strcmp(s->host, o->host) != 0)
+        return;
+    entry *e = new_entry(c, r->id, LV_SNAP_KIND, r->time);
     lv_buf g = LV_BUF_INIT, w = LV_BUF_INIT;
-    if (files) {
-        unsigned by = o->group_by ? o->group_by : LV_GROUP_HOST | LV_GROUP_PATHS;
-        lv_buf_printf(&g, "files");
-        if (by & LV_GROUP_HOST)
-            lv_buf_printf(&g, ", host %s", b->host);
-        if (by & LV_GROUP_PATHS) {
-            lv_buf_printf(&g, ", paths ");
-            joined(&g, b->paths);
-        }
-        if (by & LV_GROUP_TAGS) {
-            lv_buf_printf(&g, ", tags ");
-            joined(&g, b->tags);
-        }
-        joined(&w, b->paths);
-        e->tags = split(b->tags, &e->ntags);
-        e->order = b->end_ns;
-    } else {
-        lv_buf_printf(&g, "pg, cluster %s", b->sysid);
-        lv_buf_printf(&w, "%s %s", b->type, b->label);
-        uint64_t lsn = 0;
-        if (lv_lsn_parse(b->stop_lsn, &lsn) != LV_OK)
-            lv_err_clear();
-        e->order = (int64_t)lsn;
-        snprintf(e->wal_start, sizeof e->wal_start, "%s", b->wal_start);
+    unsigned by = o->group_by ? o->group_by : LV_GROUP_HOST | LV_GROUP_PATHS;
+    lv_buf_printf(&g, "files");
+    if (by & LV_GROUP_HOST)
+        lv_buf_printf(&g, ", host %s", s->host);
+    if (by & LV_GROUP_PATHS) {
+        lv_buf_printf(&g, ", paths ");
+        join(&g, s->paths, s->npaths);
     }
+    if (by & LV_GROUP_TAGS) {
+        lv_buf_printf(&g, ", tags ");
+        join(&g, s->tags, s->ntags);
+    }
+    join(&w, s->paths, s->npaths);
+    e->tags = lv_xcalloc(s->ntags ? s->ntags : 1, sizeof *e->tags);
+    for (size_t i = 0; i < s->ntags; i++)
+        e->tags[i] = lv_xstrdup(s->tags[i]);
+    e->ntags = s->ntags;
+    e->order = s->end_ns;
     e->it.group = lv_xstrdup(lv_buf_cstr(&g));
     e->it.what = lv_xstrdup(lv_buf_cstr(&w));
     lv_buf_free(&g);
     lv_buf_free(&w);
-    return LV_OK;
+}
+
+static void add_pg(collect *c, const lv_pg_backup_info *b)
+{
+    entry *e = new_entry(c, b->id, LV_PGMAN_KIND, b->time);
+    e->it.group = lv_xasprintf("pg, cluster %" PRIu64, b->s.sysid);
+    e->it.what = lv_xasprintf("%s %s", b->s.incr ? "incr" : "full", b->s.label);
+    e->order = (int64_t)b->s.stop_lsn;
+    snprintf(e->wal_start, sizeof e->wal_start, "%s", b->s.wal_start);
+}
+
+int lv_backups_get(lv_catalog *cat, lv_backups *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc = lv_snap_list(cat, &out->snaps, &out->nsnaps);
+    if (rc == LV_OK)
+        rc = lv_pg_backups_list(cat, &out->pgs, &out->npgs);
+    if (rc != LV_OK)
+        lv_backups_free(out);
+    return rc;
+}
+
+void lv_backups_free(lv_backups *b)
+{
+    lv_snap_list_free(b->snaps, b->nsnaps);
+    free(b->pgs);
+    memset(b, 0, sizeof *b);
+}
+
+/* Every files snapshot and pg backup of the catalog, decoded from their summaries. */
+static int collect_all(lv_catalog *cat, collect *c)
+{
+    lv_backups b;
+    int rc = lv_backups_get(cat, &b);
+    for (size_t i = 0; rc == LV_OK && i < b.nsnaps; i++)
+        add_snapshot(c, &b.snaps[i]);
+    for (size_t i = 0; rc == LV_OK && i < b.npgs; i++)
+        add_pg(c, &b.pgs[i]);
+    lv_backups_free(&b);
+    return rc;
+}
+
+/* Oldest first, as the catalog lists manifests (time, then id). */
+static int by_time(const void *a, const void *b)
+{
+    const entry *x = a, *y = b;
+    if (x->it.time != y->it.time)
+        return x->it.time < y->it.time ? -1 : 1;
+    return strcmp(x->it.id, y->it.id);
 }
 
 /* Groups together, the newest first within each. */
@@ -412,11 +442,27 @@ static int expire_wal(lv_repo *r, const lv_forget_opts *o, collect *c, lv_forget
     return rc;
 }
 
+/* The decisions go to the result; the rest of the collection is freed. */
+static void hand_over(collect *c, lv_forget_result *res)
+{
+    res->items = lv_xcalloc(c->n + 1, sizeof *res->items);
+    for (size_t i = 0; i < c->n; i++) {
+        res->items[i] = c->e[i].it;
+        for (size_t k = 0; k < c->e[i].ntags; k++)
+            free(c->e[i].tags[k]);
+        free(c->e[i].tags);
+    }
+    res->n = c->n;
+    free(c->e);
+    c->e = NULL;
+    c->n = 0;
+}
+
 int lv_forget(lv_repo *r, const lv_forget_opts *o, lv_forget_result *res)
 {
     memset(res, 0, sizeof *res);
     collect c = {.o = o};
-    int rc = lv_catalog_backup_each(r->cat, NULL, collect_cb, &c);
+    int rc = collect_all(r->cat, &c);
     if (rc == LV_OK)
         rc = decide(&c);
     if (rc == LV_OK && !o->dry_run)
@@ -428,15 +474,7 @@ int lv_forget(lv_repo *r, const lv_forget_opts *o, lv_forget_result *res)
         rc = expire_wal(r, o, &c, res);
     if (rc == LV_OK && !o->dry_run)
         rc = lv_catalog_sync(r, NULL); /* the WAL rows of expired files */
-    res->items = lv_xcalloc(c.n + 1, sizeof *res->items);
-    for (size_t i = 0; i < c.n; i++) {
-        res->items[i] = c.e[i].it;
-        for (size_t k = 0; k < c.e[i].ntags; k++)
-            free(c.e[i].tags[k]);
-        free(c.e[i].tags);
-    }
-    res->n = c.n;
-    free(c.e);
+    hand_over(&c, res);
     return rc;
 }
 
@@ -471,7 +509,13 @@ int lv_forget_stanza(lv_repo *r, const lv_forget_opts *o, lv_forget_result *res)
     all.files = 0;
     all.pg = 1;
     collect c = {.o = &all};
-    int rc = lv_catalog_backup_each(r->cat, "pg", collect_cb, &c);
+    lv_backups b;
+    int rc = lv_backups_get(r->cat, &b);
+    for (size_t i = 0; rc == LV_OK && i < b.npgs; i++)
+        add_pg(&c, &b.pgs[i]);
+    lv_backups_free(&b);
+    if (c.n)
+        lv_sort(c.e, c.n, sizeof *c.e, by_time); /* the catalog's order */
     for (size_t i = 0; i < c.n; i++)
         c.e[i].it.remove = 1;
     wal_arg a = {0};
@@ -517,14 +561,6 @@ int lv_forget_stanza(lv_repo *r, const lv_forget_opts *o, lv_forget_result *res)
         res->wal_bytes = a.bytes;
     }
     free(a.names);
-    res->items = lv_xcalloc(c.n + 1, sizeof *res->items);
-    for (size_t i = 0; i < c.n; i++) {
-        res->items[i] = c.e[i].it;
-        for (size_t k = 0; k < c.e[i].ntags; k++)
-            free(c.e[i].tags[k]);
-        free(c.e[i].tags);
-    }
-    res->n = c.n;
-    free(c.e);
+    hand_over(&c, res);
     return rc;
 }

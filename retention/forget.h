@@ -28,8 +28,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "catalog/catalog.h"
+#include "pg/backups.h"
 #include "repo/repo.h"
 #include "retention/policy.h"
+#include "snapshot/summary.h"
 
 enum { LV_GROUP_HOST = 1, LV_GROUP_PATHS = 2, LV_GROUP_TAGS = 4 };
 
@@ -66,6 +69,17 @@ typedef struct lv_forget_result {
 } lv_forget_result;
 
 int lv_forget(lv_repo *r, const lv_forget_opts *o, lv_forget_result *res);
+
+/* Every files snapshot and PostgreSQL backup the catalog records, decoded from their summaries
+ * (snapshot/summary.h, pg/backups.h): what forget decides on, and what repo stats adds up. */
+typedef struct lv_backups {
+    lv_snap_row *snaps;
+    size_t nsnaps;
+    lv_pg_backup_info *pgs;
+    size_t npgs;
+} lv_backups;
+int lv_backups_get(lv_catalog *cat, lv_backups *out); /* *out is empty on failure */
+void lv_backups_free(lv_backups *b);
 
 /* `stanza delete`: the cluster the repository archives is given up: every PostgreSQL backup, every WAL
  * file (history files too) and the stanza are removed, recorded first (repo/deleted.h), so that the next

@@ -14,21 +14,33 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/hex.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "common/sort.h"
-#include "manifests/catalog.h"
-#include "manifests/manifest.h"
-#include "manifests/sync.h"
+#include "catalog/catalog.h"
+#include "repo/manifest.h"
+#include "repo/object.h"
+#include "maint/sync.h"
 #include "repo/blobstore.h"
 #include "repo/deleted.h"
 #include "repo/index.h"
 #include "repo/pack.h"
+#include "repo/registry.h"
 #include "retention/forget.h"
 
 #define INDEX_MAX_BLOBS 65536 /* as lv_packer: no index object grows beyond a few MiB */
 #define DELETE_BATCH 1000     /* S3 DeleteObjects takes at most 1000 keys */
 
 enum { CLASS_UNREADABLE = 5 }; /* a pack prune cannot read: never deleted, not planned */
+
+/* The work database keeps pack entries in its own type (it sits below repo/ in catalog/). */
+static int add_entry(lv_prunedb *db, const uint8_t pack[LV_HASH_LEN], const lv_pack_entry *e)
+{
+    lv_prune_entry x = {.type = e->type, .offset = e->offset, .length = e->length, .raw_length = e->raw_length};
+    memcpy(x.id, e->id, LV_HASH_LEN);
+    return lv_prunedb_add_entry(db, pack, &x);
+}
 
 typedef struct listing {
     uint8_t (*ids)[LV_HASH_LEN];
@@ -49,7 +61,8 @@ typedef struct prune {
     listing data, indexes, written;
     listing superseded;     /* what the listed index objects say they supersede (carried forward) */
     hexes manifests;
-    double t0, last_progress;
+    double t0;
+    lv_progress progress; /* a line on stderr when asked (o->progress) */
 } prune;
 
 /* ---- listings --------------------------------------------------------------------------------- */
@@ -110,22 +123,22 @@ static int data_cb(void *arg, const char *key, uint64_t size)
     return LV_OK;
 }
 
-static int index_cb(void *arg, const char *key, uint64_t size)
+static int index_cb(void *arg, const char *key, const char *name, uint64_t size)
 {
+    (void)key;
     uint8_t id[LV_HASH_LEN];
-    if (lv_index_key_parse(key, id) == 0)
+    if (name && lv_hex_decode(name, id, LV_HASH_LEN) == 0)
         listing_add(arg, id, size);
     return LV_OK;
 }
 
-static int manifest_cb(void *arg, const char *key, uint64_t size)
+static int manifest_cb(void *arg, const char *key, const char *name, uint64_t size)
 {
     hexes *h = arg;
-    (void)size;
-    char hex[2 * LV_HASH_LEN + 1];
-    if (lv_manifest_key_parse(key, hex) == 0) {
+    (void)key, (void)size;
+    if (name) {
         LV_GROW(h->ids, h->n, h->cap);
-        memcpy(h->ids[h->n++], hex, sizeof hex);
+        snprintf(h->ids[h->n++], sizeof h->ids[0], "%s", name);
     }
     return LV_OK;
 }
@@ -133,9 +146,9 @@ static int manifest_cb(void *arg, const char *key, uint64_t size)
 static int list_all(prune *p)
 {
     lv_store *st = p->r->store;
-    int rc = lv_store_list(st, "manifests/", manifest_cb, &p->manifests);
+    int rc = lv_obj_list(p->r, &lv_obj_manifest, manifest_cb, &p->manifests);
     if (rc == LV_OK)
-        rc = lv_store_list(st, "index/", index_cb, &p->indexes);
+        rc = lv_obj_list(p->r, &lv_obj_index, index_cb, &p->indexes);
     if (rc == LV_OK)
         rc = lv_store_list(st, "data/", data_cb, &p->data);
     if (rc != LV_OK)
@@ -153,15 +166,12 @@ static int list_all(prune *p)
 static void progress(prune *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void progress(prune *p, const char *fmt, ...)
 {
-    if (!p->o->progress || lv_mono_s() - p->last_progress < 0.5)
-        return;
-    p->last_progress = lv_mono_s();
     char line[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\r\033[K%s, %.0f s", line, lv_mono_s() - p->t0);
+    lv_progress_text(&p->progress, line);
 }
 
 /* Each phase is logged (--log-level info). LABVAULT_TEST_PRUNE_PAUSE_MS (test-only) pauses at each phase
@@ -176,9 +186,7 @@ static void phase(const char *what)
 
 static void progress_end(prune *p)
 {
-    if (p->o->progress && p->last_progress > 0)
-        fputs("\r\033[K", stderr);
-    p->last_progress = 0;
+    lv_progress_clear(&p->progress);
 }
 
 /* ---- step 2: the work database ----------------------------------------------------------------- */
@@ -210,7 +218,7 @@ static int record_index(prune *p, const uint8_t id[LV_HASH_LEN], int *indexed_pa
         indexed_packs[at] = 1;
         rc = lv_prunedb_add_pack(p->db, ip->id, ip->size, 1, LV_PRUNE_KEEP);
         for (uint32_t k = 0; rc == LV_OK && k < ip->count; k++)
-            rc = lv_prunedb_add_entry(p->db, ip->id, &ip->blobs[k]);
+            rc = add_entry(p->db, ip->id, &ip->blobs[k]);
     }
     lv_index_free(&ix);
     return rc;
@@ -236,7 +244,7 @@ static int record_unindexed(prune *p, size_t i)
         return rc;
     rc = lv_prunedb_add_pack(p->db, p->data.ids[i], p->data.sizes[i], 0, LV_PRUNE_KEEP);
     for (uint32_t k = 0; rc == LV_OK && k < n; k++)
-        rc = lv_prunedb_add_entry(p->db, p->data.ids[i], &e[k]);
+        rc = add_entry(p->db, p->data.ids[i], &e[k]);
     free(e);
     return rc;
 }
@@ -351,7 +359,7 @@ static int finish_pack(repacker *k)
     if (rc == LV_OK)
         rc = lv_prunedb_add_pack(p->db, id, k->b.data.len, 1, LV_PRUNE_NEW);
     for (uint32_t i = 0; rc == LV_OK && i < k->b.count; i++)
-        rc = lv_prunedb_add_entry(p->db, id, &k->b.entries[i]);
+        rc = add_entry(p->db, id, &k->b.entries[i]);
     if (rc == LV_OK)
         rc = lv_prunedb_commit(p->db);
     p->res->packs_written++;
@@ -361,7 +369,7 @@ static int finish_pack(repacker *k)
     return rc;
 }
 
-static int copy_entry(void *arg, const lv_pack_entry *e)
+static int copy_entry(void *arg, const lv_prune_entry *e)
 {
     repacker *k = arg;
     if (e->offset + e->length > k->src->len)
@@ -377,7 +385,7 @@ static int copy_entry(void *arg, const lv_pack_entry *e)
     k->done += e->length;
     if (k->b.data.len >= k->p->r->params.pack_size)
         rc = finish_pack(k);
-    progress(k->p, "repacking: %.1f of %.1f MiB copied", (double)k->done / 1048576.0, (double)k->total / 1048576.0);
+    lv_progress_update(&k->p->progress, k->done, k->total, 0, "repacking");
     return rc;
 }
 
@@ -472,11 +480,16 @@ static int ixw_flush(ixw *w)
     return rc;
 }
 
-static int ixw_entry(void *arg, const lv_pack_entry *e)
+static int ixw_entry(void *arg, const lv_prune_entry *e)
 {
     lv_index_pack *ip = arg;
     ip->blobs = lv_xrealloc(ip->blobs, (ip->count + 1) * sizeof *ip->blobs);
-    ip->blobs[ip->count++] = *e;
+    lv_pack_entry *b = &ip->blobs[ip->count++];
+    b->type = e->type;
+    memcpy(b->id, e->id, LV_HASH_LEN);
+    b->offset = e->offset;
+    b->length = e->length;
+    b->raw_length = e->raw_length;
     return LV_OK;
 }
 
@@ -640,7 +653,7 @@ typedef struct doomed_cat {
     const uint8_t *pack;
 } doomed_cat;
 
-static int doomed_entry(void *arg, const lv_pack_entry *e)
+static int doomed_entry(void *arg, const lv_prune_entry *e)
 {
     doomed_cat *d = arg;
     lv_blob_loc loc = {.offset = e->offset, .length = e->length, .raw_length = e->raw_length, .type = e->type};
@@ -693,7 +706,7 @@ static int delete_step(prune *p)
     }
     /* Index objects written since our listing (backups that finished meanwhile) keep their packs. */
     listing now = {0};
-    int rc = lv_store_list(p->r->store, "index/", index_cb, &now);
+    int rc = lv_obj_list(p->r, &lv_obj_index, index_cb, &now);
     for (size_t i = 0; rc == LV_OK && i < now.n; i++)
         if (listing_find(&p->indexes, now.ids[i]) < 0 && listing_find(&p->written, now.ids[i]) < 0)
             rc = protect_index(p, now.ids[i]);
@@ -703,7 +716,7 @@ static int delete_step(prune *p)
      * the doomed packs themselves, added to our catalog as unindexed packs for the walk only. */
     hexes later = {0};
     if (rc == LV_OK)
-        rc = lv_store_list(p->r->store, "manifests/", manifest_cb, &later);
+        rc = lv_obj_list(p->r, &lv_obj_manifest, manifest_cb, &later);
     size_t nlater = 0;
     for (size_t i = 0; i < later.n; i++)
         if (p->manifests.n == 0 ||
@@ -783,6 +796,7 @@ int lv_prune(lv_repo *r, const lv_prune_opts *o, lv_prune_result *res)
     remove_stale_workdbs(o->workdir ? o->workdir : "/tmp");
     memset(res, 0, sizeof *res);
     prune p = {.r = r, .o = o, .res = res, .t0 = lv_mono_s()};
+    lv_progress_start(&p.progress, o->progress, "copied", NULL);
     char *path = lv_xasprintf("%s/.labvault-prune-%ld.db", o->workdir ? o->workdir : "/tmp", (long)getpid());
     phase("listing");
     int rc = list_all(&p);

@@ -4,7 +4,7 @@
  *
  * Work (the caller holds the exclusive maintenance lock, so two prunes never overlap):
  *   1. list manifests/, then index/, then data/;
- *   2. fill the work database (manifests/prunedb.h, on disk): every pack in data/ with its entries (from
+ *   2. fill the work database (catalog/prunedb.h, on disk): every pack in data/ with its entries (from
  *      the index objects; from its own header when no index lists it), and every blob the manifests
  *      reference (each kind's reference function: pg extents with page-delta bases, file snapshot trees);
  *   3. plan: a home for every referenced blob; packs to keep, to repack (unused share > max_unused) and
@@ -13,7 +13,7 @@
  *      a damaged blob is not copied, the prune stops naming it), into new packs;
  *   5. write new index objects for every kept, repacked and rescued pack (they supersede every index
  *      listed in step 1), then delete those old index objects: from now on no catalog that syncs
- *      (manifests/sync.h) sees the packs to delete;
+ *      (maint/sync.h) sees the packs to delete;
  *   6. deletion step: wait (wait_s) until no other command's in-flight marker is live (repo/lock.h),
  *      else defer the deletion to the next prune; list index/ and manifests/ again: packs listed by an
  *      index object written meanwhile are kept, and a pack holding the only copy of a blob a manifest
@@ -25,7 +25,7 @@
 
 #include <stdint.h>
 
-#include "manifests/prunedb.h"
+#include "catalog/prunedb.h"
 #include "repo/repo.h"
 
 /* Kinds of manifests, for lv_prune_result.kind (repo stats): 0 file snapshots, 1 PostgreSQL backups,

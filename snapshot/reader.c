@@ -8,12 +8,12 @@
 #include "repo/blobstore.h"
 #include "snapshot/snapshot.h"
 
-static int fetch_repo(void *arg, const uint8_t id[LV_HASH_LEN], lv_buf *out)
+static int fetch_repo(const void *arg, const uint8_t id[LV_HASH_LEN], lv_buf *out)
 {
     return lv_blob_get(arg, id, out);
 }
 
-lv_tree_src lv_tree_src_repo(lv_repo *r)
+lv_tree_src lv_tree_src_repo(const lv_repo *r)
 {
     lv_tree_src s = {fetch_repo, r};
     return s;

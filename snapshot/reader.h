@@ -15,15 +15,15 @@
 #include "repo/repo.h"
 #include "snapshot/tree.h"
 
-typedef int (*lv_tree_fetch_fn)(void *arg, const uint8_t id[LV_HASH_LEN], lv_buf *out);
+typedef int (*lv_tree_fetch_fn)(const void *arg, const uint8_t id[LV_HASH_LEN], lv_buf *out);
 
 typedef struct lv_tree_src {
     lv_tree_fetch_fn fetch;
-    void *arg;
+    const void *arg;
 } lv_tree_src;
 
 /* The source for an opened repository with its catalog attached (lv_blob_get). */
-lv_tree_src lv_tree_src_repo(lv_repo *r);
+lv_tree_src lv_tree_src_repo(const lv_repo *r);
 
 typedef struct lv_dir_reader {
     lv_tree_src src;

@@ -8,17 +8,18 @@
  * are shared between snapshots, and this keeps a check of many snapshots proportional to the distinct
  * trees, not to their sum.
  *
- * The interface hands us a const repository handle: everything here reads through r->store and the
- * const sealing functions, never through helpers that take a mutable handle. */
+ * The interface hands us a const repository handle, as every read path of repo/ takes one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog/blobs.h"
 #include "common/error.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "repo/blobstore.h"
 #include "repo/index.h"
+#include "repo/registry.h"
 #include "snapshot/idmap.h"
 #include "snapshot/reader.h"
 #include "snapshot/snapshot.h"
@@ -37,44 +38,15 @@ typedef struct src_arg {
     const lv_repo *r;
 } src_arg;
 
-static int read_at(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out)
-{
-    char key[LV_PACK_KEY_LEN], hex[2 * LV_HASH_LEN + 1], what[160];
-    lv_pack_key(loc->pack, key);
-    lv_hex_encode(id, LV_HASH_LEN, hex);
-    snprintf(what, sizeof what, "blob %s in pack %s", hex, key);
-    lv_buf sealed = LV_BUF_INIT;
-    int rc = lv_store_get(r->store, key, loc->offset, loc->length, &sealed);
-    if (rc == LV_ERR_NOT_FOUND)
-        rc = lv_err(LV_ERR_CORRUPT, "%s: the pack is missing", what);
-    else if (rc != LV_OK)
-        lv_err_ctx("reading %s", what);
-    else
-        rc = lv_blob_open(r, loc->type, id, sealed.data, sealed.len, loc->raw_length, out, what);
-    lv_buf_free(&sealed);
-    return rc;
-}
-
-static int add_index_cb(void *arg, const char *key, uint64_t size)
+static int add_index_cb(void *arg, const char *key, const char *name, uint64_t size)
 {
     const lv_repo *r = ((src_arg *)arg)->r;
     (void)size;
-    uint8_t id[LV_HASH_LEN], sum[LV_HASH_LEN];
-    if (lv_index_key_parse(key, id) != 0)
+    uint8_t id[LV_HASH_LEN];
+    if (!name || lv_hex_decode(name, id, LV_HASH_LEN) != 0)
         return LV_OK;
-    lv_buf obj = LV_BUF_INIT, plain = LV_BUF_INIT;
     lv_index ix;
-    memset(&ix, 0, sizeof ix);
-    int rc = lv_store_get(r->store, key, 0, 0, &obj);
-    if (rc == LV_OK) {
-        lv_sha256(obj.data, obj.len, sum);
-        if (memcmp(sum, id, LV_HASH_LEN) != 0)
-            rc = lv_err(LV_ERR_CORRUPT, "%s: content does not match its name", key);
-    }
-    if (rc == LV_OK)
-        rc = lv_repo_unseal(r, LV_INDEX_AAD, strlen(LV_INDEX_AAD), obj.data, obj.len, &plain, key);
-    if (rc == LV_OK)
-        rc = lv_index_parse(plain.data, plain.len, &ix);
+    int rc = lv_index_read(r, id, &ix);
     if (rc == LV_OK) {
         for (uint32_t p = 0; p < ix.npacks; p++)
             for (uint32_t b = 0; b < ix.packs[p].count; b++) {
@@ -86,6 +58,7 @@ static int add_index_cb(void *arg, const char *key, uint64_t size)
                     st.locs = lv_xrealloc(st.locs, st.cap * sizeof *st.locs);
                 }
                 lv_blob_loc *l = &st.locs[st.nlocs];
+                memset(l, 0, sizeof *l);
                 memcpy(l->pack, ix.packs[p].id, LV_HASH_LEN);
                 l->offset = e->offset;
                 l->length = e->length;
@@ -93,31 +66,29 @@ static int add_index_cb(void *arg, const char *key, uint64_t size)
                 l->type = e->type;
                 lv_idmap_put(&st.where, e->id, st.nlocs++);
             }
+        lv_index_free(&ix);
     } else if (rc == LV_ERR_CORRUPT || rc == LV_ERR_NOT_FOUND) {
         /* repo check reports damaged indexes itself; their tree blobs just count as missing here. */
         lv_debug("files refs: skipping %s: %s", key, lv_errmsg());
         rc = LV_OK;
     }
-    lv_index_free(&ix);
-    lv_buf_free(&obj);
-    lv_buf_free(&plain);
     return rc;
 }
 
-static int fetch(void *arg, const uint8_t id[LV_HASH_LEN], lv_buf *out)
+static int fetch(const void *arg, const uint8_t id[LV_HASH_LEN], lv_buf *out)
 {
-    const lv_repo *r = ((src_arg *)arg)->r;
+    const lv_repo *r = ((const src_arg *)arg)->r;
     lv_blob_loc loc;
     if (r->cat) {
         int rc = lv_catalog_blob_find(r->cat, id, &loc);
         if (rc != LV_OK)
             return rc;
-        return read_at(r, id, &loc, out);
+        return lv_blob_read(r, id, &loc, out);
     }
     const size_t *i = lv_idmap_get(&st.where, id);
     if (!i)
         return lv_err(LV_ERR_NOT_FOUND, "tree blob not indexed");
-    return read_at(r, id, &st.locs[*i], out);
+    return lv_blob_read(r, id, &st.locs[*i], out);
 }
 
 static int walk_pages(lv_tree_src src, const uint8_t *pages, uint32_t npages, lv_manifest_emit_fn emit,
@@ -181,7 +152,7 @@ static int files_refs(const lv_repo *r, const lv_manifest *m, lv_manifest_emit_f
     }
     src_arg a = {r};
     if (!r->cat && !st.loaded) {
-        if ((rc = lv_store_list(r->store, "index/", add_index_cb, &a)) != LV_OK)
+        if ((rc = lv_obj_list(r, &lv_obj_index, add_index_cb, &a)) != LV_OK)
             return rc;
         st.loaded = 1;
     }

@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
+#include "catalog/manifests.h"
 #include "common/error.h"
 #include "repo/pack.h"
+#include "snapshot/summary.h"
 
 void lv_snap_body_encode(const uint8_t *pages, uint32_t npages, lv_buf *out)
 {
@@ -35,7 +35,7 @@ int lv_snap_body_parse(const uint8_t *body, size_t len, const uint8_t **pages, u
     return LV_OK;
 }
 
-int lv_snap_open(struct lv_repo *r, const char *id, lv_manifest *m, const uint8_t **pages, uint32_t *npages)
+int lv_snap_open(const lv_repo *r, const char *id, lv_manifest *m, const uint8_t **pages, uint32_t *npages)
 {
     int rc = lv_manifest_read(r, id, m);
     if (rc != LV_OK)
@@ -51,45 +51,38 @@ int lv_snap_open(struct lv_repo *r, const char *id, lv_manifest *m, const uint8_
     return rc;
 }
 
-int lv_snap_resolve(lv_catalog *c, const char *spec, char id[2 * LV_HASH_LEN + 1])
+int lv_snap_resolve(lv_catalog *c, const char *spec, const lv_snap_filter *filter, char id[2 * LV_HASH_LEN + 1])
 {
-    sqlite3 *db = lv_catalog_db(c);
-    sqlite3_stmt *st = NULL;
-    int latest = strcmp(spec, "latest") == 0;
+    if (strcmp(spec, "latest") == 0) {
+        lv_snap_row *v;
+        size_t n, i;
+        int rc = lv_snap_list(c, &v, &n);
+        for (i = n; rc == LV_OK && i > 0 && !lv_snap_filter_match(filter, &v[i - 1].s); i--)
+            ;
+        if (rc == LV_OK && n == 0)
+            rc = lv_err(LV_ERR_NOT_FOUND, "there is no files snapshot in the catalog (`labvault snapshots` lists "
+                                          "them; `catalog rebuild` after a new install)");
+        else if (rc == LV_OK && i == 0)
+            rc = lv_err(LV_ERR_NOT_FOUND, "no files snapshot matches %s (`labvault snapshots` lists them)",
+                        lv_snap_filter_text(filter));
+        if (rc == LV_OK)
+            snprintf(id, 2 * LV_HASH_LEN + 1, "%s", v[i - 1].id);
+        lv_snap_list_free(v, n);
+        return rc;
+    }
     size_t len = strlen(spec);
-    if (!latest) {
-        int hex = len >= 4 && len <= 2 * LV_HASH_LEN;
-        for (size_t i = 0; hex && i < len; i++)
-            hex = isxdigit((unsigned char)spec[i]) && !isupper((unsigned char)spec[i]);
-        if (!hex)
-            return lv_err(LV_ERR_USAGE, "snapshot \"%s\": give an id, a unique prefix of at least 4 lower-case "
-                          "hex digits, or \"latest\"", spec);
-    }
-    const char *sql = latest ? "SELECT id FROM manifests WHERE kind = ?1 ORDER BY time DESC, "
-                             "json_extract(summary, '$.end_ns') DESC, id DESC LIMIT 1"
-                             : "SELECT id FROM manifests WHERE kind = ?1 AND substr(id, 1, ?3) = ?2 "
-                               "ORDER BY id LIMIT 2";
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return lv_err(LV_ERR_IO, "catalog %s: %s", lv_catalog_path(c), sqlite3_errmsg(db));
-    sqlite3_bind_text(st, 1, LV_SNAP_KIND, -1, SQLITE_STATIC);
-    if (!latest) {
-        sqlite3_bind_text(st, 2, spec, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, (int)len);
-    }
-    int rows = 0, r, rc = LV_OK;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (rows++ == 0)
-            snprintf(id, 2 * LV_HASH_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-    }
-    if (r != SQLITE_DONE)
-        rc = lv_err(LV_ERR_IO, "catalog %s: %s", lv_catalog_path(c), sqlite3_errmsg(db));
-    else if (rows == 0)
-        rc = latest ? lv_err(LV_ERR_NOT_FOUND, "there is no files snapshot in the catalog (`labvault "
-                                               "snapshots` lists them; `catalog rebuild` after a new install)")
-                    : lv_err(LV_ERR_NOT_FOUND, "no files snapshot has an id starting with %s", spec);
-    else if (rows > 1)
+    int hex = len >= 4 && len <= 2 * LV_HASH_LEN;
+    for (size_t i = 0; hex && i < len; i++)
+        hex = isxdigit((unsigned char)spec[i]) && !isupper((unsigned char)spec[i]);
+    if (!hex)
+        return lv_err(LV_ERR_USAGE, "snapshot \"%s\": give an id, a unique prefix of at least 4 lower-case "
+                      "hex digits, or \"latest\"", spec);
+    int matches = 0;
+    int rc = lv_catalog_manifest_prefix(c, LV_SNAP_KIND, spec, id, &matches);
+    if (rc == LV_OK && matches == 0)
+        rc = lv_err(LV_ERR_NOT_FOUND, "no files snapshot has an id starting with %s", spec);
+    else if (rc == LV_OK && matches > 1)
         rc = lv_err(LV_ERR_USAGE, "snapshot prefix %s is ambiguous: give more digits", spec);
-    sqlite3_finalize(st);
     return rc;
 }
 

@@ -1,6 +1,6 @@
 /* File snapshots: the manifest of kind "files" and the lookups the commands share.
  *
- * A snapshot is one manifest (manifests/manifest.h) of kind LV_SNAP_KIND:
+ * A snapshot is one manifest (repo/manifest.h) of kind LV_SNAP_KIND:
  *   summary  JSON object for listings: host, paths, tags, source, counts and bytes (docs/snapshots.md)
  *   body     "LVSN" || version (1) || page_count (4) || page_count * tree blob id (32)
  * The body names the pages of the root directory (snapshot/tree.h); everything else hangs off them.
@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "manifests/catalog.h"
-#include "manifests/manifest.h"
+#include "catalog/catalog.h"
+#include "repo/manifest.h"
 #include "snapshot/tree.h"
 
 #define LV_SNAP_KIND "files"
@@ -30,12 +30,15 @@ int lv_snap_body_parse(const uint8_t *body, size_t len, const uint8_t **pages, u
                        const char *what);
 
 /* SNAPSHOT argument -> manifest id: a full id, a unique prefix (at least 4 hex digits) or "latest"
- * (the newest files snapshot in the catalog). LV_ERR_NOT_FOUND when nothing matches, LV_ERR_USAGE when
- * a prefix is ambiguous or malformed. */
-int lv_snap_resolve(lv_catalog *c, const char *spec, char id[2 * LV_HASH_LEN + 1]);
+ * (the newest files snapshot in the catalog that filter allows: snapshot/summary.h; NULL: any; an id
+ * names its snapshot whatever the filter). LV_ERR_NOT_FOUND when nothing matches, LV_ERR_USAGE when a
+ * prefix is ambiguous or malformed. */
+struct lv_snap_filter;
+int lv_snap_resolve(lv_catalog *c, const char *spec, const struct lv_snap_filter *filter,
+                    char id[2 * LV_HASH_LEN + 1]);
 
 /* Read a snapshot's manifest and check it is of kind files; *pages points into m->body. */
-int lv_snap_open(struct lv_repo *r, const char *id, lv_manifest *m, const uint8_t **pages,
+int lv_snap_open(const lv_repo *r, const char *id, lv_manifest *m, const uint8_t **pages,
                  uint32_t *npages);
 
 /* Copy a node so that it outlives the page it came from: encoded into store (reset first), views

@@ -7,7 +7,7 @@
 
 #include "common/error.h"
 #include "common/fsutil.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 
 const char *const lv_metrics_commands[] = {"backup files", "backup pg", "wal push", "forget", "prune", "drill run",
                                            "repo check", NULL};

@@ -1,17 +1,20 @@
 /* labvault status (contract in status/status.h). */
 #include "status/status.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/sort.h"
 #include "common/timefmt.h"
+#include "catalog/blobs.h"
+#include "catalog/wal.h"
 #include "drills/drill.h"
-#include "manifests/catalog.h"
+#include "retention/forget.h"
 #include "wal/status.h"
-#include "wal/walcat.h"
 
 typedef struct group {
     char kind[8], name[300];
@@ -39,44 +42,90 @@ static group *group_of(acc *a, const char *kind, const char *name)
 }
 
 /* The backup set a snapshot belongs to (its "set:NAME" tag), or NULL. */
-static const char *set_of(const char *tags, char *buf, size_t n)
+static const char *set_of(const lv_snap_summary *s)
 {
-    for (const char *p = tags; *p;) {
-        size_t len = strcspn(p, "\x1f");
-        if (len > 4 && strncmp(p, "set:", 4) == 0) {
-            snprintf(buf, n, "%.*s", (int)len, p);
-            return buf;
-        }
-        p += len + (p[len] ? 1 : 0);
-    }
+    for (size_t i = 0; i < s->ntags; i++)
+        if (strlen(s->tags[i]) > 4 && strncmp(s->tags[i], "set:", 4) == 0)
+            return s->tags[i];
     return NULL;
 }
 
-static int backup_cb(void *arg, const lv_backup_row *b)
+static void note(acc *a, const char *kind, const char *name, int64_t time, uint64_t bytes)
 {
-    acc *a = arg;
+    group *g = group_of(a, kind, name);
+    if (time > g->newest) {
+        g->newest = time;
+        g->bytes = bytes;
+    }
+}
+
+/* A snapshot counts for its backup set, or else for its host and paths. */
+static void add_snapshot(acc *a, const lv_snap_row *r)
+{
     char name[300], set[128];
-    if (strcmp(b->kind, "pg") == 0) {
-        snprintf(name, sizeof name, "cluster %s", b->sysid);
-    } else if (strcmp(b->kind, "files") == 0) {
-        const char *s = set_of(b->tags, set, sizeof set);
-        if (s)
-            snprintf(name, sizeof name, "%s", s);
-        else {
-            snprintf(name, sizeof name, "host %s ", b->host);
-            size_t off = strlen(name);
-            for (const char *p = b->paths; *p && off + 1 < sizeof name; p++)
-                name[off++] = *p == '\x1f' ? ' ' : *p;
-            name[off] = '\0';
-        }
+    const char *s = set_of(&r->s);
+    if (s) {
+        snprintf(set, sizeof set, "%s", s);
+        snprintf(name, sizeof name, "%s", set);
     } else {
-        return LV_OK;
+        snprintf(name, sizeof name, "host %s ", r->s.host);
+        size_t off = strlen(name);
+        for (size_t i = 0; i < r->s.npaths && off + 1 < sizeof name; i++) {
+            for (const char *p = r->s.paths[i]; *p && off + 1 < sizeof name; p++)
+                name[off++] = *p;
+            if (i + 1 < r->s.npaths && off + 1 < sizeof name)
+                name[off++] = ' ';
+        }
+        name[off] = '\0';
     }
-    group *g = group_of(a, b->kind, name);
-    if (b->time > g->newest) {
-        g->newest = b->time;
-        g->bytes = b->bytes;
+    note(a, "files", name, r->time, r->s.bytes_total);
+}
+
+static void add_pg(acc *a, const lv_pg_backup_info *b)
+{
+    char name[300];
+    snprintf(name, sizeof name, "cluster %" PRIu64, b->s.sysid);
+    note(a, "pg", name, b->time, b->s.bytes);
+}
+
+/* Every backup in manifest order (time, then id) across both kinds: groups are listed in the order they
+ * first appear, and of two backups of one group at the same time the first counts. */
+typedef struct ref {
+    int64_t time;
+    const char *id;
+    const lv_snap_row *snap;
+    const lv_pg_backup_info *pg;
+} ref;
+
+static int cmp_ref(const void *a, const void *b)
+{
+    const ref *x = a, *y = b;
+    if (x->time != y->time)
+        return x->time < y->time ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+static int collect(lv_catalog *cat, acc *a)
+{
+    lv_backups b;
+    int rc = lv_backups_get(cat, &b);
+    if (rc != LV_OK)
+        return rc;
+    size_t n = b.nsnaps + b.npgs, k = 0;
+    ref *v = lv_xcalloc(n ? n : 1, sizeof *v);
+    for (size_t i = 0; i < b.nsnaps; i++)
+        v[k++] = (ref){b.snaps[i].time, b.snaps[i].id, &b.snaps[i], NULL};
+    for (size_t i = 0; i < b.npgs; i++)
+        v[k++] = (ref){b.pgs[i].time, b.pgs[i].id, NULL, &b.pgs[i]};
+    lv_sort(v, n, sizeof *v, cmp_ref);
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].snap)
+            add_snapshot(a, v[i].snap);
+        else
+            add_pg(a, v[i].pg);
     }
+    free(v);
+    lv_backups_free(&b);
     return LV_OK;
 }
 
@@ -143,7 +192,7 @@ int lv_status_get(lv_repo *r, const lv_status_limits *lim, const char *pg_data, 
     if (!r->cat)
         return lv_err(LV_ERR_INTERNAL, "status without a catalog");
     acc a = {0};
-    int rc = lv_catalog_backup_each(r->cat, NULL, backup_cb, &a);
+    int rc = collect(r->cat, &a);
     for (size_t i = 0; rc == LV_OK && i < a.n; i++) {
         lv_status_item *it = add(st, a.g[i].kind, a.g[i].name);
         it->newest = a.g[i].newest;
@@ -152,13 +201,13 @@ int lv_status_get(lv_repo *r, const lv_status_limits *lim, const char *pg_data, 
         judge_age(it, now, pg ? lim->backup_age : lim->snapshot_age, pg ? "backup" : "snapshot");
     }
     /* The WAL archive: only where there is one. */
-    lv_walcat_summary ws;
+    lv_catalog_wal_summary ws;
     if (rc == LV_OK)
-        rc = lv_walcat_summary_get(r->cat, &ws);
+        rc = lv_catalog_wal_summary_get(r->cat, &ws);
     if (rc == LV_OK)
-        rc = lv_walcat_failures(r->cat, "push", 1, failure_cb, st);
+        rc = lv_catalog_wal_failures(r->cat, "push", 1, failure_cb, st);
     if (rc == LV_OK)
-        st->wal_failures = (uint64_t)lv_walcat_failure_count(r->cat, "push");
+        st->wal_failures = (uint64_t)lv_catalog_wal_failure_count(r->cat, "push");
     st->wal_bytes = rc == LV_OK ? ws.stored_bytes : 0;
     if (rc == LV_OK && (ws.files || st->wal_last_failure >= 0)) {
         lv_status_item *it = add(st, "wal", "archive");

@@ -7,7 +7,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "store/drivers.h"
-#include "store/parallel.h"
+#include "common/parallel.h"
 #include "store/s3.h"
 #include "store/s3_codec.h"
 #include "store/s3_http.h"

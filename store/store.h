@@ -142,6 +142,6 @@ struct lv_store {
     char *desc;
 };
 
-/* A small worker pool for callers too: store/parallel.h (lv_parallel_for). */
+/* A small worker pool for callers too: common/parallel.h (lv_parallel_for). */
 
 #endif

@@ -1,7 +1,7 @@
 /* WAL objects in the repository: names, lookup, sealed write and verified read.
  *
  * One object per archived file, named by its timeline, its PostgreSQL file name and the checksum of
- * its plaintext (DESIGN.md section 2):
+ * its plaintext (docs/design.md 2):
  *     wal/<TLI>/<name>-<checksum>
  *     wal/00000001/000000010000000000000003-3f1c...e9      (64 hex digits)
  *     wal/00000002/00000002.history-8a0b...

@@ -1,4 +1,5 @@
 /* Asynchronous archiving: foreground wait and background worker (contract in wal/async.h). */
+#include "catalog/wal.h"
 #include "wal/async.h"
 
 #include <dirent.h>
@@ -16,7 +17,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "store/parallel.h"
+#include "common/parallel.h"
 #include "wal/pgdata.h"
 #include "wal/push.h"
 #include "wal/spool.h"
@@ -286,7 +287,7 @@ static void enforce_queue(worker *w, lv_wal_ready *ready, size_t n)
             continue;
         }
         lv_error("%s", msg);
-        if (w->cat && lv_walcat_failure(w->cat, "drop", ready[i].name, LV_ERR_INCOMPLETE, msg) != LV_OK)
+        if (w->cat && lv_catalog_wal_failure_add(w->cat, "drop", ready[i].name, LV_ERR_INCOMPLETE, msg) != LV_OK)
             lv_error("cannot journal the drop of %s in the catalog: %s", ready[i].name, lv_errmsg());
         total -= src[i].size;
     }
@@ -320,10 +321,7 @@ static int finish_batch(worker *w, task *t, size_t n)
         for (size_t i = 0; cat_rc == LV_OK && i < n; i++) {
             if (t[i].rc != LV_OK)
                 continue;
-            lv_wal_row row = {&t[i].res.obj, t[i].res.size, now, t[i].res.begin_lsn, t[i].res.end_lsn,
-                              t[i].res.times_known, t[i].res.begin_time, t[i].res.end_time,
-                              t[i].res.times_known ? &t[i].res.summary : NULL};
-            cat_rc = lv_walcat_add(w->cat, &row);
+            cat_rc = lv_wal_pushed_record(w->cat, &t[i].res, now);
         }
         if (cat_rc == LV_OK)
             cat_rc = lv_catalog_commit(w->cat);
@@ -358,7 +356,7 @@ static int finish_batch(worker *w, task *t, size_t n)
             lv_error("%s", t[i].msg);
             if (lv_wal_error_write(&w->sp, name, t[i].rc, t[i].msg) != LV_OK)
                 lv_error("%s", lv_errmsg());
-            if (w->cat && cat_rc == LV_OK && lv_walcat_failure(w->cat, "push", name, t[i].rc, t[i].msg) != LV_OK)
+            if (w->cat && cat_rc == LV_OK && lv_catalog_wal_failure_add(w->cat, "push", name, t[i].rc, t[i].msg) != LV_OK)
                 lv_error("cannot journal the failure in the catalog: %s", lv_errmsg());
             if (first_rc == LV_OK)
                 first_rc = lv_err(t[i].rc, "%s", t[i].msg);
@@ -473,7 +471,7 @@ int lv_wal_async_worker(const lv_wal_async_opts *o, lv_store *s, lv_repo *r, lv_
         lv_error("%s", msg);
         if (lv_wal_error_write(&w.sp, name, rc, msg) != LV_OK)
             lv_error("%s", lv_errmsg());
-        if (cat && lv_walcat_failure(cat, "push", name, rc, msg) != LV_OK)
+        if (cat && lv_catalog_wal_failure_add(cat, "push", name, rc, msg) != LV_OK)
             lv_error("cannot journal the failure in the catalog: %s", lv_errmsg());
         lv_err(rc, "%s", msg);
     } else if (rc == LV_OK) {

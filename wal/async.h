@@ -28,7 +28,7 @@
 
 #include <stdint.h>
 
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "repo/repo.h"
 #include "store/store.h"
 

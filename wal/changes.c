@@ -66,14 +66,14 @@ static uint64_t metric(const lv_wal_changes_opts *o, uint64_t ins, uint64_t upd,
     return upd + del + (o->inserts ? ins : 0);
 }
 
-static int wanted(const lv_wal_changes_opts *o, lv_wal_rfn rel, uint64_t lsn)
+static int wanted(const lv_wal_changes_opts *o, lv_walsum_rel rel, uint64_t lsn)
 {
     return !o->want || o->want(o->want_arg, rel.db, rel.rel, lsn);
 }
 
 /* ---- totals of one transaction --------------------------------------------------------------------- */
 
-static void add_rel(lv_wal_change *x, size_t *cap, lv_wal_rfn rel, uint64_t ins, uint64_t upd, uint64_t del)
+static void add_rel(lv_wal_change *x, size_t *cap, lv_walsum_rel rel, uint64_t ins, uint64_t upd, uint64_t del)
 {
     for (size_t i = 0; i < x->nrels; i++) {
         lv_wal_change_rel *r = &x->rels[i];
@@ -117,7 +117,7 @@ static int cmp_rel_rows(const void *a, const void *b)
 }
 
 /* Resolve candidate c into *x: its end, and its rows counted exactly around the summarized ones. */
-static int resolve(lv_repo *r, lv_wal_segs *s, const rows *all, const cand *c, lv_wal_change *x)
+static int resolve(const lv_repo *r, lv_wal_segs *s, const rows *all, const cand *c, lv_wal_change *x)
 {
     memset(x, 0, sizeof *x);
     x->xid = c->xid;
@@ -249,7 +249,7 @@ static int keep(const lv_wal_changes_opts *o, lv_wal_change *x, uint64_t min)
     return hit;
 }
 
-int lv_wal_changes_find(lv_repo *r, uint32_t tli, uint64_t from_lsn, const lv_wal_changes_opts *o, lv_wal_changes *out)
+int lv_wal_changes_find(const lv_repo *r, uint32_t tli, uint64_t from_lsn, const lv_wal_changes_opts *o, lv_wal_changes *out)
 {
     memset(out, 0, sizeof *out);
     double t0 = lv_mono_s();

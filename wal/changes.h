@@ -24,6 +24,7 @@
 
 #include "repo/repo.h"
 #include "wal/range.h"
+#include "catalog/walsum.h"
 #include "wal/records.h"
 
 typedef struct lv_wal_changes_opts {
@@ -37,7 +38,7 @@ typedef struct lv_wal_changes_opts {
 } lv_wal_changes_opts;
 
 typedef struct lv_wal_change_rel {
-    lv_wal_rfn rel;
+    lv_walsum_rel rel;
     uint64_t inserted, updated, deleted;
 } lv_wal_change_rel;
 
@@ -73,7 +74,7 @@ typedef struct lv_wal_changes {
 /* Search the range from (tli, from_lsn) (the newest timeline's history, as wal/range.h). LV_OK, the
  * store's codes, LV_ERR_CORRUPT for a segment that does not authenticate, LV_ERR_NOT_FOUND when from_lsn's
  * segment is not archived. */
-int lv_wal_changes_find(lv_repo *r, uint32_t tli, uint64_t from_lsn, const lv_wal_changes_opts *o, lv_wal_changes *out);
+int lv_wal_changes_find(const lv_repo *r, uint32_t tli, uint64_t from_lsn, const lv_wal_changes_opts *o, lv_wal_changes *out);
 void lv_wal_changes_free(lv_wal_changes *c);
 
 #endif

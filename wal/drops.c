@@ -12,7 +12,7 @@
 #include "wal/segscan.h"
 #include "wal/targets.h"
 #include "wal/timeline.h"
-#include "wal/walcat.h"
+#include "catalog/wal.h"
 
 #define INPLACE_KEPT 256 /* recent in-place updates of pg_database remembered */
 
@@ -193,11 +193,11 @@ static int on_record(void *arg, const lv_walrec_reader *rd, const lv_walrec *rec
     return rc;
 }
 
-static int skippable(lv_repo *r, const lv_wal_object *o, int64_t since_us)
+static int skippable(const lv_repo *r, const lv_wal_object *o, int64_t since_us)
 {
     int known = 0;
     int64_t b, e;
-    if (!since_us || !r->cat || lv_walcat_times(r->cat, o->name.name, &known, &b, &e) != LV_OK) {
+    if (!since_us || !r->cat || lv_catalog_wal_times(r->cat, o->name.name, &known, &b, &e) != LV_OK) {
         lv_err_clear();
         return 0;
     }
@@ -206,7 +206,7 @@ static int skippable(lv_repo *r, const lv_wal_object *o, int64_t since_us)
 
 /* A drop committed with COMMIT PREPARED whose PREPARE came before the scan: its GID from the summaries. */
 typedef struct gid_fill {
-    lv_repo *r;
+    const lv_repo *r;
     lv_wal_segs *s;
     lv_wal_drop_cb cb;
     void *arg;
@@ -224,7 +224,7 @@ static int fill_gid(void *arg, const lv_wal_drop *d)
     return g->cb(g->arg, &c);
 }
 
-int lv_wal_drops_scan(lv_repo *r, uint32_t tli, uint64_t from_lsn, int64_t since_us, lv_wal_range *range,
+int lv_wal_drops_scan(const lv_repo *r, uint32_t tli, uint64_t from_lsn, int64_t since_us, lv_wal_range *range,
                       lv_wal_drop_cb cb, void *arg)
 {
     lv_wal_segs segs;
@@ -283,7 +283,7 @@ static int named(void *arg, const lv_wal_drop *d)
     return rc;
 }
 
-int lv_wal_drops_list(lv_repo *r, uint64_t since_lsn, int64_t since_us, lv_wal_range *range, lv_wal_drop_named_cb cb,
+int lv_wal_drops_list(const lv_repo *r, uint64_t since_lsn, int64_t since_us, lv_wal_range *range, lv_wal_drop_named_cb cb,
                       void *arg)
 {
     named_arg c = {.cb = cb, .arg = arg};

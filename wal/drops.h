@@ -60,7 +60,7 @@ typedef int (*lv_wal_drop_cb)(void *arg, const lv_wal_drop *d);
 /* Scan (above); *range receives the range scanned (its missing[] names a gap that ended the scan).
  * Returns LV_OK, cb's non-zero value, LV_ERR_NOT_FOUND when from_lsn's segment is not archived, the
  * store's codes, LV_ERR_CORRUPT for a segment that does not authenticate. */
-int lv_wal_drops_scan(lv_repo *r, uint32_t tli, uint64_t from_lsn, int64_t since_us, lv_wal_range *range,
+int lv_wal_drops_scan(const lv_repo *r, uint32_t tli, uint64_t from_lsn, int64_t since_us, lv_wal_range *range,
                       lv_wal_drop_cb cb, void *arg);
 
 const char *lv_wal_drop_kind_str(lv_wal_drop_kind k); /* "drop", "truncate-or-rewrite", "drop-database" */
@@ -76,7 +76,7 @@ typedef struct lv_wal_drop_named {
     char restore[200];               /* the command that restores to just before it */
 } lv_wal_drop_named;
 typedef int (*lv_wal_drop_named_cb)(void *arg, const lv_wal_drop_named *n);
-int lv_wal_drops_list(lv_repo *r, uint64_t since_lsn, int64_t since_us, lv_wal_range *range, lv_wal_drop_named_cb cb,
+int lv_wal_drops_list(const lv_repo *r, uint64_t since_lsn, int64_t since_us, lv_wal_range *range, lv_wal_drop_named_cb cb,
                       void *arg);
 
 #endif

@@ -16,7 +16,7 @@
 #include "common/log.h"
 #include "common/tmpfile.h"
 #include "crypto/crypto.h"
-#include "store/parallel.h"
+#include "common/parallel.h"
 #include "wal/archive.h"
 #include "wal/segment.h"
 #include "wal/spool.h"
@@ -43,7 +43,7 @@ int lv_wal_write_dest(const char *dest, const void *data, size_t n)
 }
 
 /* Recovery stops at a damaged segment: say how far it can go (one more GET, on this path only). */
-static int damaged_segment(lv_repo *r, const lv_wal_name *n)
+static int damaged_segment(const lv_repo *r, const lv_wal_name *n)
 {
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", lv_errmsg());
@@ -76,7 +76,7 @@ int lv_wal_fetch_needed(const char *name, const char *last_segment)
     return LV_OK;
 }
 
-int lv_wal_fetch_repo(lv_repo *r, const char *name, const char *dest)
+int lv_wal_fetch_repo(const lv_repo *r, const char *name, const char *dest)
 {
     lv_wal_name n;
     int rc = lv_wal_name_parse(name, &n);
@@ -263,7 +263,7 @@ void lv_wal_prefetch_kick(const lv_wal_fetch_opts *o, lv_store *s, const char *n
 /* ---- prefetch worker ------------------------------------------------------------------------ */
 
 typedef struct prefetch {
-    lv_repo *r;
+    const lv_repo *r;
     const char *dir;
     char (*names)[25];
 } prefetch;

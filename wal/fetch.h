@@ -33,7 +33,7 @@ typedef struct lv_wal_fetch_opts {
     int workers;           /* parallel fetches of the prefetch worker */
 } lv_wal_fetch_opts;
 
-int lv_wal_fetch_repo(lv_repo *r, const char *name, const char *dest);
+int lv_wal_fetch_repo(const lv_repo *r, const char *name, const char *dest);
 
 /* Whether recovery needs file `name` when the restore's target is reached in segment last_segment (a
  * 24-digit name; `restore pg --target-immediate` writes it into restore_command): a segment after it, on

@@ -17,7 +17,7 @@
 #define CONNECT_TIMEOUT "5"
 
 /* Connect and check the cluster is the stanza's; fills standby, tli, lsn. */
-static int open_live(lv_repo *r, const lv_pg_conn_opts *pg, PGconn **out, lv_wal_live *l)
+static int open_live(const lv_repo *r, const lv_pg_conn_opts *pg, PGconn **out, lv_wal_live *l)
 {
     lv_pg_conn_opts o = *pg;
     if (!o.connect_timeout)
@@ -55,7 +55,7 @@ static int open_live(lv_repo *r, const lv_pg_conn_opts *pg, PGconn **out, lv_wal
     return LV_OK;
 }
 
-void lv_wal_live_get(lv_repo *r, const lv_pg_conn_opts *pg, lv_wal_live *out)
+void lv_wal_live_get(const lv_repo *r, const lv_pg_conn_opts *pg, lv_wal_live *out)
 {
     memset(out, 0, sizeof *out);
     PGconn *c = NULL;
@@ -68,7 +68,7 @@ void lv_wal_live_get(lv_repo *r, const lv_pg_conn_opts *pg, lv_wal_live *out)
     PQfinish(c);
 }
 
-int lv_wal_live_switch(lv_repo *r, const lv_pg_conn_opts *pg, int timeout_s, uint64_t *upto)
+int lv_wal_live_switch(const lv_repo *r, const lv_pg_conn_opts *pg, int timeout_s, uint64_t *upto)
 {
     lv_wal_live l;
     memset(&l, 0, sizeof l);

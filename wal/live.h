@@ -22,12 +22,12 @@ typedef struct lv_wal_live {
 } lv_wal_live;
 
 /* Never fails: a cluster that cannot be reached, or is another one, is said in out->why. */
-void lv_wal_live_get(lv_repo *r, const lv_pg_conn_opts *pg, lv_wal_live *out);
+void lv_wal_live_get(const lv_repo *r, const lv_pg_conn_opts *pg, lv_wal_live *out);
 
 /* pg_switch_wal() on the primary (when the current segment holds WAL), then wait up to timeout_s seconds
  * until every segment up to the switched one is archived. *upto receives the LSN the archive now covers.
  * LV_ERR_PG (cannot connect, a standby, a query refused), LV_ERR_CONFLICT (another cluster), LV_ERR_CHECK
  * (not archived in time, with pg_stat_archiver's last failure), the store's codes. */
-int lv_wal_live_switch(lv_repo *r, const lv_pg_conn_opts *pg, int timeout_s, uint64_t *upto);
+int lv_wal_live_switch(const lv_repo *r, const lv_pg_conn_opts *pg, int timeout_s, uint64_t *upto);
 
 #endif

@@ -6,13 +6,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/parallel.h"
 #include "repo/tidy.h"
-#include "store/parallel.h"
 #include "wal/records.h"
+#include "wal/walcat.h"
 
 #define WAL_FILE_MAX ((uint64_t)1 << 30) /* the largest WAL segment PostgreSQL can be built with */
 
@@ -119,7 +121,7 @@ typedef struct push_job {
     lv_wal_pushed *out;
 } push_job;
 
-/* The segment's summary (DESIGN.md 6: the catalog knows each segment's time range; wal/summary.h). */
+/* The segment's summary (docs/design.md 6: the catalog knows each segment's time range; wal/summary.h). */
 static void scan_summary(const lv_wal_map *m, lv_wal_pushed *out)
 {
     if (lv_walsum_scan(m->data, m->len, &out->summary) != LV_OK) {
@@ -224,5 +226,27 @@ int lv_wal_push_file(lv_wal_pusher *p, const char *path, lv_wal_pushed *out)
         rc = push_bytes(p, &n, &data, out);
     }
     lv_wal_map_close(&data);
+    return rc;
+}
+
+int lv_wal_pushed_record(lv_catalog *cat, const lv_wal_pushed *res, int64_t pushed)
+{
+    lv_wal_row row = {&res->obj, res->size, pushed, res->begin_lsn, res->end_lsn, res->times_known,
+                      res->begin_time, res->end_time, res->times_known ? &res->summary : NULL};
+    return lv_walcat_add(cat, &row);
+}
+
+int lv_wal_push_one(lv_repo *r, lv_catalog *cat, const char *path, lv_wal_pushed *out)
+{
+    lv_wal_pusher p;
+    lv_wal_pusher_init(&p, r, cat);
+    int rc = lv_wal_push_file(&p, path, out);
+    if (rc == LV_OK) {
+        lv_wal_pusher_save(&p, cat);
+        if ((rc = lv_wal_pushed_record(cat, out, (int64_t)time(NULL))) != LV_OK)
+            rc = lv_err(rc, "WAL file %s is archived, but %s", out->obj.name.name, lv_errmsg());
+    }
+    lv_wal_pushed_free(out); /* the summary is in the catalog now */
+    lv_wal_pusher_free(&p);
     return rc;
 }

@@ -12,8 +12,8 @@
  * Otherwise compress, seal and put create-only; LV_OK only once the store says the object is durable.
  * After storing a segment whose number is a multiple of 16, the stale temporaries killed pushes left in
  * its timeline's directory are removed (repo/tidy.h).
- * The catalog is not touched here (one connection per thread): the caller records out with
- * lv_walcat_add.
+ * lv_wal_push_file does not touch the catalog (one connection per thread): the caller records out with
+ * lv_wal_pushed_record; lv_wal_push_one is the whole synchronous sequence.
  *
  * Errors: LV_ERR_USAGE (not a WAL file name), LV_ERR_IO (cannot read the file), LV_ERR_CORRUPT (bad
  * header, size or name), LV_ERR_CONFLICT (other cluster, other content), and the store's codes.
@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "repo/repo.h"
 #include "wal/archive.h"
 #include "wal/stanza.h"
@@ -68,6 +68,15 @@ void lv_wal_pusher_free(lv_wal_pusher *p);
 
 int lv_wal_push_file(lv_wal_pusher *p, const char *path, lv_wal_pushed *out);
 void lv_wal_pushed_free(lv_wal_pushed *out);
+
+/* Record a pushed file in the catalog (pushed: unix seconds), as `wal push` does after every push, the
+ * synchronous command and the async worker alike (the worker brackets a batch in one transaction). */
+int lv_wal_pushed_record(lv_catalog *cat, const lv_wal_pushed *res, int64_t pushed);
+
+/* The synchronous `wal push` of one file: push it (the stanza seeded from and learned into cat's cache),
+ * then record it in cat. A failure to record after the object is durable says so ("WAL file X is
+ * archived, but ..."), with the catalog's code. */
+int lv_wal_push_one(lv_repo *r, lv_catalog *cat, const char *path, lv_wal_pushed *out);
 
 /* A WAL file mapped read-only (at most 1 GiB), with the identity it had when opened. Mapping instead of
  * reading into a fresh buffer spares copying 16 MiB and faulting in as many zeroed pages, which was a

@@ -9,7 +9,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "wal/archive.h"
 #include "wal/rangetimes.h"
 #include "wal/stanza.h"
@@ -59,7 +59,7 @@ static void wait_prefix(uint32_t tli, uint64_t a, uint64_t b, uint32_t seg_size,
     snprintf(out, len, "wal/%08X/%.*s", tli, (int)k, na);
 }
 
-int lv_wal_wait_range(lv_repo *r, uint32_t tli, uint64_t start_lsn, uint64_t stop_lsn, uint32_t seg_size,
+int lv_wal_wait_range(const lv_repo *r, uint32_t tli, uint64_t start_lsn, uint64_t stop_lsn, uint32_t seg_size,
                       int timeout_s)
 {
     if (seg_size == 0 || (seg_size & (seg_size - 1)) != 0 || stop_lsn < start_lsn)
@@ -149,7 +149,7 @@ typedef lv_wal_tl_span tl_span;
 
 /* The lineage recovery follows from (tli, from_lsn) to target (a recovery_target_timeline): its history
  * from tli on, which must hold tli up to from_lsn. */
-static int lineage_to(lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target, tl_span *sp, size_t *nsp)
+static int lineage_to(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target, tl_span *sp, size_t *nsp)
 {
     size_t k = 0;
     int rc = lv_wal_history_get(r, target, sp, &k);
@@ -169,7 +169,7 @@ static int lineage_to(lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t targ
 
 /* The lineage recovery_target_timeline = 'latest' follows from (tli, from_lsn): the newest timeline
  * whose history has tli as an ancestor that ended at or after from_lsn; tli alone when none does. */
-static int lineage(lv_repo *r, const listing *l, uint32_t tli, uint64_t from_lsn, tl_span *sp, size_t *nsp)
+static int lineage(const lv_repo *r, const listing *l, uint32_t tli, uint64_t from_lsn, tl_span *sp, size_t *nsp)
 {
     for (size_t i = l->nhist; i-- > 0;) { /* newest first: the listing is in timeline order */
         const lv_wal_object *h = &l->hist[i];
@@ -222,7 +222,7 @@ static const seg_ent *pick_seg(const listing *l, const tl_span *sp, size_t nsp, 
     return NULL;
 }
 
-int lv_wal_seg_size(lv_repo *r, uint32_t *seg_size)
+int lv_wal_seg_size(const lv_repo *r, uint32_t *seg_size)
 {
     lv_wal_stanza s;
     if (r->cat && lv_wal_stanza_cache_get(r->cat, r, &s) == LV_OK) {
@@ -238,7 +238,7 @@ int lv_wal_seg_size(lv_repo *r, uint32_t *seg_size)
     return rc;
 }
 
-static int range(lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target, lv_wal_range *out,
+static int range(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target, lv_wal_range *out,
                  lv_wal_object **segs_out, size_t *n_out, int times)
 {
     memset(out, 0, sizeof *out);
@@ -313,27 +313,27 @@ done:
     return rc;
 }
 
-int lv_wal_range_from(lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out)
+int lv_wal_range_from(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out)
 {
     return range(r, tli, from_lsn, 0, out, NULL, NULL, 1);
 }
 
-int lv_wal_range_to(lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_range *out)
+int lv_wal_range_to(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_range *out)
 {
     return range(r, tli, from_lsn, target_tli, out, NULL, NULL, 1);
 }
 
-int lv_wal_range_lsn(lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out)
+int lv_wal_range_lsn(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out)
 {
     return range(r, tli, from_lsn, 0, out, NULL, NULL, 0);
 }
 
-int lv_wal_range_lsn_to(lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_range *out)
+int lv_wal_range_lsn_to(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_range *out)
 {
     return range(r, tli, from_lsn, target_tli, out, NULL, NULL, 0);
 }
 
-int lv_wal_range_segments(lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out, lv_wal_object **segs,
+int lv_wal_range_segments(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out, lv_wal_object **segs,
                           size_t *n)
 {
     *segs = NULL;
@@ -341,7 +341,7 @@ int lv_wal_range_segments(lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_ra
     return range(r, tli, from_lsn, 0, out, segs, n, 0);
 }
 
-int lv_wal_range_segments_to(lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_range *out,
+int lv_wal_range_segments_to(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_range *out,
                              lv_wal_object **segs, size_t *n)
 {
     *segs = NULL;

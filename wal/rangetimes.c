@@ -13,7 +13,8 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "manifests/catalog.h"
+#include "catalog/wal.h"
+#include "catalog/catalog.h"
 #include "wal/records.h"
 #include "wal/walcat.h"
 
@@ -60,7 +61,7 @@ static uint64_t scan_bytes(const uint8_t *data, size_t len, uint64_t from, uint6
  * continued into segs[i + 1] is read from the two joined (a commit straddling two segments is in
  * neither alone). A segment that does not authenticate or is not WAL: LV_ERR_CORRUPT with *bad = its
  * index (what segs[i] alone holds is in *t when segs[i + 1] is the damaged one). */
-static int scan(lv_repo *r, const lv_wal_object *const *segs, size_t i, size_t n, uint64_t from, uint64_t to,
+static int scan(const lv_repo *r, const lv_wal_object *const *segs, size_t i, size_t n, uint64_t from, uint64_t to,
                 seg_times *t, size_t *bad)
 {
     lv_buf b = LV_BUF_INIT;
@@ -86,10 +87,10 @@ static int scan(lv_repo *r, const lv_wal_object *const *segs, size_t i, size_t n
 
 /* What the catalog says of a segment: -1 unknown, 0 no commit, 1 has commits (times in *b, *e; both -1
  * when the only one continues into the next segment). */
-static int cat_says(lv_repo *r, const lv_wal_object *o, int64_t *b, int64_t *e)
+static int cat_says(const lv_repo *r, const lv_wal_object *o, int64_t *b, int64_t *e)
 {
     int known = 0;
-    if (!r->cat || lv_walcat_times(r->cat, o->name.name, &known, b, e) != LV_OK) {
+    if (!r->cat || lv_catalog_wal_times(r->cat, o->name.name, &known, b, e) != LV_OK) {
         lv_err_clear();
         return -1;
     }
@@ -121,7 +122,7 @@ static void cut_before(lv_wal_range *out, const lv_wal_object *const *segs, size
 /* One pass over segs[0..*n): the last commit from the end backwards, then the first one forwards. A
  * damaged segment found on the way cuts *n; returns 1 when the forward scan cut it (the last commit
  * found before may lie beyond the cut: the caller runs another pass). t caches what was scanned. */
-static int pass(lv_repo *r, uint32_t seg_size, const lv_wal_object *const *segs, size_t *n, seg_times *t,
+static int pass(const lv_repo *r, uint32_t seg_size, const lv_wal_object *const *segs, size_t *n, seg_times *t,
                 lv_wal_range *out, int *rc)
 {
     uint64_t seg0 = out->from_lsn / seg_size * seg_size;
@@ -183,7 +184,7 @@ static int pass(lv_repo *r, uint32_t seg_size, const lv_wal_object *const *segs,
     return 0;
 }
 
-int lv_wal_range_times(lv_repo *r, uint32_t seg_size, const lv_wal_object *const *segs, size_t n,
+int lv_wal_range_times(const lv_repo *r, uint32_t seg_size, const lv_wal_object *const *segs, size_t n,
                        lv_wal_range *out)
 {
     if (n == 0)

@@ -16,7 +16,7 @@
 #include "wal/archive.h"
 #include "wal/range.h"
 
-int lv_wal_range_times(lv_repo *r, uint32_t seg_size, const lv_wal_object *const *segs, size_t n,
+int lv_wal_range_times(const lv_repo *r, uint32_t seg_size, const lv_wal_object *const *segs, size_t n,
                        lv_wal_range *out);
 
 #endif

@@ -1,4 +1,4 @@
-/* WAL record reader (contract in wal/records.h; facts in ../shared/research/wal-format.md 2-5). */
+/* WAL record reader (contract in wal/records.h; facts in docs/wal-format.md 2-5). */
 #include "wal/records.h"
 
 #include <pthread.h>

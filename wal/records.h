@@ -4,7 +4,7 @@
  * in-place update that precedes it, and the heap records that insert, update or delete rows (counted per
  * relation by wal/summary.h).
  *
- * The facts come from ../shared/research/wal-format.md sections 0-9 and 11 (checked against pg_waldump
+ * The facts come from docs/wal-format.md sections 0-9 and 11 (checked against pg_waldump
  * on PostgreSQL 15). The reader follows xlogreader.c:
  *   - data[0..len) is contiguous WAL starting at a segment boundary (one segment, or several in a row);
  *     its first page's long header (wal/segment.h) gives the version, page and segment size;

@@ -8,8 +8,8 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/sort.h"
-#include "manifests/catalog.h"
-#include "manifests/pgman.h"
+#include "pg/backups.h"
+#include "pg/manifest.h"
 
 typedef struct rel {
     uint32_t db, relfilenode;
@@ -53,21 +53,14 @@ static int cmp_map(const void *a, const void *b)
     return x->start_lsn < y->start_lsn ? -1 : x->start_lsn > y->start_lsn;
 }
 
-typedef struct load_arg {
-    lv_wal_names *w;
-    lv_repo *r;
-} load_arg;
-
-static int load_one(void *arg, const lv_manifest_row *row)
+static void load_one(lv_wal_names *w, const lv_repo *r, const char *id)
 {
-    load_arg *a = arg;
     lv_pgman pm;
-    if (lv_pgman_load(a->r, row->id, &pm) != LV_OK) {
-        lv_warn("backup %.12s: %s (its table names are not used)", row->id, lv_errmsg());
+    if (lv_pgman_load(r, id, &pm) != LV_OK) {
+        lv_warn("backup %.12s: %s (its table names are not used)", id, lv_errmsg());
         lv_err_clear();
-        return LV_OK;
+        return;
     }
-    lv_wal_names *w = a->w;
     LV_GROW(w->m, w->n, w->cap);
     map *m = &w->m[w->n++];
     memset(m, 0, sizeof *m);
@@ -91,18 +84,21 @@ static int load_one(void *arg, const lv_manifest_row *row)
     }
     lv_sort(m->rels, m->nrels, sizeof *m->rels, cmp_rel);
     lv_pgman_free(&pm);
-    return LV_OK;
 }
 
-int lv_wal_names_load(lv_repo *r, lv_wal_names **out)
+int lv_wal_names_load(const lv_repo *r, lv_wal_names **out)
 {
     lv_wal_names *w = lv_xcalloc(1, sizeof *w);
-    load_arg a = {w, r};
-    int rc = r->cat ? lv_catalog_manifest_each(r->cat, LV_PGMAN_KIND, load_one, &a) : LV_OK;
+    lv_pg_backup_info *v = NULL;
+    size_t n = 0;
+    int rc = r->cat ? lv_pg_backups_list(r->cat, &v, &n) : LV_OK;
     if (rc != LV_OK) {
         lv_wal_names_free(w);
         return rc;
     }
+    for (size_t i = 0; i < n; i++)
+        load_one(w, r, v[i].id);
+    free(v);
     lv_sort(w->m, w->n, sizeof *w->m, cmp_map);
     *out = w;
     return LV_OK;

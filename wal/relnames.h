@@ -1,5 +1,5 @@
 /* Names at a point of the WAL: which table a (database, relfilenode) was and which database an oid was,
- * from the relation maps the "pg" backups recorded (manifests/pgman.h: every database's relations with
+ * from the relation maps the "pg" backups recorded (pg/manifest.h: every database's relations with
  * oid, relfilenode, relkind, schema and name at the backup's start).
  *
  * A relfilenode changes with TRUNCATE, VACUUM FULL, CLUSTER and rewrites, so a name is taken from the
@@ -24,7 +24,7 @@ typedef struct lv_wal_relname {
 
 /* Read the maps of every pg backup in the catalog (a manifest that cannot be read is warned about and
  * skipped). r->cat must be set. */
-int lv_wal_names_load(lv_repo *r, lv_wal_names **out);
+int lv_wal_names_load(const lv_repo *r, lv_wal_names **out);
 void lv_wal_names_free(lv_wal_names *n);
 
 /* The relation (db, relfilenode) was at lsn; NULL when no backup knows it. */

@@ -1,7 +1,7 @@
 /* WAL file names and the long page header at the start of every WAL segment (PostgreSQL 13-18).
  *
  * Pure functions: no I/O, no allocation, safe on any bytes (the fuzz target tests/fuzz/fuzz_wal_header.c
- * calls them on hostile input). The facts come from ../shared/research/wal-format.md sections 0-2.
+ * calls them on hostile input). The facts come from docs/wal-format.md sections 0-2.
  *
  * File names PostgreSQL hands to archive_command / restore_command (upper-case hex only):
  *   segment   TTTTTTTTLLLLLLLLSSSSSSSS              24 hex digits: timeline, log, segment
@@ -20,6 +20,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "pg/lsn.h"
 
 typedef enum lv_wal_kind {
     LV_WAL_INVALID = 0,
@@ -80,11 +82,5 @@ int lv_wal_segment_check(const lv_wal_name *n, const lv_wal_header *h, uint64_t 
 
 /* Major PostgreSQL version of a WAL page magic, or 0 when labvault does not know it. */
 int lv_wal_magic_version(uint16_t magic);
-
-/* LSNs in PostgreSQL's text form "X/X" (upper-case hex, as pg_lsn prints them). parse: LV_ERR_USAGE
- * naming the text unless it is exactly 1-8 hex digits, '/', 1-8 hex digits. */
-#define LV_LSN_TEXT_MAX 18
-void lv_lsn_format(uint64_t lsn, char out[LV_LSN_TEXT_MAX]);
-int lv_lsn_parse(const char *text, uint64_t *lsn);
 
 #endif

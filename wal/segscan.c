@@ -6,9 +6,10 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "catalog/wal.h"
 #include "wal/stanza.h"
 
-int lv_wal_segs_open(lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_segs *s)
+int lv_wal_segs_open(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_segs *s)
 {
     memset(s, 0, sizeof *s);
     s->cur = s->next = (lv_buf)LV_BUF_INIT;
@@ -37,12 +38,12 @@ int lv_wal_segs_open(lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t targe
     }
     free(objs);
     if (r->cat && n) {
-        if (lv_walcat_summaries(r->cat, seg0, s->v[n - 1].start_lsn + 1, &s->cat, &s->ncat) != LV_OK) {
+        if (lv_catalog_walsums(r->cat, seg0, s->v[n - 1].start_lsn + 1, &s->cat, &s->ncat) != LV_OK) {
             lv_warn("the catalog's WAL summaries cannot be read (%s): the segments are read instead", lv_errmsg());
             lv_err_clear();
         }
         for (size_t i = 0; i < n; i++) {
-            lv_walcat_sum *c = lv_walcat_sum_find(s->cat, s->ncat, s->v[i].obj.name.name);
+            lv_catalog_walsum *c = lv_catalog_walsum_find(s->cat, s->ncat, s->v[i].obj.name.name);
             s->v[i].sum = c ? &c->s : NULL;
         }
         for (size_t i = 0; i + 1 < n; i++)
@@ -54,7 +55,7 @@ int lv_wal_segs_open(lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t targe
 
 void lv_wal_segs_free(lv_wal_segs *s)
 {
-    lv_walcat_summaries_free(s->cat, s->ncat);
+    lv_catalog_walsums_free(s->cat, s->ncat);
     for (size_t i = 0; i < s->nmade; i++) {
         lv_walsum_free(s->made[i]);
         free(s->made[i]);
@@ -75,7 +76,7 @@ size_t lv_wal_segs_index(const lv_wal_segs *s, uint64_t lsn)
 }
 
 /* Segment i's bytes into s->cur (reusing what was downloaded last). */
-static int load(lv_repo *r, lv_wal_segs *s, size_t i)
+static int load(const lv_repo *r, lv_wal_segs *s, size_t i)
 {
     if (s->have_cur && s->cur_i == i)
         return LV_OK;
@@ -98,7 +99,7 @@ static int load(lv_repo *r, lv_wal_segs *s, size_t i)
     return LV_OK;
 }
 
-static int load_next(lv_repo *r, lv_wal_segs *s)
+static int load_next(const lv_repo *r, lv_wal_segs *s)
 {
     if (s->have_next)
         return LV_OK;
@@ -112,7 +113,7 @@ static int load_next(lv_repo *r, lv_wal_segs *s)
 }
 
 /* Summarize the loaded segment i (when it has no summary) and save it. */
-static void summarize_loaded(lv_repo *r, lv_wal_segs *s, size_t i)
+static void summarize_loaded(const lv_repo *r, lv_wal_segs *s, size_t i)
 {
     if (s->v[i].sum)
         return;
@@ -129,14 +130,14 @@ static void summarize_loaded(lv_repo *r, lv_wal_segs *s, size_t i)
         lv_walsum_join(s->v[i - 1].sum, sum, s->pg_version);
     if (i + 1 < s->n && s->v[i + 1].sum)
         lv_walsum_join(sum, s->v[i + 1].sum, s->pg_version);
-    if (r->cat && lv_walcat_summary_save(r->cat, s->v[i].obj.name.name, sum) != LV_OK) {
+    if (r->cat && lv_catalog_walsum_save(r->cat, s->v[i].obj.name.name, sum) != LV_OK) {
         lv_warn("cannot record the summary of WAL segment %s in the catalog: %s", s->v[i].obj.name.name,
                 lv_errmsg());
         lv_err_clear();
     }
 }
 
-int lv_wal_segs_summarize(lv_repo *r, lv_wal_segs *s, size_t i0, size_t i1, int64_t skip_before_s)
+int lv_wal_segs_summarize(const lv_repo *r, lv_wal_segs *s, size_t i0, size_t i1, int64_t skip_before_s)
 {
     for (size_t i = i0; i < i1 && i < s->n; i++) {
         if (s->v[i].sum)
@@ -144,7 +145,7 @@ int lv_wal_segs_summarize(lv_repo *r, lv_wal_segs *s, size_t i0, size_t i1, int6
         if (skip_before_s && r->cat) {
             int known = 0;
             int64_t b, e;
-            if (lv_walcat_times(r->cat, s->v[i].obj.name.name, &known, &b, &e) != LV_OK)
+            if (lv_catalog_wal_times(r->cat, s->v[i].obj.name.name, &known, &b, &e) != LV_OK)
                 lv_err_clear();
             else if (known && e > 0 && e < skip_before_s)
                 continue;
@@ -177,7 +178,7 @@ static int scan_bytes(const uint8_t *data, size_t len, uint64_t lo, uint64_t hi,
     return rc;
 }
 
-int lv_wal_segs_scan(lv_repo *r, lv_wal_segs *s, size_t i, uint64_t from_lsn, lv_wal_rec_cb cb, void *arg)
+int lv_wal_segs_scan(const lv_repo *r, lv_wal_segs *s, size_t i, uint64_t from_lsn, lv_wal_rec_cb cb, void *arg)
 {
     if (i >= s->n)
         return lv_err(LV_ERR_INTERNAL, "WAL scan: segment %zu of %zu", i, s->n);
@@ -224,7 +225,7 @@ static int first_cb(void *arg, const lv_wal_object *o)
     return 1; /* the listing is in timeline, then segment order */
 }
 
-int lv_wal_first_segment(lv_repo *r, uint32_t tli, uint32_t *tli_out, uint64_t *lsn)
+int lv_wal_first_segment(const lv_repo *r, uint32_t tli, uint32_t *tli_out, uint64_t *lsn)
 {
     first_seg f = {0};
     int rc = lv_wal_seg_size(r, &f.seg_size);
@@ -241,7 +242,7 @@ int lv_wal_first_segment(lv_repo *r, uint32_t tli, uint32_t *tli_out, uint64_t *
     return LV_OK;
 }
 
-int lv_wal_scan_start(lv_repo *r, uint32_t oldest_tli, uint64_t oldest_lsn, uint64_t since_lsn, uint32_t *tli,
+int lv_wal_scan_start(const lv_repo *r, uint32_t oldest_tli, uint64_t oldest_lsn, uint64_t since_lsn, uint32_t *tli,
                       uint64_t *from)
 {
     *tli = oldest_tli;

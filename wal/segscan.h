@@ -20,7 +20,7 @@
 #include "wal/range.h"
 #include "wal/records.h"
 #include "wal/summary.h"
-#include "wal/walcat.h"
+#include "catalog/walsum.h"
 
 typedef struct lv_wal_seg {
     lv_wal_object obj;
@@ -35,7 +35,7 @@ typedef struct lv_wal_segs {
     lv_wal_seg *v;
     size_t n;
     /* owned */
-    lv_walcat_sum *cat;            /* the catalog's summaries of the range */
+    lv_catalog_walsum *cat;        /* the catalog's summaries of the range */
     size_t ncat;
     lv_walsum **made;              /* summaries made by reading */
     size_t nmade, cmade;
@@ -47,27 +47,27 @@ typedef struct lv_wal_segs {
 
 /* The range from (tli, from_lsn) along target_tli's history (0: the newest timeline, as
  * lv_wal_range_from), its segments and the catalog's summaries of them. Codes of lv_wal_range_to. */
-int lv_wal_segs_open(lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_segs *s);
+int lv_wal_segs_open(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_segs *s);
 void lv_wal_segs_free(lv_wal_segs *s);
 
 /* Summaries for segments [i0, i1) that lack one: download, summarize, save (a catalog that cannot be
  * written is only warned about). Segments whose catalog row says their last commit is older than
  * skip_before_s (unix seconds; 0: none) are left without. LV_OK or the store's codes, LV_ERR_CORRUPT. */
-int lv_wal_segs_summarize(lv_repo *r, lv_wal_segs *s, size_t i0, size_t i1, int64_t skip_before_s);
+int lv_wal_segs_summarize(const lv_repo *r, lv_wal_segs *s, size_t i0, size_t i1, int64_t skip_before_s);
 
 /* Scan segment i: cb for each record starting in [max(from_lsn, its start), its end). cb's non-zero value
  * stops the scan and is returned. */
 typedef int (*lv_wal_rec_cb)(void *arg, const lv_walrec_reader *rd, const lv_walrec *rec, const lv_wal_seg *seg);
-int lv_wal_segs_scan(lv_repo *r, lv_wal_segs *s, size_t i, uint64_t from_lsn, lv_wal_rec_cb cb, void *arg);
+int lv_wal_segs_scan(const lv_repo *r, lv_wal_segs *s, size_t i, uint64_t from_lsn, lv_wal_rec_cb cb, void *arg);
 
 /* The oldest archived segment of timeline tli (0: of any, the lowest timeline first): its timeline and its
  * first LSN. LV_ERR_NOT_FOUND when there is no archive or no such segment. */
-int lv_wal_first_segment(lv_repo *r, uint32_t tli, uint32_t *tli_out, uint64_t *lsn);
+int lv_wal_first_segment(const lv_repo *r, uint32_t tli, uint32_t *tli_out, uint64_t *lsn);
 
 /* Where a search of "the archive" starts: since_lsn when given (on the oldest backup's timeline), else
  * the oldest backup's start (oldest_tli/oldest_lsn, 0 when there is no backup), else the oldest archived
  * segment. LV_ERR_NOT_FOUND when there is no archive or no segment. */
-int lv_wal_scan_start(lv_repo *r, uint32_t oldest_tli, uint64_t oldest_lsn, uint64_t since_lsn, uint32_t *tli,
+int lv_wal_scan_start(const lv_repo *r, uint32_t oldest_tli, uint64_t oldest_lsn, uint64_t since_lsn, uint32_t *tli,
                       uint64_t *from);
 
 /* The index of the segment holding lsn, or s->n when it is outside the range. */

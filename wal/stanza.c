@@ -10,6 +10,8 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/timefmt.h"
+#include "repo/object.h"
 #include "wal/archive.h"
 
 #define STANZA_MAX 4096
@@ -97,19 +99,19 @@ int lv_wal_stanza_parse(const char *text, size_t n, lv_wal_stanza *s, const char
     return rc;
 }
 
-int lv_wal_stanza_get(lv_repo *r, lv_wal_stanza *out)
+/* The object "stanza" at the root (its name is empty), sealed with "stanza" and not compressed. */
+static int empty_name(const char *name) { return name[0] == '\0'; }
+static const lv_obj_type stanza_type = {.prefix = LV_WAL_STANZA_KEY, .aad = LV_WAL_STANZA_KEY, .name_ok = empty_name};
+
+int lv_wal_stanza_get(const lv_repo *r, lv_wal_stanza *out)
 {
-    lv_buf sealed = LV_BUF_INIT, plain = LV_BUF_INIT;
-    int rc = lv_store_get(r->store, LV_WAL_STANZA_KEY, 0, 0, &sealed);
+    lv_buf plain = LV_BUF_INIT;
+    int rc = lv_obj_get(r, &stanza_type, "", &plain);
     if (rc == LV_ERR_NOT_FOUND)
         rc = lv_err(LV_ERR_NOT_FOUND, "repository %s has no stanza yet (run `labvault stanza create`, or "
                     "push a WAL segment)", lv_store_describe(r->store));
     if (rc == LV_OK)
-        rc = lv_repo_unseal(r, LV_WAL_STANZA_KEY, strlen(LV_WAL_STANZA_KEY), sealed.data, sealed.len,
-                            &plain, "stanza object");
-    if (rc == LV_OK)
         rc = lv_wal_stanza_parse((const char *)plain.data, plain.len, out, "stanza object");
-    lv_buf_free(&sealed);
     lv_buf_free(&plain);
     return rc;
 }
@@ -140,14 +142,14 @@ static int archived_cb(void *arg, const lv_wal_object *o)
     return LV_OK;
 }
 
-static int find_archived(lv_repo *r, archived *a)
+static int find_archived(const lv_repo *r, archived *a)
 {
     memset(a, 0, sizeof *a);
     int rc = lv_wal_list(r->store, 0, archived_cb, a);
     return rc == 1 ? LV_OK : rc ? lv_err_ctx("cannot list the WAL archive") : LV_OK;
 }
 
-int lv_wal_stanza_require(lv_repo *r, lv_wal_stanza *out)
+int lv_wal_stanza_require(const lv_repo *r, lv_wal_stanza *out)
 {
     int rc = lv_wal_stanza_get(r, out);
     if (rc != LV_ERR_NOT_FOUND)
@@ -205,18 +207,12 @@ int lv_wal_stanza_create(lv_repo *r, const lv_wal_stanza *s, int *existing)
         if ((rc = matches_archive(r, s)) != LV_OK)
             return rc;
         lv_wal_stanza w = *s;
-        if (!w.created[0]) {
-            time_t now = time(NULL);
-            struct tm tm;
-            gmtime_r(&now, &tm);
-            strftime(w.created, sizeof w.created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        }
-        lv_buf text = LV_BUF_INIT, sealed = LV_BUF_INIT;
+        if (!w.created[0])
+            lv_time_format((int64_t)time(NULL), LV_TIME_UTC, w.created);
+        lv_buf text = LV_BUF_INIT;
         lv_wal_stanza_format(&w, &text);
-        lv_repo_seal(r, LV_WAL_STANZA_KEY, strlen(LV_WAL_STANZA_KEY), text.data, text.len, 0, &sealed);
-        rc = lv_store_put(r->store, LV_WAL_STANZA_KEY, sealed.data, sealed.len, LV_PUT_IF_ABSENT);
+        rc = lv_obj_put(r, &stanza_type, "", text.data, text.len, NULL, NULL);
         lv_buf_free(&text);
-        lv_buf_free(&sealed);
         if (rc == LV_OK) {
             lv_info("stanza created: system identifier %" PRIu64 ", PostgreSQL %d", w.sysid, w.pg_version);
             return LV_OK;

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "repo/repo.h"
 #include "wal/segment.h"
 
@@ -42,13 +42,13 @@ void lv_wal_stanza_format(const lv_wal_stanza *s, lv_buf *out);
 int lv_wal_stanza_parse(const char *text, size_t n, lv_wal_stanza *s, const char *what);
 
 /* Read the stanza object: LV_ERR_NOT_FOUND when the repository has none yet. */
-int lv_wal_stanza_get(lv_repo *r, lv_wal_stanza *out);
+int lv_wal_stanza_get(const lv_repo *r, lv_wal_stanza *out);
 
 /* The stanza, for every reader that needs one: LV_ERR_NOT_FOUND when the repository has no WAL archive
  * yet (no stanza and nothing under wal/); LV_ERR_CORRUPT when the stanza is missing although wal/ holds
  * archived files: it was deleted or lost (it is never removed), and nothing may guess it again from the
  * next segment, which could be another cluster's. `stanza create` recreates it (below). */
-int lv_wal_stanza_require(lv_repo *r, lv_wal_stanza *out);
+int lv_wal_stanza_require(const lv_repo *r, lv_wal_stanza *out);
 
 /* Create the stanza object (create-only). When one exists already: LV_OK if it describes the same
  * cluster (*existing = 1), LV_ERR_CONFLICT naming both system identifiers if not. When none exists but

@@ -1,4 +1,5 @@
 /* `wal status` data (contract in wal/status.h). */
+#include "catalog/wal.h"
 #include "wal/status.h"
 
 #include <stdio.h>
@@ -128,9 +129,9 @@ int lv_wal_status_collect(lv_repo *r, lv_catalog *cat, const char *pg_data, lv_w
     if ((rc = lv_wal_list(r->store, 0, lv_wal_status_add, st)) != LV_OK)
         return lv_err_ctx("cannot list the WAL archive");
     if (cat) {
-        if (st->last[0] && lv_walcat_pushed(cat, st->last, &st->last_pushed) != LV_OK)
+        if (st->last[0] && lv_catalog_wal_pushed(cat, st->last, &st->last_pushed) != LV_OK)
             st->last_pushed = -1;
-        st->dropped = lv_walcat_failure_count(cat, "drop");
+        st->dropped = lv_catalog_wal_failure_count(cat, "drop");
         lv_err_clear();
     }
     if (pg_data && *pg_data)

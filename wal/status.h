@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "manifests/catalog.h"
+#include "catalog/catalog.h"
 #include "repo/repo.h"
 #include "wal/archive.h"
 #include "wal/segment.h"

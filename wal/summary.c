@@ -432,7 +432,7 @@ static void acc_rows(lv_walsum_acc *a, uint64_t min_rows, lv_walsum_change **out
         lv_walsum_change *ch = &v[n++];
         memset(ch, 0, sizeof *ch);
         ch->xid = c->xid;
-        ch->rel = (lv_wal_rfn){c->spc, c->db, c->rel};
+        ch->rel = (lv_walsum_rel){c->spc, c->db, c->rel};
         ch->inserted = c->ins, ch->updated = c->upd, ch->deleted = c->del;
         ch->first_lsn = c->first, ch->last_lsn = c->last;
         const xend *e = find_end(a, c->xid);
@@ -505,13 +505,6 @@ int lv_walsum_scan(const uint8_t *data, size_t len, lv_walsum *out)
     lv_walrec_free(&rd);
     acc_clear(&s.a);
     return LV_OK;
-}
-
-void lv_walsum_free(lv_walsum *s)
-{
-    free(s->changes);
-    free(s->points);
-    memset(s, 0, sizeof *s);
 }
 
 int lv_walsum_has_xid(const lv_walsum *s, uint32_t xid)

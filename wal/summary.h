@@ -26,73 +26,22 @@
  * record is not counted), or, when fewer of its bytes are here, once the next segment's summary is read
  * beside this one (lv_walsum_join): so a segment's counts are the records that start in it.
  *
- * Pure: a function of the bytes (data[0..len), one segment starting at its long page header). */
+ * The records themselves (lv_walsum, its rows and points) are the catalog's (catalog/walsum.h), where they
+ * are kept. Pure: a function of the bytes (data[0..len), one segment starting at its long page header). */
 #ifndef LV_WAL_SUMMARY_H
 #define LV_WAL_SUMMARY_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "catalog/walsum.h"
 #include "wal/records.h"
 
 #define LV_WALSUM_MIN_ROWS 100 /* rows of one relation by one transaction in a segment worth a row */
 
-typedef enum lv_walsum_end {
-    LV_WALSUM_END_UNKNOWN = 0, /* the transaction's end record is not in this segment */
-    LV_WALSUM_END_COMMIT,
-    LV_WALSUM_END_ABORT,
-    LV_WALSUM_END_PREPARE      /* PREPARE TRANSACTION: committed or rolled back later (by xid) */
-} lv_walsum_end;
-
-typedef struct lv_walsum_change {
-    uint32_t xid;
-    lv_wal_rfn rel;
-    uint64_t inserted, updated, deleted;
-    uint64_t first_lsn, last_lsn;  /* first and last counted record */
-    lv_walsum_end end;
-    uint64_t end_lsn;              /* the end record (commit, abort or PREPARE) when in this segment */
-    int64_t end_time_us;
-    uint32_t end_dbid;
-    int end_prepared;              /* the end is a COMMIT/ABORT PREPARED */
-} lv_walsum_change;
-
-typedef enum lv_walsum_point_kind {
-    LV_WALSUM_RESTORE_POINT = 1,
-    LV_WALSUM_PREPARE,
-    LV_WALSUM_CUT_RESTORE_POINT,   /* a restore point continues into the next segment (its name is there):
-                                      read the two joined */
-    LV_WALSUM_CUT_PREPARE          /* the PREPARE of xid continues into the next segment (GID there) */
-} lv_walsum_point_kind;
-
-typedef struct lv_walsum_point {
-    lv_walsum_point_kind kind;
-    uint64_t lsn;
-    int64_t time_us;
-    uint32_t xid, dbid;            /* PREPARE */
-    char name[201];                /* the restore point's name, or the GID */
-} lv_walsum_point;
-
-#define LV_WALSUM_EDGE 64
-
-typedef struct lv_walsum {
-    int64_t begin_time, end_time;  /* above */
-    int have_xids;
-    uint32_t xid_lo, xid_hi;
-    lv_walsum_change *changes;
-    size_t nchanges;
-    lv_walsum_point *points;
-    size_t npoints;
-    /* The edges, for a row change split by the segment boundary so early that neither segment alone can
-     * tell whose it is (fewer than 28 bytes of it here): its first bytes here (cut), and the first bytes
-     * of the continuation a segment starts with (lead). lv_walsum_join counts it from the two. */
-    uint8_t cut[LV_WALSUM_EDGE], lead[LV_WALSUM_EDGE];
-    uint32_t ncut, nlead;
-} lv_walsum;
-
 /* Summarize one segment. LV_OK (the end of valid WAL ends the summary: it never fails on WAL content), or
  * LV_ERR_CORRUPT when data does not start with a segment's long page header. */
 int lv_walsum_scan(const uint8_t *data, size_t len, lv_walsum *out);
-void lv_walsum_free(lv_walsum *s);
 
 /* The change split between segment a and the next one, b (a's cut, b's lead): counted into a's row of the
  * same transaction and relation when a has one (else it is below the threshold anyway). Returns 1 when

@@ -58,7 +58,7 @@ static int find_cb(void *arg, const lv_walrec_reader *rd, const lv_walrec *rec, 
     return 1;
 }
 
-int lv_wal_find_xact_end(lv_repo *r, lv_wal_segs *s, size_t from_i, uint32_t xid, lv_wal_xact_end *out)
+int lv_wal_find_xact_end(const lv_repo *r, lv_wal_segs *s, size_t from_i, uint32_t xid, lv_wal_xact_end *out)
 {
     memset(out, 0, sizeof *out);
     find_arg a = {.xid = xid, .out = out};
@@ -116,7 +116,7 @@ static int prep_cb(void *arg, const lv_walrec_reader *rd, const lv_walrec *rec, 
     return 1;
 }
 
-int lv_wal_find_prepare(lv_repo *r, lv_wal_segs *s, size_t before_i, uint32_t xid, char gid[201], uint32_t *dbid)
+int lv_wal_find_prepare(const lv_repo *r, lv_wal_segs *s, size_t before_i, uint32_t xid, char gid[201], uint32_t *dbid)
 {
     gid[0] = '\0';
     *dbid = 0;
@@ -180,7 +180,7 @@ static int rp_cb(void *arg, const lv_walrec_reader *rd, const lv_walrec *rec, co
     return LV_OK;
 }
 
-int lv_wal_find_restore_points(lv_repo *r, lv_wal_segs *s, const char *name, lv_wal_point **out, size_t *n)
+int lv_wal_find_restore_points(const lv_repo *r, lv_wal_segs *s, const char *name, lv_wal_point **out, size_t *n)
 {
     *out = NULL;
     *n = 0;

@@ -34,13 +34,13 @@ typedef struct lv_wal_xact_end {
 /* The end of transaction xid in segments [from_i, s->n). LV_OK with the record, LV_ERR_NOT_FOUND (naming
  * the range) when it has none there, or the store's codes. For a prepared transaction, its PREPARE record
  * is looked for too (lv_wal_find_prepare). */
-int lv_wal_find_xact_end(lv_repo *r, lv_wal_segs *s, size_t from_i, uint32_t xid, lv_wal_xact_end *out);
+int lv_wal_find_xact_end(const lv_repo *r, lv_wal_segs *s, size_t from_i, uint32_t xid, lv_wal_xact_end *out);
 void lv_wal_xact_end_free(lv_wal_xact_end *e);
 
 /* The GID and database of prepared transaction xid, from its PREPARE record in segments [0, before_i]:
  * the summaries, then the segments without one read backwards from before_i (at most 64). LV_OK with
  * gid "" when it is not found (prepared before the range). */
-int lv_wal_find_prepare(lv_repo *r, lv_wal_segs *s, size_t before_i, uint32_t xid, char gid[201], uint32_t *dbid);
+int lv_wal_find_prepare(const lv_repo *r, lv_wal_segs *s, size_t before_i, uint32_t xid, char gid[201], uint32_t *dbid);
 
 /* Every restore point named name in the range, in WAL order (*out malloc'ed, *n of them, with the timeline
  * of the segment holding each). Reads every segment without a summary. */
@@ -49,7 +49,7 @@ typedef struct lv_wal_point {
     uint32_t tli;
     int64_t time_us;
 } lv_wal_point;
-int lv_wal_find_restore_points(lv_repo *r, lv_wal_segs *s, const char *name, lv_wal_point **out, size_t *n);
+int lv_wal_find_restore_points(const lv_repo *r, lv_wal_segs *s, const char *name, lv_wal_point **out, size_t *n);
 
 /* The command that restores to just before a transaction (xid != 0: --target-xid X) or an LSN
  * (--target-lsn L), exclusive, on timeline tli (0: not named; callers name it when the archive has more

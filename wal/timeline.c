@@ -40,7 +40,7 @@ int lv_wal_history_parse(const char *text, size_t n, uint32_t own, lv_wal_tl_spa
     return 0;
 }
 
-int lv_wal_history_get(lv_repo *r, uint32_t tli, lv_wal_tl_span *sp, size_t *n)
+int lv_wal_history_get(const lv_repo *r, uint32_t tli, lv_wal_tl_span *sp, size_t *n)
 {
     if (tli <= 1) {
         sp[0] = (lv_wal_tl_span){1, 0, UINT64_MAX};
@@ -67,7 +67,7 @@ int lv_wal_history_get(lv_repo *r, uint32_t tli, lv_wal_tl_span *sp, size_t *n)
     return rc;
 }
 
-int lv_wal_newest_timeline(lv_repo *r, uint32_t *tli)
+int lv_wal_newest_timeline(const lv_repo *r, uint32_t *tli)
 {
     uint32_t t = 1;
     for (;;) {

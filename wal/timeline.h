@@ -28,11 +28,11 @@ int lv_wal_history_parse(const char *text, size_t len, uint32_t own, lv_wal_tl_s
 /* The history of timeline tli from the archive (one narrow listing and a read; timeline 1: no read).
  * LV_ERR_NOT_FOUND when tli > 1 has no archived history file, LV_ERR_CORRUPT when it does not parse, the
  * store's codes. */
-int lv_wal_history_get(lv_repo *r, uint32_t tli, lv_wal_tl_span *sp, size_t *n);
+int lv_wal_history_get(const lv_repo *r, uint32_t tli, lv_wal_tl_span *sp, size_t *n);
 
 /* The newest timeline of the archive: the highest tli with a history file (probed upwards from 2, as
  * PostgreSQL's findNewestTimeLine does), 1 when there is none. */
-int lv_wal_newest_timeline(lv_repo *r, uint32_t *tli);
+int lv_wal_newest_timeline(const lv_repo *r, uint32_t *tli);
 
 /* Is the point (tli, lsn) on the history sp: tli is one of its timelines and lsn is not past the point
  * where tli ended there? (A backup whose end is on the history can recover along it.) */

@@ -1,21 +1,15 @@
-/* The WAL archive's tables in the local catalog (schema: migration 2 in manifests/catalog.c).
+/* The WAL archive's side of the catalog (the tables: catalog/wal.h): a catalog row from an archived
+ * object, and the catalog-rebuild and -sync steps that refill wal_files from the repository's wal/ listing.
  *
- * wal_files is an index of wal/ in the repository: `wal push` records every file it made durable, so
- * `wal status` can say when the last one arrived. The repository listing stays the truth (`wal list`
- * and `wal fetch` never need the catalog). wal_failures is a local journal: failed pushes and fetches
- * and segments dropped by archive-queue-max (failures beyond the newest 1000 are trimmed; drops are
- * kept, as each is a hole in the archive).
- *
- * Same threading rule as the catalog: one lv_catalog per thread. Every function returns an lv_code;
- * SQLite failures are LV_ERR_IO naming the catalog file. */
+ * Same threading rule as the catalog: one lv_catalog per thread. */
 #ifndef LV_WAL_WALCAT_H
 #define LV_WAL_WALCAT_H
 
 #include <stdint.h>
 
-#include "manifests/catalog.h"
+#include "catalog/wal.h"
+#include "repo/repo.h"
 #include "wal/archive.h"
-#include "wal/summary.h"
 
 /* One archived file as the catalog records it. */
 typedef struct lv_wal_row {
@@ -24,74 +18,27 @@ typedef struct lv_wal_row {
     int64_t pushed;         /* unix seconds */
     uint64_t begin_lsn, end_lsn; /* segments only; 0 when not applicable */
     int times_known;        /* the segment's records were scanned (wal push) */
-    int64_t begin_time, end_time; /* unix seconds of its first and last commit/abort record */
+    int64_t begin_time, end_time; /* unix seconds of its first and last commit/abort record (catalog/wal.h) */
     const lv_walsum *summary; /* segments scanned by wal push: the whole summary (wal/summary.h), recorded
                                  with the row (its times are begin_time/end_time above); NULL: none */
 } lv_wal_row;
 
-/* wal_files.begin_time / end_time: NULL = not known (not scanned: a rebuilt catalog, a .history file);
- * both 0 = scanned, the segment holds no commit or abort record; both -1 = its only commit/abort record
- * continues into the next segment (time unknown until both are read); else the unix seconds of the first
- * and last commit/abort record that starts and ends in the segment (one continued into the next segment
- * is in neither's times: wal/range.c reads the two joined). wal/range.c reads them back with lv_walcat_times. */
-
 int lv_walcat_add(lv_catalog *c, const lv_wal_row *row);
 
-/* The time columns of a file: LV_OK with *known = 0 when they are NULL; LV_ERR_NOT_FOUND when the
- * catalog has no row for it. */
-int lv_walcat_times(lv_catalog *c, const char *name, int *known, int64_t *begin_time, int64_t *end_time);
+/* Journal the failure rc (its message is the current one) as op ("push", "fetch", "drop") of file name in
+ * cat (NULL: nowhere); a journal that cannot be written is a warning. Returns rc with its message kept. */
+int lv_walcat_journal(lv_catalog *cat, const char *op, const char *name, int rc);
 
-/* Every file the catalog records: its object key and stored size (for repo check). */
-int lv_walcat_each(lv_catalog *c, int (*cb)(void *arg, const char *key, uint64_t stored_size), void *arg);
-
-/* Register the catalog-rebuild step that refills wal_files from the repository's wal/ listing (called
- * once at startup, cli/register.c). */
+/* Catalog rebuild: one row per listed file, from its key alone (name, timeline, kind, checksum, stored
+ * size; a segment's LSN range and plaintext size from its name and the stanza). What only a push knew is
+ * left unknown: pushed = -1, size 0 for .history/.backup files, times NULL (wal/range.c reads the
+ * segments when it needs them). A damaged or lost stanza is counted in *damaged (the rows then have no
+ * LSN ranges). lv_walcat_register registers it (repo/registry.h), once at startup. */
+int lv_walcat_rebuild(lv_repo *r, uint64_t *damaged);
+/* Catalog sync: add rows for files the catalog lacks (as a rebuild does), forget rows of files that are
+ * gone from wal/ (expired by forget, here or on another host). */
+int lv_walcat_sync(lv_repo *r);
+/* Register both steps (repo/registry.h). */
 void lv_walcat_register(void);
-
-/* ---- per-segment summaries (wal/summary.h; tables of migration 5) ------------------------------------
- * wal_files.summary = 1 says the segment's summary is complete: its xid range (xid_lo, xid_hi), times, and
- * its rows in wal_changes and wal_points. The detail rows are written before that flag (lv_walcat_add
- * writes them first; lv_walcat_summary_save in one transaction), so a summary is never half there. */
-
-/* Record the summary of a segment read after its push (a rebuilt catalog, another host): detail rows and
- * the wal_files columns, in one transaction. A segment the catalog has no row for is left as it is. */
-int lv_walcat_summary_save(lv_catalog *c, const char *name, const lv_walsum *s);
-/* The detail rows alone (replacing the segment's earlier ones); the caller sets the flag after them. */
-int lv_walcat_summary_rows(lv_catalog *c, const char *name, const lv_walsum *s);
-
-/* The summaries of the segments (any timeline) that begin in [from_lsn, to_lsn), sorted by name: *out is
- * malloc'ed (lv_walcat_summaries_free); segments without a summary are not in it. */
-typedef struct lv_walcat_sum {
-    char name[25];
-    lv_walsum s;
-} lv_walcat_sum;
-int lv_walcat_summaries(lv_catalog *c, uint64_t from_lsn, uint64_t to_lsn, lv_walcat_sum **out, size_t *n);
-lv_walcat_sum *lv_walcat_sum_find(lv_walcat_sum *v, size_t n, const char *name);
-void lv_walcat_summaries_free(lv_walcat_sum *v, size_t n);
-
-/* Journal a failure (op: "push", "fetch", "drop", "check"); name may be "". */
-int lv_walcat_failure(lv_catalog *c, const char *op, const char *name, int code, const char *message);
-
-/* The archive as the catalog knows it: files, their stored bytes, the newest pushed file and when (name
- * "" and time -1 when none is known). */
-typedef struct lv_walcat_summary {
-    uint64_t files, stored_bytes;
-    char last_name[64];
-    int64_t last_pushed;
-} lv_walcat_summary;
-int lv_walcat_summary_get(lv_catalog *c, lv_walcat_summary *s);
-
-/* When a file was pushed: LV_ERR_NOT_FOUND if the catalog does not know it. */
-int lv_walcat_pushed(lv_catalog *c, const char *name, int64_t *pushed);
-
-/* Recent journal entries, newest first (op NULL = all ops). */
-typedef struct lv_wal_failure {
-    int64_t time;
-    const char *op, *name, *message; /* valid during the callback */
-    int code;
-} lv_wal_failure;
-int lv_walcat_failures(lv_catalog *c, const char *op, int limit,
-                       int (*cb)(void *arg, const lv_wal_failure *f), void *arg);
-int64_t lv_walcat_failure_count(lv_catalog *c, const char *op);
 
 #endif

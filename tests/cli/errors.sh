@@ -6,7 +6,7 @@
 # (a message quoting itself) and none cut (a clipped errno string), and the documented exit code.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/../files/fileslib.sh"
+. "$(dirname "$0")/../lib/fileslib.sh"
 
 lv_require_services s3
 lv_clean_env

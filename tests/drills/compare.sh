@@ -5,7 +5,7 @@
 # naming the entry and what differs; the untouched tree compares clean. No services needed.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/../files/fileslib.sh"
+. "$(dirname "$0")/../lib/fileslib.sh"
 
 helper=${LV_BUILD_ROOT:?}/tests/drills/compare_helper
 w=$(lv_tmpdir compare)

@@ -8,7 +8,7 @@
 # removed. The drills run as root and start PostgreSQL as the cluster's OS user.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/../wal/walib.sh"
+. "$(dirname "$0")/../lib/walib.sh"
 
 lv_require_services s3 pg
 lv_clean_env

@@ -5,7 +5,7 @@
 # the timeline, one table row per drill and the details of the last failure. No external assets.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/../files/fileslib.sh"
+. "$(dirname "$0")/../lib/fileslib.sh"
 
 chromium=$(command -v chromium || command -v chromium-browser || true)
 if [[ -z $chromium ]]; then

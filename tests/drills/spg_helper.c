@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "drills/checks.h"
 #include "drills/drill.h"
 #include "drills/postgres.h"
@@ -33,7 +34,7 @@ int main(int argc, char **argv)
     size_t nuc = 0;
     char *user = NULL;
     int rc = lv_user_checks_load(argc > 4 ? argv[4] : NULL, &uc, &nuc);
-    lv_drill_signals(NULL);
+    lv_interrupt_catch();
     if (rc == LV_OK)
         rc = lv_spg_bindir(getenv("LV_TEST_PG_BINDIR"), 15, &p.bindir);
     if (rc == LV_OK)
@@ -51,7 +52,7 @@ int main(int argc, char **argv)
         if (hang) {
             printf("ready %ld\n", (long)p.pid);
             fflush(stdout);
-            while (!lv_drill_interrupt) {
+            while (!lv_interrupted()) {
                 struct timespec ts = {0, 50 * 1000 * 1000};
                 nanosleep(&ts, NULL);
             }
@@ -67,9 +68,9 @@ int main(int argc, char **argv)
     if (rc != LV_OK && rc != LV_ERR_CHECK)
         fprintf(stderr, "spg_helper: %s\n", lv_errmsg());
     if (p.pid)
-        lv_spg_stop(&p, lv_drill_interrupt);
+        lv_spg_stop(&p, lv_interrupted());
     lv_drill_scratch_remove(scratch);
-    lv_drill_signals_restore();
+    lv_interrupt_release();
     lv_spg_free(&p);
     lv_user_checks_free(uc, nuc);
     free(user);

@@ -9,7 +9,7 @@
 # drop is rolled back in the scratch copy (its lock would block the count otherwise).
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/../wal/walib.sh"
+. "$(dirname "$0")/../lib/walib.sh"
 
 lv_require_services pg
 lv_clean_env

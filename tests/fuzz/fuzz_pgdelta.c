@@ -1,4 +1,4 @@
-/* Fuzz target for page delta blobs (manifests/pgdelta.h): the parser either fails with LV_ERR_CORRUPT or
+/* Fuzz target for page delta blobs (pg/page_delta.h): the parser either fails with LV_ERR_CORRUPT or
  * returns frames that tile the input exactly; applying any frame to a base page either fails with
  * LV_ERR_CORRUPT or yields exactly one page, never more. The input also drives a builder round trip: a
  * page made from the input, encoded against a base, decodes to the same page. */
@@ -7,7 +7,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
-#include "manifests/pgdelta.h"
+#include "pg/page_delta.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* Fuzz target for the pg manifest body parser (manifests/pgman.h): any input either fails with
+/* Fuzz target for the pg manifest body parser (pg/manifest.h): any input either fails with
  * LV_ERR_CORRUPT and a zeroed result, or parses into a manifest that the encoder accepts and that
  * re-encodes to exactly the input bytes; lookups of every parsed path find that path. */
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
-#include "manifests/pgman.h"
+#include "pg/manifest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real S3 server for tests: a single-node Ceph cluster (one monitor, one OSD, no manager) with a RADOS
 # Gateway in front, all on 127.0.0.1 and all under one directory. Facts behind it:
-# /work/shared/research/s3-test-server.md (outside the repository).
+# docs/s3-test-server.md.
 #
 # Usage: tests/harness/s3.sh COMMAND DIR
 #   start DIR        Start the server. A new DIR (no DIR/ceph.conf yet) gets a fresh cluster on free ports,

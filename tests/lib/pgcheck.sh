@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Checks of a restored PostgreSQL cluster (started with tests/wal/walib.sh's start_restored) as users' queries see it, for the integration tests. A table
+# Checks of a restored PostgreSQL cluster (started with tests/lib/walib.sh's start_restored) as users' queries see it, for the integration tests. A table
 # checksum computed by a sequential scan does not see a stale visibility map: an index-only scan trusts
 # the map and counts dead row versions as live. So, in every database that allows connections:
 #   - pg_visibility: pg_check_visible and pg_check_frozen are empty for every table, materialized view

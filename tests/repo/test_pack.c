@@ -11,7 +11,7 @@
 #include "common/error.h"
 #include "common/hex.h"
 #include "crypto/crypto.h"
-#include "manifests/manifest.h"
+#include "repo/manifest.h"
 #include "repo/blobstore.h"
 #include "repo/index.h"
 #include "repo/pack.h"

@@ -13,7 +13,7 @@
 #   5. --safety=none does not wait for markers.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/../files/fileslib.sh"
+. "$(dirname "$0")/../lib/fileslib.sh"
 
 lv_require_services s3
 lv_clean_env

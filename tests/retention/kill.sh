@@ -10,7 +10,7 @@
 #     lock is left behind.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/../files/fileslib.sh"
+. "$(dirname "$0")/../lib/fileslib.sh"
 
 lv_clean_env
 here=$(cd "$(dirname "$0")" && pwd)

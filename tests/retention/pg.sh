@@ -15,7 +15,7 @@
 #     cluster then archives and backs up into the same repository.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/../wal/walib.sh"
+. "$(dirname "$0")/../lib/walib.sh"
 . "$(dirname "$0")/../lib/pgcheck.sh"
 
 lv_require_services s3 pg

@@ -12,7 +12,7 @@
 # Usage: year.sh local|s3
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/../files/fileslib.sh"
+. "$(dirname "$0")/../lib/fileslib.sh"
 
 store=${1:?usage: year.sh local|s3}
 [[ $store == s3 ]] && lv_require_services s3

@@ -27,7 +27,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "store/parallel.h"
+#include "common/parallel.h"
 #include "store/s3.h"
 #include "store/s3_codec.h"
 #include "store/s3_xml.h"

@@ -5,7 +5,7 @@
 # Then `labvault check` (working and broken archiving) and `wal status`.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/walib.sh"
+. "$(dirname "$0")/../lib/walib.sh"
 
 lv_require_services s3 pg
 lv_clean_env

@@ -10,7 +10,7 @@
 # the repository (no summaries) gives the same answer by reading the segments once.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/walib.sh"
+. "$(dirname "$0")/../lib/walib.sh"
 . "$(dirname "$0")/../lib/pgcheck.sh"
 
 lv_require_services pg

@@ -7,7 +7,7 @@
 # pg_check_restored. A cluster that cannot be reached is said so; --switch without one is an error.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/walib.sh"
+. "$(dirname "$0")/../lib/walib.sh"
 . "$(dirname "$0")/../lib/pgcheck.sh"
 . "$(dirname "$0")/../lib/pgstate.sh"
 

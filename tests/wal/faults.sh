@@ -7,7 +7,7 @@
 # could not know): the retry must see its own object and succeed, without a second copy.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/walib.sh"
+. "$(dirname "$0")/../lib/walib.sh"
 
 lv_require_services s3 pg
 lv_clean_env

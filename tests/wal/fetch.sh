@@ -5,7 +5,7 @@
 # empty spool and another PostgreSQL start's spool never change what recovery gets.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/walib.sh"
+. "$(dirname "$0")/../lib/walib.sh"
 
 lv_require_services s3 pg
 lv_clean_env

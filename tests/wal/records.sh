@@ -7,7 +7,7 @@
 # Usage: records.sh TEST_WAL_RECORDS_BINARY
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/walib.sh"
+. "$(dirname "$0")/../lib/walib.sh"
 
 lv_require_services pg
 lv_clean_env

@@ -7,7 +7,7 @@
 # gaps and the failure journal in `wal status`.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/walib.sh"
+. "$(dirname "$0")/../lib/walib.sh"
 
 lv_require_services pg
 lv_clean_env

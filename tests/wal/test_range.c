@@ -11,8 +11,9 @@
 #include <unistd.h>
 
 #include "common/error.h"
-#include "manifests/catalog.h"
-#include "manifests/rebuild.h"
+#include "catalog/wal.h"
+#include "catalog/catalog.h"
+#include "maint/rebuild.h"
 #include "repo/repo.h"
 #include "store/store.h"
 #include "tests/check.h"
@@ -136,9 +137,9 @@ int main(void)
     CHECK(rc == LV_OK, "pushed segments 3 (2 commits), 4 (none), 5 (3 commits) (%s)", rc ? lv_errmsg() : "ok");
     int known;
     int64_t b, e;
-    CHECK(lv_walcat_times(repo->cat, "000000010000000000000003", &known, &b, &e) == LV_OK && known &&
+    CHECK(lv_catalog_wal_times(repo->cat, "000000010000000000000003", &known, &b, &e) == LV_OK && known &&
               b == T0 / 1000000 && e == T0 / 1000000 + 1, "push recorded segment 3's commit times");
-    CHECK(lv_walcat_times(repo->cat, "000000010000000000000004", &known, &b, &e) == LV_OK && known && b == 0 &&
+    CHECK(lv_catalog_wal_times(repo->cat, "000000010000000000000004", &known, &b, &e) == LV_OK && known && b == 0 &&
               e == 0, "and 0/0 for segment 4, which has no commit");
 
     wait_checks();
@@ -185,7 +186,7 @@ int main(void)
     free(g.d);
     CHECK(rc == LV_OK && straddle / SEG == 10 && (straddle + 24 + 4 + 8 + 8 + 60 * 12) / SEG == 11,
           "pushed segments 10 and 11 with a commit across the boundary (%s)", rc ? lv_errmsg() : "ok");
-    CHECK(lv_walcat_times(repo->cat, "00000001000000000000000A", &known, &b, &e) == LV_OK && known && b == -1 &&
+    CHECK(lv_catalog_wal_times(repo->cat, "00000001000000000000000A", &known, &b, &e) == LV_OK && known && b == -1 &&
               e == -1, "push marks segment 10 as holding a commit of unknown time (%lld)", (long long)e);
     for (int pass = 0; pass < 2; pass++) {
         lv_catalog *keep = repo->cat;
@@ -222,10 +223,10 @@ int main(void)
     lv_rebuild_stats rs;
     rc = lv_catalog_rebuild(repo, &rs);
     int64_t pushed;
-    CHECK(rc == LV_OK && lv_walcat_pushed(repo->cat, "000000020000000000000006", &pushed) == LV_OK &&
-              lv_walcat_pushed(repo->cat, "00000002.history", &pushed) == LV_OK,
+    CHECK(rc == LV_OK && lv_catalog_wal_pushed(repo->cat, "000000020000000000000006", &pushed) == LV_OK &&
+              lv_catalog_wal_pushed(repo->cat, "00000002.history", &pushed) == LV_OK,
           "catalog rebuild: wal_files lists the archived files again (%s)", rc ? lv_errmsg() : "ok");
-    CHECK(lv_walcat_times(repo->cat, "000000010000000000000003", &known, &b, &e) == LV_OK && !known,
+    CHECK(lv_catalog_wal_times(repo->cat, "000000010000000000000003", &known, &b, &e) == LV_OK && !known,
           "... with unknown times");
     rc = lv_wal_range_from(repo, 1, 3 * SEG + 100, &rg);
     CHECK(rc == LV_OK && rg.last_commit_xid == 2002 && rg.first_commit_time == T0 / 1000000,

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "common/timefmt.h"
 #include "tests/check.h"
 #include "tests/wal/walgen.h"
 #include "wal/records.h"
@@ -25,14 +26,13 @@ static const char *st_name(lv_walrec_status s)
     return s == LV_WALREC_OK ? "ok" : s == LV_WALREC_EOD ? "eod" : s == LV_WALREC_CUT ? "cut" : "invalid";
 }
 
+/* UTC with microseconds and no zone, as records.sh normalizes pg_waldump's. */
 static void fmt_time(int64_t us, char *out, size_t n)
 {
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char d[32];
-    strftime(d, sizeof d, "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(out, n, "%s.%06d", d, (int)(us % 1000000));
+    char t[LV_TIME_TEXT_MAX];
+    lv_time_format_us(us, LV_TIME_SQL, t);
+    t[strcspn(t, "+")] = '\0';
+    snprintf(out, n, "%s", t);
 }
 
 static void print_event(const lv_walrec *rec, const lv_wal_event *ev)

@@ -13,7 +13,7 @@
 #include "wal/segment.h"
 #include "wal/stanza.h"
 
-/* The first 40 bytes of 000000010000000000000003 written by PostgreSQL 15.18 (research/wal-format.md
+/* The first 40 bytes of 000000010000000000000003 written by PostgreSQL 15.18 (docs/wal-format.md
  * section 2): magic D110, info LONG|BKP_REMOVABLE|FIRST_IS_CONTRECORD, timeline 1, page address
  * 0/3000000, rem_len 0x1713, system identifier, 16 MiB segments, 8 KiB pages. */
 static const uint8_t real_header[40] = {

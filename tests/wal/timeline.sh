@@ -6,7 +6,7 @@
 # the one that was undone; the segment holding the switch point comes from timeline 2.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-. "$(dirname "$0")/walib.sh"
+. "$(dirname "$0")/../lib/walib.sh"
 
 lv_require_services pg
 lv_clean_env

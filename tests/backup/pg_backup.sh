@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# `labvault backup pg` against a real PostgreSQL 15 cluster that archives into labvault: full and
+# incremental backups into a local repository and into S3 (the incremental after changing ~1 % of
+# pgbench_accounts' pages stores under 5 % of the full's new bytes), repo check after them, and the
+# refusals: a wrong --pgdata, --type incr without a previous backup, a second backup while one runs,
+# SIGINT in backup mode (exit 14, nothing committed), a damaged page (reported, exit 9, committed), a
+# cluster without archive_mode.
+set -euo pipefail
+# shellcheck source=../lib/tap.sh
+. "$(dirname "$0")/../lib/tap.sh"
+# shellcheck source=../lib/walib.sh
+. "$(dirname "$0")/../lib/walib.sh"
+
+lv_require_services s3 pg
+lv_clean_env
+lv=${LABVAULT_BIN:?}
+
+w=$(wal_workdir pgbackup)
+bucket=$(lv_s3_bucket pgbackup)
+wal_conf "$w/local.conf" "$w/repo" "[archive]" "timeout = 60"
+wal_conf "$w/s3.conf" "s3://$bucket/pg"
+lvpg "$w/local.conf" repo init >/dev/null
+lvpg "$w/s3.conf" repo init >/dev/null
+
+lv_pg_start "archive_mode = on" "archive_command = '$lv --config $w/local.conf wal push %p'" "wal_level = replica" \
+  "max_wal_size = 256MB"
+pgbench -i -s 5 -q >/dev/null 2>&1
+ok "pgbench -i -s 5" test "$(psql -qAtX -c 'SELECT count(*) FROM pgbench_accounts')" = 500000
+mkdir "$w/ts" && chown "$LV_TEST_PG_OSUSER:" "$w/ts" && chmod 700 "$w/ts"
+psql -qAtX -c "CREATE TABLESPACE ts1 LOCATION '$w/ts'" \
+  -c "CREATE TABLE in_ts TABLESPACE ts1 AS SELECT g AS i, md5(g::text) AS t FROM generate_series(1, 20000) g" \
+  -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+ts_file=$(psql -qAtX -c "SELECT pg_relation_filepath('in_ts')")
+acc_files=$(psql -qAtX -c "SELECT pg_relation_filepath('pgbench_accounts') || ' ' || pg_relation_filepath('pgbench_accounts_pkey')")
+compare() { # MANIFEST_ID PATH...: rebuild the files from the manifest's extents and compare with $PGDATA
+  as_pg env LABVAULT_KEY_FILE="$w/key" LABVAULT_CATALOG="$w/local.db" "$COMPARE" "$w/repo" "$@" # the catalog's user
+}
+COMPARE=${1:?usage: backup.sh PGMAN_COMPARE}
+
+manifests() { find "$w/repo/manifests" -type f 2>/dev/null | wc -l; }
+
+# --- full, local
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type full --json --label "full one"
+is "$rc" 0 "full backup (--json): exit 0"
+is "$(manifests)" 1 "full backup: one manifest committed"
+full_new=$(out_field bytes_new)
+is "$(out_field type) $(out_field label) $(out_field bad_pages) $(out_field timeline)" "full full one 0 1" \
+  "summary: type, label, no bad pages (checksums verified on a live cluster), timeline"
+ok "summary: sizes (bytes_read $(out_field bytes_read) >= 70 MB, bytes_new $full_new, bytes_stored $(out_field bytes_stored))" \
+  test "$(out_field bytes_read)" -ge 70000000 -a "$full_new" -ge 70000000 -a "$(out_field bytes_stored)" -gt 0
+# shellcheck disable=SC2086
+is "$(compare "$(out_field id)" "$PGDATA" PG_VERSION $acc_files "$ts_file")" "4 compared, 0 differ" \
+  "full: PG_VERSION, pgbench_accounts, its index and a table in a tablespace rebuilt from the extents are the files"
+ok "full: the tablespace's file is under pg_tblspc/<oid>/ ($ts_file)" test "${ts_file#pg_tblspc/}" != "$ts_file"
+ok "summary: sysid, LSNs, WAL range, rows_exact" python3 -c '
+import json, re, sys
+s = json.load(sys.stdin)
+assert re.fullmatch(r"[0-9]+", s["sysid"]) and s["pg_version"] >= 150000
+assert re.fullmatch(r"[0-9A-F]+/[0-9A-F]+", s["start_lsn"]) and re.fullmatch(r"[0-9A-F]+/[0-9A-F]+", s["stop_lsn"])
+assert len(s["wal_start"]) == 24 and s["wal_start"] <= s["wal_stop"] and s["files"] > 500
+assert s["stop_time"] >= s["start_time"] and s["pgdata"] and isinstance(s["rows_exact"], bool)
+' <<<"$out"
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA"
+is "$rc" 0 "a second full backup: exit 0"
+like "$out" "^backup pg [0-9a-f]{64} full: [0-9]+ files, [0-9.]+ MiB read, [0-9.]+ MiB new, [0-9.]+ MiB stored, WAL [0-9A-F]{24}\.\.[0-9A-F]{24} archived, [0-9.]+ s$" \
+  "full backup: one line with sizes and the WAL range"
+full_id=$(sed -n 's/^backup pg \([0-9a-f]*\) .*/\1/p' <<<"$out")
+second_new=$(sed -n 's/.*MiB read, \([0-9.]*\) MiB new.*/\1/p' <<<"$out")
+ok "the second full stores little: its blobs dedup with the first's ($second_new MiB new)" \
+  python3 -c 'import sys; sys.exit(float(sys.argv[1]) > 10)' "$second_new"
+is "$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM manifests WHERE kind = '"'pg'"' AND json_extract(summary, '"'$.type'"') = '"'full'"'").fetchone()[0])' "$w/local.db")" 2 \
+  "both fulls are listed in the catalog with their summaries"
+
+# --- incremental after changing ~1 % of pgbench_accounts' pages (a contiguous aid range)
+pages=$(psql -qAtX -c "SELECT relpages FROM pg_class WHERE relname = 'pgbench_accounts'")
+rows=$((500000 * 1 / 100))
+psql -qAtX -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid <= $rows" \
+  -c "UPDATE in_ts SET t = 'changed' WHERE i <= 100" -c "VACUUM pgbench_accounts, in_ts" -c "CHECKPOINT" >/dev/null
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json
+is "$rc" 0 "incremental backup: exit 0"
+is "$(out_field type) $(out_field prev)" "incr $full_id" "incremental: compared with the newest full"
+incr_new=$(out_field bytes_new)
+ok "incremental after changing ~1 % of $pages pages stores < 5 % of the full's bytes ($incr_new vs $full_new)" \
+  test $((incr_new * 20)) -lt "$full_new"
+# shellcheck disable=SC2086
+is "$(compare "$(out_field id)" "$PGDATA" $acc_files "$ts_file")" "3 compared, 0 differ" \
+  "incremental: the changed files rebuilt from old and new extents are the files"
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --dbname "host=$PGHOST port=$PGPORT user=$PGUSER dbname=postgres"
+is "$rc" 0 "an incremental of an incremental, connecting with --dbname CONNINFO: exit 0"
+like "$out" "^backup pg [0-9a-f]{64} incr: " "incremental: says incr"
+if command -v script >/dev/null; then # on a terminal: progress with bytes, rate and ETA, then the WAL wait
+  tty_out=$(as_pg script -qec "'$lv' --config '$w/local.conf' backup pg --pg-data '$PGDATA' --type incr" /dev/null | tr '\r' '\n')
+  like "$tty_out" "\\[[#>.]{24}\\] +[0-9]+%  [0-9.]+ [KMG]?i?B of [0-9.]+ [KMG]?i?B read, [0-9.]+ [KMG]?i?B/s(, ETA [0-9:]+)?, [0-9.]+ [KMG]?i?B new" \
+    "on a terminal: a bar, bytes of the total, rate (and ETA after a second)"
+  like "$tty_out" "waiting up to 60 s for the WAL [0-9A-F/]+\.\.[0-9A-F/]+ to reach the repository" "... and says it waits for the WAL"
+else
+  skip "no script(1) for a terminal" 2
+fi
+
+# --- page deltas: random updates change many index leaf pages a little; the incremental stores them as
+#     deltas against their last whole image, and the files rebuilt from base + delta are the files
+pk_file=${acc_files#* }
+pgbench -n -t 400 -c 2 >/dev/null 2>&1 && psql -qAtX -c "CHECKPOINT" >/dev/null
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json
+is "$rc" 0 "incremental after random updates: exit 0"
+d1=$(out_field delta_pages)
+ok "... stores changed index pages as deltas ($d1 pages, $(out_field delta_bytes) bytes, $(out_field base_blobs_read) bases read)" \
+  test "${d1:-0}" -gt 50 -a "$(out_field base_blobs_read)" -gt 0
+ok "... and stores little ($(out_field bytes_stored) bytes stored for $d1 delta pages)" \
+  test "$(out_field bytes_stored)" -lt $((d1 * 1024))
+is "$(compare "$(out_field id)" "$PGDATA" $acc_files)" "2 compared, 0 differ" \
+  "deltas: the files rebuilt from base pages and deltas are the files"
+pgbench -n -t 400 -c 2 >/dev/null 2>&1 && psql -qAtX -c "CHECKPOINT" >/dev/null
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json
+is "$rc" 0 "an incremental on top of one with deltas: exit 0"
+ok "... deltas again ($(out_field delta_pages) pages), against the same whole images" test "$(out_field delta_pages)" -gt 50
+is "$(compare "$(out_field id)" "$PGDATA" $acc_files)" "2 compared, 0 differ" \
+  "... kept deltas, new deltas and whole pages rebuild the files"
+delta_id=$(out_field id)
+mkdir "$w/rdelta" && chown "$LV_TEST_PG_OSUSER:" "$w/rdelta"
+run lvpg "$w/local.conf" restore pg --backup "$delta_id" --to "$w/rdelta/data" --tablespace-map "ts1=$w/rdelta/ts"
+is "$rc" 0 "restore of the backup with deltas: exit 0 ($(tail -n 1 <<<"$err"))"
+is "$(compare "$delta_id" "$w/rdelta/data" $acc_files)" "2 compared, 0 differ" \
+  "... restore applied base pages and deltas: the restored files are the backed-up files"
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json --no-page-deltas
+is "$rc:$(out_field delta_pages)" "0:0" "--no-page-deltas: exit 0, no new deltas"
+is "$(compare "$(out_field id)" "$PGDATA" "$pk_file")" "1 compared, 0 differ" "... the unchanged delta runs it keeps still rebuild"
+
+run lvpg "$w/local.conf" repo check
+is "$rc" 0 "repo check after the backups: exit 0 ($(tail -n 1 <<<"$err$out"))"
+
+# --- refusals
+run lvpg "$w/local.conf" backup pg --pgdata "$w"
+is "$rc" 3 "--pgdata that is not a data directory: exit 3"
+like "$err" "^labvault: pg-data $w is not a PostgreSQL data directory" "... one line naming it"
+as_pg "$LV_TEST_PG_BINDIR/initdb" -D "$w/other" --no-sync -A trust -U postgres >/dev/null 2>&1
+run lvpg "$w/local.conf" backup pg --pgdata "$w/other"
+is "$rc" 10 "--pgdata of another cluster than the server's: exit 10"
+like "$err" "pg-data $w/other is not the data directory of the PostgreSQL server .*\($PGDATA\)" "... naming both"
+is "$(grep -c . <<<"$err")" 1 "... in one line"
+run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --type incr
+is "$rc" 1 "--type incr without a previous backup in this repository: exit 1"
+like "$err" "no previous backup of PostgreSQL cluster [0-9]+ on timeline 1" "... says why"
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --dbname "host=127.0.0.1 port=1 connect_timeout=2"
+is "$rc" 8 "PostgreSQL unreachable: exit 8"
+like "$err" "^labvault: cannot connect to PostgreSQL" "... one line saying so"
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type sometimes
+is "$rc" 2 "--type sometimes: exit 2"
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --label "$(printf 'x%.0s' $(seq 300))"
+is "$rc $err" "2 labvault: --label: at most 255 bytes" "a label of 300 bytes: exit 2, one line"
+
+# --- a second backup while one runs
+before=$(manifests)
+as_pg env LABVAULT_TEST_PAUSE_AFTER_START=4 "$lv" --config "$w/local.conf" backup pg --pgdata "$PGDATA" \
+  >"$w/first.out" 2>"$w/first.err" &
+first=$!
+for _ in $(seq 100); do
+  [[ $(psql -qAtX -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'labvault backup pg'") == 1 ]] && break
+  sleep 0.1
+done
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA"
+is "$rc" 7 "a second backup while one runs: exit 7"
+like "$err" "^labvault: another backup pg is running \(pid [0-9]+" "... one line naming the pid"
+first_rc=0
+wait "$first" || first_rc=$?
+is "$first_rc" 0 "the first backup completes"
+is "$(manifests)" $((before + 1)) "... and only it committed"
+
+# --- SIGINT while in backup mode: pg_backup_stop runs, nothing is committed, exit 14
+before=$(manifests)
+as_pg env LABVAULT_TEST_PAUSE_AFTER_START=30 "$lv" --config "$w/local.conf" backup pg --pgdata "$PGDATA" \
+  >/dev/null 2>"$w/int.err" &
+bg=$!
+for _ in $(seq 100); do
+  [[ $(psql -qAtX -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'labvault backup pg'") == 1 ]] && break
+  sleep 0.1
+done
+kill -INT "$(head -n 1 "$w/local.db.backup-pg.lock")"
+int_rc=0
+wait "$bg" || int_rc=$?
+is "$int_rc" 14 "SIGINT in backup mode: exit 14"
+like "$(cat "$w/int.err")" "interrupted" "... says interrupted"
+is "$(manifests)" "$before" "... nothing committed"
+is "$(psql -qAtX -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'labvault backup pg'")" 0 \
+  "... and its session is gone"
+
+# --- the WAL does not arrive: exit 9 after archive-timeout, nothing committed
+before=$(manifests)
+psql -qAtX -c "ALTER SYSTEM SET archive_command = 'false'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --archive-timeout 3
+is "$rc" 9 "WAL not archived within archive-timeout: exit 9"
+like "$err" "^labvault: backup not committed: WAL segment [0-9A-F]{24} \(needed for [0-9A-F/]+\.\.[0-9A-F/]+\) was not archived within 3 s" \
+  "... one line naming the segment"
+is "$(manifests)" "$before" "... nothing committed"
+
+# --- S3: full and incremental; WAL goes to the S3 repository from now on
+psql -qAtX -c "ALTER SYSTEM SET archive_command = '$lv --config $w/s3.conf wal push %p'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --json
+is "$rc" 0 "S3: full backup: exit 0 ${err:+($err)}"
+s3_full=$(out_field bytes_new)
+psql -qAtX -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid BETWEEN 100000 AND $((100000 + rows))" >/dev/null
+run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --type incr --json
+is "$rc" 0 "S3: incremental: exit 0"
+ok "S3: the incremental stores < 5 % of the full's bytes ($(out_field bytes_new) vs $s3_full)" \
+  test $(($(out_field bytes_new) * 20)) -lt "$s3_full"
+run lvpg "$w/s3.conf" repo check
+is "$rc" 0 "S3: repo check: exit 0"
+
+# --- a damaged page: reported, the backup commits, exit 9
+psql -qAtX -c "CREATE TABLE damaged AS SELECT g AS i, repeat('x', 100) AS t FROM generate_series(1, 2000) g" \
+  -c "CHECKPOINT" >/dev/null
+file=$PGDATA/$(psql -qAtX -c "SELECT pg_relation_filepath('damaged')")
+"$LV_TEST_HARNESS/pg.sh" stop "$LV_PG_DIR" >/dev/null 2>&1
+printf 'DAMAGE' | dd of="$file" bs=1 seek=$((8192 + 4000)) conv=notrunc status=none
+"$LV_TEST_HARNESS/pg.sh" start "$LV_PG_DIR" >/dev/null 2>&1
+before=$(manifests)
+psql -qAtX -c "ALTER SYSTEM SET archive_command = '$lv --config $w/local.conf wal push %p'" -c "SELECT pg_reload_conf()" >/dev/null
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json
+is "$rc" 9 "a page with a bad checksum: exit 9"
+is "$(out_field bad_pages)" 1 "... one bad page in the summary"
+like "$err" "page 1 of ${file#"$PGDATA"/}: checksum mismatch" "... named (file and page) in the output"
+is "$(manifests)" $((before + 1)) "... and the backup is committed"
+
+# --- a cluster without archive_mode (started last: it takes over PG*)
+lv_pg_start "archive_mode = off"
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA"
+is "$rc" 8 "archive_mode = off: exit 8"
+like "$err" "^labvault: archive_mode is off" "... one line saying so"
+
+# shellcheck disable=SC2119
+done_testing
