@@ -412,7 +412,7 @@ static int backup(run *u)
     int rc = check_pgdata(u);
     if (rc != LV_OK)
         return rc;
-    u->conn = (lv_pg_conn_opts){o->conninfo, o->host, o->port, o->user, o->database};
+    u->conn = (lv_pg_conn_opts){o->conninfo, o->host, o->port, o->user, o->database, NULL};
     if ((rc = lv_pg_connect(&u->conn, NULL, LV_PG_APP_BACKUP, &u->c)) != LV_OK || (rc = lv_pgs_info_get(u->c, &u->info)) != LV_OK ||
         (rc = check_cluster(u)) != LV_OK)
         return rc;

@@ -41,11 +41,12 @@ static const struct {
     {{lv_cat_schema_wal}},
     {{lv_cat_schema_fcache}},
     {{lv_cat_schema_drills}},
+    {{lv_cat_schema_walsum}},
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 static const char *const derived_tables[] = {"blobs", "packs", "indexes", "manifests", "wal_files",
-                                               "drills"};
+                                               "drills", "wal_changes", "wal_points"};
 
 /* ---- meta ----------------------------------------------------------------------------------- */
 

@@ -32,6 +32,18 @@ static void print_human(const lv_drill *d, lv_buf *out)
         lv_buf_printf(out, "  ... %llu failed checks in all\n", (unsigned long long)d->failed);
 }
 
+void lv_cli_drill_opts(const lv_ctx *ctx, lv_drill_opts *o)
+{
+    o->scratch_dir = lv_config_str(ctx->cfg, "drill-scratch-dir");
+    o->os_user = lv_config_str(ctx->cfg, "drill-os-user");
+    o->pg_bin = lv_config_str(ctx->cfg, "pg-bin");
+    o->checks_file = lv_config_str(ctx->cfg, "drill-checks");
+    o->timeout = (int)lv_config_int(ctx->cfg, "drill-timeout");
+    o->config_file = lv_config_file(ctx->cfg);
+    o->cfg = ctx->cfg;
+    o->progress = lv_ctx_progress(ctx);
+}
+
 int lv_cmd_drill_run(lv_ctx *ctx)
 {
     const char *snap = lv_ctx_flag(ctx, "snapshot"), *backup = lv_ctx_flag(ctx, "backup");
@@ -58,14 +70,7 @@ int lv_cmd_drill_run(lv_ctx *ctx)
     o.random_target = rtarget;
     o.target_immediate = timm;
     o.keep = lv_ctx_flag(ctx, "keep") != NULL;
-    o.scratch_dir = lv_config_str(ctx->cfg, "drill-scratch-dir");
-    o.os_user = lv_config_str(ctx->cfg, "drill-os-user");
-    o.pg_bin = lv_config_str(ctx->cfg, "pg-bin");
-    o.checks_file = lv_config_str(ctx->cfg, "drill-checks");
-    o.timeout = (int)lv_config_int(ctx->cfg, "drill-timeout");
-    o.config_file = lv_config_file(ctx->cfg);
-    o.cfg = ctx->cfg;
-    o.progress = lv_ctx_progress(ctx);
+    lv_cli_drill_opts(ctx, &o);
 
     int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     if (rc)

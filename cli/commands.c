@@ -42,9 +42,30 @@ static const lv_flag wal_fetch_flags[] = {
     {NULL, NULL, NULL},
 };
 
+#define UNDO_FLAGS                                                                                          \
+    {"switch", NULL, "first switch the live cluster to a new WAL segment (pg_switch_wal()) and wait until the "  \
+                     "current one is archived, so that what happened moments ago is searched too"},             \
+        {"drill", "XID", "prove the suggestion: restore into scratch to just before transaction XID (one of "      \
+                         "those listed), start it and show the affected tables' rows there beside the live "      \
+                         "cluster's"},                                                                             \
+        {"keep-running", NULL, "with --drill: keep the scratch copy running, and print how to connect and the "   \
+                               "pg_dump command that copies the rows back"}
+
 static const lv_flag wal_drops_flags[] = {
     {"since", "TIME|LSN", "start at this LSN (X/X), or report only drops committed at or after this UTC time "
                           "('2026-11-21 10:00:00')"},
+    UNDO_FLAGS,
+    {NULL, NULL, NULL},
+};
+
+static const lv_flag wal_changes_flags[] = {
+    {"min-rows", "N", "list transactions that deleted or updated at least N rows of one table (default 1000)"},
+    {"table", "NAME", "only this table (schema.name or name)"},
+    {"since", "TIME|LSN", "start at this LSN (X/X), or report only transactions that ended at or after this UTC "
+                          "time ('2026-11-21 10:00:00')"},
+    {"inserts", NULL, "count inserted rows toward --min-rows too"},
+    {"limit", "N", "the newest N transactions (default 20; 0: all)"},
+    UNDO_FLAGS,
     {NULL, NULL, NULL},
 };
 
@@ -119,6 +140,7 @@ static const lv_flag restore_pg_flags[] = {
     {"target-name", "NAME", "recover to this named restore point (pg_create_restore_point)"},
     {"target-immediate", NULL, "recover only to the backup's consistency point"},
     {"target-exclusive", NULL, "stop just before the target instead of just after it"},
+    {"target-timeline", "TLI", "the timeline the target is on (default: the newest of the archive)"},
     {"target-action", "ACTION", "promote (default), pause or shutdown once the target is reached"},
     {"delta", NULL, "update an existing data directory, rewriting only what differs"},
     {"tablespace-map", "OLD=NEW", "restore tablespace OLD (name, oid or location) at NEW (repeatable)"},
@@ -294,8 +316,16 @@ const lv_cmd lv_commands[] = {
      "Scans the archived WAL from the oldest PostgreSQL backup's start (or --since) and lists every commit "
      "that dropped or truncated relations (DROP TABLE, TRUNCATE, rewrites) or dropped a database: LSN, time, "
      "xid, database, relfilenodes with the table names the backups' relation maps know, and the restore "
-     "command that stops just before it. See docs/wal.md.",
+     "command that stops just before it; says when the cluster has WAL not archived yet. See docs/wal.md.",
      wal_drops_flags, lv_cmd_wal_drops},
+    {"wal changes", "", 0, 0, "find the transactions that deleted or updated many rows of a table",
+     "Lists, newest first, the transactions whose heap records deleted or updated at least --min-rows rows of "
+     "one table (a DELETE or UPDATE without WHERE, among thousands of small transactions): when each ended, its "
+     "xid and end LSN, per table the rows deleted, updated and inserted (names from the backups' relation maps), "
+     "and the restore command that stops just before it. Searches the per-segment summaries `wal push` records "
+     "(segments without one are read once and summarized): a busy day of WAL is searched in well under a "
+     "second. See docs/pitr.md.",
+     wal_changes_flags, lv_cmd_wal_changes},
     {"check", "", 0, 0, "verify end to end that WAL archiving works",
      "Connects to PostgreSQL (pg-host, pg-port, pg-user, pg-database or the PG* variables), checks "
      "archive_mode and the cluster's identity, forces a WAL switch and waits up to archive-timeout seconds "

@@ -198,7 +198,7 @@ is "$(manifests)" "$before" "... nothing committed"
 psql -qAtX -c "ALTER SYSTEM SET archive_command = '$lv --config $w/s3.conf wal push %p'" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 0.5
 run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --json
-is "$rc" 0 "S3: full backup: exit 0"
+is "$rc" 0 "S3: full backup: exit 0 ${err:+($err)}"
 s3_full=$(out_field bytes_new)
 psql -qAtX -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid BETWEEN 100000 AND $((100000 + rows))" >/dev/null
 run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --type incr --json
