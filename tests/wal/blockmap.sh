@@ -7,11 +7,15 @@
 #     truncates the table sets the limit to its new length; DROP TABLE drops it;
 #   - every archived segment has its sealed map walmap/<segment> and its row with the bytes in the
 #     catalog, sync and async pushes alike; `catalog rebuild` refills the rows from the repository;
+#   - an incremental with --verify-map after all of these: the maps name every page it found changed;
+#     restored (tablespace mapped), every table of every database equals the live cluster's;
 #   - repo check is clean; a deleted map is a warning (exit 0) naming the segment; a damaged one an
-#     error (exit 6) with --read-data.
+#     error (exit 6) with --read-data;
+#   - a map of an incremental's range missing: --verify-map says the maps cannot be used, naming it.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/walib.sh"
+. "$(dirname "$0")/../lib/pgcheck.sh"
 
 lv_require_services pg
 lv_clean_env
@@ -42,6 +46,8 @@ ts1=$(spcoid ts1)
 # The maps from here on: the tables' own creation (limit 0 from their SMGR_CREATE) is before.
 wal_switch
 start=$(q -c "SELECT pg_walfile_name(pg_current_wal_lsn())")
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type full
+is "$rc" 0 "full backup before the changes ${err:+($err)}"
 upd=$(fnode upd) tr0=$(fnode tr) vf0=$(fnode vf) cl0=$(fnode cl) mv0=$(fnode mv) vt=$(fnode vt) dr=$(fnode dr)
 upd_blk=$(q -c "SELECT (ctid::text::point)[0]::int FROM upd WHERE i = 4000")
 q -c "UPDATE upd SET v = 'y' WHERE i = 4000" -c "TRUNCATE tr" -c "VACUUM FULL vf" -c "CLUSTER cl USING cl_pkey" \
@@ -86,6 +92,39 @@ ok "ALTER DATABASE SET TABLESPACE: the directory in the new tablespace" has "^db
 ok "no fsm fork in any map" bash -c "! grep -qE '^fork [0-9/]+ 1 ' '$w/dump'"
 ok "no map is unsafe" bash -c "! grep -q '^unsafe' '$w/dump'"
 
+# The incremental over all of it: the maps name every page it finds changed; restored, every table equal.
+checksums() {
+  local db
+  for db in $(psql "$@" -d postgres -qAtX -c "SELECT datname FROM pg_database WHERE datallowconn AND datname NOT LIKE 'template%' ORDER BY 1"); do
+    psql "$@" -d "$db" -qAtX <<SQL
+SELECT format('SELECT %L || '' '' || coalesce(md5(string_agg(t::text, '','' ORDER BY t::text)), ''empty'') FROM %s t',
+              current_database() || ' ' || c.oid::regclass::text, c.oid::regclass)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY c.oid::regclass::text \gexec
+SQL
+  done
+}
+q -d d_copy -c "CREATE TABLE c (i int)" -c "INSERT INTO c SELECT generate_series(1, 3000)" >/dev/null
+q -d d_wal -c "CREATE TABLE c (i int)" -c "INSERT INTO c SELECT generate_series(1, 3000)" >/dev/null
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --verify-map
+is "$rc" 0 "incremental with --verify-map: exit 0 ${err:+($err)}"
+like "$out" "verify-map: the block maps of [0-9A-F]{24}\.\.[0-9A-F]{24} name .* pages missed: 0" "... the maps missed no page it found changed"
+incr=$(lvpg "$w/local.conf" backups --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["backups"][-1]["id"])')
+expected=$(checksums)
+wal_switch
+wal_wait_archived 60 || true
+run lvpg "$w/local.conf" restore pg --backup "$incr" --to "$w/r/data" --tablespace-map "ts1=$w/r/ts1" --target-immediate
+is "$rc" 0 "restore of the incremental: exit 0 ${err:+($err)}"
+if start_restored "$w/r/data"; then
+  is "$(checksums -h "$w/r/data.sock" -p "$R_PORT")" "$expected" "... every table of every database equals the live cluster's"
+  is "$(pg_check_restored -h "$w/r/data.sock" -p "$R_PORT")" "" "... and passes the visibility and amcheck checks"
+else
+  fail "the restored cluster starts"
+  skip "no cluster" 1
+fi
+stop_restored "$w/r/data"
+
 # async pushes make maps too
 q -c "ALTER SYSTEM SET archive_command = '$lv --config $w/local.conf wal push --async %p'" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 0.5
@@ -121,5 +160,18 @@ like "$err" "$victim has no block map" "... with a warning naming the segment"
 as_pg cp "$w/victim" "$w/repo/walmap/$victim"
 run lvpg "$w/local.conf" repo check --read-data
 is "$rc" 0 "put back: clean again ${err:+($err)}"
+
+# A map of the range missing: --verify-map says the maps cannot be used, naming the segment.
+q -c "UPDATE upd SET v = 'z' WHERE i < 100" >/dev/null
+wal_switch
+wal_wait_archived 60 || true
+gone=$(repo_maps | tail -n 1)
+mv "$w/repo/walmap/$gone" "$w/gone"
+python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("DELETE FROM wal_maps WHERE segment = ?", (sys.argv[2],)); c.commit()' "$cat" "$gone"
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --verify-map
+is "$rc" 0 "incremental with a map of its range missing: exit 0 (made by comparing page LSNs) ${err:+($err)}"
+like "$out" "block maps of .* cannot be used \(block map for segment $gone missing\)" "... --verify-map says the maps cannot be used, naming the segment"
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type full --verify-map
+is "$rc" 2 "--verify-map with a full backup: exit 2"
 
 done_testing
