@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A year of nightly file snapshots (tests/retention/history.py: every day one new file of 64 KiB of
-# incompressible bytes, kept in the tree for ten days) in a local or an S3 repository (on S3, where each
-# backup costs its round trips, the first 150 days: the policy then keeps 7 days, 4 weeks, 5 months), then
+# incompressible bytes, kept in the tree for ten days) in a local or an S3 repository (year.sh STORE [DAYS]:
+# the sanitizer build runs 150 days on S3, where each backup costs its round trips), then
 # `forget --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --prune`:
 #   - the snapshots kept are exactly the dates the policy names (computed independently), the dry run
 #     changes nothing, the JSON says why each is kept;
@@ -31,8 +31,7 @@ else
 fi
 lv repo init >/dev/null 2>&1
 first=2025-01-01
-days=365
-[[ $store == s3 ]] && days=150
+days=${2:-365}
 policy=(--keep-daily 7 --keep-weekly 4 --keep-monthly 12)
 
 ok "$days nightly snapshots (with --time)" hist backup "$LABVAULT_BIN" "$w/src" "$first" "$days"
