@@ -243,8 +243,9 @@ static int read_last(run *u, const lv_pg_tree *last)
     return rc;
 }
 
-/* --verify-map: the block maps from the previous backup's start to this one's (wal/walmap.h). When they
- * cannot be used, the report says why (an incremental by them would fall back to the LSN rule). */
+/* An incremental: the block maps from the previous backup's start to this one's (wal/walmap.h). When they
+ * cannot be used, the report says why: the incremental then compares every page's LSN (with --verify-map:
+ * an incremental by them would). */
 static void map_load(run *u)
 {
     char why[512], a[25], b[25];
@@ -252,9 +253,14 @@ static void map_load(run *u)
     segment_name(m->timeline, u->prev.start_lsn, m->wal_segment_size, a);
     segment_name(m->timeline, m->start_lsn, m->wal_segment_size, b);
     if (lv_walmap_range(u->r, u->r->cat, u->pgdata, m->timeline, m->wal_segment_size, u->prev.start_lsn, m->start_lsn,
-                        &u->map, why, sizeof why) != LV_OK)
+                        &u->map, why, sizeof why) == LV_OK)
+        return;
+    if (u->o->verify_map)
         snprintf(u->res->map_report, sizeof u->res->map_report, "verify-map: the block maps of %s..%s cannot be "
                  "used (%s): an incremental by them would compare every page's LSN, as this one does", a, b, why);
+    else
+        snprintf(u->res->map_report, sizeof u->res->map_report, "incremental by LSN scan: the block maps of %s..%s "
+                 "cannot be used (%s)", a, b, why);
 }
 
 static void map_report(run *u)
@@ -265,6 +271,12 @@ static void map_report(run *u)
     segment_name(u->m.timeline, u->m.start_lsn, u->m.wal_segment_size, b);
     lv_blkset_stats st;
     lv_blkset_get_stats(u->map, &st);
+    if (!u->o->verify_map) {
+        snprintf(u->res->map_report, sizeof u->res->map_report, "incremental by the block maps of %s..%s (%" PRIu64
+                 " blocks of %" PRIu64 " relation forks, %" PRIu64 " database directories named): %" PRIu64 " of %"
+                 PRIu64 " relation pages read", a, b, st.blocks, st.forks, st.dbs, x->map_pages_read, x->map_pages);
+        return;
+    }
     uint64_t skipped = (x->map_pages - x->map_pages_read) * x->block_size;
     uint64_t would = x->bytes_read > skipped ? x->bytes_read - skipped : 0;
     const double mib = 1024.0 * 1024.0;
@@ -299,9 +311,10 @@ static int copy_files(run *u)
     if ((rc = lv_packer_new(u->r, &u->p)) != LV_OK)
         return rc;
     x->p = u->p;
-    if (u->o->verify_map && x->prev)
+    if (x->prev && (u->o->verify_map || !u->o->lsn_scan))
         map_load(u);
-    x->verify_map = u->map;
+    x->verify_map = u->o->verify_map ? u->map : NULL;
+    x->map = u->o->verify_map ? NULL : u->map;
     rc = lv_pg_read_all(x);
     if (rc == LV_OK && u->map)
         map_report(u);
@@ -344,6 +357,7 @@ static void summary(run *u, lv_pg_summary *s)
         s->delta_pages = u->rd.delta_pages;
         s->delta_bytes = u->rd.delta_bytes;
         s->base_blobs_read = u->rd.base_reads;
+        snprintf(s->incr_method, sizeof s->incr_method, "%s", u->rd.map ? "maps" : "lsn");
     }
     s->rows_exact = u->rows_exact;
     snprintf(s->pgdata, sizeof s->pgdata, "%s", u->pgdata);

@@ -74,6 +74,8 @@ typedef struct lv_pg_backup_opts {
     int verify_map;            /* incremental, --verify-map: compare the WAL block maps of [prev start, start)
                                   (wal/walmap.h) with the LSN rule page by page (backup/pg_read.h); the backup
                                   itself is still made by the LSN rule. Misses: LV_ERR_CHECK once committed */
+    int lsn_scan;              /* incremental, --lsn-scan: compare every page's LSN even when the block maps
+                                  of the range could be used (an incremental uses them by default) */
     const char *lock_path;     /* the backup lock ("<catalog>.backup-pg.lock"); NULL: no lock */
 } lv_pg_backup_opts;
 
@@ -83,8 +85,9 @@ typedef struct lv_pg_backup_result {
     uint64_t start_lsn, stop_lsn;
     int incremental;
     double seconds;
-    char map_report[1024];          /* verify_map: one line, what the maps would have read, or why they could
-                                       not be used ("" otherwise) */
+    char map_report[1024];          /* incremental: one line, what the block maps made it read (or with
+                                       verify_map: would have), or why they could not be used ("": a full or
+                                       lsn_scan) */
     uint64_t map_missed;            /* verify_map: changed pages no map named */
     lv_pg_summary summary;          /* the manifest's summary, once committed */
     char *summary_json;             /* ... and its JSON text (owned; lv_pg_backup_result_free) */
