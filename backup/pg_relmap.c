@@ -13,7 +13,7 @@ static const char relmap_sql[] =
     "SELECT c.oid, coalesce(pg_relation_filenode(c.oid), 0), "
     "CASE WHEN c.reltablespace = 0 THEN (SELECT dattablespace FROM pg_database "
     "WHERE datname = current_database()) ELSE c.reltablespace END, c.relkind, n.nspname, c.relname, "
-    "c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema'), c.relpersistence = 'p' "
+    "c.relkind = 'r' AND c.relpersistence = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY c.oid";
 
 static int cmp_oid(const void *key, const void *elem)
@@ -63,7 +63,7 @@ static int one_database(PGconn *db, const char *name, int count_rows, lv_pg_rowc
         r->rows = -1;
         if (!count_rows || strcmp(PQgetvalue(res, i, 6), "t") != 0)
             continue;
-        if (strcmp(PQgetvalue(res, i, 7), "t") == 0 && (r->rows = carried(carry, out, r)) >= 0) {
+        if ((r->rows = carried(carry, out, r)) >= 0) {
             carry->carried++;
             continue;
         }

@@ -1,7 +1,9 @@
 /* Relation maps and row counts of every database (backup/pg.h): after the backup's stop, for each
  * database that allows connections, pg_class's relations (oid, schema, name, relfilenode, tablespace
- * (0 resolved to the database's), relkind) and, with count_rows, exact row counts of ordinary tables
- * outside pg_catalog and information_schema, read in one REPEATABLE READ transaction per database.
+ * (0 resolved to the database's), relkind) and, with count_rows, exact row counts of permanent ordinary
+ * tables outside pg_catalog and information_schema, read in one REPEATABLE READ transaction per database
+ * (unlogged ones are not copied, backup/pg_walk.h: a restore has them empty; temporary ones belong to
+ * their session).
  *
  * rows_lsn: *exact is set when every database's transaction snapshot (pg_current_snapshot()) equals
  * stop_snapshot, the one taken on the backup session right after the stop: then no transaction id was
@@ -10,8 +12,7 @@
  * counts are then not exact). *seed (the manifest's rows_seed) is set when the counts are exact and no
  * transaction with an xid was in progress in the stop snapshot (none listed, and its xmax not assigned).
  *
- * Carried counts (carry non-NULL, the previous backup's manifest with rows_seed set): a permanent table of
- * a database whose snapshot equals stop_snapshot, with the same oid, relfilenode and tablespace as in
+ * Carried counts (carry non-NULL, the previous backup's manifest with rows_seed set): a table of a database whose snapshot equals stop_snapshot, with the same oid, relfilenode and tablespace as in
  * prev and counted there, is not counted when carry->changed says no WAL record since prev's rows_lsn
  * changed it (backup/pg_rowwal.h): it gets prev's count, exact at this stop too. changed is called only
  * after the database's snapshot is fixed (it may wait for the WAL to be archived); it returns 1 (count
