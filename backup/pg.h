@@ -40,7 +40,9 @@
  * cannot switch segments: the wait ends when the primary archives the segment holding the stop point (it
  * is full, archive_timeout passed, or pg_switch_wal() ran there), and its timeout message says so. Row
  * counts are never exact on a standby (rows_exact false): its stop point may precede what the counting
- * snapshot sees. A promotion during the backup makes the stop fail (PostgreSQL refuses it).
+ * snapshot sees. An incremental carries the previous backup's exact counts of tables the WAL shows
+ * unchanged instead of counting them (backup/pg_relmap.h, backup/pg_rowwal.h). A promotion during the
+ * backup makes the stop fail (PostgreSQL refuses it).
  *
  * Manifest summary JSON (what `backups`, restore planning and drills read from the catalog, without
  * downloading the manifest): {"type":"full"|"incr", "label", "sysid":"<decimal>", "pg_version":150004,
