@@ -26,7 +26,7 @@
 #        LV_BENCH_EXPIRE=0 skips the expiry phase,
 #        LV_BENCH_LARGE=1 adds the large case: LV_BENCH_LARGE_SCALE (550), LV_BENCH_LARGE_RANDOM_MIB (1024),
 #        LV_BENCH_LARGE_TX (6000 pgbench transactions: about 1 % of the pages), LV_BENCH_LSN_SCAN_FLAG (the
-#        `backup pg` option that forces the full LSN scan, for the comparison; empty: the incremental as it
+#        `backup pg` option that forces the full LSN scan, default --lsn-scan; set empty: the incremental as it
 #        is, then the LSN-scan figure is not measured), LV_BENCH_LARGE_IMAGE_MIB (the image, 102400).
 set -euo pipefail
 
@@ -44,7 +44,7 @@ large=${LV_BENCH_LARGE:-0}
 large_scale=${LV_BENCH_LARGE_SCALE:-550}
 large_random_mib=${LV_BENCH_LARGE_RANDOM_MIB:-1024}
 large_tx=${LV_BENCH_LARGE_TX:-6000}
-lsn_scan_flag=${LV_BENCH_LSN_SCAN_FLAG:-}
+lsn_scan_flag=${LV_BENCH_LSN_SCAN_FLAG---lsn-scan}
 lvbin=$(readlink -f "${LABVAULT_BIN:-$root/build/cli/labvault}")
 bindir=/usr/lib/postgresql/15/bin
 . "$here/lib.sh"
