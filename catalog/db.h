@@ -29,6 +29,18 @@ const char *lv_cat_text(sqlite3_stmt *st, int col);
 /* count(*)-style query: the first column of its one row; -1 (message recorded) on failure. */
 int64_t lv_cat_count(lv_catalog *c, const char *sql, const char *text_param);
 
+/* The keys a sync step saw in the repository's listing: a temporary table `table`(key TEXT PRIMARY KEY),
+ * emptied at begin and dropped at end. With forget, end runs first_sql, then more_sql (either may be NULL;
+ * they name the table and its column `key`) and sets *removed to the rows first_sql deleted. */
+typedef struct lv_cat_seen {
+    lv_catalog *c;
+    sqlite3_stmt *add;
+    const char *table, *what; /* static strings */
+} lv_cat_seen;
+int lv_cat_seen_begin(lv_catalog *c, const char *table, const char *what, lv_cat_seen *s);
+int lv_cat_seen_add(lv_cat_seen *s, const char *key);
+int lv_cat_seen_end(lv_cat_seen *s, int forget, const char *first_sql, const char *more_sql, int64_t *removed);
+
 /* The schema, one part per table module, next to its typed functions. Migration N (catalog.c) runs
  * the parts listed for it, in one transaction; a published part is never edited. */
 extern const char lv_cat_schema_blobs[];     /* 1: blobs, packs, index objects (blobs.c) */

@@ -222,50 +222,27 @@ int lv_catalog_wal_last_pushed(lv_catalog *c, int64_t *pushed)
 }
 
 struct lv_catalog_wal_seen {
-    lv_catalog *c;
-    sqlite3_stmt *add;
+    lv_cat_seen s;
 };
 
 int lv_catalog_wal_seen_begin(lv_catalog *c, lv_catalog_wal_seen **out)
 {
-    *out = NULL;
-    int rc = lv_cat_exec(c, "CREATE TEMP TABLE IF NOT EXISTS wal_seen(name TEXT PRIMARY KEY); DELETE FROM wal_seen",
-                         "sync WAL files");
-    lv_catalog_wal_seen *s = lv_xcalloc(1, sizeof *s);
-    s->c = c;
-    if (rc == LV_OK)
-        rc = lv_cat_prepare(c, "INSERT OR IGNORE INTO wal_seen(name) VALUES (?1)", &s->add);
-    *out = s;
-    return rc;
+    *out = lv_xcalloc(1, sizeof **out);
+    return lv_cat_seen_begin(c, "wal_seen", "sync WAL files", &(*out)->s);
 }
 
-int lv_catalog_wal_seen_add(lv_catalog_wal_seen *s, const char *name)
-{
-    sqlite3_bind_text(s->add, 1, name, -1, SQLITE_STATIC);
-    int r = sqlite3_step(s->add);
-    sqlite3_reset(s->add);
-    return r == SQLITE_DONE ? LV_OK : lv_cat_err(s->c, "list WAL files");
-}
+int lv_catalog_wal_seen_add(lv_catalog_wal_seen *s, const char *name) { return lv_cat_seen_add(&s->s, name); }
 
 int lv_catalog_wal_seen_end(lv_catalog_wal_seen *s, int forget, int64_t *removed)
 {
     *removed = 0;
     if (!s)
         return LV_OK;
-    lv_catalog *c = s->c;
-    sqlite3_finalize(s->add);
+    /* the files gone, and the summaries of the segments that went with them (catalog/walsum.h) */
+    int rc = lv_cat_seen_end(&s->s, forget, "DELETE FROM wal_files WHERE name NOT IN (SELECT key FROM wal_seen)",
+                             "DELETE FROM wal_changes WHERE segment NOT IN (SELECT key FROM wal_seen);"
+                             "DELETE FROM wal_points WHERE segment NOT IN (SELECT key FROM wal_seen)",
+                             removed);
     free(s);
-    int rc = LV_OK;
-    if (forget) {
-        rc = lv_cat_exec(c, "DELETE FROM wal_files WHERE name NOT IN (SELECT name FROM wal_seen)", "sync WAL files");
-        if (rc == LV_OK)
-            *removed = sqlite3_changes(c->db);
-        /* and the summaries of the segments that went with them (catalog/walsum.h) */
-        if (rc == LV_OK)
-            rc = lv_cat_exec(c, "DELETE FROM wal_changes WHERE segment NOT IN (SELECT name FROM wal_seen);"
-                                "DELETE FROM wal_points WHERE segment NOT IN (SELECT name FROM wal_seen)",
-                             "sync WAL summaries");
-    }
-    sqlite3_exec(c->db, "DROP TABLE IF EXISTS wal_seen", NULL, NULL, NULL);
     return rc;
 }

@@ -65,28 +65,18 @@ int lv_catalog_walmap_each(lv_catalog *c, int (*cb)(void *arg, const char *segme
 }
 
 struct lv_catalog_walmap_seen {
-    lv_catalog *c;
-    sqlite3_stmt *add;
+    lv_cat_seen s;
 };
 
 int lv_catalog_walmap_seen_begin(lv_catalog *c, lv_catalog_walmap_seen **out)
 {
-    int rc = lv_cat_exec(c, "CREATE TEMP TABLE IF NOT EXISTS walmap_seen(segment TEXT PRIMARY KEY); "
-                            "DELETE FROM walmap_seen", "sync block maps");
-    lv_catalog_walmap_seen *s = lv_xcalloc(1, sizeof *s);
-    s->c = c;
-    if (rc == LV_OK)
-        rc = lv_cat_prepare(c, "INSERT OR IGNORE INTO walmap_seen(segment) VALUES (?1)", &s->add);
-    *out = s;
-    return rc;
+    *out = lv_xcalloc(1, sizeof **out);
+    return lv_cat_seen_begin(c, "walmap_seen", "sync block maps", &(*out)->s);
 }
 
 int lv_catalog_walmap_seen_add(lv_catalog_walmap_seen *s, const char *segment)
 {
-    sqlite3_bind_text(s->add, 1, segment, -1, SQLITE_STATIC);
-    int r = sqlite3_step(s->add);
-    sqlite3_reset(s->add);
-    return r == SQLITE_DONE ? LV_OK : lv_cat_err(s->c, "list block maps");
+    return lv_cat_seen_add(&s->s, segment);
 }
 
 int lv_catalog_walmap_seen_end(lv_catalog_walmap_seen *s, int forget, int64_t *removed)
@@ -94,16 +84,8 @@ int lv_catalog_walmap_seen_end(lv_catalog_walmap_seen *s, int forget, int64_t *r
     *removed = 0;
     if (!s)
         return LV_OK;
-    lv_catalog *c = s->c;
-    sqlite3_finalize(s->add);
+    int rc = lv_cat_seen_end(&s->s, forget,
+                             "DELETE FROM wal_maps WHERE segment NOT IN (SELECT key FROM walmap_seen)", NULL, removed);
     free(s);
-    int rc = LV_OK;
-    if (forget) {
-        rc = lv_cat_exec(c, "DELETE FROM wal_maps WHERE segment NOT IN (SELECT segment FROM walmap_seen)",
-                         "sync block maps");
-        if (rc == LV_OK)
-            *removed = sqlite3_changes(c->db);
-    }
-    sqlite3_exec(c->db, "DROP TABLE IF EXISTS walmap_seen", NULL, NULL, NULL);
     return rc;
 }
