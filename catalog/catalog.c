@@ -41,6 +41,7 @@ static const struct {
     {{lv_cat_schema_wal}},
     {{lv_cat_schema_fcache}},
     {{lv_cat_schema_drills}},
+    {{lv_cat_schema_blob_epoch, lv_cat_schema_fcache_dirs}},
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
