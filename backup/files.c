@@ -80,6 +80,7 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res)
     b.r = r;
     b.o = o;
     b.t0 = lv_bk_now();
+    lv_progress_start(&b.prog, o->progress, "read", "files");
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     b.start_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;

@@ -47,7 +47,7 @@ typedef struct lv_backup_opts {
     const char *docker_volume;     /* recorded in the summary */
     const char *host;              /* recorded in the summary */
     int64_t time_us;               /* the snapshot's time (restic's --time); 0 = when it ends */
-    int progress;                  /* print progress on stderr (a terminal) */
+    int progress;                  /* the progress line on stderr (common/progress.h) */
 } lv_backup_opts;
 
 typedef struct lv_backup_stats {

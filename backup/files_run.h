@@ -10,6 +10,7 @@
 #include "backup/files.h"
 #include "chunk/fastcdc.h"
 #include "common/buf.h"
+#include "common/progress.h"
 #include "repo/blobstore.h"
 #include "snapshot/idmap.h"
 #include "snapshot/tree.h"
@@ -38,8 +39,7 @@ typedef struct lv_bk {
     lv_owner_name *users, *groups;
     size_t nusers, ngroups;
     double t0;                     /* lv_bk_now() at the start */
-    double last_progress;
-    int progress_shown;
+    lv_progress prog;              /* the progress line (o->progress) */
 } lv_bk;
 
 /* content.c */
@@ -57,6 +57,7 @@ int lv_bk_read_seq(lv_bk *b, int fd, const char *what, uint64_t *size, int *bad)
 int lv_bk_stream_begin(lv_bk *b, uint64_t offset);
 int lv_bk_stream_push(lv_bk *b, const void *p, size_t n);
 int lv_bk_stream_end(lv_bk *b);
+/* The progress line: bytes read, files, bytes new (final: the last line). */
 void lv_bk_progress(lv_bk *b, int final);
 double lv_bk_now(void);          /* monotonic seconds */
 

@@ -27,6 +27,8 @@ typedef struct lv_progress {
 void lv_progress_start(lv_progress *p, int on, const char *verb, const char *unit);
 /* done bytes of total (0: unknown), count items so far, note: extra text or NULL. */
 void lv_progress_update(lv_progress *p, uint64_t done, uint64_t total, uint64_t count, const char *note);
+/* Would an update print now? For callers whose note costs something to build (a size to format). */
+int lv_progress_due(const lv_progress *p);
 /* The last line (ends with a newline): off a terminal always, on one only when a line was shown. */
 void lv_progress_end(lv_progress *p, uint64_t done, uint64_t total, uint64_t count, const char *note);
 /* Erase the line on a terminal before another message. */

@@ -17,12 +17,14 @@
 #include "common/fsutil.h"
 #include "common/interrupt.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "restore/fetch.h"
 #include "restore/meta.h"
 #include "restore/walk.h"
 #include "snapshot/idmap.h"
 #include "snapshot/reader.h"
 #include "snapshot/snapshot.h"
+#include "snapshot/summary.h"
 
 
 /* A file being written: open until all of its chunks are delivered. */
@@ -47,22 +49,17 @@ typedef struct rst {
     lv_buf link_paths;
     lv_owner_cache *owners;
     lv_restore_stats *st;
-    double t0, last_progress;
-    int progress_shown;
+    double t0;
+    lv_progress prog;        /* bytes written of total (the snapshot's bytes_total; 0 with --include) */
+    uint64_t total;
 } rst;
 
 static void progress(rst *s, int final)
 {
-    if (!s->o->progress || (final && !s->progress_shown))
-        return;
-    double t = lv_mono_s();
-    if (!final && t - s->last_progress < 0.5)
-        return;
-    s->last_progress = t;
-    s->progress_shown = 1;
-    double mib = (double)s->st->bytes / (1024.0 * 1024.0), el = t - s->t0;
-    fprintf(stderr, "\r\033[K%llu files, %.1f MiB written, %.1f MiB/s%s", (unsigned long long)s->st->files, mib,
-            el > 0 ? mib / el : 0.0, final ? "\n" : "");
+    if (final)
+        lv_progress_end(&s->prog, s->st->bytes, s->total, s->st->files, NULL);
+    else
+        lv_progress_update(&s->prog, s->st->bytes, s->total, s->st->files, NULL);
 }
 
 static const char *base_name(const char *path)
@@ -373,6 +370,15 @@ int lv_restore_dir(const lv_repo *r, const lv_restore_opts *o, lv_restore_stats 
     int rc = lv_snap_open(r, o->snapshot, &m, &pages, &npages);
     if (rc != LV_OK)
         return rc;
+    if (o->nincludes == 0) { /* the bar's total: known for a whole snapshot */
+        lv_snap_summary sum;
+        if (lv_snap_summary_decode(m.summary, &sum) == LV_OK)
+            s.total = sum.bytes_total;
+        else
+            lv_err_clear(); /* only the bar is lost */
+        lv_snap_summary_free(&sum);
+    }
+    lv_progress_start(&s.prog, o->progress, "written", "files");
     if ((rc = target_ready(o, &s.root)) == LV_OK) {
         s.dcap = 64;
         s.dirs = lv_xmalloc(s.dcap * sizeof *s.dirs);
