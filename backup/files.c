@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backup/docker.h"
 #include "backup/files_run.h"
 #include "backup/hooks.h"
 #include "common/error.h"
@@ -40,6 +41,11 @@ static void summary(const lv_bk *b, const char *host, lv_snap_summary *s)
     snprintf(s->stdin_name, sizeof s->stdin_name, "%s", o->stdin_name ? o->stdin_name : "");
     snprintf(s->tar, sizeof s->tar, "%s", o->tar ? o->tar : "");
     snprintf(s->docker_volume, sizeof s->docker_volume, "%s", o->docker_volume ? o->docker_volume : "");
+    snprintf(s->compose_project, sizeof s->compose_project, "%s", o->compose_project ? o->compose_project : "");
+    s->volumes = lv_xcalloc(o->nvolumes ? o->nvolumes : 1, sizeof *s->volumes);
+    for (size_t i = 0; i < o->nvolumes; i++)
+        s->volumes[i] = (lv_snap_volume){lv_xstrdup(o->volumes[i].name), lv_xstrdup(o->volumes[i].path)};
+    s->nvolumes = o->nvolumes;
     s->files_new = st->files_new;
     s->files_changed = st->files_changed;
     s->files_unchanged = st->files_unchanged;
@@ -172,34 +178,59 @@ static int run_post(const char *post, int backup_rc, const char *id)
     return lv_hook_run("post-hook", post, env);
 }
 
+/* The docker part of the job: the volumes' mount points join o's paths (after any PATHs given too: a
+ * project's bind mounts, say) and are recorded; a project's snapshot is tagged compose:NAME, like set:NAME
+ * for a set, so that its snapshots are found and kept as a group. The arrays hung on o are the caller's
+ * to free (*paths, *tags). */
+static int docker_prepare(const lv_backup_job *j, lv_docker *dk, lv_backup_opts *o, const char ***paths,
+                          const char ***tags, char **tag)
+{
+    int rc = o->docker_volume ? lv_docker_add_volume(dk, o->docker_volume) : lv_docker_add_project(dk, j->compose_project);
+    if (rc == LV_OK && (j->compose_project || j->stop_containers))
+        rc = lv_docker_stop(dk);
+    *paths = lv_xcalloc(o->npaths + dk->nvols + 1, sizeof **paths);
+    for (size_t i = 0; i < o->npaths; i++)
+        (*paths)[i] = o->paths[i];
+    for (size_t i = 0; i < dk->nvols; i++)
+        (*paths)[o->npaths + i] = dk->vols[i].path;
+    o->paths = *paths;
+    o->npaths += dk->nvols;
+    o->volumes = dk->vols;
+    o->nvolumes = dk->nvols;
+    if (j->compose_project) {
+        *tag = lv_xasprintf("compose:%s", j->compose_project);
+        *tags = lv_xcalloc(o->ntags + 1, sizeof **tags);
+        for (size_t i = 0; i < o->ntags; i++)
+            (*tags)[i] = o->tags[i];
+        (*tags)[o->ntags++] = *tag;
+        o->tags = *tags;
+        o->compose_project = j->compose_project;
+    }
+    return rc;
+}
+
 int lv_backup_files_job(lv_repo *r, const lv_backup_job *j, lv_backup_result *res)
 {
     memset(res, 0, sizeof *res);
     lv_backup_opts o = j->o;
-    const char *volume = o.docker_volume, *paths_one[1];
-    char *volume_path = NULL, **stopped = NULL;
-    size_t nstopped = 0;
+    lv_docker dk = LV_DOCKER_INIT;
+    const char **paths = NULL, **tags = NULL;
+    char *tag = NULL;
     int rc = LV_OK, start_rc = LV_OK, post_rc = LV_OK;
     lv_interrupt_catch();
     if (j->pre_hook) {
         const char *env[] = {"LABVAULT_HOOK=pre", NULL};
         rc = lv_hook_run("pre-hook", j->pre_hook, env);
     }
-    if (rc == LV_OK && volume) {
-        rc = lv_docker_mountpoint(volume, &volume_path);
-        if (rc == LV_OK && j->stop_containers)
-            rc = lv_docker_stop_users(volume, &stopped, &nstopped);
-        paths_one[0] = volume_path;
-        o.paths = paths_one;
-        o.npaths = 1;
-    }
+    if (rc == LV_OK && (o.docker_volume || j->compose_project))
+        rc = docker_prepare(j, &dk, &o, &paths, &tags, &tag);
     if (rc == LV_OK && lv_interrupted())
         rc = lv_err(LV_ERR_INTERRUPTED, "interrupted before the backup started");
     if (rc == LV_OK)
         rc = lv_backup_files(r, &o, res);
     char *msg = lv_xstrdup(lv_errmsg());
     /* Whatever happened: containers we stopped start again, and the post hook runs. */
-    if (nstopped && (start_rc = lv_docker_start(stopped, nstopped)) != LV_OK)
+    if (dk.nstopped && (start_rc = lv_docker_start(&dk)) != LV_OK)
         lv_error("%s", lv_errmsg());
     if ((post_rc = run_post(j->post_hook, rc, res->id)) != LV_OK)
         lv_error("%s", lv_errmsg());
@@ -212,8 +243,10 @@ int lv_backup_files_job(lv_repo *r, const lv_backup_job *j, lv_backup_result *re
     if (rc != LV_OK)
         lv_err(rc, "%s", msg); /* the hooks' messages were logged: the run's is the one to report */
     free(msg);
-    lv_docker_ids_free(stopped, nstopped);
-    free(volume_path);
+    lv_docker_free(&dk);
+    free(paths);
+    free(tags);
+    free(tag);
     return rc;
 }
 

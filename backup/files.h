@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backup/docker.h"
 #include "crypto/crypto.h"
 #include "repo/repo.h"
 
@@ -44,7 +45,10 @@ typedef struct lv_backup_opts {
     int one_file_system;           /* do not descend into other file systems (mount points stay, empty) */
     const char *stdin_name;        /* store standard input as the file NAME instead of paths */
     const char *tar;               /* store the contents of this tar archive ("-" = stdin) instead */
-    const char *docker_volume;     /* recorded in the summary */
+    const char *docker_volume;     /* recorded in the summary (--docker-volume) */
+    const char *compose_project;   /* recorded in the summary (--compose-project) */
+    const lv_docker_volume *volumes; /* docker volumes whose mount points are among paths: recorded in the */
+    size_t nvolumes;               /* summary as docker_volumes, [{"name", "path"}] */
     const char *host;              /* recorded in the summary */
     int64_t time_us;               /* the snapshot's time (restic's --time); 0 = when it ends */
     int progress;                  /* the progress line on stderr (common/progress.h) */
@@ -78,8 +82,10 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res);
  *   Interrupts are caught for its duration (common/interrupt.h): SIGINT/SIGTERM stop the run at the next
  *   file or chunk, and the cleanup below still happens.
  *   pre_hook runs first (backup/hooks.h; its failure stops everything: nothing is committed);
- *   docker_volume: its mountpoint is backed up (instead of o->paths) and, with stop_containers, the running
- *   containers that use it are stopped first and started again afterwards, whatever happened;
+ *   o->docker_volume, or (not both) compose_project (every volume of a docker compose project; the snapshot is also
+ *   tagged compose:NAME): the volumes' mount points are backed up with any o->paths, and recorded
+ *   (backup/docker.h); with stop_containers, or always for a project, the running containers that use
+ *   them (and the project's) are stopped first and started again afterwards, whatever happened;
  *   post_hook runs last, always, with LABVAULT_BACKUP_STATUS=ok|incomplete|failed and the snapshot's id.
  * Returns the run's code and message (LV_OK, LV_ERR_INCOMPLETE with res->id set, or a failure). When the
  * snapshot was committed but restarting the containers or the post hook failed, res->after_rc and
@@ -87,6 +93,7 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res);
 typedef struct lv_backup_job {
     lv_backup_opts o;
     const char *pre_hook, *post_hook;
+    const char *compose_project;
     int stop_containers;
 } lv_backup_job;
 int lv_backup_files_job(lv_repo *r, const lv_backup_job *j, lv_backup_result *res);

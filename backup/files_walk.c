@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -22,6 +21,7 @@
 #include "common/interrupt.h"
 #include "common/log.h"
 #include "common/sort.h"
+#include "snapshot/pattern.h"
 
 /* ---- owners ----------------------------------------------------------------------------------- */
 
@@ -161,8 +161,7 @@ out:
 static int excluded(const lv_bk *b, const char *path, const char *name)
 {
     for (size_t i = 0; i < b->o->nexcludes; i++) {
-        const char *pat = b->o->excludes[i];
-        if (strchr(pat, '/') ? fnmatch(pat, path, FNM_PATHNAME | FNM_PERIOD) == 0 : fnmatch(pat, name, 0) == 0)
+        if (lv_path_pattern_match(b->o->excludes[i], path, name))
             return 1;
     }
     return 0;

@@ -118,6 +118,41 @@ static int check_cluster(run *u)
 }
 
 /* LABVAULT_TEST_PAUSE_AFTER_START (test-only, backup/pg.h). */
+/* An incremental keeps a page of the previous backup when the page's LSN is still below that backup's start:
+ * unchanged since, so what the previous backup copied (at some moment between its start and its stop) is
+ * what this one would read. That holds only if the server is already past the previous backup's stop.
+ * A primary always is; a standby whose last restartpoint is behind the previous backup's stop (no checkpoint
+ * on the primary since; or the previous backup was of the primary and the standby lags) may not be: then
+ * its pages may be older than the copies, and replay from this backup's start would stop, consistent, before
+ * reaching them. Wait a while for the standby to replay past it; if it does not, store every page. */
+static int prev_in_the_past(run *u)
+{
+    lv_pgman *m = &u->m;
+    uint64_t pos = 0;
+    double deadline = lv_mono_s() + (u->o->archive_timeout > 0 ? u->o->archive_timeout : 60);
+    int rc;
+    while ((rc = lv_pgs_position(u->c, &pos)) == LV_OK && pos < u->prev.stop_lsn && lv_mono_s() < deadline)
+        usleep(100 * 1000);
+    if (rc != LV_OK)
+        return rc;
+    char a[LV_LSN_TEXT_MAX], b[LV_LSN_TEXT_MAX], c[LV_LSN_TEXT_MAX];
+    lv_lsn_format(u->prev.stop_lsn, a);
+    lv_lsn_format(m->start_lsn, b);
+    lv_lsn_format(pos, c);
+    if (pos >= u->prev.stop_lsn) {
+        lv_info("backup %.12s ends at %s, after this backup's start %s; the server is at %s, past it: incremental",
+                u->prev_id, a, b, c);
+        return LV_OK;
+    }
+    lv_warn("backup %.12s ends at %s, and the server has only reached %s: storing every page, as a full backup does",
+            u->prev_id, a, c);
+    m->type = LV_PGB_FULL;
+    memset(m->prev_id, 0, sizeof m->prev_id);
+    m->prev_start_lsn = 0;
+    u->prev_id[0] = '\0';
+    return LV_OK;
+}
+
 static int test_pause(void)
 {
     const char *v = getenv("LABVAULT_TEST_PAUSE_AFTER_START");
@@ -358,6 +393,16 @@ static int backup_stop(run *u)
 {
     int rc = lv_pgs_stop(u->c, u->info.version, &u->m.stop_lsn, &u->m.backup_label, &u->m.tablespace_map);
     u->m.stop_time = (int64_t)time(NULL);
+    /* A standby's backup ends at its minimum recovery point, which only moves when it writes pages: pages
+     * kept from a previous backup of the primary may be newer than that (prev_in_the_past says why). */
+    if (rc == LV_OK && u->m.type == LV_PGB_INCR && u->m.stop_lsn < u->prev.stop_lsn) {
+        char a[LV_LSN_TEXT_MAX], b[LV_LSN_TEXT_MAX];
+        lv_lsn_format(u->m.stop_lsn, a);
+        lv_lsn_format(u->prev.stop_lsn, b);
+        rc = lv_err(LV_ERR_CONFLICT, "this incremental would end at %s, before backup %.12s's end %s, whose pages it "
+                    "keeps: no backup recorded; run CHECKPOINT on the primary and retry, or take --type full",
+                    a, u->prev_id, b);
+    }
     return rc;
 }
 
@@ -367,7 +412,7 @@ static int backup(run *u)
     int rc = check_pgdata(u);
     if (rc != LV_OK)
         return rc;
-    u->conn = (lv_pg_conn_opts){o->conninfo, o->host, o->port, o->user, o->database};
+    u->conn = (lv_pg_conn_opts){o->conninfo, o->host, o->port, o->user, o->database, NULL};
     if ((rc = lv_pg_connect(&u->conn, NULL, LV_PG_APP_BACKUP, &u->c)) != LV_OK || (rc = lv_pgs_info_get(u->c, &u->info)) != LV_OK ||
         (rc = check_cluster(u)) != LV_OK)
         return rc;
@@ -407,19 +452,8 @@ static int backup(run *u)
     if (m->type == LV_PGB_INCR && m->timeline != u->prev.timeline)
         rc = lv_err(LV_ERR_CONFLICT, "the cluster changed timeline (%u -> %u) since backup %.12s: take a full backup",
                     u->prev.timeline, m->timeline, u->prev_id);
-    if (rc == LV_OK && m->type == LV_PGB_INCR && u->prev.stop_lsn > m->start_lsn) {
-        /* A page older than prev's start is unchanged only if prev was copied before this backup starts
-         * replaying (a standby whose last restartpoint is behind a backup of its primary, say). */
-        char a[LV_LSN_TEXT_MAX], b[LV_LSN_TEXT_MAX];
-        lv_lsn_format(u->prev.stop_lsn, a);
-        lv_lsn_format(m->start_lsn, b);
-        lv_warn("backup %.12s ends at %s, after this backup's start %s: storing every page, as a full backup does",
-                u->prev_id, a, b);
-        m->type = LV_PGB_FULL;
-        memset(m->prev_id, 0, sizeof m->prev_id);
-        m->prev_start_lsn = 0;
-        u->prev_id[0] = '\0';
-    }
+    if (rc == LV_OK && m->type == LV_PGB_INCR && u->prev.stop_lsn > m->start_lsn)
+        rc = prev_in_the_past(u);
     if (rc == LV_OK)
         rc = test_pause();
     if (rc == LV_OK)

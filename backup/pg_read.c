@@ -18,6 +18,8 @@
 #include "common/error.h"
 #include "common/interrupt.h"
 #include "common/log.h"
+#include "common/progress.h"
+#include "common/text.h"
 #include "pg/page_delta.h"
 
 #define REUSED UINT32_MAX /* page_ref.blob of a page kept from the previous backup */
@@ -526,14 +528,15 @@ typedef struct file_state {
     uint32_t n, cap;
 } file_state;
 
-static void progress(lv_pg_read *x, uint64_t read, double t0, int final)
+static void progress(lv_progress *pr, const lv_pg_read *x, uint64_t read, int final)
 {
-    double el = lv_mono_s() - t0;
-    double mib = (double)read / 1048576.0, total = (double)x->tree->bytes / 1048576.0;
-    double rate = el > 0 ? mib / el : 0;
-    double eta = rate > 0 && total > mib ? (total - mib) / rate : 0;
-    fprintf(stderr, "\r\033[K%.1f of %.1f MiB read, %.1f MiB/s, %.1f MiB new, ETA %.0f s%s", mib, total, rate,
-            (double)x->bytes_new / 1048576.0, eta, final ? "\n" : "");
+    char fresh[32], note[48];
+    lv_human_size(x->bytes_new, fresh);
+    snprintf(note, sizeof note, "%s new", fresh);
+    if (final)
+        lv_progress_end(pr, read, x->tree->bytes, 0, note);
+    else
+        lv_progress_update(pr, read, x->tree->bytes, 0, note);
 }
 
 /* Append page `page` to f's runs; base is NULL for a whole page, else the delta's base blob and page. */
@@ -644,7 +647,8 @@ static int consume(shared *s, file_state *fst, uint8_t *vanished)
 {
     lv_pg_read *x = s->x;
     size_t left = x->tree->n;
-    double t0 = lv_mono_s(), last = 0;
+    lv_progress pr;
+    lv_progress_start(&pr, x->progress, "read", NULL);
     int rc = LV_OK;
     while (left > 0 && rc == LV_OK) {
         msg *m = pop(s);
@@ -679,13 +683,9 @@ static int consume(shared *s, file_state *fst, uint8_t *vanished)
         msg_free(s, m);
         if (rc == LV_OK && lv_interrupted())
             rc = lv_err(LV_ERR_INTERRUPTED, "interrupted");
-        if (x->progress && lv_mono_s() - last >= 0.5) {
-            last = lv_mono_s();
-            progress(x, __atomic_load_n(&s->bytes_read, __ATOMIC_RELAXED), t0, 0);
-        }
+        progress(&pr, x, __atomic_load_n(&s->bytes_read, __ATOMIC_RELAXED), 0);
     }
-    if (x->progress)
-        progress(x, __atomic_load_n(&s->bytes_read, __ATOMIC_RELAXED), t0, 1);
+    progress(&pr, x, __atomic_load_n(&s->bytes_read, __ATOMIC_RELAXED), 1);
     if (rc != LV_OK)
         fail(s, rc);
     pthread_mutex_lock(&s->mu);

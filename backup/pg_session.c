@@ -98,6 +98,18 @@ int lv_pgs_stop(PGconn *c, int version, uint64_t *stop_lsn, char **backup_label,
     return rc;
 }
 
+int lv_pgs_position(PGconn *c, uint64_t *lsn)
+{
+    PGresult *res;
+    int rc = lv_pg_query1(c, "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
+                             "ELSE pg_current_wal_lsn() END)::text", 0, NULL, &res);
+    if (rc != LV_OK)
+        return rc;
+    rc = lsn_of(PQgetvalue(res, 0, 0), lsn);
+    PQclear(res);
+    return rc;
+}
+
 int lv_pgs_snapshot(PGconn *c, char **out)
 {
     PGresult *res;

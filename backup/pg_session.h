@@ -36,6 +36,9 @@ int lv_pgs_start(PGconn *c, int version, const char *label, int fast, uint64_t *
  * free them; tablespace_map "" when there are no tablespaces). */
 int lv_pgs_stop(PGconn *c, int version, uint64_t *stop_lsn, char **backup_label, char **tablespace_map);
 
+/* How far the server is: the WAL it has written (primary) or replayed (standby). */
+int lv_pgs_position(PGconn *c, uint64_t *lsn);
+
 /* pg_current_snapshot()::text (txid_current_snapshot before 13 is not needed: 13 has both). */
 int lv_pgs_snapshot(PGconn *c, char **out);
 

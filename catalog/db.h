@@ -36,8 +36,9 @@ extern const char lv_cat_schema_manifests[]; /* 1: manifests (manifests.c) */
 extern const char lv_cat_schema_wal[];       /* 2: wal_files, wal_failures (wal.c) */
 extern const char lv_cat_schema_fcache[];    /* 3: files_cache (fcache.c) */
 extern const char lv_cat_schema_drills[];    /* 4: drills (drills.c) */
-extern const char lv_cat_schema_blob_epoch[]; /* 5: blob_epoch and its triggers (blobs.c) */
-extern const char lv_cat_schema_fcache_dirs[]; /* 5: files_dirs replaces files_cache (fcache.c) */
+extern const char lv_cat_schema_walsum[];    /* 5: per-segment WAL summaries (walsum.c) */
+extern const char lv_cat_schema_blob_epoch[]; /* 6: blob_epoch and its triggers (blobs.c) */
+extern const char lv_cat_schema_fcache_dirs[]; /* 6: files_dirs replaces files_cache (fcache.c) */
 
 /* Prepare the statements blobs.c keeps for the life of the connection, and finalize them. */
 int lv_cat_blobs_prepare(lv_catalog *c);

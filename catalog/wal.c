@@ -29,11 +29,15 @@ int lv_catalog_wal_add(lv_catalog *c, const lv_catalog_wal_file *f)
     sqlite3_stmt *st;
     /* REPLACE: a re-push of the same file (same checksum) refreshes the row; a name never has two
      * contents in the repository, so there is nothing else it could overwrite. */
-    int rc = lv_cat_prepare(c, "INSERT OR REPLACE INTO wal_files(name, timeline, kind, key, size, stored_size, "
-                               "checksum, pushed, begin_lsn, end_lsn, begin_time, end_time) "
-                               "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)", &st);
+    /* A summary's detail rows first: the row below is what says they are complete (catalog/walsum.h). */
+    int rc = f->summary ? lv_catalog_walsum_rows(c, f->name, f->summary) : LV_OK;
+    if (rc == LV_OK)
+        rc = lv_cat_prepare(c, "INSERT OR REPLACE INTO wal_files(name, timeline, kind, key, size, stored_size, "
+                               "checksum, pushed, begin_lsn, end_lsn, begin_time, end_time, xid_lo, xid_hi, "
+                               "summary, cut, lead) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+                            &st);
     if (rc)
-        return rc;
+        return lv_err_ctx("WAL file %s", f->name);
     sqlite3_bind_text(st, 1, f->name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, f->timeline);
     sqlite3_bind_text(st, 3, f->kind, -1, SQLITE_STATIC);
@@ -49,6 +53,18 @@ int lv_catalog_wal_add(lv_catalog *c, const lv_catalog_wal_file *f)
     if (f->times_known) {
         sqlite3_bind_int64(st, 11, f->begin_time);
         sqlite3_bind_int64(st, 12, f->end_time);
+    }
+    const lv_walsum *sum = f->summary;
+    if (sum) {
+        if (sum->have_xids) {
+            sqlite3_bind_int64(st, 13, sum->xid_lo);
+            sqlite3_bind_int64(st, 14, sum->xid_hi);
+        }
+        sqlite3_bind_int(st, 15, 1);
+        if (sum->ncut)
+            sqlite3_bind_blob(st, 16, sum->cut, (int)sum->ncut, SQLITE_STATIC);
+        if (sum->nlead)
+            sqlite3_bind_blob(st, 17, sum->lead, (int)sum->nlead, SQLITE_STATIC);
     }
     rc = lv_cat_step_done(c, st, "record WAL file");
     return rc ? lv_err_ctx("WAL file %s", f->name) : LV_OK;
@@ -244,6 +260,11 @@ int lv_catalog_wal_seen_end(lv_catalog_wal_seen *s, int forget, int64_t *removed
         rc = lv_cat_exec(c, "DELETE FROM wal_files WHERE name NOT IN (SELECT name FROM wal_seen)", "sync WAL files");
         if (rc == LV_OK)
             *removed = sqlite3_changes(c->db);
+        /* and the summaries of the segments that went with them (catalog/walsum.h) */
+        if (rc == LV_OK)
+            rc = lv_cat_exec(c, "DELETE FROM wal_changes WHERE segment NOT IN (SELECT name FROM wal_seen);"
+                                "DELETE FROM wal_points WHERE segment NOT IN (SELECT name FROM wal_seen)",
+                             "sync WAL summaries");
     }
     sqlite3_exec(c->db, "DROP TABLE IF EXISTS wal_seen", NULL, NULL, NULL);
     return rc;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "catalog/catalog.h"
+#include "catalog/walsum.h"
 
 /* One archived file as the catalog records it. */
 typedef struct lv_catalog_wal_file {
@@ -31,6 +32,8 @@ typedef struct lv_catalog_wal_file {
     uint64_t begin_lsn, end_lsn;  /* segments only; end_lsn 0: not applicable */
     int times_known;
     int64_t begin_time, end_time;
+    const lv_walsum *summary;     /* segments scanned by wal push: the whole summary (catalog/walsum.h),
+                                     recorded with the row; NULL: none */
 } lv_catalog_wal_file;
 
 /* Record a file (replacing a row of the same name: a name has one content in the repository). */

@@ -124,6 +124,7 @@ int lv_cmd_wal_fetch(lv_ctx *ctx);
 int lv_cmd_wal_status(lv_ctx *ctx);
 int lv_cmd_wal_list(lv_ctx *ctx);
 int lv_cmd_wal_drops(lv_ctx *ctx); /* cli/cmd_wal_drops.c */
+int lv_cmd_wal_changes(lv_ctx *ctx); /* cli/cmd_wal_changes.c */
 int lv_cmd_check(lv_ctx *ctx);
 /* File snapshots (cli/cmd_files.c) */
 int lv_cmd_backup_files(lv_ctx *ctx);
@@ -131,6 +132,8 @@ int lv_cmd_snapshots(lv_ctx *ctx);
 int lv_cmd_ls(lv_ctx *ctx);
 int lv_cmd_diff(lv_ctx *ctx);
 int lv_cmd_restore_files(lv_ctx *ctx);
+int lv_cmd_find(lv_ctx *ctx);
+int lv_cmd_dump(lv_ctx *ctx);
 /* PostgreSQL backups (cli/cmd_backup_pg.c, cli/cmd_restore_pg.c) */
 int lv_cmd_backup_pg(lv_ctx *ctx);
 int lv_cmd_restore_pg(lv_ctx *ctx);
@@ -138,6 +141,9 @@ int lv_cmd_backups(lv_ctx *ctx);
 /* Restore drills (cli/cmd_drill.c) */
 int lv_cmd_drill_run(lv_ctx *ctx);
 int lv_cmd_drill_history(lv_ctx *ctx);
+/* The drill options that come from the configuration ([drill], pg-bin, the configuration file). */
+typedef struct lv_drill_opts lv_drill_opts;
+void lv_cli_drill_opts(const lv_ctx *ctx, lv_drill_opts *o);
 int lv_cmd_drill_report(lv_ctx *ctx);
 
 int lv_cmd_forget(lv_ctx *ctx); /* cli/cmd_retention.c */

@@ -32,6 +32,18 @@ static void print_human(const lv_drill *d, lv_buf *out)
         lv_buf_printf(out, "  ... %llu failed checks in all\n", (unsigned long long)d->failed);
 }
 
+void lv_cli_drill_opts(const lv_ctx *ctx, lv_drill_opts *o)
+{
+    o->scratch_dir = lv_config_str(ctx->cfg, "drill-scratch-dir");
+    o->os_user = lv_config_str(ctx->cfg, "drill-os-user");
+    o->pg_bin = lv_config_str(ctx->cfg, "pg-bin");
+    o->checks_file = lv_config_str(ctx->cfg, "drill-checks");
+    o->timeout = (int)lv_config_int(ctx->cfg, "drill-timeout");
+    o->config_file = lv_config_file(ctx->cfg);
+    o->cfg = ctx->cfg;
+    o->progress = lv_ctx_progress(ctx);
+}
+
 int lv_cmd_drill_run(lv_ctx *ctx)
 {
     const char *snap = lv_ctx_flag(ctx, "snapshot"), *backup = lv_ctx_flag(ctx, "backup");
@@ -58,14 +70,7 @@ int lv_cmd_drill_run(lv_ctx *ctx)
     o.random_target = rtarget;
     o.target_immediate = timm;
     o.keep = lv_ctx_flag(ctx, "keep") != NULL;
-    o.scratch_dir = lv_config_str(ctx->cfg, "drill-scratch-dir");
-    o.os_user = lv_config_str(ctx->cfg, "drill-os-user");
-    o.pg_bin = lv_config_str(ctx->cfg, "pg-bin");
-    o.checks_file = lv_config_str(ctx->cfg, "drill-checks");
-    o.timeout = (int)lv_config_int(ctx->cfg, "drill-timeout");
-    o.config_file = lv_config_file(ctx->cfg);
-    o.cfg = ctx->cfg;
-    o.progress = lv_ctx_progress(ctx);
+    lv_cli_drill_opts(ctx, &o);
 
     int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     if (rc)
@@ -116,10 +121,12 @@ static int hist_cb(void *arg, const lv_drill_row *r)
     char rpo[32] = "-";
     if (r->rpo >= 0)
         snprintf(rpo, sizeof rpo, "%.0f s", r->rpo);
-    lv_buf_printf(h->out, "%s  %s  %-5s %.12s  %-6s  RTO %8.2f s  RPO %6s  %s%s%s\n", r->started_at, r->id,
-                  r->kind, r->source, r->passed ? "passed" : "FAILED", r->rto, rpo, r->target,
-                  r->passed ? "" : "  ", r->passed ? "" : r->error);
-    h->n++;
+    if (h->n++ == 0)
+        lv_buf_printf(h->out, "%-20s  %-26s  %-5s %-12s  %-6s  %12s  %8s  %s\n", "STARTED", "DRILL", "KIND", "SOURCE",
+                      "RESULT", "RTO", "RPO", "TARGET");
+    lv_buf_printf(h->out, "%-20s  %-26s  %-5s %-12.12s  %-6s  %10.2f s  %8s  %s%s%s\n", r->started_at, r->id, r->kind,
+                  r->source, r->passed ? "passed" : "FAILED", r->rto, rpo, r->target, r->passed ? "" : "  ",
+                  r->passed ? "" : r->error);
     return LV_OK;
 }
 

@@ -17,8 +17,10 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "restore/dump.h"
 #include "restore/files.h"
 #include "snapshot/diff.h"
+#include "snapshot/find.h"
 #include "snapshot/ls.h"
 #include "snapshot/snapshot.h"
 #include "snapshot/summary.h"
@@ -142,18 +144,25 @@ int lv_cmd_backup_files(lv_ctx *ctx)
     job.pre_hook = lv_ctx_flag(ctx, "pre-hook");
     job.post_hook = lv_ctx_flag(ctx, "post-hook");
     job.stop_containers = lv_ctx_flag(ctx, "stop-containers") != NULL;
+    job.compose_project = lv_ctx_flag(ctx, "compose-project");
     const char *when = lv_ctx_flag(ctx, "time");
     if (rc == LV_OK && when && lv_time_parse(when, 1, &o->time_us) != 0)
         rc = lv_err(LV_ERR_USAGE, "--time '%s': expected 'YYYY-MM-DD HH:MM:SS' (local time, or UTC with Z)", when);
-    if (rc == LV_OK && job.stop_containers && !o->docker_volume)
-        rc = lv_err(LV_ERR_USAGE, "--stop-containers needs --docker-volume NAME");
-    if (rc == LV_OK && o->docker_volume && (o->npaths || o->stdin_name || o->tar))
-        rc = lv_err(LV_ERR_USAGE, "--docker-volume NAME replaces PATH..., --stdin and --from-tar");
-    if (rc == LV_OK && !o->docker_volume && !o->npaths && !o->stdin_name && !o->tar && lv_ctx_flag(ctx, "set"))
-        rc = lv_err(LV_ERR_USAGE, "[set %s] names nothing to back up: give it a path or a docker-volume",
-                    lv_ctx_flag(ctx, "set"));
-    else if (rc == LV_OK && !o->docker_volume && !o->npaths && !o->stdin_name && !o->tar)
-        rc = lv_err(LV_ERR_USAGE, "nothing to back up: give PATH..., --docker-volume, --stdin or --from-tar");
+    const char *volume = o->docker_volume, *project = job.compose_project;
+    if (rc == LV_OK && job.stop_containers && !volume && !project)
+        rc = lv_err(LV_ERR_USAGE, "--stop-containers needs --docker-volume NAME (--compose-project stops its "
+                    "containers anyway)");
+    if (rc == LV_OK && volume && project)
+        rc = lv_err(LV_ERR_USAGE, "--docker-volume and --compose-project: give one of them");
+    if (rc == LV_OK && (volume || project) && (o->stdin_name || o->tar))
+        rc = lv_err(LV_ERR_USAGE, "--%s backs up directories: it does not go with --stdin or --from-tar",
+                    volume ? "docker-volume" : "compose-project");
+    if (rc == LV_OK && !volume && !project && !o->npaths && !o->stdin_name && !o->tar && lv_ctx_flag(ctx, "set"))
+        rc = lv_err(LV_ERR_USAGE, "[set %s] names nothing to back up: give it a path, a docker-volume or a "
+                    "compose-project", lv_ctx_flag(ctx, "set"));
+    else if (rc == LV_OK && !volume && !project && !o->npaths && !o->stdin_name && !o->tar)
+        rc = lv_err(LV_ERR_USAGE, "nothing to back up: give PATH..., --docker-volume, --compose-project, --stdin "
+                    "or --from-tar");
     /* Open the repository before anything stops: a wrong passphrase must not cost an outage. */
     if (rc == LV_OK)
         rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
@@ -200,6 +209,29 @@ static void contents(const lv_snap_summary *s, lv_buf *out)
     lv_buf_append_str(out, s->ntags ? "]" : "");
 }
 
+/* --host, --tag, --path: which snapshots a listing, a search or "latest" means (snapshot/summary.h). */
+typedef struct cli_filter {
+    lv_snap_filter f;
+    const char **own[3];
+} cli_filter;
+
+static void filter_from_flags(const lv_ctx *ctx, cli_filter *c)
+{
+    memset(c, 0, sizeof *c);
+    c->f.nhosts = lv_ctx_flag_all(ctx, "host", &c->own[0]);
+    c->f.ntags = lv_ctx_flag_all(ctx, "tag", &c->own[1]);
+    c->f.npaths = lv_ctx_flag_all(ctx, "path", &c->own[2]);
+    c->f.hosts = c->own[0];
+    c->f.tags = c->own[1];
+    c->f.paths = c->own[2];
+}
+
+static void filter_free(cli_filter *c)
+{
+    for (int i = 0; i < 3; i++)
+        free(c->own[i]);
+}
+
 int lv_cmd_snapshots(lv_ctx *ctx)
 {
     int rc = lv_ctx_open_repo(ctx, LV_CTX_SYNC);
@@ -215,8 +247,12 @@ int lv_cmd_snapshots(lv_ctx *ctx)
     static const char *const head[] = {"ID", "TIME", "HOST", "FILES", "SIZE", "PATHS [TAGS]"};
     static const int width[] = {-12, -19, -16, 8, 10, 0};
     lv_rec_list_begin(&r, head, width, sizeof head / sizeof *head);
+    cli_filter cf;
+    filter_from_flags(ctx, &cf);
     for (size_t i = 0; i < n; i++) {
         const lv_snap_summary *s = &v[i].s;
+        if (!lv_snap_filter_match(&cf.f, s))
+            continue;
         char when[LV_TIME_TEXT_MAX];
         lv_time_format(v[i].time, LV_TIME_LOCAL, when);
         lv_buf_reset(&host);
@@ -234,6 +270,7 @@ int lv_cmd_snapshots(lv_ctx *ctx)
         lv_rec_end(&r);
     }
     lv_snap_list_free(v, n);
+    filter_free(&cf);
     lv_rec_list_end(&r);
     out_flush(&out);
     lv_buf_free(&out);
@@ -263,11 +300,31 @@ static void mode_string(const lv_node *n, char out[11])
 typedef struct lsctx {
     lv_ctx *ctx;
     uint64_t count;
+    const char *snapshot; /* find: the snapshot of each entry, a first column; NULL for ls */
 } lsctx;
+
+static const char *const ls_head[] = {"SNAPSHOT", "MODE", "USER", "GROUP", "SIZE", "MODIFIED", "PATH"};
+static const int ls_width[] = {-12, -10, -8, -8, 12, -19, 0};
+
+/* The header line of entries in text (ls, find); with the SNAPSHOT column or without. */
+static void ls_header(const lsctx *l)
+{
+    if (l->ctx->json)
+        return;
+    lv_buf out = LV_BUF_INIT;
+    lv_rec r;
+    lv_rec_init(&r, &out, 0, " ");
+    int first = l->snapshot ? 0 : 1;
+    lv_rec_list_begin(&r, ls_head + first, ls_width + first, sizeof ls_head / sizeof *ls_head - (size_t)first);
+    out_flush(&out);
+    lv_buf_free(&out);
+}
 
 static int print_node(void *arg, const char *path, const lv_node *n)
 {
     lsctx *l = arg;
+    if (l->count == 0) /* the header over the first entry: none over an empty search */
+        ls_header(l);
     lv_buf out = LV_BUF_INIT;
     lv_rec r;
     lv_rec_init(&r, &out, l->ctx->json, " ");
@@ -296,9 +353,11 @@ static int print_node(void *arg, const char *path, const lv_node *n)
         }
     }
     lv_rec_begin(&r);
+    if (l->snapshot)
+        lv_rec_strn(&r, "snapshot", l->snapshot, -12, 12);
     lv_rec_str(&r, "path", path, LV_REC_JSON);
     lv_rec_str(&r, "type", lv_node_type_name(n->type), LV_REC_JSON);
-    lv_rec_str(&r, NULL, mode, 0);
+    lv_rec_str(&r, NULL, mode, -10);
     lv_rec_uint(&r, "mode", n->mode, LV_REC_JSON);
     lv_rec_uint(&r, "uid", n->uid, LV_REC_JSON);
     lv_rec_uint(&r, "gid", n->gid, LV_REC_JSON);
@@ -309,7 +368,7 @@ static int print_node(void *arg, const char *path, const lv_node *n)
     lv_rec_uint(&r, "size", n->type == LV_NODE_FILE ? n->size : 0, 12);
     lv_rec_int(&r, "mtime", n->mtime_sec, LV_REC_JSON);
     lv_rec_uint(&r, "mtime_nsec", n->mtime_nsec, LV_REC_JSON);
-    lv_rec_str(&r, NULL, when, 0);
+    lv_rec_str(&r, NULL, when, -19);
     lv_rec_str(&r, NULL, lv_buf_cstr(&tpath), 0);
     if (n->type == LV_NODE_SYMLINK && r.json) {
         char *t = lv_xasprintf("%.*s", (int)n->target_len, n->target);
@@ -328,15 +387,105 @@ static int print_node(void *arg, const char *path, const lv_node *n)
     return LV_OK;
 }
 
+/* SNAPSHOT argument, "latest" narrowed by --host, --tag, --path. */
+static int resolve(lv_ctx *ctx, const char *spec, char id[2 * LV_HASH_LEN + 1])
+{
+    cli_filter cf;
+    filter_from_flags(ctx, &cf);
+    int rc = lv_snap_resolve(ctx->cat, spec, &cf.f, id);
+    filter_free(&cf);
+    return rc;
+}
+
 int lv_cmd_ls(lv_ctx *ctx)
 {
     int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     char id[2 * LV_HASH_LEN + 1];
     if (rc == LV_OK)
-        rc = lv_snap_resolve(ctx->cat, ctx->argv[0], id);
-    lsctx l = {ctx, 0};
+        rc = resolve(ctx, ctx->argv[0], id);
+    lsctx l = {ctx, 0, NULL};
     if (rc == LV_OK)
         rc = lv_snap_ls(ctx->repo, id, ctx->argc > 1 ? ctx->argv[1] : "", print_node, &l);
+    return rc;
+}
+
+/* ---- find ------------------------------------------------------------------------------------- */
+
+static int print_found(void *arg, const char *path, const lv_node *n)
+{
+    return print_node(arg, path + 1, n); /* print_node takes the path below the root */
+}
+
+int lv_cmd_find(lv_ctx *ctx)
+{
+    int rc = lv_ctx_open_repo(ctx, LV_CTX_SYNC | LV_CTX_INFLIGHT);
+    if (rc != LV_OK)
+        return rc;
+    /* The snapshots to search: those named by --snapshot, else every one the filter allows, newest first
+     * (what a user looking for a lost file wants to see first). */
+    const char **named = NULL;
+    size_t nnamed = lv_ctx_flag_all(ctx, "snapshot", &named);
+    char (*ids)[2 * LV_HASH_LEN + 1] = NULL;
+    size_t nids = 0;
+    if (nnamed) {
+        ids = lv_xcalloc(nnamed, sizeof *ids);
+        for (; rc == LV_OK && nids < nnamed; nids++)
+            rc = resolve(ctx, named[nids], ids[nids]);
+    } else {
+        lv_snap_row *v;
+        size_t n;
+        cli_filter cf;
+        filter_from_flags(ctx, &cf);
+        if ((rc = lv_snap_list(ctx->cat, &v, &n)) == LV_OK) {
+            ids = lv_xcalloc(n + 1, sizeof *ids);
+            for (size_t i = n; i > 0; i--)
+                if (lv_snap_filter_match(&cf.f, &v[i - 1].s))
+                    memcpy(ids[nids++], v[i - 1].id, sizeof *ids);
+            lv_snap_list_free(v, n);
+        }
+        filter_free(&cf);
+    }
+    free(named);
+    lsctx l = {ctx, 0, NULL};
+    for (size_t i = 0; rc == LV_OK && i < nids; i++) {
+        l.snapshot = ids[i];
+        rc = lv_snap_find(ctx->repo, ids[i], (const char *const *)ctx->argv, (size_t)ctx->argc, print_found, &l);
+    }
+    free(ids);
+    if (rc == LV_OK && l.count == 0)
+        rc = lv_err(LV_ERR_NOT_FOUND, "no entry matches in %zu snapshot%s", nids, nids == 1 ? "" : "s");
+    return rc;
+}
+
+/* ---- dump ------------------------------------------------------------------------------------- */
+
+int lv_cmd_dump(lv_ctx *ctx)
+{
+    if (ctx->json)
+        return lv_err(LV_ERR_USAGE, "dump writes the file to standard output: --json does not apply");
+    int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
+    char id[2 * LV_HASH_LEN + 1];
+    if (rc == LV_OK)
+        rc = resolve(ctx, ctx->argv[0], id);
+    int is_dir = 0;
+    uint64_t written = 0;
+    if (rc == LV_OK) {
+        fflush(stdout);
+        rc = lv_dump(ctx->repo, id, ctx->argv[1], STDOUT_FILENO, &is_dir, &written);
+    }
+    if (rc == LV_OK && is_dir) { /* a directory: as a tar stream, like restic dump */
+        const char *inc[] = {ctx->argv[1]};
+        lv_restore_opts o;
+        memset(&o, 0, sizeof o);
+        o.snapshot = id;
+        o.target = "-";
+        o.includes = inc;
+        o.nincludes = strcmp(ctx->argv[1], "/") == 0 || !*ctx->argv[1] ? 0 : 1;
+        lv_restore_stats st;
+        rc = lv_restore_tar(ctx->repo, &o, &st);
+        written = st.bytes;
+    }
+    ctx->run_bytes = written;
     return rc;
 }
 
@@ -374,9 +523,9 @@ int lv_cmd_diff(lv_ctx *ctx)
     int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     char id1[2 * LV_HASH_LEN + 1], id2[2 * LV_HASH_LEN + 1];
     if (rc == LV_OK)
-        rc = lv_snap_resolve(ctx->cat, ctx->argv[0], id1);
+        rc = lv_snap_resolve(ctx->cat, ctx->argv[0], NULL, id1);
     if (rc == LV_OK)
-        rc = lv_snap_resolve(ctx->cat, ctx->argv[1], id2);
+        rc = lv_snap_resolve(ctx->cat, ctx->argv[1], NULL, id2);
     lv_snap_diff_stats d;
     if (rc == LV_OK)
         rc = lv_snap_diff(ctx->repo, id1, id2, diff_line, ctx, &d);
@@ -399,7 +548,7 @@ int lv_cmd_restore_files(lv_ctx *ctx)
     int rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
     char id[2 * LV_HASH_LEN + 1];
     if (rc == LV_OK)
-        rc = lv_snap_resolve(ctx->cat, ctx->argv[0], id);
+        rc = resolve(ctx, ctx->argv[0], id);
     if (rc != LV_OK)
         return rc;
     const char **inc = NULL;

@@ -70,6 +70,14 @@ int lv_cmd_restore_pg(lv_ctx *ctx)
     o.backup_id = lv_ctx_flag(ctx, "backup");
     o.target_exclusive = lv_ctx_flag(ctx, "target-exclusive") != NULL;
     o.target_action = lv_ctx_flag(ctx, "target-action");
+    const char *tl = lv_ctx_flag(ctx, "target-timeline");
+    if (tl) {
+        char *end;
+        unsigned long v = strtoul(tl, &end, 10);
+        if (!*tl || *end || v == 0 || v > UINT32_MAX || tl[0] == '-')
+            return lv_err(LV_ERR_USAGE, "--target-timeline %s: a timeline id (1, 2, ...)", tl);
+        o.target_timeline = (uint32_t)v;
+    }
     o.delta = lv_ctx_flag(ctx, "delta") != NULL;
     o.dry_run = lv_ctx_flag(ctx, "dry-run") != NULL;
     o.pg_bin = lv_config_str(ctx->cfg, "pg-bin");
@@ -116,6 +124,9 @@ int lv_cmd_restore_pg(lv_ctx *ctx)
                               "in %.1f s; start PostgreSQL %d on it to recover\n", res.backup_id, lsn, t, o.to,
                               (unsigned long long)res.files, size, kept, res.seconds, res.pg_version);
             }
+            if (res.target_prepared && o.target_exclusive)
+                lv_pg_prepared_note(res.target_gid, (uint32_t)strtoul(o.target_value, NULL, 10),
+                                    res.target_dbname[0] ? res.target_dbname : NULL, &out);
         }
         lv_out_buf(&out);
         lv_buf_free(&out);

@@ -497,7 +497,7 @@ int lv_cmd_check(lv_ctx *ctx)
     if (rc != LV_OK)
         return rc;
     lv_pg_conn_opts pg = {NULL, lv_config_str(ctx->cfg, "pg-host"), lv_config_str(ctx->cfg, "pg-port"),
-                          lv_config_str(ctx->cfg, "pg-user"), lv_config_str(ctx->cfg, "pg-database")};
+                          lv_config_str(ctx->cfg, "pg-user"), lv_config_str(ctx->cfg, "pg-database"), NULL};
     lv_wal_check_result res;
     rc = lv_wal_check(ctx->repo, &pg, (int)lv_config_int(ctx->cfg, "archive-timeout"), &res);
     if (rc != LV_OK)

@@ -42,16 +42,38 @@ static const lv_flag wal_fetch_flags[] = {
     {NULL, NULL, NULL},
 };
 
+#define UNDO_FLAGS                                                                                          \
+    {"switch", NULL, "first switch the live cluster to a new WAL segment (pg_switch_wal()) and wait until the "  \
+                     "current one is archived, so that what happened moments ago is searched too"},             \
+        {"drill", "XID", "prove the suggestion: restore into scratch to just before transaction XID (one of "      \
+                         "those listed), start it and show the affected tables' rows there beside the live "      \
+                         "cluster's"},                                                                             \
+        {"keep-running", NULL, "with --drill: keep the scratch copy running, and print how to connect and the "   \
+                               "pg_dump command that copies the rows back"}
+
 static const lv_flag wal_drops_flags[] = {
     {"since", "TIME|LSN", "start at this LSN (X/X), or report only drops committed at or after this UTC time "
                           "('2026-11-21 10:00:00')"},
+    UNDO_FLAGS,
+    {NULL, NULL, NULL},
+};
+
+static const lv_flag wal_changes_flags[] = {
+    {"min-rows", "N", "list transactions that deleted or updated at least N rows of one table (default 1000)"},
+    {"table", "NAME", "only this table (schema.name or name)"},
+    {"since", "TIME|LSN", "start at this LSN (X/X), or report only transactions that ended at or after this UTC "
+                          "time ('2026-11-21 10:00:00')"},
+    {"inserts", NULL, "count inserted rows toward --min-rows too"},
+    {"limit", "N", "the newest N transactions (default 20; 0: all)"},
+    UNDO_FLAGS,
     {NULL, NULL, NULL},
 };
 
 static const lv_flag backup_files_flags[] = {
     {"tag", "TAG", "label the snapshot (repeatable)"},
     {"time", "TIME", "record the snapshot as taken at TIME ('2026-01-31 03:00:00', local time) instead of now"},
-    {"set", "NAME", "back up the [set NAME] of the configuration (its paths, excludes, tags, docker volume, hooks)"},
+    {"set", "NAME", "back up the [set NAME] of the configuration (its paths, excludes, tags, docker volume or compose "
+                    "project, hooks)"},
     {"host", "HOST", "record the snapshot as taken on HOST instead of this host's name"},
     {"exclude", "PATTERN", "leave out matching entries: a pattern with '/' matches the absolute path, else the "
                            "name (shell wildcards; repeatable)"},
@@ -60,13 +82,38 @@ static const lv_flag backup_files_flags[] = {
     {"stdin", "NAME", "store standard input as the file NAME (pg_dumpall | labvault backup files --stdin all.sql)"},
     {"from-tar", "FILE", "store the contents of a tar archive (FILE or - for stdin) as the snapshot's tree"},
     {"docker-volume", "NAME", "back up the mount point of this docker volume (docker volume inspect)"},
+    {"compose-project", "NAME", "back up every volume of this docker compose project, its containers stopped "
+                                "meanwhile (read from compose's labels: no compose binary needed)"},
     {"stop-containers", NULL, "with --docker-volume: stop the running containers that use it, start them after"},
     {"pre-hook", "CMD", "run CMD (sh -c) before the backup; the backup is skipped if it fails"},
     {"post-hook", "CMD", "run CMD after the backup, always, also after a failure"},
     {NULL, NULL, NULL},
 };
 
+#define SNAPSHOT_FILTER_FLAGS                                                                             \
+    {"host", "HOST", "only snapshots of this host (repeatable)"},                                         \
+    {"tag", "TAG[,TAG]", "only snapshots with every one of these tags (repeatable: any of the groups)"},  \
+    {"path", "PATH", "only snapshots that include this backed-up path (repeatable: all of them)"}
+
+static const lv_flag snapshots_flags[] = {SNAPSHOT_FILTER_FLAGS, {NULL, NULL, NULL}};
+
+static const lv_flag latest_flags[] = {
+    {"host", "HOST", "with latest: the newest snapshot of this host"},
+    {"tag", "TAG[,TAG]", "with latest: the newest snapshot with these tags"},
+    {"path", "PATH", "with latest: the newest snapshot that includes this backed-up path"},
+    {NULL, NULL, NULL},
+};
+
+static const lv_flag find_flags[] = {
+    {"snapshot", "SNAPSHOT", "search only this snapshot (repeatable; default every snapshot, newest first)"},
+    SNAPSHOT_FILTER_FLAGS,
+    {NULL, NULL, NULL},
+};
+
 static const lv_flag restore_files_flags[] = {
+    {"host", "HOST", "with latest: the newest snapshot of this host"},
+    {"tag", "TAG[,TAG]", "with latest: the newest snapshot with these tags"},
+    {"path", "PATH", "with latest: the newest snapshot that includes this backed-up path"},
     {"to", "DIR", "restore into DIR (created; must be empty unless --overwrite)"},
     {"tar", "FILE", "write a pax tar stream to FILE (- for stdout) instead"},
     {"include", "PATH", "restore only this snapshot path and what is below it (repeatable)"},
@@ -93,6 +140,7 @@ static const lv_flag restore_pg_flags[] = {
     {"target-name", "NAME", "recover to this named restore point (pg_create_restore_point)"},
     {"target-immediate", NULL, "recover only to the backup's consistency point"},
     {"target-exclusive", NULL, "stop just before the target instead of just after it"},
+    {"target-timeline", "TLI", "the timeline the target is on (default: the newest of the archive)"},
     {"target-action", "ACTION", "promote (default), pause or shutdown once the target is reached"},
     {"delta", NULL, "update an existing data directory, rewriting only what differs"},
     {"tablespace-map", "OLD=NEW", "restore tablespace OLD (name, oid or location) at NEW (repeatable)"},
@@ -268,8 +316,16 @@ const lv_cmd lv_commands[] = {
      "Scans the archived WAL from the oldest PostgreSQL backup's start (or --since) and lists every commit "
      "that dropped or truncated relations (DROP TABLE, TRUNCATE, rewrites) or dropped a database: LSN, time, "
      "xid, database, relfilenodes with the table names the backups' relation maps know, and the restore "
-     "command that stops just before it. See docs/wal.md.",
+     "command that stops just before it; says when the cluster has WAL not archived yet. See docs/wal.md.",
      wal_drops_flags, lv_cmd_wal_drops},
+    {"wal changes", "", 0, 0, "find the transactions that deleted or updated many rows of a table",
+     "Lists, newest first, the transactions whose heap records deleted or updated at least --min-rows rows of "
+     "one table (a DELETE or UPDATE without WHERE, among thousands of small transactions): when each ended, its "
+     "xid and end LSN, per table the rows deleted, updated and inserted (names from the backups' relation maps), "
+     "and the restore command that stops just before it. Searches the per-segment summaries `wal push` records "
+     "(segments without one are read once and summarized): a busy day of WAL is searched in well under a "
+     "second. See docs/pitr.md.",
+     wal_changes_flags, lv_cmd_wal_changes},
     {"check", "", 0, 0, "verify end to end that WAL archiving works",
      "Connects to PostgreSQL (pg-host, pg-port, pg-user, pg-database or the PG* variables), checks "
      "archive_mode and the cluster's identity, forces a WAL switch and waits up to archive-timeout seconds "
@@ -282,12 +338,22 @@ const lv_cmd lv_commands[] = {
      "that cannot be read are reported and left out; the snapshot is still committed and the exit code is 9. "
      "See docs/snapshots.md.",
      backup_files_flags, lv_cmd_backup_files},
-    {"snapshots", "", 0, 0, "list the file snapshots", "One line (or JSON object) per snapshot, oldest first.",
-     no_flags, lv_cmd_snapshots},
+    {"snapshots", "", 0, 0, "list the file snapshots",
+     "One line (or JSON object) per snapshot, oldest first; --host, --tag and --path narrow the list.",
+     snapshots_flags, lv_cmd_snapshots},
     {"ls", "SNAPSHOT [PATH]", 1, 2, "list the entries of a snapshot",
      "SNAPSHOT is an id, a unique prefix of one, or latest. Lists PATH (a snapshot path such as /etc/nginx) "
      "and everything below it, or the whole snapshot.",
-     no_flags, lv_cmd_ls},
+     latest_flags, lv_cmd_ls},
+    {"find", "PATTERN...", 1, 64, "find which snapshots hold a file",
+     "Lists every entry of every snapshot (newest first; --snapshot, --host, --tag, --path narrow them) "
+     "that matches one of the shell patterns: a pattern with a '/' against the whole path "
+     "('/etc/nginx/*.conf'), one without against the name ('*.sql'). Exit 1 when nothing matches.",
+     find_flags, lv_cmd_find},
+    {"dump", "SNAPSHOT PATH", 2, 2, "write one file of a snapshot to standard output",
+     "labvault dump latest /etc/fstab > fstab: the file's bytes, each chunk authenticated before it is "
+     "written; a symbolic link gives its target; a directory comes as a tar stream.",
+     latest_flags, lv_cmd_dump},
     {"diff", "SNAPSHOT1 SNAPSHOT2", 2, 2, "show what changed between two snapshots",
      "One line per change: + added, - removed, M content modified, U metadata only, T type changed. "
      "Unchanged subtrees are skipped without being read.",

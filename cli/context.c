@@ -60,8 +60,8 @@ int lv_ctx_expand_set(lv_ctx *ctx)
     ctx->argv = ctx->argv_owned;
     ctx->argc += (int)np;
     free(paths);
-    static const char *const repeat[] = {"exclude", "tag", NULL}, *const once[] = {"docker-volume", "pre-hook",
-                                                                                    "post-hook", NULL};
+    static const char *const repeat[] = {"exclude", "tag", NULL}, *const once[] = {"docker-volume", "compose-project",
+                                                                                    "pre-hook", "post-hook", NULL};
     for (const char *const *k = repeat; *k; k++) {
         const char **v;
         size_t n = lv_config_set_values(ctx->cfg, set, *k, &v);

@@ -9,7 +9,7 @@ int lv_pg_msg_len(const char *m) { return (int)strcspn(m ? m : "", "\n"); }
 
 int lv_pg_connect(const lv_pg_conn_opts *o, const char *dbname, const char *app, PGconn **out)
 {
-    const char *keys[8], *vals[8];
+    const char *keys[9], *vals[9];
     int k = 0;
     /* Only the first "dbname" is expanded as a connection string; later keywords override its parts. */
     if (o->conninfo) {
@@ -24,6 +24,10 @@ int lv_pg_connect(const lv_pg_conn_opts *o, const char *dbname, const char *app,
             keys[k] = names[i];
             vals[k++] = given[i];
         }
+    if (o->connect_timeout) {
+        keys[k] = "connect_timeout";
+        vals[k++] = o->connect_timeout;
+    }
     keys[k] = "application_name";
     vals[k++] = app;
     keys[k] = NULL;

@@ -13,6 +13,7 @@
 typedef struct lv_pg_conn_opts {
     const char *conninfo;                    /* a connection string or URI; NULL: the fields below */
     const char *host, *port, *user, *dbname; /* NULL: libpq's default */
+    const char *connect_timeout;             /* seconds (text); NULL: libpq's default (PGCONNECT_TIMEOUT) */
 } lv_pg_conn_opts;
 
 /* Connect as application_name app. dbname, when not NULL, replaces the database (of conninfo too: it

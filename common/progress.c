@@ -16,7 +16,7 @@ void lv_progress_start(lv_progress *p, int on, const char *verb, const char *uni
     p->verb = verb ? verb : "done";
     p->unit = unit;
     p->t0 = lv_mono_s();
-    p->last = p->t0;
+    p->last = p->t0 - 60; /* the first update shows at once */
     p->shown = 0;
     p->printed = 0;
 }
@@ -33,7 +33,7 @@ static void fmt_duration(lv_buf *b, double s)
 static void render(lv_progress *p, uint64_t done, uint64_t total, uint64_t count, const char *note, int final)
 {
     double el = lv_mono_s() - p->t0;
-    double rate = el > 0.05 ? (double)done / el : 0;
+    double rate = el > 0 ? (double)done / el : 0;
     char d[32], t[32], r[32];
     lv_human_size(done, d);
     lv_human_size((uint64_t)rate, r);
@@ -46,7 +46,7 @@ static void render(lv_progress *p, uint64_t done, uint64_t total, uint64_t count
         for (int i = 0; i < BAR_WIDTH; i++)
             lv_buf_append_str(&line, i < fill ? "#" : (i == fill && !final ? ">" : "."));
         lv_buf_printf(&line, "] %3.0f%%  %s of %s %s, %s/s", (double)shown * 100.0 / (double)total, d, t, p->verb, r);
-        if (!final && rate > 0 && total > done) {
+        if (!final && el >= 1.0 && rate > 0 && total > done) { /* before a second, a rate is noise */
             lv_buf_append_str(&line, ", ETA ");
             fmt_duration(&line, (double)(total - done) / rate);
         }
@@ -77,6 +77,26 @@ void lv_progress_update(lv_progress *p, uint64_t done, uint64_t total, uint64_t 
         return;
     p->last = lv_mono_s();
     render(p, done, total, count, note, 0);
+}
+
+void lv_progress_text(lv_progress *p, const char *text)
+{
+    if (!p->on)
+        return;
+    double now = lv_mono_s();
+    if (now - p->last < (p->tty ? 0.5 : 10.0))
+        return;
+    p->last = now;
+    lv_buf line = LV_BUF_INIT;
+    lv_buf_printf(&line, "%s, ", text);
+    fmt_duration(&line, now - p->t0);
+    if (p->tty)
+        fprintf(stderr, "\r\033[K%s", lv_buf_cstr(&line));
+    else
+        fprintf(stderr, "%s\n", lv_buf_cstr(&line));
+    lv_buf_free(&line);
+    p->shown = p->tty;
+    p->printed = 1;
 }
 
 void lv_progress_end(lv_progress *p, uint64_t done, uint64_t total, uint64_t count, const char *note)

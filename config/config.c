@@ -28,8 +28,8 @@ struct lv_config {
     size_t nsets, cap_sets;
 };
 
-const char *const lv_set_keys[] = {"path",     "exclude",   "tag", "docker-volume", "stop-containers", "one-file-system",
-                                   "pre-hook", "post-hook", NULL};
+const char *const lv_set_keys[] = {"path",           "exclude",  "tag",       "docker-volume", "compose-project",
+                                   "stop-containers", "one-file-system", "pre-hook", "post-hook", NULL};
 static const char *const set_bool_keys[] = {"stop-containers", "one-file-system", NULL};
 
 static size_t opt_count(void)
@@ -220,7 +220,7 @@ static int set_add(lv_config *c, const char *set, const char *key, const char *v
 {
     if (!in_list(lv_set_keys, key))
         return lv_err(LV_ERR_CONFIG, "%s:%d: unknown key '%s' in [set %s] (path, exclude, tag, docker-volume, "
-                      "stop-containers, one-file-system, pre-hook, post-hook)",
+                      "compose-project, stop-containers, one-file-system, pre-hook, post-hook)",
                       path, lineno, key, set);
     int b;
     if (in_list(set_bool_keys, key) && lv_parse_bool(value, &b) != LV_OK)

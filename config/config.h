@@ -83,6 +83,7 @@ void lv_config_show(const lv_config *c, int json, lv_buf *out);
  *   exclude = PATTERN      as --exclude (repeatable)
  *   tag = TAG              as --tag (repeatable)
  *   docker-volume = NAME   as --docker-volume
+ *   compose-project = NAME as --compose-project
  *   stop-containers, one-file-system = BOOL
  *   pre-hook, post-hook = COMMAND
  * An unknown key, a bad name or a bad boolean is LV_ERR_CONFIG naming FILE:LINE. The set's tags always

@@ -231,7 +231,7 @@ static void check_amcheck(lv_drill *d, const lv_spg *p, const char *user)
         char *e = one_line(out);
         if (strlen(e) > 600)
             strcpy(e + 590, " ...");
-        lv_drill_check_add(d, "amcheck", 0, "pg_amcheck --all exited with %d: %s", st, e);
+        lv_drill_check_add(d, "amcheck", 0, "pg_amcheck --all --heapallindexed exited with %d: %s", st, e);
         free(e);
     }
     free(out);

@@ -48,6 +48,8 @@ typedef struct lv_drill_check {
     char *detail;                    /* what was expected and what was found, or the error */
 } lv_drill_check;
 
+struct lv_spg;
+
 typedef struct lv_drill {
     char id[LV_DRILL_ID_LEN];
     const char *kind;                /* "pg" | "files" */
@@ -68,6 +70,10 @@ typedef struct lv_drill {
     uint32_t nchecks, cap_checks;
     uint64_t failed;                 /* failed checks, including those beyond LV_DRILL_MAX_CHECKS */
     char *error;                     /* first failure, one line (owned), NULL when passed */
+    /* a drill kept running (lv_drill_opts.keep_running): where */
+    int running;
+    int port;
+    char *scratch, *datadir, *sockdir, *bindir, *user, *os_user;
 } lv_drill;
 
 /* Which drill to run (from the command line and the [drill] options). */
@@ -78,6 +84,17 @@ typedef struct lv_drill_opts {
     int random_target;               /* pg: a random time in the recoverable window */
     int target_immediate;            /* pg: the backup's own end point (row counts are then exact) */
     int keep;                        /* keep the scratch directory (PostgreSQL is stopped anyway) */
+    /* An undo drill (drills/undo.h): recover to just before a transaction's commit (target_xid) or an LSN
+     * (target_lsn), exclusive, on target_timeline's history (0: the newest) */
+    uint32_t target_xid;
+    const char *target_lsn;
+    uint32_t target_timeline;
+    int keep_running;                /* leave the scratch server running and its directory in place (when
+                                        the drill passed); the caller says how to reach and stop it */
+    /* called once the scratch server accepts queries, before the checks (NULL: none); its failures are
+     * checks it adds to d */
+    void (*ready)(void *arg, lv_drill *d, const struct lv_spg *p, const char *user);
+    void *ready_arg;
     const char *scratch_dir;         /* drill-scratch-dir */
     const char *os_user;             /* drill-os-user: who runs PostgreSQL when we are root; NULL = owner
                                         of pg-data, else "postgres" */

@@ -78,8 +78,15 @@ void lv_drill_free(lv_drill *d)
     }
     free(d->checks);
     free(d->error);
+    free(d->scratch);
+    free(d->datadir);
+    free(d->sockdir);
+    free(d->bindir);
+    free(d->user);
+    free(d->os_user);
     d->checks = NULL;
     d->error = NULL;
+    d->scratch = d->datadir = d->sockdir = d->bindir = d->user = d->os_user = NULL;
     d->nchecks = d->cap_checks = 0;
 }
 

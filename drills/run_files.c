@@ -258,7 +258,7 @@ int lv_drill_run_files(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
 {
     lv_drill_begin(d, "files");
     snprintf(d->target, sizeof d->target, "snapshot");
-    int rc = lv_snap_resolve(r->cat, o->source ? o->source : "latest", d->source);
+    int rc = lv_snap_resolve(r->cat, o->source ? o->source : "latest", NULL, d->source);
     if (rc) {
         d->id[0] = '\0'; /* nothing ran: not a drill to record */
         return rc;

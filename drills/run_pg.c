@@ -172,14 +172,29 @@ int lv_drill_run_pg(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
         d->id[0] = '\0';
         return rc;
     }
+    char xid_text[16];
+    if (o->target_xid) {
+        snprintf(xid_text, sizeof xid_text, "%u", o->target_xid);
+        ro.target = LV_PGT_XID;
+        ro.target_value = xid_text;
+        ro.target_exclusive = 1;
+    } else if (o->target_lsn) {
+        ro.target = LV_PGT_LSN;
+        ro.target_value = o->target_lsn;
+        ro.target_exclusive = 1;
+    }
+    ro.target_timeline = o->target_timeline;
     if (ro.target != LV_PGT_LATEST)
         ro.target_action = "promote";
     if (ro.target == LV_PGT_LATEST)
         snprintf(d->target, sizeof d->target, "latest");
     else if (ro.target == LV_PGT_IMMEDIATE)
         snprintf(d->target, sizeof d->target, "immediate");
-    else
+    else if (ro.target == LV_PGT_TIME)
         snprintf(d->target, sizeof d->target, "time %s%s", ro.target_value, o->random_target ? " (random)" : "");
+    else
+        snprintf(d->target, sizeof d->target, "before %s %s", ro.target == LV_PGT_XID ? "xid" : "lsn",
+                 ro.target_value);
 
     char *scratch = NULL;
     if ((rc = lv_drill_scratch_create(o->scratch_dir, d->id, &scratch))) {
@@ -278,6 +293,8 @@ int lv_drill_run_pg(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
     lv_drill_check_add(d, "recovery", 1, "ready for queries after %.2f s of recovery (%llu WAL segments restored)",
                        d->rto_replay, (unsigned long long)d->segments_fetched);
     measure_rpo(r, d, &res, &p, user, &ro);
+    if (o->ready)
+        o->ready(o->ready_arg, d, &p, user);
     if (ro.target == LV_PGT_IMMEDIATE) {
         if (lv_pgman_load(r, res.backup_id, &m) == LV_OK)
             have_m = m.rows_lsn != 0;
@@ -290,13 +307,26 @@ int lv_drill_run_pg(lv_repo *r, const lv_drill_opts *o, lv_drill *d)
 cleanup:
     if (final && final != LV_ERR_INTERRUPTED)
         errsave = lv_xstrdup(lv_errmsg());
+    if (o->keep_running && p.pid && !final && !d->failed && !lv_interrupted()) {
+        /* kept on request: the server runs on in its own session; the caller says how to reach and stop it */
+        d->running = 1;
+        d->port = p.port;
+        d->scratch = lv_xstrdup(scratch);
+        d->datadir = lv_xstrdup(p.datadir);
+        d->sockdir = lv_xstrdup(p.sockdir);
+        d->bindir = lv_xstrdup(p.bindir);
+        d->user = lv_xstrdup(user ? user : "postgres");
+        d->os_user = lv_xstrdup(p.user);
+        p.pid = 0;
+        p.sock_outside = 0; /* its socket directory stays too */
+    }
     if (p.pid)
         lv_spg_stop(&p, final == LV_ERR_INTERRUPTED || lv_interrupted());
     if (lv_interrupted())
         final = LV_ERR_INTERRUPTED;
-    if (!o->keep || final == LV_ERR_INTERRUPTED)
+    if (!d->running && (!o->keep || final == LV_ERR_INTERRUPTED))
         lv_drill_scratch_remove(scratch);
-    else
+    else if (!d->running)
         lv_warn("drill %s: kept the scratch directory %s", d->id, scratch);
     lv_interrupt_release();
     lv_pgman_free(&m); /* zeroed when never loaded */

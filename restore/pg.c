@@ -83,6 +83,37 @@ static void summary(const lv_pg_restore_opts *o, const lv_pgman *m, const lv_pg_
     }
     lv_json_key(&j, "action");
     lv_json_str(&j, o->target_action ? o->target_action : "promote");
+    lv_json_key(&j, "timeline");
+    lv_json_str(&j, o->recovery_timeline ? o->recovery_timeline : "latest");
+    if (res->target_found) {
+        lv_lsn_format(res->target_lsn, lsn);
+        lv_json_key(&j, "lsn");
+        lv_json_str(&j, lsn);
+        lv_json_key(&j, "record_timeline");
+        lv_json_uint(&j, res->target_tli);
+    }
+    if (res->target_prepared && o->target_exclusive) { /* stopped before COMMIT PREPARED: prepared again */
+        lv_json_key(&j, "prepared");
+        lv_json_obj(&j);
+        lv_json_key(&j, "gid");
+        if (res->target_gid[0])
+            lv_json_str(&j, res->target_gid);
+        else
+            lv_json_null(&j);
+        lv_json_key(&j, "database");
+        if (res->target_dbname[0])
+            lv_json_str(&j, res->target_dbname);
+        else
+            lv_json_null(&j);
+        if (res->target_gid[0]) {
+            lv_buf sql = LV_BUF_INIT;
+            lv_pg_rollback_prepared_sql(res->target_gid, &sql);
+            lv_json_key(&j, "rollback");
+            lv_json_str(&j, lv_buf_cstr(&sql));
+            lv_buf_free(&sql);
+        }
+        lv_json_end(&j);
+    }
     lv_json_end(&j);
     lv_json_key(&j, "timeline");
     lv_json_uint(&j, res->timeline);
@@ -143,12 +174,33 @@ int lv_pg_restore(const lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_r
     lv_pg_target t;
     if (rc == LV_OK)
         rc = lv_pg_target_parse(o->target, o->target_value, &t);
+    if (rc == LV_OK)
+        t.timeline = o->target_timeline;
     lv_pg_backup_info b;
     lv_wal_range range;
+    lv_pg_resolved tr;
     if (rc == LV_OK)
-        rc = lv_pg_plan(r, o->backup_id, &t, &b, &range);
+        rc = lv_pg_plan(r, o->backup_id, &t, &b, &range, &tr);
     if (rc != LV_OK)
         return rc;
+    res->target_found = tr.found;
+    res->target_lsn = tr.lsn;
+    res->target_tli = tr.tli;
+    res->recovery_timeline = tr.timeline;
+    res->target_prepared = tr.prepared;
+    snprintf(res->target_gid, sizeof res->target_gid, "%s", tr.gid);
+    res->target_dbid = tr.dbid;
+    /* recovery_target_timeline: the target's, when the plan followed one; the backup's own for an immediate
+     * target (any timeline after it is none of its business); else 'latest'. */
+    char tl_text[16];
+    lv_pg_restore_opts wo = *o;
+    if (tr.timeline) {
+        snprintf(tl_text, sizeof tl_text, "%u", tr.timeline);
+        wo.recovery_timeline = tl_text;
+    } else if (o->target == LV_PGT_IMMEDIATE) {
+        wo.recovery_timeline = "current";
+    }
+    o = &wo;
     lv_pgman m;
     if ((rc = lv_pgman_load(r, b.id, &m)) != LV_OK)
         return lv_err_ctx("backup %.12s", b.id);
@@ -158,6 +210,9 @@ int lv_pg_restore(const lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_r
                       "timeline); run `labvault catalog rebuild`", b.id);
     }
     snprintf(res->backup_id, sizeof res->backup_id, "%s", b.id);
+    for (uint32_t i = 0; i < m.ndatabases && res->target_dbid; i++)
+        if (m.databases[i].oid == res->target_dbid)
+            snprintf(res->target_dbname, sizeof res->target_dbname, "%s", m.databases[i].name);
     res->stop_lsn = m.stop_lsn;
     res->stop_time = m.stop_time;
     res->timeline = m.timeline;

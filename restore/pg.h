@@ -3,8 +3,9 @@
  * Plan first, write after: the backup is chosen and the target checked against the catalog's backups
  * and the archive (wal/range.h) before anything is written, so a refused restore leaves the target
  * directory as it was.
- *   - Without backup_id: the newest "pg" backup whose stop_time (time target) / stop_lsn (LSN target)
- *     is at or before the target; for xid, name and latest/immediate targets, the newest backup.
+ *   - Without backup_id: the newest "pg" backup on the target's timeline history whose stop_time (time
+ *     target) / stop_lsn (LSN target; xid and name targets resolved to their record in the archive) is
+ *     at or before the target; for latest/immediate targets, the newest backup (restore/pg_plan.h).
  *   - A target before the chosen backup's consistency point (stop LSN / stop time), a time after the
  *     archive's last commit, or an LSN past the end of the gap-free archive is LV_ERR_USAGE with a
  *     message that names the recoverable window.
@@ -54,6 +55,10 @@ typedef struct lv_pg_restore_opts {
     const char *target_value;      /* TIME: "2026-11-21 10:00:00.123+00" (PostgreSQL's syntax, also what
                                       `date --rfc-3339=ns` prints); XID: decimal; LSN: X/X; NAME */
     int target_exclusive;          /* recovery_target_inclusive = off */
+    uint32_t target_timeline;      /* --target-timeline: the timeline the target is on (0: the newest of the
+                                      archive); recovery follows its history (restore/pg_plan.h) */
+    const char *recovery_timeline; /* recovery_target_timeline written (NULL: 'latest'); lv_pg_restore sets
+                                      it from the plan, callers leave it NULL */
     const char *target_action;     /* "promote" | "pause" | "shutdown"; NULL = "promote" */
     int delta;
     const lv_pg_tsmap *tsmap;
@@ -80,6 +85,15 @@ typedef struct lv_pg_restore_result {
     double seconds_write;          /* ... writing files */
     double seconds;                /* whole restore */
     char *summary_json;            /* owned; lv_pg_restore_result_free */
+    /* the target as found in the archive (xid and name targets) */
+    int target_found;
+    uint64_t target_lsn;
+    uint32_t target_tli, recovery_timeline;
+    int target_prepared;           /* an xid committed or aborted with COMMIT/ABORT PREPARED: stopped before
+                                      it, the transaction stays prepared (and holds its locks) */
+    char target_gid[201];          /* its GID, "" when its PREPARE record is not in the archive */
+    uint32_t target_dbid;
+    char target_dbname[128];       /* its database's name (the backup's map), "" when unknown */
 } lv_pg_restore_result;
 
 /* Codes: LV_ERR_USAGE (bad target, target outside the window), LV_ERR_CONFIG (pg-bin holds another

@@ -104,7 +104,8 @@ void lv_pg_auto_conf(const char *old, const lv_pg_restore_opts *o, const char *r
         lv_buf_append_str(out, "recovery_target_action = ");
         conf_value(out, o->target_action ? o->target_action : "promote");
     }
-    lv_buf_append_str(out, "recovery_target_timeline = 'latest'\n");
+    lv_buf_append_str(out, "recovery_target_timeline = ");
+    conf_value(out, o->recovery_timeline ? o->recovery_timeline : "latest");
 }
 
 int lv_pg_write_recovery(const char *dir, const lv_pg_restore_opts *o, const char *restore_command)

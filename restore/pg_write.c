@@ -19,6 +19,7 @@
 #include "common/hex.h"
 #include "common/interrupt.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "catalog/blobs.h"
 #include "catalog/catalog.h"
 #include "pg/page_delta.h"
@@ -177,24 +178,18 @@ typedef struct wr {
     double write_s;          /* summed over workers */
     uint64_t written;
     int workers;
-    double t0, last_progress;
-    int progress_shown;
+    double t0;
+    lv_progress progress;
     uint64_t total;
     lv_buf cmp;              /* delta: local bytes to hash */
 } wr;
 
 static void progress(wr *w, int final)
 {
-    if (!w->o->progress || (final && !w->progress_shown))
-        return;
-    double t = lv_mono_s();
-    if (!final && t - w->last_progress < 0.5)
-        return;
-    w->last_progress = t;
-    w->progress_shown = 1;
-    double mib = (double)w->written / 1048576.0, el = t - w->t0;
-    fprintf(stderr, "\r\033[K%llu files, %.1f of %.1f MiB written, %.1f MiB/s%s", (unsigned long long)w->st->files,
-            mib, (double)w->total / 1048576.0, el > 0 ? mib / el : 0.0, final ? "\n" : "");
+    if (final)
+        lv_progress_end(&w->progress, w->written, w->total, w->st->files, NULL);
+    else
+        lv_progress_update(&w->progress, w->written, w->total, w->st->files, NULL);
 }
 
 static int deliver(void *arg, size_t dest, uint64_t offset, const uint8_t *data, size_t n)
@@ -577,6 +572,7 @@ int lv_pg_write(const lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o
     for (size_t i = 0; i < LV_PGW_FILES; i++)
         pthread_mutex_init(&w.slot_mu[i], NULL);
     w.t0 = lv_mono_s();
+    lv_progress_start(&w.progress, o->progress, "written", "files");
     for (uint32_t i = 0; i < m->nfiles; i++)
         w.total += m->files[i].size;
     char *last = NULL;

@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/hex.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "common/sort.h"
 #include "catalog/catalog.h"
 #include "repo/manifest.h"
@@ -60,7 +61,8 @@ typedef struct prune {
     listing data, indexes, written;
     listing superseded;     /* what the listed index objects say they supersede (carried forward) */
     hexes manifests;
-    double t0, last_progress;
+    double t0;
+    lv_progress progress; /* a line on stderr when asked (o->progress) */
 } prune;
 
 /* ---- listings --------------------------------------------------------------------------------- */
@@ -164,15 +166,12 @@ static int list_all(prune *p)
 static void progress(prune *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void progress(prune *p, const char *fmt, ...)
 {
-    if (!p->o->progress || lv_mono_s() - p->last_progress < 0.5)
-        return;
-    p->last_progress = lv_mono_s();
     char line[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\r\033[K%s, %.0f s", line, lv_mono_s() - p->t0);
+    lv_progress_text(&p->progress, line);
 }
 
 /* Each phase is logged (--log-level info). LABVAULT_TEST_PRUNE_PAUSE_MS (test-only) pauses at each phase
@@ -187,9 +186,7 @@ static void phase(const char *what)
 
 static void progress_end(prune *p)
 {
-    if (p->o->progress && p->last_progress > 0)
-        fputs("\r\033[K", stderr);
-    p->last_progress = 0;
+    lv_progress_clear(&p->progress);
 }
 
 /* ---- step 2: the work database ----------------------------------------------------------------- */
@@ -388,7 +385,7 @@ static int copy_entry(void *arg, const lv_prune_entry *e)
     k->done += e->length;
     if (k->b.data.len >= k->p->r->params.pack_size)
         rc = finish_pack(k);
-    progress(k->p, "repacking: %.1f of %.1f MiB copied", (double)k->done / 1048576.0, (double)k->total / 1048576.0);
+    lv_progress_update(&k->p->progress, k->done, k->total, 0, "repacking");
     return rc;
 }
 
@@ -799,6 +796,7 @@ int lv_prune(lv_repo *r, const lv_prune_opts *o, lv_prune_result *res)
     remove_stale_workdbs(o->workdir ? o->workdir : "/tmp");
     memset(res, 0, sizeof *res);
     prune p = {.r = r, .o = o, .res = res, .t0 = lv_mono_s()};
+    lv_progress_start(&p.progress, o->progress, "copied", NULL);
     char *path = lv_xasprintf("%s/.labvault-prune-%ld.db", o->workdir ? o->workdir : "/tmp", (long)getpid());
     phase("listing");
     int rc = list_all(&p);

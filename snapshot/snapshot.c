@@ -51,17 +51,22 @@ int lv_snap_open(const lv_repo *r, const char *id, lv_manifest *m, const uint8_t
     return rc;
 }
 
-int lv_snap_resolve(lv_catalog *c, const char *spec, char id[2 * LV_HASH_LEN + 1])
+int lv_snap_resolve(lv_catalog *c, const char *spec, const lv_snap_filter *filter, char id[2 * LV_HASH_LEN + 1])
 {
     if (strcmp(spec, "latest") == 0) {
         lv_snap_row *v;
-        size_t n;
+        size_t n, i;
         int rc = lv_snap_list(c, &v, &n);
+        for (i = n; rc == LV_OK && i > 0 && !lv_snap_filter_match(filter, &v[i - 1].s); i--)
+            ;
         if (rc == LV_OK && n == 0)
             rc = lv_err(LV_ERR_NOT_FOUND, "there is no files snapshot in the catalog (`labvault snapshots` lists "
                                           "them; `catalog rebuild` after a new install)");
+        else if (rc == LV_OK && i == 0)
+            rc = lv_err(LV_ERR_NOT_FOUND, "no files snapshot matches %s (`labvault snapshots` lists them)",
+                        lv_snap_filter_text(filter));
         if (rc == LV_OK)
-            snprintf(id, 2 * LV_HASH_LEN + 1, "%s", v[n - 1].id);
+            snprintf(id, 2 * LV_HASH_LEN + 1, "%s", v[i - 1].id);
         lv_snap_list_free(v, n);
         return rc;
     }

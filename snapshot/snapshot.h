@@ -30,9 +30,12 @@ int lv_snap_body_parse(const uint8_t *body, size_t len, const uint8_t **pages, u
                        const char *what);
 
 /* SNAPSHOT argument -> manifest id: a full id, a unique prefix (at least 4 hex digits) or "latest"
- * (the newest files snapshot in the catalog). LV_ERR_NOT_FOUND when nothing matches, LV_ERR_USAGE when
- * a prefix is ambiguous or malformed. */
-int lv_snap_resolve(lv_catalog *c, const char *spec, char id[2 * LV_HASH_LEN + 1]);
+ * (the newest files snapshot in the catalog that filter allows: snapshot/summary.h; NULL: any; an id
+ * names its snapshot whatever the filter). LV_ERR_NOT_FOUND when nothing matches, LV_ERR_USAGE when a
+ * prefix is ambiguous or malformed. */
+struct lv_snap_filter;
+int lv_snap_resolve(lv_catalog *c, const char *spec, const struct lv_snap_filter *filter,
+                    char id[2 * LV_HASH_LEN + 1]);
 
 /* Read a snapshot's manifest and check it is of kind files; *pages points into m->body. */
 int lv_snap_open(const lv_repo *r, const char *id, lv_manifest *m, const uint8_t **pages,

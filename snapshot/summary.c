@@ -35,12 +35,28 @@ void lv_snap_summary_encode(const lv_snap_summary *s, lv_buf *out)
     json_strings(&j, "tags", s->tags, s->ntags);
     const struct {
         const char *k, *v;
-    } opt[] = {{"stdin_name", s->stdin_name}, {"tar", s->tar}, {"docker_volume", s->docker_volume}};
+    } opt[] = {{"stdin_name", s->stdin_name},
+               {"tar", s->tar},
+               {"docker_volume", s->docker_volume},
+               {"compose_project", s->compose_project}};
     for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
         if (opt[i].v[0]) {
             lv_json_key(&j, opt[i].k);
             lv_json_str(&j, opt[i].v);
         }
+    if (s->nvolumes) {
+        lv_json_key(&j, "docker_volumes");
+        lv_json_arr(&j);
+        for (size_t i = 0; i < s->nvolumes; i++) {
+            lv_json_obj(&j);
+            lv_json_key(&j, "name");
+            lv_json_str(&j, s->volumes[i].name);
+            lv_json_key(&j, "path");
+            lv_json_str(&j, s->volumes[i].path);
+            lv_json_end(&j);
+        }
+        lv_json_end(&j);
+    }
     const struct {
         const char *k;
         uint64_t v;
@@ -82,6 +98,33 @@ static int add_string(void *arg, const char *key, const lv_jval *v)
     return 0;
 }
 
+static int volume_member(void *arg, const char *key, const lv_jval *v)
+{
+    lv_snap_volume *vol = arg;
+    char **out = strcmp(key, "name") == 0 ? &vol->name : strcmp(key, "path") == 0 ? &vol->path : NULL;
+    if (out && !*out)
+        *out = lv_jstrdup(v);
+    return 0;
+}
+
+/* One element of docker_volumes: kept when it has a name and a path, both strings. */
+static int add_volume(void *arg, const char *key, const lv_jval *v)
+{
+    (void)key;
+    lv_snap_summary *s = arg;
+    lv_snap_volume vol = {NULL, NULL};
+    if (v->type == LV_JOBJECT)
+        lv_jeach(v, volume_member, &vol);
+    if (vol.name && vol.path) {
+        s->volumes = lv_xrealloc(s->volumes, (s->nvolumes + 1) * sizeof *s->volumes);
+        s->volumes[s->nvolumes++] = vol;
+    } else {
+        free(vol.name);
+        free(vol.path);
+    }
+    return 0;
+}
+
 static int member(void *arg, const char *k, const lv_jval *v)
 {
     lv_snap_summary *s = arg;
@@ -93,7 +136,8 @@ static int member(void *arg, const char *k, const lv_jval *v)
                 {"source", s->source, sizeof s->source},
                 {"stdin_name", s->stdin_name, sizeof s->stdin_name},
                 {"tar", s->tar, sizeof s->tar},
-                {"docker_volume", s->docker_volume, sizeof s->docker_volume}};
+                {"docker_volume", s->docker_volume, sizeof s->docker_volume},
+                {"compose_project", s->compose_project, sizeof s->compose_project}};
     const struct {
         const char *k;
         uint64_t *out;
@@ -114,6 +158,8 @@ static int member(void *arg, const char *k, const lv_jval *v)
         lv_jeach(v, add_string, &paths);
     if (strcmp(k, "tags") == 0 && v->type == LV_JARRAY && !s->ntags)
         lv_jeach(v, add_string, &tags);
+    if (strcmp(k, "docker_volumes") == 0 && v->type == LV_JARRAY && !s->nvolumes)
+        lv_jeach(v, add_volume, s);
     if (strcmp(k, "seconds") == 0 && lv_jdouble(v, &s->seconds) != 0)
         s->seconds = 0;
     if (strcmp(k, "end_ns") == 0 && lv_ji64(v, &s->end_ns) != 0)
@@ -141,10 +187,16 @@ void lv_snap_summary_free(lv_snap_summary *s)
         free(s->paths[i]);
     for (size_t i = 0; i < s->ntags; i++)
         free(s->tags[i]);
+    for (size_t i = 0; i < s->nvolumes; i++) {
+        free(s->volumes[i].name);
+        free(s->volumes[i].path);
+    }
     free(s->paths);
     free(s->tags);
+    free(s->volumes);
     s->paths = s->tags = NULL;
-    s->npaths = s->ntags = 0;
+    s->volumes = NULL;
+    s->npaths = s->ntags = s->nvolumes = 0;
 }
 
 /* ---- the list ------------------------------------------------------------------------------------ */
@@ -201,4 +253,74 @@ void lv_snap_list_free(lv_snap_row *rows, size_t n)
         lv_snap_summary_free(&rows[i].s);
     }
     free(rows);
+}
+
+static int has_tag(const lv_snap_summary *s, const char *tag, size_t len)
+{
+    for (size_t i = 0; i < s->ntags; i++)
+        if (strlen(s->tags[i]) == len && memcmp(s->tags[i], tag, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every tag of the group "a,b" (empty members ignored). */
+static int has_tag_group(const lv_snap_summary *s, const char *group)
+{
+    for (const char *p = group; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len && !has_tag(s, p, len))
+            return 0;
+        p += len + (p[len] == ',');
+    }
+    return 1;
+}
+
+static size_t trimmed_len(const char *path)
+{
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    return len;
+}
+
+static int has_path(const lv_snap_summary *s, const char *path)
+{
+    size_t len = trimmed_len(path);
+    for (size_t i = 0; i < s->npaths; i++)
+        if (trimmed_len(s->paths[i]) == len && memcmp(s->paths[i], path, len) == 0)
+            return 1;
+    return 0;
+}
+
+int lv_snap_filter_match(const lv_snap_filter *f, const lv_snap_summary *s)
+{
+    if (!f)
+        return 1;
+    int ok = f->nhosts == 0;
+    for (size_t i = 0; !ok && i < f->nhosts; i++)
+        ok = strcmp(s->host, f->hosts[i]) == 0;
+    if (!ok)
+        return 0;
+    ok = f->ntags == 0;
+    for (size_t i = 0; !ok && i < f->ntags; i++)
+        ok = has_tag_group(s, f->tags[i]);
+    for (size_t i = 0; ok && i < f->npaths; i++)
+        ok = has_path(s, f->paths[i]);
+    return ok;
+}
+
+const char *lv_snap_filter_text(const lv_snap_filter *f)
+{
+    static char text[1024];
+    text[0] = '\0';
+    if (!f)
+        return text;
+    const char *const *lists[] = {f->hosts, f->tags, f->paths};
+    const size_t counts[] = {f->nhosts, f->ntags, f->npaths};
+    const char *names[] = {"host", "tag", "path"};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < counts[k]; i++)
+            snprintf(text + strlen(text), sizeof text - strlen(text), "%s--%s %s", text[0] ? " " : "", names[k],
+                     lists[k][i]);
+    return text;
 }

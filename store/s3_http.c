@@ -271,7 +271,7 @@ static struct curl_slist *build_headers(const s3_client *c, const s3_req *req)
  * without one. */
 static long time_left(const s3_client *c)
 {
-    if (!c->deadline)
+    if (c->deadline == 0)
         return -1;
     double left = c->deadline - lv_mono_s();
     return left <= 0 ? 0 : left < 1 ? 1 : (long)left;
@@ -461,7 +461,7 @@ static void backoff(const s3_client *c, int attempt)
     uint64_t cap = (uint64_t)c->retry_base_ms << (attempt - 1 < 20 ? attempt - 1 : 20);
     if (cap > BACKOFF_CAP_MS)
         cap = BACKOFF_CAP_MS;
-    if (c->deadline) { /* never sleep past the deadline */
+    if (c->deadline != 0) { /* never sleep past the deadline */
         double left_ms = (c->deadline - lv_mono_s()) * 1000;
         cap = left_ms <= 0 ? 0 : (uint64_t)left_ms < cap ? (uint64_t)left_ms : cap;
     }

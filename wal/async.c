@@ -361,6 +361,7 @@ static int finish_batch(worker *w, task *t, size_t n)
             if (first_rc == LV_OK)
                 first_rc = lv_err(t[i].rc, "%s", t[i].msg);
         }
+        lv_wal_pushed_free(&t[i].res);
     }
     return first_rc;
 }

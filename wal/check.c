@@ -66,7 +66,7 @@ static int switch_wal(PGconn *c, char name[LV_WAL_NAME_MAX])
     return LV_OK;
 }
 
-static void archiver_failure(PGconn *c, char *out, size_t n)
+void lv_wal_archiver_failure(PGconn *c, char *out, size_t n)
 {
     PGresult *res;
     out[0] = '\0';
@@ -105,7 +105,7 @@ int lv_wal_check(lv_repo *r, const lv_pg_conn_opts *pg, int timeout_s, lv_wal_ch
             break;
         if (lv_wal_now() - start > timeout_s) {
             char why[512];
-            archiver_failure(c, why, sizeof why);
+            lv_wal_archiver_failure(c, why, sizeof why);
             rc = lv_err(LV_ERR_CHECK, "WAL segment %s did not reach repository %s within %d s "
                         "(archive-timeout)%s", res->segment, lv_store_describe(r->store), timeout_s, why);
             break;

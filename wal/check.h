@@ -24,4 +24,8 @@ typedef struct lv_wal_check_result {
 
 int lv_wal_check(lv_repo *r, const lv_pg_conn_opts *pg, int timeout_s, lv_wal_check_result *res);
 
+/* "; PostgreSQL's archiver failed N times, last on SEGMENT at TIME (see its log)" from pg_stat_archiver, or
+ * "" when it never failed (or cannot say): the tail of a message about WAL that did not arrive. */
+void lv_wal_archiver_failure(PGconn *c, char *out, size_t n);
+
 #endif

@@ -1,20 +1,20 @@
 /* Drops in the archived WAL (contract in wal/drops.h). */
 #include "wal/drops.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
 #include "common/error.h"
-#include "common/log.h"
+#include "wal/relnames.h"
+#include "wal/segscan.h"
+#include "wal/targets.h"
+#include "wal/timeline.h"
 #include "catalog/wal.h"
-#include "catalog/catalog.h"
-#include "pg/backups.h"
-#include "pg/manifest.h"
-#include "wal/archive.h"
-#include "wal/stanza.h"
-#include "wal/walcat.h"
+
+#define INPLACE_KEPT 256 /* recent in-place updates of pg_database remembered */
 
 const char *lv_wal_drop_kind_str(lv_wal_drop_kind k)
 {
@@ -26,6 +26,18 @@ typedef struct pending_db {
     uint64_t target;
 } pending_db;
 
+/* A row of pg_database: its page and line pointer, and the record that touched it. */
+typedef struct dbrow {
+    uint32_t xid, blkno;
+    uint16_t offnum;
+    uint64_t lsn;
+} dbrow;
+
+typedef struct prepared {
+    uint32_t xid;
+    char gid[201];
+} prepared;
+
 typedef struct scan_state {
     lv_wal_drop_cb cb;
     void *arg;
@@ -34,7 +46,12 @@ typedef struct scan_state {
     size_t ncreated, ccreated;
     pending_db *dbs;
     size_t ndbs, cdbs;
-    uint64_t last_inval;
+    dbrow inplace[INPLACE_KEPT]; /* the last in-place updates of pg_database rows (a ring) */
+    size_t ninplace;
+    dbrow *deletes; /* pg_database rows deleted by transactions still open */
+    size_t ndeletes, cdeletes;
+    prepared *preps; /* PREPARE TRANSACTIONs seen, until their COMMIT/ABORT PREPARED */
+    size_t npreps, cpreps;
     lv_wal_rfn *rels;
     size_t crels;
 } scan_state;
@@ -59,10 +76,47 @@ static void forget(scan_state *s, uint32_t xid)
             s->dbs[i] = s->dbs[--s->ndbs];
         else
             i++;
+    for (size_t i = 0; i < s->ndeletes;)
+        if (s->deletes[i].xid == xid)
+            s->deletes[i] = s->deletes[--s->ndeletes];
+        else
+            i++;
 }
 
-static int on_record(scan_state *s, const lv_walrec_reader *rd, const lv_walrec *rec, uint32_t tli)
+/* Where to stop for the DROP DATABASE of transaction xid whose drop record is at lsn: the last in-place
+ * update of the row its DELETE removed, before that DELETE; else the DELETE; else the drop record. */
+static uint64_t db_target(const scan_state *s, uint32_t xid, uint64_t lsn)
 {
+    const dbrow *del = NULL;
+    for (size_t i = 0; i < s->ndeletes; i++)
+        if (s->deletes[i].xid == xid)
+            del = &s->deletes[i];
+    if (!del)
+        return lsn;
+    uint64_t best = 0;
+    size_t n = s->ninplace < INPLACE_KEPT ? s->ninplace : INPLACE_KEPT;
+    for (size_t i = 0; i < n; i++) {
+        const dbrow *p = &s->inplace[i];
+        if (p->blkno == del->blkno && p->offnum == del->offnum && p->lsn < del->lsn && p->lsn > best)
+            best = p->lsn;
+    }
+    return best ? best : del->lsn;
+}
+
+static void gid_of(scan_state *s, uint32_t xid, char gid[201])
+{
+    gid[0] = '\0';
+    for (size_t i = 0; i < s->npreps; i++)
+        if (s->preps[i].xid == xid) {
+            snprintf(gid, 201, "%s", s->preps[i].gid);
+            s->preps[i] = s->preps[--s->npreps];
+            return;
+        }
+}
+
+static int on_record(void *arg, const lv_walrec_reader *rd, const lv_walrec *rec, const lv_wal_seg *seg)
+{
+    scan_state *s = arg;
     lv_wal_event ev;
     if (lv_wal_event_decode(rd, rec, &ev) != LV_OK) {
         lv_err_clear(); /* a malformed record of interest behind a right CRC: skip it */
@@ -76,12 +130,22 @@ static int on_record(scan_state *s, const lv_walrec_reader *rd, const lv_walrec 
         }
         return LV_OK;
     case LV_WEV_DB_INVALIDATE:
-        s->last_inval = rec->lsn;
+        s->inplace[s->ninplace++ % INPLACE_KEPT] = (dbrow){0, ev.blkno, ev.offnum, rec->lsn};
+        return LV_OK;
+    case LV_WEV_HEAP:
+        if (ev.heap_op == LV_HEAP_DELETE && ev.rfn.spc == 1664 && ev.rfn.db == 0 && ev.rfn.rel == 1262) {
+            LV_GROW(s->deletes, s->ndeletes, s->cdeletes);
+            s->deletes[s->ndeletes++] = (dbrow){rec->xid, ev.blkno, ev.offnum, rec->lsn};
+        }
         return LV_OK;
     case LV_WEV_DB_DROP:
         LV_GROW(s->dbs, s->ndbs, s->cdbs);
-        s->dbs[s->ndbs++] = (pending_db){rec->xid, ev.dbid, s->last_inval ? s->last_inval : rec->lsn};
-        s->last_inval = 0;
+        s->dbs[s->ndbs++] = (pending_db){rec->xid, ev.dbid, db_target(s, rec->xid, rec->lsn)};
+        return LV_OK;
+    case LV_WEV_PREPARE:
+        LV_GROW(s->preps, s->npreps, s->cpreps);
+        s->preps[s->npreps].xid = ev.xid;
+        snprintf(s->preps[s->npreps++].gid, sizeof s->preps->gid, "%s", ev.gid);
         return LV_OK;
     case LV_WEV_COMMIT:
     case LV_WEV_ABORT:
@@ -92,7 +156,7 @@ static int on_record(scan_state *s, const lv_walrec_reader *rd, const lv_walrec 
     int rc = LV_OK;
     if (ev.kind == LV_WEV_COMMIT) {
         lv_wal_drop d = {.lsn = rec->lsn, .target_lsn = rec->lsn, .time_us = ev.time_us, .xid = ev.xid,
-                         .dbid = ev.dbid, .tli = tli, .prepared = ev.prepared};
+                         .dbid = ev.dbid, .tli = seg->obj.name.tli, .prepared = ev.prepared};
         for (size_t i = 0; i < s->ndbs; i++)
             if (s->dbs[i].xid == ev.xid) {
                 d.kind = LV_DROP_DATABASE;
@@ -105,6 +169,8 @@ static int on_record(scan_state *s, const lv_walrec_reader *rd, const lv_walrec 
                 if (has_created(s, lv_wal_event_subxact(&ev, i)))
                     d.kind = LV_DROP_REWRITE;
         }
+        if (ev.prepared)
+            gid_of(s, ev.xid, d.gid);
         if (d.kind && ev.time_us >= s->since_us) {
             if (s->crels < ev.nrels) {
                 free(s->rels);
@@ -117,29 +183,13 @@ static int on_record(scan_state *s, const lv_walrec_reader *rd, const lv_walrec 
             d.rels = s->rels;
             rc = s->cb(s->arg, &d);
         }
+    } else if (ev.prepared) {
+        char gid[201];
+        gid_of(s, ev.xid, gid);
     }
     forget(s, ev.xid);
     for (uint32_t i = 0; i < ev.nsubxacts; i++)
         forget(s, lv_wal_event_subxact(&ev, i));
-    return rc;
-}
-
-/* Records starting in [lo, hi) of data. *cut receives where a record continuing past the data starts
- * (0 when none). */
-static int scan_bytes(scan_state *s, const uint8_t *data, size_t len, uint64_t lo, uint64_t hi, uint32_t tli,
-                      uint64_t *cut, const char *what)
-{
-    lv_walrec_reader rd;
-    if (lv_walrec_init(&rd, data, len) != LV_OK)
-        return lv_err(LV_ERR_CORRUPT, "WAL segment %s: %s", what, lv_errmsg());
-    lv_walrec rec;
-    lv_walrec_status st;
-    int rc = LV_OK;
-    while (rc == LV_OK && (st = lv_walrec_next(&rd, &rec)) == LV_WALREC_OK && rec.lsn < hi)
-        if (rec.lsn >= lo)
-            rc = on_record(s, &rd, &rec, tli);
-    *cut = rc == LV_OK && rd.done && rd.status == LV_WALREC_CUT ? rd.pos : 0;
-    lv_walrec_free(&rd);
     return rc;
 }
 
@@ -154,235 +204,104 @@ static int skippable(const lv_repo *r, const lv_wal_object *o, int64_t since_us)
     return known && e > 0 && (e + 1) * 1000000 <= since_us;
 }
 
+/* A drop committed with COMMIT PREPARED whose PREPARE came before the scan: its GID from the summaries. */
+typedef struct gid_fill {
+    const lv_repo *r;
+    lv_wal_segs *s;
+    lv_wal_drop_cb cb;
+    void *arg;
+} gid_fill;
+
+static int fill_gid(void *arg, const lv_wal_drop *d)
+{
+    gid_fill *g = arg;
+    if (!d->prepared || d->gid[0])
+        return g->cb(g->arg, d);
+    lv_wal_drop c = *d;
+    uint32_t db;
+    if (lv_wal_find_prepare(g->r, g->s, lv_wal_segs_index(g->s, d->lsn), d->xid, c.gid, &db) != LV_OK)
+        lv_err_clear(); /* the GID stays unknown: the advice says how to find it */
+    return g->cb(g->arg, &c);
+}
+
 int lv_wal_drops_scan(const lv_repo *r, uint32_t tli, uint64_t from_lsn, int64_t since_us, lv_wal_range *range,
                       lv_wal_drop_cb cb, void *arg)
 {
-    lv_wal_object *segs;
-    size_t n;
-    int rc = lv_wal_range_segments(r, tli, from_lsn, range, &segs, &n);
+    lv_wal_segs segs;
+    int rc = lv_wal_segs_open(r, tli, from_lsn, 0, &segs);
     if (rc != LV_OK)
         return rc;
-    scan_state s = {.cb = cb, .arg = arg, .since_us = since_us};
-    lv_buf cur = LV_BUF_INIT, next = LV_BUF_INIT, joined = LV_BUF_INIT;
-    int have_next = 0;
-    for (size_t i = 0; i < n && rc == LV_OK; i++) {
-        if (!have_next && skippable(r, &segs[i], since_us))
-            continue;
-        if (have_next) {
-            lv_buf t = cur;
-            cur = next;
-            next = t;
-            have_next = 0;
-        } else {
-            lv_buf_reset(&cur);
-            if ((rc = lv_wal_object_read(r, &segs[i], &cur)) != LV_OK)
-                break;
-        }
-        lv_wal_header h;
-        if (lv_wal_header_parse(cur.data, cur.len, &h) != LV_OK) {
-            rc = lv_err(LV_ERR_CORRUPT, "archived WAL segment %s: %s", segs[i].key, lv_errmsg());
-            break;
-        }
-        uint64_t end = h.pageaddr + h.seg_size, cut = 0;
-        if (end > range->end_lsn)
-            end = range->end_lsn; /* an older timeline's copy past its switch point */
-        rc = scan_bytes(&s, cur.data, cur.len, from_lsn, end, segs[i].name.tli, &cut, segs[i].name.name);
-        if (rc != LV_OK || !cut || cut >= end || i + 1 >= n)
-            continue;
-        /* A record continues into the next segment: read it from the two joined. */
-        lv_buf_reset(&next);
-        if ((rc = lv_wal_object_read(r, &segs[i + 1], &next)) != LV_OK)
-            break;
-        have_next = 1;
-        lv_buf_reset(&joined);
-        lv_buf_append(&joined, cur.data, cur.len);
-        lv_buf_append(&joined, next.data, next.len);
-        uint64_t cut2;
-        rc = scan_bytes(&s, joined.data, joined.len, cut > from_lsn ? cut : from_lsn, end, segs[i].name.tli, &cut2,
-                        segs[i].name.name);
-    }
-    lv_buf_free(&cur);
-    lv_buf_free(&next);
-    lv_buf_free(&joined);
-    free(segs);
+    *range = segs.range;
+    gid_fill g = {r, &segs, cb, arg};
+    scan_state s = {.cb = fill_gid, .arg = &g, .since_us = since_us};
+    for (size_t i = 0; i < segs.n && rc == LV_OK; i++)
+        if (!skippable(r, &segs.v[i].obj, since_us))
+            rc = lv_wal_segs_scan(r, &segs, i, from_lsn, on_record, &s);
+    lv_wal_segs_free(&segs);
     free(s.created);
     free(s.dbs);
+    free(s.deletes);
+    free(s.preps);
     free(s.rels);
     return rc;
 }
 
 /* ---- names and where to start (lv_wal_drops_list) -------------------------------------------------- */
 
-typedef struct relname {
-    uint32_t db, relfilenode;
-    char *name; /* schema.name */
-} relname;
-
-typedef struct backup_map {
-    uint64_t start_lsn;
-    uint32_t tli;
-    relname *rels;
-    size_t nrels;
-    uint32_t *dbs; /* database oids ... */
-    char **dbnames; /* ... and names */
-    size_t ndbs;
-} backup_map;
-
-typedef struct names {
-    backup_map *b;
-    size_t nb, cb;
-    lv_wal_drop_named_cb cb_fn;
+typedef struct named_arg {
+    lv_wal_names *names;
+    int multi;                 /* the archive has more than one timeline: commands name it */
+    lv_wal_drop_named_cb cb;
     void *arg;
-    const char **rels; /* per drop: its relations' names */
+    const char **rels, **kinds;
+    char (*kindbuf)[2];
     size_t crels;
-} names;
-
-static void load_one(names *c, const lv_repo *r, const char *id)
-{
-    lv_pgman pm;
-    if (lv_pgman_load(r, id, &pm) != LV_OK) {
-        lv_warn("backup %s: %s (its table names are not used)", id, lv_errmsg());
-        lv_err_clear();
-        return;
-    }
-    LV_GROW(c->b, c->nb, c->cb);
-    backup_map *b = &c->b[c->nb++];
-    memset(b, 0, sizeof *b);
-    b->start_lsn = pm.start_lsn;
-    b->tli = pm.timeline;
-    size_t n = 0;
-    for (uint32_t i = 0; i < pm.ndatabases; i++)
-        n += pm.databases[i].nrelations;
-    b->rels = lv_xcalloc(n ? n : 1, sizeof *b->rels);
-    b->dbs = lv_xcalloc(pm.ndatabases ? pm.ndatabases : 1, sizeof *b->dbs);
-    b->dbnames = lv_xcalloc(pm.ndatabases ? pm.ndatabases : 1, sizeof *b->dbnames);
-    for (uint32_t i = 0; i < pm.ndatabases; i++) {
-        const lv_pgman_database *d = &pm.databases[i];
-        b->dbs[b->ndbs] = d->oid;
-        b->dbnames[b->ndbs++] = lv_xstrdup(d->name);
-        for (uint32_t k = 0; k < d->nrelations; k++)
-            b->rels[b->nrels++] = (relname){d->oid, d->relations[k].relfilenode,
-                                            lv_xasprintf("%s.%s", d->relations[k].schema, d->relations[k].name)};
-    }
-    lv_pgman_free(&pm);
-}
-
-/* The name of (db, relfilenode) in the newest backup that started before lsn, else in any backup. */
-static const char *rel_name(const names *c, uint32_t db, uint32_t rfn, uint64_t lsn)
-{
-    const char *best = NULL;
-    uint64_t best_lsn = 0;
-    int best_before = 0;
-    for (size_t i = 0; i < c->nb; i++) {
-        const backup_map *b = &c->b[i];
-        int before = b->start_lsn <= lsn;
-        for (size_t k = 0; k < b->nrels; k++) {
-            if (b->rels[k].db != db || b->rels[k].relfilenode != rfn)
-                continue;
-            if (!best || (before && (!best_before || b->start_lsn > best_lsn))) {
-                best = b->rels[k].name;
-                best_lsn = b->start_lsn;
-                best_before = before;
-            }
-            break;
-        }
-    }
-    return best;
-}
-
-static const char *db_name(const names *c, uint32_t db)
-{
-    for (size_t i = c->nb; i-- > 0;)
-        for (size_t k = 0; k < c->b[i].ndbs; k++)
-            if (c->b[i].dbs[k] == db)
-                return c->b[i].dbnames[k];
-    return NULL;
-}
-
-typedef struct first_seg {
-    uint32_t seg_size;
-    int found;
-    uint32_t tli;
-    uint64_t lsn;
-} first_seg;
-
-static int first_cb(void *arg, const lv_wal_object *o)
-{
-    first_seg *f = arg;
-    uint64_t segno;
-    if (o->name.kind != LV_WAL_SEGMENT || lv_wal_segno(&o->name, f->seg_size, &segno) != 0)
-        return LV_OK;
-    f->found = 1;
-    f->tli = o->name.tli;
-    f->lsn = segno * f->seg_size;
-    return 1; /* the listing is in timeline, then segment order */
-}
+} named_arg;
 
 static int named(void *arg, const lv_wal_drop *d)
 {
-    names *c = arg;
+    named_arg *c = arg;
     if (d->nrels > c->crels) {
         c->crels = d->nrels;
         c->rels = lv_xrealloc(c->rels, c->crels * sizeof *c->rels);
+        c->kinds = lv_xrealloc(c->kinds, c->crels * sizeof *c->kinds);
+        c->kindbuf = lv_xrealloc(c->kindbuf, c->crels * sizeof *c->kindbuf);
     }
+    for (uint32_t i = 0; i < d->nrels; i++) {
+        const lv_wal_relname *n = lv_wal_names_rel(c->names, d->rels[i].db, d->rels[i].rel, d->lsn);
+        c->kindbuf[i][0] = n ? n->relkind : '\0';
+        c->kindbuf[i][1] = '\0';
+        c->kinds[i] = c->kindbuf[i];
+        c->rels[i] = n ? lv_xasprintf("%s.%s", n->schema, n->name) : NULL;
+    }
+    lv_wal_drop_named n = {d, lv_wal_names_db(c->names, d->dbid), c->rels, c->kinds, ""};
+    lv_wal_restore_cmd(d->kind == LV_DROP_DATABASE ? 0 : d->xid, d->target_lsn, c->multi ? d->tli : 0, n.restore,
+                       sizeof n.restore);
+    int rc = c->cb(c->arg, &n);
     for (uint32_t i = 0; i < d->nrels; i++)
-        c->rels[i] = rel_name(c, d->rels[i].db, d->rels[i].rel, d->lsn);
-    lv_wal_drop_named n = {d, db_name(c, d->dbid), c->rels, ""};
-    char target[LV_LSN_TEXT_MAX];
-    lv_lsn_format(d->target_lsn, target);
-    if (d->kind == LV_DROP_DATABASE)
-        snprintf(n.restore, sizeof n.restore, "labvault restore pg --to DIR --target-lsn %s --target-exclusive",
-                 target);
-    else
-        snprintf(n.restore, sizeof n.restore, "labvault restore pg --to DIR --target-xid %u --target-exclusive",
-                 d->xid);
-    return c->cb_fn(c->arg, &n);
+        free((void *)(uintptr_t)c->rels[i]);
+    return rc;
 }
 
-int lv_wal_drops_list(const lv_repo *r, uint64_t since_lsn, int64_t since_us, lv_wal_range *range,
-                      lv_wal_drop_named_cb cb, void *arg)
+int lv_wal_drops_list(const lv_repo *r, uint64_t since_lsn, int64_t since_us, lv_wal_range *range, lv_wal_drop_named_cb cb,
+                      void *arg)
 {
-    names c = {.cb_fn = cb, .arg = arg};
-    lv_pg_backup_info *v = NULL;
-    size_t n = 0;
-    int rc = r->cat ? lv_pg_backups_list(r->cat, &v, &n) : LV_OK;
-    for (size_t i = 0; rc == LV_OK && i < n; i++)
-        load_one(&c, r, v[i].id);
-    free(v);
-    /* Where to start: since_lsn; else the oldest backup's start; else the oldest archived segment. */
-    uint32_t tli = 0;
-    uint64_t from = 0;
-    for (size_t i = 0; i < c.nb; i++)
-        if (!tli || c.b[i].start_lsn < from)
-            tli = c.b[i].tli, from = c.b[i].start_lsn;
-    if (rc == LV_OK && (!tli || since_lsn)) {
-        lv_wal_stanza st;
-        first_seg f = {0};
-        if ((rc = lv_wal_stanza_get(r, &st)) == LV_ERR_NOT_FOUND)
-            rc = lv_err(LV_ERR_NOT_FOUND, "the repository has no WAL archive yet");
-        if (rc == LV_OK)
-            f.seg_size = st.seg_size;
-        if (rc == LV_OK && (rc = lv_wal_list(r->store, 0, first_cb, &f)) == 1)
-            rc = LV_OK;
-        if (rc == LV_OK && !f.found)
-            rc = lv_err(LV_ERR_NOT_FOUND, "the WAL archive holds no segment");
-        if (rc == LV_OK && !tli)
-            tli = f.tli, from = f.lsn;
-        if (since_lsn)
-            from = since_lsn;
-    }
+    named_arg c = {.cb = cb, .arg = arg};
+    int rc = lv_wal_names_load(r, &c.names);
+    uint32_t tli = 0, otli = 0, newest = 1;
+    uint64_t from = 0, olsn = 0;
+    if (rc == LV_OK && lv_wal_names_oldest(c.names, &otli, &olsn) != LV_OK)
+        lv_err_clear(); /* no backup: from the oldest segment */
+    if (rc == LV_OK)
+        rc = lv_wal_scan_start(r, otli, olsn, since_lsn, &tli, &from);
+    if (rc == LV_OK)
+        rc = lv_wal_newest_timeline(r, &newest);
+    c.multi = newest > 1;
     if (rc == LV_OK)
         rc = lv_wal_drops_scan(r, tli, from, since_us, range, named, &c);
-    for (size_t i = 0; i < c.nb; i++) {
-        for (size_t k = 0; k < c.b[i].nrels; k++)
-            free(c.b[i].rels[k].name);
-        for (size_t k = 0; k < c.b[i].ndbs; k++)
-            free(c.b[i].dbnames[k]);
-        free(c.b[i].rels);
-        free(c.b[i].dbs);
-        free(c.b[i].dbnames);
-    }
-    free(c.b);
+    lv_wal_names_free(c.names);
     free(c.rels);
+    free(c.kinds);
+    free(c.kindbuf);
     return rc;
 }

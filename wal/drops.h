@@ -1,7 +1,7 @@
 /* Finding, in the archived WAL, the commits that destroyed data, and the recovery target that stops just
  * before each (wal-format.md section 11; the product's headline: "back to just before the DROP TABLE").
  *
- * Signatures (PostgreSQL 13-17, checked on 15):
+ * Signatures (PostgreSQL 13-18, checked on 15):
  *   LV_DROP_TABLE     a COMMIT / COMMIT_PREPARED whose dropped relfilenodes (files unlinked when the
  *                     commit is replayed) were not replaced in the same transaction: DROP TABLE, DROP
  *                     INDEX, DROP SCHEMA ... CASCADE. Target: --target-xid X --target-exclusive.
@@ -9,15 +9,23 @@
  *                     (SMGR_CREATE): TRUNCATE, or a rewrite (VACUUM FULL, CLUSTER, ALTER TABLE) that
  *                     kept the data. Same target; a rewrite is listed because WAL alone cannot tell it
  *                     from a TRUNCATE.
- *   LV_DROP_DATABASE  a commit whose transaction wrote XLOG_DBASE_DROP. The database is already unusable
- *                     before its commit (the pg_database in-place update marks it invalid and the drop
- *                     record removes its directory), so the target is that in-place update's LSN
- *                     (--target-lsn L --target-exclusive), or the drop record's when there is none.
+ *   LV_DROP_DATABASE  a commit whose transaction wrote XLOG_DBASE_DROP. The database is unusable before
+ *                     its commit: dropdb() first marks its pg_database row invalid with an in-place update
+ *                     (Heap INPLACE on 1664/0/1262, no transaction), then deletes that row (a Heap DELETE
+ *                     by the dropping transaction, same page and line pointer), and the drop record
+ *                     removes its directory. The target is that in-place update of the dropped database's
+ *                     own row: the last INPLACE on the row the transaction's DELETE names, before that
+ *                     DELETE (an in-place update of another database's row, VACUUM advancing its
+ *                     datfrozenxid, may come in between and is not it); without one (minor releases before
+ *                     the invalid marking) the DELETE itself, else the drop record
+ *                     (--target-lsn L --target-exclusive).
  * Aborts are not listed (their dropped files are the aborted transaction's own new ones), nor
  * SMGR_TRUNCATE records (VACUUM's truncation of empty pages, or a TRUNCATE of a table created in the
- * same transaction).
+ * same transaction). A drop committed with COMMIT PREPARED is marked prepared, with the GID of its PREPARE
+ * TRANSACTION when the archive has it: stopped before its COMMIT PREPARED, it is prepared again in the
+ * restored cluster (restore/pg_plan.h lv_pg_prepared_note).
  *
- * The scan reads every segment of the gap-free range from from_lsn (wal/range.h), each downloaded once;
+ * The scan reads every segment of the gap-free range from from_lsn (wal/segscan.h), each downloaded once;
  * a record continued into the next segment is read from the two joined. With since_us, segments whose
  * last commit (catalog) is older are skipped without a download; drops before since_us are not
  * reported. */
@@ -42,6 +50,7 @@ typedef struct lv_wal_drop {
                                LV_DROP_DATABASE the database dropped */
     uint32_t tli;           /* timeline of the segment holding the commit */
     int prepared;
+    char gid[201];          /* prepared: the GID of its PREPARE TRANSACTION ("" when not in the archive) */
     uint32_t nrels;
     const lv_wal_rfn *rels; /* valid during the callback */
 } lv_wal_drop;
@@ -56,19 +65,18 @@ int lv_wal_drops_scan(const lv_repo *r, uint32_t tli, uint64_t from_lsn, int64_t
 
 const char *lv_wal_drop_kind_str(lv_wal_drop_kind k); /* "drop", "truncate-or-rewrite", "drop-database" */
 
-/* `wal drops`: the scan from the right place, every drop named. Names come from the relation maps of the
- * pg backups in the catalog (pg/manifest.h): a relation's from the newest backup that started before the
- * drop and knows (database, relfilenode), else from any; NULL when none knows it. The scan starts at
- * since_lsn (non-zero), else at the oldest pg backup's start, else at the oldest archived segment
- * (LV_ERR_NOT_FOUND when there is no archive or no segment); since_us as for lv_wal_drops_scan. */
+/* `wal drops`: the scan from the right place (lv_wal_scan_start), every drop named (wal/relnames.h),
+ * with the restore command that stops before it (lv_wal_restore_cmd; the timeline named when the archive
+ * has more than one). */
 typedef struct lv_wal_drop_named {
     const lv_wal_drop *d;
     const char *database;            /* NULL: unknown */
-    const char *const *relations;    /* d->nrels names, each NULL when unknown */
-    char restore[160];               /* the command that restores to just before it */
+    const char *const *relations;    /* d->nrels names ("schema.name"), each NULL when unknown */
+    const char *const *relkinds;     /* d->nrels one-letter pg_class.relkind strings, "" when unknown */
+    char restore[200];               /* the command that restores to just before it */
 } lv_wal_drop_named;
 typedef int (*lv_wal_drop_named_cb)(void *arg, const lv_wal_drop_named *n);
-int lv_wal_drops_list(const lv_repo *r, uint64_t since_lsn, int64_t since_us, lv_wal_range *range,
-                      lv_wal_drop_named_cb cb, void *arg);
+int lv_wal_drops_list(const lv_repo *r, uint64_t since_lsn, int64_t since_us, lv_wal_range *range, lv_wal_drop_named_cb cb,
+                      void *arg);
 
 #endif

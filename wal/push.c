@@ -121,36 +121,15 @@ typedef struct push_job {
     lv_wal_pushed *out;
 } push_job;
 
-/* First and last commit/abort time of the records that start in the file (docs/design.md 6: the catalog
- * knows each segment's time range). */
-static void scan_times(const lv_wal_map *m, lv_wal_pushed *out)
+/* The segment's summary (docs/design.md 6: the catalog knows each segment's time range; wal/summary.h). */
+static void scan_summary(const lv_wal_map *m, lv_wal_pushed *out)
 {
-    lv_walrec_reader rd;
-    if (lv_walrec_init(&rd, m->data, m->len) != LV_OK) {
-        lv_err_clear(); /* checked before: cannot happen */
+    if (lv_walsum_scan(m->data, m->len, &out->summary) != LV_OK) {
+        lv_err_clear(); /* the header was checked before: cannot happen */
         return;
     }
-    lv_walrec rec;
-    while (lv_walrec_next(&rd, &rec) == LV_WALREC_OK) {
-        if (rec.rmid != 1)
-            continue;
-        lv_wal_event ev;
-        if (lv_wal_event_decode(&rd, &rec, &ev) != LV_OK) {
-            lv_err_clear();
-            continue;
-        }
-        if (ev.kind != LV_WEV_COMMIT && ev.kind != LV_WEV_ABORT)
-            continue;
-        int64_t t = ev.time_us / 1000000;
-        if (!out->begin_time)
-            out->begin_time = t;
-        out->end_time = t;
-    }
-    /* A commit continued into the next segment is in neither scan: say that this one holds a commit of
-     * unknown time, so that the range reads it (with the next segment) instead of skipping it. */
-    if (!out->end_time && lv_walrec_cut_xact(&rd))
-        out->begin_time = out->end_time = -1;
-    lv_walrec_free(&rd);
+    out->begin_time = out->summary.begin_time;
+    out->end_time = out->summary.end_time;
     out->times_known = 1;
 }
 
@@ -164,7 +143,7 @@ static int push_step(void *arg, size_t i)
         lv_wal_checksum(j->p->repo, j->data->data, j->data->len, j->sum);
         return LV_OK;
     case 3:
-        scan_times(j->data, j->out);
+        scan_summary(j->data, j->out);
         return LV_OK;
     case 2:
     default:
@@ -232,6 +211,8 @@ static int push_bytes(lv_wal_pusher *p, const lv_wal_name *n, const lv_wal_map *
     return rc;
 }
 
+void lv_wal_pushed_free(lv_wal_pushed *out) { lv_walsum_free(&out->summary); }
+
 int lv_wal_push_file(lv_wal_pusher *p, const char *path, lv_wal_pushed *out)
 {
     memset(out, 0, sizeof *out);
@@ -251,7 +232,7 @@ int lv_wal_push_file(lv_wal_pusher *p, const char *path, lv_wal_pushed *out)
 int lv_wal_pushed_record(lv_catalog *cat, const lv_wal_pushed *res, int64_t pushed)
 {
     lv_wal_row row = {&res->obj, res->size, pushed, res->begin_lsn, res->end_lsn, res->times_known,
-                      res->begin_time, res->end_time};
+                      res->begin_time, res->end_time, res->times_known ? &res->summary : NULL};
     return lv_walcat_add(cat, &row);
 }
 
@@ -265,6 +246,7 @@ int lv_wal_push_one(lv_repo *r, lv_catalog *cat, const char *path, lv_wal_pushed
         if ((rc = lv_wal_pushed_record(cat, out, (int64_t)time(NULL))) != LV_OK)
             rc = lv_err(rc, "WAL file %s is archived, but %s", out->obj.name.name, lv_errmsg());
     }
+    lv_wal_pushed_free(out); /* the summary is in the catalog now */
     lv_wal_pusher_free(&p);
     return rc;
 }

@@ -5,8 +5,9 @@
  * (wal/segment.h: magic, flags, size, the page address its name implies) and its cluster against the
  * repository's stanza (wal/stanza.h; the first push creates it); then, side by side, checksum the
  * plaintext, seal it, and look the name up (wal/archive.h). Same checksum already archived: LV_OK, out->existed = 1, nothing written.
- * A segment's records are scanned at the same time for its first and last commit time (out->begin_time,
- * end_time: a few milliseconds; the end of valid WAL ends the scan, it never fails a push).
+ * A segment's records are scanned at the same time for its summary (wal/summary.h: commit times, xid range,
+ * restore points, prepared transactions, bulk row changes; a few milliseconds; the end of valid WAL ends the
+ * scan, it never fails a push).
  * Another checksum: LV_ERR_CONFLICT, nothing written (never an overwrite; .history files included).
  * Otherwise compress, seal and put create-only; LV_OK only once the store says the object is durable.
  * After storing a segment whose number is a multiple of 16, the stale temporaries killed pushes left in
@@ -28,6 +29,7 @@
 #include "repo/repo.h"
 #include "wal/archive.h"
 #include "wal/stanza.h"
+#include "wal/summary.h"
 
 typedef struct lv_wal_pusher {
     lv_repo *repo;               /* borrowed */
@@ -49,10 +51,12 @@ typedef struct lv_wal_pushed {
     uint64_t size;               /* plaintext bytes */
     uint64_t begin_lsn, end_lsn; /* segments and partials; 0 otherwise */
     int existed;                 /* already archived with the same content: nothing was written */
-    int times_known;             /* segments and partials: the record scan ran (wal/records.h) */
+    int times_known;             /* segments and partials: the record scan ran (wal/summary.h) */
     int64_t begin_time, end_time; /* unix seconds of the first and last commit/abort record in the
                                     file; 0 when it has none; -1 when its only one continues into the
                                     next segment (wal/walcat.h) */
+    lv_walsum summary;           /* segments (times_known): the whole summary, for lv_walcat_add
+                                    (lv_wal_pushed_free releases it) */
     lv_wal_source src;
 } lv_wal_pushed;
 
@@ -63,6 +67,7 @@ void lv_wal_pusher_save(lv_wal_pusher *p, lv_catalog *cat);
 void lv_wal_pusher_free(lv_wal_pusher *p);
 
 int lv_wal_push_file(lv_wal_pusher *p, const char *path, lv_wal_pushed *out);
+void lv_wal_pushed_free(lv_wal_pushed *out);
 
 /* Record a pushed file in the catalog (pushed: unix seconds), as `wal push` does after every push, the
  * synchronous command and the async worker alike (the worker brackets a batch in one transaction). */

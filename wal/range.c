@@ -13,6 +13,7 @@
 #include "wal/archive.h"
 #include "wal/rangetimes.h"
 #include "wal/stanza.h"
+#include "wal/timeline.h"
 
 /* The archiver usually delivers the last segment within a few hundred milliseconds of the stop: poll
  * often at first (a listing is cheap), then back off to twice a second. */
@@ -143,46 +144,27 @@ static const seg_ent *find_seg(const listing *l, uint32_t tli, uint64_t segno)
     return lo < l->nsegs && l->segs[lo].tli == tli && l->segs[lo].segno == segno ? &l->segs[lo] : NULL;
 }
 
-/* A timeline of the lineage recovery follows and the LSNs it covers: [begin, end). */
-typedef struct tl_span {
-    uint32_t tli;
-    uint64_t begin, end;
-} tl_span;
+typedef lv_wal_tl_span tl_span;
+#define LINEAGE_MAX LV_WAL_LINEAGE_MAX
 
-#define LINEAGE_MAX 64
-
-/* Parse a history file's "parentTLI<TAB>switchpoint<TAB>reason" lines (comments, blank lines skipped)
- * into the spans of its ancestors followed by the file's own open-ended timeline. -1 when malformed. */
-static int parse_history(const char *text, size_t n, uint32_t own, tl_span *sp, size_t *nsp)
+/* The lineage recovery follows from (tli, from_lsn) to target (a recovery_target_timeline): its history
+ * from tli on, which must hold tli up to from_lsn. */
+static int lineage_to(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target, tl_span *sp, size_t *nsp)
 {
     size_t k = 0;
-    uint64_t begin = 0;
-    const char *p = text, *end = text + n;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        char line[256];
-        snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line - 1 ? len : sizeof line - 1), p);
-        p += len + (nl ? 1 : 0);
-        char *s = line;
-        while (*s == ' ' || *s == '\t')
-            s++;
-        if (*s == '\0' || *s == '#' || *s == '\r')
-            continue;
-        unsigned parent;
-        char lsn[LV_LSN_TEXT_MAX + 2];
-        uint64_t sw;
-        if (sscanf(s, "%u %19s", &parent, lsn) != 2 || lv_lsn_parse(lsn, &sw) != LV_OK || k + 1 >= LINEAGE_MAX ||
-            parent == 0 || parent >= own || sw < begin || (k > 0 && parent <= sp[k - 1].tli)) {
-            lv_err_clear();
-            return -1;
+    int rc = lv_wal_history_get(r, target, sp, &k);
+    if (rc != LV_OK)
+        return rc;
+    for (size_t j = 0; j < k; j++)
+        if (sp[j].tli == tli && sp[j].end >= from_lsn) {
+            memmove(sp, sp + j, (k - j) * sizeof *sp);
+            *nsp = k - j;
+            return LV_OK;
         }
-        sp[k++] = (tl_span){parent, begin, sw};
-        begin = sw;
-    }
-    sp[k++] = (tl_span){own, begin, UINT64_MAX};
-    *nsp = k;
-    return 0;
+    char lsn[LV_LSN_TEXT_MAX];
+    lv_lsn_format(from_lsn, lsn);
+    return lv_err(LV_ERR_NOT_FOUND, "timeline %u does not descend from timeline %u at %s (its history file says "
+                  "otherwise)", target, tli, lsn);
 }
 
 /* The lineage recovery_target_timeline = 'latest' follows from (tli, from_lsn): the newest timeline
@@ -200,7 +182,7 @@ static int lineage(const lv_repo *r, const listing *l, uint32_t tli, uint64_t fr
             return rc;
         }
         size_t k = 0;
-        int ok = parse_history((const char *)b.data, b.len, h->name.tli, sp, &k) == 0;
+        int ok = lv_wal_history_parse((const char *)b.data, b.len, h->name.tli, sp, &k) == 0;
         lv_buf_free(&b);
         if (!ok) {
             lv_warn("timeline history %s is malformed: ignored", h->name.name);
@@ -240,7 +222,7 @@ static const seg_ent *pick_seg(const listing *l, const tl_span *sp, size_t nsp, 
     return NULL;
 }
 
-static int seg_size_of(const lv_repo *r, uint32_t *seg_size)
+int lv_wal_seg_size(const lv_repo *r, uint32_t *seg_size)
 {
     lv_wal_stanza s;
     if (r->cat && lv_wal_stanza_cache_get(r->cat, r, &s) == LV_OK) {
@@ -256,12 +238,12 @@ static int seg_size_of(const lv_repo *r, uint32_t *seg_size)
     return rc;
 }
 
-static int range(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out, lv_wal_object **segs_out,
-                 size_t *n_out, int times)
+static int range(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target, lv_wal_range *out,
+                 lv_wal_object **segs_out, size_t *n_out, int times)
 {
     memset(out, 0, sizeof *out);
     listing l = {0};
-    int rc = seg_size_of(r, &l.seg_size);
+    int rc = lv_wal_seg_size(r, &l.seg_size);
     if (rc != LV_OK)
         return rc;
     if ((rc = lv_wal_list(r->store, 0, list_cb, &l)) != LV_OK) {
@@ -270,7 +252,9 @@ static int range(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range
     }
     tl_span sp[LINEAGE_MAX];
     size_t nsp = 0;
-    if ((rc = lineage(r, &l, tli, from_lsn, sp, &nsp)) != LV_OK)
+    if ((rc = target && target != tli ? lineage_to(r, tli, from_lsn, target, sp, &nsp)
+                                      : target ? (sp[0] = (tl_span){tli, 0, UINT64_MAX}, nsp = 1, LV_OK)
+                                               : lineage(r, &l, tli, from_lsn, sp, &nsp)) != LV_OK)
         goto done;
 
     out->start_tli = out->end_tli = tli;
@@ -331,12 +315,22 @@ done:
 
 int lv_wal_range_from(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out)
 {
-    return range(r, tli, from_lsn, out, NULL, NULL, 1);
+    return range(r, tli, from_lsn, 0, out, NULL, NULL, 1);
+}
+
+int lv_wal_range_to(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_range *out)
+{
+    return range(r, tli, from_lsn, target_tli, out, NULL, NULL, 1);
 }
 
 int lv_wal_range_lsn(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out)
 {
-    return range(r, tli, from_lsn, out, NULL, NULL, 0);
+    return range(r, tli, from_lsn, 0, out, NULL, NULL, 0);
+}
+
+int lv_wal_range_lsn_to(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_range *out)
+{
+    return range(r, tli, from_lsn, target_tli, out, NULL, NULL, 0);
 }
 
 int lv_wal_range_segments(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out, lv_wal_object **segs,
@@ -344,5 +338,13 @@ int lv_wal_range_segments(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_
 {
     *segs = NULL;
     *n = 0;
-    return range(r, tli, from_lsn, out, segs, n, 0);
+    return range(r, tli, from_lsn, 0, out, segs, n, 0);
+}
+
+int lv_wal_range_segments_to(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_range *out,
+                             lv_wal_object **segs, size_t *n)
+{
+    *segs = NULL;
+    *n = 0;
+    return range(r, tli, from_lsn, target_tli, out, segs, n, 0);
 }

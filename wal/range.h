@@ -50,14 +50,25 @@ int lv_wal_range_from(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_
 /* The same from the listing alone: no commit times, no segment read (a restore to an LSN, an xid, a name
  * or the backup's own end needs no time, and a segment it does not need must not stop it). */
 int lv_wal_range_lsn(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out);
+int lv_wal_range_lsn_to(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_range *out);
 /* Segments taken: each segment number from the newest timeline of the lineage that has begun by then; an
  * older timeline's copy only when its span covers the whole segment. .partial files are never used
  * (recovery asks for full names). A timeline history file that does not parse is skipped with a warning. */
+
+/* The same range along the history of target_tli (a recovery_target_timeline) instead of the newest
+ * timeline: target_tli must descend from tli at from_lsn (LV_ERR_NOT_FOUND otherwise, or when its history
+ * file is not archived); target_tli == tli stays on tli; 0 is lv_wal_range_from. */
+int lv_wal_range_to(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_range *out);
 
 /* The same range without the times, and its segments in WAL order (*segs: n objects, malloc'ed; the
  * caller frees it). */
 int lv_wal_range_segments(const lv_repo *r, uint32_t tli, uint64_t from_lsn, lv_wal_range *out, lv_wal_object **segs,
                           size_t *n);
+int lv_wal_range_segments_to(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_range *out,
+                             lv_wal_object **segs, size_t *n);
+
+/* The archive's WAL segment size (the stanza, cached in the catalog). LV_ERR_NOT_FOUND without a stanza. */
+int lv_wal_seg_size(const lv_repo *r, uint32_t *seg_size);
 
 /* Wait (polling the listing every 0.5 s, up to timeout_s seconds) until every segment from
  * start_lsn to stop_lsn (inclusive) on timeline tli is archived. A stop_lsn exactly on a segment

@@ -243,6 +243,37 @@ int lv_walrec_cut_xact(const lv_walrec_reader *r)
     return rm == 1 && (op == 0x00 || op == 0x20 || op == 0x30 || op == 0x40);
 }
 
+size_t lv_walrec_cut_head(const lv_walrec_reader *r, uint8_t *buf, size_t cap)
+{
+    if (!r->done || r->status != LV_WALREC_CUT || r->pos < r->base)
+        return 0;
+    uint64_t pos = r->pos;
+    if (pos % r->page_size == 0)
+        pos += phd_size(r, pos);
+    size_t n = 0;
+    while (n < cap) {
+        uint64_t page = pos - pos % r->page_size, off = pos - r->base;
+        if (off >= r->len)
+            break;
+        uint64_t avail = page + r->page_size - pos;
+        if (avail > r->len - off)
+            avail = r->len - off;
+        size_t take = avail < cap - n ? (size_t)avail : cap - n;
+        memcpy(buf + n, r->data + off, take);
+        n += take;
+        /* the next page must continue this record */
+        page += r->page_size;
+        uint64_t poff = page - r->base;
+        if (poff + SHORT_PHD > r->len)
+            break;
+        const uint8_t *p = r->data + poff;
+        if (rd16(p) != r->magic || rd64(p + 8) != page || !(rd16(p + 2) & LV_XLP_FIRST_IS_CONTRECORD))
+            break;
+        pos = page + phd_size(r, page);
+    }
+    return n;
+}
+
 /* ---- fragment headers (DecodeXLogRecord) ------------------------------------------------------ */
 
 static int decode_body(const lv_walrec_reader *r, lv_walrec *rec)
@@ -252,6 +283,7 @@ static int decode_body(const lv_walrec_reader *r, lv_walrec *rec)
     int max_id = -1;
     uint32_t main_len = 0;
     rec->nblocks = 0;
+    rec->toplevel_xid = 0;
 #define NEED(n)                                                                                           \
     do {                                                                                                  \
         if (remaining < (n))                                                                              \
@@ -277,6 +309,7 @@ static int decode_body(const lv_walrec_reader *r, lv_walrec *rec)
             p += 2, remaining -= 2;
         } else if (id == 252 && r->pg_version >= 14) { /* XLR_BLOCK_ID_TOPLEVEL_XID */
             NEED(4);
+            rec->toplevel_xid = rd32(p);
             p += 4, remaining -= 4;
         } else if (id <= 32) {
             if ((int)id <= max_id)
@@ -494,12 +527,14 @@ static int decode_xact(const lv_walrec_reader *r, const lv_walrec *rec, lv_wal_e
         p += (size_t)n * 12;
     }
     if ((xinfo & 0x100) && r->pg_version >= 15) { /* HAS_DROPPED_STATS */
+        /* xl_xact_stats_item: {kind, dboid, objoid} (12 bytes); 18 made the object id 64 bits (16 bytes) */
+        uint32_t item = r->pg_version >= 18 ? 16 : 12;
         TAKE(4);
         uint32_t n = rd32(p);
         p += 4;
-        if (n > (uint32_t)(e - p) / 12)
+        if (n > (uint32_t)(e - p) / item)
             return lv_err(LV_ERR_CORRUPT, "transaction record at %X/%X: bad stats count", LSN_ARGS(rec->lsn));
-        p += (size_t)n * 12;
+        p += (size_t)n * item;
     }
     if (commit && (xinfo & 0x008)) { /* HAS_INVALS */
         TAKE(4);
@@ -519,6 +554,88 @@ static int decode_xact(const lv_walrec_reader *r, const lv_walrec *rec, lv_wal_e
     return LV_OK;
 }
 
+/* XLOG_XACT_PREPARE: the main data is the two-phase state file, which starts with xl_xact_prepare
+ * (xid @8, database @12, prepared_at @16; 15 added two int32 stats counts before ninvalmsgs, moving
+ * gidlen from @46 to @54) and continues, MAXALIGNed, with the GID (gidlen bytes, its NUL included). */
+static int decode_prepare(const lv_walrec_reader *r, const lv_walrec *rec, lv_wal_event *ev)
+{
+    uint32_t hdr = r->pg_version >= 15 ? 72 : 64, gidlen_at = r->pg_version >= 15 ? 54 : 46;
+    if (rec->main_len < hdr)
+        return lv_err(LV_ERR_CORRUPT, "prepare record at %X/%X is too short", LSN_ARGS(rec->lsn));
+    uint32_t gidlen = rd16(rec->main + gidlen_at);
+    if (gidlen < 1 || gidlen > 200 || rec->main_len - hdr < gidlen || rec->main[hdr + gidlen - 1] != '\0')
+        return lv_err(LV_ERR_CORRUPT, "prepare record at %X/%X has a malformed GID", LSN_ARGS(rec->lsn));
+    ev->kind = LV_WEV_PREPARE;
+    ev->xid = rd32(rec->main + 8);
+    ev->dbid = rd32(rec->main + 12);
+    ev->time_us = unix_us(rd64(rec->main + 16));
+    ev->gid = (const char *)rec->main + hdr;
+    return LV_OK;
+}
+
+/* xl_xact_assignment: {xtop @0, int nsubxacts @4, xsub[] @8}. */
+static int decode_assignment(const lv_walrec *rec, lv_wal_event *ev)
+{
+    if (rec->main_len < 8 || rd32(rec->main + 4) > (rec->main_len - 8) / 4)
+        return lv_err(LV_ERR_CORRUPT, "assignment record at %X/%X is malformed", LSN_ARGS(rec->lsn));
+    ev->kind = LV_WEV_ASSIGNMENT;
+    ev->xid = rd32(rec->main);
+    ev->nsubxacts = rd32(rec->main + 4);
+    ev->subxacts = rec->main + 8;
+    return LV_OK;
+}
+
+/* Heap (rm 10) and Heap2 (rm 9) records that change rows; the relation is block 0's (for an UPDATE the
+ * new tuple's page: the same relation). Opcodes (info & 0x70; 0x80 is XLOG_HEAP_INIT_PAGE), the same in
+ * 13-18: Heap INSERT 0x00, DELETE 0x10 (xl_heap_delete: offnum @4, flags @7), UPDATE 0x20, HOT_UPDATE
+ * 0x40, INPLACE 0x70 (xl_heap_inplace: offnum @0); Heap2 MULTI_INSERT 0x50 (xl_heap_multi_insert:
+ * ntuples uint16 @2). */
+static int decode_heap(const lv_walrec *rec, lv_wal_event *ev)
+{
+    uint8_t op = rec->info & 0x70;
+    if (rec->nblocks == 0)
+        return LV_OK;
+    const lv_walrec_block *b = &rec->blocks[0];
+    if (rec->rmid == 10 && op == 0x70) {
+        if (b->spc == 1664 && b->db == 0 && b->rel == 1262) {
+            ev->kind = LV_WEV_DB_INVALIDATE;
+            ev->rfn = (lv_wal_rfn){b->spc, b->db, b->rel};
+            ev->blkno = b->blkno;
+            ev->offnum = rec->main_len >= 2 ? rd16(rec->main) : 0;
+        }
+        return LV_OK;
+    }
+    uint32_t rows = 1;
+    lv_wal_heap_op hop;
+    if (rec->rmid == 9) {
+        if (op != 0x50)
+            return LV_OK;
+        if (rec->main_len < 4)
+            return lv_err(LV_ERR_CORRUPT, "multi-insert record at %X/%X is too short", LSN_ARGS(rec->lsn));
+        hop = LV_HEAP_INSERT;
+        rows = rd16(rec->main + 2);
+    } else if (op == 0x00) {
+        hop = LV_HEAP_INSERT;
+    } else if (op == 0x20 || op == 0x40) {
+        hop = LV_HEAP_UPDATE;
+    } else if (op == 0x10) {
+        if (rec->main_len < 8)
+            return lv_err(LV_ERR_CORRUPT, "delete record at %X/%X is too short", LSN_ARGS(rec->lsn));
+        if (rec->main[7] & (0x08 | 0x10)) /* XLH_DELETE_IS_SUPER, XLH_DELETE_IS_PARTITION_MOVE */
+            return LV_OK;
+        hop = LV_HEAP_DELETE;
+        ev->offnum = rd16(rec->main + 4);
+    } else {
+        return LV_OK;
+    }
+    ev->kind = LV_WEV_HEAP;
+    ev->heap_op = hop;
+    ev->rows = rows;
+    ev->rfn = (lv_wal_rfn){b->spc, b->db, b->rel};
+    ev->blkno = b->blkno;
+    return LV_OK;
+}
+
 int lv_wal_event_decode(const lv_walrec_reader *r, const lv_walrec *rec, lv_wal_event *ev)
 {
     memset(ev, 0, sizeof *ev);
@@ -527,6 +644,10 @@ int lv_wal_event_decode(const lv_walrec_reader *r, const lv_walrec *rec, lv_wal_
     switch (rec->rmid) {
     case 1: { /* Transaction */
         uint8_t x = rec->info & 0x70;
+        if (x == 0x10)
+            return decode_prepare(r, rec, ev);
+        if (x == 0x50)
+            return decode_assignment(rec, ev);
         if (x != 0x00 && x != 0x20 && x != 0x30 && x != 0x40)
             return LV_OK;
         ev->kind = x == 0x00 || x == 0x30 ? LV_WEV_COMMIT : LV_WEV_ABORT;
@@ -571,11 +692,9 @@ int lv_wal_event_decode(const lv_walrec_reader *r, const lv_walrec *rec, lv_wal_
         ev->nrels = rd32(rec->main + 4);
         ev->rels = rec->main + 8;
         return LV_OK;
-    case 10: /* Heap: INPLACE on pg_database */
-        if ((rec->info & 0x70) == 0x70 && rec->nblocks > 0 && rec->blocks[0].spc == 1664 &&
-            rec->blocks[0].db == 0 && rec->blocks[0].rel == 1262)
-            ev->kind = LV_WEV_DB_INVALIDATE;
-        return LV_OK;
+    case 9:  /* Heap2 */
+    case 10: /* Heap */
+        return decode_heap(rec, ev);
     default:
         return LV_OK;
     }

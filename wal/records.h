@@ -1,6 +1,8 @@
 /* Reading WAL records out of segment bytes (PostgreSQL 13-18), and decoding the few that matter to a
- * backup tool: commits and aborts (time, xid, dropped relfilenodes), restore points, SMGR_TRUNCATE, DROP
- * DATABASE and the pg_database in-place update that precedes it.
+ * backup tool: commits and aborts (time, xid, dropped relfilenodes), PREPARE TRANSACTION (its GID),
+ * subtransaction assignments, restore points, SMGR_CREATE/TRUNCATE, DROP DATABASE and the pg_database
+ * in-place update that precedes it, and the heap records that insert, update or delete rows (counted per
+ * relation by wal/summary.h).
  *
  * The facts come from docs/wal-format.md sections 0-9 and 11 (checked against pg_waldump
  * on PostgreSQL 15). The reader follows xlogreader.c:
@@ -40,6 +42,8 @@ typedef struct lv_walrec {
     uint64_t lsn;                /* start of the record */
     uint64_t end_lsn;            /* just past its last byte (the next record starts MAXALIGNed from here) */
     uint32_t tot_len, xid;       /* xl_tot_len, xl_xid */
+    uint32_t toplevel_xid;       /* XLR_BLOCK_ID_TOPLEVEL_XID (14+, wal_level = logical: the first record
+                                    of a subtransaction names its top-level transaction); 0 when absent */
     uint64_t prev;               /* xl_prev */
     uint8_t info, rmid;          /* xl_info, xl_rmid */
     const uint8_t *rec;          /* the record's tot_len bytes, header included */
@@ -84,6 +88,10 @@ void lv_walrec_free(lv_walrec_reader *r);
  * says so (rm 1, a commit/abort opcode) or is itself cut; else 0 (also when the reading did not end cut). */
 int lv_walrec_cut_xact(const lv_walrec_reader *r);
 
+/* After LV_WALREC_CUT: the first bytes of the record continued past the data (at most cap, across the
+ * pages that continue it inside the data), unchecked (no CRC: only its end is missing). 0 otherwise. */
+size_t lv_walrec_cut_head(const lv_walrec_reader *r, uint8_t *buf, size_t cap);
+
 /* CRC-32C (Castagnoli): crc = lv_crc32c(~0u, ...) ... ^ ~0u, as PostgreSQL's pg_crc32c. */
 uint32_t lv_crc32c(uint32_t crc, const void *data, size_t len);
 /* The same with tables (slicing-by-8), what lv_crc32c uses without the SSE 4.2 instruction. */
@@ -104,25 +112,42 @@ typedef enum lv_wal_event_kind {
     LV_WEV_DB_DROP,              /* XLOG_DBASE_DROP: the directory goes when this is replayed */
     LV_WEV_CREATE,               /* XLOG_SMGR_CREATE: a new relation file (TRUNCATE and rewrites make
                                     one in the transaction that drops the old file) */
-    LV_WEV_DB_INVALIDATE         /* Heap INPLACE on pg_database (1664/0/1262): DROP DATABASE's first
-                                    step (wal-format.md section 11); stop before this LSN */
+    LV_WEV_DB_INVALIDATE,        /* Heap INPLACE on pg_database (1664/0/1262): DROP DATABASE's first
+                                    step (wal-format.md section 11), or VACUUM updating a database's
+                                    datfrozenxid; blkno/offnum say which row */
+    LV_WEV_HEAP,                 /* a heap record that inserts, updates or deletes rows (heap_op) */
+    LV_WEV_PREPARE,              /* XLOG_XACT_PREPARE: PREPARE TRANSACTION (xid, dbid, time, gid) */
+    LV_WEV_ASSIGNMENT            /* XLOG_XACT_ASSIGNMENT: xid is the top-level transaction of the
+                                    subxacts (logged every 64 subtransactions) */
 } lv_wal_event_kind;
+
+typedef enum lv_wal_heap_op {
+    LV_HEAP_INSERT = 1,          /* Heap INSERT (rows 1), Heap2 MULTI_INSERT (rows = its tuples) */
+    LV_HEAP_UPDATE,              /* Heap UPDATE and HOT_UPDATE (rows 1) */
+    LV_HEAP_DELETE               /* Heap DELETE (rows 1); a speculative insertion's "super delete" and the
+                                    delete half of a row moved to another partition are not reported */
+} lv_wal_heap_op;
 
 typedef struct lv_wal_event {
     lv_wal_event_kind kind;
     int prepared;                /* COMMIT_PREPARED / ABORT_PREPARED */
-    int64_t time_us;             /* commit/abort/restore point: unix microseconds */
+    int64_t time_us;             /* commit/abort/restore point/prepare: unix microseconds */
     uint32_t xid;                /* commit/abort: the transaction (the prepared xid for *_PREPARED);
-                                    others: xl_xid */
+                                    assignment: the top-level transaction; others: xl_xid */
     uint32_t dbid, tsid;         /* commit/abort with database info (0 when absent); DB_DROP: the
-                                    database; DB_INVALIDATE: 0 */
+                                    database; PREPARE: its database; DB_INVALIDATE: 0 */
     uint32_t nsubxacts;
-    const uint8_t *subxacts;     /* commit/abort: nsubxacts * 4 bytes (lv_wal_event_subxact) */
+    const uint8_t *subxacts;     /* commit/abort/assignment: nsubxacts * 4 bytes (lv_wal_event_subxact) */
     uint32_t nrels;              /* commit/abort: relfilenodes unlinked at replay; DB_DROP: tablespaces */
     const uint8_t *rels;         /* nrels * 12 bytes (commit/abort) or nrels * 4 (DB_DROP): see below */
-    lv_wal_rfn rfn;              /* TRUNCATE, CREATE: the relation */
+    lv_wal_rfn rfn;              /* TRUNCATE, CREATE, HEAP: the relation; DB_INVALIDATE: pg_database */
+    lv_wal_heap_op heap_op;      /* HEAP */
+    uint32_t rows;               /* HEAP: rows inserted, updated or deleted by the record */
+    uint16_t offnum;             /* HEAP (DELETE), DB_INVALIDATE: the row's line pointer; blkno its page */
+    const char *gid;             /* PREPARE: the GID (NUL-terminated, points into the record) */
     int32_t fork;                /* CREATE: the fork (0 main) */
-    uint32_t blkno, flags;       /* TRUNCATE: new length in blocks, SMGR_TRUNCATE_* flags */
+    uint32_t blkno, flags;       /* TRUNCATE: new length in blocks, SMGR_TRUNCATE_* flags; HEAP,
+                                    DB_INVALIDATE: the page (block 0 of the record) */
     char name[64];               /* RESTORE_POINT: the name */
 } lv_wal_event;
 
@@ -131,7 +156,7 @@ typedef struct lv_wal_event {
 int lv_wal_event_decode(const lv_walrec_reader *r, const lv_walrec *rec, lv_wal_event *ev);
 /* The i-th dropped relfilenode of a commit/abort event. */
 lv_wal_rfn lv_wal_event_rel(const lv_wal_event *ev, uint32_t i);
-/* The i-th subtransaction xid of a commit/abort event. */
+/* The i-th subtransaction xid of a commit/abort/assignment event. */
 uint32_t lv_wal_event_subxact(const lv_wal_event *ev, uint32_t i);
 
 /* TimestampTz (microseconds since 2000-01-01 UTC) to unix microseconds. */

@@ -14,7 +14,7 @@ int lv_walcat_add(lv_catalog *c, const lv_wal_row *row)
     const lv_wal_object *o = row->obj;
     lv_catalog_wal_file f = {o->name.name, o->name.tli, lv_wal_kind_str(o->name.kind), o->key, o->checksum,
                              row->size, o->stored_size, row->pushed, row->begin_lsn, row->end_lsn,
-                             row->times_known, row->begin_time, row->end_time};
+                             row->times_known, row->begin_time, row->end_time, row->summary};
     return lv_catalog_wal_add(c, &f);
 }
 

@@ -19,6 +19,8 @@ typedef struct lv_wal_row {
     uint64_t begin_lsn, end_lsn; /* segments only; 0 when not applicable */
     int times_known;        /* the segment's records were scanned (wal push) */
     int64_t begin_time, end_time; /* unix seconds of its first and last commit/abort record (catalog/wal.h) */
+    const lv_walsum *summary; /* segments scanned by wal push: the whole summary (wal/summary.h), recorded
+                                 with the row (its times are begin_time/end_time above); NULL: none */
 } lv_wal_row;
 
 int lv_walcat_add(lv_catalog *c, const lv_wal_row *row);

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Consistency helpers: --pre-hook / --post-hook (the post hook always runs, also after a failure),
-# --docker-volume with --stop-containers against a fake `docker` on PATH that records its arguments (the
-# containers are started again whatever happens), and --stdin streams. No docker engine needed.
+# Consistency helpers: --pre-hook / --post-hook (the post hook always runs, also after a failure), and
+# --stdin streams. Docker volumes and compose projects, against a real engine: docker.sh.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/fileslib.sh"
@@ -45,42 +44,6 @@ is "$(cat "$log")" "post failed" "the post hook ran after the failure"
 run lv backup files "$src" --post-hook "exit 5"
 is "$rc" 12 "a failing post hook: exit 12"
 like "$err" "committed, but the post-hook failed" "the message says the snapshot is committed"
-
-# --- docker volumes, with a fake docker CLI
-mkdir -p "$d/bin" "$d/volume/_data/sub"
-printf 'volume content\n' >"$d/volume/_data/sub/x"
-cat >"$d/bin/docker" <<SH
-#!/bin/sh
-echo "\$*" >>"$d/docker.log"
-case "\$1 \$2" in
-  "volume inspect") [ "\$5" = pgdata ] || { echo "no such volume" >&2; exit 1; }; echo "\${FAKE_MOUNTPOINT:-$d/volume/_data}" ;;
-  "ps -q") printf 'c0ffee01\nc0ffee02\n' ;;
-esac
-exit 0
-SH
-chmod +x "$d/bin/docker"
-export PATH="$d/bin:$PATH"
-run lv backup files --docker-volume pgdata --stop-containers --json \
-  --pre-hook "echo pre >>$d/docker.log" --post-hook "echo post >>$d/docker.log"
-is "$rc" 0 "backup of a docker volume"
-is "$(cat "$d/docker.log")" "pre
-volume inspect --format {{.Mountpoint}} pgdata
-ps -q --filter volume=pgdata
-stop c0ffee01 c0ffee02
-start c0ffee01 c0ffee02
-post" "inspect, stop the users, back up, start them again, then the post hook"
-is "$(jget "$out" 'j["docker_volume"]')" pgdata "summary names the volume"
-run lv ls latest "$d/volume/_data/sub/x"
-is "$rc" 0 "the volume's content is in the snapshot"
-
-: >"$d/docker.log"
-FAKE_MOUNTPOINT=$d/vanished run lv backup files --docker-volume pgdata --stop-containers
-isnt "$rc" 0 "a backup that fails after stopping the containers fails"
-like "$(cat "$d/docker.log")" "start c0ffee01 c0ffee02" "the containers are started again anyway"
-run lv backup files --docker-volume nosuch
-is "$rc" 1 "an unknown volume: exit 1"
-run lv backup files "$src" --stop-containers
-is "$rc" 2 "--stop-containers without --docker-volume: exit 2"
 
 # --- streams
 printf 'CREATE TABLE t();\n' | lv backup files --stdin all.sql --json >"$d/stdin.json"

@@ -89,8 +89,9 @@ run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --dbname "host
 is "$rc" 0 "an incremental of an incremental, connecting with --dbname CONNINFO: exit 0"
 like "$out" "^backup pg [0-9a-f]{64} incr: " "incremental: says incr"
 if command -v script >/dev/null; then # on a terminal: progress with bytes, rate and ETA, then the WAL wait
-  tty_out=$(as_pg script -qec "'$lv' --config '$w/local.conf' backup pg --pgdata '$PGDATA' --type incr" /dev/null | tr '\r' '\n')
-  like "$tty_out" "[0-9.]+ of [0-9.]+ MiB read, [0-9.]+ MiB/s, [0-9.]+ MiB new, ETA [0-9]+ s" "on a terminal: progress with rate and ETA"
+  tty_out=$(as_pg script -qec "'$lv' --config '$w/local.conf' backup pg --pg-data '$PGDATA' --type incr" /dev/null | tr '\r' '\n')
+  like "$tty_out" "\\[[#>.]{24}\\] +[0-9]+%  [0-9.]+ [KMG]?i?B of [0-9.]+ [KMG]?i?B read, [0-9.]+ [KMG]?i?B/s(, ETA [0-9:]+)?, [0-9.]+ [KMG]?i?B new" \
+    "on a terminal: a bar, bytes of the total, rate (and ETA after a second)"
   like "$tty_out" "waiting up to 60 s for the WAL [0-9A-F/]+\.\.[0-9A-F/]+ to reach the repository" "... and says it waits for the WAL"
 else
   skip "no script(1) for a terminal" 2
@@ -197,7 +198,7 @@ is "$(manifests)" "$before" "... nothing committed"
 psql -qAtX -c "ALTER SYSTEM SET archive_command = '$lv --config $w/s3.conf wal push %p'" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 0.5
 run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --json
-is "$rc" 0 "S3: full backup: exit 0"
+is "$rc" 0 "S3: full backup: exit 0 ${err:+($err)}"
 s3_full=$(out_field bytes_new)
 psql -qAtX -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid BETWEEN 100000 AND $((100000 + rows))" >/dev/null
 run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --type incr --json

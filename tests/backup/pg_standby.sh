@@ -78,7 +78,7 @@ load_stop() {
   kill "$bench_pid" 2>/dev/null || true
   wait "$bench_pid" "$ticker_pid" 2>/dev/null || true
 }
-backup_standby() { lvpg "$w/lv.conf" backup pg --pgdata "$sdata" --pg-host 127.0.0.1 --pg-port "$sport" "$@"; }
+backup_standby() { lvpg "$w/lv.conf" backup pg --pg-data "$sdata" --pg-host 127.0.0.1 --pg-port "$sport" "$@"; }
 
 # --- an idle primary: the standby's backup cannot end by itself
 psql -qAtX -c "INSERT INTO ticks DEFAULT VALUES" -c "CHECKPOINT" >/dev/null
@@ -91,6 +91,20 @@ is "$(sq -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lab
 
 # --- full and incremental backups from the standby, the primary under load
 load_start
+# A standby that has not replayed up to the end of the previous backup (of the primary): the pages that
+# backup copied may be newer than the standby's, and than where a backup of it ends; an incremental on top
+# of it waits for the standby (--archive-timeout), then stores every page, as a full backup.
+sq -c "SELECT pg_wal_replay_pause()" >/dev/null
+run lvpg "$w/lv.conf" backup pg --pg-data "$primary_dir/data" --type full --json
+is "$rc" 0 "a full backup of the primary, while the standby's replay is paused ${err:+($err)}"
+primary_full=$(out_field id)
+run backup_standby --type incr --json --archive-timeout 3
+is "$rc" 0 "an incremental of a standby that has not replayed up to the end of that backup: exit 0 ${err:+($err)}"
+is "$(out_field type):$(out_field prev)" "full:" "... stored as a full backup (no previous backup)"
+like "$err" "backup ${primary_full:0:12} ends at .*, and the server has only reached .*: storing every page" \
+  "... saying why"
+sq -c "SELECT pg_wal_replay_resume()" >/dev/null
+ok "... the standby replays again" caught_up
 run backup_standby --type full --json
 is "$rc" 0 "full backup of the standby: exit 0 ${err:+($err)}"
 full_id=$(out_field id)

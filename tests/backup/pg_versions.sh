@@ -3,7 +3,8 @@
 # servers come from tests/harness/pg_versions.sh, the clients are Debian's 15). Lean on purpose (pgbench
 # scale 1, a local repository): a cluster of that version with data checksums archives through `wal push`;
 # a full backup, changes and a VACUUM FREEZE (visibility map bits), an incremental; a DROP TABLE that
-# `wal drops` finds and names; its suggested restore, started with that version's binaries, compared table by
+# `wal drops` finds and names (and a drop committed with COMMIT PREPARED, its GID); an UPDATE of many rows
+# that `wal changes` counts; its suggested restore, started with that version's binaries, compared table by
 # table (rows, index-only scan count = seqscan count, pg_visibility's pg_check_visible/pg_check_frozen
 # empty, amcheck's bt_index_check with heapallindexed on every btree index); `wal fetch` exit codes; a drill
 # that passes. Refused with a clear message: `restore pg` and a drill told to use another major's binaries,
@@ -37,7 +38,7 @@ mkdir -p "$w/scratch"
 lvpg "$w/lv.conf" repo init >/dev/null 2>&1
 
 LV_TEST_PG_BINDIR=$bindir lv_pg_start "archive_mode = on" "archive_command = '$lv --config $w/lv.conf wal push %p'" \
-  "wal_level = replica" "max_wal_size = 256MB" "checkpoint_timeout = 30min"
+  "wal_level = replica" "max_wal_size = 256MB" "checkpoint_timeout = 30min" "max_prepared_transactions = 2"
 server=$(psql -qAtX -c "SELECT current_setting('server_version_num')::int / 10000, current_setting('data_checksums')")
 is "$server" "$major|on" "PostgreSQL $major runs, with data checksums"
 
@@ -77,6 +78,13 @@ is "$(out_field prev)" "$full_id" "... on top of the full backup"
 
 # After both backups: more changes (replayed from the archive), then the accident.
 pgbench -n -c 2 -t 100 >/dev/null 2>&1
+# An UPDATE of a third of the rows (wal changes counts its heap records) and a drop committed with two-phase
+# commit (wal drops reads the GID from this version's PREPARE record).
+bulk=$(psql -qAtX -c "BEGIN" -c "SELECT txid_current()" \
+  -c "WITH u AS (UPDATE pgbench_accounts SET filler = 'bulk' WHERE aid % 3 = 0 RETURNING 1) SELECT count(*) FROM u" -c "COMMIT")
+prep_xid=$(psql -qAtX -c "CREATE TABLE twopc(x int)" -c "BEGIN" -c "SELECT txid_current()" -c "DROP TABLE twopc" \
+  -c "PREPARE TRANSACTION 'v''$major'")
+psql -qAtX -c "COMMIT PREPARED 'v''$major'" >/dev/null
 psql -qAtX -c "INSERT INTO victim SELECT g, 'late' FROM generate_series(5001, 5100) g" >/dev/null
 expected=$(checksums)
 drop_xid=$(psql -qAtX -c "BEGIN" -c "SELECT txid_current()" -c "DROP TABLE victim" -c "COMMIT")
@@ -102,6 +110,19 @@ print([x["kind"] for x in d if any(r.get("name") == "public.emptied" for r in x[
       [(x["kind"], x["database_name"], x["target_lsn"] != x["lsn"]) for x in d if x.get("database_name") == "dbv"])' "$out" 2>&1)" \
   "['truncate-or-rewrite'] [('drop-database', 'dbv', True)]" \
   "... a TRUNCATE (a rewrite) and a DROP DATABASE, to be stopped at its in-place update before the commit"
+is "$(python3 -c '
+import json, sys
+for x in json.loads(sys.argv[1])["drops"]:
+    if x["xid"] == int(sys.argv[2]): print(x["prepared"], x["gid"], x["rollback"])' "$out" "$prep_xid")" \
+  "True v'$major ROLLBACK PREPARED 'v''$major'" "... the drop committed with COMMIT PREPARED, its GID read from PostgreSQL $major's PREPARE record"
+run lvpg "$w/lv.conf" wal changes --json
+is "$(python3 -c '
+import json, sys
+for t in json.loads(sys.argv[1])["transactions"]:
+    if t["xid"] == int(sys.argv[2]):
+        print(t["xid"], t["end"], [(r["name"], r["updated"], r["deleted"]) for r in t["tables"]])' "$out" "$(sed -n 1p <<<"$bulk")")" \
+  "$(sed -n 1p <<<"$bulk") commit [('public.pgbench_accounts', $(sed -n 2p <<<"$bulk"), 0)]" \
+  "wal changes: the UPDATE of $(sed -n 2p <<<"$bulk") rows, from PostgreSQL $major's heap records"
 
 # --- the suggested restore, started with this version's binaries
 read -ra args <<<"${suggested#labvault }"

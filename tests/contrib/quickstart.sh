@@ -21,7 +21,7 @@ qs() {
 }
 run qs
 is "$rc" 0 "quickstart: exit 0 ${err:+($(tail -n 3 <<<"$err"))}"
-like "$out" "relations: .*\(public\.accounts\)" "wal drops finds the DROP TABLE of public.accounts"
+like "$out" "relations: .*public\.accounts \(table" "wal drops finds the DROP TABLE of public.accounts"
 like "$out" "accounts_rows \| +sum.*10100 \| 500050100" "the printed restore brings the table back with every row, the late ones too"
 like "$out" "drill [0-9T]+Z-[0-9a-f]{8} \(pg [0-9a-f]{12}, target latest\): passed" "the PostgreSQL drill passes"
 like "$out" "RTO [0-9.]+ s .*RPO [0-9.]+ s" "... with its RTO and RPO"

@@ -31,7 +31,7 @@ int main(int argc, char **argv)
         rc = lv_catalog_open(argv[3], r->id_hex, &cat);
     if (rc == LV_OK) {
         r->cat = cat;
-        rc = lv_snap_resolve(cat, argv[4], id);
+        rc = lv_snap_resolve(cat, argv[4], NULL, id);
     }
     if (rc == LV_OK)
         rc = lv_drill_compare_files(r, &d, id, argv[5]);

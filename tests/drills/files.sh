@@ -54,7 +54,8 @@ is "$(jget "$out" '[(d["kind"], d["passed"]) for d in j]')" "[('files', True), (
 is "$(jget "$out" 'j[0]["id"]')" "$id1" "the first record is the first drill"
 run lv drill history --limit 1
 like "$out" "FAILED .*authentication failed" "history --limit 1 shows the newest drill, failed, with its error"
-is "$(grep -c . <<<"$out")" 1 "--limit 1: one line"
+is "$(grep -c . <<<"$out")" 2 "--limit 1: one line under the header"
+like "$(head -1 <<<"$out")" "^STARTED +DRILL +KIND +SOURCE +RESULT +RTO +RPO +TARGET$" "... the header names the columns"
 
 # --- the history survives the host: a fresh catalog rebuilt from the repository
 before=$(lv drill history --json)

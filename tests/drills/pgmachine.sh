@@ -45,7 +45,7 @@ is "$rc" 12 "a failing user check fails the run (exit 12)"
 like "$out" "port [0-9]+" "started on a free port"
 like "$out" "ok connect postgres: accepts connections" "database postgres accepts connections"
 like "$out" "ok connect template1: accepts connections" "database template1 accepts connections"
-like "$out" "ok amcheck: pg_amcheck --all: no corruption found" "pg_amcheck ran on every database"
+like "$out" "ok amcheck: pg_amcheck --all --heapallindexed: no corruption found" "pg_amcheck ran on every database"
 like "$out" "ok user: SELECT count\(\*\) FROM pg_database: expected '3', got '3'" "a passing user check"
 like "$out" "ok user: @template1 SELECT current_database\(\) = 'template1': expected 't', got 't'" \
   "a user check in another database"

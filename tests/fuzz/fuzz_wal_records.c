@@ -6,6 +6,7 @@
  *   odd:  bytes 1-2 are a record's rmid and info, the rest its body (fragment headers and data); the
  *         target wraps it in a valid segment with a correct CRC (tests/wal/walgen.h), so the fragment
  *         header decoder and the event decoders see hostile content that passed the CRC.
+ * The per-segment summary (wal/summary.h) reads the same bytes.
  * Besides "no crash, no leak, no undefined behaviour" it checks the reader's contract: records come in
  * increasing LSN order, inside the data, with main data inside the record; once a call returns a
  * non-OK status, every later call returns the same.
@@ -17,6 +18,7 @@
 #include "common/error.h"
 #include "tests/wal/walgen.h"
 #include "wal/records.h"
+#include "wal/summary.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -51,12 +53,29 @@ static void read_all(const uint8_t *d, size_t n)
             abort();
         if (ev.kind == LV_WEV_RESTORE_POINT && strlen(ev.name) > 63)
             abort();
+        if (ev.kind == LV_WEV_PREPARE &&
+            ((const uint8_t *)ev.gid < rec.main || (const uint8_t *)ev.gid + strlen(ev.gid) >= rec.main + rec.main_len))
+            abort();
+        if (ev.kind == LV_WEV_ASSIGNMENT && ev.subxacts + (size_t)ev.nsubxacts * 4 > rec.main + rec.main_len)
+            abort();
     }
     if (lv_walrec_next(&r, &rec) != s || r.status != s)
         abort();
     if (lv_walrec_cut_xact(&r) && s != LV_WALREC_CUT)
         abort();
+    uint8_t head[64];
+    if (lv_walrec_cut_head(&r, head, sizeof head) > sizeof head)
+        abort();
     lv_walrec_free(&r);
+    /* the summary of the same bytes (wal/summary.h): any content, no crash */
+    lv_walsum sum;
+    if (lv_walsum_scan(d, n, &sum) == LV_OK) {
+        if (sum.ncut > LV_WALSUM_EDGE || sum.nlead > LV_WALSUM_EDGE)
+            abort();
+        lv_walsum_join(&sum, &sum, 15);
+        lv_walsum_free(&sum);
+    }
+    lv_err_clear();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

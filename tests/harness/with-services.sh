@@ -18,9 +18,9 @@
 # lv_pg_start). PG* variables are not set: tests pick the cluster they use.
 #
 # Whatever happens (CMD fails, a service does not start, INT or TERM), the services are stopped by their
-# pid files and the directory is removed, after stopping any S3 server or PostgreSQL that a test left
-# running under TMPDIR; an INT/TERM is passed on to CMD (its process group) as SIGTERM
-# first. When stdin is a terminal, CMD runs in the foreground instead (Ctrl-C goes straight to it).
+# pid files and the directory is removed, after stopping any S3 server, PostgreSQL or Docker engine
+# (tap.sh's lv_docker_start: tests that need one start their own) that a test left running under
+# TMPDIR; an INT/TERM is passed on to CMD (its process group) as SIGTERM first. When stdin is a terminal, CMD runs in the foreground instead (Ctrl-C goes straight to it).
 # The exit status is CMD's (130/143 after INT/TERM, 1 when the services did not start).
 # Knobs: LV_TEST_TMPDIR (where the directory is made; default $TMPDIR or /tmp), LV_TEST_SERVICES_LOGDIR
 # (when set, the services' logs are copied there before the directory is removed), LV_S3_OBJECTSTORE.
@@ -67,7 +67,7 @@ stop_child() {
 
 # Servers that tests started under TMPDIR and did not stop (a test killed by meson's timeout before its
 # cleanup finished, say): S3 servers by s3.sh stop (pid files), PostgreSQL by the pid in postmaster.pid
-# when that process runs in that directory.
+# when that process runs in that directory, Docker engines by docker.sh destroy (their daemon.json).
 # shellcheck disable=SC2317
 sweep_tmp() {
   local f d pid deadline
@@ -91,6 +91,15 @@ sweep_tmp() {
     while alive "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
     alive "$pid" && kill -KILL "$pid" 2>/dev/null
   done < <(find "$T/tmp" -name postmaster.pid -print0 2>/dev/null)
+  while IFS= read -r -d '' f; do
+    d=${f%/daemon.json}
+    [[ -d $d/data && -d $d/log ]] || continue
+    if "$HARNESS/docker.sh" status "$d" >/dev/null 2>&1; then
+      say "stopping a test's leftover docker engine in $d"
+    fi
+    # destroy also kills what a killed dockerd left and unmounts what it mounted, before rm -rf "$T"
+    "$HARNESS/docker.sh" destroy "$d" 2>&1 | sed 's/^/  /' >&2
+  done < <(find "$T/tmp" -name daemon.json -print0 2>/dev/null)
 }
 
 # shellcheck disable=SC2317

@@ -57,6 +57,13 @@
 #   lv_pg_standby_start [CONF_LINE...]  start a streaming standby of the private cluster (after lv_pg_start): sets
 #                              LV_PG_STANDBY_DIR (its env file: $LV_PG_STANDBY_DIR/env), exports nothing;
 #                              destroyed at exit. Call it in the test's shell, not in $(...).
+#   lv_docker_start            start a private Docker engine (tests/harness/docker.sh: dockerd with its own data
+#                              root and socket, the busybox image in LV_TEST_DOCKER_IMAGE; containers run with
+#                              --network none): exports DOCKER_HOST and LV_TEST_DOCKER_IMAGE, sets
+#                              LV_DOCKER_DIR; destroyed at exit, containers and all. Not root: a skip (dockerd
+#                              needs root). Root without docker.io or busybox-static: a skip, or a failure
+#                              when CI or LV_TEST_REQUIRE_SERVICES is set (tests/run installs them). Call it
+#                              in the test's shell, not in $(...).
 #   lv_pg_share DIR            let the cluster's OS user (LV_TEST_PG_OSUSER) read and write in DIR (for
 #                              archive_command/restore_command run by postgres); ACLs, else chmod 0777
 #
@@ -412,6 +419,30 @@ lv_pg_standby_start() {
   lv_at_exit "$h/pg.sh" destroy "$LV_PG_STANDBY_DIR"
   "$h/pg.sh" standby "$LV_PG_STANDBY_DIR" "$LV_PG_DIR" "$@" >/dev/null ||
     BAIL_OUT "could not start a standby of $LV_PG_DIR"
+}
+
+lv_docker_start() {
+  local h why=
+  h=$(lv_harness_dir)
+  if ((EUID != 0)); then
+    why="needs root to run dockerd"
+  elif ! command -v dockerd >/dev/null || ! command -v docker >/dev/null || [[ ! -x /bin/busybox ]]; then
+    why="needs dockerd, the docker CLI and /bin/busybox (packages docker.io and busybox-static)"
+  fi
+  if [[ -n $why ]]; then
+    # Root is not something tests/run can install; missing packages are.
+    if ((EUID == 0)) && [[ -n ${CI:-} || -n ${LV_TEST_REQUIRE_SERVICES:-} ]]; then
+      BAIL_OUT "$why"
+    fi
+    plan skip_all "$why"
+  fi
+  LV_DOCKER_DIR=$(lv_tmpdir docker)
+  lv_at_exit "$h/docker.sh" destroy "$LV_DOCKER_DIR"
+  "$h/docker.sh" start "$LV_DOCKER_DIR" >/dev/null || BAIL_OUT "could not start a Docker engine"
+  set -a
+  # shellcheck disable=SC1091
+  . "$LV_DOCKER_DIR/env"
+  set +a
 }
 
 lv_pg_share() {

@@ -21,6 +21,8 @@
 #                               (DIR.sock); stopped at exit.
 #                               BINDIR: default LV_TEST_PG_BINDIR. Fails (log tail as diag) otherwise.
 #   stop_restored DIR [BINDIR]  stop it (fast)
+#   run_printed CONF CMD DIR    run a command labvault printed ("labvault restore pg --to DIR ..."), DIR
+#                               replaced, as the cluster's OS user with CONF; sets rc, out, err (tap.sh run)
 
 wal_workdir() {
   local d
@@ -162,3 +164,13 @@ start_restored() {
 }
 
 stop_restored() { as_pg "${2:-$LV_TEST_PG_BINDIR}/pg_ctl" -D "$1" -m fast stop >/dev/null 2>&1 || true; }
+
+run_printed() {
+  local conf=$1 cmd=$2 dir=$3 words
+  read -ra words <<<"${cmd//DIR/$dir}"
+  if [[ ${words[0]:-} != labvault ]]; then
+    rc=2 out='' err="not a labvault command: $cmd"
+    return 0
+  fi
+  run lvpg "$conf" "${words[@]:1}"
+}

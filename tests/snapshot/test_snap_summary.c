@@ -1,5 +1,5 @@
 /* snapshot/summary: the summary of a file snapshot encodes to exactly the JSON backup files has always
- * written and decodes back, its string arrays included. */
+ * written and decodes back, its string arrays and a compose project's volumes included. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +43,34 @@ int main(void)
                                  "\"future\":{\"x\":1}}", &d) == LV_OK && d.npaths == 0 &&
               strcmp(d.stdin_name, "dump.sql") == 0,
           "a stream's summary, with a key of a later labvault ignored");
+    lv_snap_summary_free(&d);
+
+    /* A compose project's snapshot: the project and which mount point is which volume. */
+    char v0[] = "shop_db", m0[] = "/var/lib/docker/volumes/shop_db/_data", v1[] = "shop_files",
+         m1[] = "/var/lib/docker/volumes/shop_files/_data";
+    lv_snap_volume vols[] = {{v0, m0}, {v1, m1}};
+    char *vpaths[] = {m0, m1};
+    memset(s.docker_volume, 0, sizeof s.docker_volume);
+    snprintf(s.compose_project, sizeof s.compose_project, "shop");
+    s.paths = vpaths;
+    s.volumes = vols;
+    s.nvolumes = 2;
+    lv_buf_reset(&b);
+    lv_snap_summary_encode(&s, &b);
+    CHECK(strstr(lv_buf_cstr(&b), "\"tags\":[\"nightly\"],\"compose_project\":\"shop\",\"docker_volumes\":["
+                 "{\"name\":\"shop_db\",\"path\":\"/var/lib/docker/volumes/shop_db/_data\"},"
+                 "{\"name\":\"shop_files\",\"path\":\"/var/lib/docker/volumes/shop_files/_data\"}],"
+                 "\"files_new\":1,") != NULL,
+          "compose_project and docker_volumes after the tags: %s", lv_buf_cstr(&b));
+    rc = lv_snap_summary_decode(lv_buf_cstr(&b), &d);
+    CHECK(rc == LV_OK && strcmp(d.compose_project, "shop") == 0 && d.docker_volume[0] == '\0' && d.nvolumes == 2 &&
+              strcmp(d.volumes[0].name, "shop_db") == 0 && strcmp(d.volumes[1].path, m1) == 0,
+          "decodes back to the project and its volumes");
+    lv_snap_summary_free(&d);
+    CHECK(lv_snap_summary_decode("{\"host\":\"h\",\"source\":\"paths\",\"docker_volumes\":[{\"name\":\"a\"},7,"
+                                 "{\"name\":\"b\",\"path\":\"/b\"}]}", &d) == LV_OK &&
+              d.nvolumes == 1 && strcmp(d.volumes[0].name, "b") == 0,
+          "a docker_volumes element without a name and a path is left out");
     lv_snap_summary_free(&d);
     lv_buf_free(&b);
     return check_done();

@@ -40,9 +40,10 @@ static int push_file(const char *name, const void *data, size_t len)
     int rc = lv_wal_push_file(&pusher, path, &res);
     if (rc == LV_OK) {
         lv_wal_row row = {&res.obj, res.size, (int64_t)time(NULL), res.begin_lsn, res.end_lsn,
-                          res.times_known, res.begin_time, res.end_time};
+                          res.times_known, res.begin_time, res.end_time, res.times_known ? &res.summary : NULL};
         rc = lv_walcat_add(repo->cat, &row);
     }
+    lv_wal_pushed_free(&res);
     unlink(path);
     return rc;
 }

@@ -4,7 +4,8 @@
  *                                 across pages and segments, events, and every way the valid WAL ends
  *   test_wal_records dump FILE    the events of a real segment, one line each, in a form records.sh
  *                                 compares with pg_waldump's output on the same file
- *   test_wal_records bench FILE   the same, after timing five scans of the file */
+ *   test_wal_records bench FILE   the same, after timing five scans of the file and five summaries
+ *   test_wal_records summary FILE the segment's summary (wal/summary.h) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "tests/check.h"
 #include "tests/wal/walgen.h"
 #include "wal/records.h"
+#include "wal/summary.h"
 
 #define SEG (1u << 20)
 
@@ -58,7 +60,20 @@ static void print_event(const lv_walrec *rec, const lv_wal_event *ev)
         printf("DB_DROP %u", ev->dbid);
         break;
     case LV_WEV_DB_INVALIDATE:
-        printf("DB_INVALIDATE");
+        printf("DB_INVALIDATE %u %u", ev->blkno, ev->offnum);
+        break;
+    case LV_WEV_HEAP:
+        printf("HEAP %s %u %u/%u/%u %u",
+               ev->heap_op == LV_HEAP_INSERT ? "INSERT" : ev->heap_op == LV_HEAP_UPDATE ? "UPDATE" : "DELETE",
+               rec->xid, ev->rfn.spc, ev->rfn.db, ev->rfn.rel, ev->rows);
+        break;
+    case LV_WEV_PREPARE:
+        printf("PREPARE %u %s", ev->xid, ev->gid);
+        break;
+    case LV_WEV_ASSIGNMENT:
+        printf("ASSIGNMENT %u", ev->xid);
+        for (uint32_t i = 0; i < ev->nsubxacts; i++)
+            printf("%s%u", i ? "," : " ", lv_wal_event_subxact(ev, i));
         break;
     default:
         break;
@@ -73,16 +88,26 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-static int dump(const char *path, int bench)
+/* The whole file (malloc'ed), NULL after saying why. */
+static uint8_t *read_file(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return perror(path), 2;
+        return perror(path), NULL;
     struct stat st;
     fstat(fileno(f), &st);
     uint8_t *d = malloc((size_t)st.st_size + 1);
-    size_t n = fread(d, 1, (size_t)st.st_size, f);
+    *n = fread(d, 1, (size_t)st.st_size, f);
     fclose(f);
+    return d;
+}
+
+static int dump(const char *path, int bench)
+{
+    size_t n;
+    uint8_t *d = read_file(path, &n);
+    if (!d)
+        return 2;
     lv_walrec_reader r;
     if (lv_walrec_init(&r, d, n) != LV_OK) {
         fprintf(stderr, "%s\n", lv_errmsg());
@@ -105,6 +130,13 @@ static int dump(const char *path, int bench)
             }
             lv_walrec_free(&b);
             printf("scan %.2f ms (%llu transaction records)\n", now_ms() - t0, (unsigned long long)k);
+        }
+        for (int i = 0; i < 5; i++) { /* what wal push computes now: the whole summary */
+            double t0 = now_ms();
+            lv_walsum sum;
+            lv_walsum_scan(d, n, &sum);
+            printf("summary %.2f ms (%zu rows, %zu points)\n", now_ms() - t0, sum.nchanges, sum.npoints);
+            lv_walsum_free(&sum);
         }
     }
     while ((s = lv_walrec_next(&r, &rec)) == LV_WALREC_OK) {
@@ -326,8 +358,39 @@ static void check_long_continuation(void)
     free(g.d);
 }
 
+/* test_wal_records summary FILE: the segment's summary (wal/summary.h), one line per item. */
+static int summary(const char *path)
+{
+    size_t n;
+    uint8_t *d = read_file(path, &n);
+    if (!d)
+        return 2;
+    lv_walsum s;
+    if (lv_walsum_scan(d, n, &s) != LV_OK) {
+        free(d);
+        return 1;
+    }
+    printf("times %lld %lld\n", (long long)s.begin_time, (long long)s.end_time);
+    if (s.have_xids)
+        printf("xids %u %u\n", s.xid_lo, s.xid_hi);
+    for (size_t i = 0; i < s.nchanges; i++) {
+        const lv_walsum_change *c = &s.changes[i];
+        printf("change %u %u/%u/%u ins %llu upd %llu del %llu end %d %X/%08X\n", c->xid, c->rel.spc, c->rel.db,
+               c->rel.rel, (unsigned long long)c->inserted, (unsigned long long)c->updated,
+               (unsigned long long)c->deleted, (int)c->end, (unsigned)(c->end_lsn >> 32), (unsigned)c->end_lsn);
+    }
+    for (size_t i = 0; i < s.npoints; i++)
+        printf("point %d %X/%08X %u %s\n", (int)s.points[i].kind, (unsigned)(s.points[i].lsn >> 32),
+               (unsigned)s.points[i].lsn, s.points[i].xid, s.points[i].name);
+    lv_walsum_free(&s);
+    free(d);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "summary") == 0)
+        return summary(argv[2]);
     if (argc == 3 && (strcmp(argv[1], "dump") == 0 || strcmp(argv[1], "bench") == 0))
         return dump(argv[2], argv[1][0] == 'b');
     uint32_t c = lv_crc32c(~0u, "123456789", 9) ^ ~0u;
