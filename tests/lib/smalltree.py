@@ -8,12 +8,18 @@
   smalltree.py rewrite DIR                  append a line to every regular file below DIR
   smalltree.py peak OUT CMD...              run CMD (stdout to OUT), print "RC PEAK_KIB" (its peak RSS,
                                             getrusage of the child: no /usr/bin/time needed)
+  smalltree.py killfcache DB CMD...         run CMD; as soon as the catalog DB holds a files cache record
+                                            not yet verified (written by CMD, its snapshot not committed),
+                                            SIGKILL it; print "killed" or "finished" (it ended first)
 """
 import os
 import random
 import resource
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 
 
 def files(root, n, per_dir, first=0):
@@ -56,6 +62,23 @@ def main():
         with open(args[0], 'wb') as out:
             rc = subprocess.run(args[1:], stdout=out).returncode
         print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    elif cmd == 'killfcache':
+        p = subprocess.Popen(args[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        state = 'finished'
+        while p.poll() is None:
+            try:
+                db = sqlite3.connect('file:%s?mode=ro' % args[0], uri=True, timeout=0.2)
+                n = db.execute('SELECT count(*) FROM files_dirs WHERE epoch IS NULL').fetchone()[0]
+                db.close()
+            except sqlite3.Error:
+                n = 0
+            if n:
+                p.send_signal(signal.SIGKILL)
+                state = 'killed'
+                break
+            time.sleep(0.02)
+        p.wait()
+        print(state)
     else:
         sys.exit(__doc__)
 
