@@ -35,6 +35,7 @@
 #include "wal/range.h"
 #include "wal/segment.h"
 #include "wal/stanza.h"
+#include "wal/walmap.h"
 
 typedef struct run {
     lv_repo *r;
@@ -51,6 +52,7 @@ typedef struct run {
     char prev_id[2 * LV_HASH_LEN + 1];
     lv_pg_tree tree;
     lv_pg_read rd;
+    lv_blkset *map;           /* verify_map: the block maps of [prev start, start) */
     lv_packer *p;
     uint64_t bytes_stored;
     int rows_exact;
@@ -241,6 +243,39 @@ static int read_last(run *u, const lv_pg_tree *last)
     return rc;
 }
 
+/* --verify-map: the block maps from the previous backup's start to this one's (wal/walmap.h). When they
+ * cannot be used, the report says why (an incremental by them would fall back to the LSN rule). */
+static void map_load(run *u)
+{
+    char why[512], a[25], b[25];
+    const lv_pgman *m = &u->m;
+    segment_name(m->timeline, u->prev.start_lsn, m->wal_segment_size, a);
+    segment_name(m->timeline, m->start_lsn, m->wal_segment_size, b);
+    if (lv_walmap_range(u->r, u->r->cat, u->pgdata, m->timeline, m->wal_segment_size, u->prev.start_lsn, m->start_lsn,
+                        &u->map, why, sizeof why) != LV_OK)
+        snprintf(u->res->map_report, sizeof u->res->map_report, "verify-map: the block maps of %s..%s cannot be "
+                 "used (%s): an incremental by them would compare every page's LSN, as this one does", a, b, why);
+}
+
+static void map_report(run *u)
+{
+    const lv_pg_read *x = &u->rd;
+    char a[25], b[25];
+    segment_name(u->m.timeline, u->prev.start_lsn, u->m.wal_segment_size, a);
+    segment_name(u->m.timeline, u->m.start_lsn, u->m.wal_segment_size, b);
+    lv_blkset_stats st;
+    lv_blkset_get_stats(u->map, &st);
+    uint64_t skipped = (x->map_pages - x->map_pages_read) * x->block_size;
+    uint64_t would = x->bytes_read > skipped ? x->bytes_read - skipped : 0;
+    const double mib = 1024.0 * 1024.0;
+    snprintf(u->res->map_report, sizeof u->res->map_report, "verify-map: the block maps of %s..%s name %" PRIu64
+             " blocks of %" PRIu64 " relation forks and %" PRIu64 " database directories; an incremental by them "
+             "would read %.1f MiB of the %.1f MiB read (%" PRIu64 " of %" PRIu64 " relation pages); pages missed: %"
+             PRIu64, a, b, st.blocks, st.forks, st.dbs, (double)would / mib, (double)x->bytes_read / mib,
+             x->map_pages_read, x->map_pages, x->map_missed);
+    u->res->map_missed = x->map_missed;
+}
+
 /* From the start to the flushed blobs. */
 static int copy_files(run *u)
 {
@@ -264,7 +299,12 @@ static int copy_files(run *u)
     if ((rc = lv_packer_new(u->r, &u->p)) != LV_OK)
         return rc;
     x->p = u->p;
+    if (u->o->verify_map && x->prev)
+        map_load(u);
+    x->verify_map = u->map;
     rc = lv_pg_read_all(x);
+    if (rc == LV_OK && u->map)
+        map_report(u);
     if (rc == LV_OK && last.n)
         rc = read_last(u, &last);
     lv_pg_tree_free(&last);
@@ -501,6 +541,10 @@ int lv_pg_backup(lv_repo *r, const lv_pg_backup_opts *o, lv_pg_backup_result *re
     res->start_lsn = u->m.start_lsn;
     res->stop_lsn = u->m.stop_lsn;
     res->seconds = lv_mono_s() - u->t0;
+    if (rc == LV_OK && res->map_missed > 0)
+        rc = lv_err(LV_ERR_CHECK, "backup %.12s committed (made by comparing page LSNs), but the WAL block maps missed "
+                    "%" PRIu64 " changed pages (the first listed above): an incremental by them would have kept old "
+                    "pages; please report it", res->id, res->map_missed);
     if (rc == LV_OK && res->bad_pages > 0)
         rc = lv_err(LV_ERR_INCOMPLETE, "backup %.12s committed, but %" PRIu64 " pages failed their checksum (listed "
                     "above and in the manifest)", res->id, res->bad_pages);
@@ -509,6 +553,7 @@ int lv_pg_backup(lv_repo *r, const lv_pg_backup_opts *o, lv_pg_backup_result *re
         PQfinish(u->c);
     lv_packer_free(u->p);
     lv_pg_read_free(&u->rd);
+    lv_blkset_free(u->map);
     lv_pg_tree_free(&u->tree);
     lv_pg_relmap_free(u->m.databases, u->m.ndatabases);
     for (uint32_t i = 0; i < u->m.ntablespaces; i++) {

@@ -71,6 +71,9 @@ typedef struct lv_pg_backup_opts {
     int progress;              /* progress on stderr (a terminal): bytes, rate, ETA */
     int count_rows;            /* record exact row counts (default 1) */
     int page_deltas;           /* incremental: changed pages as deltas where it pays (default 1) */
+    int verify_map;            /* incremental, --verify-map: compare the WAL block maps of [prev start, start)
+                                  (wal/walmap.h) with the LSN rule page by page (backup/pg_read.h); the backup
+                                  itself is still made by the LSN rule. Misses: LV_ERR_CHECK once committed */
     const char *lock_path;     /* the backup lock ("<catalog>.backup-pg.lock"); NULL: no lock */
 } lv_pg_backup_opts;
 
@@ -80,6 +83,9 @@ typedef struct lv_pg_backup_result {
     uint64_t start_lsn, stop_lsn;
     int incremental;
     double seconds;
+    char map_report[1024];          /* verify_map: one line, what the maps would have read, or why they could
+                                       not be used ("" otherwise) */
+    uint64_t map_missed;            /* verify_map: changed pages no map named */
     lv_pg_summary summary;          /* the manifest's summary, once committed */
     char *summary_json;             /* ... and its JSON text (owned; lv_pg_backup_result_free) */
 } lv_pg_backup_result;

@@ -68,6 +68,7 @@ typedef struct shared {
     char errmsg[1024];
     uint64_t bytes_read;
     uint64_t delta_pages, delta_bytes, base_reads;
+    uint64_t map_pages, map_pages_read, map_missed;
 } shared;
 
 /* A reader thread's own state for page deltas: its catalog connection (catalogs are per thread), the base
@@ -262,6 +263,30 @@ static int read_whole(shared *s, int fd, size_t file, const char *path, msg *don
     return 0;
 }
 
+/* --verify-map: the relation fork file e is in the block maps' terms (tablespace, database, relfilenode):
+ * base/<db>/<file>, global/<file> (tablespace 1664, database 0), pg_tblspc/<spc>/<version dir>/<db>/<file>.
+ * 0 when the path is none of these. */
+static int map_locator(const lv_pg_entry *e, uint32_t *spc, uint32_t *db, uint32_t *rel)
+{
+    const char *name = strrchr(e->path, '/');
+    int fork, temp;
+    uint32_t segno;
+    unsigned long a = 0, b = 0;
+    char ver[64];
+    int n = 0;
+    if (!name || !lv_pg_relfile_parse(name + 1, rel, &fork, &segno, &temp) || temp)
+        return 0;
+    if (sscanf(e->path, "base/%lu/%n", &b, &n) == 1 && n > 0 && e->path + n == name + 1)
+        *spc = 1663, *db = (uint32_t)b;
+    else if (strncmp(e->path, "global/", 7) == 0 && e->path + 7 == name + 1)
+        *spc = 1664, *db = 0;
+    else if (sscanf(e->path, "pg_tblspc/%lu/%63[^/]/%lu/%n", &a, ver, &b, &n) == 3 && n > 0 && e->path + n == name + 1)
+        *spc = (uint32_t)a, *db = (uint32_t)b;
+    else
+        return 0;
+    return 1;
+}
+
 /* A relation fork stored as pages. New blobs get their slot (index among the file's new blobs) when they
  * are started, so the run of whole changed pages and the delta blob can fill side by side. */
 static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry *e, const char *path, msg *done)
@@ -288,6 +313,15 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
     uint32_t cap_bad = 0, ext = 0, next_slot = 0, pend_n = 0, pend_slot = none, delta_slot = none;
     uint8_t *pend = NULL;
     uint64_t pno = 0;
+    /* --verify-map: what an incremental by the maps would do with this file (pg_read.h) */
+    const lv_blkset_fork *mf = NULL;
+    int map_all = 1; /* it would read every page */
+    uint64_t map_pages = 0, map_read = 0;
+    uint32_t spc, db, rel;
+    if (x->verify_map && pf && map_locator(e, &spc, &db, &rel)) {
+        map_all = lv_blkset_db_new(x->verify_map, spc, db);
+        mf = lv_blkset_fork_get(x->verify_map, spc, db, rel, (uint8_t)e->fork);
+    }
     int rc = 0;
     while (pno < npages && rc == 0) {
         uint32_t want = npages - pno < run ? (uint32_t)(npages - pno) : run;
@@ -323,7 +357,20 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
                     ext++;
                 pe = &pf->extents[ext];
             }
-            if (pe && !lv_pg_page_is_new(page) && lv_pg_page_lsn(page) < x->prev->start_lsn) {
+            int kept = pe && !lv_pg_page_is_new(page) && lv_pg_page_lsn(page) < x->prev->start_lsn;
+            if (x->verify_map) {
+                map_pages++;
+                if (!pe || map_all || (mf && lv_blkset_has(mf, blkno)))
+                    map_read++;
+                else if (!kept && !lv_pg_page_is_new(page) && lv_pg_page_lsn(page) < x->start_lsn &&
+                         __atomic_fetch_add(&s->map_missed, 1, __ATOMIC_RELAXED) < 10) {
+                    char at[LV_LSN_TEXT_MAX];
+                    lv_lsn_format(lv_pg_page_lsn(page), at);
+                    lv_warn("verify-map: page %llu of %s (block %u) changed at %s, but no block map of the range "
+                            "names it", (unsigned long long)p, e->path, blkno, at);
+                }
+            }
+            if (kept) {
                 r->blob = REUSED;
                 r->prev_ext = ext;
                 r->blob_page = pe->blob_page + (uint32_t)(p - pe->first_page);
@@ -384,6 +431,10 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
     if (t)
         lv_pgdelta_builder_clear(&t->db); /* stopped half-way: drop unsent frames */
     buf_put(s, pend);
+    if (x->verify_map) {
+        __atomic_fetch_add(&s->map_pages, map_pages, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&s->map_pages_read, map_read, __ATOMIC_RELAXED);
+    }
     done->size = pno * bs;
     return rc;
 }
@@ -745,6 +796,9 @@ int lv_pg_read_all(lv_pg_read *x)
     x->delta_pages = s.delta_pages;
     x->delta_bytes = s.delta_bytes;
     x->base_reads = s.base_reads;
+    x->map_pages = s.map_pages;
+    x->map_pages_read = s.map_pages_read;
+    x->map_missed = s.map_missed;
     while (s.head) {
         msg *m = s.head;
         s.head = m->next;

@@ -23,6 +23,13 @@
  *   opens its own catalog connection and reads those base blobs.
  *   Extents merge consecutive pages that are consecutive in one blob (and, for deltas, in one base).
  *   everything else: LV_PGF_WHOLE, blobs of 1 MiB of content (content-addressed: unchanged ones dedup).
+ * --verify-map (verify_map set): what an incremental by the block maps would read is counted beside the LSN
+ * rule: a page whose file prev lacks or may not keep from, past prev's size, in a database directory created
+ * in the range, or whose block the maps name (at or past a fork's limit included), would be read; the other
+ * pages would be kept from prev. A kept page that the LSN rule stores as changed with pd_lsn in [prev
+ * start, start) is a miss (a warning each, the first 10; counted in map_missed); pages changed after the
+ * start are not (WAL replay from the start rewrites them), nor new pages (pd_upper 0: nothing to compare;
+ * a page only becomes new again by a truncation or a new file, which the maps name).
  * A file that grows or shrinks while read keeps what was read (whole pages only for page files): WAL
  * replay fixes it. A file that vanished before it was opened is left out silently. */
 #ifndef LV_BACKUP_PG_READ_H
@@ -33,6 +40,7 @@
 #include "backup/pg_walk.h"
 #include "pg/manifest.h"
 #include "repo/blobstore.h"
+#include "wal/blockset.h"
 
 typedef struct lv_pg_read {
     /* in */
@@ -47,6 +55,8 @@ typedef struct lv_pg_read {
     int deltas;                     /* incremental: store changed pages as deltas where it pays */
     int workers;
     int progress;                   /* print bytes, rate and ETA on stderr */
+    const lv_blkset *verify_map;    /* incremental, --verify-map: the block maps of [prev start, start)
+                                       (wal/walmap.h), compared with the LSN rule page by page (below) */
     /* internal */
     uint8_t *keep;                  /* per tree entry: may it keep pages of prev (decided before reading) */
     /* out */
@@ -56,6 +66,8 @@ typedef struct lv_pg_read {
     uint32_t nbad;
     uint64_t bytes, bytes_read, bytes_new;
     uint64_t delta_pages, delta_bytes, base_reads; /* pages stored as deltas, their blobs' bytes, bases read */
+    uint64_t map_pages, map_pages_read, map_missed; /* verify_map: pages of page files read, of those the pages an
+                                       incremental by the map would read, and the pages it would have missed */
 } lv_pg_read;
 
 /* Read everything; LV_ERR_INTERRUPTED when lv_interrupted() is set, LV_ERR_IO for a file that

@@ -17,7 +17,7 @@ const char lv_cat_schema_blobs[] =
     "CREATE TABLE packs(id BLOB PRIMARY KEY, size INTEGER NOT NULL, index_id BLOB) WITHOUT ROWID;"
     "CREATE TABLE indexes(id BLOB PRIMARY KEY) WITHOUT ROWID;";
 
-/* Migration 6: the blob epoch (contract in catalog/blobs.h). A blob's row is deleted only together with
+/* Migration 7: the blob epoch (contract in catalog/blobs.h). A blob's row is deleted only together with
  * its pack's row (lv_catalog_pack_forget, lv_catalog_index_forget_all, lv_catalog_reset), and a blob counts
  * as indexed only while its pack's row names an index: so a trigger on the packs table sees every way a
  * blob can leave the index, whoever deletes it (prune, sync of another host's prune, rebuild). */

@@ -42,12 +42,13 @@ static const struct {
     {{lv_cat_schema_fcache}},
     {{lv_cat_schema_drills}},
     {{lv_cat_schema_walsum}},
+    {{lv_cat_schema_walmap}},
     {{lv_cat_schema_blob_epoch, lv_cat_schema_fcache_dirs}},
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
 static const char *const derived_tables[] = {"blobs", "packs", "indexes", "manifests", "wal_files",
-                                               "drills", "wal_changes", "wal_points"};
+                                               "drills", "wal_changes", "wal_points", "wal_maps"};
 
 /* ---- meta ----------------------------------------------------------------------------------- */
 

@@ -8,13 +8,13 @@
 #include "common/error.h"
 #include "catalog/db.h"
 
-/* Migration 3 (replaced by migration 6, kept as published): one row per file. */
+/* Migration 3 (replaced by migration 7, kept as published): one row per file. */
 const char lv_cat_schema_fcache[] =
     "CREATE TABLE files_cache(path BLOB PRIMARY KEY, dev INTEGER NOT NULL, ino INTEGER NOT NULL,"
     "  size INTEGER NOT NULL, mtime INTEGER NOT NULL, ctime INTEGER NOT NULL, extents BLOB NOT NULL,"
     "  gen INTEGER NOT NULL) WITHOUT ROWID;";
 
-/* Migration 6: one row per directory. A rowid table, not WITHOUT ROWID: a wide directory's record is large,
+/* Migration 7: one row per directory. A rowid table, not WITHOUT ROWID: a wide directory's record is large,
  * and in a WITHOUT ROWID table whole rows would sit in the interior pages of the b-tree. The small columns
  * come first, so that verify's scan of gen and epoch never reads a record's overflow pages. The rows of
  * migration 3 are dropped: the first backup after it reads every file once more. */

@@ -1,4 +1,4 @@
-/* The files cache's table (schema: migration 6, which replaced migration 3's row per file): one row per
+/* The files cache's table (schema: migration 7, which replaced migration 3's row per file): one row per
  * directory a backup walked, keyed by its absolute path (bytes: paths need not be UTF-8), holding
  *   entries  what the backup saw in it: an opaque record that backup/files_cache.c encodes and checks;
  *   gen      the backup run that wrote the row;

@@ -14,6 +14,8 @@ static void print_result(lv_ctx *ctx, const lv_pg_backup_result *res, int rc, lv
 {
     if (ctx->json) {
         lv_result_json(out, res->id, rc, res->summary_json);
+        if (res->map_report[0])
+            fprintf(stderr, "labvault: %s\n", res->map_report);
         return;
     }
     const char *ws = res->summary.wal_start[0] ? res->summary.wal_start : "?";
@@ -23,6 +25,8 @@ static void print_result(lv_ctx *ctx, const lv_pg_backup_result *res, int rc, lv
                   "archived, %.1f s\n", res->id, res->incremental ? "incr" : "full", (unsigned long long)res->files,
                   (double)res->bytes_read / mib, (double)res->bytes_new / mib, (double)res->bytes_stored / mib, ws,
                   we, res->seconds);
+    if (res->map_report[0])
+        lv_buf_printf(out, "  %s\n", res->map_report);
     if (res->bad_pages)
         lv_buf_printf(out, "  %llu pages failed their checksum (listed in the manifest)\n",
                       (unsigned long long)res->bad_pages);
@@ -49,6 +53,10 @@ int lv_cmd_backup_pg(lv_ctx *ctx)
     o.archive_timeout = (int)lv_config_int(ctx->cfg, "archive-timeout");
     o.count_rows = lv_ctx_flag(ctx, "no-row-counts") == NULL;
     o.page_deltas = lv_ctx_flag(ctx, "no-page-deltas") == NULL;
+    o.verify_map = lv_ctx_flag(ctx, "verify-map") != NULL;
+    if (o.verify_map && !o.incremental)
+        return lv_err(LV_ERR_USAGE, "--verify-map: only with --type incr (it compares the WAL block maps with the "
+                      "pages an incremental finds changed)");
     o.progress = lv_ctx_progress(ctx);
     const char *cat = lv_config_str(ctx->cfg, "catalog");
     char *lock = cat ? lv_xasprintf("%s.backup-pg.lock", cat) : NULL;

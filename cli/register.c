@@ -9,6 +9,7 @@
 #include "snapshot/snapshot.h"
 #include "wal/walcat.h"
 #include "wal/repo_check.h"
+#include "wal/walmap.h"
 
 void lv_register_modules(void)
 {
@@ -17,5 +18,6 @@ void lv_register_modules(void)
     lv_pgman_register();
     lv_walcat_register();
     lv_wal_repo_check_register();
+    lv_walmap_check_register();
     lv_drill_register();
 }

@@ -26,6 +26,7 @@
 #include "wal/archive.h"
 #include "wal/segment.h"
 #include "wal/stanza.h"
+#include "wal/walmap.h"
 
 /* ---- the policy from the configuration -------------------------------------------------------- */
 
@@ -365,11 +366,40 @@ static int remove_manifests(lv_repo *r, collect *c, lv_forget_result *res)
 
 typedef struct wal_arg {
     uint32_t log, seg;          /* the oldest kept backup's start segment */
+    int all;                    /* stanza delete: every object */
     const char **keys;
     char (*names)[LV_WAL_KEY_MAX];
     size_t n, cap;
+    size_t nmaps;               /* of the n, block maps (walmap/: counted apart from the WAL files) */
     uint64_t bytes;
 } wal_arg;
+
+static void wal_arg_add(wal_arg *a, const char *key)
+{
+    if (a->n == a->cap) {
+        a->cap = a->cap ? 2 * a->cap : 256;
+        a->names = lv_xrealloc(a->names, a->cap * sizeof *a->names);
+    }
+    snprintf(a->names[a->n++], sizeof a->names[0], "%s", key);
+}
+
+/* A segment's block map goes with the segment (wal/walmap.h): the maps of the segments expired, of every
+ * timeline, as wal_cb chooses them. */
+static int map_cb(void *arg, const char *segment, const char *key, uint64_t size)
+{
+    (void)size;
+    wal_arg *a = arg;
+    lv_wal_name n;
+    if (!segment || lv_wal_name_parse(segment, &n) != LV_OK) {
+        lv_err_clear();
+        return LV_OK; /* not a map's key: repo check reports it */
+    }
+    if (!a->all && (n.log > a->log || (n.log == a->log && n.seg >= a->seg)))
+        return LV_OK;
+    wal_arg_add(a, key);
+    a->nmaps++;
+    return LV_OK;
+}
 
 static int wal_cb(void *arg, const lv_wal_object *o)
 {
@@ -378,11 +408,7 @@ static int wal_cb(void *arg, const lv_wal_object *o)
         return LV_OK;
     if (o->name.log > a->log || (o->name.log == a->log && o->name.seg >= a->seg))
         return LV_OK;
-    if (a->n == a->cap) {
-        a->cap = a->cap ? 2 * a->cap : 256;
-        a->names = lv_xrealloc(a->names, a->cap * sizeof *a->names);
-    }
-    snprintf(a->names[a->n++], sizeof a->names[0], "%s", o->key);
+    wal_arg_add(a, o->key);
     a->bytes += o->stored_size;
     return LV_OK;
 }
@@ -409,6 +435,8 @@ static int expire_wal(lv_repo *r, const lv_forget_opts *o, collect *c, lv_forget
     snprintf(res->wal_oldest_kept, sizeof res->wal_oldest_kept, "%08X%08X", oldest.log, oldest.seg);
     wal_arg a = {.log = oldest.log, .seg = oldest.seg};
     int rc = lv_wal_list(r->store, 0, wal_cb, &a);
+    if (rc == LV_OK)
+        rc = lv_walmap_list(r, map_cb, &a);
     if (rc == LV_OK && a.n && !o->dry_run && !o->safety_none) {
         int w = lv_inflight_wait(r->store, o->self_marker, o->wait_s, res->wal_deferred_by,
                                  sizeof res->wal_deferred_by);
@@ -418,7 +446,7 @@ static int expire_wal(lv_repo *r, const lv_forget_opts *o, collect *c, lv_forget
             rc = w;
     }
     if (rc == LV_OK) {
-        res->wal_removed = a.n;
+        res->wal_removed = a.n - a.nmaps;
         res->wal_bytes = a.bytes;
     }
     if (rc == LV_OK && a.n && !o->dry_run && !res->wal_deferred) {
@@ -493,11 +521,7 @@ void lv_forget_result_free(lv_forget_result *res)
 static int all_wal_cb(void *arg, const lv_wal_object *o)
 {
     wal_arg *a = arg;
-    if (a->n == a->cap) {
-        a->cap = a->cap ? 2 * a->cap : 256;
-        a->names = lv_xrealloc(a->names, a->cap * sizeof *a->names);
-    }
-    snprintf(a->names[a->n++], sizeof a->names[0], "%s", o->key);
+    wal_arg_add(a, o->key);
     a->bytes += o->stored_size;
     return LV_OK;
 }
@@ -518,9 +542,11 @@ int lv_forget_stanza(lv_repo *r, const lv_forget_opts *o, lv_forget_result *res)
         lv_sort(c.e, c.n, sizeof *c.e, by_time); /* the catalog's order */
     for (size_t i = 0; i < c.n; i++)
         c.e[i].it.remove = 1;
-    wal_arg a = {0};
+    wal_arg a = {.all = 1};
     if (rc == LV_OK)
         rc = lv_wal_list(r->store, 0, all_wal_cb, &a);
+    if (rc == LV_OK)
+        rc = lv_walmap_list(r, map_cb, &a);
     if (rc == LV_OK && !o->dry_run && !o->safety_none) {
         int w = lv_inflight_wait(r->store, o->self_marker, o->wait_s, res->wal_deferred_by,
                                  sizeof res->wal_deferred_by);
@@ -557,7 +583,7 @@ int lv_forget_stanza(lv_repo *r, const lv_forget_opts *o, lv_forget_result *res)
         rc = lv_catalog_sync(r, NULL);
     }
     if (rc == LV_OK) {
-        res->wal_removed = a.n;
+        res->wal_removed = a.n - a.nmaps;
         res->wal_bytes = a.bytes;
     }
     free(a.names);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -10,11 +11,13 @@
 #include <unistd.h>
 
 #include "common/error.h"
-#include "common/log.h"
 #include "common/parallel.h"
+#include "catalog/walmap.h"
+#include "common/log.h"
 #include "repo/tidy.h"
 #include "wal/records.h"
 #include "wal/walcat.h"
+#include "wal/walmap.h"
 
 #define WAL_FILE_MAX ((uint64_t)1 << 30) /* the largest WAL segment PostgreSQL can be built with */
 
@@ -119,15 +122,23 @@ typedef struct push_job {
     lv_wal_object have;
     int count;
     lv_wal_pushed *out;
+    lv_blkmap map;               /* segments: the block map, stored once the segment is durable */
+    int have_map;
 } push_job;
 
-/* The segment's summary (docs/design.md 6: the catalog knows each segment's time range; wal/summary.h). */
-static void scan_summary(const lv_wal_map *m, lv_wal_pushed *out)
+/* The segment's summary (docs/design.md 6: the catalog knows each segment's time range; wal/summary.h) and
+ * its block map (wal/blockmap.h), in one pass over its records. */
+static void scan_summary(push_job *j)
 {
-    if (lv_walsum_scan(m->data, m->len, &out->summary) != LV_OK) {
+    const lv_wal_map *m = j->data;
+    lv_wal_pushed *out = j->out;
+    int rc = j->n->kind == LV_WAL_SEGMENT ? lv_walsum_scan_map(m->data, m->len, &out->summary, &j->map)
+                                          : lv_walsum_scan(m->data, m->len, &out->summary);
+    if (rc != LV_OK) {
         lv_err_clear(); /* the header was checked before: cannot happen */
         return;
     }
+    j->have_map = j->n->kind == LV_WAL_SEGMENT;
     out->begin_time = out->summary.begin_time;
     out->end_time = out->summary.end_time;
     out->times_known = 1;
@@ -143,7 +154,7 @@ static int push_step(void *arg, size_t i)
         lv_wal_checksum(j->p->repo, j->data->data, j->data->len, j->sum);
         return LV_OK;
     case 3:
-        scan_summary(j->data, j->out);
+        scan_summary(j);
         return LV_OK;
     case 2:
     default:
@@ -162,6 +173,22 @@ static void tidy_timeline(lv_repo *r, uint32_t tli)
     lv_wal_prefix(tli, dir, sizeof dir);
     const char *const prefixes[] = {dir};
     lv_repo_tidy(r, prefixes, 1);
+}
+
+/* The block map beside the durable segment (wal/walmap.h). Never fails the push: without the map, an
+ * incremental over this segment reads every page, which is what it did before maps existed. */
+static void store_map(lv_wal_pusher *p, push_job *j)
+{
+    if (!j->have_map)
+        return;
+    snprintf(j->map.checksum, sizeof j->map.checksum, "%s", j->out->obj.checksum);
+    lv_blkmap_encode(&j->map, &j->out->map);
+    if (lv_walmap_store(p->repo, j->n->name, &j->out->map) != LV_OK) {
+        lv_warn("the block map of WAL segment %s was not stored (%s): an incremental backup over it will read "
+                "every page", j->n->name, lv_errmsg());
+        lv_err_clear();
+        lv_buf_free(&j->out->map);
+    }
 }
 
 static int push_bytes(lv_wal_pusher *p, const lv_wal_name *n, const lv_wal_map *data, lv_wal_pushed *out)
@@ -206,12 +233,19 @@ static int push_bytes(lv_wal_pusher *p, const lv_wal_name *n, const lv_wal_map *
             else if (n->kind == LV_WAL_SEGMENT && segno % TIDY_EVERY == 0)
                 tidy_timeline(p->repo, n->tli);
         }
+        if (rc == LV_OK)
+            store_map(p, &j);
     }
+    lv_blkmap_free(&j.map);
     lv_buf_free(&j.sealed);
     return rc;
 }
 
-void lv_wal_pushed_free(lv_wal_pushed *out) { lv_walsum_free(&out->summary); }
+void lv_wal_pushed_free(lv_wal_pushed *out)
+{
+    lv_walsum_free(&out->summary);
+    lv_buf_free(&out->map);
+}
 
 int lv_wal_push_file(lv_wal_pusher *p, const char *path, lv_wal_pushed *out)
 {
@@ -233,7 +267,10 @@ int lv_wal_pushed_record(lv_catalog *cat, const lv_wal_pushed *res, int64_t push
 {
     lv_wal_row row = {&res->obj, res->size, pushed, res->begin_lsn, res->end_lsn, res->times_known,
                       res->begin_time, res->end_time, res->times_known ? &res->summary : NULL};
-    return lv_walcat_add(cat, &row);
+    int rc = lv_walcat_add(cat, &row);
+    if (rc == LV_OK && res->map.len)
+        rc = lv_catalog_walmap_put(cat, res->obj.name.name, LV_BLKMAP_FORMAT, res->map.data, res->map.len);
+    return rc;
 }
 
 int lv_wal_push_one(lv_repo *r, lv_catalog *cat, const char *path, lv_wal_pushed *out)

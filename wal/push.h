@@ -7,7 +7,9 @@
  * plaintext, seal it, and look the name up (wal/archive.h). Same checksum already archived: LV_OK, out->existed = 1, nothing written.
  * A segment's records are scanned at the same time for its summary (wal/summary.h: commit times, xid range,
  * restore points, prepared transactions, bulk row changes; a few milliseconds; the end of valid WAL ends the
- * scan, it never fails a push).
+ * scan, it never fails a push) and its block map (wal/blockmap.h), which is stored once the segment is
+ * durable (or was there already), as walmap/<name> (wal/walmap.h). A map that cannot be stored is a
+ * warning, never a failed push: an incremental over that segment reads every page instead.
  * Another checksum: LV_ERR_CONFLICT, nothing written (never an overwrite; .history files included).
  * Otherwise compress, seal and put create-only; LV_OK only once the store says the object is durable.
  * After storing a segment whose number is a multiple of 16, the stale temporaries killed pushes left in
@@ -57,6 +59,8 @@ typedef struct lv_wal_pushed {
                                     next segment (wal/walcat.h) */
     lv_walsum summary;           /* segments (times_known): the whole summary, for lv_walcat_add
                                     (lv_wal_pushed_free releases it) */
+    lv_buf map;                  /* segments: the block map (wal/blockmap.h), encoded, once stored beside
+                                    the segment (walmap/<name>); empty when it could not be stored */
     lv_wal_source src;
 } lv_wal_pushed;
 
@@ -69,8 +73,9 @@ void lv_wal_pusher_free(lv_wal_pusher *p);
 int lv_wal_push_file(lv_wal_pusher *p, const char *path, lv_wal_pushed *out);
 void lv_wal_pushed_free(lv_wal_pushed *out);
 
-/* Record a pushed file in the catalog (pushed: unix seconds), as `wal push` does after every push, the
- * synchronous command and the async worker alike (the worker brackets a batch in one transaction). */
+/* Record a pushed file in the catalog (pushed: unix seconds), with its block map when it has one, as `wal
+ * push` does after every push, the synchronous command and the async worker alike (the worker brackets a
+ * batch in one transaction). */
 int lv_wal_pushed_record(lv_catalog *cat, const lv_wal_pushed *res, int64_t pushed);
 
 /* The synchronous `wal push` of one file: push it (the stanza seeded from and learned into cat's cache),

@@ -276,10 +276,13 @@ size_t lv_walrec_cut_head(const lv_walrec_reader *r, uint8_t *buf, size_t cap)
 
 /* ---- fragment headers (DecodeXLogRecord) ------------------------------------------------------ */
 
-static int decode_body(const lv_walrec_reader *r, lv_walrec *rec)
+/* The fragment headers of rec (its header fields set), of which only the first avail bytes are at hand
+ * (avail = tot_len for a whole record). 0: read; -1: malformed; -2: a header lies past avail (a record's
+ * head only: its block references are not all known). */
+static int decode_frags(int pg_version, lv_walrec *rec, uint64_t avail)
 {
     const uint8_t *p = rec->rec + REC_HDR;
-    uint64_t remaining = rec->tot_len - REC_HDR, datatotal = 0;
+    uint64_t remaining = rec->tot_len - REC_HDR, left = avail - REC_HDR, datatotal = 0;
     int max_id = -1;
     uint32_t main_len = 0;
     rec->nblocks = 0;
@@ -288,29 +291,33 @@ static int decode_body(const lv_walrec_reader *r, lv_walrec *rec)
     do {                                                                                                  \
         if (remaining < (n))                                                                              \
             return -1;                                                                                    \
+        if (left < (n))                                                                                   \
+            return -2;                                                                                    \
     } while (0)
+#define SKIP(n) (p += (n), remaining -= (n), left -= (n))
     while (remaining > datatotal) {
-        uint8_t id = *p++;
-        remaining--;
+        NEED(1);
+        uint8_t id = *p;
+        SKIP(1);
         if (id == 255) { /* XLR_BLOCK_ID_DATA_SHORT */
             NEED(1);
             main_len = *p;
-            p++, remaining--;
+            SKIP(1);
             datatotal += main_len;
             break;
         } else if (id == 254) { /* XLR_BLOCK_ID_DATA_LONG */
             NEED(4);
             main_len = rd32(p);
-            p += 4, remaining -= 4;
+            SKIP(4);
             datatotal += main_len;
             break;
         } else if (id == 253) { /* XLR_BLOCK_ID_ORIGIN */
             NEED(2);
-            p += 2, remaining -= 2;
-        } else if (id == 252 && r->pg_version >= 14) { /* XLR_BLOCK_ID_TOPLEVEL_XID */
+            SKIP(2);
+        } else if (id == 252 && pg_version >= 14) { /* XLR_BLOCK_ID_TOPLEVEL_XID */
             NEED(4);
             rec->toplevel_xid = rd32(p);
-            p += 4, remaining -= 4;
+            SKIP(4);
         } else if (id <= 32) {
             if ((int)id <= max_id)
                 return -1; /* out of order */
@@ -318,7 +325,7 @@ static int decode_body(const lv_walrec_reader *r, lv_walrec *rec)
             NEED(3);
             uint8_t ff = p[0];
             uint16_t dlen = rd16(p + 1);
-            p += 3, remaining -= 3;
+            SKIP(3);
             if (((ff & 0x20) != 0) != (dlen > 0))
                 return -1;
             datatotal += dlen;
@@ -326,12 +333,12 @@ static int decode_body(const lv_walrec_reader *r, lv_walrec *rec)
                 NEED(5);
                 uint16_t blen = rd16(p), hoff = rd16(p + 2);
                 uint8_t binfo = p[4];
-                p += 5, remaining -= 5;
-                int compressed = r->pg_version >= 15 ? (binfo & 0x1C) != 0 : (binfo & 0x02) != 0;
+                SKIP(5);
+                int compressed = pg_version >= 15 ? (binfo & 0x1C) != 0 : (binfo & 0x02) != 0;
                 int hole = binfo & 0x01;
                 if (compressed && hole) {
                     NEED(2);
-                    p += 2, remaining -= 2;
+                    SKIP(2);
                 }
                 if ((hole && hoff == 0) || (!hole && hoff != 0) || blen == 0)
                     return -1;
@@ -341,7 +348,7 @@ static int decode_body(const lv_walrec_reader *r, lv_walrec *rec)
             if (!(ff & 0x80)) { /* not BKPBLOCK_SAME_REL */
                 NEED(12);
                 b->spc = rd32(p), b->db = rd32(p + 4), b->rel = rd32(p + 8);
-                p += 12, remaining -= 12;
+                SKIP(12);
             } else {
                 if (rec->nblocks == 0)
                     return -1;
@@ -349,7 +356,7 @@ static int decode_body(const lv_walrec_reader *r, lv_walrec *rec)
             }
             NEED(4);
             b->blkno = rd32(p);
-            p += 4, remaining -= 4;
+            SKIP(4);
             b->id = id;
             b->fork = ff & 0x0F;
             rec->nblocks++;
@@ -358,19 +365,101 @@ static int decode_body(const lv_walrec_reader *r, lv_walrec *rec)
         }
     }
 #undef NEED
+#undef SKIP
     if (remaining != datatotal)
         return -1;
     rec->main_len = main_len;
-    rec->main = rec->rec + rec->tot_len - main_len;
+    rec->main = avail >= rec->tot_len ? rec->rec + rec->tot_len - main_len : NULL;
     return 0;
 }
 
-/* ---- records ----------------------------------------------------------------------------------- */
-
-static int valid_rmid(const lv_walrec_reader *r, uint8_t rm)
+static int decode_body(const lv_walrec_reader *r, lv_walrec *rec)
 {
-    return rm <= 21 || (r->pg_version >= 15 && rm >= 128);
+    return decode_frags(r->pg_version, rec, rec->tot_len) == 0 ? 0 : -1;
 }
+
+/* The header fields of the record at bytes (at least REC_HDR of them). */
+static void header_fields(lv_walrec *rec, const uint8_t *bytes, uint64_t lsn)
+{
+    memset(rec, 0, offsetof(lv_walrec, blocks));
+    rec->lsn = lsn;
+    rec->tot_len = rd32(bytes);
+    rec->xid = rd32(bytes + 4);
+    rec->prev = rd64(bytes + 8);
+    rec->info = bytes[16];
+    rec->rmid = bytes[17];
+    rec->rec = bytes;
+}
+
+static int rmid_ok(int pg_version, uint8_t rm) { return rm <= 21 || (pg_version >= 15 && rm >= 128); }
+
+int lv_walrec_head_blocks(int pg_version, const uint8_t *head, size_t n, lv_walrec *rec)
+{
+    if (n < REC_HDR)
+        return 0;
+    header_fields(rec, head, 0);
+    if (rec->tot_len < REC_HDR || rec->tot_len > REC_MAX_SIZE || !rmid_ok(pg_version, rec->rmid))
+        return -1;
+    int d = decode_frags(pg_version, rec, n < rec->tot_len ? n : rec->tot_len);
+    if (d == 0)
+        rec->main = NULL; /* not all of it is here (or the caller did not say it is) */
+    return d == 0 ? 1 : d == -2 ? 0 : -1;
+}
+
+int lv_walrec_from_bytes(int pg_version, const uint8_t *bytes, size_t len, uint64_t lsn, lv_walrec *rec)
+{
+    if (len < REC_HDR)
+        return -1;
+    header_fields(rec, bytes, lsn);
+    if (rec->tot_len != len || len > REC_MAX_SIZE || !rmid_ok(pg_version, rec->rmid))
+        return -1;
+    uint32_t crc = lv_crc32c(~0u, bytes + REC_HDR, len - REC_HDR);
+    crc = lv_crc32c(crc, bytes, 20) ^ ~0u;
+    if (crc != rd32(bytes + 20) || decode_frags(pg_version, rec, len) != 0)
+        return -1;
+    rec->end_lsn = lsn + len; /* as if on one page: the caller knows where it really ends */
+    return 0;
+}
+
+size_t lv_walrec_lead(const uint8_t *data, size_t len, uint8_t *buf, size_t cap, uint32_t *rem, int *overwrite)
+{
+    *rem = 0;
+    *overwrite = 0;
+    lv_wal_header h;
+    if (lv_wal_header_parse(data, len, &h) != LV_OK) {
+        lv_err_clear();
+        return 0;
+    }
+    *overwrite = (h.info & LV_XLP_FIRST_IS_OVERWRITE_CONTRECORD) != 0;
+    if (!(h.info & LV_XLP_FIRST_IS_CONTRECORD) || h.rem_len == 0)
+        return 0;
+    *rem = h.rem_len;
+    size_t n = 0;
+    uint32_t need = h.rem_len;
+    uint64_t off = 0;
+    for (;;) {
+        uint32_t hs = off == 0 ? LONG_PHD : SHORT_PHD;
+        uint32_t avail = h.page_size - hs, take = need < avail ? need : avail;
+        if (off + hs + take > len)
+            break;
+        size_t copy = take < cap - n ? take : cap - n;
+        memcpy(buf + n, data + off + hs, copy);
+        n += copy;
+        need -= take;
+        if (need == 0 || n == cap)
+            break;
+        off += h.page_size;
+        if (off + SHORT_PHD > len)
+            break;
+        const uint8_t *p = data + off;
+        if (rd16(p) != h.magic || rd64(p + 8) != h.pageaddr + off || !(rd16(p + 2) & LV_XLP_FIRST_IS_CONTRECORD) ||
+            rd32(p + 16) != need)
+            break; /* not the continuation it should be: what was copied is all there is */
+    }
+    return n;
+}
+
+/* ---- records ----------------------------------------------------------------------------------- */
 
 lv_walrec_status lv_walrec_next(lv_walrec_reader *r, lv_walrec *rec)
 {
@@ -436,16 +525,9 @@ lv_walrec_status lv_walrec_next(lv_walrec_reader *r, lv_walrec *rec)
             follow(r, page, tot - left, r->buf + left, &end);
             bytes = r->buf;
         }
-        memset(rec, 0, offsetof(lv_walrec, blocks));
-        rec->lsn = pos;
+        header_fields(rec, bytes, pos);
         rec->end_lsn = end;
-        rec->tot_len = tot;
-        rec->xid = rd32(bytes + 4);
-        rec->prev = rd64(bytes + 8);
-        rec->info = bytes[16];
-        rec->rmid = bytes[17];
-        rec->rec = bytes;
-        if (!valid_rmid(r, rec->rmid))
+        if (!rmid_ok(r->pg_version, rec->rmid))
             return stop(r, LV_WALREC_INVALID, "invalid resource manager %u at %X/%X", rec->rmid, LSN_ARGS(pos));
         if (r->prev && rec->prev != r->prev)
             return stop(r, LV_WALREC_INVALID, "record at %X/%X has a wrong previous link %X/%X", LSN_ARGS(pos),
@@ -655,6 +737,13 @@ int lv_wal_event_decode(const lv_walrec_reader *r, const lv_walrec *rec, lv_wal_
         return decode_xact(r, rec, ev, ev->kind == LV_WEV_COMMIT);
     }
     case 0: /* XLOG */
+        if (op == 0x60) { /* XLOG_PARAMETER_CHANGE: xl_parameter_change, wal_level @20 (13-18) */
+            if (rec->main_len < 24)
+                return lv_err(LV_ERR_CORRUPT, "parameter change record at %X/%X is too short", LSN_ARGS(rec->lsn));
+            ev->kind = LV_WEV_PARAMS;
+            ev->flags = rd32(rec->main + 20);
+            return LV_OK;
+        }
         if (op != 0x70)
             return LV_OK;
         if (rec->main_len < 8 + 64)
@@ -682,7 +771,17 @@ int lv_wal_event_decode(const lv_walrec_reader *r, const lv_walrec *rec, lv_wal_
         ev->rfn = (lv_wal_rfn){rd32(rec->main + 4), rd32(rec->main + 8), rd32(rec->main + 12)};
         ev->flags = rd32(rec->main + 16);
         return LV_OK;
-    case 4: /* Database: DROP is 0x10 in 13-14, 0x20 from 15 on */
+    case 4: /* Database: 13-14 CREATE 0x00, DROP 0x10; 15+ CREATE_FILE_COPY 0x00, CREATE_WAL_LOG 0x10, DROP 0x20 */
+        if (op == 0x00 || (op == 0x10 && r->pg_version >= 15)) {
+            /* xl_dbase_create_rec / _file_copy_rec {db_id, tablespace_id, src_db_id, src_tablespace_id},
+             * xl_dbase_create_wal_log_rec {db_id, tablespace_id} */
+            if (rec->main_len < 8)
+                return lv_err(LV_ERR_CORRUPT, "create database record at %X/%X is too short", LSN_ARGS(rec->lsn));
+            ev->kind = LV_WEV_DB_CREATE;
+            ev->dbid = rd32(rec->main);
+            ev->tsid = rd32(rec->main + 4);
+            return LV_OK;
+        }
         if (op != (r->pg_version >= 15 ? 0x20 : 0x10))
             return LV_OK;
         if (rec->main_len < 8 || (rd32(rec->main + 4) > (rec->main_len - 8) / 4))

@@ -92,6 +92,25 @@ int lv_walrec_cut_xact(const lv_walrec_reader *r);
  * pages that continue it inside the data), unchecked (no CRC: only its end is missing). 0 otherwise. */
 size_t lv_walrec_cut_head(const lv_walrec_reader *r, uint8_t *buf, size_t cap);
 
+/* The continuation a segment starts with (data[0..len) begins with the segment's long page header): when
+ * its first page continues a record of the previous segment (XLP_FIRST_IS_CONTRECORD, xlp_rem_len > 0),
+ * the first bytes of that record's rest (at most cap, across the pages that continue it), with *rem =
+ * xlp_rem_len (all of the rest, of which the return value is the part copied); 0 with *rem = 0 when the
+ * segment starts with a record. *overwrite: the first page says that the record the previous segment ended
+ * with was abandoned (XLP_FIRST_IS_OVERWRITE_CONTRECORD: a crash; it is not part of the WAL). Unchecked: the
+ * CRC covers the whole record, which only the two segments together hold. */
+size_t lv_walrec_lead(const uint8_t *data, size_t len, uint8_t *buf, size_t cap, uint32_t *rem, int *overwrite);
+
+/* The first n bytes of a record (header included) whose rest is elsewhere (cut by a segment's end): fills
+ * rec's header fields and block references (rec->main is NULL) and returns 1 when every block header is
+ * within them; 0 when some is not, -1 when the bytes are not a well-formed record's start. */
+int lv_walrec_head_blocks(int pg_version, const uint8_t *head, size_t n, lv_walrec *rec);
+
+/* A whole record from its bytes (bytes[0..len), its header's length must be len; two segments' parts put
+ * together), read as lv_walrec_next reads one: CRC and fragment headers checked. 0, or -1 when it is not a
+ * valid record. rec points into bytes. */
+int lv_walrec_from_bytes(int pg_version, const uint8_t *bytes, size_t len, uint64_t lsn, lv_walrec *rec);
+
 /* CRC-32C (Castagnoli): crc = lv_crc32c(~0u, ...) ... ^ ~0u, as PostgreSQL's pg_crc32c. */
 uint32_t lv_crc32c(uint32_t crc, const void *data, size_t len);
 /* The same with tables (slicing-by-8), what lv_crc32c uses without the SSE 4.2 instruction. */
@@ -117,8 +136,15 @@ typedef enum lv_wal_event_kind {
                                     datfrozenxid; blkno/offnum say which row */
     LV_WEV_HEAP,                 /* a heap record that inserts, updates or deletes rows (heap_op) */
     LV_WEV_PREPARE,              /* XLOG_XACT_PREPARE: PREPARE TRANSACTION (xid, dbid, time, gid) */
-    LV_WEV_ASSIGNMENT            /* XLOG_XACT_ASSIGNMENT: xid is the top-level transaction of the
+    LV_WEV_ASSIGNMENT,           /* XLOG_XACT_ASSIGNMENT: xid is the top-level transaction of the
                                     subxacts (logged every 64 subtransactions) */
+    LV_WEV_DB_CREATE,            /* XLOG_DBASE_CREATE (13-14), CREATE_FILE_COPY and CREATE_WAL_LOG (15+): a
+                                    database directory made (dbid in tablespace tsid), by a copy of the
+                                    template's files (FILE_COPY: nothing else in the WAL names them) or, for
+                                    WAL_LOG, followed by the WAL of every file; ALTER DATABASE ... SET
+                                    TABLESPACE logs a FILE_COPY too */
+    LV_WEV_PARAMS                /* XLOG_PARAMETER_CHANGE: flags = the wal_level now (0 minimal, 1 replica,
+                                    2 logical); logged at a start with settings changed */
 } lv_wal_event_kind;
 
 typedef enum lv_wal_heap_op {
@@ -135,7 +161,8 @@ typedef struct lv_wal_event {
     uint32_t xid;                /* commit/abort: the transaction (the prepared xid for *_PREPARED);
                                     assignment: the top-level transaction; others: xl_xid */
     uint32_t dbid, tsid;         /* commit/abort with database info (0 when absent); DB_DROP: the
-                                    database; PREPARE: its database; DB_INVALIDATE: 0 */
+                                    database; DB_CREATE: the database and its tablespace; PREPARE: its
+                                    database; DB_INVALIDATE: 0 */
     uint32_t nsubxacts;
     const uint8_t *subxacts;     /* commit/abort/assignment: nsubxacts * 4 bytes (lv_wal_event_subxact) */
     uint32_t nrels;              /* commit/abort: relfilenodes unlinked at replay; DB_DROP: tablespaces */

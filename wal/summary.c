@@ -477,16 +477,26 @@ void lv_walsum_acc_record(lv_walsum_acc *a, const lv_walrec_reader *rd, const lv
 
 void lv_walsum_acc_rows(lv_walsum_acc *a, lv_walsum_change **out, size_t *n) { acc_rows(a, 1, out, n); }
 
-int lv_walsum_scan(const uint8_t *data, size_t len, lv_walsum *out)
+int lv_walsum_scan(const uint8_t *data, size_t len, lv_walsum *out) { return lv_walsum_scan_map(data, len, out, NULL); }
+
+int lv_walsum_scan_map(const uint8_t *data, size_t len, lv_walsum *out, lv_blkmap *map)
 {
     memset(out, 0, sizeof *out);
+    if (map)
+        memset(map, 0, sizeof *map);
     lv_walrec_reader rd;
     if (lv_walrec_init(&rd, data, len) != LV_OK)
         return LV_ERR_CORRUPT;
     state s = {.out = out};
+    lv_blkmap_builder *bm = map ? lv_blkmap_builder_new(&rd, data, len) : NULL;
     lv_walrec rec;
-    while (lv_walrec_next(&rd, &rec) == LV_WALREC_OK)
+    while (lv_walrec_next(&rd, &rec) == LV_WALREC_OK) {
         on_record(&s, &rd, &rec);
+        if (bm)
+            lv_blkmap_builder_record(bm, &rd, &rec);
+    }
+    if (bm)
+        lv_blkmap_builder_finish(bm, &rd, map);
     /* A commit continued into the next segment is in neither scan: say that this one holds a commit of
      * unknown time, so that the range reads it (with the next segment) instead of skipping it. */
     if (!out->end_time && lv_walrec_cut_xact(&rd))

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "catalog/walsum.h"
+#include "wal/blockmap.h"
 #include "wal/records.h"
 
 #define LV_WALSUM_MIN_ROWS 100 /* rows of one relation by one transaction in a segment worth a row */
@@ -42,6 +43,9 @@
 /* Summarize one segment. LV_OK (the end of valid WAL ends the summary: it never fails on WAL content), or
  * LV_ERR_CORRUPT when data does not start with a segment's long page header. */
 int lv_walsum_scan(const uint8_t *data, size_t len, lv_walsum *out);
+/* The same scan making the segment's block map at the same time (one pass over the records for both):
+ * *map as lv_blkmap_scan(data, len, UINT64_MAX, map) would give it. */
+int lv_walsum_scan_map(const uint8_t *data, size_t len, lv_walsum *out, lv_blkmap *map);
 
 /* The change split between segment a and the next one, b (a's cut, b's lead): counted into a's row of the
  * same transaction and relation when a has one (else it is below the threshold anyway). Returns 1 when

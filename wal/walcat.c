@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "repo/registry.h"
 #include "wal/stanza.h"
+#include "wal/walmap.h"
 
 int lv_walcat_add(lv_catalog *c, const lv_wal_row *row)
 {
@@ -126,4 +127,6 @@ void lv_walcat_register(void)
 {
     lv_catalog_rebuild_register("WAL archive", lv_walcat_rebuild);
     lv_catalog_sync_register("WAL archive", lv_walcat_sync);
+    lv_catalog_rebuild_register("WAL block maps", lv_walmap_rebuild);
+    lv_catalog_sync_register("WAL block maps", lv_walmap_sync);
 }

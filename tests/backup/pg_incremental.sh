@@ -9,7 +9,8 @@
 #   2. a database dropped and created again with the same OID by FILE_COPY from a template (its files
 #      come back with the template's old page LSNs);
 #   3. an unlogged table (only its init fork is stored) and a table truncated and refilled.
-# Autovacuum is off so that what VACUUM does is what the test says.
+# Every incremental runs with --verify-map: the WAL block maps of its range must name every page it found
+# changed (issue 19). Autovacuum is off so that what VACUUM does is what the test says.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/walib.sh"
@@ -57,6 +58,9 @@ restore_and_compare() {
   rm -rf "$dir" "$dir.sock"
 }
 
+# The WAL block maps of every incremental's range name every page it found changed (--verify-map, issue 19).
+map_clean() { like "$err" "verify-map: the block maps of .* pages missed: 0" "$1: --verify-map: the WAL block maps missed no changed page"; }
+
 wal_ok() { psql -qAtX -c "SELECT pg_switch_wal()" >/dev/null && wal_wait_archived 60; }
 
 # --- 1. the visibility map (the reproduction of issue 14): VACUUM sets every page all-visible, the full
@@ -70,22 +74,25 @@ is "$rc" 0 "1. full backup: exit 0 ${err:+($err)}"
 pgbench -n -t 2000 -c 1 >/dev/null 2>&1
 ok "1. pgbench cleared bits of the map ($(psql -qAtX -c "SELECT count(*) FROM pg_visibility_map('pgbench_accounts') WHERE NOT all_visible") pages)" \
   test "$(psql -qAtX -c "SELECT count(*) FROM pg_visibility_map('pgbench_accounts') WHERE NOT all_visible")" -gt 0
-run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json --verify-map
 is "$rc" 0 "1. incremental: exit 0 ${err:+($err)}"
 incr1=$(out_field id)
+map_clean "incr1"
 wal_ok
 restore_and_compare "$incr1" "1 vm"
 pgbench -n -t 1000 -c 1 >/dev/null 2>&1
-run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json --no-page-deltas
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json --verify-map --no-page-deltas
 is "$rc" 0 "1. an incremental of it after more updates, without page deltas: exit 0"
 incr1b=$(out_field id)
+map_clean "incr1b"
 wal_ok
 restore_and_compare "$incr1b" "1 vm no-deltas"
 pgbench -n -t 500 -c 1 >/dev/null 2>&1
 psql -qAtX -c "VACUUM pgbench_accounts" >/dev/null # sets bits again: the map changes both ways
-run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json --verify-map
 is "$rc" 0 "1. another incremental after more updates and a VACUUM: exit 0"
 incr1c=$(out_field id)
+map_clean "incr1c"
 wal_ok
 restore_and_compare "$incr1c" "1 vm after vacuum"
 
@@ -101,9 +108,10 @@ run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type full --json
 is "$rc" 0 "2. full backup with database shop (oid 50000): exit 0"
 psql -qAtX -c "DROP DATABASE shop" -c "CREATE DATABASE shop OID 50000 TEMPLATE tmpl STRATEGY FILE_COPY" >/dev/null
 is "$(psql -d shop -qAtX -c "SELECT count(*) FROM t WHERE v = 'sold'")" 0 "2. shop is created again from tmpl: nothing sold"
-run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json --verify-map
 is "$rc" 0 "2. incremental: exit 0 ${err:+($err)}"
 incr2=$(out_field id)
+map_clean "incr2"
 wal_ok
 restore_and_compare "$incr2" "2 recreated database"
 
@@ -117,9 +125,10 @@ is "$rc" 0 "3. full backup: exit 0"
 psql -qAtX -c "TRUNCATE refill" -c "INSERT INTO refill SELECT g, 'second' FROM generate_series(1, 15000) g" \
   -c "DELETE FROM shrink WHERE i > 5000" -c "VACUUM shrink" -c "INSERT INTO shrink SELECT g, 'y' FROM generate_series(5001, 6000) g" \
   -c "INSERT INTO scratch SELECT generate_series(1001, 2000)" >/dev/null
-run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json --verify-map
 is "$rc" 0 "3. incremental: exit 0"
 incr3=$(out_field id)
+map_clean "incr3"
 wal_ok
 dir=$w/r-3
 run lvpg "$w/local.conf" restore pg --backup "$incr3" --to "$dir" --target-immediate

@@ -2,7 +2,8 @@
 # One PostgreSQL major version end to end (tests/backup/meson.build runs it for 13, 14, 15, 16, 17 and 18; the
 # servers come from tests/harness/pg_versions.sh, the clients are Debian's 15). Lean on purpose (pgbench
 # scale 1, a local repository): a cluster of that version with data checksums archives through `wal push`;
-# a full backup, changes and a VACUUM FREEZE (visibility map bits), an incremental; a DROP TABLE that
+# a full backup, changes and a VACUUM FREEZE (visibility map bits), an incremental whose WAL block maps
+# miss no changed page (--verify-map); a DROP TABLE that
 # `wal drops` finds and names (and a drop committed with COMMIT PREPARED, its GID); an UPDATE of many rows
 # that `wal changes` counts; its suggested restore, started with that version's binaries, compared table by
 # table (rows, index-only scan count = seqscan count, pg_visibility's pg_check_visible/pg_check_frozen
@@ -71,9 +72,11 @@ pgbench -n -c 2 -t 150 >/dev/null 2>&1
 psql -qAtX -c "UPDATE pgbench_accounts SET filler = 'changed' WHERE aid % 97 = 0" \
   -c "DELETE FROM pgbench_accounts WHERE aid % 1000 = 7" -c "UPDATE victim SET t = 'v2' WHERE id % 10 = 0" \
   -c "VACUUM FREEZE" >/dev/null
-run lvpg "$w/lv.conf" backup pg --pgdata "$PGDATA" --type incr --json
+run lvpg "$w/lv.conf" backup pg --pgdata "$PGDATA" --type incr --json --verify-map
 is "$rc" 0 "incremental backup: exit 0 ${err:+($err)}"
 incr_id=$(out_field id)
+like "$err" "verify-map: the block maps of .* pages missed: 0" \
+  "--verify-map: the WAL block maps (this version's records, hint bits with checksums) missed no changed page"
 is "$(out_field prev)" "$full_id" "... on top of the full backup"
 
 # After both backups: more changes (replayed from the archive), then the accident.

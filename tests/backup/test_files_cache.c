@@ -3,7 +3,7 @@
  * blob epoch, else each hit's blobs are looked up (so a pack forgotten by prune makes a miss, never a
  * reference to a missing blob); records of a run that did not commit are not trusted; untrusted (racy)
  * entries are known but never hit; subdirectories that are gone leave the cache with everything below
- * them; a damaged record is a miss, not a failure; the epoch trigger; migration 6 from a catalog with
+ * them; a damaged record is a miss, not a failure; the epoch trigger; migration 7 from a catalog with
  * the per-file table of migration 3. */
 #include <ftw.h>
 #include <stdlib.h>
@@ -171,10 +171,10 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
     return remove(p);
 }
 
-static void migration_from_5(const char *path)
+static void migration_from_6(const char *path)
 {
     lv_catalog *c = NULL;
-    CHECK(lv_catalog_open(path, REPO, &c) == LV_OK, "create a catalog to turn back into version 5");
+    CHECK(lv_catalog_open(path, REPO, &c) == LV_OK, "create a catalog to turn back into version 6");
     lv_catalog_close(c);
     sqlite3 *db;
     int ok = sqlite3_open(path, &db) == SQLITE_OK &&
@@ -184,16 +184,16 @@ static void migration_from_5(const char *path)
                               "NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, ctime INTEGER NOT NULL, "
                               "extents BLOB NOT NULL, gen INTEGER NOT NULL) WITHOUT ROWID;"
                               "INSERT INTO files_cache VALUES (x'2f612f62', 1, 2, 3, 4, 5, x'', 6);"
-                              "UPDATE meta SET value = '5' WHERE key = 'schema_version';",
+                              "UPDATE meta SET value = '6' WHERE key = 'schema_version';",
                           NULL, NULL, NULL) == SQLITE_OK;
     sqlite3_close(db);
-    CHECK(ok, "a catalog of schema version 5 with a files_cache row");
+    CHECK(ok, "a catalog of schema version 6 with a files_cache row");
     c = NULL;
-    CHECK(lv_catalog_open(path, REPO, &c) == LV_OK, "it opens: migration 6 runs");
+    CHECK(lv_catalog_open(path, REPO, &c) == LV_OK, "it opens: migration 7 runs");
     if (!c)
         return;
     char *v = NULL;
-    CHECK(lv_catalog_meta_get(c, "schema_version", &v) == LV_OK && atoi(v) == 6, "schema version 6");
+    CHECK(lv_catalog_meta_get(c, "schema_version", &v) == LV_OK && atoi(v) == 7, "schema version 7");
     free(v);
     CHECK(epoch_of(c) == 0, "the blob epoch starts at 0");
     CHECK(row_exists(c, "/d") == 0, "files_dirs exists (empty)");
@@ -210,7 +210,7 @@ int main(void)
     if (!mkdtemp(dir))
         return 2;
     char *path = lv_xasprintf("%s/catalog.db", dir);
-    char *path5 = lv_xasprintf("%s/v5.db", dir);
+    char *path6 = lv_xasprintf("%s/v6.db", dir);
     lv_catalog *c = NULL;
     CHECK(lv_catalog_open(path, REPO, &c) == LV_OK, "open a catalog");
     if (!c)
@@ -342,10 +342,10 @@ int main(void)
     CHECK(lv_catalog_fcache_clear(c) == LV_OK && row_exists(c, "/d") == 0, "clear empties the files cache");
     lv_catalog_close(c);
 
-    migration_from_5(path5);
+    migration_from_6(path6);
 
     nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     free(path);
-    free(path5);
+    free(path6);
     return check_done();
 }

@@ -114,6 +114,24 @@ unmount_ours() {
   done < <(awk '{print $5}' /proc/self/mountinfo | grep -F -e "$DIR/" -e "$RUN/" | sort -r)
 }
 
+# Kill what is left of the engine and wait (5 s at most) until it is gone, then drop the pid files naming
+# it: a dockerd started later believes a containerd pid file whose pid was reused by another process
+# ("containerd is still running") and times out waiting for a containerd that is not there.
+kill_leftovers() {
+  local p left i
+  for p in $(leftovers); do
+    say "killing what is left of the engine: pid $p ($({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | cut -c1-80))"
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  for ((i = 0; i < 50; i++)); do
+    left=$(leftovers)
+    [[ -z $left ]] && break
+    sleep 0.1
+  done
+  [[ -z $left ]] || say "still alive after SIGKILL: ${left//$'\n'/ }"
+  rm -f "$RUN/dockerd.pid" "$RUN/containerd/containerd.pid"
+}
+
 do_stop() {
   local pid t0 deadline ids p
   t0=$(now)
@@ -136,10 +154,7 @@ do_stop() {
       sleep 0.05
     done
   fi
-  for p in $(leftovers); do
-    say "killing what is left of the engine: pid $p ($({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | cut -c1-80))"
-    kill -KILL "$p" 2>/dev/null || true
-  done
+  kill_leftovers
   unmount_ours
   [[ -n ${pid:-} ]] && say "stopped dockerd (pid $pid) in $(elapsed "$t0")s"
   return 0
@@ -180,7 +195,7 @@ on_start_signal() {
 }
 
 do_start() {
-  local t0 pid i
+  local t0 pid i started
   t0=$(now)
   ((EUID == 0)) || die "dockerd needs root"
   command -v dockerd >/dev/null || die "no dockerd (apt-get install docker.io)"
@@ -195,15 +210,20 @@ do_start() {
   fi
   mkdir -p "$DIR/data" "$RUN" "$DIR/log"
   printf '{}\n' >"$DIR/daemon.json" # not the host's /etc/docker/daemon.json
+  kill_leftovers # of an engine killed without docker.sh stop: its pid files may name reused pids
   rm -f "$RUN/docker.sock"
-  setsid -f dockerd --config-file "$DIR/daemon.json" --storage-driver=vfs --iptables=false --ip-forward=false \
+  # setsid without -f: a background job is no group leader, so setsid execs dockerd in place and $! is
+  # dockerd's own pid, known before dockerd writes its pid file (which a loaded machine delays: an engine
+  # restarted over a killed one's containers cleans them up first).
+  setsid dockerd --config-file "$DIR/daemon.json" --storage-driver=vfs --iptables=false --ip-forward=false \
     --ip-masq=false --bridge=none --data-root "$DIR/data" --exec-root "$RUN" --pidfile "$RUN/dockerd.pid" \
-    -H "unix://$RUN/docker.sock" </dev/null >>"$DIR/log/dockerd.log" 2>&1 9>&-
+    -H "unix://$RUN/docker.sock" </dev/null >>"$DIR/log/dockerd.log" 2>&1 9>&- &
+  started=$!
   for ((i = 0; i < 600; i++)); do
     if [[ -S $RUN/docker.sock ]] && dk version >/dev/null 2>&1; then
       break
     fi
-    if ((i > 20)) && ! dockerd_pid >/dev/null; then
+    if ! alive "$started"; then
       tail -n 30 "$DIR/log/dockerd.log" >&2
       die "dockerd exited (log: $DIR/log/dockerd.log)"
     fi

@@ -41,7 +41,7 @@ isnt "$(ours)" "" "dockerd killed: its shims and containers are still there"
 "$h/docker.sh" stop "$LV_DOCKER_DIR" 2>/dev/null
 is "$(ours)" "" "docker.sh stop kills what is left"
 is "$(grep -cF "$LV_DOCKER_DIR/" /proc/self/mountinfo)" 0 "... and unmounts what it mounted"
-"$h/docker.sh" start "$LV_DOCKER_DIR" >/dev/null 2>&1
+"$h/docker.sh" start "$LV_DOCKER_DIR" >/dev/null
 is "$(docker run --rm --network none -v hv:/data "$LV_TEST_DOCKER_IMAGE" cat /data/f)" kept \
   "started again: the volume is still there"
 "$h/docker.sh" stop "$LV_DOCKER_DIR" 2>/dev/null

@@ -232,13 +232,17 @@ write_env() {
   mv "$DIR/env.tmp" "$DIR/env"
 }
 
-# wait_until TIMEOUT WHAT DAEMON CMD...: run CMD until it succeeds; fail early if DAEMON died.
+# wait_until TIMEOUT WHAT DAEMON CMD...: run CMD until it succeeds; fail early if DAEMON died. A daemon
+# writes its pid file after it forks away from its launcher, late on a loaded machine: no pid file yet is
+# "still starting" for 15 s; a pid file seen and then gone, or a dead pid, is "exited".
 wait_until() {
   local timeout=$1 what=$2 daemon=$3
   shift 3
-  local deadline=$((SECONDS + timeout))
+  local deadline=$((SECONDS + timeout)) grace=$((SECONDS + 15)) seen=0
   until "$@" >/dev/null 2>&1; do
-    if ! daemon_pid "$daemon" >/dev/null; then
+    if daemon_pid "$daemon" >/dev/null; then
+      seen=1
+    elif ((seen || SECONDS >= grace)) || [[ -s $DIR/run/$daemon.pid ]]; then
       say "$daemon exited while waiting for $what"
       show_log "$daemon"
       return 1
@@ -263,12 +267,14 @@ http_answers() {
 start_mon() {
   daemon_pid mon.a >/dev/null && return 0
   port_in_use "$(conf_get mon_port)" && { say "monitor port $(conf_get mon_port) is taken"; return 1; }
+  rm -f "$DIR/run/mon.a.pid" # a dead daemon's: wait_until would take it for the new one's
   ceph-mon -c "$CONF" --id a </dev/null >>"$DIR/log/launch.log" 2>&1 9>&- || { show_log mon.a; return 1; }
   wait_until 30 "the monitor" mon.a ceph_cli mon stat
 }
 
 start_osd() {
   daemon_pid osd.0 >/dev/null && return 0
+  rm -f "$DIR/run/osd.0.pid"
   ceph-osd -c "$CONF" --id 0 </dev/null >>"$DIR/log/launch.log" 2>&1 9>&- || { show_log osd.0; return 1; }
   wait_until 60 "the OSD to be up" osd.0 osd_is_up
 }
@@ -280,6 +286,7 @@ start_rgw() {
     return 0
   fi
   port_in_use "$port" && { say "S3 port $port is taken"; return 1; }
+  rm -f "$DIR/run/$RGW_NAME.pid"
   radosgw -c "$CONF" -n "$RGW_NAME" </dev/null >>"$DIR/log/launch.log" 2>&1 9>&- || { show_log "$RGW_NAME"; return 1; }
   wait_until 60 "radosgw to answer on port $port" "$RGW_NAME" http_answers "$port"
 }

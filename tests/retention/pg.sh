@@ -5,13 +5,14 @@
 # second and the third backup:
 #   - the first backup is removed, the second (the newest one at or before the window's start) and the
 #     later ones are kept, each with its reason; the output says no backup is kept for a chain;
-#   - the WAL before the second backup's start is expired (history files kept), the rest is there;
+#   - the WAL before the second backup's start is expired (history files kept) with its block maps, the
+#     rest is there;
 #   - `backups` shows the window from the second backup's end; a restore to a point inside it works and
 #     holds exactly the rows committed before that point; a point before it is refused naming the
 #     window; repo check --read-data is clean;
 #   - a policy that would remove every backup is refused (exit 2); --force does it; with no backup left
 #     no WAL is expired;
-#   - stanza delete (only with --force) removes the WAL archive and the stanza; check stays clean; a new
+#   - stanza delete (only with --force) removes the WAL archive, its block maps and the stanza; check stays clean; a new
 #     cluster then archives and backs up into the same repository.
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
@@ -76,6 +77,9 @@ import json, sys
 l = json.loads(sys.argv[1])
 segs = sorted(x["name"][8:] for x in l if x["kind"] == "segment")
 sys.exit(not (segs and segs[0] == sys.argv[2][8:]))' "$out" "$b2_wal"
+maps=$(lv_s3_keys "$bucket" "pg/walmap/" | sed 's|.*/||' | sort)
+ok "the WAL block maps expired with their segments: the oldest is the second backup's start segment's" \
+  test -n "$maps" -a "$(head -n 1 <<<"$maps" | cut -c9-)" = "${b2_wal:8}"
 run lvpg "$w/s3.conf" backups --json
 ok "backups: three left, the window from the second backup's end" python3 -c '
 import json, sys
@@ -124,6 +128,7 @@ is "$rc" 0 "stanza delete --force: exit 0 ${err:+($err)}"
 ok "... removed the WAL archive ($(out_field wal_files_removed) files)" test "$(out_field wal_files_removed)" -gt 0
 run lvpg "$w/s3.conf" wal list --json
 is "$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1])))' "$out")" 0 "... wal/ is empty"
+is "$(lv_s3_keys "$bucket" "pg/walmap/" | wc -l)" 0 "... and so is walmap/"
 run lvpg "$w/s3.conf" repo check
 is "$rc" 0 "repo check after stanza delete: exit 0 (the removal is recorded) ($(tail -n 1 <<<"$out"))"
 lv_pg_start "archive_mode = on" "archive_command = '$lv --config $w/s3.conf wal push %p'" "wal_level = replica"
