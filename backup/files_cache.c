@@ -305,7 +305,9 @@ int lv_fcache_dir_end(lv_fcache *f, int ok)
             if (e.kind == KIND_DIR)
                 queue_forget_child(f, l, e.name, e.name_len);
         }
-        if (!l->had || !l->trusted || l->neu.len != l->old.len || memcmp(l->neu.data, l->old.data, l->old.len) != 0)
+        /* an empty directory's buffers may both be NULL: memcmp must not see them */
+        if (!l->had || !l->trusted || l->neu.len != l->old.len ||
+            (l->old.len && memcmp(l->neu.data, l->old.data, l->old.len) != 0))
             queue_put(f, l);
     }
     level_release(l);
