@@ -2,10 +2,10 @@
 # Issue 20: the memory of `backup files` does not grow with the number of files. A tree of small files
 # (20-120 bytes, 1,000 per directory) is backed up, then three times as many (files added to it), each
 # into a fresh repository. The tree has a 16 MiB random file, so that the packer's buffers are filled in
-# both runs (4 MiB packs). The first snapshot of the larger tree peaks within 25 % of the smaller one's:
-# before issue 20 the growth was about 0.7 KiB per file (+98 MiB here); the peak varies by up to ~15 %
-# from run to run with the timing of the threads, so the bound catches a growth above ~150 bytes per
-# file, not less. The smaller tree is larger than one index of blobs (65,536): below that, the index
+# both runs (4 MiB packs). The first snapshot of the larger tree peaks within 35 % of the smaller one's:
+# before issue 20 the growth was about 0.7 KiB per file (+98 MiB here); the peak varies by up to ~22 %
+# from run to run with the timing of the threads (71-90 MiB at 70,000 files, 76-99 MiB at 210,000 on a
+# busy machine), so the bound catches a growth above ~200 bytes per file, not less. The smaller tree is larger than one index of blobs (65,536): below that, the index
 # being built still grows with the file count, up to its fixed size. The unchanged re-snapshot of the
 # larger tree reads nothing and peaks no higher. Peak RSS is getrusage of the child (tests/lib/smalltree.py
 # peak). Under the sanitizers RSS is meaningless (shadow memory, quarantine): there the same runs happen
@@ -40,8 +40,8 @@ done
 rm -rf "$w/small-repo"
 
 if [[ $mode == plain ]]; then
-  limit=$((peak[small] * 125 / 100))
-  ok "peak RSS of $large files ($((peak[large] / 1024)) MiB) within 25 % of $small files' ($((peak[small] / 1024)) MiB)" \
+  limit=$((peak[small] * 135 / 100))
+  ok "peak RSS of $large files ($((peak[large] / 1024)) MiB) within 35 % of $small files' ($((peak[small] / 1024)) MiB)" \
     test "${peak[large]}" -le "$limit"
 else
   skip "peak RSS is not compared under the sanitizers" 1
