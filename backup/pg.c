@@ -18,6 +18,7 @@
 #include "backup/pg_lock.h"
 #include "backup/pg_read.h"
 #include "backup/pg_relmap.h"
+#include "backup/pg_rowwal.h"
 #include "backup/pg_session.h"
 #include "backup/pg_walk.h"
 #include "common/clock.h"
@@ -55,7 +56,7 @@ typedef struct run {
     lv_blkset *map;           /* verify_map: the block maps of [prev start, start) */
     lv_packer *p;
     uint64_t bytes_stored;
-    int rows_exact;
+    int rows_exact, rows_seed;
     double t0, t_phase;
 } run;
 
@@ -243,8 +244,9 @@ static int read_last(run *u, const lv_pg_tree *last)
     return rc;
 }
 
-/* --verify-map: the block maps from the previous backup's start to this one's (wal/walmap.h). When they
- * cannot be used, the report says why (an incremental by them would fall back to the LSN rule). */
+/* An incremental: the block maps from the previous backup's start to this one's (wal/walmap.h). When they
+ * cannot be used, the report says why: the incremental then compares every page's LSN (with --verify-map:
+ * an incremental by them would). */
 static void map_load(run *u)
 {
     char why[512], a[25], b[25];
@@ -252,9 +254,14 @@ static void map_load(run *u)
     segment_name(m->timeline, u->prev.start_lsn, m->wal_segment_size, a);
     segment_name(m->timeline, m->start_lsn, m->wal_segment_size, b);
     if (lv_walmap_range(u->r, u->r->cat, u->pgdata, m->timeline, m->wal_segment_size, u->prev.start_lsn, m->start_lsn,
-                        &u->map, why, sizeof why) != LV_OK)
+                        &u->map, why, sizeof why) == LV_OK)
+        return;
+    if (u->o->verify_map)
         snprintf(u->res->map_report, sizeof u->res->map_report, "verify-map: the block maps of %s..%s cannot be "
                  "used (%s): an incremental by them would compare every page's LSN, as this one does", a, b, why);
+    else
+        snprintf(u->res->map_report, sizeof u->res->map_report, "incremental by LSN scan: the block maps of %s..%s "
+                 "cannot be used (%s)", a, b, why);
 }
 
 static void map_report(run *u)
@@ -265,6 +272,12 @@ static void map_report(run *u)
     segment_name(u->m.timeline, u->m.start_lsn, u->m.wal_segment_size, b);
     lv_blkset_stats st;
     lv_blkset_get_stats(u->map, &st);
+    if (!u->o->verify_map) {
+        snprintf(u->res->map_report, sizeof u->res->map_report, "incremental by the block maps of %s..%s (%" PRIu64
+                 " blocks of %" PRIu64 " relation forks, %" PRIu64 " database directories named): %" PRIu64 " of %"
+                 PRIu64 " relation pages read", a, b, st.blocks, st.forks, st.dbs, x->map_pages_read, x->map_pages);
+        return;
+    }
     uint64_t skipped = (x->map_pages - x->map_pages_read) * x->block_size;
     uint64_t would = x->bytes_read > skipped ? x->bytes_read - skipped : 0;
     const double mib = 1024.0 * 1024.0;
@@ -299,9 +312,10 @@ static int copy_files(run *u)
     if ((rc = lv_packer_new(u->r, &u->p)) != LV_OK)
         return rc;
     x->p = u->p;
-    if (u->o->verify_map && x->prev)
+    if (x->prev && (u->o->verify_map || !u->o->lsn_scan))
         map_load(u);
-    x->verify_map = u->map;
+    x->verify_map = u->o->verify_map ? u->map : NULL;
+    x->map = u->o->verify_map ? NULL : u->map;
     rc = lv_pg_read_all(x);
     if (rc == LV_OK && u->map)
         map_report(u);
@@ -344,6 +358,7 @@ static void summary(run *u, lv_pg_summary *s)
         s->delta_pages = u->rd.delta_pages;
         s->delta_bytes = u->rd.delta_bytes;
         s->base_blobs_read = u->rd.base_reads;
+        snprintf(s->incr_method, sizeof s->incr_method, "%s", u->rd.map ? "maps" : "lsn");
     }
     s->rows_exact = u->rows_exact;
     snprintf(s->pgdata, sizeof s->pgdata, "%s", u->pgdata);
@@ -369,6 +384,48 @@ static void *wal_wait_thread(void *arg)
     return NULL;
 }
 
+/* Row counts carried from the previous backup (backup/pg_relmap.h): the first table that could be carried
+ * waits for the WAL thread (the range must be archived) and reads the WAL since the previous counts. A
+ * scan that fails only costs counting everything, with a warning. */
+typedef struct carry_ctx {
+    run *u;
+    wal_wait *w;
+    pthread_t th;
+    int threaded, scanned, rc;
+    lv_rowwal rw;
+} carry_ctx;
+
+static void join_wal(carry_ctx *x)
+{
+    if (x->threaded)
+        pthread_join(x->th, NULL);
+    x->threaded = 0;
+}
+
+static int carry_changed(void *arg, uint32_t spc, uint32_t db, uint32_t rel)
+{
+    carry_ctx *x = arg;
+    if (!x->scanned) {
+        x->scanned = 1;
+        join_wal(x);
+        const lv_pgman *p = &x->u->prev;
+        for (uint32_t i = 0; i < p->ndatabases; i++)
+            for (uint32_t j = 0; j < p->databases[i].nrelations; j++) {
+                const lv_pgman_relation *pr = &p->databases[i].relations[j];
+                if (pr->rows >= 0)
+                    lv_rowwal_track(&x->rw, pr->tablespace, p->databases[i].oid, pr->relfilenode);
+            }
+        x->rc = x->w->rc != LV_OK ? x->w->rc
+                                  : lv_rowwal_scan(x->u->r, p->timeline, p->rows_lsn, x->u->m.stop_lsn, &x->rw);
+        if (x->w->rc == LV_OK && x->rc != LV_OK) {
+            lv_warn("row counts: every table counted, the WAL since backup %.12s could not be read: %s",
+                    x->u->prev_id, lv_errmsg());
+            lv_err_clear();
+        }
+    }
+    return x->rc != LV_OK || lv_rowwal_changed(&x->rw, spc, db, rel);
+}
+
 static int commit(run *u)
 {
     lv_pgman *m = &u->m;
@@ -381,25 +438,38 @@ static int commit(run *u)
     else
         lv_info("waiting up to %d s for the WAL %s..%s to reach the repository", u->o->archive_timeout, a, b);
     wal_wait w = {u, LV_OK, ""};
-    pthread_t th;
-    int threaded = pthread_create(&th, NULL, wal_wait_thread, &w) == 0;
-    if (!threaded)
+    carry_ctx x = {.u = u, .w = &w};
+    x.threaded = pthread_create(&x.th, NULL, wal_wait_thread, &w) == 0;
+    if (!x.threaded)
         wal_wait_thread(&w);
+    /* Counts carried from a previous backup whose counts are exact at its stop on this timeline (rows_seed). */
+    lv_pg_rowcarry carry = {&u->prev, carry_changed, &x, 0, 0};
+    int can_carry = m->type == LV_PGB_INCR && u->prev_id[0] && u->prev.rows_seed && u->prev.rows_lsn &&
+                    u->prev.timeline == m->timeline && u->prev.rows_lsn <= m->stop_lsn;
     /* On a standby the stop LSN (its minimum recovery point) may lie before what the session's snapshot
      * sees: the row counts are then informational (no snapshot: not exact). */
     char *snap = NULL;
     int rc = u->info.in_recovery ? LV_OK : lv_pgs_snapshot(u->c, &snap);
     if (rc == LV_OK)
-        rc = lv_pg_relmap_collect(u->c, &u->conn, u->o->count_rows, snap, &m->databases, &m->ndatabases,
-                                  &u->rows_exact);
+        rc = lv_pg_relmap_collect(u->c, &u->conn, u->o->count_rows, snap, can_carry ? &carry : NULL, &m->databases,
+                                  &m->ndatabases, &u->rows_exact, &u->rows_seed);
     free(snap);
+    if (can_carry && rc == LV_OK)
+        lv_info("row counts: %" PRIu64 " tables counted, %" PRIu64 " carried from backup %.12s (unchanged in %" PRIu64
+                " WAL records, %" PRIu64 " segments)", carry.counted, carry.carried, u->prev_id, x.rw.records,
+                x.rw.segments);
+    lv_rowwal_free(&x.rw);
     phase(u, "relation maps and row counts");
-    if (threaded)
-        pthread_join(th, NULL);
+    join_wal(&x);
     phase(u, "then the WAL archived");
     if (rc != LV_OK)
         return rc;
     m->rows_lsn = u->rows_exact ? m->stop_lsn : 0;
+    m->rows_seed = (uint8_t)(u->rows_exact && u->rows_seed);
+    if (u->o->count_rows)
+        lv_info("row counts: %s", !u->rows_exact ? "informational (not exact at the stop)"
+                                  : m->rows_seed ? "exact at the stop; the next incremental may carry them"
+                                                 : "exact at the stop; not carried (a transaction was in progress)");
     if (w.rc != LV_OK && u->info.in_recovery)
         return lv_err(w.rc, "backup not committed: %s (a standby cannot switch WAL segments: the primary archives "
                       "the segment once it is full, or after its archive_timeout; run SELECT pg_switch_wal() on the "

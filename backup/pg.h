@@ -40,7 +40,9 @@
  * cannot switch segments: the wait ends when the primary archives the segment holding the stop point (it
  * is full, archive_timeout passed, or pg_switch_wal() ran there), and its timeout message says so. Row
  * counts are never exact on a standby (rows_exact false): its stop point may precede what the counting
- * snapshot sees. A promotion during the backup makes the stop fail (PostgreSQL refuses it).
+ * snapshot sees. An incremental carries the previous backup's exact counts of tables the WAL shows
+ * unchanged instead of counting them (backup/pg_relmap.h, backup/pg_rowwal.h). A promotion during the
+ * backup makes the stop fail (PostgreSQL refuses it).
  *
  * Manifest summary JSON (what `backups`, restore planning and drills read from the catalog, without
  * downloading the manifest): {"type":"full"|"incr", "label", "sysid":"<decimal>", "pg_version":150004,
@@ -74,6 +76,8 @@ typedef struct lv_pg_backup_opts {
     int verify_map;            /* incremental, --verify-map: compare the WAL block maps of [prev start, start)
                                   (wal/walmap.h) with the LSN rule page by page (backup/pg_read.h); the backup
                                   itself is still made by the LSN rule. Misses: LV_ERR_CHECK once committed */
+    int lsn_scan;              /* incremental, --lsn-scan: compare every page's LSN even when the block maps
+                                  of the range could be used (an incremental uses them by default) */
     const char *lock_path;     /* the backup lock ("<catalog>.backup-pg.lock"); NULL: no lock */
 } lv_pg_backup_opts;
 
@@ -83,8 +87,9 @@ typedef struct lv_pg_backup_result {
     uint64_t start_lsn, stop_lsn;
     int incremental;
     double seconds;
-    char map_report[1024];          /* verify_map: one line, what the maps would have read, or why they could
-                                       not be used ("" otherwise) */
+    char map_report[1024];          /* incremental: one line, what the block maps made it read (or with
+                                       verify_map: would have), or why they could not be used ("": a full or
+                                       lsn_scan) */
     uint64_t map_missed;            /* verify_map: changed pages no map named */
     lv_pg_summary summary;          /* the manifest's summary, once committed */
     char *summary_json;             /* ... and its JSON text (owned; lv_pg_backup_result_free) */

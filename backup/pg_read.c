@@ -318,26 +318,77 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
     int map_all = 1; /* it would read every page */
     uint64_t map_pages = 0, map_read = 0;
     uint32_t spc, db, rel;
-    if (x->verify_map && pf && map_locator(e, &spc, &db, &rel)) {
-        map_all = lv_blkset_db_new(x->verify_map, spc, db);
-        mf = lv_blkset_fork_get(x->verify_map, spc, db, rel, (uint8_t)e->fork);
+    const lv_blkset *maps = x->verify_map ? x->verify_map : x->map;
+    if (maps && pf && map_locator(e, &spc, &db, &rel)) {
+        map_all = lv_blkset_db_new(maps, spc, db);
+        mf = lv_blkset_fork_get(maps, spc, db, rel, (uint8_t)e->fork);
     }
+    /* By the maps: only the pages named or past prev's size are read (pg_read.h) */
+    const int by_map = x->map && !x->verify_map && pf && !map_all;
+    uint8_t need[LV_PGMAN_RUN_PAGES];
     int rc = 0;
     while (pno < npages && rc == 0) {
         uint32_t want = npages - pno < run ? (uint32_t)(npages - pno) : run;
         uint8_t *b = buf_get(s);
-        ssize_t got = read_at(fd, b, (size_t)want * bs, pno * bs);
-        if (got < 0) {
-            buf_put(s, b);
-            buf_put(s, pend);
-            return read_error(s, path, pno * bs);
+        uint32_t n;
+        if (by_map) {
+            ssize_t got = 0;
+            n = want;
+            for (uint32_t k = 0; k < want; k++) {
+                uint64_t p = pno + k;
+                need[k] = p >= prev_pages || (mf && lv_blkset_has(mf, (uint32_t)(e->segno * x->segment_blocks + p)));
+            }
+            for (uint32_t k = 0; k < want && got >= 0;) { /* one read per range of needed pages */
+                if (!need[k]) {
+                    k++;
+                    continue;
+                }
+                uint32_t k2 = k;
+                while (k2 < want && need[k2])
+                    k2++;
+                got = read_at(fd, b + (size_t)k * bs, (size_t)(k2 - k) * bs, (pno + k) * bs);
+                if (got >= 0) {
+                    __atomic_fetch_add(&s->bytes_read, (uint64_t)got, __ATOMIC_RELAXED);
+                    if ((size_t)got < (size_t)(k2 - k) * bs) { /* shrank while read: keep whole pages */
+                        n = k + (uint32_t)((size_t)got / bs);
+                        break;
+                    }
+                }
+                k = k2;
+            }
+            if (got < 0) {
+                buf_put(s, b);
+                buf_put(s, pend);
+                return read_error(s, path, pno * bs);
+            }
+        } else {
+            ssize_t got = read_at(fd, b, (size_t)want * bs, pno * bs);
+            if (got < 0) {
+                buf_put(s, b);
+                buf_put(s, pend);
+                return read_error(s, path, pno * bs);
+            }
+            __atomic_fetch_add(&s->bytes_read, (uint64_t)got, __ATOMIC_RELAXED);
+            n = (uint32_t)((size_t)got / bs); /* shrank while read: keep whole pages */
         }
-        __atomic_fetch_add(&s->bytes_read, (uint64_t)got, __ATOMIC_RELAXED);
-        uint32_t n = (uint32_t)((size_t)got / bs); /* shrank while read: keep whole pages */
         for (uint32_t k = 0; k < n && rc == 0; k++) {
             const uint8_t *page = b + (size_t)k * bs;
             uint64_t p = pno + k;
             uint32_t blkno = (uint32_t)(e->segno * x->segment_blocks + p);
+            if (x->map && !x->verify_map) {
+                map_pages++;
+                map_read += !by_map || need[k];
+            }
+            if (by_map && !need[k]) { /* not named since prev's start: prev's image, unread */
+                while (ext + 1 < pf->nextents && pf->extents[ext].first_page + pf->extents[ext].npages <= p)
+                    ext++;
+                const lv_pgman_extent *pe = &pf->extents[ext];
+                page_ref *r = &done->refs[p];
+                r->blob = REUSED;
+                r->prev_ext = ext;
+                r->blob_page = pe->blob_page + (uint32_t)(p - pe->first_page);
+                continue;
+            }
             if (x->checksums && lv_pg_page_verify(page, bs, blkno, x->start_lsn) == LV_PG_PAGE_BAD) {
                 if (done->nbad == cap_bad) {
                     cap_bad = cap_bad ? 2 * cap_bad : 16;
@@ -431,7 +482,7 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
     if (t)
         lv_pgdelta_builder_clear(&t->db); /* stopped half-way: drop unsent frames */
     buf_put(s, pend);
-    if (x->verify_map) {
+    if (x->verify_map || x->map) {
         __atomic_fetch_add(&s->map_pages, map_pages, __ATOMIC_RELAXED);
         __atomic_fetch_add(&s->map_pages_read, map_read, __ATOMIC_RELAXED);
     }

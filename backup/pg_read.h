@@ -30,6 +30,13 @@
  * start, start) is a miss (a warning each, the first 10; counted in map_missed); pages changed after the
  * start are not (WAL replay from the start rewrites them), nor new pages (pd_upper 0: nothing to compare;
  * a page only becomes new again by a truncation or a new file, which the maps name).
+ * By the maps (map set, verify_map not): a page file prev has and may keep from, outside a database
+ * directory the maps say was created in the range, has only the pages read that the maps name or that lie
+ * past prev's size (ranges of consecutive such pages, one read each); its other pages keep prev's image
+ * unread (so their checksums are not verified: the full backup and the pages read are). Correct because
+ * every change of a page from prev's start to this start is a block reference in that WAL (the rules and
+ * their tests: docs/pg-backups.md, "The block map"), and changes after the start are replayed from it
+ * (full-page images: a backup forces full_page_writes). The pages read follow the LSN rule above.
  * A file that grows or shrinks while read keeps what was read (whole pages only for page files): WAL
  * replay fixes it. A file that vanished before it was opened is left out silently. */
 #ifndef LV_BACKUP_PG_READ_H
@@ -57,6 +64,8 @@ typedef struct lv_pg_read {
     int progress;                   /* print bytes, rate and ETA on stderr */
     const lv_blkset *verify_map;    /* incremental, --verify-map: the block maps of [prev start, start)
                                        (wal/walmap.h), compared with the LSN rule page by page (below) */
+    const lv_blkset *map;           /* incremental by the maps (NULL: the LSN scan): the same maps, which
+                                       decide which pages are read (below) */
     /* internal */
     uint8_t *keep;                  /* per tree entry: may it keep pages of prev (decided before reading) */
     /* out */
@@ -67,7 +76,8 @@ typedef struct lv_pg_read {
     uint64_t bytes, bytes_read, bytes_new;
     uint64_t delta_pages, delta_bytes, base_reads; /* pages stored as deltas, their blobs' bytes, bases read */
     uint64_t map_pages, map_pages_read, map_missed; /* verify_map: pages of page files read, of those the pages an
-                                       incremental by the map would read, and the pages it would have missed */
+                                       incremental by the map would read, and the pages it would have missed;
+                                       map: pages of page files, of those the pages read */
 } lv_pg_read;
 
 /* Read everything; LV_ERR_INTERRUPTED when lv_interrupted() is set, LV_ERR_IO for a file that

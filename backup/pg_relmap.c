@@ -13,10 +13,37 @@ static const char relmap_sql[] =
     "SELECT c.oid, coalesce(pg_relation_filenode(c.oid), 0), "
     "CASE WHEN c.reltablespace = 0 THEN (SELECT dattablespace FROM pg_database "
     "WHERE datname = current_database()) ELSE c.reltablespace END, c.relkind, n.nspname, c.relname, "
-    "c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "c.relkind = 'r' AND c.relpersistence = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY c.oid";
 
-static int one_database(PGconn *db, const char *name, int count_rows, lv_pgman_database *out, int *uncounted)
+static int cmp_oid(const void *key, const void *elem)
+{
+    uint32_t k = *(const uint32_t *)key, o = ((const lv_pgman_relation *)elem)->oid;
+    return k < o ? -1 : k > o;
+}
+
+/* The previous backup's count of rel, when it may be carried (pg_relmap.h); -1 when it must be counted. */
+static int64_t carried(lv_pg_rowcarry *carry, const lv_pgman_database *db, const lv_pgman_relation *rel)
+{
+    if (!carry || !rel->relfilenode)
+        return -1;
+    const lv_pgman *p = carry->prev;
+    for (uint32_t i = 0; i < p->ndatabases; i++) {
+        const lv_pgman_database *pd = &p->databases[i];
+        if (pd->oid != db->oid || !pd->nrelations)
+            continue;
+        /* relations are sorted by oid (relmap_sql's ORDER BY) */
+        const lv_pgman_relation *pr = bsearch(&rel->oid, pd->relations, pd->nrelations, sizeof *pr, cmp_oid);
+        if (!pr || pr->rows < 0 || pr->relkind != 'r' || pr->relfilenode != rel->relfilenode ||
+            pr->tablespace != rel->tablespace)
+            return -1;
+        return carry->changed(carry->arg, rel->tablespace, db->oid, rel->relfilenode) ? -1 : pr->rows;
+    }
+    return -1;
+}
+
+static int one_database(PGconn *db, const char *name, int count_rows, lv_pg_rowcarry *carry, lv_pgman_database *out,
+                        int *uncounted)
 {
     PGresult *res;
     int rc = lv_pg_query(db, relmap_sql, 0, NULL, &res);
@@ -36,6 +63,12 @@ static int one_database(PGconn *db, const char *name, int count_rows, lv_pgman_d
         r->rows = -1;
         if (!count_rows || strcmp(PQgetvalue(res, i, 6), "t") != 0)
             continue;
+        if ((r->rows = carried(carry, out, r)) >= 0) {
+            carry->carried++;
+            continue;
+        }
+        if (carry)
+            carry->counted++;
         char *s = PQescapeIdentifier(db, r->schema, strlen(r->schema));
         char *t = PQescapeIdentifier(db, r->name, strlen(r->name));
         char *sql = lv_xasprintf("SELECT count(*) FROM ONLY %s.%s", s ? s : "", t ? t : "");
@@ -63,12 +96,33 @@ static int one_database(PGconn *db, const char *name, int count_rows, lv_pgman_d
     return LV_OK;
 }
 
+/* Was no transaction with an xid in progress in snapshot snap (pg_current_snapshot()'s text,
+ * xmin:xmax:xip_list)? The list names only those below xmax; one assigned an xid at or after xmax (after
+ * the last one that ended) is in progress too without being listed. So: the list is empty and xmax is not
+ * assigned yet, which pg_xact_status refuses as "in the future" (SQLSTATE 22023). Assigned later, it would
+ * belong to a transaction begun after the snapshot, which is what the next backup's WAL shows; but a
+ * refusal is what proves that none was, so any other answer means no. */
+static int none_in_progress(PGconn *main, const char *snap)
+{
+    size_t n = snap ? strlen(snap) : 0;
+    if (!n || snap[n - 1] != ':')
+        return 0;
+    const char *params[1] = {snap};
+    PGresult *res = PQexecParams(main, "SELECT pg_xact_status(pg_snapshot_xmax($1::pg_snapshot))", 1, NULL, params,
+                                 NULL, NULL, 0);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    int none = PQresultStatus(res) == PGRES_FATAL_ERROR && state && strcmp(state, "22023") == 0;
+    PQclear(res);
+    return none;
+}
+
 int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows, const char *stop_snapshot,
-                         lv_pgman_database **dbs, uint32_t *ndbs, int *exact)
+                         lv_pg_rowcarry *carry, lv_pgman_database **dbs, uint32_t *ndbs, int *exact, int *seed)
 {
     *dbs = NULL;
     *ndbs = 0;
     *exact = stop_snapshot != NULL;
+    *seed = 0;
     PGresult *res;
     int rc = lv_pg_query(main, "SELECT oid, datname FROM pg_database WHERE datallowconn ORDER BY oid", 0, NULL,
                           &res);
@@ -91,12 +145,13 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
             /* The first statement fixes the transaction's snapshot: this is the one the counts see. */
             rc = lv_pgs_snapshot(db, &snap);
         }
-        if (rc == LV_OK && (!stop_snapshot || strcmp(snap, stop_snapshot) != 0))
+        int same = rc == LV_OK && stop_snapshot && strcmp(snap, stop_snapshot) == 0;
+        if (rc == LV_OK && !same)
             *exact = 0;
         free(snap);
         int uncounted = 0;
         if (rc == LV_OK)
-            rc = one_database(db, d[i].name, count_rows, &d[i], &uncounted);
+            rc = one_database(db, d[i].name, count_rows, same ? carry : NULL, &d[i], &uncounted);
         if (uncounted)
             *exact = 0;
         PQfinish(db);
@@ -104,6 +159,7 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
     PQclear(res);
     if (!count_rows)
         *exact = 0;
+    *seed = *exact && none_in_progress(main, stop_snapshot);
     if (rc != LV_OK) {
         lv_pg_relmap_free(d, *ndbs);
         *ndbs = 0;

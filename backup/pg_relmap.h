@@ -1,22 +1,38 @@
 /* Relation maps and row counts of every database (backup/pg.h): after the backup's stop, for each
  * database that allows connections, pg_class's relations (oid, schema, name, relfilenode, tablespace
- * (0 resolved to the database's), relkind) and, with count_rows, exact row counts of ordinary tables
- * outside pg_catalog and information_schema, read in one REPEATABLE READ transaction per database.
+ * (0 resolved to the database's), relkind) and, with count_rows, exact row counts of permanent ordinary
+ * tables outside pg_catalog and information_schema, read in one REPEATABLE READ transaction per database
+ * (unlogged ones are not copied, backup/pg_walk.h: a restore has them empty; temporary ones belong to
+ * their session).
  *
  * rows_lsn: *exact is set when every database's transaction snapshot (pg_current_snapshot()) equals
  * stop_snapshot, the one taken on the backup session right after the stop: then no transaction id was
  * assigned and none ended in between, so a recovery to the stop LSN has exactly these rows. A table whose
  * count fails (a damaged page) gets rows = -1 and a warning instead of failing the backup (and the
- * counts are then not exact). */
+ * counts are then not exact). *seed (the manifest's rows_seed) is set when the counts are exact and no
+ * transaction with an xid was in progress in the stop snapshot (none listed, and its xmax not assigned).
+ *
+ * Carried counts (carry non-NULL, the previous backup's manifest with rows_seed set): a table of a database whose snapshot equals stop_snapshot, with the same oid, relfilenode and tablespace as in
+ * prev and counted there, is not counted when carry->changed says no WAL record since prev's rows_lsn
+ * changed it (backup/pg_rowwal.h): it gets prev's count, exact at this stop too. changed is called only
+ * after the database's snapshot is fixed (it may wait for the WAL to be archived); it returns 1 (count
+ * it) or 0. The cost then follows the tables that changed, not the database. */
 #ifndef LV_BACKUP_PG_RELMAP_H
 #define LV_BACKUP_PG_RELMAP_H
 
 #include "backup/pg_session.h"
 #include "pg/manifest.h"
 
+typedef struct lv_pg_rowcarry {
+    const lv_pgman *prev;
+    int (*changed)(void *arg, uint32_t spc, uint32_t db, uint32_t relfilenode);
+    void *arg;
+    uint64_t counted, carried;   /* out: tables counted, counts carried */
+} lv_pg_rowcarry;
+
 /* Fills *dbs / *ndbs (owned: free with lv_pg_relmap_free). LV_ERR_PG naming the database and cause. */
 int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows, const char *stop_snapshot,
-                         lv_pgman_database **dbs, uint32_t *ndbs, int *exact);
+                         lv_pg_rowcarry *carry, lv_pgman_database **dbs, uint32_t *ndbs, int *exact, int *seed);
 void lv_pg_relmap_free(lv_pgman_database *dbs, uint32_t ndbs);
 
 #endif

@@ -3,7 +3,10 @@
 # the same run. Measured for each tool:
 #   full backup | incremental backup after a fixed pgbench run | stored size of both | restore | peak RSS
 #   and labvault's full backup without its row counts (--no-row-counts), which pgBackRest does not do;
-#   then expiry (see expire_phase): the three oldest backups and their WAL, time and bytes freed
+#   then expiry (see expire_phase): the three oldest backups and their WAL, time and bytes freed;
+#   with LV_BENCH_LARGE=1 also the large case of issue 19 (see large_phase): a cluster of at least 8 GiB,
+#   about 1 % of its pages changed by pgbench, then the incrementals of both tools and labvault's own LSN
+#   scan; the report says met / NOT met against the issue's targets
 # Settings (the issue's): pgBackRest compress-type=zst, compress-level=3, process-max=2, encrypted
 # (aes-256-cbc) like labvault (zstd 3, AES-256-GCM); both archive WAL through one archive_command.
 # Data: pgbench scale LV_BENCH_SCALE (100: about 1.5 GiB, which compresses about 20:1 because pgbench's filler
@@ -20,7 +23,11 @@
 #        LV_BENCH_PAUSE (6), LV_BENCH_PGBENCH_SMALL_TX (2000 transactions before the first incremental),
 #        LV_BENCH_PGBENCH_TX (20000 more before the second incremental),
 #        LV_BENCH_KEEP=1 keeps WORKDIR, LV_BENCH_LOOP_DIO=0 leaves the loop device cached,
-#        LV_BENCH_EXPIRE=0 skips the expiry phase.
+#        LV_BENCH_EXPIRE=0 skips the expiry phase,
+#        LV_BENCH_LARGE=1 adds the large case: LV_BENCH_LARGE_SCALE (550), LV_BENCH_LARGE_RANDOM_MIB (1024),
+#        LV_BENCH_LARGE_TX (6000 pgbench transactions: about 1 % of the pages), LV_BENCH_LSN_SCAN_FLAG (the
+#        `backup pg` option that forces the full LSN scan, default --lsn-scan; set empty: the incremental as it
+#        is, then the LSN-scan figure is not measured), LV_BENCH_LARGE_IMAGE_MIB (the image, 102400).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,6 +40,11 @@ pause=${LV_BENCH_PAUSE:-6}
 txs=${LV_BENCH_PGBENCH_TX:-20000}
 small_txs=${LV_BENCH_PGBENCH_SMALL_TX:-2000}
 expire=${LV_BENCH_EXPIRE:-1}
+large=${LV_BENCH_LARGE:-0}
+large_scale=${LV_BENCH_LARGE_SCALE:-550}
+large_random_mib=${LV_BENCH_LARGE_RANDOM_MIB:-1024}
+large_tx=${LV_BENCH_LARGE_TX:-6000}
+lsn_scan_flag=${LV_BENCH_LSN_SCAN_FLAG---lsn-scan}
 lvbin=$(readlink -f "${LABVAULT_BIN:-$root/build/cli/labvault}")
 bindir=/usr/lib/postgresql/15/bin
 . "$here/lib.sh"
@@ -52,7 +64,9 @@ cleanup() {
   bench_unmount "$img" "$mnt"
 }
 trap cleanup EXIT
-bench_mount "$img" "$mnt" 40960 "${LV_BENCH_LOOP_DIO:-1}"
+image_mib=40960
+((large)) && image_mib=${LV_BENCH_LARGE_IMAGE_MIB:-102400}
+bench_mount "$img" "$mnt" "$image_mib" "${LV_BENCH_LOOP_DIO:-1}"
 
 # ---------------------------------------------------------------------------------------- cluster
 osuser=${LV_TEST_PG_OSUSER:-labvault-test}
@@ -101,12 +115,16 @@ CONF
 as_pg() { runuser -u "$osuser" -- env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PGDATABASE=postgres "$@"; }
 
 say "pgbench -i -s $scale, plus $random_mib MiB of random bytea"
-as_pg "$bindir/pgbench" -q -i -s "$scale" postgres >/dev/null 2>&1
-as_pg "$bindir/psql" -qX -v ON_ERROR_STOP=1 -c "CREATE TABLE blobs(id int, b bytea);
-  ALTER TABLE blobs ALTER b SET STORAGE EXTERNAL;
-  INSERT INTO blobs SELECT g, decode(string_agg(lpad(to_hex((random() * 4294967295)::bigint), 8, '0'), ''), 'hex')
-    FROM generate_series(1, $random_mib * 8) g, generate_series(1, 32768) x GROUP BY g;" \
-  -c "VACUUM ANALYZE blobs" -c "CHECKPOINT" >/dev/null
+make_data() { # SCALE RANDOM_MIB: (re)create the pgbench tables and the random bytea table
+  as_pg "$bindir/pgbench" -q -i -s "$1" postgres >/dev/null 2>&1
+  as_pg "$bindir/psql" -qX -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning; DROP TABLE IF EXISTS blobs;
+    CREATE TABLE blobs(id int, b bytea);
+    ALTER TABLE blobs ALTER b SET STORAGE EXTERNAL;
+    INSERT INTO blobs SELECT g, decode(string_agg(lpad(to_hex((random() * 4294967295)::bigint), 8, '0'), ''), 'hex')
+      FROM generate_series(1, $2 * 8) g, generate_series(1, 32768) x GROUP BY g;" \
+    -c "VACUUM ANALYZE blobs" -c "CHECKPOINT" >/dev/null
+}
+make_data "$scale" "$random_mib"
 # (pgbench -i vacuums its tables; the vacuum of blobs would otherwise come from autovacuum at some moment
 # of the runs, writing its pages' hint bits to the WAL - 16 MiB of random page images per 16 MiB of data -
 # inside whichever backup or expiry window it falls.)
@@ -342,12 +360,53 @@ for ((run = 1; run <= runs; run++)); do
   if ((expire)); then expire_phase "$run"; fi
 done
 
+# ---------------------------------------------------------------------------------------- large case
+# Issue 19: the cost of an incremental must follow the change, not the database. The cluster grows to
+# pgbench scale LV_BENCH_LARGE_SCALE plus LV_BENCH_LARGE_RANDOM_MIB of random bytea (at least 8 GiB), both
+# tools take a full backup (timed), pgbench changes about 1 % of the pages, then (timed, once): pgBackRest's
+# incremental, labvault's incremental with the full LSN scan (LV_BENCH_LSN_SCAN_FLAG; then forgotten, so that
+# the next one also compares with the full) and labvault's default incremental. "MiB read" comes from
+# labvault's one-line summary.
+mib_read() { sed -n 's/^backup pg [0-9a-f]* [a-z]*: .* \([0-9.]*\) MiB read,.*/\1/p' "$work/last.out" | tail -1; }
+large_phase() {
+  local t id
+  say "large case: pgbench -i -s $large_scale, plus $large_random_mib MiB of random bytea"
+  make_data "$large_scale" "$large_random_mib"
+  local bytes
+  bytes=$(as_pg "$bindir/psql" -qAtX -c "SELECT sum(pg_database_size(oid)) FROM pg_database")
+  say "large cluster: $((bytes / 1048576)) MiB"
+  bench_record L labvault large_cluster_bytes "$bytes"
+  for t in "${tools[@]}"; do prepare "$t"; done
+  archive_settle
+  for t in "${tools[@]}"; do
+    backup_argv "$t" full
+    measure L "$t" large_full "${cmd[@]}"
+  done
+  say "pgbench: $large_tx transactions (about 1 % of the pages)"
+  as_pg "$bindir/pgbench" -n -c 2 -t $((large_tx / 2)) postgres >/dev/null 2>&1
+  as_pg "$bindir/psql" -qAtX -c "CHECKPOINT" >/dev/null
+  archive_settle
+  backup_argv pgbackrest incr
+  measure L pgbackrest large_incr "${cmd[@]}"
+  if [[ -n $lsn_scan_flag ]]; then
+    backup_argv labvault incr
+    measure L labvault large_incr_lsn "${cmd[@]}" "$lsn_scan_flag"
+    bench_record L labvault large_incr_lsn_read_mib "$(mib_read)"
+    id=$(sed -n 's/^backup pg \([0-9a-f]*\) .*/\1/p' "$work/last.out" | tail -1)
+    lv forget --kind pg "$id" >/dev/null || die "labvault forget $id failed"
+  fi
+  backup_argv labvault incr
+  measure L labvault large_incr "${cmd[@]}"
+  bench_record L labvault large_incr_read_mib "$(mib_read)"
+}
+if ((large)); then large_phase; fi
+
 # ---------------------------------------------------------------------------------------- report
 python3 - "$results" "$scale" "$random_mib" "$((dbsize / 1048576))" "$txs" "$small_txs" <<'PY'
 import csv, statistics, sys
 path, scale, rnd, size, txs, small = sys.argv[1:7]
 rows = list(csv.DictReader(open(path), delimiter='\t'))
-runs = sorted({r['run'] for r in rows})
+runs = sorted({r['run'] for r in rows if r['run'] != 'L'})  # L: the large case, once
 def med(tool, phase, field='wall'):
     return statistics.median(float(r[field]) for r in rows if r['tool'] == tool and r['phase'] == phase)
 print('Cluster: pgbench scale %s + %s MiB random bytea = %s MiB. Full backup; %s pgbench transactions; '
@@ -370,9 +429,55 @@ for phase, label in (('full_bytes', 'full backup stored, MiB'), ('incr_small_byt
     v = {t: med(t, phase) / 1048576 for t in ('labvault', 'pgbackrest')}
     print('| %s | %.1f | %.1f | %.2fx of pgBackRest |' % (label, v['labvault'], v['pgbackrest'],
           v['labvault'] / v['pgbackrest'] if v['pgbackrest'] else 0))
-for phase, label in (('full', 'peak RSS full, MiB'), ('restore', 'peak RSS restore, MiB')):
+for phase, label in (('full', 'peak RSS full, MiB'), ('incr', 'peak RSS incremental 2, MiB'),
+                     ('restore', 'peak RSS restore, MiB')):
     v = {t: med(t, phase, 'maxrss_kib') / 1024 for t in ('labvault', 'pgbackrest')}
     print('| %s | %.0f | %.0f | %.2fx |' % (label, v['labvault'], v['pgbackrest'], v['labvault'] / v['pgbackrest']))
+# The standing targets of issue 19 on this cluster, same run, same machine.
+def verdict(ok):
+    return 'met' if ok else 'NOT met'
+full_x = med('pgbackrest', 'full') / med('labvault', 'full')
+rest_x = med('pgbackrest', 'restore') / med('labvault', 'restore')
+rss_b = max(med('labvault', p, 'maxrss_kib') for p in ('full', 'incr_small', 'incr')) / 1024
+rss_r = med('labvault', 'restore', 'maxrss_kib') / 1024
+print('\nTargets (issue 19), this cluster:\n')
+print('| target | measured | |')
+print('|---|---|---|')
+print('| full backup at least 2x pgBackRest | %.2fx | %s |' % (full_x, verdict(full_x >= 2)))
+print('| restore at least 1.25x pgBackRest | %.2fx | %s |' % (rest_x, verdict(rest_x >= 1.25)))
+print('| peak RSS of backup pg at most 64 MiB | %.0f MiB | %s |' % (rss_b, verdict(rss_b <= 64)))
+print('| peak RSS of restore pg at most 64 MiB | %.0f MiB | %s |' % (rss_r, verdict(rss_r <= 64)))
+large = [r for r in rows if r['run'] == 'L']
+if large:
+    lval = lambda tool, phase, f='wall': next((float(r[f]) for r in large if r['tool'] == tool and r['phase'] == phase), None)
+    cl = lval('labvault', 'large_cluster_bytes') / 1048576
+    print('\nLarge case: %.0f MiB cluster, about 1 %% of the pages changed by pgbench; one run; wall seconds '
+          '(user + system), MiB read by labvault.\n' % cl)
+    print('| | labvault | pgBackRest | labvault vs pgBackRest |')
+    print('|---|---|---|---|')
+    for phase, label in (('large_full', 'full backup'), ('large_incr', 'incremental')):
+        w = {t: lval(t, phase) for t in ('labvault', 'pgbackrest')}
+        c = {t: lval(t, phase, 'user') + lval(t, phase, 'sys') for t in w}
+        print('| %s, s | %.2f (%.1f) | %.2f (%.1f) | %.2fx %s |' % (label, w['labvault'], c['labvault'],
+              w['pgbackrest'], c['pgbackrest'], w['pgbackrest'] / w['labvault'],
+              'faster' if w['pgbackrest'] >= w['labvault'] else 'slower'))
+    lsn = lval('labvault', 'large_incr_lsn')
+    if lsn is not None:
+        print('| incremental with the full LSN scan, s | %.2f (%.1f) | | |' % (lsn, lval('labvault', 'large_incr_lsn', 'user') + lval('labvault', 'large_incr_lsn', 'sys')))
+    read = lval('labvault', 'large_incr_read_mib')
+    print('| incremental: MiB read | %.0f (%.2f %% of the cluster) | | |' % (read, 100 * read / cl))
+    print('| peak RSS incremental, MiB | %.0f | %.0f | |' % (lval('labvault', 'large_incr', 'maxrss_kib') / 1024,
+          lval('pgbackrest', 'large_incr', 'maxrss_kib') / 1024))
+    inc, br = lval('labvault', 'large_incr'), lval('pgbackrest', 'large_incr')
+    print('\nTargets (issue 19), large case:\n')
+    print('| target | measured | |')
+    print('|---|---|---|')
+    print('| incremental reads at most 3 %% of the cluster | %.2f %% | %s |' % (100 * read / cl, verdict(read <= 0.03 * cl)))
+    print('| incremental at most 1/5 of pgBackRest\'s | %.2f of it | %s |' % (inc / br, verdict(inc * 5 <= br)))
+    if lsn is not None:
+        print('| incremental at most 1/3 of the LSN scan\'s | %.2f of it | %s |' % (inc / lsn, verdict(inc * 3 <= lsn)))
+    else:
+        print('| incremental at most 1/3 of the LSN scan\'s | not measured (LV_BENCH_LSN_SCAN_FLAG unset) | |')
 if any(r['phase'] == 'expire' for r in rows):
     t = ('labvault', 'pgbackrest')
     w = {x: med(x, 'expire') for x in t}

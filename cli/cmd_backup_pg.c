@@ -54,6 +54,10 @@ int lv_cmd_backup_pg(lv_ctx *ctx)
     o.count_rows = lv_ctx_flag(ctx, "no-row-counts") == NULL;
     o.page_deltas = lv_ctx_flag(ctx, "no-page-deltas") == NULL;
     o.verify_map = lv_ctx_flag(ctx, "verify-map") != NULL;
+    o.lsn_scan = lv_ctx_flag(ctx, "lsn-scan") != NULL;
+    if (o.lsn_scan && (!o.incremental || o.verify_map))
+        return lv_err(LV_ERR_USAGE, "--lsn-scan: only with --type incr, and not with --verify-map (which makes "
+                      "the incremental by the LSN scan already)");
     if (o.verify_map && !o.incremental)
         return lv_err(LV_ERR_USAGE, "--verify-map: only with --type incr (it compares the WAL block maps with the "
                       "pages an incremental finds changed)");

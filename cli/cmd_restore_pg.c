@@ -206,6 +206,8 @@ int lv_cmd_backups(lv_ctx *ctx)
         lv_rec_str(&r, "label", b->s.label, LV_REC_JSON);
         if (b->s.prev[0])
             lv_rec_str(&r, "prev", b->s.prev, LV_REC_JSON);
+        if (b->s.incr_method[0])
+            lv_rec_str(&r, "incr_method", b->s.incr_method, LV_REC_JSON);
         lv_rec_uint(&r, "timeline", b->s.timeline, LV_REC_JSON);
         lv_rec_uint(&r, "pg_version", b->s.pg_version, LV_REC_JSON);
         lv_rec_str(&r, "start_lsn", start, LV_REC_JSON);

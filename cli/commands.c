@@ -129,6 +129,7 @@ static const lv_flag backup_pg_flags[] = {
     {"no-row-counts", NULL, "do not record per-table row counts (they cost one count(*) per table)"},
     {"no-page-deltas", NULL, "incr: store every changed page whole (no deltas against earlier images)"},
     {"verify-map", NULL, "incr: also compare the WAL block maps with the pages found changed; exit 12 if they missed one"},
+    {"lsn-scan", NULL, "incr: read every page and compare its LSN, not only the pages the WAL block maps name"},
     {NULL, NULL, NULL},
 };
 

@@ -138,6 +138,8 @@ static const char *check_manifest(const lv_pgman *m)
                 return "invalid relation name";
         }
     }
+    if (m->rows_seed > 1 || (m->rows_seed && (version_of(m) < 3 || !m->rows_lsn)))
+        return "invalid rows_seed";
     return NULL;
 }
 
@@ -233,6 +235,8 @@ int lv_pgman_encode(const lv_pgman *m, lv_buf *out)
         }
     }
     lv_buf_put_le64(out, m->rows_lsn);
+    if (version_of(m) >= 3)
+        put8(out, m->rows_seed);
     return LV_OK;
 }
 
@@ -432,6 +436,8 @@ int lv_pgman_parse(const uint8_t *buf, size_t len, lv_pgman *m)
     }
     parse_databases(r, m);
     m->rows_lsn = get64(r);
+    if (version >= 3)
+        m->rows_seed = get8(r);
     const char *why = NULL;
     if (r->bad)
         why = "truncated or a field out of bounds";

@@ -24,7 +24,7 @@
  * the tablespace list gives each oid's original location (restore recreates the link or remaps it).
  *
  * Binary encoding (all integers little-endian; str = u32 length || bytes, no NUL; docs/pg-backups.md):
- *   "LVPG" || version u8 (1 or 2; written: 2) || type u8 (0 full, 1 incr)
+ *   "LVPG" || version u8 (1, 2 or 3; written: 3) || type u8 (0 full, 1 incr)
  *   || sysid u64 || pg_version u32 (server_version_num) || timeline u32 || block_size u32
  *   || segment_blocks u32 (RELSEG_SIZE) || wal_segment_size u32 || data_checksums u8
  *   || start_lsn u64 || stop_lsn u64 || start_time i64 || stop_time i64
@@ -43,7 +43,13 @@
  *                              || { oid u32 || relfilenode u32 || tablespace u32 || relkind u8
  *                                   || rows i64 (-1 = not counted) || schema str || name str } }
  *   || rows_lsn u64 (the LSN at which `rows` are exact; 0 when they are not exact, see backup/pg.h)
+ *   || version 3 only: rows_seed u8 (0, 1)
  * and nothing after.
+ *
+ * rows_seed (version 3): the exact counts may be carried into the next backup's for tables the WAL does
+ * not show changed (backup/pg_rowwal.h): set only with rows_lsn, when no transaction with an xid was in
+ * progress in the stop snapshot (one that commits later changes counts without touching a page;
+ * backup/pg_relmap.h).
  *
  * Parser contract (lv_pgman_parse): strict, fuzzed (tests/fuzz/fuzz_pgman.c). LV_ERR_CORRUPT unless the
  * layout is exact; version known; block_size a power of two 1..32 KiB; strings within bounds (paths
@@ -57,7 +63,7 @@
  * paths have no empty component (no leading, trailing or doubled '/'); a PAGES run ends inside the
  * largest blob: (blob_page + npages) * block_size <= LV_BLOB_MAX, or for a delta run (base_page + npages)
  * * block_size <= LV_BLOB_MAX and blob_page + npages <= LV_PGDELTA_MAX_FRAMES; version 1 has no delta
- * runs. */
+ * runs; rows_seed 0 or 1, only in version 3 and only with rows_lsn. */
 #ifndef LV_PG_MANIFEST_H
 #define LV_PG_MANIFEST_H
 
@@ -68,7 +74,7 @@
 #include "crypto/crypto.h"
 
 #define LV_PGMAN_MAGIC "LVPG"
-#define LV_PGMAN_VERSION 2 /* 2 added delta runs; 1 still parses and re-encodes as 1 */
+#define LV_PGMAN_VERSION 3 /* 2 added delta runs, 3 rows_seed; older versions parse and re-encode as themselves */
 #define LV_PGMAN_KIND "pg"
 #define LV_PGMAN_RUN_PAGES 128 /* pages per blob in a full backup: 1 MiB with 8 KiB pages */
 
@@ -137,6 +143,7 @@ typedef struct lv_pgman {
     lv_pgman_database *databases;
     uint32_t ndatabases;
     uint64_t rows_lsn;
+    uint8_t rows_seed;             /* version 3: the counts may be carried into the next backup's (above) */
 } lv_pgman;
 
 /* Encode m (valid as the parser would accept it; files sorted) and append to out. LV_ERR_INTERNAL if m

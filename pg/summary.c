@@ -61,6 +61,10 @@ void lv_pg_summary_encode(const lv_pg_summary *s, lv_buf *out)
         lv_json_uint(&j, s->delta_bytes);
         lv_json_key(&j, "base_blobs_read");
         lv_json_uint(&j, s->base_blobs_read);
+        if (s->incr_method[0]) {
+            lv_json_key(&j, "incr_method");
+            lv_json_str(&j, s->incr_method);
+        }
     }
     lv_json_key(&j, "rows_exact");
     lv_json_bool(&j, s->rows_exact);
@@ -151,6 +155,7 @@ static int member(void *arg, const char *k, const lv_jval *v)
             size_t n;
         } strs[] = {{"label", s->label, sizeof s->label}, {"wal_start", s->wal_start, sizeof s->wal_start},
                     {"wal_stop", s->wal_stop, sizeof s->wal_stop}, {"prev", s->prev, sizeof s->prev},
+                    {"incr_method", s->incr_method, sizeof s->incr_method},
                     {"pgdata", s->pgdata, sizeof s->pgdata}};
         const struct {
             const char *k;

@@ -6,7 +6,9 @@
  * The JSON keys, in the order written: type ("full"|"incr"), label, sysid (a string: JSON readers lose
  * precision above 2^53), pg_version, timeline, start_lsn, stop_lsn ("X/X"), start_time, stop_time (unix
  * seconds), wal_start, wal_stop (segment names), files, bytes, bytes_read, bytes_new, bytes_stored,
- * bad_pages; for an incremental also prev, delta_pages, delta_bytes, base_blobs_read; rows_exact, pgdata.
+ * bad_pages; for an incremental also prev, delta_pages, delta_bytes, base_blobs_read, incr_method ("maps": the
+ * pages read were those the WAL block maps named; "lsn": every page's LSN compared; absent before maps: "");
+ * rows_exact, pgdata.
  *
  * Decode is strict about the fields a restore plans with (type, sysid, pg_version, timeline, the LSNs and
  * times: LV_ERR_CORRUPT naming the first one missing or malformed) and lenient about the rest (absent:
@@ -29,6 +31,7 @@ typedef struct lv_pg_summary {
     uint64_t files, bytes, bytes_read, bytes_new, bytes_stored, bad_pages;
     char prev[65];                           /* incremental: the backup it compared with */
     uint64_t delta_pages, delta_bytes, base_blobs_read;
+    char incr_method[8];                     /* incremental: "maps" or "lsn" ("": written before maps) */
     int rows_exact;
     char pgdata[4096];
 } lv_pg_summary;

@@ -18,8 +18,11 @@
  * costs ~38 ms on the test server, 256 KiB at a few hundred MB/s about 1 ms. */
 #define RANGE_GAP (256u << 10)
 /* A range stops growing here, so one worker's buffer stays bounded (peak memory is about threads x
- * (RANGE_MAX + one chunk)) and the work spreads over the workers. 4 MiB is four average chunks. */
-#define RANGE_MAX (4u << 20)
+ * (RANGE_MAX + one chunk)) and the work spreads over the workers. 2 MiB is two average chunks: with 4
+ * MiB, `restore pg` of a 485 MiB cluster peaked at 68 MiB with its 8 workers (about 6.5 MiB each), with
+ * 2 MiB at 53-56 MiB, and it was not slower (0.8-1.2 s against 2.1-2.5 s, 3 runs each, local
+ * repository, a busy machine: to be confirmed by bench/pg.sh on a quiet one). */
+#define RANGE_MAX (2u << 20)
 
 typedef struct item {
     uint8_t id[LV_HASH_LEN];

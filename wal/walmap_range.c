@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/error.h"
 #include "common/fsutil.h"
@@ -82,10 +83,18 @@ int lv_walmap_range(const lv_repo *r, lv_catalog *cat, const char *pgdata, uint3
             if (rc == LV_ERR_NOT_FOUND && pgdata) { /* not archived yet (the archiver is behind): the local copy */
                 lv_err_clear();
                 rc = archived(r, name, &yes);
-                if (rc == LV_OK && !yes)
-                    rc = local_map(pgdata, name, seg_end, &cur);
-                else if (rc == LV_OK) /* archived since, its map stored just after it: once more */
+                if (rc == LV_OK && yes) /* archived since, its map stored just after it: once more */
                     rc = lv_walmap_load(r, cat, name, &cur);
+                if ((rc == LV_OK && !yes) || rc == LV_ERR_NOT_FOUND) {
+                    /* or its push is between the segment and the map: the local copy while pg_wal has it */
+                    char path[4096];
+                    struct stat st;
+                    snprintf(path, sizeof path, "%s/pg_wal/%s", pgdata, name);
+                    if (!yes || stat(path, &st) == 0) {
+                        lv_err_clear();
+                        rc = local_map(pgdata, name, seg_end, &cur);
+                    }
+                }
             }
             if (rc == LV_ERR_NOT_FOUND)
                 rc = lv_err(LV_ERR_NOT_FOUND, "block map for segment %s missing", name);

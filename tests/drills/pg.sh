@@ -2,7 +2,8 @@
 # PostgreSQL drills of a real PostgreSQL 15 cluster archiving into the real S3 server (pgbench -i -s 1, a
 # full backup, a little load): a drill to the end of the archive passes and records RTO (split into
 # download, write, replay) and RPO; a drill to the backup's end point matches the recorded row counts; a
-# failing user check fails the drill showing the query and the result; a backup with a wrong visibility
+# failing user check fails the drill showing the query and the result; row counts carried by an
+# incremental for tables the WAL shows unchanged, a wrong recorded count failing the drill; a backup with a wrong visibility
 # map fails the visibility check; SIGINT during a drill leaves no
 # PostgreSQL and no scratch directory; a backup with one damaged pack fails naming the damage, scratch
 # removed. The drills run as root and start PostgreSQL as the cluster's OS user.
@@ -13,6 +14,7 @@ set -euo pipefail
 lv_require_services s3 pg
 lv_clean_env
 lv=${LABVAULT_BIN:?}
+PGMAN_ROWS=${1:?usage: pg.sh PGMAN_ROWS}
 ((EUID == 0)) || { plan skip_all "drills start PostgreSQL as another OS user: run as root"; }
 
 w=$(wal_workdir drillpg)
@@ -71,6 +73,63 @@ run "$lv" --config "$w/s3.conf" drill run --target-immediate --json
 is "$rc" 0 "drill to the backup's end point passes ${err:+($err)}"
 like "$(check_detail rows)" "'ok', '([1-9][0-9]*) of \\1 tables have the row counts recorded at the backup'" \
   "every table has the row count recorded at backup time"
+
+# --- row counts follow the change: an incremental carries the previous backup's exact count of a table the
+#     WAL shows unchanged (no count(*) of it: its seq_scan stays) and counts the others; a transaction open
+#     with written rows at the previous backup's stop (they become visible later without a page changing)
+#     stops the carrying; a drill still fails when a restored table holds other rows than recorded
+seq_scans() { psql -qAtX -c "SELECT string_agg(relname || '=' || seq_scan, ' ' ORDER BY relname) FROM pg_stat_user_tables WHERE relname IN ('rows_moved', 'rows_still')"; }
+scans_of() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$2"; }
+# (autovacuum off: a vacuum of them between the backups would be a change, and the test would flap)
+psql -qAtX -c "CREATE TABLE rows_still WITH (autovacuum_enabled = off) AS SELECT g FROM generate_series(1, 50000) g" \
+  -c "CREATE TABLE rows_moved WITH (autovacuum_enabled = off) AS SELECT g FROM generate_series(1, 1000) g" \
+  -c "CREATE UNLOGGED TABLE rows_unlogged AS SELECT g FROM generate_series(1, 100) g" >/dev/null
+coproc OPEN_TX { psql -qAtX 2>&1; }
+echo "BEGIN; INSERT INTO rows_still SELECT g FROM generate_series(1, 100) g; SELECT 'inserted';" >&"${OPEN_TX[1]}"
+read -r -t 30 line <&"${OPEN_TX[0]}" || line=
+is "$line" "inserted" "a transaction with 100 uncommitted rows in rows_still stays open"
+run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type full --json
+is "$rc/$(j 'j["rows_exact"]')" "0/True" "a full backup with the transaction open: exit 0, exact counts"
+like "$err" "row counts: exact at the stop; not carried \(a transaction was in progress\)" \
+  "... which the next incremental may not carry (the open transaction)"
+printf 'COMMIT;\n\\q\n' >&"${OPEN_TX[1]}"
+wait "$OPEN_TX_PID" 2>/dev/null || true
+s0=$(seq_scans)
+run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json
+is "$rc" 0 "incremental after the commit: exit 0"
+incr1=$(j 'j["id"]')
+sleep 0.3 # the counting sessions' statistics reach pg_stat at their exit
+s1=$(seq_scans)
+is "$(($(scans_of rows_still "$s1") - $(scans_of rows_still "$s0")))" 1 \
+  "... counts rows_still again: the previous counts saw a transaction in progress ($s0 -> $s1)"
+run "$lv" --config "$w/s3.conf" drill run --backup "$incr1" --target-immediate --json
+is "$rc" 0 "its drill to the end point passes ${err:+($err)}"
+like "$(check_detail rows)" "'ok', '([1-9][0-9]*) of \\1 tables have the row counts recorded at the backup'" \
+  "... with the row counts of every table, the 100 committed rows included (an unlogged table, empty after a restore, has none)"
+psql -qAtX -c "DELETE FROM rows_moved WHERE g <= 10" >/dev/null
+s1=$(seq_scans)
+run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json
+is "$rc" 0 "an incremental after deleting 10 rows of rows_moved: exit 0"
+incr2=$(j 'j["id"]')
+like "$err" "row counts: [1-9][0-9]* tables counted, [1-9][0-9]* carried from backup ${incr1:0:12} \(unchanged in [0-9]+ WAL records, [1-9][0-9]* segments\)" \
+  "... says how many tables it counted and how many counts it carried"
+sleep 0.3
+s2=$(seq_scans)
+is "$(($(scans_of rows_still "$s2") - $(scans_of rows_still "$s1"))) $(($(scans_of rows_moved "$s2") - $(scans_of rows_moved "$s1")))" \
+  "0 1" "... scans rows_moved, not the unchanged rows_still ($s1 -> $s2)"
+run "$lv" --config "$w/s3.conf" drill run --backup "$incr2" --target-immediate --json
+is "$rc" 0 "its drill to the end point passes ${err:+($err)}"
+like "$(check_detail rows)" "'ok', '([1-9][0-9]*) of \\1 tables have the row counts recorded at the backup'" \
+  "... the carried counts match the restored tables"
+bad_id=$(as_pg env LABVAULT_KEY_FILE="$w/key" LABVAULT_CATALOG="$w/s3.db" "$PGMAN_ROWS" "s3://$bucket/pg" "$incr2" rows_still 5)
+run "$lv" --config "$w/s3.conf" drill run --backup "$bad_id" --target-immediate --json
+out=$(head -n 1 <<<"$out") # the drill's record; the error follows it
+is "$rc" 12 "a backup recording 5 rows more in rows_still than its pages hold fails its drill (exit 12)"
+is "$(check_detail 'rows postgres.public.rows_still')" "['FAIL', '50100 rows, the backup recorded 50105']" \
+  "... naming the table and both counts"
+pgbench -n -c 2 -j 2 -T 1 >/dev/null 2>&1 # commits after the newest backup, for the drills below
+wal_switch
+ok "WAL archived after the row count backups" wal_wait_archived 120
 
 # --- a random backup to a random point inside the recoverable window
 run "$lv" --config "$w/s3.conf" drill run --random --random-target --json
@@ -149,8 +208,12 @@ like "$(check_detail 'visibility postgres')" "'FAIL', '[0-9]+ problems: vm_victi
 ok "the scratch directory is removed after the failed visibility check" scratch_empty
 
 # --- one damaged pack: the drill fails naming it
-big=$(lv_s3_curl "$LV_TEST_S3_ENDPOINT/$bucket?list-type=2&prefix=pg%2Fdata%2F" |
-  python3 -c 'import re,sys; x=re.findall(r"<Key>([^<]*)</Key>.*?<Size>([0-9]+)</Size>", sys.stdin.read()); print(max(x, key=lambda k: int(k[1]))[0])')
+# (the biggest of the newest packs: written by the latest backup, so every blob in it is one it needs)
+big=$(lv_s3_curl "$LV_TEST_S3_ENDPOINT/$bucket?list-type=2&prefix=pg%2Fdata%2F" | python3 -c '
+import re, sys
+c = [(re.search(r"<LastModified>([^<]*)<", x).group(1), int(re.search(r"<Size>([0-9]+)<", x).group(1)),
+      re.search(r"<Key>([^<]*)<", x).group(1)) for x in re.findall(r"<Contents>(.*?)</Contents>", sys.stdin.read())]
+print(max(c)[2])')
 lv_s3_get "$bucket" "$big" "$w/pack"
 python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2] ^= 0x40; open(p,"wb").write(b)' "$w/pack"
 lv_s3_put "$bucket" "$big" "$w/pack"
@@ -164,8 +227,8 @@ ok "no scratch PostgreSQL is left after the damaged restore" no_drill_postgres
 # --- history
 run "$lv" --config "$w/s3.conf" drill history --json
 is "$(j '[(d["kind"], d["target"].split()[-1].strip("()"), d["passed"]) for d in j]')" \
-  "[('pg', 'latest', True), ('pg', 'immediate', True), ('pg', 'random', True), ('pg', 'latest', False), ('pg', 'latest', False), ('pg', 'latest', False)]" \
-  "history: six recorded drills (the interrupted ones are not recorded)"
+  "[('pg', 'latest', True), ('pg', 'immediate', True), ('pg', 'immediate', True), ('pg', 'immediate', True), ('pg', 'immediate', False), ('pg', 'random', True), ('pg', 'latest', False), ('pg', 'latest', False), ('pg', 'latest', False)]" \
+  "history: nine recorded drills (the interrupted ones are not recorded)"
 ok "every passed drill has RTO and RPO" python3 -c 'import json,sys; j=json.loads(sys.argv[1]); sys.exit(not all(d["rto"]["total"] > 0 and d["rpo"] is not None for d in j if d["passed"]))' "$out"
 
 done_testing

@@ -50,7 +50,7 @@ static void ps(lv_buf *o, const char *s)
 
 static void raw_encode(const lv_pgman *m, lv_buf *o)
 {
-    unsigned version = m->version ? m->version : 2;
+    unsigned version = m->version ? m->version : 3;
     lv_buf_append(o, "LVPG", 4);
     p8(o, (uint8_t)version);
     p8(o, m->type);
@@ -128,6 +128,8 @@ static void raw_encode(const lv_pgman *m, lv_buf *o)
         }
     }
     p64(o, m->rows_lsn);
+    if (version >= 3)
+        p8(o, m->rows_seed);
 }
 
 /* A sample incremental backup: three files (whole, pages in two runs, a tablespace file), one
@@ -200,6 +202,7 @@ static void sample(lv_pgman *m)
     m->databases = dbs;
     m->ndatabases = 1;
     m->rows_lsn = 0x3000100;
+    m->rows_seed = 1;
 }
 
 static void expect_bytes_rejected(const uint8_t *p, size_t n, const char *what)
@@ -245,14 +248,15 @@ static void test_round_trip(void)
               p.files[1].extents[1].blob[0] == 4 && p.files[0].extents[0].length == 2 &&
               p.files[0].extents[1].first_page == 0,
           "files and extents survive");
-    CHECK(p.version == 2 && p.files[2].extents[0].delta == 1 && p.files[2].extents[0].base_blob[0] == 6 &&
+    CHECK(p.version == 3 && p.files[2].extents[0].delta == 1 && p.files[2].extents[0].base_blob[0] == 6 &&
               p.files[2].extents[0].base_page == 3 && p.files[1].extents[1].delta == 0,
-          "version 2: delta runs survive with their base");
+          "delta runs survive with their base");
     CHECK(p.nbad_pages == 1 && p.bad_pages[0].page == 129 && p.ndatabases == 1 &&
               p.databases[0].nrelations == 2 && p.databases[0].relations[1].rows == -1 &&
               p.databases[0].relations[1].relkind == 'i' &&
               strcmp(p.databases[0].relations[0].name, "pgbench_accounts") == 0,
           "bad pages and the relation map survive");
+    CHECK(p.rows_seed == 1, "version 3: rows_seed survives");
     CHECK(lv_pgman_encode(&p, &b) == LV_OK && b.len == a.len && memcmp(a.data, b.data, a.len) == 0,
           "re-encode gives the same bytes");
     CHECK(lv_pgman_find(&p, "PG_VERSION") == 0 && lv_pgman_find(&p, "base/5/16384") == 1 &&
@@ -271,7 +275,7 @@ static void test_round_trip(void)
     e.tablespace_map = S("");
     lv_buf_reset(&a);
     lv_buf_reset(&b);
-    CHECK(lv_pgman_encode(&e, &a) == LV_OK && a.len == 107 + 12 + 16 + 8, "empty manifest encodes (%zu bytes)",
+    CHECK(lv_pgman_encode(&e, &a) == LV_OK && a.len == 107 + 12 + 16 + 8 + 1, "empty manifest encodes (%zu bytes)",
           a.len);
     CHECK(lv_pgman_parse(a.data, a.len, &p) == LV_OK && p.nfiles == 0 && p.files == NULL &&
               lv_pgman_find(&p, "x") == -1 && lv_pgman_encode(&p, &b) == LV_OK && b.len == a.len &&
@@ -304,15 +308,45 @@ static void test_header_rules(void)
     raw.data[0] = 'X';
     expect_bytes_rejected(raw.data, raw.len, "bad magic");
     raw.data[0] = 'L';
-    raw.data[4] = 3;
+    raw.data[4] = 4;
     expect_bytes_rejected(raw.data, raw.len, "unknown version");
-    CHECK(strstr(lv_errmsg(), "version 3") != NULL, "message names the version");
+    CHECK(strstr(lv_errmsg(), "version 4") != NULL, "message names the version");
+    raw.data[4] = 2;
+    expect_bytes_rejected(raw.data, raw.len, "version 2 bytes with version 3's rows_seed");
     raw.data[4] = 1;
     expect_bytes_rejected(raw.data, raw.len, "version 1 bytes with version 2 runs");
     lv_buf_free(&raw);
 
+    /* Version 2 (before rows_seed) still parses and re-encodes as itself. */
+    sample(&m);
+    m.rows_seed = 0;
+    m.version = 2;
+    lv_buf v2 = LV_BUF_INIT, again2 = LV_BUF_INIT;
+    raw_encode(&m, &v2);
+    lv_pgman p2;
+    CHECK(lv_pgman_parse(v2.data, v2.len, &p2) == LV_OK && p2.version == 2 && p2.rows_seed == 0,
+          "a version 2 manifest parses (%s)", lv_errmsg());
+    CHECK(lv_pgman_encode(&p2, &again2) == LV_OK && again2.len == v2.len && memcmp(again2.data, v2.data, v2.len) == 0,
+          "... and re-encodes to the same bytes, version 2");
+    lv_pgman_free(&p2);
+    lv_buf_free(&v2);
+    lv_buf_free(&again2);
+    m.rows_seed = 1; /* not expressible in version 2 bytes */
+    CHECK(lv_pgman_encode(&m, &again2) == LV_ERR_INTERNAL && again2.len == 0,
+          "encode refuses rows_seed in a version 2 manifest");
+    lv_buf_free(&again2);
+
+    /* rows_seed only with exact counts. */
+    sample(&m);
+    m.rows_seed = 2;
+    expect_rejected(&m, "rows_seed 2");
+    sample(&m);
+    m.rows_lsn = 0;
+    expect_rejected(&m, "rows_seed without exact counts");
+
     /* Version 1 (before deltas) still parses and re-encodes as itself. */
     sample(&m);
+    m.rows_seed = 0;
     m.files[2].extents[0].delta = 0;
     m.version = 1;
     lv_buf v1 = LV_BUF_INIT, again = LV_BUF_INIT;
@@ -510,7 +544,7 @@ static void test_file_rules(void)
     m.nfiles = 0;
     m.ntablespaces = 0;
     raw_encode(&m, &raw);
-    size_t files_at = raw.len - 8 - 4 - 4 - 4; /* rows_lsn, database, bad page and file counts */
+    size_t files_at = raw.len - 1 - 8 - 4 - 4 - 4; /* rows_seed, rows_lsn, database, bad page and file counts */
     lv_le32_put(raw.data + files_at, 0xffffffffu);
     expect_bytes_rejected(raw.data, raw.len, "a file count far beyond the input");
     lv_buf_free(&raw);

@@ -11,7 +11,10 @@
 #     restored (tablespace mapped), every table of every database equals the live cluster's;
 #   - repo check is clean; a deleted map is a warning (exit 0) naming the segment; a damaged one an
 #     error (exit 6) with --read-data;
-#   - a map of an incremental's range missing: --verify-map says the maps cannot be used, naming it.
+#   - an incremental by the maps (the default) after updates, a delete, TRUNCATE and VACUUM FULL reads a small
+#     part of the relation pages, records incr_method "maps", and restores every table exactly;
+#   - a map of an incremental's range missing: --verify-map says the maps cannot be used, naming it; an
+#     incremental by default falls back to the LSN scan, says why and records incr_method "lsn".
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/walib.sh"
@@ -125,6 +128,39 @@ else
 fi
 stop_restored "$w/r/data"
 
+# An incremental by the maps (the default): after updates, a delete, a truncation and a rewrite it reads
+# only the pages the maps name and restores every table exactly.
+q -c "UPDATE upd SET v = 'm' WHERE i % 50 = 0" -c "DELETE FROM upd WHERE i % 97 = 0" >/dev/null
+q -d d_copy -c "TRUNCATE c" -c "INSERT INTO c SELECT generate_series(1, 500)" >/dev/null
+q -d d_wal -c "VACUUM FULL c" -c "UPDATE c SET i = -i WHERE i < 10" >/dev/null
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr
+is "$rc" 0 "incremental by the block maps: exit 0 ${err:+($err)}"
+like "$out" "incremental by the block maps of [0-9A-F]{24}\.\.[0-9A-F]{24} \(.*\): [0-9]+ of [0-9]+ relation pages read" \
+  "... says so, with the pages it read"
+read -r pread ptotal < <(sed -n 's/.*: \([0-9]*\) of \([0-9]*\) relation pages read.*/\1 \2/p' <<<"$out")
+ok "... which are a small part of the relation pages ($pread of $ptotal)" test "${pread:-0}" -gt 0 -a "$((pread * 4))" -lt "${ptotal:-0}"
+bj=$(lvpg "$w/local.conf" backups --json)
+incr2=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["backups"][-1]["id"])' "$bj")
+is "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["backups"][-1].get("incr_method"))' "$bj")" maps \
+  "... and its summary records the method (incr_method maps)"
+expected=$(checksums)
+wal_switch
+wal_wait_archived 60 || true
+rm -rf "$w/r"
+run lvpg "$w/local.conf" restore pg --backup "$incr2" --to "$w/r/data" --tablespace-map "ts1=$w/r/ts1" --target-immediate
+is "$rc" 0 "restore of the incremental by the maps: exit 0 ${err:+($err)}"
+if start_restored "$w/r/data"; then
+  is "$(checksums -h "$w/r/data.sock" -p "$R_PORT")" "$expected" "... every table of every database equals the live cluster's"
+  is "$(pg_check_restored -h "$w/r/data.sock" -p "$R_PORT")" "" "... and passes the visibility and amcheck checks"
+else
+  fail "the restored cluster starts"
+  skip "no cluster" 1
+fi
+stop_restored "$w/r/data"
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --lsn-scan
+is "$rc" 0 "--lsn-scan: exit 0 ${err:+($err)}"
+unlike "$out" "block maps" "... compares every page's LSN without a word about the maps"
+
 # async pushes make maps too
 q -c "ALTER SYSTEM SET archive_command = '$lv --config $w/local.conf wal push --async %p'" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 0.5
@@ -168,9 +204,32 @@ wal_wait_archived 60 || true
 gone=$(repo_maps | tail -n 1)
 mv "$w/repo/walmap/$gone" "$w/gone"
 python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("DELETE FROM wal_maps WHERE segment = ?", (sys.argv[2],)); c.commit()' "$cat" "$gone"
+# The local copy in pg_wal would stand in for the map: away while the backup runs (after a checkpoint no
+# recovery needs it).
+q -c "CHECKPOINT" >/dev/null
+mv "$PGDATA/pg_wal/$gone" "$w/gone.wal"
 run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --verify-map
 is "$rc" 0 "incremental with a map of its range missing: exit 0 (made by comparing page LSNs) ${err:+($err)}"
+mv "$w/gone.wal" "$PGDATA/pg_wal/$gone"
 like "$out" "block maps of .* cannot be used \(block map for segment $gone missing\)" "... --verify-map says the maps cannot be used, naming the segment"
+as_pg mv "$w/gone" "$w/repo/walmap/$gone"
+q -c "UPDATE upd SET v = 'y' WHERE i < 100" >/dev/null
+wal_switch
+wal_wait_archived 60 || true
+gone=$(repo_maps | tail -n 1)
+mv "$w/repo/walmap/$gone" "$w/gone"
+python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("DELETE FROM wal_maps WHERE segment = ?", (sys.argv[2],)); c.commit()' "$cat" "$gone"
+# The local copy in pg_wal would stand in for the map: away while the backup runs (after a checkpoint no
+# recovery needs it).
+q -c "CHECKPOINT" >/dev/null
+mv "$PGDATA/pg_wal/$gone" "$w/gone.wal"
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr
+is "$rc" 0 "incremental by default with a map of its range missing: exit 0 ${err:+($err)}"
+mv "$w/gone.wal" "$PGDATA/pg_wal/$gone"
+like "$out" "incremental by LSN scan: the block maps of .* cannot be used \(block map for segment $gone missing\)" \
+  "... made by the LSN scan, saying why"
+is "$(lvpg "$w/local.conf" backups --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["backups"][-1].get("incr_method"))')" lsn \
+  "... and its summary records it (incr_method lsn)"
 run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type full --verify-map
 is "$rc" 2 "--verify-map with a full backup: exit 2"
 
