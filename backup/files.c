@@ -86,6 +86,7 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res)
     b.r = r;
     b.o = o;
     b.t0 = lv_bk_now();
+    lv_progress_start(&b.prog, o->progress, "read", "files");
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     b.start_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -111,8 +112,6 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res)
     lv_info("read: %llu new, %llu changed, %llu unchanged files (the files cache)",
             (unsigned long long)b.st.files_new, (unsigned long long)b.st.files_changed,
             (unsigned long long)b.st.files_unchanged);
-    if (rc == LV_OK && b.fc)
-        rc = lv_fcache_flush(b.fc, 1);
     if (rc == LV_OK)
         rc = lv_packer_flush(b.p);
     lv_bk_progress(&b, 1);
@@ -132,10 +131,9 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res)
         rc = lv_manifest_write(r, LV_SNAP_KIND, o->time_us / 1000000, lv_buf_cstr(&sum), body.data, body.len,
                                res->id);
     }
-    /* Committed: forget cached paths under the roots that this run did not see (deleted files). */
-    for (size_t i = 0; rc == LV_OK && b.fc && i < b.nroots; i++)
-        if (lv_fcache_prune(b.fc, b.roots[i]) != LV_OK)
-            lv_warn("files cache: %s", lv_errmsg());
+    /* Committed: every blob of the run is indexed, so its files-cache records can be verified. */
+    if (rc == LV_OK && b.fc && lv_fcache_commit(b.fc) != LV_OK)
+        lv_warn("files cache: %s", lv_errmsg());
     if (rc == LV_OK)
         lv_repo_tidy_backup(r); /* what killed backups left (repo/tidy.h); never fails the backup */
     res->st = b.st;
@@ -147,8 +145,7 @@ int lv_backup_files(lv_repo *r, const lv_backup_opts *o, lv_backup_result *res)
     lv_packer_free(b.p);
     lv_cdc_stream_free(&b.cs);
     lv_buf_free(&b.extents);
-    lv_idmap_free(&b.links);
-    lv_buf_free(&b.link_store);
+    lv_bk_links_free(&b);
     for (size_t i = 0; i < b.nusers; i++)
         free(b.users[i].name);
     for (size_t i = 0; i < b.ngroups; i++)

@@ -21,8 +21,9 @@
  * its code with nothing committed. An interrupt (common/interrupt.h) stops the run at the next file or
  * chunk with LV_ERR_INTERRUPTED.
  *
- * Memory: bounded by the depth of the tree (one directory listing and one tree page per level), the
- * chunker's buffer (2 x chunk max) and the packer's queues; not by the number of files. */
+ * Memory: bounded by the depth and width of the tree (per level of the walk, one directory listing, one
+ * tree page and the directory's files-cache record), the chunker's buffer (2 x chunk max), the packer's
+ * queues and the hardlinked inodes whose other links are still to come; not by the number of files. */
 #ifndef LV_BACKUP_FILES_H
 #define LV_BACKUP_FILES_H
 
@@ -50,7 +51,7 @@ typedef struct lv_backup_opts {
     size_t nvolumes;               /* summary as docker_volumes, [{"name", "path"}] */
     const char *host;              /* recorded in the summary */
     int64_t time_us;               /* the snapshot's time (restic's --time); 0 = when it ends */
-    int progress;                  /* print progress on stderr (a terminal) */
+    int progress;                  /* the progress line on stderr (common/progress.h) */
 } lv_backup_opts;
 
 typedef struct lv_backup_stats {

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/interrupt.h"
 #include "common/log.h"
+#include "common/text.h"
 
 int lv_bk_on_chunk(void *arg, uint64_t offset, const uint8_t *p, size_t n)
 {
@@ -133,8 +134,7 @@ int lv_bk_skip(lv_bk *b, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (b->progress_shown)
-        fputs("\r\033[K", stderr); /* do not print over the progress line */
+    lv_progress_clear(&b->prog); /* do not print over the progress line */
     lv_warn("%s: left out of the snapshot", msg);
     b->st.errors++;
     return LV_OK;
@@ -149,19 +149,14 @@ double lv_bk_now(void)
 
 void lv_bk_progress(lv_bk *b, int final)
 {
-    if (!b->o->progress)
+    if (!final && !lv_progress_due(&b->prog))
         return;
-    double now = lv_bk_now();
-    if (!final && now - b->last_progress < 0.5)
-        return;
-    if (final && !b->progress_shown)
-        return;
-    b->last_progress = now;
-    b->progress_shown = 1;
-    double el = now - b->t0;
+    char fresh[32], note[48];
+    lv_human_size(b->st.bytes_new, fresh);
+    snprintf(note, sizeof note, "%s new", fresh);
     uint64_t files = b->st.files_new + b->st.files_changed + b->st.files_unchanged;
-    double mib = (double)b->st.bytes_read / (1024.0 * 1024.0);
-    fprintf(stderr, "\r\033[K%llu files, %.1f MiB read, %.1f MiB/s, %.1f MiB new%s",
-            (unsigned long long)files, mib, el > 0 ? mib / el : 0.0,
-            (double)b->st.bytes_new / (1024.0 * 1024.0), final ? "\n" : "");
+    if (final)
+        lv_progress_end(&b->prog, b->st.bytes_read, 0, files, note);
+    else
+        lv_progress_update(&b->prog, b->st.bytes_read, 0, files, note);
 }

@@ -10,6 +10,7 @@
 #include "backup/files.h"
 #include "chunk/fastcdc.h"
 #include "common/buf.h"
+#include "common/progress.h"
 #include "repo/blobstore.h"
 #include "snapshot/idmap.h"
 #include "snapshot/tree.h"
@@ -31,15 +32,14 @@ typedef struct lv_bk {
     lv_backup_stats st;
     int64_t start_ns;              /* wall clock at the start (ns) */
     lv_buf extents;                /* the file being stored */
-    lv_idmap links;                /* hardlinked files seen: (dev, ino) -> offset in link_store */
-    lv_buf link_store;             /* per entry: size (8) | extents_len (4) | extents | kind (1) */
+    lv_idmap links;                /* hardlinked files whose other links are still to come:
+                                    * (dev, ino) -> their record (walk.c) */
     char **roots;                  /* absolute paths backed up (source paths) */
     size_t nroots;
     lv_owner_name *users, *groups;
     size_t nusers, ngroups;
     double t0;                     /* lv_bk_now() at the start */
-    double last_progress;
-    int progress_shown;
+    lv_progress prog;              /* the progress line (o->progress) */
 } lv_bk;
 
 /* content.c */
@@ -57,6 +57,7 @@ int lv_bk_read_seq(lv_bk *b, int fd, const char *what, uint64_t *size, int *bad)
 int lv_bk_stream_begin(lv_bk *b, uint64_t offset);
 int lv_bk_stream_push(lv_bk *b, const void *p, size_t n);
 int lv_bk_stream_end(lv_bk *b);
+/* The progress line: bytes read, files, bytes new (final: the last line). */
 void lv_bk_progress(lv_bk *b, int final);
 double lv_bk_now(void);          /* monotonic seconds */
 
@@ -66,6 +67,8 @@ int lv_bk_walk_paths(lv_bk *b, lv_buf *root);
 /* Name of a uid / gid ("" when it has none); the string lives as long as b. */
 const char *lv_bk_user(lv_bk *b, uint32_t uid);
 const char *lv_bk_group(lv_bk *b, uint32_t gid);
+/* Free the map of hardlinked files. */
+void lv_bk_links_free(lv_bk *b);
 /* Fill the node fields that come from a stat (not name, type-specific parts or xattrs). */
 void lv_bk_node_from_stat(lv_bk *b, lv_node *n, const struct stat *st);
 

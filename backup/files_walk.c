@@ -171,9 +171,16 @@ static int excluded(const lv_bk *b, const char *path, const char *name)
 
 static int walk_dir(lv_bk *b, int fd, lv_buf *path, dev_t root_dev, lv_buf *pages, int *skip);
 
+/* A hardlinked file stored earlier in this run, until its last link is seen (so the map holds the
+ * inodes whose links are still to come, not every hardlinked file of the run). */
 typedef struct link_rec {
     uint64_t size;
-    int kind; /* 0 new, 1 changed, 2 unchanged */
+    int kind;              /* 0 new, 1 changed, 2 unchanged: each link counts as its first did */
+    int trusted;           /* its files-cache entry may hit next time */
+    lv_fcache_key key;
+    uint32_t left;         /* links not seen yet */
+    size_t extents_len;
+    uint8_t extents[];
 } link_rec;
 
 static void link_key(uint64_t dev, uint64_t ino, uint8_t key[32])
@@ -181,6 +188,14 @@ static void link_key(uint64_t dev, uint64_t ino, uint8_t key[32])
     memset(key, 0, 32);
     memcpy(key, &dev, 8);
     memcpy(key + 8, &ino, 8);
+}
+
+void lv_bk_links_free(lv_bk *b)
+{
+    for (size_t i = 0; i < b->links.cap; i++)
+        if (b->links.used[i])
+            free((void *)(uintptr_t)b->links.vals[i]);
+    lv_idmap_free(&b->links);
 }
 
 static void count_kind(lv_bk *b, int kind)
@@ -193,34 +208,73 @@ static void count_kind(lv_bk *b, int kind)
         b->st.files_unchanged++;
 }
 
+static lv_fcache_key key_of(const struct stat *st)
+{
+    lv_fcache_key k = {(uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_size, ns(&st->st_mtim),
+                       ns(&st->st_ctim)};
+    return k;
+}
+
+/* What do_file tells do_entry about the files cache. */
+typedef struct file_res {
+    int hit;               /* unchanged: content and xattrs from the cache (h), already recorded */
+    lv_fcache_hit h;
+    int record;            /* record it (once its xattrs are read) with key, trusted */
+    int trusted;
+    lv_fcache_key key;
+} file_res;
+
+/* A hardlink to a file stored earlier in this run: same inode, same content. 1 when it was one. */
+static int from_link(lv_bk *b, const uint8_t lk[32], const struct stat *st, lv_node *n, file_res *fr)
+{
+    size_t *v = lv_idmap_get(&b->links, lk);
+    if (!v)
+        return 0;
+    link_rec *lr = (link_rec *)(uintptr_t)*v;
+    lv_buf_append(&b->extents, lr->extents, lr->extents_len);
+    n->size = lr->size;
+    count_kind(b, lr->kind);
+    fr->key = key_of(st);
+    fr->record = 1;
+    fr->trusted = lr->trusted && memcmp(&fr->key, &lr->key, sizeof fr->key) == 0;
+    if (--lr->left == 0) {
+        lv_idmap_del(&b->links, lk);
+        free(lr);
+    }
+    return 1;
+}
+
+static void link_remember(lv_bk *b, const uint8_t lk[32], const struct stat *st, const lv_node *n, int kind,
+                          const file_res *fr)
+{
+    link_rec *lr = lv_xmalloc(sizeof *lr + b->extents.len);
+    lr->size = n->size;
+    lr->kind = kind;
+    lr->trusted = fr->hit || (fr->record && fr->trusted);
+    lr->key = fr->hit ? key_of(st) : fr->key;
+    lr->left = (uint32_t)(st->st_nlink - 1 > UINT32_MAX ? UINT32_MAX : st->st_nlink - 1);
+    lr->extents_len = b->extents.len;
+    if (b->extents.len)
+        memcpy(lr->extents, b->extents.data, b->extents.len);
+    lv_idmap_put(&b->links, lk, (size_t)(uintptr_t)lr);
+}
+
 /* Content of a regular file into b->extents and n->size. *skip = 1 when it cannot be read. */
 static int do_file(lv_bk *b, int dfd, const char *name, const char *path, struct stat *st, lv_node *n,
-                   int *skip)
+                   int *skip, file_res *fr)
 {
     lv_buf_reset(&b->extents);
+    memset(fr, 0, sizeof *fr);
     uint8_t lk[32];
     link_key((uint64_t)st->st_dev, (uint64_t)st->st_ino, lk);
-    if (st->st_nlink > 1) {
-        const size_t *at = lv_idmap_get(&b->links, lk);
-        if (at) { /* a hardlink to a file stored earlier in this run: same inode, same content */
-            const uint8_t *rec = b->link_store.data + *at;
-            link_rec lr;
-            uint32_t elen;
-            memcpy(&lr, rec, sizeof lr);
-            memcpy(&elen, rec + sizeof lr, 4);
-            lv_buf_append(&b->extents, rec + sizeof lr + 4, elen);
-            n->size = lr.size;
-            count_kind(b, lr.kind); /* as its first link was counted */
-            return LV_OK;
-        }
-    }
-    lv_fcache_key key = {(uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_size, ns(&st->st_mtim),
-                         ns(&st->st_ctim)};
-    int hit = 0, known = 0, kind, rc = LV_OK;
-    if (b->fc && (rc = lv_fcache_lookup(b->fc, path, &key, &b->extents, &hit, &known)) != LV_OK)
+    if (st->st_nlink > 1 && from_link(b, lk, st, n, fr))
+        return LV_OK;
+    lv_fcache_key key = key_of(st);
+    int known = 0, kind, rc = LV_OK;
+    if (b->fc && (rc = lv_fcache_find(b->fc, name, &key, &fr->h, &fr->hit, &known)) != LV_OK)
         return rc;
-    if (hit) {
-        lv_fcache_touch(b->fc, path);
+    if (fr->hit) {
+        lv_buf_append(&b->extents, fr->h.extents, fr->h.extents_len);
         n->size = (uint64_t)st->st_size;
         kind = 2;
     } else {
@@ -261,22 +315,14 @@ static int do_file(lv_bk *b, int dfd, const char *name, const char *path, struct
         kind = known ? 1 : 0;
         lv_debug("%s %s", kind ? "changed" : "new", path); /* -vv lists what was read */
         int64_t last = ns(&st2.st_mtim) > ns(&st2.st_ctim) ? ns(&st2.st_mtim) : ns(&st2.st_ctim);
-        if (b->fc && !changed && size == (uint64_t)st2.st_size && last + LV_FCACHE_RACY_NS <= started) {
-            lv_fcache_key k2 = {(uint64_t)st2.st_dev, (uint64_t)st2.st_ino, (uint64_t)st2.st_size,
-                                ns(&st2.st_mtim), ns(&st2.st_ctim)};
-            lv_fcache_put(b->fc, path, &k2, b->extents.data, b->extents.len);
-        }
+        fr->record = b->fc != NULL;
+        fr->key = key_of(&st2);
+        fr->trusted = !changed && size == (uint64_t)st2.st_size && last + LV_FCACHE_RACY_NS <= started;
     }
     count_kind(b, kind);
-    if (st->st_nlink > 1) {
-        link_rec lr = {n->size, kind};
-        uint32_t elen = (uint32_t)b->extents.len;
-        lv_idmap_put(&b->links, lk, b->link_store.len);
-        lv_buf_append(&b->link_store, &lr, sizeof lr);
-        lv_buf_append(&b->link_store, &elen, 4);
-        lv_buf_append(&b->link_store, b->extents.data, b->extents.len);
-    }
-    return b->fc ? lv_fcache_flush(b->fc, 0) : LV_OK;
+    if (st->st_nlink > 1)
+        link_remember(b, lk, st, n, kind, fr);
+    return LV_OK;
 }
 
 /* One entry of the directory open as dfd; path (the entry's absolute path) is in pathbuf. */
@@ -302,11 +348,13 @@ static int do_entry(lv_bk *b, int dfd, const char *name, lv_buf *pathbuf, dev_t 
     lv_bk_node_from_stat(b, &n, &st);
     lv_buf pages = LV_BUF_INIT, xattrs = LV_BUF_INIT;
     char target[LV_TREE_TARGET_MAX + 1];
-    int rc = LV_OK, skip = 0;
+    int rc = LV_OK, skip = 0, walked = 0;
+    file_res fr;
+    memset(&fr, 0, sizeof fr);
     switch (st.st_mode & S_IFMT) {
     case S_IFREG:
         n.type = LV_NODE_FILE;
-        rc = do_file(b, dfd, name, path, &st, &n, &skip);
+        rc = do_file(b, dfd, name, path, &st, &n, &skip, &fr);
         break;
     case S_IFDIR: {
         n.type = LV_NODE_DIR;
@@ -322,6 +370,7 @@ static int do_entry(lv_bk *b, int dfd, const char *name, lv_buf *pathbuf, dev_t 
         }
         size_t mark = pathbuf->len;
         rc = walk_dir(b, fd, pathbuf, root_dev, &pages, &skip); /* closes fd */
+        walked = !skip;
         pathbuf->len = mark;
         path = lv_buf_cstr(pathbuf);
         n.pages = pages.data;
@@ -352,7 +401,11 @@ static int do_entry(lv_bk *b, int dfd, const char *name, lv_buf *pathbuf, dev_t 
         skip = 1;
         break;
     }
-    if (rc == LV_OK && !skip) {
+    if (rc == LV_OK && !skip && fr.hit) { /* unchanged: its xattrs too (any change of them changes the ctime) */
+        n.nxattrs = fr.h.nxattrs;
+        n.xattrs = fr.h.xattrs;
+        n.xattrs_len = fr.h.xattrs_len;
+    } else if (rc == LV_OK && !skip) {
         int bad = 0;
         rc = read_xattrs(path, &xattrs, &n.nxattrs, &bad);
         if (bad) {
@@ -374,6 +427,11 @@ static int do_entry(lv_bk *b, int dfd, const char *name, lv_buf *pathbuf, dev_t 
         rc = lv_tb_add(b->tb, &n);
         if (rc == LV_ERR_USAGE) /* does not fit in a tree blob */
             rc = lv_bk_skip(b, "%s: %s", path, lv_errmsg());
+        else if (rc == LV_OK && b->fc && fr.record)
+            lv_fcache_file(b->fc, name, &fr.key, fr.trusted, n.nxattrs, n.xattrs, n.xattrs_len, n.extents,
+                           (size_t)n.nextents * LV_TREE_EXTENT_SIZE);
+        else if (rc == LV_OK && b->fc && walked)
+            lv_fcache_subdir(b->fc, name);
     }
     lv_buf_free(&pages);
     lv_buf_free(&xattrs);
@@ -428,6 +486,8 @@ static int walk_dir(lv_bk *b, int fd, lv_buf *path, dev_t root_dev, lv_buf *page
         rc = lv_bk_skip(b, "%s", lv_errmsg());
         goto out;
     }
+    if (b->fc && (rc = lv_fcache_dir_begin(b->fc, lv_buf_cstr(path))) != LV_OK)
+        goto out;
     lv_tb_enter(b->tb);
     size_t mark = path->len;
     for (size_t i = 0; rc == LV_OK && i < n; i++) {
@@ -442,6 +502,13 @@ static int walk_dir(lv_bk *b, int fd, lv_buf *path, dev_t root_dev, lv_buf *page
     uint32_t nids;
     if (rc == LV_OK && (rc = lv_tb_leave(b->tb, &ids, &nids)) == LV_OK)
         lv_buf_append(pages, ids, (size_t)nids * LV_HASH_LEN);
+    if (b->fc) { /* the directory's record, written in batches between packer calls */
+        int rc2 = lv_fcache_dir_end(b->fc, rc == LV_OK);
+        if (rc == LV_OK)
+            rc = rc2;
+        if (rc == LV_OK)
+            rc = lv_fcache_flush(b->fc, 0);
+    }
 out:
     closedir(d);
     free(names);
@@ -507,10 +574,23 @@ static int backup_root(lv_bk *b, const char *path)
     const char *slash = strrchr(path, '/');
     char *parent = lv_xasprintf("%.*s", slash == path ? 1 : (int)(slash - path), path);
     int rc, fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
+    int own = 0;
+    if (b->fc && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+        lv_fcache_forget(b->fc, path); /* what it was before, if a directory */
+    if (fd < 0) {
         rc = lv_err_errno(errno, "backup path %s: cannot open its directory %s", path, parent);
-    else
-        rc = do_entry(b, fd, slash + 1, &pathbuf, st.st_dev);
+    } else {
+        /* A root that is a regular file is the one entry of a record of its own path. */
+        rc = b->fc && S_ISREG(st.st_mode) ? lv_fcache_dir_begin(b->fc, path) : LV_OK;
+        own = rc == LV_OK && b->fc && S_ISREG(st.st_mode);
+        if (rc == LV_OK)
+            rc = do_entry(b, fd, slash + 1, &pathbuf, st.st_dev);
+    }
+    if (own) {
+        int rc2 = lv_fcache_dir_end(b->fc, rc == LV_OK);
+        if (rc == LV_OK)
+            rc = rc2;
+    }
     if (fd >= 0)
         close(fd);
     free(parent);

@@ -22,10 +22,11 @@ prepare() { # TOOL: fresh repository and caches
 }
 
 # The command of each tool, in cmd=(...).
-backup_argv() { # TOOL N: snapshot $mnt/tree (borg names its archive sN)
+backup_argv() { # TOOL N [DIR]: snapshot DIR (default $mnt/tree; borg names its archive sN)
+  local src=${3:-$mnt/tree}
   case $1 in
-    labvault) cmd=(env LABVAULT_CONFIG="$mnt/lv.conf" "$lvbin" backup files "$mnt/tree") ;;
-    restic) cmd=(env RESTIC_CACHE_DIR="$mnt/state-restic" restic -q -r "$mnt/repo-restic" backup "$mnt/tree") ;;
-    borg) cmd=(env BORG_BASE_DIR="$mnt/state-borg" borg create "$mnt/repo-borg::s$2" "$mnt/tree") ;;
+    labvault) cmd=(env LABVAULT_CONFIG="$mnt/lv.conf" "$lvbin" backup files "$src") ;;
+    restic) cmd=(env RESTIC_CACHE_DIR="$mnt/state-restic" restic -q -r "$mnt/repo-restic" backup "$src") ;;
+    borg) cmd=(env BORG_BASE_DIR="$mnt/state-borg" borg create "$mnt/repo-borg::s$2" "$src") ;;
   esac
 }

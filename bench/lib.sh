@@ -14,15 +14,18 @@
 say() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-# bench_mount IMG MNT SIZE_MIB DIO: a fresh journaled ext4 image of SIZE_MIB (sparse) at MNT. DIO=1 makes the
+# bench_mount IMG MNT SIZE_MIB DIO [MKFS_OPTION...]: a fresh journaled ext4 image of SIZE_MIB (sparse) at MNT
+# (options for mkfs.ext4 after DIO, e.g. -i 4096 for a bench of millions of small files, which needs more
+# inodes than the default of one per 16 KiB). DIO=1 makes the
 # loop device read and write its backing file with direct I/O, as a disk would; otherwise every block is
 # cached twice (in the image's file system and in the backing file's), and the second copy pays this VM's
 # first-touch cost of fresh memory in the loop's kernel thread, adding noise to every figure.
 bench_mount() {
   local img=$1 mnt=$2 size=$3 dio=$4 dev
+  shift 4
   rm -f "$img"
   truncate -s "${size}M" "$img"
-  mkfs.ext4 -q -F "$img"
+  mkfs.ext4 -q -F "$@" "$img"
   mkdir -p "$mnt"
   mount -o loop "$img" "$mnt"
   dev=$(findmnt -no SOURCE "$mnt")

@@ -17,6 +17,25 @@ const char lv_cat_schema_blobs[] =
     "CREATE TABLE packs(id BLOB PRIMARY KEY, size INTEGER NOT NULL, index_id BLOB) WITHOUT ROWID;"
     "CREATE TABLE indexes(id BLOB PRIMARY KEY) WITHOUT ROWID;";
 
+/* Migration 7: the blob epoch (contract in catalog/blobs.h). A blob's row is deleted only together with
+ * its pack's row (lv_catalog_pack_forget, lv_catalog_index_forget_all, lv_catalog_reset), and a blob counts
+ * as indexed only while its pack's row names an index: so a trigger on the packs table sees every way a
+ * blob can leave the index, whoever deletes it (prune, sync of another host's prune, rebuild). */
+const char lv_cat_schema_blob_epoch[] =
+    "CREATE TABLE blob_epoch(n INTEGER NOT NULL);"
+    "INSERT INTO blob_epoch(n) VALUES (0);"
+    "CREATE TRIGGER packs_forgotten AFTER DELETE ON packs BEGIN UPDATE blob_epoch SET n = n + 1; END;"
+    "CREATE TRIGGER packs_unindexed AFTER UPDATE OF id, index_id ON packs BEGIN UPDATE blob_epoch SET n = n + 1; END;";
+
+int lv_catalog_blob_epoch(lv_catalog *c, int64_t *epoch)
+{
+    int64_t n = lv_cat_count(c, "SELECT n FROM blob_epoch", NULL);
+    if (n < 0)
+        return lv_err_ctx("reading the blob epoch");
+    *epoch = n;
+    return LV_OK;
+}
+
 int lv_cat_blobs_prepare(lv_catalog *c)
 {
     int rc = lv_cat_prepare(c, "SELECT b.type, b.pack, b.offset, b.length, b.raw_length, p.index_id IS NOT NULL "

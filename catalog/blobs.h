@@ -26,6 +26,12 @@ int lv_catalog_blob_find(lv_catalog *c, const uint8_t id[32], lv_blob_loc *loc);
 int lv_catalog_blob_add(lv_catalog *c, const uint8_t id[32], const lv_blob_loc *loc);
 int64_t lv_catalog_blob_count(lv_catalog *c);
 
+/* The blob epoch: a counter bumped (by a trigger, in the same transaction) whenever a pack leaves the
+ * catalog or its row changes, the only ways a blob can stop being indexed. A fact "these blobs were all
+ * indexed" established at epoch E still holds while the epoch is E: the files cache (backup/files_cache.h)
+ * trusts its records this way instead of looking up every blob of every unchanged file. */
+int lv_catalog_blob_epoch(lv_catalog *c, int64_t *epoch);
+
 /* Packs and index objects: which index object describes which pack. */
 int lv_catalog_pack_add(lv_catalog *c, const uint8_t pack[32], uint64_t size, const uint8_t index_id[32]);
 /* index_seen: 1 known, 0 not known, -LV_ERR_IO (negative) when the lookup itself failed. */

@@ -43,6 +43,7 @@ static const struct {
     {{lv_cat_schema_drills}},
     {{lv_cat_schema_walsum}},
     {{lv_cat_schema_walmap}},
+    {{lv_cat_schema_blob_epoch, lv_cat_schema_fcache_dirs}},
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

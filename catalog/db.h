@@ -50,6 +50,8 @@ extern const char lv_cat_schema_fcache[];    /* 3: files_cache (fcache.c) */
 extern const char lv_cat_schema_drills[];    /* 4: drills (drills.c) */
 extern const char lv_cat_schema_walsum[];    /* 5: per-segment WAL summaries (walsum.c) */
 extern const char lv_cat_schema_walmap[];    /* 6: per-segment WAL block maps (walmap.c) */
+extern const char lv_cat_schema_blob_epoch[]; /* 7: blob_epoch and its triggers (blobs.c) */
+extern const char lv_cat_schema_fcache_dirs[]; /* 7: files_dirs replaces files_cache (fcache.c) */
 
 /* Prepare the statements blobs.c keeps for the life of the connection, and finalize them. */
 int lv_cat_blobs_prepare(lv_catalog *c);

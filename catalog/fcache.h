@@ -1,10 +1,14 @@
-/* The files cache's table (schema: migration 3): per absolute path, the identity and change times a file
- * had when a backup last read it, and its extents (snapshot/tree.h wire form), so an unchanged file is
- * not read again (backup/files_cache.h decides what a row means). A local cache, not derived from the
- * repository: `catalog rebuild` empties it. gen is the backup run that last saw the path.
+/* The files cache's table (schema: migration 7, which replaced migration 3's row per file): one row per
+ * directory a backup walked, keyed by its absolute path (bytes: paths need not be UTF-8), holding
+ *   entries  what the backup saw in it: an opaque record that backup/files_cache.c encodes and checks;
+ *   gen      the backup run that wrote the row;
+ *   epoch    the blob epoch (catalog/blobs.h) at which every blob the record names was known to be
+ *            indexed: NULL until the run that wrote it has committed its snapshot (lv_catalog_fcache_verify).
+ * One row per directory, not per file: an unchanged directory costs one lookup and no write, whatever
+ * its width. A local cache, not derived from the repository: `catalog rebuild` empties it.
  *
- * An lv_catalog_fcache holds the statements one backup run reuses for every file; it lives as long as
- * the run and uses the catalog's connection (its thread). */
+ * An lv_catalog_fcache holds the statements one backup run reuses; it lives as long as the run and uses
+ * the catalog's connection (its thread). */
 #ifndef LV_CATALOG_FCACHE_H
 #define LV_CATALOG_FCACHE_H
 
@@ -16,25 +20,20 @@
 
 typedef struct lv_catalog_fcache lv_catalog_fcache;
 
-/* What identifies a file's content without reading it: device, inode, size and times in nanoseconds. */
-typedef struct lv_fcache_key {
-    uint64_t dev, ino, size;
-    int64_t mtime_ns, ctime_ns;
-} lv_fcache_key;
-
 int lv_catalog_fcache_open(lv_catalog *c, lv_catalog_fcache **out);
 void lv_catalog_fcache_close(lv_catalog_fcache *f);
 
-/* The row of path: *found = 0 when there is none; else its key, and its extents in *extents (replaced). */
-int lv_catalog_fcache_get(lv_catalog_fcache *f, const char *path, size_t path_len, int *found, lv_fcache_key *key,
-                          lv_buf *extents);
-/* Insert or replace the row of path, seen by run gen. */
-int lv_catalog_fcache_put(lv_catalog_fcache *f, const char *path, size_t path_len, const lv_fcache_key *key,
-                          const uint8_t *extents, size_t extents_len, int64_t gen);
-/* Mark the row of path as seen by run gen. */
-int lv_catalog_fcache_touch(lv_catalog_fcache *f, const char *path, size_t path_len, int64_t gen);
-/* Delete the rows of root (root_len bytes, no trailing '/') and below it that run gen did not see. */
-int lv_catalog_fcache_prune(lv_catalog *c, const char *root, size_t root_len, int64_t gen);
+/* The row of path: *found = 0 when there is none; else its record in *entries (replaced) and its epoch
+ * (*epoch = -1 when NULL: not verified). */
+int lv_catalog_fcache_get(lv_catalog_fcache *f, const char *path, size_t path_len, int *found, int64_t *epoch,
+                          lv_buf *entries);
+/* Insert or replace the row of path, written by run gen, not verified. */
+int lv_catalog_fcache_put(lv_catalog_fcache *f, const char *path, size_t path_len, const uint8_t *entries,
+                          size_t entries_len, int64_t gen);
+/* Delete the row of path and the rows of every path below it. */
+int lv_catalog_fcache_forget(lv_catalog_fcache *f, const char *path, size_t path_len);
+/* Mark the rows written by run gen as verified at epoch (once its snapshot is committed). */
+int lv_catalog_fcache_verify(lv_catalog *c, int64_t gen, int64_t epoch);
 /* Delete every row. */
 int lv_catalog_fcache_clear(lv_catalog *c);
 

@@ -69,14 +69,13 @@ static void render(lv_progress *p, uint64_t done, uint64_t total, uint64_t count
     p->printed = 1;
 }
 
+int lv_progress_due(const lv_progress *p) { return p->on && lv_mono_s() - p->last >= (p->tty ? 0.5 : 10.0); }
+
 void lv_progress_update(lv_progress *p, uint64_t done, uint64_t total, uint64_t count, const char *note)
 {
-    if (!p->on)
+    if (!lv_progress_due(p))
         return;
-    double now = lv_mono_s();
-    if (now - p->last < (p->tty ? 0.5 : 10.0))
-        return;
-    p->last = now;
+    p->last = lv_mono_s();
     render(p, done, total, count, note, 0);
 }
 

@@ -26,7 +26,9 @@
 
 typedef struct item {
     uint8_t id[LV_HASH_LEN];
-    lv_blob_loc loc;
+    lv_blob_loc loc;         /* valid once resolved */
+    uint32_t length;         /* what the snapshot says */
+    int resolved;
     size_t dest;
     uint64_t offset;
 } item;
@@ -86,36 +88,60 @@ void lv_fetch_free(lv_fetch *f)
     free(f);
 }
 
-int lv_fetch_add(lv_fetch *f, const uint8_t id[LV_HASH_LEN], uint32_t length, size_t dest, uint64_t offset)
+/* Look it->id up in the catalog and check it against what the snapshot says. */
+static int resolve(lv_catalog *c, item *it)
 {
-    if (!f->r->cat)
-        return lv_err(LV_ERR_INTERNAL, "restore: no catalog attached");
-    item it;
-    memcpy(it.id, id, LV_HASH_LEN);
-    int rc = lv_catalog_blob_find(f->r->cat, id, &it.loc);
+    int rc = lv_catalog_blob_find(c, it->id, &it->loc);
     char hex[2 * LV_HASH_LEN + 1];
     if (rc == LV_ERR_NOT_FOUND) {
-        lv_hex_encode(id, LV_HASH_LEN, hex);
+        lv_hex_encode(it->id, LV_HASH_LEN, hex);
         /* The snapshot references it, so the repository (or the catalog) lost it. */
         return lv_err(LV_ERR_CORRUPT, "blob %s is referenced by the snapshot but not in the index (`repo check`; "
                       "`catalog rebuild` if the catalog is stale)", hex);
     }
     if (rc != LV_OK)
         return rc;
-    if (it.loc.raw_length != length || it.loc.type != LV_BLOB_DATA) {
-        lv_hex_encode(id, LV_HASH_LEN, hex);
+    if (it->loc.raw_length != it->length || it->loc.type != LV_BLOB_DATA) {
+        lv_hex_encode(it->id, LV_HASH_LEN, hex);
         return lv_err(LV_ERR_CORRUPT, "blob %s: the index says a %s blob of %u bytes, the snapshot a data blob of %u",
-                      hex, lv_blob_type_name(it.loc.type), it.loc.raw_length, length);
+                      hex, lv_blob_type_name(it->loc.type), it->loc.raw_length, it->length);
     }
-    it.dest = dest;
-    it.offset = offset;
+    it->resolved = 1;
+    return LV_OK;
+}
+
+static item *push(lv_fetch *f, const uint8_t id[LV_HASH_LEN], uint32_t length, size_t dest, uint64_t offset)
+{
     if (f->n == f->cap) {
         f->cap = f->cap ? 2 * f->cap : 256;
         f->items = lv_xrealloc(f->items, f->cap * sizeof *f->items);
     }
-    f->items[f->n++] = it;
+    item *it = &f->items[f->n];
+    memset(it, 0, sizeof *it);
+    memcpy(it->id, id, LV_HASH_LEN);
+    it->length = length;
+    it->dest = dest;
+    it->offset = offset;
+    return it;
+}
+
+int lv_fetch_add(lv_fetch *f, const uint8_t id[LV_HASH_LEN], uint32_t length, size_t dest, uint64_t offset)
+{
+    if (!f->r->cat)
+        return lv_err(LV_ERR_INTERNAL, "restore: no catalog attached");
+    int rc = resolve(f->r->cat, push(f, id, length, dest, offset));
+    if (rc != LV_OK)
+        return rc;
+    f->n++;
     f->bytes += length;
     return LV_OK;
+}
+
+void lv_fetch_queue(lv_fetch *f, const uint8_t id[LV_HASH_LEN], uint32_t length, size_t dest, uint64_t offset)
+{
+    push(f, id, length, dest, offset);
+    f->n++;
+    f->bytes += length;
 }
 
 void lv_fetch_clear(lv_fetch *f)
@@ -243,11 +269,32 @@ static int run_range(void *arg, size_t ri)
     return rc;
 }
 
+int lv_fetch_run_lookup(lv_fetch *f, lv_catalog *cat, size_t *failed_dest)
+{
+    *failed_dest = SIZE_MAX;
+    for (size_t i = 0; i < f->n; i++) {
+        item *it = &f->items[i];
+        int rc = it->resolved ? LV_OK : !cat ? lv_err(LV_ERR_INTERNAL, "restore: a blob queued without a lookup")
+                                             : resolve(cat, it);
+        if (rc != LV_OK) {
+            *failed_dest = it->dest;
+            lv_fetch_clear(f);
+            return rc;
+        }
+    }
+    return lv_fetch_run(f, failed_dest);
+}
+
 int lv_fetch_run(lv_fetch *f, size_t *failed_dest)
 {
     *failed_dest = SIZE_MAX;
     if (f->n == 0)
         return LV_OK;
+    for (size_t i = 0; i < f->n; i++)
+        if (!f->items[i].resolved) {
+            lv_fetch_clear(f);
+            return lv_err(LV_ERR_INTERNAL, "restore: a blob queued without a lookup (lv_fetch_run_lookup)");
+        }
     plan(f);
     f->failed = 0;
     f->failed_dest = SIZE_MAX;

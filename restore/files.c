@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,14 @@
 #include "common/fsutil.h"
 #include "common/interrupt.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "restore/fetch.h"
 #include "restore/meta.h"
 #include "restore/walk.h"
 #include "snapshot/idmap.h"
 #include "snapshot/reader.h"
 #include "snapshot/snapshot.h"
+#include "snapshot/summary.h"
 
 
 /* A file being written: open until all of its chunks are delivered. */
@@ -35,34 +38,53 @@ typedef struct slot {
     lv_buf links;            /* hardlinks made to it meanwhile (NUL-separated paths): removed with it */
 } slot;
 
+/* Two groups of slots, each with its own fetch queue and its own thread, so that the walk creates the
+ * files of one group while the other group's thread looks its blobs up (through its own connection to
+ * the catalog), fetches them, writes them and sets the finished files' metadata. With small files a
+ * batch is one ranged GET unsealed by one thread, and creating a file costs about as much as writing
+ * it: run in turn on one thread, each would leave a core idle. */
+struct rst;
+typedef struct group {
+    struct rst *s;
+    lv_fetch *f;
+    size_t base;             /* its slots: slots[base .. base + LV_RESTORE_FILES) */
+    pthread_t th;
+    int started;             /* th runs; it owns cat and owners */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ready, posted, quit; /* th has opened its catalog / a batch is handed to th / th must end */
+    lv_catalog *cat;         /* th's connection (NULL: blobs are looked up by the walk's thread) */
+    lv_owner_cache *owners;
+    uint64_t warnings;       /* metadata the batch's thread could not set */
+    int rc;                  /* the batch's result, its message, the destination that failed */
+    char msg[1024];
+    size_t failed;
+} group;
+
 typedef struct rst {
     const lv_repo *r;
     const lv_restore_opts *o;
     int root;                /* target directory */
     int *dirs;               /* open directory per depth; dirs[0] = root */
     size_t depth, dcap;
-    slot slots[LV_RESTORE_FILES];
-    lv_fetch *f;
-    lv_idmap links;          /* (dev, ino) of hardlinked files -> offset of their path in link_paths */
-    lv_buf link_paths;
+    slot slots[2 * LV_RESTORE_FILES];
+    group g[2];              /* g[cur] is being filled; the other may be fetching in the background */
+    int cur;
+    lv_idmap links;          /* (dev, ino) of hardlinked entries whose other links are still to come ->
+                              * their link_rec (kept until the last link is made) */
     lv_owner_cache *owners;
     lv_restore_stats *st;
-    double t0, last_progress;
-    int progress_shown;
+    double t0;
+    lv_progress prog;        /* bytes written of total (the snapshot's bytes_total; 0 with --include) */
+    uint64_t total;
 } rst;
 
 static void progress(rst *s, int final)
 {
-    if (!s->o->progress || (final && !s->progress_shown))
-        return;
-    double t = lv_mono_s();
-    if (!final && t - s->last_progress < 0.5)
-        return;
-    s->last_progress = t;
-    s->progress_shown = 1;
-    double mib = (double)s->st->bytes / (1024.0 * 1024.0), el = t - s->t0;
-    fprintf(stderr, "\r\033[K%llu files, %.1f MiB written, %.1f MiB/s%s", (unsigned long long)s->st->files, mib,
-            el > 0 ? mib / el : 0.0, final ? "\n" : "");
+    if (final)
+        lv_progress_end(&s->prog, s->st->bytes, s->total, s->st->files, NULL);
+    else
+        lv_progress_update(&s->prog, s->st->bytes, s->total, s->st->files, NULL);
 }
 
 static const char *base_name(const char *path)
@@ -72,6 +94,43 @@ static const char *base_name(const char *path)
 }
 
 static int cur_dir(const rst *s) { return s->dirs[s->depth - 1]; }
+
+typedef struct link_rec {
+    uint32_t left;           /* links still to make */
+    char path[];             /* the first one, relative to the target */
+} link_rec;
+
+/* The first path of a hardlinked entry made earlier (NULL: none): linking to it counts one link down. */
+static const char *link_first(rst *s, const uint8_t key[32], link_rec **done)
+{
+    *done = NULL;
+    size_t *v = lv_idmap_get(&s->links, key);
+    if (!v)
+        return NULL;
+    link_rec *lr = (link_rec *)(uintptr_t)*v;
+    if (--lr->left == 0) { /* the last link: forget it once the caller has used the path */
+        lv_idmap_del(&s->links, key);
+        *done = lr;
+    }
+    return lr->path;
+}
+
+static void link_remember(rst *s, const uint8_t key[32], const lv_node *n, const char *path)
+{
+    size_t len = strlen(path);
+    link_rec *lr = lv_xmalloc(sizeof *lr + len + 1);
+    lr->left = n->nlink - 1;
+    memcpy(lr->path, path, len + 1);
+    lv_idmap_put(&s->links, key, (size_t)(uintptr_t)lr);
+}
+
+static void links_free(rst *s)
+{
+    for (size_t i = 0; i < s->links.cap; i++)
+        if (s->links.used[i])
+            free((void *)(uintptr_t)s->links.vals[i]);
+    lv_idmap_free(&s->links);
+}
 
 static void link_key(const lv_node *n, uint8_t key[32])
 {
@@ -121,10 +180,162 @@ static void finish_slot(rst *s, slot *sl)
     slot_close(sl);
 }
 
+/* A batch, on whichever thread runs it: look up, fetch, write; then the files whose chunks are all
+ * written get their metadata and are closed (the walk's thread counts and frees them in group_wait). */
+static void group_run(group *g, lv_catalog *cat, lv_owner_cache *owners)
+{
+    rst *s = g->s;
+    g->rc = lv_fetch_run_lookup(g->f, cat, &g->failed);
+    if (g->rc != LV_OK) { /* messages are thread-local: keep it for the walk's thread */
+        snprintf(g->msg, sizeof g->msg, "%s", lv_errmsg());
+        return;
+    }
+    for (size_t i = g->base; i < g->base + LV_RESTORE_FILES; i++) {
+        slot *sl = &s->slots[i];
+        if (sl->used && !sl->adding && sl->fd >= 0) {
+            lv_meta_apply_fd(owners, sl->fd, &sl->n, sl->path, &g->warnings);
+            close(sl->fd);
+            sl->fd = -1;
+        }
+    }
+}
+
+static void *group_main(void *arg)
+{
+    group *g = arg;
+    lv_catalog *cat = NULL;
+    if (lv_catalog_open(lv_catalog_path(g->s->r->cat), NULL, &cat) != LV_OK) {
+        lv_debug("restore: a second catalog connection: %s; blobs are looked up by the walk", lv_errmsg());
+        cat = NULL;
+    }
+    pthread_mutex_lock(&g->mu);
+    g->cat = cat;
+    g->ready = 1;
+    pthread_cond_broadcast(&g->cv);
+    for (;;) {
+        while (!g->posted && !g->quit)
+            pthread_cond_wait(&g->cv, &g->mu);
+        if (!g->posted)
+            break;
+        pthread_mutex_unlock(&g->mu);
+        group_run(g, cat, g->owners);
+        pthread_mutex_lock(&g->mu);
+        g->posted = 0;
+        pthread_cond_broadcast(&g->cv);
+    }
+    pthread_mutex_unlock(&g->mu);
+    lv_catalog_close(cat);
+    return NULL;
+}
+
+static void group_init(rst *s, int gi)
+{
+    group *g = &s->g[gi];
+    g->s = s;
+    g->base = (size_t)gi * LV_RESTORE_FILES;
+    g->f = lv_fetch_new(s->r, s->o->threads > 0 ? s->o->threads : 8, deliver, s);
+    g->owners = lv_owner_cache_new();
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    if (pthread_create(&g->th, NULL, group_main, g) != 0)
+        return; /* batches run on the walk's thread */
+    g->started = 1;
+    pthread_mutex_lock(&g->mu);
+    while (!g->ready)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Let a running batch end, then the thread. */
+static void group_stop(group *g)
+{
+    if (!g->started)
+        return;
+    pthread_mutex_lock(&g->mu);
+    g->quit = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    pthread_join(g->th, NULL);
+    g->started = 0;
+}
+
+static void group_free(group *g)
+{
+    if (!g->s)
+        return;
+    group_stop(g);
+    lv_fetch_free(g->f);
+    lv_owner_cache_free(g->owners);
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+}
+
+/* Queue one chunk of a file of the current group: looked up by the group's thread when it has a
+ * catalog connection, else now. */
+static int group_add(rst *s, const lv_extent *e, size_t idx)
+{
+    group *g = &s->g[s->cur];
+    if (g->cat) {
+        lv_fetch_queue(g->f, e->id, e->length, idx, e->offset);
+        return LV_OK;
+    }
+    return lv_fetch_add(g->f, e->id, e->length, idx, e->offset);
+}
+
+/* Hand group gi's batch to its thread (or run it now, without one). */
+static void group_start(rst *s, int gi)
+{
+    group *g = &s->g[gi];
+    g->rc = LV_OK;
+    g->failed = SIZE_MAX;
+    if (lv_fetch_pending(g->f) == 0)
+        return;
+    if (!g->started) {
+        group_run(g, s->r->cat, s->owners);
+        return;
+    }
+    pthread_mutex_lock(&g->mu);
+    g->posted = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Wait for group gi's batch; count and free its finished files. A failure names the file whose chunk
+ * failed. */
+static int group_wait(rst *s, int gi)
+{
+    group *g = &s->g[gi];
+    pthread_mutex_lock(&g->mu);
+    while (g->posted)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+    s->st->warnings += g->warnings;
+    g->warnings = 0;
+    if (g->rc != LV_OK) {
+        int rc = lv_err(g->rc, "%s", g->msg);
+        if (g->failed < 2 * LV_RESTORE_FILES && s->slots[g->failed].used)
+            lv_err_ctx("restore of %s failed (the incomplete file was removed)", s->slots[g->failed].path);
+        g->rc = LV_OK;
+        return rc;
+    }
+    for (size_t i = g->base; i < g->base + LV_RESTORE_FILES; i++) {
+        slot *sl = &s->slots[i];
+        if (sl->used && !sl->adding && sl->fd < 0) {
+            s->st->files++;
+            s->st->bytes += sl->n.size;
+            slot_close(sl);
+        }
+    }
+    progress(s, 0);
+    return LV_OK;
+}
+
 /* Remove every file that is not complete: nothing with wrong or missing bytes is left behind. */
 static void abandon(rst *s)
 {
-    for (size_t i = 0; i < LV_RESTORE_FILES; i++) {
+    group_stop(&s->g[0]); /* no batch writes any more */
+    group_stop(&s->g[1]);
+    for (size_t i = 0; i < 2 * LV_RESTORE_FILES; i++) {
         slot *sl = &s->slots[i];
         if (!sl->used)
             continue;
@@ -138,38 +349,52 @@ static void abandon(rst *s)
     }
 }
 
-static int run_batch(rst *s)
+static int interrupted(void)
 {
-    if (lv_interrupted())
-        return lv_err(LV_ERR_INTERRUPTED, "restore interrupted (incomplete files were removed)");
-    size_t failed;
-    int rc = lv_fetch_run(s->f, &failed);
-    if (rc != LV_OK) {
-        if (failed < LV_RESTORE_FILES && s->slots[failed].used)
-            lv_err_ctx("restore of %s failed (the incomplete file was removed)", s->slots[failed].path);
+    return lv_interrupted() ? lv_err(LV_ERR_INTERRUPTED, "restore interrupted (incomplete files were removed)")
+                            : LV_OK;
+}
+
+/* Hand the current group to the background and make the other one current (once its batch is done). */
+static int switch_groups(rst *s)
+{
+    int rc = interrupted();
+    if (rc != LV_OK)
         return rc;
+    group_start(s, s->cur);
+    s->cur = 1 - s->cur;
+    return group_wait(s, s->cur);
+}
+
+/* Fetch everything queued, both groups, and wait (the end, or a file larger than a batch). */
+static int drain(rst *s)
+{
+    int rc = interrupted();
+    if (rc == LV_OK)
+        rc = group_wait(s, 1 - s->cur);
+    if (rc == LV_OK) {
+        group_start(s, s->cur);
+        rc = group_wait(s, s->cur);
     }
-    for (size_t i = 0; i < LV_RESTORE_FILES; i++)
-        if (s->slots[i].used && !s->slots[i].adding)
-            finish_slot(s, &s->slots[i]);
-    progress(s, 0);
-    return LV_OK;
+    return rc;
 }
 
 static int batch_full(const rst *s)
 {
-    return lv_fetch_pending_bytes(s->f) >= LV_RESTORE_BATCH || lv_fetch_pending(s->f) >= 4096;
+    const lv_fetch *f = s->g[s->cur].f;
+    return lv_fetch_pending_bytes(f) >= LV_RESTORE_BATCH || lv_fetch_pending(f) >= 4096;
 }
 
 static int free_slot(rst *s, size_t *idx)
 {
     for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < LV_RESTORE_FILES; i++)
+        size_t base = s->g[s->cur].base;
+        for (size_t i = base; i < base + LV_RESTORE_FILES; i++)
             if (!s->slots[i].used) {
                 *idx = i;
                 return LV_OK;
             }
-        int rc = run_batch(s); /* every slot is waiting for its chunks: fetch them */
+        int rc = switch_groups(s); /* every slot of this group waits for its chunks */
         if (rc != LV_OK)
             return rc;
     }
@@ -187,17 +412,20 @@ static int restore_file(rst *s, int dfd, const lv_node *n, const char *path)
     uint8_t key[32];
     link_key(n, key);
     if (n->nlink > 1) {
-        const size_t *at = lv_idmap_get(&s->links, key);
-        if (at) {
-            const char *first = (const char *)s->link_paths.data + *at;
-            if (linkat(s->root, first, dfd, name, 0) != 0)
-                return lv_err_errno(errno, "cannot link %s to %s", path, first);
-            s->st->links++;
-            /* While its content is still on the way, this name goes away with it if the restore fails. */
-            for (size_t i = 0; i < LV_RESTORE_FILES; i++)
-                if (s->slots[i].used && strcmp(s->slots[i].path, first) == 0)
-                    lv_buf_append(&s->slots[i].links, path, strlen(path) + 1);
-            return LV_OK;
+        link_rec *done;
+        const char *first = link_first(s, key, &done);
+        if (first) {
+            rc = linkat(s->root, first, dfd, name, 0) != 0 ? lv_err_errno(errno, "cannot link %s to %s", path, first)
+                                                          : LV_OK;
+            if (rc == LV_OK) {
+                s->st->links++;
+                /* While its content is still on the way, this name goes away with it if the restore fails. */
+                for (size_t i = 0; i < 2 * LV_RESTORE_FILES; i++)
+                    if (s->slots[i].used && strcmp(s->slots[i].path, first) == 0)
+                        lv_buf_append(&s->slots[i].links, path, strlen(path) + 1);
+            }
+            free(done);
+            return rc;
         }
     }
     size_t idx = 0;
@@ -212,26 +440,32 @@ static int restore_file(rst *s, int dfd, const lv_node *n, const char *path)
     sl->fd = fd;
     sl->path = lv_xstrdup(path);
     lv_node_copy(n, &sl->store, &sl->n);
-    /* The size first: whatever no chunk covers stays a hole. */
-    if (ftruncate(fd, (off_t)n->size) != 0)
-        return lv_err_errno(errno, "cannot size %s", path);
-    if (n->nlink > 1) {
-        lv_idmap_put(&s->links, key, s->link_paths.len);
-        lv_buf_append(&s->link_paths, path, strlen(path) + 1);
+    /* Whatever no chunk covers stays a hole; writing the chunks makes the size, unless a hole ends the
+     * file (one system call per file saved: with small files it counts). */
+    uint64_t end = 0;
+    if (n->nextents) {
+        lv_extent last;
+        lv_extent_get(n->extents, n->nextents - 1, &last);
+        end = last.offset + last.length;
     }
+    if (end < n->size && ftruncate(fd, (off_t)n->size) != 0)
+        return lv_err_errno(errno, "cannot size %s", path);
+    if (n->nlink > 1)
+        link_remember(s, key, n, path);
     for (uint32_t i = 0; i < n->nextents; i++) {
         lv_extent e;
         lv_extent_get(sl->n.extents, i, &e);
-        if ((rc = lv_fetch_add(s->f, e.id, e.length, idx, e.offset)) != LV_OK)
+        if ((rc = group_add(s, &e, idx)) != LV_OK)
             return lv_err_ctx("restore of %s", path);
-        if (batch_full(s) && (rc = run_batch(s)) != LV_OK)
+        /* A file larger than a batch stays in its group: its batch runs now, in the walk's thread. */
+        if (i + 1 < n->nextents && batch_full(s) && (rc = drain(s)) != LV_OK)
             return rc;
     }
     sl->adding = 0;
     if (n->nextents == 0)
         finish_slot(s, sl);
     else if (batch_full(s))
-        return run_batch(s);
+        return switch_groups(s);
     return LV_OK;
 }
 
@@ -244,13 +478,15 @@ static int restore_special(rst *s, int dfd, const lv_node *n, const char *path)
     uint8_t key[32];
     link_key(n, key);
     if (n->nlink > 1) { /* hardlinked FIFOs, devices and symlinks exist too */
-        const size_t *at = lv_idmap_get(&s->links, key);
-        if (at) {
-            const char *first = (const char *)s->link_paths.data + *at;
-            if (linkat(s->root, first, dfd, name, 0) != 0)
-                return lv_err_errno(errno, "cannot link %s to %s", path, first);
-            s->st->links++;
-            return LV_OK;
+        link_rec *done;
+        const char *first = link_first(s, key, &done);
+        if (first) {
+            rc = linkat(s->root, first, dfd, name, 0) != 0 ? lv_err_errno(errno, "cannot link %s to %s", path, first)
+                                                          : LV_OK;
+            if (rc == LV_OK)
+                s->st->links++;
+            free(done);
+            return rc;
         }
     }
     int r;
@@ -271,10 +507,8 @@ static int restore_special(rst *s, int dfd, const lv_node *n, const char *path)
         }
         return lv_err_errno(errno, "cannot create %s", path);
     }
-    if (n->nlink > 1) {
-        lv_idmap_put(&s->links, key, s->link_paths.len);
-        lv_buf_append(&s->link_paths, path, strlen(path) + 1);
-    }
+    if (n->nlink > 1)
+        link_remember(s, key, n, path);
     lv_meta_apply_at(s->owners, dfd, name, n, path, &s->st->warnings);
     s->st->others++;
     return LV_OK;
@@ -365,7 +599,7 @@ int lv_restore_dir(const lv_repo *r, const lv_restore_opts *o, lv_restore_stats 
     s.st = st;
     s.root = -1;
     s.t0 = lv_mono_s();
-    for (size_t i = 0; i < LV_RESTORE_FILES; i++)
+    for (size_t i = 0; i < 2 * LV_RESTORE_FILES; i++)
         s.slots[i].fd = -1;
     lv_manifest m;
     const uint8_t *pages;
@@ -373,22 +607,34 @@ int lv_restore_dir(const lv_repo *r, const lv_restore_opts *o, lv_restore_stats 
     int rc = lv_snap_open(r, o->snapshot, &m, &pages, &npages);
     if (rc != LV_OK)
         return rc;
+    if (o->nincludes == 0) { /* the bar's total: known for a whole snapshot */
+        lv_snap_summary sum;
+        if (lv_snap_summary_decode(m.summary, &sum) == LV_OK)
+            s.total = sum.bytes_total;
+        else
+            lv_err_clear(); /* only the bar is lost */
+        lv_snap_summary_free(&sum);
+    }
+    lv_progress_start(&s.prog, o->progress, "written", "files");
     if ((rc = target_ready(o, &s.root)) == LV_OK) {
         s.dcap = 64;
         s.dirs = lv_xmalloc(s.dcap * sizeof *s.dirs);
         s.dirs[s.depth++] = s.root;
-        s.f = lv_fetch_new(r, o->threads > 0 ? o->threads : 8, deliver, &s);
         s.owners = lv_owner_cache_new();
+        group_init(&s, 0);
+        group_init(&s, 1);
         lv_rwalk_ops ops = {on_dir_enter, on_dir_leave, on_entry};
         rc = lv_rwalk(lv_tree_src_repo(r), pages, npages, o->includes, o->nincludes, &ops, &s);
         if (rc == LV_OK)
-            rc = run_batch(&s);
+            rc = drain(&s);
         if (rc != LV_OK)
             abandon(&s);
-        lv_fetch_stats fs;
-        lv_fetch_get_stats(s.f, &fs);
-        st->gets = fs.gets;
-        st->bytes_fetched = fs.bytes_fetched;
+        for (int gi = 0; gi < 2; gi++) {
+            lv_fetch_stats fs;
+            lv_fetch_get_stats(s.g[gi].f, &fs);
+            st->gets += fs.gets;
+            st->bytes_fetched += fs.bytes_fetched;
+        }
         for (size_t i = 1; i < s.depth; i++)
             close(s.dirs[i]);
     }
@@ -397,10 +643,10 @@ int lv_restore_dir(const lv_repo *r, const lv_restore_opts *o, lv_restore_stats 
     if (s.root >= 0)
         close(s.root);
     free(s.dirs);
-    lv_fetch_free(s.f);
+    group_free(&s.g[0]);
+    group_free(&s.g[1]);
     lv_owner_cache_free(s.owners);
-    lv_idmap_free(&s.links);
-    lv_buf_free(&s.link_paths);
+    links_free(&s);
     lv_manifest_free(&m);
     if (rc == LV_OK && st->warnings)
         rc = lv_err(LV_ERR_INCOMPLETE, "restored, but %llu attributes could not be set (warnings above)",

@@ -63,6 +63,29 @@ int lv_idmap_put(lv_idmap *m, const uint8_t key[32], size_t val)
     return fresh;
 }
 
+int lv_idmap_del(lv_idmap *m, const uint8_t key[32])
+{
+    if (m->cap == 0)
+        return 0;
+    size_t mask = m->cap - 1, i = find_slot(m, key);
+    if (!m->used[i])
+        return 0;
+    m->used[i] = 0;
+    m->n--;
+    for (size_t j = (i + 1) & mask; m->used[j]; j = (j + 1) & mask) {
+        size_t k = hash(m->keys[j]) & mask;
+        /* Entry j stays unless its home k lies cyclically outside (i, j]: then it moves into the hole. */
+        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+            continue;
+        memcpy(m->keys[i], m->keys[j], 32);
+        m->vals[i] = m->vals[j];
+        m->used[i] = 1;
+        m->used[j] = 0;
+        i = j;
+    }
+    return 1;
+}
+
 void lv_idmap_clear(lv_idmap *m)
 {
     if (m->cap)

@@ -101,7 +101,7 @@ rm "$src/links/dangling"
 printf 'new\n' >"$src/dir/new.txt"
 chmod 0600 "$src/dir/readonly"
 run lv backup files "$src" --json
-is "$rc" 0 "second backup"
+is "$rc" 0 "second backup ${err:+($err)}"
 id2=$(jget "$out" 'j["id"]')
 is "$(jget "$out" '(j["files_changed"], j["files_new"])')" "(2, 1)" "two files changed (content, mode), one new"
 run lv diff "$id" "$id2"
