@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Shapes of trees the streaming walk and the per-directory files cache must keep exact (issue 20), through
-# an S3 repository: a directory of 100,000 entries (wide), a chain of 100 nested directories (deep),
+# an S3 repository: a directory of 50,000 entries (wide), a chain of 100 nested directories (deep),
 # hardlinks across the wide, deep and other directories, and a backup killed (SIGKILL) after it wrote
 # files cache records for files it changed but before its snapshot was committed: those records name
 # blobs whose packs no index lists, so the next backup must not trust them. The snapshot after the kill
@@ -13,7 +13,7 @@ set -euo pipefail
 lv_require_services s3
 
 mode=${1:-plain}
-wide=100000
+wide=50000
 [[ $mode == sanitize ]] && wide=10000
 st() { python3 "$FILES_DIR/smalltree.py" "$@"; }
 d=$(lv_tmpdir shapes)
