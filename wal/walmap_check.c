@@ -130,10 +130,13 @@ static int step(lv_check *ck)
                 first = m.segs[i].name;
         /* Not damage: pushed before block maps existed, or its map could not be stored; an incremental
          * backup over it reads every page (docs/pg-backups.md, "The block map"). */
-        if (unmapped)
-            lv_check_problem(ck, m.k, LV_CHECK_WARNING, "WAL segment %s%s has no block map (%s%s): an incremental "
-                             "backup over %s reads every page", first,
-                             unmapped > 1 ? " and others" : "", LV_WALMAP_PREFIX, first, unmapped > 1 ? "them" : "it");
+        if (unmapped == 1)
+            lv_check_problem(ck, m.k, LV_CHECK_WARNING, "WAL segment %s has no block map (%s%s): an incremental "
+                             "backup over it compares every page's LSN", first, LV_WALMAP_PREFIX, first);
+        else if (unmapped)
+            lv_check_problem(ck, m.k, LV_CHECK_WARNING, "%" PRIu64 " WAL segments, the first %s, have no block map "
+                             "(%s%s): an incremental backup over them compares every page's LSN", unmapped, first,
+                             LV_WALMAP_PREFIX, first);
         rc = read_maps(&m);
     }
     free(m.segs);

@@ -30,6 +30,10 @@ static int child(void (*body)(void), int *sig, int *hooked)
     if (pid == 0) {
         close(p[0]);
         hook_fd = p[1];
+        /* as a process started from a terminal: not what the suite's own start left (nohup ignores SIGHUP) */
+        const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+        for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+            signal(sigs[i], SIG_DFL);
         body();
         _exit(0);
     }

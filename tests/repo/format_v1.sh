@@ -77,9 +77,12 @@ like "$out" "000000010000000000000004" "wal list: the archived segments"
 run lvr repo check --read-data
 is "$rc" 0 "repo check --read-data: exit 0 (${err:-no problems})"
 like "$out" "no damage found: 0 errors" "repo check --read-data: no damage"
-# The one warning: the catalog copy the old binary uploaded, which this version no longer writes or reads.
+# The warnings: the segments pushed before block maps have none (an incremental over them compares every
+# page's LSN), and the catalog copy the old binary uploaded, which this version no longer writes or reads.
 is "$(awk 'NF == 6 && $2 ~ /^[0-9]+$/ && $NF != 0 {print $1}; $1 == "catalog" && $2 == "copies" {print "copies", $NF}' <<<"$out")" \
-  "copies 1" "repo check --read-data: the only warning is the old catalog copy (obsolete, removed by the next backup)"
+  "walmap
+copies 1" "repo check --read-data: the only warnings are the segments without block maps and the old catalog copy (obsolete, removed by the next backup)"
+like "$err" "[0-9]+ WAL segments, the first 000000010000000000000002, have no block map" "... the segments named"
 like "$out" "index +5 +5 .*data +5 +5 .*manifests +5 +5 .*wal +6 +6 .*drills +1 +1 " \
   "repo check --read-data: every index object, pack, manifest, WAL file and drill record read and verified"
 run lvr catalog rebuild
