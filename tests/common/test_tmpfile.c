@@ -35,6 +35,7 @@ static char *child_dies(const char *dir, int sig, int install, int *status)
     pid_t pid = fork();
     if (pid == 0) {
         close(p[0]);
+        signal(sig, SIG_DFL); /* as from a terminal: under nohup SIGHUP is ignored, and the child would live on */
         if (install)
             lv_tmp_on_fatal_signals();
         lv_tmp t;

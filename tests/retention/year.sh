@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A year of nightly file snapshots (tests/retention/history.py: every day one new file of 64 KiB of
-# incompressible bytes, kept in the tree for ten days) in a local or an S3 repository (year.sh STORE [DAYS]:
-# the sanitizer build runs 150 days on S3, where each backup costs its round trips), then
+# incompressible bytes, kept in the tree for ten days) in a local or an S3 repository (year.sh STORE [DAYS],
+# 365 by default), then
 # `forget --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --prune`:
 #   - the snapshots kept are exactly the dates the policy names (computed independently), the dry run
 #     changes nothing, the JSON says why each is kept;
