@@ -331,11 +331,18 @@ static int fill(prune *p)
 
 /* ---- step 4: repack ------------------------------------------------------------------------------ */
 
+/* The pack being copied from is read in windows of this many bytes (or one blob, when larger), not
+ * whole: a whole pack beside the one being built was a third of prune's peak memory. Its blobs are copied
+ * in offset order, so each byte is read once. */
+#define REPACK_WINDOW (4u << 20)
+
 typedef struct repacker {
     prune *p;
     lv_pack_builder b;
-    const lv_buf *src;      /* the pack being copied from */
-    char src_key[LV_PACK_KEY_LEN];
+    char src_key[LV_PACK_KEY_LEN]; /* the pack being copied from */
+    uint64_t src_size;
+    lv_buf win;             /* bytes [win_off, win_off + win.len) of it */
+    uint64_t win_off;
     lv_buf plain;
     uint64_t done, total;
 } repacker;
@@ -372,10 +379,22 @@ static int finish_pack(repacker *k)
 static int copy_entry(void *arg, const lv_prune_entry *e)
 {
     repacker *k = arg;
-    if (e->offset + e->length > k->src->len)
+    if (e->offset < k->win_off || e->offset + e->length > k->win_off + k->win.len) {
+        uint64_t len = e->length > REPACK_WINDOW ? e->length : REPACK_WINDOW;
+        if (k->src_size == 0) /* size unknown: to its end */
+            len = 0;
+        else if (k->src_size > e->offset && e->offset + len > k->src_size)
+            len = k->src_size - e->offset > e->length ? k->src_size - e->offset : e->length;
+        lv_buf_reset(&k->win);
+        k->win_off = e->offset;
+        int rc = lv_store_get(k->p->r->store, k->src_key, e->offset, len, &k->win);
+        if (rc != LV_OK)
+            return lv_err_ctx("prune: reading %s to repack it", k->src_key);
+    }
+    if (e->offset + e->length > k->win_off + k->win.len)
         return lv_err(LV_ERR_CORRUPT, "prune stopped: blob at offset %llu of %s runs past its end",
                       (unsigned long long)e->offset, k->src_key);
-    const uint8_t *sealed = k->src->data + e->offset;
+    const uint8_t *sealed = k->win.data + (e->offset - k->win_off);
     /* Authenticate before copying: a damaged blob must not move into a pack that looks healthy. */
     lv_buf_reset(&k->plain);
     int rc = lv_blob_open(k->p->r, e->type, e->id, sealed, e->length, e->raw_length, &k->plain, k->src_key);
@@ -392,18 +411,11 @@ static int copy_entry(void *arg, const lv_prune_entry *e)
 static int repack_one(void *arg, const lv_prune_pack *pp)
 {
     repacker *k = arg;
-    lv_buf src = LV_BUF_INIT;
     lv_pack_key(pp->id, k->src_key);
-    int rc = lv_store_get(k->p->r->store, k->src_key, 0, 0, &src);
-    if (rc != LV_OK) {
-        lv_buf_free(&src);
-        return lv_err_ctx("prune: reading %s to repack it", k->src_key);
-    }
-    k->src = &src;
-    rc = lv_prunedb_entries(k->p->db, pp->id, 1, copy_entry, k);
-    k->src = NULL;
-    lv_buf_free(&src);
-    return rc;
+    k->src_size = pp->size;
+    k->win_off = 0;
+    lv_buf_reset(&k->win);
+    return lv_prunedb_entries(k->p->db, pp->id, 1, copy_entry, k);
 }
 
 static int collect_pack(void *arg, const lv_prune_pack *pp)
@@ -432,6 +444,7 @@ static int repack(prune *p)
     listing_free(&todo);
     lv_pack_builder_free(&k.b);
     lv_buf_free(&k.plain);
+    lv_buf_free(&k.win);
     return rc;
 }
 
