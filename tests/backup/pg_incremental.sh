@@ -26,28 +26,15 @@ lvpg "$w/local.conf" repo init >/dev/null
 lv_pg_start "archive_mode = on" "archive_command = '$lv --config $w/local.conf wal push %p'" "wal_level = replica" \
   "autovacuum = off" "max_wal_size = 256MB"
 
-# Every permanent table of every database as "db table md5-of-rows" (rows ordered by their text).
-checksums() {
-  local db
-  for db in $(psql "$@" -d postgres -qAtX -c "SELECT datname FROM pg_database WHERE datallowconn AND datname NOT LIKE 'template%' ORDER BY 1"); do
-    psql "$@" -d "$db" -qAtX <<SQL
-SELECT format('SELECT %L || '' '' || coalesce(md5(string_agg(t::text, '','' ORDER BY t::text)), ''empty'') FROM %s t',
-              current_database() || ' ' || c.oid::regclass::text, c.oid::regclass)
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-ORDER BY c.oid::regclass::text \gexec
-SQL
-  done
-}
 
 # restore_and_compare ID NAME: restore backup ID to its end point, start it, compare with the live cluster.
 restore_and_compare() {
   local id=$1 name=$2 dir=$w/r-${2// /-} expected
-  expected=$(checksums)
+  expected=$(pg_table_sums)
   run lvpg "$w/local.conf" restore pg --backup "$id" --to "$dir" --target-immediate
   is "$rc" 0 "$name: restore of the incremental: exit 0 ${err:+($err)}"
   if start_restored "$dir"; then
-    is "$(checksums -h "$dir.sock" -p "$R_PORT")" "$expected" "$name: every table's rows equal the live cluster's"
+    is "$(pg_table_sums -h "$dir.sock" -p "$R_PORT")" "$expected" "$name: every table's rows equal the live cluster's"
     is "$(pg_check_restored -h "$dir.sock" -p "$R_PORT")" "" \
       "$name: as queries see it: visibility map right, index-only and sequential scans agree, amcheck passes"
   else

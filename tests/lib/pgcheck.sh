@@ -9,6 +9,7 @@
 #     sequential scans forced.
 # The extensions are created in the checked cluster (a restored copy: nothing else uses it).
 #
+#   pg_table_sums [PSQL_ARG...]       every permanent table's rows as an md5, one line per table
 #   pg_check_restored [PSQL_ARG...]   prints one line per problem ("DB: ..."), nothing when all pass;
 #                                     returns 1 when something failed (a problem or a failed query).
 # PSQL_ARG select the cluster (-h SOCKDIR -p PORT ...); PG* variables apply as usual.
@@ -83,3 +84,17 @@ pg_check_restored() {
   return "$rc"
 }
 
+# pg_table_sums [PSQL_ARG...]: every permanent table of every database as "db table md5-of-rows" (rows
+# ordered by their text), by sequential scans: compared between a restored copy and the live cluster.
+pg_table_sums() {
+  local db
+  for db in $(psql "$@" -d postgres -qAtX -c "SELECT datname FROM pg_database WHERE datallowconn AND datname NOT LIKE 'template%' ORDER BY 1"); do
+    psql "$@" -d "$db" -qAtX <<SQL
+SELECT format('SELECT %L || '' '' || coalesce(md5(string_agg(t::text, '','' ORDER BY t::text)), ''empty'') FROM %s t',
+              current_database() || ' ' || c.oid::regclass::text, c.oid::regclass)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY c.oid::regclass::text \gexec
+SQL
+  done
+}

@@ -96,17 +96,24 @@ ok "no fsm fork in any map" bash -c "! grep -qE '^fork [0-9/]+ 1 ' '$w/dump'"
 ok "no map is unsafe" bash -c "! grep -q '^unsafe' '$w/dump'"
 
 # The incremental over all of it: the maps name every page it finds changed; restored, every table equal.
-checksums() {
-  local db
-  for db in $(psql "$@" -d postgres -qAtX -c "SELECT datname FROM pg_database WHERE datallowconn AND datname NOT LIKE 'template%' ORDER BY 1"); do
-    psql "$@" -d "$db" -qAtX <<SQL
-SELECT format('SELECT %L || '' '' || coalesce(md5(string_agg(t::text, '','' ORDER BY t::text)), ''empty'') FROM %s t',
-              current_database() || ' ' || c.oid::regclass::text, c.oid::regclass)
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-ORDER BY c.oid::regclass::text \gexec
-SQL
-  done
+# restore_compare ID WHAT: restore backup ID (tablespace mapped) to its end, start it, compare every table
+# of every database with the live cluster's and check it as queries see it.
+restore_compare() {
+  local expected
+  expected=$(pg_table_sums)
+  wal_switch
+  wal_wait_archived 60 || true
+  rm -rf "$w/r"
+  run lvpg "$w/local.conf" restore pg --backup "$1" --to "$w/r/data" --tablespace-map "ts1=$w/r/ts1" --target-immediate
+  is "$rc" 0 "restore of $2: exit 0 ${err:+($err)}"
+  if start_restored "$w/r/data"; then
+    is "$(pg_table_sums -h "$w/r/data.sock" -p "$R_PORT")" "$expected" "... every table of every database equals the live cluster's"
+    is "$(pg_check_restored -h "$w/r/data.sock" -p "$R_PORT")" "" "... and passes the visibility and amcheck checks"
+  else
+    fail "the restored cluster starts"
+    skip "no cluster" 1
+  fi
+  stop_restored "$w/r/data"
 }
 q -d d_copy -c "CREATE TABLE c (i int)" -c "INSERT INTO c SELECT generate_series(1, 3000)" >/dev/null
 q -d d_wal -c "CREATE TABLE c (i int)" -c "INSERT INTO c SELECT generate_series(1, 3000)" >/dev/null
@@ -114,19 +121,7 @@ run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --verify-map
 is "$rc" 0 "incremental with --verify-map: exit 0 ${err:+($err)}"
 like "$out" "verify-map: the block maps of [0-9A-F]{24}\.\.[0-9A-F]{24} name .* pages missed: 0" "... the maps missed no page it found changed"
 incr=$(lvpg "$w/local.conf" backups --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["backups"][-1]["id"])')
-expected=$(checksums)
-wal_switch
-wal_wait_archived 60 || true
-run lvpg "$w/local.conf" restore pg --backup "$incr" --to "$w/r/data" --tablespace-map "ts1=$w/r/ts1" --target-immediate
-is "$rc" 0 "restore of the incremental: exit 0 ${err:+($err)}"
-if start_restored "$w/r/data"; then
-  is "$(checksums -h "$w/r/data.sock" -p "$R_PORT")" "$expected" "... every table of every database equals the live cluster's"
-  is "$(pg_check_restored -h "$w/r/data.sock" -p "$R_PORT")" "" "... and passes the visibility and amcheck checks"
-else
-  fail "the restored cluster starts"
-  skip "no cluster" 1
-fi
-stop_restored "$w/r/data"
+restore_compare "$incr" "the incremental"
 
 # An incremental by the maps (the default): after updates, a delete, a truncation and a rewrite it reads
 # only the pages the maps name and restores every table exactly.
@@ -143,20 +138,7 @@ bj=$(lvpg "$w/local.conf" backups --json)
 incr2=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["backups"][-1]["id"])' "$bj")
 is "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["backups"][-1].get("incr_method"))' "$bj")" maps \
   "... and its summary records the method (incr_method maps)"
-expected=$(checksums)
-wal_switch
-wal_wait_archived 60 || true
-rm -rf "$w/r"
-run lvpg "$w/local.conf" restore pg --backup "$incr2" --to "$w/r/data" --tablespace-map "ts1=$w/r/ts1" --target-immediate
-is "$rc" 0 "restore of the incremental by the maps: exit 0 ${err:+($err)}"
-if start_restored "$w/r/data"; then
-  is "$(checksums -h "$w/r/data.sock" -p "$R_PORT")" "$expected" "... every table of every database equals the live cluster's"
-  is "$(pg_check_restored -h "$w/r/data.sock" -p "$R_PORT")" "" "... and passes the visibility and amcheck checks"
-else
-  fail "the restored cluster starts"
-  skip "no cluster" 1
-fi
-stop_restored "$w/r/data"
+restore_compare "$incr2" "the incremental by the maps"
 run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --lsn-scan
 is "$rc" 0 "--lsn-scan: exit 0 ${err:+($err)}"
 unlike "$out" "block maps" "... compares every page's LSN without a word about the maps"
