@@ -16,6 +16,7 @@
 #include "repo/blobstore.h"
 #include "repo/repo.h"
 #include "store/store.h"
+#include "tests/lib/test_repo.h"
 
 /* A delta run, decoded independently of restore/pg_write.c: base pages from the base blob, each patched
  * by its frame. */
@@ -75,23 +76,12 @@ int main(int argc, char **argv)
 {
     if (argc < 4)
         return 2;
-    lv_store_opts o;
-    memset(&o, 0, sizeof o);
-    o.endpoint = getenv("LV_TEST_S3_ENDPOINT");
-    o.access_key = getenv("LV_TEST_S3_ACCESS_KEY");
-    o.secret_key = getenv("LV_TEST_S3_SECRET_KEY");
-    o.region = getenv("LV_TEST_S3_REGION");
     lv_store *st = NULL;
     lv_repo *r = NULL;
     lv_catalog *cat = NULL;
-    lv_credential cred = {.key_file = getenv("LABVAULT_KEY_FILE")};
     lv_pgman m;
     memset(&m, 0, sizeof m);
-    int rc = lv_store_open(argv[1], &o, &st);
-    if (rc == LV_OK)
-        rc = lv_repo_open(st, &cred, &r);
-    if (rc == LV_OK && (rc = lv_catalog_open(getenv("LABVAULT_CATALOG"), r->id_hex, &cat)) == LV_OK)
-        r->cat = cat;
+    int rc = lv_test_repo_open(argv[1], &st, &r, &cat);
     if (rc == LV_OK)
         rc = lv_pgman_load(r, argv[2], &m);
     unsigned compared = 0, differ = 0;

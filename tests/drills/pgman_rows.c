@@ -14,21 +14,15 @@
 #include "repo/manifest.h"
 #include "repo/repo.h"
 #include "store/store.h"
+#include "tests/lib/test_repo.h"
 
 int main(int argc, char **argv)
 {
     if (argc != 5)
         return 2;
-    lv_store_opts o;
-    memset(&o, 0, sizeof o);
-    o.endpoint = getenv("LV_TEST_S3_ENDPOINT");
-    o.access_key = getenv("LV_TEST_S3_ACCESS_KEY");
-    o.secret_key = getenv("LV_TEST_S3_SECRET_KEY");
-    o.region = getenv("LV_TEST_S3_REGION");
     lv_store *st = NULL;
     lv_repo *r = NULL;
     lv_catalog *cat = NULL;
-    lv_credential cred = {.key_file = getenv("LABVAULT_KEY_FILE")};
     lv_manifest mf;
     memset(&mf, 0, sizeof mf);
     lv_pgman m;
@@ -36,11 +30,7 @@ int main(int argc, char **argv)
     lv_buf body = LV_BUF_INIT;
     int found = 0;
     char id[2 * LV_HASH_LEN + 1];
-    int rc = lv_store_open(argv[1], &o, &st);
-    if (rc == LV_OK)
-        rc = lv_repo_open(st, &cred, &r);
-    if (rc == LV_OK && (rc = lv_catalog_open(getenv("LABVAULT_CATALOG"), r->id_hex, &cat)) == LV_OK)
-        r->cat = cat;
+    int rc = lv_test_repo_open(argv[1], &st, &r, &cat);
     if (rc == LV_OK)
         rc = lv_manifest_read(r, argv[2], &mf);
     if (rc == LV_OK)

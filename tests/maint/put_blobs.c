@@ -13,29 +13,18 @@
 #include "repo/blobstore.h"
 #include "repo/repo.h"
 #include "store/store.h"
+#include "tests/lib/test_repo.h"
 
 int main(int argc, char **argv)
 {
     if (argc != 3)
         return 2;
-    lv_store_opts o;
-    memset(&o, 0, sizeof o);
-    o.endpoint = getenv("LV_TEST_S3_ENDPOINT");
-    o.access_key = getenv("LV_TEST_S3_ACCESS_KEY");
-    o.secret_key = getenv("LV_TEST_S3_SECRET_KEY");
-    o.region = getenv("LV_TEST_S3_REGION");
     lv_store *st = NULL;
     lv_repo *r = NULL;
     lv_catalog *cat = NULL;
     lv_packer *p = NULL;
-    lv_credential cred = {.key_file = getenv("LABVAULT_KEY_FILE")};
-    int rc = lv_store_open(argv[1], &o, &st);
-    if (rc == LV_OK)
-        rc = lv_repo_open(st, &cred, &r);
-    if (rc == LV_OK)
-        rc = lv_catalog_open(getenv("LABVAULT_CATALOG"), r->id_hex, &cat);
+    int rc = lv_test_repo_open(argv[1], &st, &r, &cat);
     if (rc == LV_OK) {
-        r->cat = cat;
         lv_packer_opts po = {.pack_size = 1 << 20, .workers = 0, .upload_queue = 0, .index_every = 0};
         rc = lv_packer_new_opts(r, &po, &p);
     }
