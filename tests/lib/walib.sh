@@ -11,6 +11,8 @@
 #   wal_done_list               names of the WAL segments PostgreSQL marked .done, one per line
 #   wal_fetch_compare CONF NAMES...   fetch each segment and cmp it with the cluster's pg_wal copy;
 #                               prints how many differ or failed (0 = all identical)
+#   wal_archiving W [SETTING...] a local repository W/repo (config W/local.conf) created (a TAP assertion), and
+#                               the test's PostgreSQL started archiving into it with `wal push`, SETTINGs added
 #   wal_switch                  pg_switch_wal() after writing something, so the current segment is archived
 #   wal_make_segments N         make the cluster complete N segments; prints the completed ones
 #   wal_bench SECONDS [EVERY]   pgbench for SECONDS with a WAL switch every EVERY seconds
@@ -39,6 +41,15 @@ as_pg() {
   else
     "$@"
   fi
+}
+
+wal_archiving() { # W [SETTING...]
+  local w=$1
+  shift
+  wal_conf "$w/local.conf" "$w/repo"
+  ok "repository created" lvpg "$w/local.conf" repo init
+  lv_pg_start "archive_mode = on" "archive_command = '${LABVAULT_BIN:?} --config $w/local.conf wal push %p'" \
+    "wal_level = replica" "$@"
 }
 
 wal_conf() { # FILE REPO [EXTRA_LINE...]

@@ -19,11 +19,9 @@ lv_clean_env
 lv=${LABVAULT_BIN:?}
 
 w=$(wal_workdir undo-dropdb)
-wal_conf "$w/local.conf" "$w/repo"
-ok "repository created" lvpg "$w/local.conf" repo init
 # A checkpoint with a few hundred MiB of dirty buffers to write gives the DROP a wait long enough for the
 # VACUUM; no autovacuum, so the only in-place updates are the ones this test makes.
-lv_pg_start "archive_mode = on" "archive_command = '$lv --config $w/local.conf wal push %p'" "wal_level = replica" \
+wal_archiving "$w" \
   "shared_buffers = 512MB" "max_wal_size = 2GB" "checkpoint_timeout = 30min" "autovacuum = off" \
   "wal_keep_size = 2GB"
 q() { psql -qAtX -v ON_ERROR_STOP=1 "$@"; }

@@ -18,9 +18,7 @@ lv_clean_env
 lv=${LABVAULT_BIN:?}
 
 w=$(wal_workdir undo-late)
-wal_conf "$w/local.conf" "$w/repo"
-ok "repository created" lvpg "$w/local.conf" repo init
-lv_pg_start "archive_mode = on" "archive_command = '$lv --config $w/local.conf wal push %p'" "wal_level = replica"
+wal_archiving "$w"
 q() { psql -qAtX -v ON_ERROR_STOP=1 "$@"; }
 
 q -c "CREATE TABLE orders(id int primary key, item text, qty int)" \
