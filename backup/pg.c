@@ -384,9 +384,9 @@ static void *wal_wait_thread(void *arg)
     return NULL;
 }
 
-/* Row counts carried from the previous backup (backup/pg_relmap.h): the first table that could be carried
- * waits for the WAL thread (the range must be archived) and reads the WAL since the previous counts. A
- * scan that fails only costs counting everything, with a warning. */
+/* Row counts carried or derived from the previous backup's (backup/pg_relmap.h): the first table whose count
+ * may come from the WAL waits for the WAL thread (the range must be archived) and reads the WAL since the
+ * previous counts. A scan that fails only costs counting everything, with a warning. */
 typedef struct carry_ctx {
     run *u;
     wal_wait *w;
@@ -402,7 +402,7 @@ static void join_wal(carry_ctx *x)
     x->threaded = 0;
 }
 
-static int carry_changed(void *arg, uint32_t spc, uint32_t db, uint32_t rel)
+static int carry_rows(void *arg, uint32_t spc, uint32_t db, uint32_t rel, int64_t prev, int64_t *rows, int *derived)
 {
     carry_ctx *x = arg;
     if (!x->scanned) {
@@ -423,7 +423,8 @@ static int carry_changed(void *arg, uint32_t spc, uint32_t db, uint32_t rel)
             lv_err_clear();
         }
     }
-    return x->rc != LV_OK || lv_rowwal_changed(&x->rw, spc, db, rel);
+    *derived = 0;
+    return x->rc == LV_OK && lv_rowwal_rows(&x->rw, spc, db, rel, prev, rows, derived);
 }
 
 static int commit(run *u)
@@ -443,7 +444,7 @@ static int commit(run *u)
     if (!x.threaded)
         wal_wait_thread(&w);
     /* Counts carried from a previous backup whose counts are exact at its stop on this timeline (rows_seed). */
-    lv_pg_rowcarry carry = {&u->prev, carry_changed, &x, 0, 0};
+    lv_pg_rowcarry carry = {&u->prev, carry_rows, &x, 0, 0, 0};
     int can_carry = m->type == LV_PGB_INCR && u->prev_id[0] && u->prev.rows_seed && u->prev.rows_lsn &&
                     u->prev.timeline == m->timeline && u->prev.rows_lsn <= m->stop_lsn;
     /* On a standby the stop LSN (its minimum recovery point) may lie before what the session's snapshot
@@ -455,9 +456,9 @@ static int commit(run *u)
                                   &m->ndatabases, &u->rows_exact, &u->rows_seed);
     free(snap);
     if (can_carry && rc == LV_OK)
-        lv_info("row counts: %" PRIu64 " tables counted, %" PRIu64 " carried from backup %.12s (unchanged in %" PRIu64
-                " WAL records, %" PRIu64 " segments)", carry.counted, carry.carried, u->prev_id, x.rw.records,
-                x.rw.segments);
+        lv_info("row counts: %" PRIu64 " tables counted, %" PRIu64 " carried from backup %.12s, %" PRIu64
+                " derived from its counts and the WAL since (%" PRIu64 " WAL records, %" PRIu64 " segments)",
+                carry.counted, carry.carried, u->prev_id, carry.derived, x.rw.records, x.rw.segments);
     lv_rowwal_free(&x.rw);
     phase(u, "relation maps and row counts");
     join_wal(&x);

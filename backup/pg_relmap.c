@@ -22,8 +22,8 @@ static int cmp_oid(const void *key, const void *elem)
     return k < o ? -1 : k > o;
 }
 
-/* The previous backup's count of rel, when it may be carried (pg_relmap.h); -1 when it must be counted. */
-static int64_t carried(lv_pg_rowcarry *carry, const lv_pgman_database *db, const lv_pgman_relation *rel)
+/* rel's rows from the previous backup's count and the WAL (pg_relmap.h); -1 when it must be counted. */
+static int64_t from_wal(lv_pg_rowcarry *carry, const lv_pgman_database *db, const lv_pgman_relation *rel)
 {
     if (!carry || !rel->relfilenode)
         return -1;
@@ -37,7 +37,15 @@ static int64_t carried(lv_pg_rowcarry *carry, const lv_pgman_database *db, const
         if (!pr || pr->rows < 0 || pr->relkind != 'r' || pr->relfilenode != rel->relfilenode ||
             pr->tablespace != rel->tablespace)
             return -1;
-        return carry->changed(carry->arg, rel->tablespace, db->oid, rel->relfilenode) ? -1 : pr->rows;
+        int64_t rows;
+        int derived;
+        if (!carry->rows(carry->arg, rel->tablespace, db->oid, rel->relfilenode, pr->rows, &rows, &derived))
+            return -1;
+        if (derived)
+            carry->derived++;
+        else
+            carry->carried++;
+        return rows;
     }
     return -1;
 }
@@ -63,10 +71,8 @@ static int one_database(PGconn *db, const char *name, int count_rows, lv_pg_rowc
         r->rows = -1;
         if (!count_rows || strcmp(PQgetvalue(res, i, 6), "t") != 0)
             continue;
-        if ((r->rows = carried(carry, out, r)) >= 0) {
-            carry->carried++;
+        if ((r->rows = from_wal(carry, out, r)) >= 0)
             continue;
-        }
         if (carry)
             carry->counted++;
         char *s = PQescapeIdentifier(db, r->schema, strlen(r->schema));

@@ -12,11 +12,13 @@
  * counts are then not exact). *seed (the manifest's rows_seed) is set when the counts are exact and no
  * transaction with an xid was in progress in the stop snapshot (none listed, and its xmax not assigned).
  *
- * Carried counts (carry non-NULL, the previous backup's manifest with rows_seed set): a table of a database whose snapshot equals stop_snapshot, with the same oid, relfilenode and tablespace as in
- * prev and counted there, is not counted when carry->changed says no WAL record since prev's rows_lsn
- * changed it (backup/pg_rowwal.h): it gets prev's count, exact at this stop too. changed is called only
- * after the database's snapshot is fixed (it may wait for the WAL to be archived); it returns 1 (count
- * it) or 0. The cost then follows the tables that changed, not the database. */
+ * Counts from the WAL (carry non-NULL, the previous backup's manifest with rows_seed set): a table of a
+ * database whose snapshot equals stop_snapshot, with the same oid, relfilenode and tablespace as in prev
+ * and counted there, is not counted when carry->rows knows its rows at this stop from prev's count and the
+ * WAL since prev's rows_lsn (backup/pg_rowwal.h): unchanged (carried) or changed by committed inserts and
+ * deletes alone (derived). rows is called only after the database's snapshot is fixed (it may wait for the
+ * WAL to be archived); it returns 1 with *rows and *derived, or 0 (count it). The cost then follows the
+ * WAL since the previous backup, not the database. */
 #ifndef LV_BACKUP_PG_RELMAP_H
 #define LV_BACKUP_PG_RELMAP_H
 
@@ -25,9 +27,10 @@
 
 typedef struct lv_pg_rowcarry {
     const lv_pgman *prev;
-    int (*changed)(void *arg, uint32_t spc, uint32_t db, uint32_t relfilenode);
+    int (*rows)(void *arg, uint32_t spc, uint32_t db, uint32_t relfilenode, int64_t prev, int64_t *rows,
+                int *derived);
     void *arg;
-    uint64_t counted, carried;   /* out: tables counted, counts carried */
+    uint64_t counted, carried, derived; /* out: tables counted, counts carried unchanged, counts derived */
 } lv_pg_rowcarry;
 
 /* Fills *dbs / *ndbs (owned: free with lv_pg_relmap_free). LV_ERR_PG naming the database and cause. */

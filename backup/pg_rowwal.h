@@ -1,20 +1,32 @@
-/* Which tables the WAL changed between two LSNs: what the row counts of `backup pg` (backup/pg_relmap.h)
- * take from the archive to count only the tables that changed since the previous backup, and carry the
- * previous backup's exact count for the others.
+/* What the WAL did to tables' rows between two LSNs: what the row counts of `backup pg`
+ * (backup/pg_relmap.h) take from the archive to count only what they cannot derive. For each relation asked
+ * for, one of three answers: unchanged (the previous backup's count holds), changed by a known number of
+ * rows (the previous count plus the rows the committed transactions inserted minus those they deleted), or
+ * unknown (count it).
  *
  * Every change to a permanent heap table's rows is a WAL record that references a main-fork page of its
  * relfilenode (insert, update, delete, multi-insert; prune, vacuum, freeze, lock and full-page images
- * too; only XLOG_FPI_FOR_HINT images are ignored: hint bits change no row's visibility): a table that no record in [from, to) references has the rows it had at `from`, as long as no
+ * too): a table that no record in [from, to) references has the rows it had at `from`, as long as no
  * transaction that wrote before `from` was still open then (the caller's rows_seed, pg/manifest.h). What
  * the block references do not show is covered as PostgreSQL's own WAL summarizer covers it: a database
- * created or dropped in the range makes every table of that database changed (CREATE DATABASE with
- * FILE_COPY copies directories without a block reference); an SMGR truncation of a tracked relation counts
- * as a change (a TRUNCATE inside the transaction that made the file truncates in place); TRUNCATE, VACUUM
+ * created or dropped in the range makes every table of that database unknown (CREATE DATABASE with
+ * FILE_COPY copies directories without a block reference); an SMGR truncation of a tracked relation makes
+ * it unknown (a TRUNCATE inside the transaction that made the file truncates in place); TRUNCATE, VACUUM
  * FULL, CLUSTER and SET TABLESPACE give a new relfilenode or tablespace, which the caller compares.
  *
+ * The delta of a referenced table (wal/records.h lv_wal_rows_effect): each record's rows are kept per
+ * transaction (its own xid: a subtransaction's records carry the subtransaction's) until the transaction
+ * ends. A commit (COMMIT, COMMIT PREPARED) adds its own rows and those of the subtransactions it lists (every
+ * committed one) to the tables; an abort (ABORT, ABORT PREPARED, a subtransaction's rollback) drops them
+ * with its listed subtransactions'. A transaction without an end before `to` is not visible at `to`: a
+ * recovery that stops there (a drill to the backup's end point) does not see its rows either. Records
+ * whose effect on rows cannot be told (lv_wal_rows_effect's LV_ROWS_UNKNOWN: a full-page image, a heap
+ * TRUNCATE, an extension's generic WAL) make the table unknown; hint-bit images change nothing. A
+ * transaction's rows are kept only until its end, so memory follows the transactions open at once (and
+ * the tracked relations), not the WAL's length.
+ *
  * Only the relations asked for are tracked. The segments are read from the repository (wal/segscan.h):
- * the cost follows the WAL written in the range, not the database. The per-segment block summaries of
- * issue 19 will answer the same question from the catalog. Memory: one entry per tracked relation. */
+ * the cost follows the WAL written in the range, not the database. */
 #ifndef LV_BACKUP_PG_ROWWAL_H
 #define LV_BACKUP_PG_ROWWAL_H
 
@@ -25,8 +37,13 @@
 
 typedef struct lv_rowwal_rel {
     uint32_t spc, db, rel;       /* tablespace, database, relfilenode */
-    int changed;
+    int changed;                 /* referenced (or truncated) in the range */
+    int unknown;                 /* a change whose rows cannot be told: count it */
+    int64_t delta;               /* rows inserted minus deleted by the transactions committed in the range */
 } lv_rowwal_rel;
+
+typedef struct lv_rowwal_xact lv_rowwal_xact; /* pg_rowwal.c */
+typedef struct lv_rowwal_cell lv_rowwal_cell;
 
 typedef struct lv_rowwal {
     lv_rowwal_rel *rels;         /* the relations to track, sorted by (spc, db, rel) at the scan */
@@ -34,6 +51,11 @@ typedef struct lv_rowwal {
     uint32_t *dbs;               /* databases created or dropped in the range */
     size_t ndbs, dcap;
     uint64_t records, segments;  /* read, for the log */
+    /* open transactions' rows (pg_rowwal.c): a hash of xids, each with a list of (relation, rows) */
+    lv_rowwal_xact *xacts;
+    size_t xcap, nxacts;
+    lv_rowwal_cell *cells;
+    size_t ncells, ccap, cfree;
 } lv_rowwal;
 
 /* Track relation (spc, db, rel): call for each before lv_rowwal_scan (duplicates are harmless). */
@@ -44,9 +66,12 @@ void lv_rowwal_track(lv_rowwal *w, uint32_t spc, uint32_t db, uint32_t rel);
  * archived WAL ends before `to` (the answer would be incomplete). */
 int lv_rowwal_scan(const lv_repo *r, uint32_t tli, uint64_t from, uint64_t to, lv_rowwal *w);
 
-/* After a successful scan: may the rows of relation (spc, db, rel) have changed in the range? 1 when it
- * was referenced, truncated, its database created or dropped, or it was not tracked; else 0. */
-int lv_rowwal_changed(const lv_rowwal *w, uint32_t spc, uint32_t db, uint32_t rel);
+/* After a successful scan: the rows of relation (spc, db, rel) at `to`, given its rows at `from`: 1 with
+ * *rows = prev when no record referenced it (*derived = 0), or prev plus its delta when every change was
+ * one whose rows are known (*derived = 1); 0 when it must be counted (a change of unknown rows, a
+ * truncation, its database created or dropped, not tracked, or a result below 0). */
+int lv_rowwal_rows(const lv_rowwal *w, uint32_t spc, uint32_t db, uint32_t rel, int64_t prev, int64_t *rows,
+                   int *derived);
 
 void lv_rowwal_free(lv_rowwal *w);
 

@@ -718,6 +718,42 @@ static int decode_heap(const lv_walrec *rec, lv_wal_event *ev)
     return LV_OK;
 }
 
+lv_wal_rows_kind lv_wal_rows_effect(const lv_walrec *rec, int32_t *delta)
+{
+    *delta = 0;
+    int main_fork = 0;
+    for (uint32_t i = 0; i < rec->nblocks && !main_fork; i++)
+        main_fork = rec->blocks[i].fork == 0;
+    if (!main_fork)
+        return LV_ROWS_NONE;
+    uint8_t op = rec->info & 0x70;
+    switch (rec->rmid) {
+    case 0: /* XLOG: only the hint-bit image is known to change no row */
+        return (rec->info & 0xF0) == 0xA0 ? LV_ROWS_NONE : LV_ROWS_UNKNOWN;
+    case 9: /* Heap2 */
+        if (op != 0x50)
+            return LV_ROWS_NONE;
+        if (rec->main_len < 4)
+            return LV_ROWS_UNKNOWN;
+        *delta = rd16(rec->main + 2);
+        return LV_ROWS_DELTA;
+    case 10: /* Heap */
+        if (op == 0x00) {
+            *delta = 1;
+            return LV_ROWS_DELTA;
+        }
+        if (op == 0x10) {
+            if (rec->main_len < 8)
+                return LV_ROWS_UNKNOWN;
+            *delta = -1;
+            return LV_ROWS_DELTA;
+        }
+        return op == 0x30 ? LV_ROWS_UNKNOWN : LV_ROWS_NONE;
+    default:
+        return LV_ROWS_UNKNOWN;
+    }
+}
+
 int lv_wal_event_decode(const lv_walrec_reader *r, const lv_walrec *rec, lv_wal_event *ev)
 {
     memset(ev, 0, sizeof *ev);

@@ -186,6 +186,22 @@ lv_wal_rfn lv_wal_event_rel(const lv_wal_event *ev, uint32_t i);
 /* The i-th subtransaction xid of a commit/abort/assignment event. */
 uint32_t lv_wal_event_subxact(const lv_wal_event *ev, uint32_t i);
 
+/* What a record does to the number of live rows of the relation of its block 0 once its transaction
+ * commits: the row counts an incremental derives from the WAL (backup/pg_rowwal.h). Opcodes as for
+ * lv_wal_event_decode, the same in 13-18.
+ *   LV_ROWS_NONE     no row becomes visible or invisible: Heap UPDATE and HOT_UPDATE (the old and the new
+ *                    version are in the same relation), CONFIRM, LOCK, INPLACE; every Heap2 record but
+ *                    MULTI_INSERT (prune, vacuum, freeze, visible, lock, new cid, rewrite); XLOG_FPI_FOR_HINT
+ *                    (hint bits); and every record that references no main-fork page;
+ *   LV_ROWS_DELTA    *delta rows: Heap INSERT +1, Heap2 MULTI_INSERT +ntuples, Heap DELETE -1 (a speculative
+ *                    insertion's "super delete" and the delete half of a row moved to another partition
+ *                    too: their insertions were counted);
+ *   LV_ROWS_UNKNOWN  any other record that references a main-fork page (a full-page image XLOG_FPI, Heap
+ *                    TRUNCATE, another resource manager's record): what it did to rows cannot be told;
+ *                    also a DELETE or MULTI_INSERT too short to read. */
+typedef enum lv_wal_rows_kind { LV_ROWS_NONE = 0, LV_ROWS_DELTA, LV_ROWS_UNKNOWN } lv_wal_rows_kind;
+lv_wal_rows_kind lv_wal_rows_effect(const lv_walrec *rec, int32_t *delta);
+
 /* TimestampTz (microseconds since 2000-01-01 UTC) to unix microseconds. */
 #define LV_PG_EPOCH_US INT64_C(946684800000000)
 
