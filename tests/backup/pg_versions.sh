@@ -3,7 +3,8 @@
 # servers come from tests/harness/pg_versions.sh, the clients are Debian's 15). Lean on purpose (pgbench
 # scale 1, a local repository): a cluster of that version with data checksums archives through `wal push`;
 # a full backup, changes and a VACUUM FREEZE (visibility map bits), an incremental whose WAL block maps
-# miss no changed page (--verify-map); a DROP TABLE that
+# miss no changed page (--verify-map) and whose row counts are derived from that version's WAL (a drill to
+# its end point finds them in the restored tables); a DROP TABLE that
 # `wal drops` finds and names (and a drop committed with COMMIT PREPARED, its GID); an UPDATE of many rows
 # that `wal changes` counts; its suggested restore, started with that version's binaries, compared table by
 # table (rows, index-only scan count = seqscan count, pg_visibility's pg_check_visible/pg_check_frozen
@@ -72,12 +73,17 @@ pgbench -n -c 2 -t 150 >/dev/null 2>&1
 psql -qAtX -c "UPDATE pgbench_accounts SET filler = 'changed' WHERE aid % 97 = 0" \
   -c "DELETE FROM pgbench_accounts WHERE aid % 1000 = 7" -c "UPDATE victim SET t = 'v2' WHERE id % 10 = 0" \
   -c "VACUUM FREEZE" >/dev/null
-run lvpg "$w/lv.conf" backup pg --pgdata "$PGDATA" --type incr --json --verify-map
+run lvpg "$w/lv.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json --verify-map
 is "$rc" 0 "incremental backup: exit 0 ${err:+($err)}"
 incr_id=$(out_field id)
 like "$err" "verify-map: the block maps of .* pages missed: 0" \
   "--verify-map: the WAL block maps (this version's records, hint bits with checksums) missed no changed page"
 is "$(out_field prev)" "$full_id" "... on top of the full backup"
+like "$err" "row counts: [0-9]+ tables counted, [0-9]+ carried from backup ${full_id:0:12}, [1-9][0-9]* derived" \
+  "... derives the changed tables' row counts from PostgreSQL $major's heap and transaction records"
+run "$lv" --config "$w/lv.conf" drill run --backup "$incr_id" --target-immediate --json
+is "$(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["passed"], [(c["ok"], c["detail"].split()[0] == c["detail"].split()[2]) for c in j["checks"] if c["name"] == "rows"])' "$out")" \
+  "True [(True, True)]" "... and a drill to its end point finds every recorded count in the restored tables"
 
 # After both backups: more changes (replayed from the archive), then the accident.
 pgbench -n -c 2 -t 100 >/dev/null 2>&1
