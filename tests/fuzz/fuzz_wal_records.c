@@ -38,6 +38,10 @@ static void read_all(const uint8_t *d, size_t n)
             rec.nblocks > LV_WALREC_MAX_BLOCKS)
             abort();
         last = rec.lsn + 1;
+        int32_t delta;
+        lv_wal_rows_kind rk = lv_wal_rows_effect(&rec, &delta);
+        if ((rk != LV_ROWS_DELTA && delta) || (rk == LV_ROWS_DELTA && (delta < -1 || delta > 65535)))
+            abort();
         lv_wal_event ev;
         if (lv_wal_event_decode(&r, &rec, &ev) != LV_OK) {
             lv_err_clear();
