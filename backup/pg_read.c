@@ -289,6 +289,8 @@ static int map_locator(const lv_pg_entry *e, uint32_t *spc, uint32_t *db, uint32
 
 /* A relation fork stored as pages. New blobs get their slot (index among the file's new blobs) when they
  * are started, so the run of whole changed pages and the delta blob can fill side by side. */
+#define DELTA_MIN_PAGES 8 /* changed pages of a run of LV_PGMAN_RUN_PAGES worth reading their base for */
+
 static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry *e, const char *path, msg *done)
 {
     lv_pg_read *x = s->x;
@@ -371,6 +373,16 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
             __atomic_fetch_add(&s->bytes_read, (uint64_t)got, __ATOMIC_RELAXED);
             n = (uint32_t)((size_t)got / bs); /* shrank while read: keep whole pages */
         }
+        /* Deltas only where enough pages of this run changed: a base blob is read and checked whole (up
+         * to 128 pages) for the pages of it that changed, and a page stored whole costs about 1.3 KiB more
+         * than its delta; with one or two changed pages per run (an incremental after a few thousand
+         * random updates) the base reads were most of the incremental's CPU. */
+        uint32_t changed = 0;
+        for (uint32_t k = 0; t && pf && k < n && pno + k < prev_pages; k++) {
+            const uint8_t *page = b + (size_t)k * bs;
+            changed += by_map ? need[k] : !lv_pg_page_is_new(page) && lv_pg_page_lsn(page) >= x->prev->start_lsn;
+        }
+        const int try_deltas = changed >= DELTA_MIN_PAGES;
         for (uint32_t k = 0; k < n && rc == 0; k++) {
             const uint8_t *page = b + (size_t)k * bs;
             uint64_t p = pno + k;
@@ -427,7 +439,7 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
                 r->blob_page = pe->blob_page + (uint32_t)(p - pe->first_page);
                 continue;
             }
-            if (pe && t) {
+            if (pe && t && try_deltas) {
                 /* Changed, and the previous backup has the page: against its last whole image. */
                 const uint8_t *img;
                 uint32_t img_page;
