@@ -12,7 +12,8 @@
 int lv_wal_segs_open(const lv_repo *r, uint32_t tli, uint64_t from_lsn, uint32_t target_tli, lv_wal_segs *s)
 {
     memset(s, 0, sizeof *s);
-    s->cur = s->next = (lv_buf)LV_BUF_INIT;
+    s->cur = (lv_buf)LV_BUF_INIT;
+    s->cur_len = 0;
     lv_wal_stanza st;
     int rc = r->cat && lv_wal_stanza_cache_get(r->cat, r, &st) == LV_OK ? LV_OK : lv_wal_stanza_require(r, &st);
     if (rc == LV_ERR_NOT_FOUND)
@@ -63,7 +64,6 @@ void lv_wal_segs_free(lv_wal_segs *s)
     free(s->made);
     free(s->v);
     lv_buf_free(&s->cur);
-    lv_buf_free(&s->next);
     memset(s, 0, sizeof *s);
 }
 
@@ -80,10 +80,10 @@ static int load(const lv_repo *r, lv_wal_segs *s, size_t i)
 {
     if (s->have_cur && s->cur_i == i)
         return LV_OK;
-    if (s->have_next && s->cur_i + 1 == i) {
-        lv_buf t = s->cur;
-        s->cur = s->next;
-        s->next = t;
+    if (s->have_next && s->cur_i + 1 == i) { /* the next one follows it in the buffer: move it down */
+        memmove(s->cur.data, s->cur.data + s->cur_len, s->cur.len - s->cur_len);
+        s->cur.len -= s->cur_len;
+        s->cur_len = s->cur.len;
         s->have_next = 0;
         s->cur_i = i;
         return LV_OK;
@@ -93,6 +93,7 @@ static int load(const lv_repo *r, lv_wal_segs *s, size_t i)
     int rc = lv_wal_object_read(r, &s->v[i].obj, &s->cur);
     if (rc != LV_OK)
         return rc;
+    s->cur_len = s->cur.len;
     s->downloads++;
     s->cur_i = i;
     s->have_cur = 1;
@@ -103,8 +104,8 @@ static int load_next(const lv_repo *r, lv_wal_segs *s)
 {
     if (s->have_next)
         return LV_OK;
-    lv_buf_reset(&s->next);
-    int rc = lv_wal_object_read(r, &s->v[s->cur_i + 1].obj, &s->next);
+    s->cur.len = s->cur_len; /* appended right after it: the two are contiguous WAL, read without a copy */
+    int rc = lv_wal_object_read(r, &s->v[s->cur_i + 1].obj, &s->cur);
     if (rc == LV_OK) {
         s->downloads++;
         s->have_next = 1;
@@ -118,7 +119,7 @@ static void summarize_loaded(const lv_repo *r, lv_wal_segs *s, size_t i)
     if (s->v[i].sum)
         return;
     lv_walsum *sum = lv_xcalloc(1, sizeof *sum);
-    if (lv_walsum_scan(s->cur.data, s->cur.len, sum) != LV_OK) {
+    if (lv_walsum_scan(s->cur.data, s->cur_len, sum) != LV_OK) {
         lv_err_clear();
         free(sum);
         return;
@@ -154,7 +155,7 @@ int lv_wal_segs_summarize(const lv_repo *r, lv_wal_segs *s, size_t i0, size_t i1
         if (rc != LV_OK)
             return rc;
         lv_wal_header h;
-        if (lv_wal_header_parse(s->cur.data, s->cur.len, &h) != LV_OK)
+        if (lv_wal_header_parse(s->cur.data, s->cur_len, &h) != LV_OK)
             return lv_err(LV_ERR_CORRUPT, "archived WAL segment %s: %s", s->v[i].obj.key, lv_errmsg());
         summarize_loaded(r, s, i);
     }
@@ -187,23 +188,18 @@ int lv_wal_segs_scan(const lv_repo *r, lv_wal_segs *s, size_t i, uint64_t from_l
         return rc;
     const lv_wal_seg *seg = &s->v[i];
     lv_wal_header h;
-    if (lv_wal_header_parse(s->cur.data, s->cur.len, &h) != LV_OK)
+    if (lv_wal_header_parse(s->cur.data, s->cur_len, &h) != LV_OK)
         return lv_err(LV_ERR_CORRUPT, "archived WAL segment %s: %s", seg->obj.key, lv_errmsg());
     summarize_loaded(r, s, i);
     uint64_t lo = from_lsn > seg->start_lsn ? from_lsn : seg->start_lsn, hi = seg->end_lsn, cut = 0;
-    rc = scan_bytes(s->cur.data, s->cur.len, lo, hi, seg, cb, arg, &cut);
+    rc = scan_bytes(s->cur.data, s->cur_len, lo, hi, seg, cb, arg, &cut);
     if (rc != LV_OK || !cut || cut >= hi || i + 1 >= s->n)
         return rc;
     /* A record continues into the next segment: read it from the two joined. */
     if ((rc = load_next(r, s)) != LV_OK)
         return rc;
-    lv_buf joined = LV_BUF_INIT;
-    lv_buf_append(&joined, s->cur.data, s->cur.len);
-    lv_buf_append(&joined, s->next.data, s->next.len);
     uint64_t cut2;
-    rc = scan_bytes(joined.data, joined.len, cut > lo ? cut : lo, hi, seg, cb, arg, &cut2);
-    lv_buf_free(&joined);
-    return rc;
+    return scan_bytes(s->cur.data, s->cur.len, cut > lo ? cut : lo, hi, seg, cb, arg, &cut2);
 }
 
 typedef struct first_seg {

@@ -39,7 +39,10 @@ typedef struct lv_wal_segs {
     size_t ncat;
     lv_walsum **made;              /* summaries made by reading */
     size_t nmade, cmade;
-    lv_buf cur, next;              /* the last segments downloaded (index cur_i, cur_i + 1) */
+    lv_buf cur;                    /* the last segment downloaded (index cur_i) in [0, cur_len), and with
+                                      have_next the one after it in [cur_len, cur.len): one buffer, so a
+                                      record split between them is read from both without a copy */
+    size_t cur_len;
     size_t cur_i;
     int have_cur, have_next;
     uint64_t downloads;            /* segments downloaded so far */
