@@ -30,16 +30,22 @@ static void consider(pick *k, const lv_pg_backup_info *b)
     }
 }
 
-/* Where timeline tli ends on the history, and the timeline that follows it there. */
-static void switch_of(const lv_wal_tl_span *sp, size_t n, uint32_t tli, uint64_t *end, uint32_t *next)
+/* "backup X (timeline t) ends at A, past the switch from timeline t to u at B": k's backup, of a timeline of
+ * the history that ended before k's stop. */
+static void past_switch(const lv_wal_tl_span *sp, size_t n, const pick *k, char *out, size_t len)
 {
-    *end = UINT64_MAX;
-    *next = 0;
+    uint64_t end = 0;
+    uint32_t next = 0;
     for (size_t i = 0; i + 1 < n; i++)
-        if (sp[i].tli == tli) {
-            *end = sp[i].end;
-            *next = sp[i + 1].tli;
+        if (sp[i].tli == k->tli) {
+            end = sp[i].end;
+            next = sp[i + 1].tli;
         }
+    char a[LV_LSN_TEXT_MAX], b[LV_LSN_TEXT_MAX];
+    lv_lsn_format(k->best_lsn, a);
+    lv_lsn_format(end, b);
+    snprintf(out, len, "backup %.12s (timeline %u) ends at %s, past the switch from timeline %u to %u at %s", k->id,
+             k->tli, a, k->tli, next, b);
 }
 
 int lv_pg_prev_find(lv_repo *r, uint64_t sysid, const lv_wal_tl_span *hist, size_t nhist,
@@ -72,30 +78,19 @@ int lv_pg_prev_find(lv_repo *r, uint64_t sysid, const lv_wal_tl_span *hist, size
     }
     free(v);
     const pick *k = same.id[0] ? &same : &anc;
+    char why[256];
     if (!k->id[0] && beyond.id[0]) {
-        uint64_t end;
-        uint32_t next;
-        switch_of(hist, nhist, beyond.tli, &end, &next);
-        char a[LV_LSN_TEXT_MAX], b[LV_LSN_TEXT_MAX];
-        lv_lsn_format(beyond.best_lsn, a);
-        lv_lsn_format(end, b);
-        return lv_err(LV_ERR_CONFLICT, "no previous backup on the history of timeline %u: backup %.12s (timeline %u) "
-                      "ends at %s, past the switch from timeline %u to %u at %s (its WAL after the switch is not this "
-                      "cluster's): take a full backup", own, beyond.id, beyond.tli, a, beyond.tli, next, b);
+        past_switch(hist, nhist, &beyond, why, sizeof why);
+        return lv_err(LV_ERR_CONFLICT, "no previous backup on the history of timeline %u: %s (its WAL after the "
+                      "switch is not this cluster's): take a full backup", own, why);
     }
     if (!k->id[0])
         return lv_err(LV_ERR_NOT_FOUND, "no previous backup of PostgreSQL cluster %" PRIu64 " on timeline %u or its "
                       "history in the catalog to compare with (run a full backup first, or --type full)", sysid, own);
     if (k == &anc && beyond.id[0] && beyond.best_lsn > anc.best_lsn) {
-        uint64_t end;
-        uint32_t next;
-        switch_of(hist, nhist, beyond.tli, &end, &next);
-        char a[LV_LSN_TEXT_MAX], b[LV_LSN_TEXT_MAX];
-        lv_lsn_format(beyond.best_lsn, a);
-        lv_lsn_format(end, b);
-        lv_warn("backup %.12s (timeline %u) ends at %s, past the switch from timeline %u to %u at %s: not on the "
-                "history of timeline %u, the incremental compares with backup %.12s (timeline %u)", beyond.id,
-                beyond.tli, a, beyond.tli, next, b, own, anc.id, anc.tli);
+        past_switch(hist, nhist, &beyond, why, sizeof why);
+        lv_warn("%s: not on the history of timeline %u, the incremental compares with backup %.12s (timeline %u)", why,
+                own, anc.id, anc.tli);
     }
     if ((rc = lv_pgman_load(r, k->id, m)) != LV_OK)
         return lv_err_ctx("previous backup %.12s", k->id);

@@ -37,16 +37,7 @@ lv_pg_standby_start
 sport=$(sed -n 's/^PGPORT=//p' "$LV_PG_STANDBY_DIR/env")
 sdata=$LV_PG_STANDBY_DIR/data
 sq() { psql -p "$sport" -qAtX "$@"; }
-caught_up() {
-  local lsn i
-  lsn=$(psql -qAtX -c "SELECT pg_current_wal_lsn()")
-  for ((i = 0; i < 300; i++)); do
-    [[ $(sq -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'") == t ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-ok "the standby streams from the primary" caught_up
+ok "the standby streams from the primary" lv_pg_standby_caught_up
 # pg_basebackup's plain format does not keep file times: every database directory's PG_VERSION of the
 # clone is younger than the primary's, and an incremental over a backup of the other node would take
 # every database directory for created again (stored whole: right, but all pages read). This test counts
@@ -58,6 +49,21 @@ newest() { lvpg "$w/lv.conf" backups --json | python3 -c 'import json,sys; print
 field() {
   lvpg "$w/lv.conf" backups --json |
     python3 -c 'import json,sys; print([b for b in json.load(sys.stdin)["backups"] if b["id"] == sys.argv[1]][0].get(sys.argv[2]))' "$1" "$2"
+}
+# recorded METHOD: the newest backup is an incremental of timeline 2 over the full backup of timeline 1, made
+# by METHOD (incr_method: lsn with --verify-map, which compares every page's LSN); sets incr.
+recorded() {
+  incr=$(newest)
+  is "$(field "$incr" type) $(field "$incr" incr_method) $(field "$incr" timeline) $(field "$incr" prev)" \
+    "incr $1 2 $full" "... recorded: incremental, incr_method $1, timeline 2, over the full backup of timeline 1"
+}
+# few_pages SED: a small part of the relation pages read (or that the maps would read): SED prints
+# "READ TOTAL" from the backup's output
+few_pages() {
+  local pread ptotal
+  read -r pread ptotal < <(sed -n "$1" <<<"$out") || true
+  ok "... the maps name a small part of the relation pages (${pread:-?} of ${ptotal:-?} read)" \
+    test "${pread:-0}" -gt 0 -a "$((${pread:-0} * 4))" -lt "${ptotal:-0}"
 }
 # restore_compare ID WHAT: restore backup ID to its end (--target-immediate), start it, compare every table
 # with the live promoted cluster and check it as queries see it.
@@ -83,7 +89,7 @@ is "$rc" 0 "full backup of the primary: exit 0 ${err:+($err)}"
 full=$(out_field id)
 pgbench -n -c 2 -t 100 >/dev/null 2>&1
 psql -qAtX -c "UPDATE keep SET v = 'before' WHERE id % 500 = 0" >/dev/null
-ok "the standby replayed it" caught_up
+ok "the standby replayed it" lv_pg_standby_caught_up
 
 # --- the standby promoted while the old primary runs on: a backup of it past the switch point
 ok "promote the standby" as_pg "$LV_TEST_PG_BINDIR/pg_ctl" -D "$sdata" -w promote
@@ -118,14 +124,10 @@ like "$err" "backup ${bad:0:12} \(timeline 1\) ends at .*, past the switch from 
   "... passes over the old primary's backup past the switch, naming it"
 like "$out" "verify-map: the block maps of 00000001[0-9A-F]{16}\.\.00000002[0-9A-F]{16} name .* pages missed: 0" \
   "... its maps run from timeline 1 to timeline 2 and miss no page it found changed"
-read -r pread ptotal < <(sed -n 's/.*would read .*(\([0-9]*\) of \([0-9]*\) relation pages).*/\1 \2/p' <<<"$out") || true
-ok "... by them it would read a small part of the relation pages ($pread of $ptotal)" \
-  test "${pread:-0}" -gt 0 -a "$((${pread:-0} * 4))" -lt "${ptotal:-0}"
-incr=$(newest)
-is "$(field "$incr" type) $(field "$incr" timeline) $(field "$incr" prev)" "incr 2 $full" \
-  "... recorded as an incremental on timeline 2 over the full backup of timeline 1"
+few_pages 's/.*would read .*(\([0-9]*\) of \([0-9]*\) relation pages).*/\1 \2/p'
+recorded lsn
 restore_compare "$incr" "the incremental across the switch (--verify-map)"
-# By the maps (the default), nothing else changed: the same pages, and records incr_method maps.
+# By the maps (the default, without --verify-map): only the pages they name are read.
 run lvpg "$w/lv.conf" forget "$incr"
 is "$rc" 0 "forget it, so the next incremental compares with the full backup of timeline 1 again ${err:+($err)}"
 sq -c "UPDATE keep SET v = 'maps' WHERE id % 89 = 0" -c "DELETE FROM fresh WHERE g % 7 = 0" >/dev/null
@@ -133,9 +135,8 @@ run backup_standby --type incr
 is "$rc" 0 "incremental across the switch by the maps: exit 0 ${err:+($err)}"
 like "$out" "incremental by the block maps of 00000001[0-9A-F]{16}\.\.00000002[0-9A-F]{16} \(.*\): [0-9]+ of [0-9]+ relation pages read" \
   "... says so"
-incr=$(newest)
-is "$(field "$incr" incr_method) $(field "$incr" timeline) $(field "$incr" prev)" "maps 2 $full" \
-  "... records incr_method maps, timeline 2, over the full backup of timeline 1"
+few_pages 's/.*: \([0-9]*\) of \([0-9]*\) relation pages read.*/\1 \2/p'
+recorded maps
 restore_compare "$incr" "the incremental by the maps across the switch"
 run lvpg "$w/lv.conf" forget "$incr"
 is "$rc" 0 "forget it ${err:+($err)}"
@@ -153,9 +154,7 @@ run backup_standby --type incr
 is "$rc" 0 "incremental across the switch with the switch segment's map missing: exit 0 ${err:+($err)}"
 like "$out" "incremental by LSN scan: the block maps of .* cannot be used \(block map for segment $switch_seg missing\)" \
   "... made by the LSN scan, saying why"
-incr=$(newest)
-is "$(field "$incr" incr_method) $(field "$incr" timeline) $(field "$incr" prev)" "lsn 2 $full" \
-  "... records incr_method lsn, timeline 2, over the full backup of timeline 1"
+recorded lsn
 restore_compare "$incr" "the incremental by LSN scan across the switch"
 as_pg mv "$w/gone" "$w/repo/walmap/$switch_seg"
 
