@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Incremental backups across a timeline switch (PostgreSQL 15, on 127.0.0.1): a primary archives into a local
 # repository; its streaming standby has the same archive settings. A full backup of the primary, writes, the
-# standby promoted (timeline 2) while the old primary still runs: the old primary writes on timeline 1 past
-# the switch point and takes a full backup there (a backup this cluster's history does not contain), then
-# stops. Writes on timeline 2 (a new table, a TRUNCATE, an UPDATE, pgbench). Then:
-#   - `backup pg --type incr --verify-map` of the promoted standby compares with the full backup of timeline
-#     1 (the old primary's later backup is named and passed over), by the block maps followed along the
-#     history (incr_method "maps", timeline 2, no page missed, a small part of the pages read); restored to
-#     its end (--target-immediate) every table equals the live cluster's;
+# standby promoted (timeline 2, the switch point inside a segment) while the old primary still runs: the old
+# primary writes on timeline 1 past the switch point and takes a full backup there (a backup this cluster's
+# history does not contain), then stops. Writes on timeline 2 (a new table, a TRUNCATE, an UPDATE, pgbench).
+# Then:
+#   - `backup pg --type incr --verify-map` of the promoted standby (pg_control still naming timeline 1,
+#     where the old primary's backup is the newest: looked for again on timeline 2) compares with the full
+#     backup of timeline 1, naming the old primary's later backup it passes over; the block maps followed
+#     along the history miss no page and name a small part of the pages; restored to its end
+#     (--target-immediate) every table equals the live cluster's;
+#   - by the maps (the default): incr_method "maps", timeline 2, a small part of the pages read; restored to
+#     its end and to the end of the archive, every table equal;
 #   - with the map of the segment holding the switch point missing, the incremental falls back to the LSN
 #     scan saying why, and restores every table exactly as well;
 #   - with only the old primary's later backup left, the incremental is refused (exit 10), naming both
@@ -65,14 +69,20 @@ few_pages() {
   ok "... the maps name a small part of the relation pages (${pread:-?} of ${ptotal:-?} read)" \
     test "${pread:-0}" -gt 0 -a "$((${pread:-0} * 4))" -lt "${ptotal:-0}"
 }
-# restore_compare ID WHAT: restore backup ID to its end (--target-immediate), start it, compare every table
-# with the live promoted cluster and check it as queries see it.
+# restore_compare ID WHAT [end]: restore backup ID to its end (--target-immediate), or with "end" to the end
+# of the archive (the live cluster's WAL archived first), start it, compare every table with the live
+# promoted cluster and check it as queries see it.
 restore_compare() {
-  local expected
+  local expected target=(--target-immediate)
   expected=$(pg_table_sums -p "$sport")
+  if [[ ${3:-} == end ]]; then
+    target=()
+    sq -c "SELECT pg_switch_wal()" >/dev/null
+    PGDATA=$sdata wal_wait_archived 120 || true
+  fi
   rm -rf "$w/r"
-  run lvpg "$w/lv.conf" restore pg --backup "$1" --to "$w/r" --target-immediate
-  is "$rc" 0 "restore of $2 (--target-immediate): exit 0 ${err:+($err)}"
+  run lvpg "$w/lv.conf" restore pg --backup "$1" --to "$w/r" "${target[@]}"
+  is "$rc" 0 "restore of $2 (${target[*]:-to the end of the archive}): exit 0 ${err:+($err)}"
   if start_restored "$w/r"; then
     is "$(pg_table_sums -h "$w/r.sock" -p "$R_PORT")" "$expected" "... every table equals the live promoted cluster's"
     is "$(pg_check_restored -h "$w/r.sock" -p "$R_PORT")" "" "... and passes the visibility and amcheck checks"
@@ -148,6 +158,8 @@ like "$out" "incremental by the block maps of 00000001[0-9A-F]{16}\.\.00000002[0
 few_pages 's/.*: \([0-9]*\) of \([0-9]*\) relation pages read.*/\1 \2/p'
 recorded maps
 restore_compare "$incr" "the incremental by the maps across the switch"
+sq -c "UPDATE keep SET v = 'later' WHERE id % 71 = 0" -c "INSERT INTO fresh SELECT g, 'later' FROM generate_series(7001, 7100) g" >/dev/null
+restore_compare "$incr" "the incremental by the maps across the switch, with what followed it" end
 run lvpg "$w/lv.conf" forget "$incr"
 is "$rc" 0 "forget it ${err:+($err)}"
 
