@@ -36,6 +36,7 @@
 #include "wal/range.h"
 #include "wal/segment.h"
 #include "wal/stanza.h"
+#include "wal/timeline.h"
 #include "wal/walmap.h"
 
 typedef struct run {
@@ -51,6 +52,8 @@ typedef struct run {
     lv_pgman m;               /* the manifest being built (files borrowed from rd) */
     lv_pgman prev;
     char prev_id[2 * LV_HASH_LEN + 1];
+    lv_wal_tl_span hist[LV_WAL_LINEAGE_MAX]; /* incremental: the history prev was looked for on */
+    size_t nhist;
     lv_pg_tree tree;
     lv_pg_read rd;
     lv_blkset *map;           /* verify_map: the block maps of [prev start, start) */
@@ -244,6 +247,16 @@ static int read_last(run *u, const lv_pg_tree *last)
     return rc;
 }
 
+/* The first and last segments of the maps' range, as the files recovery reads along the history. */
+static void range_names(const run *u, char a[25], char b[25])
+{
+    uint32_t ss = u->m.wal_segment_size;
+    lv_wal_segment_name(lv_wal_history_segment_tli(u->hist, u->nhist, u->prev.start_lsn / ss, ss),
+                        u->prev.start_lsn / ss, ss, a);
+    lv_wal_segment_name(lv_wal_history_segment_tli(u->hist, u->nhist, u->m.start_lsn / ss, ss), u->m.start_lsn / ss,
+                        ss, b);
+}
+
 /* An incremental: the block maps from the previous backup's start to this one's (wal/walmap.h). When they
  * cannot be used, the report says why: the incremental then compares every page's LSN (with --verify-map:
  * an incremental by them would). */
@@ -251,10 +264,9 @@ static void map_load(run *u)
 {
     char why[512], a[25], b[25];
     const lv_pgman *m = &u->m;
-    segment_name(m->timeline, u->prev.start_lsn, m->wal_segment_size, a);
-    segment_name(m->timeline, m->start_lsn, m->wal_segment_size, b);
-    if (lv_walmap_range(u->r, u->r->cat, u->pgdata, m->timeline, m->wal_segment_size, u->prev.start_lsn, m->start_lsn,
-                        &u->map, why, sizeof why) == LV_OK)
+    range_names(u, a, b);
+    if (lv_walmap_range(u->r, u->r->cat, u->pgdata, u->hist, u->nhist, m->wal_segment_size, u->prev.start_lsn,
+                        m->start_lsn, &u->map, why, sizeof why) == LV_OK)
         return;
     if (u->o->verify_map)
         snprintf(u->res->map_report, sizeof u->res->map_report, "verify-map: the block maps of %s..%s cannot be "
@@ -268,8 +280,7 @@ static void map_report(run *u)
 {
     const lv_pg_read *x = &u->rd;
     char a[25], b[25];
-    segment_name(u->m.timeline, u->prev.start_lsn, u->m.wal_segment_size, a);
-    segment_name(u->m.timeline, u->m.start_lsn, u->m.wal_segment_size, b);
+    range_names(u, a, b);
     lv_blkset_stats st;
     lv_blkset_get_stats(u->map, &st);
     if (!u->o->verify_map) {
@@ -517,6 +528,59 @@ static int backup_stop(run *u)
     return rc;
 }
 
+/* The previous backup of an incremental, on the history of timeline tli (backup/pg_prev.h). A timeline
+ * whose history file is not archived (yet) has only itself: backups of its ancestors are not considered. */
+static int find_prev(run *u, uint32_t tli)
+{
+    int rc = lv_wal_history_get(u->r, tli, u->hist, &u->nhist);
+    if (rc == LV_ERR_NOT_FOUND) { /* an anomaly (PostgreSQL archives it at the promotion), not fatal */
+        lv_warn("%s: only backups of timeline %u can be the previous backup", lv_errmsg(), tli);
+        lv_err_clear();
+        u->hist[0] = (lv_wal_tl_span){tli, 0, UINT64_MAX};
+        u->nhist = 1;
+    } else if (rc != LV_OK) {
+        return lv_err_ctx("the previous backup");
+    }
+    if ((rc = lv_pg_prev_find(u->r, u->info.sysid, u->hist, u->nhist, u->prev_id, &u->prev)) != LV_OK)
+        return rc;
+    if (u->prev.timeline != tli)
+        lv_info("the previous backup %.12s is of timeline %u, on the history of timeline %u", u->prev_id,
+                u->prev.timeline, tli);
+    u->m.type = LV_PGB_INCR;
+    lv_hex_decode(u->prev_id, u->m.prev_id, LV_HASH_LEN);
+    u->m.prev_start_lsn = u->prev.start_lsn;
+    return LV_OK;
+}
+
+/* No previous backup: a full backup with --fallback-full (the reason as a warning), else the error. */
+static int no_prev(run *u, int rc)
+{
+    if (rc != LV_ERR_NOT_FOUND || !u->o->fallback_full)
+        return rc;
+    lv_warn("%s: taking a full backup", lv_errmsg());
+    lv_err_clear();
+    u->prev_id[0] = '\0';
+    u->m.type = LV_PGB_FULL;
+    memset(u->m.prev_id, 0, sizeof u->m.prev_id);
+    u->m.prev_start_lsn = 0;
+    return LV_OK;
+}
+
+/* The timeline of the start checkpoint is the backup's; the one pg_control named before (what the previous
+ * backup was looked for on) lags it on a standby promoted since its last checkpoint: look again. */
+static int prev_again(run *u)
+{
+    if (u->m.type != LV_PGB_INCR || u->m.timeline == u->hist[u->nhist - 1].tli)
+        return LV_OK;
+    lv_info("the start checkpoint is on timeline %u, pg_control named %u before it: the previous backup again",
+            u->m.timeline, u->hist[u->nhist - 1].tli);
+    lv_pgman_free(&u->prev);
+    memset(&u->prev, 0, sizeof u->prev);
+    u->prev_id[0] = '\0';
+    int rc = find_prev(u, u->m.timeline);
+    return rc == LV_OK ? LV_OK : no_prev(u, rc);
+}
+
 static int backup(run *u)
 {
     const lv_pg_backup_opts *o = u->o;
@@ -529,20 +593,8 @@ static int backup(run *u)
         return rc;
     lv_pgman *m = &u->m;
     m->type = LV_PGB_FULL;
-    if (o->incremental) {
-        rc = lv_pg_prev_find(u->r, u->info.sysid, u->info.timeline, u->prev_id, &u->prev);
-        if (rc == LV_OK) {
-            m->type = LV_PGB_INCR;
-            lv_hex_decode(u->prev_id, m->prev_id, LV_HASH_LEN);
-            m->prev_start_lsn = u->prev.start_lsn;
-        } else if (rc == LV_ERR_NOT_FOUND && o->fallback_full) {
-            lv_warn("%s: taking a full backup", lv_errmsg());
-            lv_err_clear();
-            u->prev_id[0] = '\0';
-        } else {
-            return rc;
-        }
-    }
+    if (o->incremental && (rc = find_prev(u, u->info.timeline)) != LV_OK && (rc = no_prev(u, rc)) != LV_OK)
+        return rc;
     time_t now = time(NULL);
     char stamp[LV_TIME_TEXT_MAX];
     lv_time_format((int64_t)now, LV_TIME_UTC, stamp);
@@ -560,9 +612,7 @@ static int backup(run *u)
     if ((rc = lv_pgs_start(u->c, u->info.version, u->label, o->fast_checkpoint, &m->start_lsn, &m->timeline)) != LV_OK)
         return rc;
     phase(u, "backup started (checkpoint done)");
-    if (m->type == LV_PGB_INCR && m->timeline != u->prev.timeline)
-        rc = lv_err(LV_ERR_CONFLICT, "the cluster changed timeline (%u -> %u) since backup %.12s: take a full backup",
-                    u->prev.timeline, m->timeline, u->prev_id);
+    rc = prev_again(u);
     if (rc == LV_OK && m->type == LV_PGB_INCR && u->prev.stop_lsn > m->start_lsn)
         rc = prev_in_the_past(u);
     if (rc == LV_OK)

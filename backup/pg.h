@@ -16,10 +16,13 @@
  * page runs (pg/manifest.h): a full backup groups LV_PGMAN_RUN_PAGES pages per blob; an incremental
  * reads each page, compares its pd_lsn with the previous backup's start LSN and stores only newer pages
  * (grouped into new blobs); unchanged runs reuse the previous (blob, blob_page). The previous backup is
- * the newest "pg" manifest of the same system identifier and timeline in the catalog; without one, an
- * incremental is refused (LV_ERR_NOT_FOUND naming the reason) unless opts->fallback_full. Page checksums
- * are verified when the cluster has them (a page whose pd_lsn is newer than start_lsn may be torn and
- * is not judged: WAL replay rewrites it); bad pages are reported and recorded (manifest bad_pages).
+ * the newest "pg" manifest of the same system identifier and timeline in the catalog, else of an ancestor
+ * timeline on this timeline's history (backup/pg_prev.h: after a failover); without one, an incremental is
+ * refused (LV_ERR_NOT_FOUND naming the reason) unless opts->fallback_full, and when the only candidates end
+ * past their timeline's switch point, refused (LV_ERR_CONFLICT naming both timelines and the switch
+ * point). Page checksums are verified when the cluster has them (a page whose pd_lsn is newer than
+ * start_lsn may be torn and is not judged: WAL replay rewrites it); bad pages are reported and recorded
+ * (manifest bad_pages).
  *
  * After the stop, per database (datallowconn): the relation map (pg_class oid, schema, name,
  * relfilenode, tablespace, relkind) for finding dropped tables later, and exact row counts of ordinary

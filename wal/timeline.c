@@ -105,3 +105,8 @@ uint32_t lv_wal_history_tli_at(const lv_wal_tl_span *sp, size_t n, uint64_t lsn)
             t = sp[i].tli;
     return t;
 }
+
+uint32_t lv_wal_history_segment_tli(const lv_wal_tl_span *sp, size_t n, uint64_t seg, uint32_t seg_size)
+{
+    return lv_wal_history_tli_at(sp, n, (seg + 1) * seg_size - 1);
+}

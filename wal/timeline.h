@@ -41,4 +41,10 @@ int lv_wal_history_has(const lv_wal_tl_span *sp, size_t n, uint32_t tli, uint64_
 /* The timeline of the history covering lsn (the last span with begin <= lsn), 0 when none. */
 uint32_t lv_wal_history_tli_at(const lv_wal_tl_span *sp, size_t n, uint64_t lsn);
 
+/* The timeline whose file of segment number seg recovery along the history reads (PostgreSQL's
+ * XLogFileReadAnyTLI): the newest timeline that begins at or before the segment's end, so the segment
+ * holding a switch point is the new timeline's (its part before the switch copied from the old one at the
+ * promotion). 0 when none. */
+uint32_t lv_wal_history_segment_tli(const lv_wal_tl_span *sp, size_t n, uint64_t seg, uint32_t seg_size);
+
 #endif

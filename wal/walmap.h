@@ -27,6 +27,7 @@
 #include "repo/repo.h"
 #include "wal/blockmap.h"
 #include "wal/blockset.h"
+#include "wal/timeline.h"
 
 #define LV_WALMAP_PREFIX "walmap/"
 
@@ -46,18 +47,22 @@ int lv_walmap_load(const lv_repo *r, lv_catalog *cat, const char *segment, lv_bl
 typedef int (*lv_walmap_list_cb)(void *arg, const char *segment, const char *key, uint64_t size);
 int lv_walmap_list(const lv_repo *r, lv_walmap_list_cb cb, void *arg);
 
-/* The union of the block maps of [from, to) on timeline tli (wal/blockset.h), for an incremental backup
- * whose previous backup started at `from` and which starts at `to`: the archived maps of the segments from
- * from's to the one before to's (the catalog's bytes, else the repository's), and for to's own segment, which
- * is not archived yet, a scan of pgdata/pg_wal/<segment> up to `to` (pgdata NULL: the archived map, whole).
+/* The union of the block maps of [from, to) along the timeline history hist (wal/timeline.h, nhist >= 1;
+ * its last span the backup's timeline), for an incremental backup whose previous backup started at `from`
+ * (on that history) and which starts at `to`: for each segment, the map of the file recovery would read
+ * (lv_wal_history_segment_tli: across a switch, the old timeline's segments up to the one before the switch
+ * point's, then the new timeline's; the map of the segment holding the switch point begins on the old
+ * timeline, as the file does). The archived maps of the segments from from's to the one before to's (the
+ * catalog's bytes, else the repository's), and for to's own segment, which is not archived yet, a scan of
+ * pgdata/pg_wal/<segment> up to `to` (pgdata NULL: the archived map, whole).
  * Records split by segment boundaries are joined (lv_blkmap_join). LV_OK with *out; otherwise *out NULL,
  * `why` says why the maps cannot be used (the backup then compares every page's LSN, as before maps) and
  * the code is LV_ERR_NOT_FOUND (a map missing: pushed before maps, or not stored), LV_ERR_CORRUPT (one
  * that does not authenticate or parse), LV_ERR_INCOMPLETE (another format version, unsafe after wal_level
- * = minimal, not complete, a split record the maps cannot tell) or the store's codes. The error state is
- * cleared: the caller reports `why`. */
-int lv_walmap_range(const lv_repo *r, lv_catalog *cat, const char *pgdata, uint32_t tli, uint32_t seg_size,
-                    uint64_t from, uint64_t to, lv_blkset **out, char *why, size_t whylen);
+ * = minimal, not complete, a split record the maps cannot tell, a map that begins on another timeline than
+ * the history says) or the store's codes. The error state is cleared: the caller reports `why`. */
+int lv_walmap_range(const lv_repo *r, lv_catalog *cat, const char *pgdata, const lv_wal_tl_span *hist, size_t nhist,
+                    uint32_t seg_size, uint64_t from, uint64_t to, lv_blkset **out, char *why, size_t whylen);
 
 /* The rebuild and sync steps (repo/registry.h); registered by lv_walcat_register. */
 int lv_walmap_rebuild(lv_repo *r, uint64_t *damaged);

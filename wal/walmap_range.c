@@ -1,4 +1,5 @@
 /* The block maps of a range of WAL, merged (contract in wal/walmap.h, lv_walmap_range). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "common/fsutil.h"
 #include "wal/archive.h"
 #include "wal/segment.h"
+#include "wal/timeline.h"
 #include "wal/walmap.h"
 
 /* The map of a segment from the local pg_wal, up to `to` (to's own segment, or one not archived yet). */
@@ -40,7 +42,9 @@ static int archived(const lv_repo *r, const char *name, int *yes)
     return rc;
 }
 
-/* Is map m usable as segment `name`'s (format, safety, coverage up to `upto`)? */
+/* Is map m usable as segment `name`'s (format, safety, coverage up to `upto`)? tli: the timeline of the
+ * segment's first page (a map records its first page's: the new timeline's segment holding the switch point
+ * begins with the old timeline's pages, copied at the promotion). */
 static int usable(const lv_blkmap *m, const char *name, uint32_t tli, uint64_t upto)
 {
     if (m->format != LV_BLKMAP_FORMAT)
@@ -50,18 +54,19 @@ static int usable(const lv_blkmap *m, const char *name, uint32_t tli, uint64_t u
         return lv_err(LV_ERR_INCOMPLETE, "segment %s sets wal_level = minimal: its WAL does not name every change",
                       name);
     if (m->tli != tli)
-        return lv_err(LV_ERR_INCOMPLETE, "the block map of segment %s is of timeline %u", name, m->tli);
+        return lv_err(LV_ERR_INCOMPLETE, "the block map of segment %s begins on timeline %u, not %u", name, m->tli,
+                      tli);
     if (m->end_lsn < upto)
         return lv_err(LV_ERR_INCOMPLETE, "the block map of segment %s ends before its valid WAL does", name);
     return LV_OK;
 }
 
-int lv_walmap_range(const lv_repo *r, lv_catalog *cat, const char *pgdata, uint32_t tli, uint32_t seg_size,
-                    uint64_t from, uint64_t to, lv_blkset **out, char *why, size_t whylen)
+int lv_walmap_range(const lv_repo *r, lv_catalog *cat, const char *pgdata, const lv_wal_tl_span *hist, size_t nhist,
+                    uint32_t seg_size, uint64_t from, uint64_t to, lv_blkset **out, char *why, size_t whylen)
 {
     *out = NULL;
     why[0] = '\0';
-    if (seg_size == 0 || to < from) {
+    if (seg_size == 0 || to < from || nhist == 0) {
         snprintf(why, whylen, "the range of the block maps is empty");
         return LV_ERR_INTERNAL;
     }
@@ -71,6 +76,12 @@ int lv_walmap_range(const lv_repo *r, lv_catalog *cat, const char *pgdata, uint3
     uint64_t first = from / seg_size, last = to / seg_size;
     for (uint64_t seg = first; rc == LV_OK && seg <= last; seg++) {
         char name[25];
+        uint32_t tli = lv_wal_history_segment_tli(hist, nhist, seg, seg_size);
+        uint32_t first_tli = lv_wal_history_tli_at(hist, nhist, seg * seg_size);
+        if (!tli) {
+            rc = lv_err(LV_ERR_INTERNAL, "segment %" PRIu64 " is on no timeline of the history", seg);
+            break;
+        }
         lv_wal_segment_name(tli, seg, seg_size, name);
         uint64_t seg_end = (seg + 1) * seg_size;
         if (seg == last && pgdata) {
@@ -99,7 +110,7 @@ int lv_walmap_range(const lv_repo *r, lv_catalog *cat, const char *pgdata, uint3
             if (rc == LV_ERR_NOT_FOUND)
                 rc = lv_err(LV_ERR_NOT_FOUND, "block map for segment %s missing", name);
         }
-        if (rc == LV_OK && (rc = usable(&cur, name, tli, seg == last && pgdata ? to : seg_end)) != LV_OK)
+        if (rc == LV_OK && (rc = usable(&cur, name, first_tli, seg == last && pgdata ? to : seg_end)) != LV_OK)
             lv_blkmap_free(&cur);
         if (rc != LV_OK)
             break;

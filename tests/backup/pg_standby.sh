@@ -29,17 +29,7 @@ sport=$(sed -n 's/^PGPORT=//p' "$LV_PG_STANDBY_DIR/env")
 sdata=$LV_PG_STANDBY_DIR/data
 sq() { psql -p "$sport" -qAtX "$@"; }
 is "$(sq -c 'SELECT pg_is_in_recovery()')" t "the standby runs, in recovery"
-# caught_up: the standby replayed everything the primary wrote so far.
-caught_up() {
-  local lsn i
-  lsn=$(psql -qAtX -c "SELECT pg_current_wal_lsn()")
-  for ((i = 0; i < 300; i++)); do
-    [[ $(sq -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'") == t ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-ok "... streaming from the primary" caught_up
+ok "... streaming from the primary" lv_pg_standby_caught_up
 
 # One line per table: name and the md5 of its rows in key order.
 checksums() {
@@ -82,7 +72,7 @@ backup_standby() { lvpg "$w/lv.conf" backup pg --pg-data "$sdata" --pg-host 127.
 
 # --- an idle primary: the standby's backup cannot end by itself
 psql -qAtX -c "INSERT INTO ticks DEFAULT VALUES" -c "CHECKPOINT" >/dev/null
-caught_up
+lv_pg_standby_caught_up
 run backup_standby --type full --archive-timeout 3
 is "$rc" 9 "a backup of the standby while the primary archives nothing: exit 9 (incomplete)"
 like "$err" "a standby cannot switch WAL segments.*pg_switch_wal\(\) on the primary" "... saying what the primary must do"
@@ -104,7 +94,7 @@ is "$(out_field type):$(out_field prev)" "full:" "... stored as a full backup (n
 like "$err" "backup ${primary_full:0:12} ends at .*, and the server has only reached .*: storing every page" \
   "... saying why"
 sq -c "SELECT pg_wal_replay_resume()" >/dev/null
-ok "... the standby replays again" caught_up
+ok "... the standby replays again" lv_pg_standby_caught_up
 run backup_standby --type full --json
 is "$rc" 0 "full backup of the standby: exit 0 ${err:+($err)}"
 full_id=$(out_field id)
@@ -125,7 +115,7 @@ sleep 1.2
 psql -qAtX -c "INSERT INTO ticks SELECT FROM generate_series(1, 50)" -c "UPDATE pgbench_accounts SET abalance = 7 WHERE aid < 100" >/dev/null
 
 # --- failover: the primary stops, the standby is promoted and archives on timeline 2
-ok "the standby replayed all of the primary's WAL" caught_up
+ok "the standby replayed all of the primary's WAL" lv_pg_standby_caught_up
 "$LV_TEST_HARNESS/pg.sh" stop "$primary_dir" fast 2>/dev/null
 ok "promote the standby" as_pg "$LV_TEST_PG_BINDIR/pg_ctl" -D "$sdata" -w promote
 like "$(sq -c 'SELECT pg_is_in_recovery(), pg_walfile_name(pg_current_wal_lsn())')" "^f\|00000002" \

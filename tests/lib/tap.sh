@@ -57,6 +57,8 @@
 #   lv_pg_standby_start [CONF_LINE...]  start a streaming standby of the private cluster (after lv_pg_start): sets
 #                              LV_PG_STANDBY_DIR (its env file: $LV_PG_STANDBY_DIR/env), exports nothing;
 #                              destroyed at exit. Call it in the test's shell, not in $(...).
+#   lv_pg_standby_caught_up    wait (up to 30 s) until that standby has replayed everything the primary wrote
+#                              so far; 1 if it has not
 #   lv_docker_start            start a private Docker engine (tests/harness/docker.sh: dockerd with its own data
 #                              root and socket, the busybox image in LV_TEST_DOCKER_IMAGE; containers run with
 #                              --network none): exports DOCKER_HOST and LV_TEST_DOCKER_IMAGE, sets
@@ -419,6 +421,17 @@ lv_pg_standby_start() {
   lv_at_exit "$h/pg.sh" destroy "$LV_PG_STANDBY_DIR"
   "$h/pg.sh" standby "$LV_PG_STANDBY_DIR" "$LV_PG_DIR" "$@" >/dev/null ||
     BAIL_OUT "could not start a standby of $LV_PG_DIR"
+}
+
+lv_pg_standby_caught_up() {
+  local lsn port i
+  port=$(sed -n 's/^PGPORT=//p' "$LV_PG_STANDBY_DIR/env")
+  lsn=$(psql -qAtX -c "SELECT pg_current_wal_lsn()")
+  for ((i = 0; i < 300; i++)); do
+    [[ $(psql -p "$port" -qAtX -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'") == t ]] && return 0
+    sleep 0.1
+  done
+  return 1
 }
 
 lv_docker_start() {
