@@ -427,7 +427,8 @@ static int carry_rows(void *arg, uint32_t spc, uint32_t db, uint32_t rel, int64_
                     lv_rowwal_track(&x->rw, pr->tablespace, p->databases[i].oid, pr->relfilenode);
             }
         x->rc = x->w->rc != LV_OK ? x->w->rc
-                                  : lv_rowwal_scan(x->u->r, p->timeline, p->rows_lsn, x->u->m.stop_lsn, &x->rw);
+                                  : lv_rowwal_scan(x->u->r, p->timeline, p->rows_lsn, x->u->m.timeline, x->u->m.stop_lsn,
+                                                  &x->rw);
         if (x->w->rc == LV_OK && x->rc != LV_OK) {
             lv_warn("row counts: every table counted, the WAL since backup %.12s could not be read: %s",
                     x->u->prev_id, lv_errmsg());
@@ -454,10 +455,11 @@ static int commit(run *u)
     x.threaded = pthread_create(&x.th, NULL, wal_wait_thread, &w) == 0;
     if (!x.threaded)
         wal_wait_thread(&w);
-    /* Counts carried from a previous backup whose counts are exact at its stop on this timeline (rows_seed). */
+    /* Counts carried or derived from a previous backup whose counts are exact at its stop (rows_seed): on
+     * this timeline, or on an ancestor with its stop on this timeline's history (lv_pg_prev_find). */
     lv_pg_rowcarry carry = {&u->prev, carry_rows, &x, 0, 0, 0};
     int can_carry = m->type == LV_PGB_INCR && u->prev_id[0] && u->prev.rows_seed && u->prev.rows_lsn &&
-                    u->prev.timeline == m->timeline && u->prev.rows_lsn <= m->stop_lsn;
+                    u->prev.rows_lsn <= m->stop_lsn;
     /* On a standby the stop LSN (its minimum recovery point) may lie before what the session's snapshot
      * sees: the row counts are then informational (no snapshot: not exact). */
     char *snap = NULL;

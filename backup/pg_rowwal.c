@@ -209,12 +209,12 @@ static int on_record(void *arg, const lv_walrec_reader *rd, const lv_walrec *rec
     return 0;
 }
 
-int lv_rowwal_scan(const lv_repo *r, uint32_t tli, uint64_t from, uint64_t to, lv_rowwal *w)
+int lv_rowwal_scan(const lv_repo *r, uint32_t tli, uint64_t from, uint32_t to_tli, uint64_t to, lv_rowwal *w)
 {
     if (w->nrels)
         qsort(w->rels, w->nrels, sizeof *w->rels, cmp_rel);
     lv_wal_segs s;
-    int rc = lv_wal_segs_open(r, tli, from, tli, &s);
+    int rc = lv_wal_segs_open(r, tli, from, to_tli, &s);
     if (rc != LV_OK)
         return rc;
     scan_arg a = {w, to, from, 0};

@@ -61,10 +61,12 @@ typedef struct lv_rowwal {
 /* Track relation (spc, db, rel): call for each before lv_rowwal_scan (duplicates are harmless). */
 void lv_rowwal_track(lv_rowwal *w, uint32_t spc, uint32_t db, uint32_t rel);
 
-/* Read the archived WAL of timeline tli from `from` up to `to` (exclusive). Codes of wal/segscan.h
+/* Read the archived WAL from (tli, from) up to `to` (exclusive) along the history of timeline to_tli (a
+ * promotion in between: timeline tli up to its switch point, then the next; the transactions open at a
+ * switch point were never committed on the new timeline, and add nothing). Codes of wal/segscan.h
  * (LV_ERR_NOT_FOUND naming a missing segment, LV_ERR_CORRUPT, the store's); LV_ERR_CORRUPT when the
  * archived WAL ends before `to` (the answer would be incomplete). */
-int lv_rowwal_scan(const lv_repo *r, uint32_t tli, uint64_t from, uint64_t to, lv_rowwal *w);
+int lv_rowwal_scan(const lv_repo *r, uint32_t tli, uint64_t from, uint32_t to_tli, uint64_t to, lv_rowwal *w);
 
 /* After a successful scan: the rows of relation (spc, db, rel) at `to`, given its rows at `from`: 1 with
  * *rows = prev when no record referenced it (*derived = 0), or prev plus its delta when every change was

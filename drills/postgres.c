@@ -291,20 +291,28 @@ int lv_spg_start(lv_spg *p)
     return LV_OK;
 }
 
-/* The last FATAL/PANIC line of the log (or its last line), for the one-line error. */
+/* The last FATAL/PANIC line of the log (or its last line), for the one-line error; with the last line
+ * restore_command (`labvault wal fetch`) wrote before it, which says why a fetch failed (PostgreSQL's own
+ * line only has its exit code). */
 static char *log_tail(const lv_spg *p)
 {
     lv_buf b = LV_BUF_INIT;
     char *res = NULL;
     if (lv_read_file(p->logfile, &b) == LV_OK && b.len) {
-        char *s = lv_buf_cstr(&b), *best = NULL, *last = NULL;
+        char *s = lv_buf_cstr(&b), *best = NULL, *last = NULL, *ours = NULL, *why = NULL;
         for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
             last = line;
+            if (strncmp(line, "labvault: ", 10) == 0)
+                ours = line;
             /* not the drill's own connection attempts while the server is not ready */
-            if ((strstr(line, "FATAL:") || strstr(line, "PANIC:")) && !strstr(line, "the database system is"))
+            if ((strstr(line, "FATAL:") || strstr(line, "PANIC:")) && !strstr(line, "the database system is")) {
                 best = line;
+                why = ours;
+            }
         }
-        if (best || last)
+        if (best && why)
+            res = lv_xasprintf("%s (restore_command: %s)", best, why + 10);
+        else if (best || last)
             res = lv_xstrdup(best ? best : last);
     } else {
         lv_err_clear();

@@ -26,7 +26,7 @@ lv_clean_env
 lv=${LABVAULT_BIN:?}
 
 w=$(wal_workdir failover)
-wal_conf "$w/lv.conf" "$w/repo"
+wal_conf "$w/lv.conf" "$w/repo" "[drill]" "scratch-dir = $w/scratch" "os-user = $LV_TEST_PG_OSUSER"
 lvpg "$w/lv.conf" repo init >/dev/null 2>&1
 lv_pg_start "archive_mode = on" "archive_command = '$lv --config $w/lv.conf wal push %p'" "wal_level = replica" \
   "max_wal_size = 256MB" "max_wal_senders = 5" "hot_standby = on" "checkpoint_timeout = 30min" "autovacuum = off"
@@ -151,12 +151,27 @@ restore_compare "$incr" "the incremental across the switch (--verify-map)"
 run lvpg "$w/lv.conf" forget "$incr"
 is "$rc" 0 "forget it, so the next incremental compares with the full backup of timeline 1 again ${err:+($err)}"
 sq -c "UPDATE keep SET v = 'maps' WHERE id % 89 = 0" -c "DELETE FROM fresh WHERE g % 7 = 0" >/dev/null
-run backup_standby --type incr
+run backup_standby --type incr --log-level info
 is "$rc" 0 "incremental across the switch by the maps: exit 0 ${err:+($err)}"
 like "$out" "incremental by the block maps of 00000001[0-9A-F]{16}\.\.00000002[0-9A-F]{16} \(.*\): [0-9]+ of [0-9]+ relation pages read" \
   "... says so"
 few_pages 's/.*: \([0-9]*\) of \([0-9]*\) relation pages read.*/\1 \2/p'
 recorded maps
+# Its row counts come from the full's and the WAL along the history: timeline 1 up to the switch, then 2
+# (the old primary's 30,000 rows after the switch point are not on it); a drill to its end point checks them.
+like "$err" "row counts: [0-9]+ tables counted, [0-9]+ carried from backup ${full:0:12}, [1-9][0-9]* derived from its counts and the WAL since" \
+  "... derives the changed tables' row counts from the WAL along the history"
+run "$lv" --config "$w/lv.conf" drill run --backup "$incr" --target-immediate --json
+is "$(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["passed"], [c["ok"] for c in j["checks"] if c["name"] == "rows"])' "$out" 2>&1)" \
+  "True [True]" "... and a drill to its end point finds every recorded count in the restored tables ${err:+($err)}"
+# A repository the scratch server's user cannot read: the drill's one line says why its WAL fetch failed.
+cfg_owner=$(stat -c %u:%g "$w/repo/config")
+chown root: "$w/repo/config" && chmod 0600 "$w/repo/config"
+run "$lv" --config "$w/lv.conf" drill run --backup "$incr" --target-immediate
+chown "$cfg_owner" "$w/repo/config"
+is "$rc" 12 "a drill whose scratch server cannot read the repository fails (exit 12)"
+like "$err" "could not restore file .* \(restore_command: cannot open $w/repo/config: Permission denied\)" \
+  "... its one line gives what restore_command said, not only its exit code"
 restore_compare "$incr" "the incremental by the maps across the switch"
 sq -c "UPDATE keep SET v = 'later' WHERE id % 71 = 0" -c "INSERT INTO fresh SELECT g, 'later' FROM generate_series(7001, 7100) g" >/dev/null
 restore_compare "$incr" "the incremental by the maps across the switch, with what followed it" end
