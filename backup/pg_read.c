@@ -547,7 +547,15 @@ static void decide_keep(lv_pg_read *x)
         if (!dir || strcmp(d, dir) != 0) {
             free(dir);
             dir = d;
-            dir_new = created_since(x, dir);
+            /* By the maps, they say which directories were created in the range (every strategy of CREATE
+             * DATABASE, ALTER DATABASE ... SET TABLESPACE, a drop): PG_VERSION's time is not asked, which
+             * differs on a standby cloned by a copy that does not keep times (pg_basebackup -Fp) and made
+             * every database look created again after a failover. */
+            uint32_t spc, db, rel;
+            if (x->map && !x->verify_map)
+                dir_new = !map_locator(e, &spc, &db, &rel) || lv_blkset_db_new(x->map, spc, db);
+            else
+                dir_new = created_since(x, dir);
             if (dir_new)
                 lv_info("%s was created again since the previous backup: its files are stored whole", dir);
         } else {

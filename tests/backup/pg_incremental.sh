@@ -101,6 +101,11 @@ incr2=$(out_field id)
 map_clean "incr2"
 wal_ok
 restore_and_compare "$incr2" "2 recreated database"
+# The same by the block maps (they, not PG_VERSION's time, say the directory was created again), over the full.
+run lvpg "$w/local.conf" forget "$incr2"
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json
+is "$rc $(out_field incr_method)" "0 maps" "2. incremental by the block maps: exit 0 ${err:+($err)}"
+restore_and_compare "$(out_field id)" "2 maps"
 
 # --- 3. an unlogged table; a table truncated and filled again; a table VACUUM shortened
 psql -qAtX -c "CREATE UNLOGGED TABLE scratch (i int PRIMARY KEY)" -c "INSERT INTO scratch SELECT generate_series(1, 1000)" \
