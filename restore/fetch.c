@@ -23,6 +23,10 @@
  * 2 MiB at 53-56 MiB, and it was not slower (0.8-1.2 s against 2.1-2.5 s, 3 runs each, local
  * repository, a busy machine: to be confirmed by bench/pg.sh on a quiet one). */
 #define RANGE_MAX (2u << 20)
+/* ... and at this much plaintext: a range of data that compresses 20:1 (pgbench's tables) held 40 MiB of
+ * plaintext in 2 MiB, so a batch of LV_PGW_BATCH was two ranges and half the workers waited; its CPU
+ * (decompression, the blob ids' HMAC) is what a range costs. */
+#define RANGE_MAX_RAW (8u << 20)
 
 typedef struct item {
     uint8_t id[LV_HASH_LEN];
@@ -36,6 +40,7 @@ typedef struct item {
 typedef struct range {
     size_t first, count;    /* items[first .. first + count), sorted by offset */
     uint64_t off, len;
+    uint64_t raw;           /* plaintext bytes of its blobs */
 } range;
 
 typedef struct bufs {
@@ -175,9 +180,13 @@ static void plan(lv_fetch *f)
         range *cur = f->nranges ? &f->ranges[f->nranges - 1] : NULL;
         uint64_t end = cur ? cur->off + cur->len : 0;
         if (cur && memcmp(f->items[cur->first].loc.pack, it->loc.pack, LV_HASH_LEN) == 0 && it->loc.offset >= cur->off &&
-            it->loc.offset <= end + RANGE_GAP && it->loc.offset + it->loc.length - cur->off <= RANGE_MAX) {
-            if (it->loc.offset + it->loc.length > end)
+            ((it->loc.offset < end) || /* a blob already in the range (needed at several places): always */
+             (it->loc.offset <= end + RANGE_GAP && it->loc.offset + it->loc.length - cur->off <= RANGE_MAX &&
+              cur->raw + it->loc.raw_length <= RANGE_MAX_RAW))) {
+            if (it->loc.offset + it->loc.length > end) {
                 cur->len = it->loc.offset + it->loc.length - cur->off;
+                cur->raw += it->loc.raw_length;
+            }
             cur->count++;
             continue;
         }
@@ -185,7 +194,7 @@ static void plan(lv_fetch *f)
             f->rcap = f->rcap ? 2 * f->rcap : 64;
             f->ranges = lv_xrealloc(f->ranges, f->rcap * sizeof *f->ranges);
         }
-        f->ranges[f->nranges++] = (range){i, 1, it->loc.offset, it->loc.length};
+        f->ranges[f->nranges++] = (range){i, 1, it->loc.offset, it->loc.length, it->loc.raw_length};
     }
 }
 

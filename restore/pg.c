@@ -264,8 +264,11 @@ int lv_pg_restore(const lv_repo *r, const lv_pg_restore_opts *o, lv_pg_restore_r
             rc = lv_pg_write_recovery(o->to, o, lv_buf_cstr(&cmd));
         if (rc == LV_OK)
             rc = write_text(o->to, "backup_label", m.backup_label);
+        double ts = lv_mono_s();
         if (rc == LV_OK)
             rc = lv_pg_sync(o->to, &m, loc);
+        if (rc == LV_OK)
+            lv_info("restore: files written in %.2f s, then synced to disk in %.2f s", ts - t0, lv_mono_s() - ts);
         if (rc == LV_OK)
             rc = lv_pg_mark_finish(o->to);
         if (rc != LV_OK) {
