@@ -430,7 +430,7 @@ int lv_packer_new_opts(lv_repo *r, const lv_packer_opts *o, lv_packer **out)
         p->pack_size = 1024;
     p->index_every = o->index_every ? o->index_every : 65536;
     p->nworkers = o->workers < 0 ? 0 : o->workers == 0 ? online_cpus() : o->workers;
-    p->qcap = o->upload_queue > 0 ? o->upload_queue : 2;
+    p->qcap = o->upload_queue > 0 ? o->upload_queue : lv_store_puts_in_flight(r->store);
     p->max_jobs = 2 * (p->nworkers ? p->nworkers : 1);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv_work, NULL);

@@ -18,8 +18,9 @@
  * straight into their reserved place in the pack being filled (no copy of the sealed bytes), while
  * upload threads seal each closed pack's header (its SHA-256 names the pack) and PUT it, so the CPU
  * work on blob N+1 overlaps the upload of the previous pack. There is one upload thread per upload
- * slot (`upload_queue`, default 2): the fsync or PUT of one pack overlaps the write of the other, and
- * S3 gets two connections. Memory is bounded: at most `upload_queue` closed packs (queued or uploading)
+ * slot (`upload_queue`, default lv_store_puts_in_flight: 2 on S3, where the PUT of one pack overlaps the
+ * other's and S3 gets two connections; 1 on a local directory, whose write and fsync of a pack are
+ * faster than the next pack fills, so a second slot only held another pack in memory). Memory is bounded: at most `upload_queue` closed packs (queued or uploading)
  * plus the one being filled, plus the queued blobs (each a plaintext copy and, when it compresses, its
  * zstd output): always room for
  * 2 per seal worker, and beyond that small ones up to 4 MiB of plaintext per worker (at most 256 jobs),

@@ -337,6 +337,7 @@ static const lv_store_ops local_ops = {
     .create = local_create,
     .temp_list = local_temp_list,
     .temp_del = local_del, /* store.c checked that the name is a temporary's */
+    .puts_in_flight = 1,
 };
 
 int lv_local_open(const char *root, lv_store **out)

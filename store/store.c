@@ -211,3 +211,8 @@ int lv_store_temp_sweep(lv_store *s, const char *prefix, uint64_t *removed)
         *removed = w.removed;
     return rc;
 }
+
+int lv_store_puts_in_flight(const lv_store *s)
+{
+    return s->ops->puts_in_flight > 0 ? s->ops->puts_in_flight : 2;
+}

@@ -135,7 +135,13 @@ typedef struct lv_store_ops {
     /* NULL when the driver leaves no temporaries (S3) */
     int (*temp_list)(lv_store *, const char *, lv_store_temp_cb, void *);
     int (*temp_del)(lv_store *, const char *);
+    int puts_in_flight;          /* lv_store_puts_in_flight; 0: 2 */
 } lv_store_ops;
+
+/* How many large puts a writer should keep in flight at once: 1 for a local directory (a put is a write
+ * and an fsync, faster than a pack of compressed blobs fills, so a second one would only hold another pack
+ * in memory), 2 for S3 (a PUT waits on the network; the second overlaps it). */
+int lv_store_puts_in_flight(const lv_store *s);
 
 struct lv_store {
     const lv_store_ops *ops;
