@@ -3,7 +3,8 @@
 # servers come from tests/harness/pg_versions.sh, the clients are Debian's 15). Lean on purpose (pgbench
 # scale 1, a local repository): a cluster of that version with data checksums archives through `wal push`;
 # a full backup, changes and a VACUUM FREEZE (visibility map bits), an incremental whose WAL block maps
-# miss no changed page (--verify-map) and whose row counts are derived from that version's WAL (a drill to
+# miss no changed page (--verify-map) and whose row counts are derived from that version's WAL, rows of
+# prepared transactions included (a drill to
 # its end point finds them in the restored tables); a DROP TABLE that
 # `wal drops` finds and names (and a drop committed with COMMIT PREPARED, its GID); an UPDATE of many rows
 # that `wal changes` counts; its suggested restore, started with that version's binaries, compared table by
@@ -73,6 +74,11 @@ pgbench -n -c 2 -t 150 >/dev/null 2>&1
 psql -qAtX -c "UPDATE pgbench_accounts SET filler = 'changed' WHERE aid % 97 = 0" \
   -c "DELETE FROM pgbench_accounts WHERE aid % 1000 = 7" -c "UPDATE victim SET t = 'v2' WHERE id % 10 = 0" \
   -c "VACUUM FREEZE" >/dev/null
+# Rows of prepared transactions: 50 inserted and committed by COMMIT PREPARED, 20 deleted and rolled back
+# by ROLLBACK PREPARED (the derived row counts follow the transaction to its second phase).
+psql -qAtX -v ON_ERROR_STOP=1 -c "BEGIN" -c "INSERT INTO victim SELECT g, 'prepared' FROM generate_series(9001, 9050) g" \
+  -c "PREPARE TRANSACTION 'rows_in'" -c "COMMIT PREPARED 'rows_in'" -c "BEGIN" -c "DELETE FROM victim WHERE id <= 20" \
+  -c "PREPARE TRANSACTION 'rows_out'" -c "ROLLBACK PREPARED 'rows_out'" >/dev/null
 run lvpg "$w/lv.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json --verify-map
 is "$rc" 0 "incremental backup: exit 0 ${err:+($err)}"
 incr_id=$(out_field id)
