@@ -92,16 +92,24 @@ psql -qAtX -c "CREATE TABLE rows_still WITH (autovacuum_enabled = off) AS SELECT
   -c "INSERT INTO rows_parts SELECT g, g FROM generate_series(0, 1999) g" \
   -c "CREATE TABLE rows_keyed (k int PRIMARY KEY, v int) WITH (autovacuum_enabled = off)" \
   -c "INSERT INTO rows_keyed SELECT g, 0 FROM generate_series(1, 500) g" >/dev/null
-coproc OPEN_TX { psql -qAtX 2>&1; }
-echo "BEGIN; INSERT INTO rows_still SELECT g FROM generate_series(1, 100) g; SELECT 'inserted';" >&"${OPEN_TX[1]}"
-read -r -t 30 line <&"${OPEN_TX[0]}" || line=
+# open_tx SQL: a session that runs SQL in a transaction and keeps it open ($line is "inserted" once it has;
+# not in a subshell: the session is the caller's coprocess); close_tx commits it and ends the session.
+open_tx() {
+  coproc OPEN_TX { psql -qAtX 2>&1; }
+  echo "BEGIN; $1 SELECT 'inserted';" >&"${OPEN_TX[1]}"
+  read -r -t 30 line <&"${OPEN_TX[0]}" || line=
+}
+close_tx() {
+  printf 'COMMIT;\n\\q\n' >&"${OPEN_TX[1]}"
+  wait "$OPEN_TX_PID" 2>/dev/null || true
+}
+open_tx "INSERT INTO rows_still SELECT g FROM generate_series(1, 100) g;"
 is "$line" "inserted" "a transaction with 100 uncommitted rows in rows_still stays open"
 run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type full --json
 is "$rc/$(j 'j["rows_exact"]')" "0/True" "a full backup with the transaction open: exit 0, exact counts"
 like "$err" "row counts: exact at the stop; not carried \(a transaction was in progress\)" \
   "... which the next incremental may not carry (the open transaction)"
-printf 'COMMIT;\n\\q\n' >&"${OPEN_TX[1]}"
-wait "$OPEN_TX_PID" 2>/dev/null || true
+close_tx
 s0=$(seq_scans)
 run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json
 is "$rc" 0 "incremental after the commit: exit 0"
@@ -124,16 +132,13 @@ psql -qAtX -v ON_ERROR_STOP=1 -c "DELETE FROM rows_moved WHERE g <= 10" \
   -c "UPDATE rows_parts SET k = k + 1000 WHERE k < 50" -c "DELETE FROM rows_parts WHERE k BETWEEN 1900 AND 1909" \
   -c "INSERT INTO rows_keyed SELECT g, 1 FROM generate_series(490, 520) g ON CONFLICT (k) DO UPDATE SET v = 2" \
   -c "INSERT INTO rows_keyed SELECT g, 1 FROM generate_series(515, 530) g ON CONFLICT DO NOTHING" >/dev/null
-coproc OPEN_TX { psql -qAtX 2>&1; }
-echo "BEGIN; INSERT INTO rows_moved SELECT g FROM generate_series(1, 100) g; INSERT INTO rows_p1 VALUES (1, 1); SELECT 'inserted';" >&"${OPEN_TX[1]}"
-read -r -t 30 line <&"${OPEN_TX[0]}" || line=
+open_tx "INSERT INTO rows_moved SELECT g FROM generate_series(1, 100) g; INSERT INTO rows_p1 VALUES (1, 1);"
 is "$line" "inserted" "a transaction with 101 uncommitted rows stays open"
 s1=$(seq_scans)
 run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json
 is "$rc" 0 "an incremental after deletes, an abort, a savepoint rolled back, COPY, updates, partition moves and upserts: exit 0"
 incr2=$(j 'j["id"]')
-printf 'COMMIT;\n\\q\n' >&"${OPEN_TX[1]}"
-wait "$OPEN_TX_PID" 2>/dev/null || true
+close_tx
 like "$err" "row counts: [0-9]+ tables counted, [1-9][0-9]* carried from backup ${incr1:0:12}, ([4-9]|[1-9][0-9]+) derived from its counts and the WAL since \([0-9]+ WAL records, [1-9][0-9]* segments\)" \
   "... says how many tables it counted, carried and derived (at least the 4 changed ones)"
 sleep 0.3
