@@ -32,7 +32,7 @@
 # (default labvault-test; created here, without home or shell, when missing). Run as any other user, it runs
 # as that user. Root can read and remove everything; other users' tests should use `pg.sh destroy`.
 # Knobs: LV_TEST_PG_BINDIR (default /usr/lib/postgresql/15/bin; any major from 13, see pg_versions.sh),
-# LV_TEST_PG_OSUSER.
+# LV_TEST_PG_OSUSER, LV_TEST_PG_CHECKSUMS (default 1; 0: initdb without --data-checksums).
 set -euo pipefail
 
 prog=${0##*/}
@@ -243,7 +243,9 @@ do_start() {
     chown "$OSUSER:" "$PGDATA_DIR" 2>/dev/null || true
     local quiet=() # --no-instructions is from PostgreSQL 14 on
     "$BINDIR/initdb" --help 2>/dev/null | grep -q -- --no-instructions && quiet=(--no-instructions)
-    if ! as_pg "$BINDIR/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust --data-checksums \
+    local checksums=(--data-checksums)
+    [[ ${LV_TEST_PG_CHECKSUMS:-1} == 0 ]] && checksums=()
+    if ! as_pg "$BINDIR/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust "${checksums[@]}" \
       --encoding=UTF8 --locale=C --no-sync "${quiet[@]}" >"$DIR/log/initdb.log" 2>&1; then
       cat "$DIR/log/initdb.log" >&2
       die "initdb failed"
