@@ -123,7 +123,7 @@ static int check_cluster(run *u)
     return rc;
 }
 
-/* LABVAULT_TEST_PAUSE_AFTER_START (test-only, backup/pg.h). */
+/* LABVAULT_TEST_PAUSE_AFTER_START and _AFTER_STOP (test-only, backup/pg.h). */
 /* An incremental keeps a page of the previous backup when the page's LSN is still below that backup's start:
  * unchanged since, so what the previous backup copied (at some moment between its start and its stop) is
  * what this one would read. That holds only if the server is already past the previous backup's stop.
@@ -159,9 +159,9 @@ static int prev_in_the_past(run *u)
     return LV_OK;
 }
 
-static int test_pause(void)
+static int test_pause(const char *env)
 {
-    const char *v = getenv("LABVAULT_TEST_PAUSE_AFTER_START");
+    const char *v = getenv(env);
     double secs = v ? atof(v) : 0, end = lv_mono_s() + secs;
     while (secs > 0 && lv_mono_s() < end) {
         if (lv_interrupted())
@@ -463,7 +463,16 @@ static int commit(run *u)
     /* On a standby the stop LSN (its minimum recovery point) may lie before what the session's snapshot
      * sees: the row counts are then informational (no snapshot: not exact). */
     char *snap = NULL;
-    int rc = u->info.in_recovery ? LV_OK : lv_pgs_snapshot(u->c, &snap);
+    int quiet = 0;
+    int rc = test_pause("LABVAULT_TEST_PAUSE_AFTER_STOP");
+    if (rc == LV_OK && !u->info.in_recovery)
+        rc = lv_pgs_stop_snapshot(u->c, m->stop_lsn, m->wal_segment_size, &snap, &quiet);
+    if (rc == LV_OK && snap && !quiet && u->o->count_rows) {
+        lv_info("row counts: WAL was written between the stop and its snapshot: informational, not exact at the "
+                "stop");
+        free(snap);
+        snap = NULL;
+    }
     if (rc == LV_OK)
         rc = lv_pg_relmap_collect(u->c, &u->conn, u->o->count_rows, snap, can_carry ? &carry : NULL, &m->databases,
                                   &m->ndatabases, &u->rows_exact, &u->rows_seed);
@@ -618,7 +627,7 @@ static int backup(run *u)
     if (rc == LV_OK && m->type == LV_PGB_INCR && u->prev.stop_lsn > m->start_lsn)
         rc = prev_in_the_past(u);
     if (rc == LV_OK)
-        rc = test_pause();
+        rc = test_pause("LABVAULT_TEST_PAUSE_AFTER_START");
     if (rc == LV_OK)
         rc = tablespaces(u);
     if (rc == LV_OK)

@@ -10,7 +10,8 @@
  * cluster runs at a time (opts->lock_path, a file beside the catalog; a second one is LV_ERR_LOCKED, exit 7).
  *
  * Test-only: LABVAULT_TEST_PAUSE_AFTER_START=<seconds> sleeps that long after the start (interruptible),
- * so tests can run a second backup, or signal one, while the first is in backup mode.
+ * so tests can run a second backup, or signal one, while the first is in backup mode;
+ * LABVAULT_TEST_PAUSE_AFTER_STOP=<seconds> after the stop, before the row counts' snapshot.
  *
  * Relation files (base/, global/, pg_tblspc/ segment files of main, vm and init forks) are stored as
  * page runs (pg/manifest.h): a full backup groups LV_PGMAN_RUN_PAGES pages per blob; an incremental

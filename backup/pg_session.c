@@ -110,6 +110,24 @@ int lv_pgs_position(PGconn *c, uint64_t *lsn)
     return rc;
 }
 
+int lv_pgs_stop_snapshot(PGconn *c, uint64_t stop_lsn, uint32_t seg_size, char **out, int *quiet)
+{
+    *quiet = 0;
+    PGresult *res;
+    int rc = lv_pg_query1(c, "SELECT pg_current_snapshot()::text, pg_current_wal_insert_lsn()::text", 0, NULL, &res);
+    if (rc != LV_OK)
+        return rc;
+    uint64_t at;
+    *out = lv_xstrdup(PQgetvalue(res, 0, 0));
+    if (seg_size && lsn_of(PQgetvalue(res, 0, 1), &at) == LV_OK) {
+        uint64_t next = (stop_lsn + seg_size - 1) / seg_size * seg_size; /* the switch's target */
+        *quiet = at == next || at == next + 40;                          /* + SizeOfXLogLongPHD */
+    }
+    lv_err_clear();
+    PQclear(res);
+    return LV_OK;
+}
+
 int lv_pgs_snapshot(PGconn *c, char **out)
 {
     PGresult *res;

@@ -42,4 +42,11 @@ int lv_pgs_position(PGconn *c, uint64_t *lsn);
 /* pg_current_snapshot()::text (txid_current_snapshot before 13 is not needed: 13 has both). */
 int lv_pgs_snapshot(PGconn *c, char **out);
 
+/* The snapshot right after the stop (*out as lv_pgs_snapshot), and *quiet: no WAL was written between the
+ * stop and it. The stop ends with the backup-end record (stop_lsn is its end) and a segment switch; the
+ * insert position read in the same statement, after the snapshot was taken, is then the next segment's
+ * first record. Anything else written since (a commit, whose rows the snapshot would see but a recovery
+ * to stop_lsn would not) moves it: the counts are then not exact at the stop. */
+int lv_pgs_stop_snapshot(PGconn *c, uint64_t stop_lsn, uint32_t seg_size, char **out, int *quiet);
+
 #endif
