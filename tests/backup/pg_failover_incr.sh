@@ -82,17 +82,7 @@ restore_compare() {
     sq -c "SELECT pg_switch_wal()" >/dev/null
     PGDATA=$sdata wal_wait_archived 120 || true
   fi
-  rm -rf "$w/r"
-  run lvpg "$w/lv.conf" restore pg --backup "$1" --to "$w/r" "${target[@]}"
-  is "$rc" 0 "restore of $2 (${target[*]:-to the end of the archive}): exit 0 ${err:+($err)}"
-  if start_restored "$w/r"; then
-    is "$(pg_table_sums -h "$w/r.sock" -p "$R_PORT")" "$expected" "... every table equals the live promoted cluster's"
-    is "$(pg_check_restored -h "$w/r.sock" -p "$R_PORT")" "" "... and passes the visibility and amcheck checks"
-  else
-    fail "... the restored cluster starts"
-    skip "no cluster" 1
-  fi
-  stop_restored "$w/r"
+  restore_check "$w/lv.conf" "$1" "$w/r" "$2 (${target[*]:-to the end of the archive})" "$expected" "${target[@]}"
 }
 
 # --- a full backup of the primary, then writes on timeline 1

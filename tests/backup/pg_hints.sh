@@ -38,21 +38,7 @@ is "$flags_before $(psql -qAtX -c "SELECT count(*) = count(*) FILTER (WHERE t_in
 psql -qAtX -c "UPDATE h SET v = 'changed' WHERE id % 1000 = 0" -c "DELETE FROM h WHERE id > 49900" \
   -c "CHECKPOINT" >/dev/null
 
-restore_compare() { # ID WHAT
-  local expected dir=$w/r
-  expected=$(pg_table_sums)
-  rm -rf "$dir"
-  run lvpg "$w/local.conf" restore pg --backup "$1" --to "$dir" --target-immediate
-  is "$rc" 0 "restore of $2: exit 0 ${err:+($err)}"
-  if start_restored "$dir"; then
-    is "$(pg_table_sums -h "$dir.sock" -p "$R_PORT")" "$expected" "... every table equals the live cluster's"
-    is "$(pg_check_restored -h "$dir.sock" -p "$R_PORT")" "" "... and passes the visibility and amcheck checks"
-  else
-    fail "... the restored cluster starts"
-    skip "no cluster" 1
-  fi
-  stop_restored "$dir"
-}
+restore_compare() { restore_check "$w/local.conf" "$1" "$w/r" "$2" "$(pg_table_sums)" --target-immediate; }
 
 run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json --verify-map
 is "$rc" 0 "incremental with --verify-map: exit 0 ${err:+($err)}"

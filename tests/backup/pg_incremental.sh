@@ -29,19 +29,8 @@ lv_pg_start "archive_mode = on" "archive_command = '$lv --config $w/local.conf w
 
 # restore_and_compare ID NAME: restore backup ID to its end point, start it, compare with the live cluster.
 restore_and_compare() {
-  local id=$1 name=$2 dir=$w/r-${2// /-} expected
-  expected=$(pg_table_sums)
-  run lvpg "$w/local.conf" restore pg --backup "$id" --to "$dir" --target-immediate
-  is "$rc" 0 "$name: restore of the incremental: exit 0 ${err:+($err)}"
-  if start_restored "$dir"; then
-    is "$(pg_table_sums -h "$dir.sock" -p "$R_PORT")" "$expected" "$name: every table's rows equal the live cluster's"
-    is "$(pg_check_restored -h "$dir.sock" -p "$R_PORT")" "" \
-      "$name: as queries see it: visibility map right, index-only and sequential scans agree, amcheck passes"
-  else
-    fail "$name: the restored cluster starts"
-    skip "no cluster" 1
-  fi
-  stop_restored "$dir"
+  local dir=$w/r-${2// /-}
+  restore_check "$w/local.conf" "$1" "$dir" "$2" "$(pg_table_sums)" --target-immediate
   rm -rf "$dir" "$dir.sock"
 }
 

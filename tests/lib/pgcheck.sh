@@ -98,3 +98,24 @@ ORDER BY c.oid::regclass::text \gexec
 SQL
   done
 }
+
+# restore_check CONF ID DIR WHAT EXPECTED [RESTORE_ARG...]: `restore pg --backup ID --to DIR RESTORE_ARG...`
+# (DIR removed first; needs walib.sh), start the copy, compare its pg_table_sums with EXPECTED (the source's,
+# taken by the caller when it should be) and check it as queries see it (pg_check_restored): three TAP
+# results, WHAT in each. The copy is stopped afterwards.
+restore_check() {
+  local conf=$1 id=$2 dir=$3 what=$4 expected=$5
+  shift 5
+  rm -rf "$dir"
+  run lvpg "$conf" restore pg --backup "$id" --to "$dir" "$@"
+  is "$rc" 0 "$what: restore exits 0 ${err:+($err)}"
+  if start_restored "$dir"; then
+    is "$(pg_table_sums -h "$dir.sock" -p "$R_PORT")" "$expected" "$what: every table equals the source's"
+    is "$(pg_check_restored -h "$dir.sock" -p "$R_PORT")" "" \
+      "$what: as queries see it: visibility map right, index-only and sequential scans agree, amcheck passes"
+  else
+    fail "$what: the restored cluster starts"
+    skip "no cluster" 1
+  fi
+  stop_restored "$dir"
+}

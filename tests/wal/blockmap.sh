@@ -104,16 +104,7 @@ restore_compare() {
   wal_switch
   wal_wait_archived 60 || true
   rm -rf "$w/r"
-  run lvpg "$w/local.conf" restore pg --backup "$1" --to "$w/r/data" --tablespace-map "ts1=$w/r/ts1" --target-immediate
-  is "$rc" 0 "restore of $2: exit 0 ${err:+($err)}"
-  if start_restored "$w/r/data"; then
-    is "$(pg_table_sums -h "$w/r/data.sock" -p "$R_PORT")" "$expected" "... every table of every database equals the live cluster's"
-    is "$(pg_check_restored -h "$w/r/data.sock" -p "$R_PORT")" "" "... and passes the visibility and amcheck checks"
-  else
-    fail "the restored cluster starts"
-    skip "no cluster" 1
-  fi
-  stop_restored "$w/r/data"
+  restore_check "$w/local.conf" "$1" "$w/r/data" "$2" "$expected" --tablespace-map "ts1=$w/r/ts1" --target-immediate
 }
 q -d d_copy -c "CREATE TABLE c (i int)" -c "INSERT INTO c SELECT generate_series(1, 3000)" >/dev/null
 q -d d_wal -c "CREATE TABLE c (i int)" -c "INSERT INTO c SELECT generate_series(1, 3000)" >/dev/null
