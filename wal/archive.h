@@ -8,10 +8,10 @@
  * TLI is the file's timeline as 8 upper-case hex digits (a .history file's own timeline). The checksum
  * is the repository's blob id of the plaintext (HMAC-SHA256 under the id key; SHA-256 in an
  * unencrypted repository): it identifies the content without revealing it, and is recomputed on every
- * read. The object is the file compressed (zstd) and sealed by lv_repo_seal with "wal/<TLI>/<name>" as
- * associated data, so an object copied under another name does not authenticate. The checksum is left
+ * read but a record scan's (lv_wal_object_read_records). The object is the file compressed (zstd) and
+ * sealed by lv_repo_seal with "wal/<TLI>/<name>" as associated data, so an object copied under another name does not authenticate. The checksum is left
  * out of the associated data on purpose: a push can then seal while it checksums (two cores, one
- * segment), and a changed checksum in a name is caught anyway, when read recomputes it.
+ * segment), and a changed checksum in a name is caught anyway, when a read recomputes it.
  *
  * A name has at most one object. Push lists the prefix "wal/<TLI>/<name>-" first: the same checksum
  * means already archived, another one is a conflict and nothing is written. The list-then-put is not
@@ -74,5 +74,13 @@ int lv_wal_object_store(const lv_repo *r, const lv_wal_object *o, const lv_buf *
 
 /* Get, authenticate, decompress and checksum object o into out. A mismatch is LV_ERR_CORRUPT. */
 int lv_wal_object_read(const lv_repo *r, const lv_wal_object *o, lv_buf *out);
+
+/* The same without recomputing the content's checksum, for readers that decode the segment record by
+ * record (wal/segscan.h) and so check every record's CRC-32C themselves: the checksum (HMAC-SHA256 of
+ * 16 MiB) was two thirds of such a read's CPU. The bytes are still authenticated as this repository's
+ * file of o's name (the seal binds it); what is not caught is a key whose checksum part was changed,
+ * which tells nothing to a scan, and a push that sealed other bytes than it checksummed, which `repo
+ * check --read-data` and every fetch for recovery (restore_command) still catch. */
+int lv_wal_object_read_records(const lv_repo *r, const lv_wal_object *o, lv_buf *out);
 
 #endif

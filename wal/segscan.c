@@ -90,7 +90,7 @@ static int load(const lv_repo *r, lv_wal_segs *s, size_t i)
     }
     s->have_cur = s->have_next = 0;
     lv_buf_reset(&s->cur);
-    int rc = lv_wal_object_read(r, &s->v[i].obj, &s->cur);
+    int rc = lv_wal_object_read_records(r, &s->v[i].obj, &s->cur);
     if (rc != LV_OK)
         return rc;
     s->cur_len = s->cur.len;
@@ -105,7 +105,7 @@ static int load_next(const lv_repo *r, lv_wal_segs *s)
     if (s->have_next)
         return LV_OK;
     s->cur.len = s->cur_len; /* appended right after it: the two are contiguous WAL, read without a copy */
-    int rc = lv_wal_object_read(r, &s->v[s->cur_i + 1].obj, &s->cur);
+    int rc = lv_wal_object_read_records(r, &s->v[s->cur_i + 1].obj, &s->cur);
     if (rc == LV_OK) {
         s->downloads++;
         s->have_next = 1;
