@@ -9,9 +9,10 @@
  * is the repository's blob id of the plaintext (HMAC-SHA256 under the id key; SHA-256 in an
  * unencrypted repository): it identifies the content without revealing it, and is recomputed on every
  * read but a record scan's (lv_wal_object_read_records). The object is the file compressed (zstd) and
- * sealed by lv_repo_seal with "wal/<TLI>/<name>" as associated data, so an object copied under another name does not authenticate. The checksum is left
- * out of the associated data on purpose: a push can then seal while it checksums (two cores, one
- * segment), and a changed checksum in a name is caught anyway, when a read recomputes it.
+ * sealed by lv_repo_seal with "wal/<TLI>/<name>" as associated data, so an object copied under another
+ * name does not authenticate. The checksum is left out of the associated data on purpose: a push can
+ * then seal while it checksums (two cores, one segment), and a changed checksum in a name is caught
+ * anyway, when a read recomputes it.
  *
  * A name has at most one object. Push lists the prefix "wal/<TLI>/<name>-" first: the same checksum
  * means already archived, another one is a conflict and nothing is written. The list-then-put is not
