@@ -267,6 +267,15 @@ trap '_tap_signalled=INT; exit 130' INT
 trap '_tap_signalled=TERM; exit 143' TERM
 
 # ------------------------------------------------------------------------------------------------ commands
+# lv_flip_byte FILE OFFSET: invert every bit of the byte at OFFSET, so the file surely changes (writing a
+# fixed byte leaves it as it was once in 256 runs when that byte was already there).
+lv_flip_byte() {
+  python3 -c 'import sys
+p, o = sys.argv[1], int(sys.argv[2])
+with open(p, "r+b") as f:
+    f.seek(o); b = f.read(1); f.seek(o); f.write(bytes([b[0] ^ 0xFF]))' "$1" "$2"
+}
+
 lv_clean_env() {
   unset LABVAULT_CONFIG LABVAULT_REPO LABVAULT_CATALOG LABVAULT_KEY_FILE LABVAULT_PASSPHRASE 2>/dev/null || true
 }

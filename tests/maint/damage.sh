@@ -47,7 +47,7 @@ for kind in local s3; do
 
   # 1. a flipped byte
   cp "$d/p1.orig" "$d/p1.bad"
-  printf '\xff' | dd of="$d/p1.bad" bs=1 seek=1000 conv=notrunc status=none
+  lv_flip_byte "$d/p1.bad" 1000
   cmp -s "$d/p1.orig" "$d/p1.bad" && BAIL_OUT "byte not flipped"
   store "$pfx$p1" "$d/p1.bad"
   run "$lv" repo check --read-data

@@ -100,7 +100,7 @@ id_c=$(jget "$out" 'j["id"]')
 head -c 1000 /dev/urandom >"$c/other/f"
 lv backup files "$c/other" >/dev/null
 pack=$(find "$c/repo/data" -type f -printf '%T@ %p\n' | sort -n | head -1 | cut -d' ' -f2)
-printf '\xff' | dd of="$pack" bs=1 seek=$(($(stat -c %s "$pack") / 2)) conv=notrunc status=none
+lv_flip_byte "$pack" $(($(stat -c %s "$pack") / 2))
 run lv dump "$id_c" "$c/src/precious.bin"
 is "$rc" 6 "a corrupt chunk: exit 6"
 like "$err" "^labvault: $c/src/precious\.bin: " "... one line naming the file"

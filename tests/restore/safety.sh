@@ -61,7 +61,7 @@ pack=$(find "$c/repo/data" -type f -printf '%T@ %p\n' | sort -n | head -1 | cut 
 # the 300 kB data blob is nearly all of the pack (tree pages are a few hundred bytes; blobs are packed
 # in the order their sealing finishes): a byte in the middle of the pack is one of its bytes
 size=$(stat -c %s "$pack")
-printf '\xff' | dd of="$pack" bs=1 seek=$((size / 2)) conv=notrunc status=none
+lv_flip_byte "$pack" $((size / 2))
 run lv restore files "$id_c" --to "$c/out"
 is "$rc" 6 "a corrupt chunk: exit 6"
 like "$err" "precious\.bin" "the error names the file"

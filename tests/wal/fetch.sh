@@ -136,7 +136,7 @@ key_of() { # CONF NAME
   lvpg "$1" wal list --json | python3 -c 'import json,sys; print([o["key"] for o in json.load(sys.stdin) if o["name"] == sys.argv[1]][0])' "$2"
 }
 k=$(key_of "$w/local.conf" "${segs[2]}")
-printf '\xff' | dd of="$w/repo/$k" bs=1 seek=5000 conv=notrunc status=none
+lv_flip_byte "$w/repo/$k" 5000
 fetch_rc "$w/local.conf" "${segs[2]}" "$out/e"
 is "$rc" 134 "local: corrupted object: exit 134"
 like "$err" "${segs[2]}" "corrupted object: the message names it"
@@ -154,7 +154,7 @@ ok "... nothing written" test ! -e "$out/e"
 mv "$w/repo/$k2" "$w/repo/$k" # (used again below)
 k=$(key_of "$w/s3.conf" "${segs[2]}")
 lv_s3_get "$bucket" "fetch/$k" "$w/obj"
-printf '\x00' | dd of="$w/obj" bs=1 seek=100 conv=notrunc status=none
+lv_flip_byte "$w/obj" 100
 lv_s3_put "$bucket" "fetch/$k" "$w/obj"
 fetch_rc "$w/s3.conf" "${segs[2]}" "$out/e"
 is "$rc" 134 "S3: corrupted object: exit 134"
@@ -191,7 +191,7 @@ for ((i = 0; i < 50; i++)); do # let the worker finish before touching its files
   sleep 0.1
 done
 f=$(spooled "${segs[4]}")
-printf '\x01' | dd of="$f" bs=1 seek=3000 conv=notrunc status=none
+lv_flip_byte "$f" 3000
 pf_fetch "${segs[4]}" "$out/h"
 is "$rc" 0 "prefetch: a damaged spool file is ignored (exit 0)"
 ok "prefetch: ... and the segment comes byte-identical from the repository" cmp -s "$out/h" "$PGDATA/pg_wal/${segs[4]}"
