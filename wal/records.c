@@ -461,6 +461,14 @@ size_t lv_walrec_lead(const uint8_t *data, size_t len, uint8_t *buf, size_t cap,
 
 /* ---- records ----------------------------------------------------------------------------------- */
 
+void lv_walrec_seek(lv_walrec_reader *r, uint64_t pos, uint64_t prev)
+{
+    if (r->done || pos < r->pos)
+        return; /* (never backwards: the reader has passed it or stopped before it) */
+    r->pos = pos;
+    r->prev = prev;
+}
+
 lv_walrec_status lv_walrec_next(lv_walrec_reader *r, lv_walrec *rec)
 {
     if (r->done)

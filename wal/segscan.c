@@ -162,19 +162,25 @@ int lv_wal_segs_summarize(const lv_repo *r, lv_wal_segs *s, size_t i0, size_t i1
     return LV_OK;
 }
 
-/* Records starting in [lo, hi) of data; *cut receives where a record continuing past the data starts. */
+/* Records starting in [lo, hi) of data, the reading starting at *at (0: the segment's first record; else a
+ * record start, *at_prev the record before it); when a record continues past the data, *at and *at_prev
+ * receive where it starts and the record before it, else *at = 0. */
 static int scan_bytes(const uint8_t *data, size_t len, uint64_t lo, uint64_t hi, const lv_wal_seg *seg,
-                      lv_wal_rec_cb cb, void *arg, uint64_t *cut)
+                      lv_wal_rec_cb cb, void *arg, uint64_t *at, uint64_t *at_prev)
 {
     lv_walrec_reader rd;
     if (lv_walrec_init(&rd, data, len) != LV_OK)
         return lv_err(LV_ERR_CORRUPT, "WAL segment %s: %s", seg->obj.name.name, lv_errmsg());
+    if (*at)
+        lv_walrec_seek(&rd, *at, *at_prev);
     lv_walrec rec;
     int rc = LV_OK;
     while (rc == LV_OK && lv_walrec_next(&rd, &rec) == LV_WALREC_OK && rec.lsn < hi)
         if (rec.lsn >= lo)
             rc = cb(arg, &rd, &rec, seg);
-    *cut = rc == LV_OK && rd.done && rd.status == LV_WALREC_CUT ? rd.pos : 0;
+    int cut = rc == LV_OK && rd.done && rd.status == LV_WALREC_CUT;
+    *at = cut ? rd.pos : 0;
+    *at_prev = cut ? rd.prev : 0;
     lv_walrec_free(&rd);
     return rc;
 }
@@ -191,15 +197,14 @@ int lv_wal_segs_scan(const lv_repo *r, lv_wal_segs *s, size_t i, uint64_t from_l
     if (lv_wal_header_parse(s->cur.data, s->cur_len, &h) != LV_OK)
         return lv_err(LV_ERR_CORRUPT, "archived WAL segment %s: %s", seg->obj.key, lv_errmsg());
     summarize_loaded(r, s, i);
-    uint64_t lo = from_lsn > seg->start_lsn ? from_lsn : seg->start_lsn, hi = seg->end_lsn, cut = 0;
-    rc = scan_bytes(s->cur.data, s->cur_len, lo, hi, seg, cb, arg, &cut);
+    uint64_t lo = from_lsn > seg->start_lsn ? from_lsn : seg->start_lsn, hi = seg->end_lsn, cut = 0, prev = 0;
+    rc = scan_bytes(s->cur.data, s->cur_len, lo, hi, seg, cb, arg, &cut, &prev);
     if (rc != LV_OK || !cut || cut >= hi || i + 1 >= s->n)
         return rc;
-    /* A record continues into the next segment: read it from the two joined. */
+    /* A record continues into the next segment: read it from the two joined, from where the reading stopped. */
     if ((rc = load_next(r, s)) != LV_OK)
         return rc;
-    uint64_t cut2;
-    return scan_bytes(s->cur.data, s->cur.len, cut > lo ? cut : lo, hi, seg, cb, arg, &cut2);
+    return scan_bytes(s->cur.data, s->cur.len, cut > lo ? cut : lo, hi, seg, cb, arg, &cut, &prev);
 }
 
 typedef struct first_seg {
