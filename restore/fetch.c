@@ -60,6 +60,7 @@ struct lv_fetch {
     size_t nranges, rcap;
     pthread_mutex_t mu;     /* guards pool, failed_dest, stats */
     bufs *pool;
+    lv_fetch *pool_owner;   /* whose pool the workers' buffers come from (itself unless shared) */
     size_t failed_dest;
     int failed;
     lv_fetch_stats st;
@@ -73,8 +74,11 @@ lv_fetch *lv_fetch_new(const lv_repo *r, int threads, lv_fetch_deliver_fn delive
     f->deliver = deliver;
     f->arg = arg;
     pthread_mutex_init(&f->mu, NULL);
+    f->pool_owner = f;
     return f;
 }
+
+void lv_fetch_share_buffers(lv_fetch *f, lv_fetch *owner) { f->pool_owner = owner->pool_owner; }
 
 void lv_fetch_free(lv_fetch *f)
 {
@@ -93,12 +97,25 @@ void lv_fetch_free(lv_fetch *f)
     free(f);
 }
 
+/* Check it->loc (found) against what the snapshot says. */
+static int check_found(item *it)
+{
+    if (it->loc.raw_length != it->length || it->loc.type != LV_BLOB_DATA) {
+        char hex[2 * LV_HASH_LEN + 1];
+        lv_hex_encode(it->id, LV_HASH_LEN, hex);
+        return lv_err(LV_ERR_CORRUPT, "blob %s: the index says a %s blob of %u bytes, the snapshot a data blob of %u",
+                      hex, lv_blob_type_name(it->loc.type), it->loc.raw_length, it->length);
+    }
+    it->resolved = 1;
+    return LV_OK;
+}
+
 /* Look it->id up in the catalog and check it against what the snapshot says. */
 static int resolve(lv_catalog *c, item *it)
 {
     int rc = lv_catalog_blob_find(c, it->id, &it->loc);
-    char hex[2 * LV_HASH_LEN + 1];
     if (rc == LV_ERR_NOT_FOUND) {
+        char hex[2 * LV_HASH_LEN + 1];
         lv_hex_encode(it->id, LV_HASH_LEN, hex);
         /* The snapshot references it, so the repository (or the catalog) lost it. */
         return lv_err(LV_ERR_CORRUPT, "blob %s is referenced by the snapshot but not in the index (`repo check`; "
@@ -106,13 +123,7 @@ static int resolve(lv_catalog *c, item *it)
     }
     if (rc != LV_OK)
         return rc;
-    if (it->loc.raw_length != it->length || it->loc.type != LV_BLOB_DATA) {
-        lv_hex_encode(it->id, LV_HASH_LEN, hex);
-        return lv_err(LV_ERR_CORRUPT, "blob %s: the index says a %s blob of %u bytes, the snapshot a data blob of %u",
-                      hex, lv_blob_type_name(it->loc.type), it->loc.raw_length, it->length);
-    }
-    it->resolved = 1;
-    return LV_OK;
+    return check_found(it);
 }
 
 static item *push(lv_fetch *f, const uint8_t id[LV_HASH_LEN], uint32_t length, size_t dest, uint64_t offset)
@@ -135,6 +146,19 @@ int lv_fetch_add(lv_fetch *f, const uint8_t id[LV_HASH_LEN], uint32_t length, si
     if (!f->r->cat)
         return lv_err(LV_ERR_INTERNAL, "restore: no catalog attached");
     int rc = resolve(f->r->cat, push(f, id, length, dest, offset));
+    if (rc != LV_OK)
+        return rc;
+    f->n++;
+    f->bytes += length;
+    return LV_OK;
+}
+
+int lv_fetch_add_found(lv_fetch *f, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, uint32_t length,
+                       size_t dest, uint64_t offset)
+{
+    item *it = push(f, id, length, dest, offset);
+    it->loc = *loc;
+    int rc = check_found(it);
     if (rc != LV_OK)
         return rc;
     f->n++;
@@ -200,6 +224,7 @@ static void plan(lv_fetch *f)
 
 static bufs *pool_get(lv_fetch *f)
 {
+    f = f->pool_owner;
     pthread_mutex_lock(&f->mu);
     bufs *b = f->pool;
     if (b)
@@ -210,6 +235,7 @@ static bufs *pool_get(lv_fetch *f)
 
 static void pool_put(lv_fetch *f, bufs *b)
 {
+    f = f->pool_owner;
     pthread_mutex_lock(&f->mu);
     b->next = f->pool;
     f->pool = b;

@@ -9,8 +9,9 @@
  * (lv_blob_open) BEFORE deliver sees a byte of it; a blob needed at several places is fetched once and
  * delivered to each. deliver runs on the worker threads, concurrently, never twice for the same request.
  *
- * Memory: the batch's requests, plus one range buffer and one plaintext buffer per worker (recycled);
- * the caller bounds a batch with lv_fetch_pending_bytes.
+ * Memory: the batch's requests, plus one range buffer and one plaintext buffer per worker (recycled,
+ * shareable between fetches that run one after the other: lv_fetch_share_buffers); the caller bounds a
+ * batch with lv_fetch_pending_bytes.
  *
  * Errors: the first failure stops the batch (no new GET starts) and is returned with its message;
  * *failed_dest names the destination of the request whose blob failed (so the caller can name the
@@ -22,6 +23,7 @@
 #include <stdint.h>
 
 #include "crypto/crypto.h"
+#include "catalog/blobs.h"
 #include "catalog/catalog.h"
 #include "repo/repo.h"
 
@@ -35,9 +37,15 @@ typedef struct lv_fetch_stats {
 
 lv_fetch *lv_fetch_new(const lv_repo *r, int threads, lv_fetch_deliver_fn deliver, void *arg);
 void lv_fetch_free(lv_fetch *f);
+/* f's workers take their buffers from owner's pool and give them back there (owner is freed after f):
+ * fetches that never run at the same time then hold one set of buffers between them, not one each. */
+void lv_fetch_share_buffers(lv_fetch *f, lv_fetch *owner);
 /* Queue one blob of length bytes (the extent's length: must equal the blob's plaintext length), looked up
  * now, on the caller's thread (r->cat). */
 int lv_fetch_add(lv_fetch *f, const uint8_t id[LV_HASH_LEN], uint32_t length, size_t dest, uint64_t offset);
+/* The same for a blob the caller has just looked up (loc: lv_catalog_blob_find's answer for id). */
+int lv_fetch_add_found(lv_fetch *f, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, uint32_t length,
+                       size_t dest, uint64_t offset);
 /* Queue one blob to be looked up later by lv_fetch_run_lookup, on the thread that runs the batch: so a
  * caller can queue on one thread while another thread, with its own catalog connection, looks up and
  * fetches (restore/files.c). */

@@ -233,11 +233,11 @@ static void flusher_stop(flusher *f)
     pthread_mutex_destroy(&f->mu);
 }
 
-typedef struct wr {
-    const lv_repo *r;
-    const lv_pgman *m;
-    const lv_pg_restore_opts *o;
-    lv_pg_write_stats *st;
+/* One batch: up to LV_PGW_FILES open files and the blobs to write into them. There are two: the main
+ * thread fills one (creating files, looking blobs up in the catalog: a sixth of a restore's CPU, one
+ * thread's work) while the runner thread writes the other, so the fetch workers do not wait for it. */
+typedef struct batch {
+    struct wr *w;
     lv_fetch *f;
     slot slots[LV_PGW_FILES];
     /* One writer per file at a time: concurrent buffered writes to one inode make the losers spin on its
@@ -249,6 +249,24 @@ typedef struct wr {
     lv_fetch *fd;            /* delta blobs, fetched after the batch's other blobs are written */
     dreq *dreqs;
     size_t ndreqs, dcap;
+} batch;
+
+typedef struct wr {
+    const lv_repo *r;
+    const lv_pgman *m;
+    const lv_pg_restore_opts *o;
+    lv_pg_write_stats *st;
+    batch b[2];
+    batch *cur;              /* the one being filled */
+    /* the runner: writes the batch posted to it, one at a time; its first failure is kept for the main
+     * thread (messages are thread-local) */
+    pthread_t runner;
+    int runner_started, quit;
+    pthread_mutex_t rmu;
+    pthread_cond_t rcv;
+    batch *posted;
+    int rrc;
+    char rmsg[1024];
     pthread_mutex_t mu;
     double write_s;          /* summed over workers */
     uint64_t written;
@@ -260,28 +278,33 @@ typedef struct wr {
     flusher fl;
 } wr;
 
+/* On the main thread (st->files is its counter; written is the workers'). */
 static void progress(wr *w, int final)
 {
+    pthread_mutex_lock(&w->mu);
+    uint64_t written = w->written;
+    pthread_mutex_unlock(&w->mu);
     if (final)
-        lv_progress_end(&w->progress, w->written, w->total, w->st->files, NULL);
+        lv_progress_end(&w->progress, written, w->total, w->st->files, NULL);
     else
-        lv_progress_update(&w->progress, w->written, w->total, w->st->files, NULL);
+        lv_progress_update(&w->progress, written, w->total, w->st->files, NULL);
 }
 
 static int deliver(void *arg, size_t dest, uint64_t offset, const uint8_t *data, size_t n)
 {
     (void)offset;
-    wr *w = arg;
-    const req *q = &w->reqs[dest];
+    batch *b = arg;
+    wr *w = b->w;
+    const req *q = &b->reqs[dest];
     if (q->blob_off + q->len > n)
         return lv_err(LV_ERR_CORRUPT, "a blob of %zu bytes cannot hold the pages the manifest takes from it "
                       "(bytes %llu..%llu)", n, (unsigned long long)q->blob_off,
                       (unsigned long long)(q->blob_off + q->len));
     double t = lv_mono_s();
-    const slot *sl = &w->slots[q->slot];
-    pthread_mutex_lock(&w->slot_mu[q->slot]);
+    const slot *sl = &b->slots[q->slot];
+    pthread_mutex_lock(&b->slot_mu[q->slot]);
     int rc = lv_pwrite_all(sl->fd, data + q->blob_off, q->len, q->file_off, w->m->files[sl->file].path);
-    pthread_mutex_unlock(&w->slot_mu[q->slot]);
+    pthread_mutex_unlock(&b->slot_mu[q->slot]);
     if (rc != LV_OK)
         return rc;
     pthread_mutex_lock(&w->mu);
@@ -295,9 +318,10 @@ static int deliver(void *arg, size_t dest, uint64_t offset, const uint8_t *data,
 static int deliver_delta(void *arg, size_t dest, uint64_t offset, const uint8_t *data, size_t n)
 {
     (void)offset;
-    wr *w = arg;
-    const dreq *q = &w->dreqs[dest];
-    const slot *sl = &w->slots[q->slot];
+    batch *b = arg;
+    wr *w = b->w;
+    const dreq *q = &b->dreqs[dest];
+    const slot *sl = &b->slots[q->slot];
     const char *path = w->m->files[sl->file].path;
     size_t bs = w->m->block_size;
     lv_pgdelta d;
@@ -313,7 +337,7 @@ static int deliver_delta(void *arg, size_t dest, uint64_t offset, const uint8_t 
     const uint8_t *frame;
     size_t flen;
     lv_pgdelta_frame(&d, q->frame, &frame, &flen);
-    pthread_mutex_lock(&w->slot_mu[q->slot]);
+    pthread_mutex_lock(&b->slot_mu[q->slot]);
     for (uint32_t k = 0; k < q->npages && rc == LV_OK; k++) {
         uint64_t off = ((uint64_t)q->first_page + k) * bs;
         if ((rc = lv_pread_full(sl->fd, pages, bs, off, path)) == LV_OK &&
@@ -324,7 +348,7 @@ static int deliver_delta(void *arg, size_t dest, uint64_t offset, const uint8_t 
         if (k + 1 < q->npages)
             lv_pgdelta_next(&d, q->frame + k + 1, &frame, &flen);
     }
-    pthread_mutex_unlock(&w->slot_mu[q->slot]);
+    pthread_mutex_unlock(&b->slot_mu[q->slot]);
     lv_pgdelta_dctx_free(dctx);
     free(pages);
     if (rc != LV_OK)
@@ -335,63 +359,135 @@ static int deliver_delta(void *arg, size_t dest, uint64_t offset, const uint8_t 
     return LV_OK;
 }
 
-static void close_slots(wr *w, int apply)
+static void close_slots(batch *b, int apply)
 {
-    for (size_t i = 0; i < w->nslots; i++) {
+    wr *w = b->w;
+    for (size_t i = 0; i < b->nslots; i++) {
         if (apply) {
-            const lv_pgman_file *f = &w->m->files[w->slots[i].file];
+            const lv_pgman_file *f = &w->m->files[b->slots[i].file];
             struct timespec ts[2] = {{(time_t)f->mtime, 0}, {(time_t)f->mtime, 0}};
-            futimens(w->slots[i].fd, ts);
+            futimens(b->slots[i].fd, ts);
             /* Start the write-back now, so it overlaps the next batches and the final syncfs only waits for
              * the tail (errors surface there); on the flusher, so that the next batch starts meanwhile. */
-            flusher_push(&w->fl, w->slots[i].fd);
+            flusher_push(&w->fl, b->slots[i].fd);
             continue;
         }
-        close(w->slots[i].fd);
+        close(b->slots[i].fd);
     }
-    w->nslots = 0;
+    b->nslots = 0;
 }
 
-static int run_batch(wr *w)
+/* Forget what a batch queued (it will not run) and close its files. */
+static void drop_batch(batch *b)
 {
-    if (lv_interrupted())
+    lv_fetch_clear(b->f);
+    lv_fetch_clear(b->fd);
+    b->nreqs = b->ndreqs = 0;
+    close_slots(b, 0);
+}
+
+/* Write batch b (on the runner, or inline). */
+static int run_batch(batch *b)
+{
+    wr *w = b->w;
+    if (lv_interrupted()) {
+        drop_batch(b);
         return lv_err(LV_ERR_INTERRUPTED, "restore interrupted (the data directory is incomplete)");
+    }
     size_t failed;
     double t = lv_mono_s(), ws = w->write_s;
-    int rc = lv_fetch_run(w->f, &failed);
-    size_t failed_slot = rc != LV_OK && failed != SIZE_MAX ? w->reqs[failed].slot : SIZE_MAX;
-    if (rc == LV_OK && w->ndreqs) {
-        rc = lv_fetch_run(w->fd, &failed);
-        failed_slot = rc != LV_OK && failed != SIZE_MAX ? w->dreqs[failed].slot : SIZE_MAX;
+    int rc = lv_fetch_run(b->f, &failed);
+    size_t failed_slot = rc != LV_OK && failed != SIZE_MAX ? b->reqs[failed].slot : SIZE_MAX;
+    if (rc == LV_OK && b->ndreqs) {
+        rc = lv_fetch_run(b->fd, &failed);
+        failed_slot = rc != LV_OK && failed != SIZE_MAX ? b->dreqs[failed].slot : SIZE_MAX;
     } else {
-        lv_fetch_clear(w->fd);
+        lv_fetch_clear(b->fd);
     }
-    w->ndreqs = 0;
+    b->ndreqs = 0;
     double wall = lv_mono_s() - t, wrote = w->write_s - ws;
     w->st->seconds_write += wrote / w->workers;
     double dl = (wall * w->workers - wrote) / w->workers;
     w->st->seconds_download += dl > 0 ? dl : 0;
-    w->nreqs = 0;
+    b->nreqs = 0;
     if (rc != LV_OK) {
         if (failed_slot != SIZE_MAX)
-            lv_err_ctx("restore of %s", w->m->files[w->slots[failed_slot].file].path);
-        close_slots(w, 0);
+            lv_err_ctx("restore of %s", w->m->files[b->slots[failed_slot].file].path);
+        close_slots(b, 0);
         return rc;
     }
-    close_slots(w, 1);
-    progress(w, 0);
+    close_slots(b, 1);
     return LV_OK;
 }
 
-static int queue(wr *w, uint32_t slot_i, const uint8_t blob[LV_HASH_LEN], uint32_t raw, uint64_t file_off,
-                 uint64_t blob_off, uint64_t len)
+static void *runner_main(void *arg)
 {
-    LV_GROW(w->reqs, w->nreqs, w->rcap);
-    w->reqs[w->nreqs] = (req){slot_i, file_off, blob_off, len};
-    int rc = lv_fetch_add(w->f, blob, raw, w->nreqs, 0);
+    wr *w = arg;
+    pthread_mutex_lock(&w->rmu);
+    for (;;) {
+        while (!w->posted && !w->quit)
+            pthread_cond_wait(&w->rcv, &w->rmu);
+        if (!w->posted)
+            break;
+        batch *b = w->posted;
+        pthread_mutex_unlock(&w->rmu);
+        int rc = run_batch(b);
+        pthread_mutex_lock(&w->rmu);
+        if (rc != LV_OK && w->rrc == LV_OK) {
+            w->rrc = rc;
+            snprintf(w->rmsg, sizeof w->rmsg, "%s", lv_errmsg());
+        }
+        w->posted = NULL;
+        pthread_cond_broadcast(&w->rcv);
+    }
+    pthread_mutex_unlock(&w->rmu);
+    return NULL;
+}
+
+/* Wait until the runner has finished what was posted; its first failure, re-recorded here. */
+static int runner_wait(wr *w)
+{
+    pthread_mutex_lock(&w->rmu);
+    while (w->posted)
+        pthread_cond_wait(&w->rcv, &w->rmu);
+    int rc = w->rrc;
+    pthread_mutex_unlock(&w->rmu);
+    return rc == LV_OK ? LV_OK : lv_err(rc, "%s", w->rmsg);
+}
+
+/* Hand the batch being filled to the runner (once it is done with the previous one) and start filling the
+ * other; inline when the runner could not start. On failure, the batch being filled is dropped. */
+static int post_batch(wr *w)
+{
+    batch *b = w->cur;
+    int rc = runner_wait(w);
+    if (rc != LV_OK) {
+        drop_batch(b);
+        return rc;
+    }
+    if (!w->runner_started) {
+        rc = run_batch(b);
+    } else {
+        pthread_mutex_lock(&w->rmu);
+        w->posted = b;
+        pthread_cond_signal(&w->rcv);
+        pthread_mutex_unlock(&w->rmu);
+        w->cur = b == &w->b[0] ? &w->b[1] : &w->b[0];
+    }
+    if (rc == LV_OK)
+        progress(w, 0);
+    return rc;
+}
+
+static int queue(batch *b, uint32_t slot_i, const uint8_t blob[LV_HASH_LEN], const lv_blob_loc *loc,
+                 uint64_t file_off, uint64_t blob_off, uint64_t len)
+{
+    LV_GROW(b->reqs, b->nreqs, b->rcap);
+    b->reqs[b->nreqs] = (req){slot_i, file_off, blob_off, len};
+    int rc = lv_fetch_add_found(b->f, blob, loc, loc->raw_length, b->nreqs, 0);
     if (rc != LV_OK)
         return rc;
-    w->nreqs++;
+    b->nreqs++;
     return LV_OK;
 }
 
@@ -433,18 +529,16 @@ static int open_file(wr *w, const char *abs, const lv_pgman_file *f, int *fd, ui
     return LV_OK;
 }
 
-static int blob_raw(wr *w, const lv_pgman_file *f, const uint8_t blob[LV_HASH_LEN], uint32_t *raw)
+/* Where blob is (one catalog lookup per blob and extent: it is most of the batch's work on this thread). */
+static int blob_find(wr *w, const lv_pgman_file *f, const uint8_t blob[LV_HASH_LEN], lv_blob_loc *loc)
 {
-    lv_blob_loc loc;
-    int rc = lv_catalog_blob_find(w->r->cat, blob, &loc);
+    int rc = lv_catalog_blob_find(w->r->cat, blob, loc);
     if (rc == LV_ERR_NOT_FOUND) {
         char hex[2 * LV_HASH_LEN + 1];
         lv_hex_encode(blob, LV_HASH_LEN, hex);
         return lv_err(LV_ERR_CORRUPT, "%s: blob %s is referenced by the backup but not in the index (`repo check`; "
                       "`catalog rebuild` if the catalog is stale)", f->path, hex);
     }
-    if (rc == LV_OK)
-        *raw = loc.raw_length;
     return rc;
 }
 
@@ -468,15 +562,17 @@ static int restore_one(wr *w, uint32_t fi)
         return rc;
     }
     free(abs);
-    uint32_t si = (uint32_t)w->nslots;
-    w->slots[w->nslots++] = (slot){fd, fi};
+    batch *b = w->cur;
+    uint32_t si = (uint32_t)b->nslots;
+    b->slots[b->nslots++] = (slot){fd, fi};
     int queued = 0;
     uint64_t off = 0;
     for (uint32_t i = 0; i < f->nextents && rc == LV_OK; i++) {
         const lv_pgman_extent *e = &f->extents[i];
-        uint32_t raw = 0;
-        if ((rc = blob_raw(w, f, e->blob, &raw)) != LV_OK)
+        lv_blob_loc loc, src_loc;
+        if ((rc = blob_find(w, f, e->blob, &loc)) != LV_OK)
             break;
+        uint32_t raw = loc.raw_length;
         if (f->kind == LV_PGF_WHOLE) {
             if (raw != e->length) {
                 char hex[2 * LV_HASH_LEN + 1];
@@ -486,7 +582,7 @@ static int restore_one(wr *w, uint32_t fi)
                 break;
             }
             if (!(w->o->delta && same_blob(w, fd, old_size, off, e->length, e->blob))) {
-                rc = queue(w, si, e->blob, e->length, off, 0, e->length);
+                rc = queue(b, si, e->blob, &loc, off, 0, e->length);
                 queued = 1;
             }
             off += e->length;
@@ -495,9 +591,11 @@ static int restore_one(wr *w, uint32_t fi)
         /* The pages come from src (a delta run: its base pages, which its delta blob then patches). */
         uint64_t bs = w->m->block_size, len = (uint64_t)e->npages * bs;
         const uint8_t *src = e->delta ? e->base_blob : e->blob;
-        uint32_t src_page = e->delta ? e->base_page : e->blob_page, src_raw = raw;
-        if (e->delta && (rc = blob_raw(w, f, src, &src_raw)) != LV_OK)
+        uint32_t src_page = e->delta ? e->base_page : e->blob_page;
+        src_loc = loc;
+        if (e->delta && (rc = blob_find(w, f, src, &src_loc)) != LV_OK)
             break;
+        uint32_t src_raw = src_loc.raw_length;
         if ((uint64_t)src_page * bs + len > src_raw) {
             char hex[2 * LV_HASH_LEN + 1];
             lv_hex_encode(src, LV_HASH_LEN, hex);
@@ -508,12 +606,12 @@ static int restore_one(wr *w, uint32_t fi)
         if (!e->delta && w->o->delta && e->blob_page == 0 && len == raw &&
             same_blob(w, fd, old_size, (uint64_t)e->first_page * bs, len, e->blob))
             continue;
-        rc = queue(w, si, src, src_raw, (uint64_t)e->first_page * bs, (uint64_t)src_page * bs, len);
+        rc = queue(b, si, src, &src_loc, (uint64_t)e->first_page * bs, (uint64_t)src_page * bs, len);
         if (rc == LV_OK && e->delta) {
-            LV_GROW(w->dreqs, w->ndreqs, w->dcap);
-            w->dreqs[w->ndreqs] = (dreq){si, e->first_page, e->npages, e->blob_page};
-            if ((rc = lv_fetch_add(w->fd, e->blob, raw, w->ndreqs, 0)) == LV_OK)
-                w->ndreqs++;
+            LV_GROW(b->dreqs, b->ndreqs, b->dcap);
+            b->dreqs[b->ndreqs] = (dreq){si, e->first_page, e->npages, e->blob_page};
+            if ((rc = lv_fetch_add_found(b->fd, e->blob, &loc, raw, b->ndreqs, 0)) == LV_OK)
+                b->ndreqs++;
         }
         queued = 1;
     }
@@ -643,11 +741,22 @@ int lv_pg_write(const lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o
     w.o = o;
     w.st = st;
     w.workers = o->workers > 0 ? o->workers : 4;
-    w.f = lv_fetch_new(r, w.workers, deliver, &w);
-    w.fd = lv_fetch_new(r, w.workers, deliver_delta, &w);
+    for (int k = 0; k < 2; k++) {
+        batch *b = &w.b[k];
+        b->w = &w;
+        b->f = lv_fetch_new(r, w.workers, deliver, b);
+        b->fd = lv_fetch_new(r, w.workers, deliver_delta, b);
+        /* one batch runs at a time, its two fetches one after the other: one set of worker buffers */
+        lv_fetch_share_buffers(b->f, w.b[0].f);
+        lv_fetch_share_buffers(b->fd, w.b[0].f);
+        for (size_t i = 0; i < LV_PGW_FILES; i++)
+            pthread_mutex_init(&b->slot_mu[i], NULL);
+    }
+    w.cur = &w.b[0];
     pthread_mutex_init(&w.mu, NULL);
-    for (size_t i = 0; i < LV_PGW_FILES; i++)
-        pthread_mutex_init(&w.slot_mu[i], NULL);
+    pthread_mutex_init(&w.rmu, NULL);
+    pthread_cond_init(&w.rcv, NULL);
+    w.runner_started = pthread_create(&w.runner, NULL, runner_main, &w) == 0;
     w.t0 = lv_mono_s();
     flusher_start(&w.fl);
     lv_progress_start(&w.progress, o->progress, "written", "files");
@@ -663,14 +772,33 @@ int lv_pg_write(const lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o
             break;
         if ((rc = restore_one(&w, i)) != LV_OK)
             break;
-        if (w.nslots == LV_PGW_FILES || lv_fetch_pending_bytes(w.f) >= LV_PGW_BATCH || w.nreqs >= 8192 ||
-            w.ndreqs >= 8192)
-            rc = run_batch(&w);
+        batch *b = w.cur;
+        if (b->nslots == LV_PGW_FILES || lv_fetch_pending_bytes(b->f) >= LV_PGW_BATCH || b->nreqs >= 8192 ||
+            b->ndreqs >= 8192)
+            rc = post_batch(&w);
     }
     if (rc == LV_OK)
-        rc = run_batch(&w);
+        rc = post_batch(&w);
     else
-        close_slots(&w, 0);
+        drop_batch(w.cur);
+    /* The posted batch finishes (or fails: its files are closed) before anything is freed. A failure here
+     * first keeps its message; the runner's, if it failed too, is only logged. */
+    if (rc == LV_OK) {
+        rc = runner_wait(&w);
+    } else {
+        char *msg = lv_xstrdup(lv_errmsg());
+        if (runner_wait(&w) != LV_OK)
+            lv_debug("restore: the batch being written failed too: %s", w.rmsg);
+        lv_err(rc, "%s", msg);
+        free(msg);
+    }
+    if (w.runner_started) {
+        pthread_mutex_lock(&w.rmu);
+        w.quit = 1;
+        pthread_cond_signal(&w.rcv);
+        pthread_mutex_unlock(&w.rmu);
+        pthread_join(w.runner, NULL);
+    }
     free(last);
     flusher_stop(&w.fl);
     for (size_t i = 0; rc == LV_OK && i < sizeof std_dirs / sizeof *std_dirs; i++) {
@@ -679,21 +807,28 @@ int lv_pg_write(const lv_repo *r, const lv_pgman *m, const lv_pg_restore_opts *o
             rc = lv_err_errno(errno, "cannot create %s", abs);
         free(abs);
     }
-    lv_fetch_stats fs, fsd;
-    lv_fetch_get_stats(w.f, &fs);
-    lv_fetch_get_stats(w.fd, &fsd);
     st->bytes_written = w.written;
-    st->bytes_fetched = fs.bytes_fetched + fsd.bytes_fetched;
-    st->blobs_fetched = fs.blobs + fsd.blobs;
-    st->gets = fs.gets + fsd.gets;
+    for (int k = 0; k < 2; k++) {
+        lv_fetch_stats fs, fsd;
+        lv_fetch_get_stats(w.b[k].f, &fs);
+        lv_fetch_get_stats(w.b[k].fd, &fsd);
+        st->bytes_fetched += fs.bytes_fetched + fsd.bytes_fetched;
+        st->blobs_fetched += fs.blobs + fsd.blobs;
+        st->gets += fs.gets + fsd.gets;
+    }
     progress(&w, 1);
-    lv_fetch_free(w.f);
-    lv_fetch_free(w.fd);
-    free(w.dreqs);
+    for (int k = 1; k >= 0; k--) { /* b[0].f, whose pool the others share, last */
+        batch *b = &w.b[k];
+        lv_fetch_free(b->fd);
+        lv_fetch_free(b->f);
+        free(b->dreqs);
+        free(b->reqs);
+        for (size_t i = 0; i < LV_PGW_FILES; i++)
+            pthread_mutex_destroy(&b->slot_mu[i]);
+    }
+    pthread_cond_destroy(&w.rcv);
+    pthread_mutex_destroy(&w.rmu);
     pthread_mutex_destroy(&w.mu);
-    for (size_t i = 0; i < LV_PGW_FILES; i++)
-        pthread_mutex_destroy(&w.slot_mu[i]);
-    free(w.reqs);
     lv_buf_free(&w.cmp);
     return rc;
 }

@@ -14,8 +14,10 @@
  * the other, PAGES runs at first_page * block_size from blob_page * block_size of their blob. A delta run
  * (pg/page_delta.h) is written as its base pages with the batch; once the batch is written, its delta
  * blobs are fetched the same way and each page is read back, decoded against itself and rewritten (so
- * files are opened read-write). Modes
- * come from the manifest (permission bits), mtimes too. Nothing is fsynced here: write-back of each batch
+ * files are opened read-write). Two batches alternate: while a runner thread writes one, the calling
+ * thread opens the next one's files and looks their blobs up in the catalog (otherwise the fetch workers
+ * wait for that at every batch); an interruption or failure lets the batch being written finish or fail,
+ * starts nothing more, and closes every file. Modes come from the manifest (permission bits), mtimes too. Nothing is fsynced here: write-back of each batch
  * is started (sync_file_range) and lv_pg_sync waits for it once at the end, per file system.
  *
  * The top-level PG_VERSION is written as LV_PG_VERSION_STAGED and published by lv_pg_mark_finish once

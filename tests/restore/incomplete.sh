@@ -77,6 +77,31 @@ else
   skip "no cluster" 1
 fi
 
+# --- 1b. SIGTERM in the middle: the batch being written finishes, nothing more starts; exit 14, one line,
+# the marker stays (the batches are written by a thread of their own while the next one is prepared)
+if ((EUID == 0)); then
+  setpriv --reuid "$LV_TEST_PG_OSUSER" --regid "$(id -g "$LV_TEST_PG_OSUSER")" --init-groups \
+    "$lv" --config "$w/lv.conf" restore pg --to "$w/r3" --target-immediate >/dev/null 2>"$w/r3.err" &
+else
+  "$lv" --config "$w/lv.conf" restore pg --to "$w/r3" --target-immediate >/dev/null 2>"$w/r3.err" &
+fi
+rpid=$!
+for ((i = 0; i < 3000; i++)); do
+  [[ -e $w/r3/LABVAULT_RESTORE_INCOMPLETE && $(find "$w/r3/base" -type f 2>/dev/null | head -n 20 | wc -l) -ge 20 ]] && break
+  sleep 0.01
+done
+kill -TERM "$rpid" 2>/dev/null || true
+trc=0
+wait "$rpid" 2>/dev/null || trc=$?
+if [[ -e $w/r3/PG_VERSION ]]; then
+  skip "the restore finished before SIGTERM reached it" 3
+else
+  is "$trc" 14 "SIGTERM in the middle: exit 14 ($(tr '\n' ' ' <"$w/r3.err"))"
+  like "$(cat "$w/r3.err")" "restore interrupted" "... one line saying so"
+  ok "... the marker is there" test -e "$w/r3/LABVAULT_RESTORE_INCOMPLETE"
+fi
+rm -rf "$w/r3"
+
 # --- 2. SIGKILL in the middle
 # setpriv execs labvault as the cluster's user (runuser would stay its parent): $! is labvault itself.
 if ((EUID == 0)); then
