@@ -102,6 +102,25 @@ else
 fi
 rm -rf "$w/r3"
 
+# --- 1c. a full disk: a 40 MiB file system for a cluster of more than 100 MiB; the failing write is on the
+# runner thread (restore/pg_write.h), its message must still reach the user in one line
+if ((EUID == 0)); then
+  mkdir -p "$w/small"
+  mount -t tmpfs -o size=40m tmpfs "$w/small"
+  lv_at_exit umount -l "$w/small"
+  chown "$LV_TEST_PG_OSUSER:" "$w/small"
+  run lvpg "$w/lv.conf" restore pg --to "$w/small/r" --target-immediate
+  is "$rc" 11 "restore onto a full file system: exit 11"
+  like "$err" "^labvault: restore of [^ ]+: cannot write [^ ]+: No space left on device; $w/small/r is an incomplete restore" \
+    "... naming the file, the cause and the incomplete target"
+  is "$(grep -c . <<<"$err")" 1 "... in one line"
+  ok "... the target holds the marker" test -e "$w/small/r/LABVAULT_RESTORE_INCOMPLETE"
+  ok "... and no PG_VERSION" test ! -e "$w/small/r/PG_VERSION"
+  umount -l "$w/small"
+else
+  skip "a tmpfs needs root" 5
+fi
+
 # --- 2. SIGKILL in the middle
 # setpriv execs labvault as the cluster's user (runuser would stay its parent): $! is labvault itself.
 if ((EUID == 0)); then
