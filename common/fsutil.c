@@ -186,7 +186,7 @@ char *lv_dir_of(const char *path)
     return d;
 }
 
-int lv_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, int no_replace)
+char *lv_temp_path(const char *path)
 {
     unsigned r = 0;
     int rfd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -195,28 +195,29 @@ int lv_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
             r = 0;
         close(rfd);
     }
-    char *tmp = lv_xasprintf("%s.tmp-%d-%08x", path, (int)getpid(), r);
-    char *dir = lv_dir_of(path);
-    int rc = LV_OK;
+    return lv_xasprintf("%s.tmp-%d-%08x", path, (int)getpid(), r);
+}
+
+int lv_temp_create(const char *tmp, mode_t mode, int *fd_out)
+{
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) {
-        rc = lv_err_errno(errno, "cannot create %s", tmp);
-        if (rc == LV_ERR_NOT_FOUND)
-            rc = LV_ERR_IO;
-        goto out;
+        int rc = lv_err_errno(errno, "cannot create %s", tmp);
+        return rc == LV_ERR_NOT_FOUND ? LV_ERR_IO : rc;
     }
     if ((mode & 077) && fchmod(fd, mode) != 0) { /* exactly the mode asked for, whatever the umask */
-        rc = lv_err_errno(errno, "cannot set the mode of %s", tmp);
+        int rc = lv_err_errno(errno, "cannot set the mode of %s", tmp);
         close(fd);
-        goto fail;
+        unlink(tmp);
+        return rc == LV_ERR_NOT_FOUND ? LV_ERR_IO : rc;
     }
-    rc = write_new_file(fd, data, len, tmp);
-    if (rc == LV_OK && fsync(fd) != 0)
-        rc = lv_err_errno(errno, "cannot fsync %s", tmp);
-    if (close(fd) != 0 && rc == LV_OK)
-        rc = lv_err_errno(errno, "cannot close %s", tmp);
-    if (rc != LV_OK)
-        goto fail;
+    *fd_out = fd;
+    return LV_OK;
+}
+
+int lv_temp_commit(const char *tmp, const char *path, int no_replace)
+{
+    int rc = LV_OK;
     if (no_replace) {
         /* link() fails with EEXIST instead of replacing: the create-only primitive. */
         if (link(tmp, path) != 0) {
@@ -224,22 +225,41 @@ int lv_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
                 rc = lv_err(LV_ERR_CONFLICT, "%s already exists", path);
             else
                 rc = lv_err_errno(errno, "cannot link %s", path);
-            goto fail;
         }
-        unlink(tmp);
     } else if (rename(tmp, path) != 0) {
         rc = lv_err_errno(errno, "cannot rename %s to %s", tmp, path);
-        goto fail;
     }
-    rc = lv_fsync_dir(dir);
-    goto out;
-fail:
-    unlink(tmp);
-    if (rc == LV_ERR_NOT_FOUND)
-        rc = LV_ERR_IO;
+    if (no_replace || rc != LV_OK)
+        unlink(tmp); /* after a link, or a failure; a rename took the name away already */
+    if (rc == LV_OK) {
+        char *dir = lv_dir_of(path);
+        rc = lv_fsync_dir(dir);
+        free(dir);
+    }
+    return rc == LV_ERR_NOT_FOUND ? LV_ERR_IO : rc;
+}
+
+int lv_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, int no_replace)
+{
+    char *tmp = lv_temp_path(path);
+    int fd = -1;
+    int rc = lv_temp_create(tmp, mode, &fd);
+    if (rc != LV_OK)
+        goto out;
+    rc = write_new_file(fd, data, len, tmp);
+    if (rc == LV_OK && fsync(fd) != 0)
+        rc = lv_err_errno(errno, "cannot fsync %s", tmp);
+    if (close(fd) != 0 && rc == LV_OK)
+        rc = lv_err_errno(errno, "cannot close %s", tmp);
+    if (rc == LV_OK) {
+        rc = lv_temp_commit(tmp, path, no_replace);
+    } else {
+        unlink(tmp);
+        if (rc == LV_ERR_NOT_FOUND)
+            rc = LV_ERR_IO;
+    }
 out:
     free(tmp);
-    free(dir);
     return rc;
 }
 

@@ -64,6 +64,8 @@ typedef struct lv_packer_opts {
      * sit in uploaded but unindexed packs, so a long run's index objects stay small (a few MiB) and a
      * crash loses little; 0 = 65536. */
     uint32_t index_every;
+    /* Build packs in memory even on a store that can stream them (tests run both ways). */
+    int in_memory;
 } lv_packer_opts;
 
 typedef struct lv_packer_stats {
