@@ -4,7 +4,8 @@
  * it, renames (or, for LV_PUT_IF_ABSENT, links: EEXIST means the key exists) it into place and fsyncs
  * the directory, so a crash or a full disk leaves the old object or nothing, never a partial one. A
  * writer killed before the rename leaves its temporary: listings skip those, lv_store_temp_list shows
- * them (store.h says when one may be removed).
+ * them (store.h says when one may be removed). A stream (store.h) is such a temporary, written by the
+ * caller at offsets and committed the same way under a key given at the end.
  * Files are 0600 and directories 0700: a repository holds wrapped keys and encrypted data, and nobody
  * else on the host needs it. Unless the repository directory itself gives its group access (made so by
  * its owner, e.g. `install -d -m 2770 -g postgres`): then files get the group's read and write bits of
