@@ -109,10 +109,11 @@ static uint8_t *bounce_buf(void)
     return b;
 }
 
-/* Write the whole 4 KiB blocks at the start of p[0, n) to the start of the file dfd (O_DIRECT set), via the
- * thread's bounce buffer; *done receives the bytes written. When the file system refuses direct I/O
- * (EINVAL) it stops early and still returns LV_OK: the caller writes the rest through the page cache. */
-static int write_direct_blocks(int dfd, const uint8_t *p, size_t n, size_t *done, const char *what)
+/* Write the whole 4 KiB blocks at the start of p[0, n) to the file dfd (O_DIRECT set) at off (a multiple of
+ * 4 KiB), via the thread's bounce buffer; *done receives the bytes written. When the file system refuses
+ * direct I/O (EINVAL) it stops early and still returns LV_OK: the caller writes the rest through the page
+ * cache. */
+static int write_direct_blocks(int dfd, const uint8_t *p, size_t n, uint64_t off, size_t *done, const char *what)
 {
     size_t end = n / DIRECT_ALIGN * DIRECT_ALIGN;
     *done = 0;
@@ -122,7 +123,7 @@ static int write_direct_blocks(int dfd, const uint8_t *p, size_t n, size_t *done
     while (*done < end) {
         size_t k = end - *done < DIRECT_CHUNK ? end - *done : DIRECT_CHUNK;
         memcpy(bounce, p + *done, k);
-        ssize_t w = pwrite(dfd, bounce, k, (off_t)*done);
+        ssize_t w = pwrite(dfd, bounce, k, (off_t)(off + *done));
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && errno == EINVAL)
@@ -144,11 +145,31 @@ static int write_new_file(int fd, const uint8_t *p, size_t n, const char *what)
     if (n < LV_DIRECT_MIN || fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) != 0)
         return lv_write_all(fd, p, n, what);
     size_t done;
-    int rc = write_direct_blocks(fd, p, n, &done, what);
+    int rc = write_direct_blocks(fd, p, n, 0, &done, what);
     if (fcntl(fd, F_SETFL, fl) != 0 && rc == LV_OK)
         rc = lv_err_errno(errno, "cannot write %s", what);
     if (rc == LV_OK)
         rc = lv_pwrite_all(fd, p + done, n - done, done, what);
+    return rc;
+}
+
+int lv_pwrite_split(int fd, int dfd, const void *p, size_t n, uint64_t off, const char *what)
+{
+    const uint8_t *b = p;
+    if (off > (uint64_t)INT64_MAX - n)
+        return lv_err(LV_ERR_IO, "cannot write %s: offset %llu out of range", what, (unsigned long long)off);
+    uint64_t first = (off + DIRECT_ALIGN - 1) / DIRECT_ALIGN * DIRECT_ALIGN; /* the whole blocks: [first, last) */
+    uint64_t last = (off + n) / DIRECT_ALIGN * DIRECT_ALIGN;
+    /* Unlike a put's, a small range is worth it too: its blocks are fresh page-cache pages all the same. */
+    if (dfd < 0 || last <= first || last - first < 16 * DIRECT_ALIGN)
+        return lv_pwrite_all(fd, p, n, off, what);
+    size_t head = (size_t)(first - off), done = 0;
+    int rc = write_direct_blocks(dfd, b + head, (size_t)(last - first), first, &done, what);
+    if (rc == LV_OK && head > 0)
+        rc = lv_pwrite_all(fd, b, head, off, what);
+    /* What the direct writes left (all of it where the file system refused them), and the tail. */
+    if (rc == LV_OK)
+        rc = lv_pwrite_all(fd, b + head + done, n - head - done, first + done, what);
     return rc;
 }
 

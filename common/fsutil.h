@@ -52,4 +52,11 @@ int lv_pwrite_all(int fd, const void *p, size_t n, uint64_t off, const char *wha
 
 int lv_pread_full(int fd, void *p, size_t n, uint64_t off, const char *what);
 
+/* Write n bytes at off into a file open twice: fd through the page cache, dfd (or -1) with O_DIRECT. For
+ * ranges of at least 16 whole blocks, the whole 4 KiB blocks of the range go through dfd (the thread's aligned
+ * buffer, as lv_write_file_atomic) and the partial blocks at its edges, which the writers of the
+ * neighbouring ranges may share, through fd, as does everything where the file system refuses direct
+ * I/O. Several threads may write disjoint ranges of one file at once. */
+int lv_pwrite_split(int fd, int dfd, const void *p, size_t n, uint64_t off, const char *what);
+
 #endif

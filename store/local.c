@@ -328,17 +328,20 @@ static int local_del_many(lv_store *s, const char *const *keys, size_t n)
 
 /* ---- streams ------------------------------------------------------------------------------------ */
 
-/* The temporary is written through the page cache (offsets and lengths are the blobs', not aligned for
- * O_DIRECT) in pieces of at most LV_WRITE_CHUNK, and its pages are dropped from the cache once they are
- * on disk, which keeps what O_DIRECT gives a put: a backup does not push the host's working set out. */
+/* The temporary is open twice: the whole 4 KiB blocks of a large write go with O_DIRECT, like a put's
+ * (docs/performance.md, "Writing objects"), and the partial blocks at its edges, which the neighbouring
+ * ranges share, through the page cache (lv_pwrite_split); those pages are dropped from the cache once
+ * they are on disk. */
 typedef struct local_stream {
     lv_store_stream base; /* first */
-    int fd;
+    int fd, dfd;          /* dfd: O_DIRECT, or -1 where the file system refuses it */
     char *tmp;            /* absolute path of the temporary */
 } local_stream;
 
 static void stream_free(local_stream *w)
 {
+    if (w->dfd >= 0)
+        close(w->dfd);
     if (w->fd >= 0)
         close(w->fd);
     free(w->tmp);
@@ -351,11 +354,13 @@ static int local_stream_open(lv_store *s, const char *area, lv_store_stream **ou
     char *path = path_of(l, area);
     int rc = make_parents(l, path);
     local_stream *w = lv_xcalloc(1, sizeof *w);
-    w->fd = -1;
+    w->fd = w->dfd = -1;
     w->tmp = lv_temp_path(path);
     free(path);
     if (rc == LV_OK)
         rc = lv_temp_create(w->tmp, l->file_mode, &w->fd);
+    if (rc == LV_OK)
+        w->dfd = open(w->tmp, O_WRONLY | O_DIRECT | O_CLOEXEC); /* -1 (EINVAL) on tmpfs: all buffered */
     if (rc != LV_OK) {
         stream_free(w);
         return rc;
@@ -369,7 +374,7 @@ static int local_stream_open(lv_store *s, const char *area, lv_store_stream **ou
 static int local_stream_write(lv_store_stream *ws, const void *data, size_t n, uint64_t off)
 {
     local_stream *w = (local_stream *)ws;
-    return lv_pwrite_all(w->fd, data, n, off, w->tmp);
+    return lv_pwrite_split(w->fd, w->dfd, data, n, off, w->tmp);
 }
 
 static void local_stream_abort(lv_store_stream *ws)
@@ -384,7 +389,10 @@ static int local_stream_commit(lv_store_stream *ws, const char *key, int flags)
     local_stream *w = (local_stream *)ws;
     lv_store *s = ws->store;
     int rc = LV_OK;
-    if (fsync(w->fd) != 0)
+    if (w->dfd >= 0 && close(w->dfd) != 0)
+        rc = lv_err_errno(errno, "cannot close %s", w->tmp);
+    w->dfd = -1;
+    if (rc == LV_OK && fsync(w->fd) != 0)
         rc = lv_err_errno(errno, "cannot fsync %s", w->tmp);
     else
         (void)posix_fadvise(w->fd, 0, 0, POSIX_FADV_DONTNEED); /* clean now: drop them from the cache */
