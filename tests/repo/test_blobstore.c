@@ -7,7 +7,11 @@
  *     detected by lv_blob_get and/or repo check with a message naming the object;
  *   - an unindexed pack is a warning; catalog rebuild from nothing brings back the same blobs and
  *     manifests and picks up the unindexed pack; a rebuild over a missing pack heals on next backup;
- *   - an upload failure surfaces on flush with the store's code. */
+ *   - an upload failure surfaces on flush with the store's code;
+ *   - on the local store packs are streamed into temporary files (several workers writing one pack), and
+ *     read back, check and are named like packs built in memory (both ways run); a packer freed without
+ *     flush, or stopped by a write that fails midway (EFBIG), leaves only complete packs and no
+ *     temporary. */
 #include <ftw.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -724,6 +728,34 @@ static size_t count_temps(lv_store *st, const char *prefix)
     return n;
 }
 
+/* Every object under data/ is a complete pack (its header reads back and its name is the hash of that
+ * header: lv_pack_read_header checks it), and no temporary file is left anywhere. Returns the number of
+ * packs, or -1; *bytes (may be NULL) receives their total size. */
+static long complete_packs_only(lv_store *st, lv_repo *r, uint64_t *bytes)
+{
+    keylist k = {0};
+    lv_store_list(st, "data/", gather, &k);
+    long n = (long)k.n;
+    uint64_t total = 0;
+    for (size_t i = 0; i < k.n && n >= 0; i++) {
+        uint8_t pid[LV_HASH_LEN];
+        uint64_t size = 0;
+        lv_pack_entry *ents = NULL;
+        uint32_t cnt = 0;
+        if (lv_pack_key_parse(k.v[i], pid) != 0 || lv_store_head(st, k.v[i], &size) != LV_OK ||
+            lv_pack_read_header(r, pid, size, &ents, &cnt) != LV_OK) {
+            printf("# %s: %s\n", k.v[i], lv_errmsg());
+            n = -1;
+        }
+        total += size;
+        free(ents);
+    }
+    keylist_free(&k);
+    if (bytes)
+        *bytes = total;
+    return count_temps(st, "") == 0 ? n : -1;
+}
+
 /* Blobs are sealed into their place in the pack by several workers at once: on a local store into
  * their range of the pack's temporary file (streamed), in memory straight into the pack buffer, where
  * blobs larger than the buffer's slack make it grow, which must wait for the other writers; small ones
@@ -772,28 +804,11 @@ static void sealed_in_place(const char *tmp, int encrypted, int workers, int in_
               rep.packs == s.packs,
           "%s: check --read-data passes: headers tile their packs, names match (%llu packs)", L,
           (unsigned long long)s.packs);
-    /* Each pack's name is the SHA-256 of its header (lv_pack_read_header checks it), and its size is
-     * what the stats counted. */
-    keylist k = {0};
-    lv_store_list(st, "data/", gather, &k);
-    int named = k.n == s.packs;
     uint64_t total = 0;
-    for (size_t i = 0; i < k.n && named; i++) {
-        uint8_t pid[LV_HASH_LEN];
-        uint64_t size = 0;
-        lv_pack_entry *ents = NULL;
-        uint32_t cnt = 0;
-        named = lv_pack_key_parse(k.v[i], pid) == 0 && lv_store_head(st, k.v[i], &size) == LV_OK &&
-                lv_pack_read_header(r, pid, size, &ents, &cnt) == LV_OK && cnt > 0;
-        if (!named)
-            printf("# %s: %s\n", k.v[i], lv_errmsg());
-        total += size;
-        free(ents);
-    }
-    keylist_free(&k);
-    CHECK(named && total == s.stored && s.packs > 4, "%s: flush left %llu packs under data/, each named by the "
-          "hash of its header, %llu bytes as counted", L, (unsigned long long)s.packs, (unsigned long long)total);
-    CHECK(count_temps(st, "") == 0, "%s: no temporary file left", L);
+    long npacks = complete_packs_only(st, r, &total);
+    CHECK(npacks == (long)s.packs && total == s.stored && s.packs > 4, "%s: flush left %llu packs under data/, "
+          "each named by the hash of its header, %llu bytes as counted, and no temporary file", L,
+          (unsigned long long)s.packs, (unsigned long long)total);
     for (int i = 0; i < N; i++)
         free(data[i]);
     fresh_repo_close(st, r);
@@ -900,29 +915,6 @@ static void upload_failure(const char *tmp, int in_memory)
     lv_store_close(st);
 }
 
-/* Every object under data/ is a complete pack (its header reads back and names it), and no temporary
- * file is left anywhere. Returns the number of packs, or -1. */
-static long complete_packs_only(lv_store *st, lv_repo *r)
-{
-    keylist k = {0};
-    lv_store_list(st, "data/", gather, &k);
-    long n = (long)k.n;
-    for (size_t i = 0; i < k.n && n >= 0; i++) {
-        uint8_t pid[LV_HASH_LEN];
-        uint64_t size = 0;
-        lv_pack_entry *ents = NULL;
-        uint32_t cnt = 0;
-        if (lv_pack_key_parse(k.v[i], pid) != 0 || lv_store_head(st, k.v[i], &size) != LV_OK ||
-            lv_pack_read_header(r, pid, size, &ents, &cnt) != LV_OK) {
-            printf("# %s: %s\n", k.v[i], lv_errmsg());
-            n = -1;
-        }
-        free(ents);
-    }
-    keylist_free(&k);
-    return count_temps(st, "") == 0 ? n : -1;
-}
-
 /* A packer freed without flush abandons its open streamed pack: its temporary file goes, the packs
  * already full stay (complete, unindexed). */
 static void abandoned(const char *tmp)
@@ -942,7 +934,7 @@ static void abandoned(const char *tmp)
     }
     CHECK(rc == LV_OK, "abandoned: 25 blobs of 100 KB added, no flush (%s)", rc ? lv_errmsg() : "ok");
     lv_packer_free(p);
-    long n = complete_packs_only(st, r);
+    long n = complete_packs_only(st, r, NULL);
     CHECK(n >= 0 && n <= 2, "abandoned: after free, data/ holds only complete packs (%ld) and no temporary", n);
     fresh_repo_close(st, r);
 }
@@ -981,7 +973,7 @@ static void write_failure(const char *tmp)
     signal(SIGXFSZ, prev);
     CHECK(rc == LV_ERR_IO && strstr(msg, "/efbig/data/pack.tmp-") && strstr(msg, "File too large"),
           "efbig: the failed write stops the packer with the cause and the temporary file (%d: %s)", rc, msg);
-    long n = complete_packs_only(st, r);
+    long n = complete_packs_only(st, r, NULL);
     CHECK(n >= 2, "efbig: data/ holds only complete packs (%ld) and no temporary", n);
     fresh_repo_close(st, r);
 }
