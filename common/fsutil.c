@@ -109,10 +109,11 @@ static uint8_t *bounce_buf(void)
     return b;
 }
 
-/* Write the whole 4 KiB blocks at the start of p[0, n) to the start of the file dfd (O_DIRECT set), via the
- * thread's bounce buffer; *done receives the bytes written. When the file system refuses direct I/O
- * (EINVAL) it stops early and still returns LV_OK: the caller writes the rest through the page cache. */
-static int write_direct_blocks(int dfd, const uint8_t *p, size_t n, size_t *done, const char *what)
+/* Write the whole 4 KiB blocks at the start of p[0, n) to the file dfd (O_DIRECT set) at off (a multiple of
+ * 4 KiB), via the thread's bounce buffer; *done receives the bytes written. When the file system refuses
+ * direct I/O (EINVAL) it stops early and still returns LV_OK: the caller writes the rest through the page
+ * cache. */
+static int write_direct_blocks(int dfd, const uint8_t *p, size_t n, uint64_t off, size_t *done, const char *what)
 {
     size_t end = n / DIRECT_ALIGN * DIRECT_ALIGN;
     *done = 0;
@@ -122,7 +123,7 @@ static int write_direct_blocks(int dfd, const uint8_t *p, size_t n, size_t *done
     while (*done < end) {
         size_t k = end - *done < DIRECT_CHUNK ? end - *done : DIRECT_CHUNK;
         memcpy(bounce, p + *done, k);
-        ssize_t w = pwrite(dfd, bounce, k, (off_t)*done);
+        ssize_t w = pwrite(dfd, bounce, k, (off_t)(off + *done));
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && errno == EINVAL)
@@ -144,11 +145,31 @@ static int write_new_file(int fd, const uint8_t *p, size_t n, const char *what)
     if (n < LV_DIRECT_MIN || fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) != 0)
         return lv_write_all(fd, p, n, what);
     size_t done;
-    int rc = write_direct_blocks(fd, p, n, &done, what);
+    int rc = write_direct_blocks(fd, p, n, 0, &done, what);
     if (fcntl(fd, F_SETFL, fl) != 0 && rc == LV_OK)
         rc = lv_err_errno(errno, "cannot write %s", what);
     if (rc == LV_OK)
         rc = lv_pwrite_all(fd, p + done, n - done, done, what);
+    return rc;
+}
+
+int lv_pwrite_split(int fd, int dfd, const void *p, size_t n, uint64_t off, const char *what)
+{
+    const uint8_t *b = p;
+    if (off > (uint64_t)INT64_MAX - n)
+        return lv_err(LV_ERR_IO, "cannot write %s: offset %llu out of range", what, (unsigned long long)off);
+    uint64_t first = (off + DIRECT_ALIGN - 1) / DIRECT_ALIGN * DIRECT_ALIGN; /* the whole blocks: [first, last) */
+    uint64_t last = (off + n) / DIRECT_ALIGN * DIRECT_ALIGN;
+    /* Unlike a put's, a small range is worth it too: its blocks are fresh page-cache pages all the same. */
+    if (dfd < 0 || last <= first || last - first < 16 * DIRECT_ALIGN)
+        return lv_pwrite_all(fd, p, n, off, what);
+    size_t head = (size_t)(first - off), done = 0;
+    int rc = write_direct_blocks(dfd, b + head, (size_t)(last - first), first, &done, what);
+    if (rc == LV_OK && head > 0)
+        rc = lv_pwrite_all(fd, b, head, off, what);
+    /* What the direct writes left (all of it where the file system refused them), and the tail. */
+    if (rc == LV_OK)
+        rc = lv_pwrite_all(fd, b + head + done, n - head - done, first + done, what);
     return rc;
 }
 
@@ -186,7 +207,7 @@ char *lv_dir_of(const char *path)
     return d;
 }
 
-int lv_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, int no_replace)
+char *lv_temp_path(const char *path)
 {
     unsigned r = 0;
     int rfd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -195,28 +216,29 @@ int lv_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
             r = 0;
         close(rfd);
     }
-    char *tmp = lv_xasprintf("%s.tmp-%d-%08x", path, (int)getpid(), r);
-    char *dir = lv_dir_of(path);
-    int rc = LV_OK;
+    return lv_xasprintf("%s.tmp-%d-%08x", path, (int)getpid(), r);
+}
+
+int lv_temp_create(const char *tmp, mode_t mode, int *fd_out)
+{
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) {
-        rc = lv_err_errno(errno, "cannot create %s", tmp);
-        if (rc == LV_ERR_NOT_FOUND)
-            rc = LV_ERR_IO;
-        goto out;
+        int rc = lv_err_errno(errno, "cannot create %s", tmp);
+        return rc == LV_ERR_NOT_FOUND ? LV_ERR_IO : rc;
     }
     if ((mode & 077) && fchmod(fd, mode) != 0) { /* exactly the mode asked for, whatever the umask */
-        rc = lv_err_errno(errno, "cannot set the mode of %s", tmp);
+        int rc = lv_err_errno(errno, "cannot set the mode of %s", tmp);
         close(fd);
-        goto fail;
+        unlink(tmp);
+        return rc == LV_ERR_NOT_FOUND ? LV_ERR_IO : rc;
     }
-    rc = write_new_file(fd, data, len, tmp);
-    if (rc == LV_OK && fsync(fd) != 0)
-        rc = lv_err_errno(errno, "cannot fsync %s", tmp);
-    if (close(fd) != 0 && rc == LV_OK)
-        rc = lv_err_errno(errno, "cannot close %s", tmp);
-    if (rc != LV_OK)
-        goto fail;
+    *fd_out = fd;
+    return LV_OK;
+}
+
+int lv_temp_commit(const char *tmp, const char *path, int no_replace)
+{
+    int rc = LV_OK;
     if (no_replace) {
         /* link() fails with EEXIST instead of replacing: the create-only primitive. */
         if (link(tmp, path) != 0) {
@@ -224,22 +246,41 @@ int lv_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
                 rc = lv_err(LV_ERR_CONFLICT, "%s already exists", path);
             else
                 rc = lv_err_errno(errno, "cannot link %s", path);
-            goto fail;
         }
-        unlink(tmp);
     } else if (rename(tmp, path) != 0) {
         rc = lv_err_errno(errno, "cannot rename %s to %s", tmp, path);
-        goto fail;
     }
-    rc = lv_fsync_dir(dir);
-    goto out;
-fail:
-    unlink(tmp);
-    if (rc == LV_ERR_NOT_FOUND)
-        rc = LV_ERR_IO;
+    if (no_replace || rc != LV_OK)
+        unlink(tmp); /* after a link, or a failure; a rename took the name away already */
+    if (rc == LV_OK) {
+        char *dir = lv_dir_of(path);
+        rc = lv_fsync_dir(dir);
+        free(dir);
+    }
+    return rc == LV_ERR_NOT_FOUND ? LV_ERR_IO : rc;
+}
+
+int lv_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, int no_replace)
+{
+    char *tmp = lv_temp_path(path);
+    int fd = -1;
+    int rc = lv_temp_create(tmp, mode, &fd);
+    if (rc != LV_OK)
+        goto out;
+    rc = write_new_file(fd, data, len, tmp);
+    if (rc == LV_OK && fsync(fd) != 0)
+        rc = lv_err_errno(errno, "cannot fsync %s", tmp);
+    if (close(fd) != 0 && rc == LV_OK)
+        rc = lv_err_errno(errno, "cannot close %s", tmp);
+    if (rc == LV_OK) {
+        rc = lv_temp_commit(tmp, path, no_replace);
+    } else {
+        unlink(tmp);
+        if (rc == LV_ERR_NOT_FOUND)
+            rc = LV_ERR_IO;
+    }
 out:
     free(tmp);
-    free(dir);
     return rc;
 }
 

@@ -21,6 +21,15 @@ int lv_mkdir_p(const char *path, mode_t mode);
 /* Atomically replace (or, with no_replace, create: LV_ERR_CONFLICT if path exists) a file. */
 int lv_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, int no_replace);
 
+/* The pieces of lv_write_file_atomic, for a writer that fills its temporary file itself
+ * (store/local.c's streams). lv_temp_path: "<path>.tmp-<pid>-<rand>", malloc'ed. lv_temp_create: create
+ * that file (O_EXCL) with exactly mode. lv_temp_commit: make the complete, fsynced temporary tmp the file
+ * path (rename, or with no_replace link: LV_ERR_CONFLICT when path exists) and fsync path's directory;
+ * tmp is gone afterwards, whatever the outcome. */
+char *lv_temp_path(const char *path);
+int lv_temp_create(const char *tmp, mode_t mode, int *fd);
+int lv_temp_commit(const char *tmp, const char *path, int no_replace);
+
 /* Read a whole file into out (appending). LV_ERR_NOT_FOUND if it does not exist. */
 int lv_read_file(const char *path, lv_buf *out);
 
@@ -42,5 +51,12 @@ int lv_write_all(int fd, const void *p, size_t n, const char *what);
 int lv_pwrite_all(int fd, const void *p, size_t n, uint64_t off, const char *what);
 
 int lv_pread_full(int fd, void *p, size_t n, uint64_t off, const char *what);
+
+/* Write n bytes at off into a file open twice: fd through the page cache, dfd (or -1) with O_DIRECT. For
+ * ranges of at least 16 whole blocks, the whole 4 KiB blocks of the range go through dfd (the thread's aligned
+ * buffer, as lv_write_file_atomic) and the partial blocks at its edges, which the writers of the
+ * neighbouring ranges may share, through fd, as does everything where the file system refuses direct
+ * I/O. Several threads may write disjoint ranges of one file at once. */
+int lv_pwrite_split(int fd, int dfd, const void *p, size_t n, uint64_t off, const char *what);
 
 #endif

@@ -125,8 +125,9 @@ typedef struct job {
 
 typedef struct pack {
     struct pack *next;
-    lv_pack_builder b;
-    int writers;          /* blobs being sealed into reserved places of b.data (seal_into_pack) */
+    lv_pack_builder b;    /* in memory: the pack; streamed: its entries, and the tail once finished */
+    lv_store_stream *w;   /* streamed: the temporary the blobs are written to; NULL in memory */
+    int writers;          /* blobs being sealed into reserved places (seal_into_pack) */
 } pack;
 
 struct lv_packer {
@@ -134,6 +135,7 @@ struct lv_packer {
     uint64_t pack_size;
     uint32_t index_every;
     int nworkers, qcap, max_jobs;
+    int stream;               /* packs are streamed into the store, not built in memory */
     pthread_t *workers, *uploaders;
     int nstarted, nup_started;
 
@@ -201,14 +203,13 @@ static pack *pack_get_locked(lv_packer *p)
     pack *k = p->pfree;
     if (k) {
         p->pfree = k->next;
-        lv_buf_reset(&k->b.data);
-        k->b.count = 0;
-        k->b.raw_bytes = 0;
+        lv_pack_builder_reset(&k->b);
         k->writers = 0;
     } else {
         k = lv_xcalloc(1, sizeof *k);
-        /* The last blob may overshoot the target; 2 MiB of slack covers the usual 1 MiB chunks. */
-        lv_pack_builder_init(&k->b, (size_t)p->pack_size + (2u << 20));
+        /* The last blob may overshoot the target; 2 MiB of slack covers the usual 1 MiB chunks. A
+         * streamed pack keeps only its tail here. */
+        lv_pack_builder_init(&k->b, p->stream ? 0 : (size_t)p->pack_size + (2u << 20));
     }
     k->next = NULL;
     return k;
@@ -218,6 +219,25 @@ static void pack_put_locked(lv_packer *p, pack *k)
 {
     k->next = p->pfree;
     p->pfree = k;
+}
+
+/* A new current pack; streamed, with its temporary in the store. NULL (and the packer dead) when the
+ * temporary cannot be created. */
+static pack *open_cur_locked(lv_packer *p)
+{
+    pack *k = pack_get_locked(p);
+    if (p->stream) {
+        /* A file creation under the lock, once per pack: the other threads wait a few microseconds. */
+        int rc = lv_store_stream_open(p->r->store, "data/pack", &k->w);
+        if (rc != LV_OK) {
+            lv_err_ctx("creating a pack");
+            set_err_locked(p, rc, lv_errmsg());
+            pack_put_locked(p, k);
+            return NULL;
+        }
+    }
+    p->cur = k;
+    return k;
 }
 
 /* Close the current pack and queue it for upload. Needs room in the upload queue (caller checks). The
@@ -235,12 +255,17 @@ static void close_cur_locked(lv_packer *p)
     pthread_cond_signal(&p->cv_upload);
 }
 
-static int cur_full(const lv_packer *p) { return p->cur && p->cur->b.data.len >= p->pack_size; }
+static int cur_full(const lv_packer *p)
+{
+    return p->cur && lv_pack_builder_size(&p->cur->b) >= p->pack_size;
+}
 
 /* Reserve len bytes for blob j in the current pack and count the caller as its writer; close the pack
  * when full. Blocks while a full pack cannot be handed to the uploader: this is the back-pressure that
- * bounds memory. NULL when the packer is dead (the caller drops the blob and gets the error). */
-static uint8_t *reserve_locked(lv_packer *p, const job *j, size_t len, pack **kout)
+ * bounds memory (and, streamed, the packs being written). Returns the pack, with *dst the place of the
+ * sealed bytes in memory or, streamed, *off their offset in the pack; NULL when the packer is dead (the
+ * caller drops the blob and gets the error). */
+static pack *reserve_locked(lv_packer *p, const job *j, size_t len, uint8_t **dst, uint64_t *off)
 {
     for (;;) {
         while (cur_full(p) && p->uq >= p->qcap && !p->err)
@@ -249,10 +274,12 @@ static uint8_t *reserve_locked(lv_packer *p, const job *j, size_t len, pack **ko
             return NULL;
         if (cur_full(p))
             close_cur_locked(p);
-        if (!p->cur)
-            p->cur = pack_get_locked(p);
-        pack *k = p->cur;
-        if (k->b.data.cap - k->b.data.len <= len) {
+        pack *k = p->cur ? p->cur : open_cur_locked(p);
+        if (!k)
+            return NULL;
+        if (p->stream) {
+            *off = lv_pack_builder_place(&k->b, j->type, j->id, len, j->raw_len);
+        } else if (k->b.data.cap - k->b.data.len <= len) {
             /* Growing moves the buffer: only when no one is sealing into it. Rare: the buffer has
              * room for the pack size plus 2 MiB, so only a blob larger than that gets here. */
             if (k->writers > 0) {
@@ -261,18 +288,20 @@ static uint8_t *reserve_locked(lv_packer *p, const job *j, size_t len, pack **ko
             }
             lv_buf_reserve(&k->b.data, len);
         }
-        uint8_t *dst = lv_pack_builder_reserve(&k->b, j->type, j->id, len, j->raw_len);
+        if (!p->stream)
+            *dst = lv_pack_builder_reserve(&k->b, j->type, j->id, len, j->raw_len);
         k->writers++;
         if (cur_full(p) && p->uq < p->qcap)
             close_cur_locked(p); /* its uploader waits for the writers */
-        *kout = k;
-        return dst;
+        return k;
     }
 }
 
-/* Compress (if it pays) and seal blob j, whose plaintext is data[0, n), straight into its place in the
- * current pack: one write of the sealed bytes, no copy of them, and no copy under the lock. Called
- * without the lock. */
+/* Compress (if it pays) and seal blob j, whose plaintext is data[0, n), into its place in the current
+ * pack, without the lock held. In memory: straight into the pack buffer, one write of the sealed bytes
+ * and no copy. Streamed: into whichever of the job's two buffers the payload is not in (the plaintext
+ * copy once compressed, else the compression buffer), then written to the pack's temporary at the
+ * blob's offset; several workers write disjoint ranges of one pack at once. */
 static void seal_into_pack(lv_packer *p, job *j, const uint8_t *data, size_t n, ZSTD_CCtx *probe)
 {
     uint8_t aad[1 + LV_HASH_LEN];
@@ -281,14 +310,28 @@ static void seal_into_pack(lv_packer *p, job *j, const uint8_t *data, size_t n, 
     lv_seal_plan plan;
     lv_repo_seal_prepare(p->r, data, n, compress, &j->zout, &plan);
     size_t len = lv_repo_seal_size(p->r, &plan);
-    pack *k = NULL;
+    uint8_t *dst = NULL;
+    uint64_t off = 0;
     pthread_mutex_lock(&p->mu);
-    uint8_t *dst = reserve_locked(p, j, len, &k);
+    pack *k = reserve_locked(p, j, len, &dst, &off);
     pthread_mutex_unlock(&p->mu);
-    if (!dst)
+    if (!k)
         return;
-    lv_repo_seal_to(p->r, aad, sizeof aad, &plan, dst);
+    int rc = LV_OK;
+    if (p->stream) {
+        lv_buf *out = plan.len > 0 && plan.payload == j->zout.data ? &j->plain : &j->zout;
+        lv_buf_reset(out);
+        lv_buf_reserve(out, len);
+        lv_repo_seal_to(p->r, aad, sizeof aad, &plan, out->data);
+        rc = lv_store_stream_write(k->w, out->data, len, off);
+        if (rc != LV_OK)
+            lv_err_ctx("writing a pack");
+    } else {
+        lv_repo_seal_to(p->r, aad, sizeof aad, &plan, dst);
+    }
     pthread_mutex_lock(&p->mu);
+    if (rc != LV_OK)
+        set_err_locked(p, rc, lv_errmsg());
     if (--k->writers == 0)
         pthread_cond_broadcast(&p->cv_state);
     pthread_mutex_unlock(&p->mu);
@@ -346,19 +389,50 @@ static void done_add_locked(lv_packer *p, const uint8_t id[LV_HASH_LEN], pack *k
     }
     lv_index_pack *d = &p->done[p->ndone++];
     memcpy(d->id, id, LV_HASH_LEN);
-    d->size = k->b.data.len;
+    d->size = lv_pack_builder_size(&k->b);
     d->count = k->b.count;
     d->blobs = lv_xmalloc((size_t)k->b.count * sizeof *d->blobs);
     memcpy(d->blobs, k->b.entries, (size_t)k->b.count * sizeof *d->blobs);
     p->done_blobs += k->b.count;
     p->st.packs++;
-    p->st.stored += k->b.data.len;
+    p->st.stored += lv_pack_builder_size(&k->b);
 }
 
-/* Uploader threads (one per upload slot): each takes a closed pack, seals its header (which names the
- * pack) and PUTs it. With two of them, S3 gets two connections, which it rewards (a single PUT stream
- * leaves the link idle between requests), and a local fsync of one pack overlaps the write of the
- * other. */
+/* Seal the header of closed pack k (it names the pack) and store the pack: PUT it whole, or, streamed,
+ * write the tail after its blobs and commit the temporary under its name (fsync, rename, fsync of the
+ * directory). The stream is consumed either way. Without the lock. */
+static int store_pack(lv_packer *p, pack *k, uint8_t id[LV_HASH_LEN])
+{
+    char key[LV_PACK_KEY_LEN];
+    lv_pack_builder_finish(p->r, &k->b, id);
+    lv_pack_key(id, key);
+    int rc;
+    if (k->w) {
+        lv_store_stream *w = k->w;
+        k->w = NULL;
+        rc = lv_store_stream_write(w, k->b.data.data, k->b.data.len, k->b.placed);
+        if (rc == LV_OK)
+            rc = lv_store_stream_commit(w, key, LV_PUT_IF_ABSENT);
+        else
+            lv_store_stream_abort(w);
+    } else {
+        rc = lv_store_put(p->r->store, key, k->b.data.data, k->b.data.len, LV_PUT_IF_ABSENT);
+    }
+    /* Content-addressed: a pack of this name holds the same blobs at the same places (a retried PUT, or
+     * another process that packed the same blobs in the same order). */
+    if (rc == LV_ERR_CONFLICT)
+        rc = LV_OK;
+    if (rc != LV_OK)
+        lv_err_ctx("%s pack %s", p->stream ? "writing" : "uploading", key);
+    else
+        lv_debug("stored pack %s (%u blobs, %llu bytes)", key, k->b.count,
+                 (unsigned long long)lv_pack_builder_size(&k->b));
+    return rc;
+}
+
+/* Uploader threads (one per upload slot): each takes a closed pack and stores it (store_pack). With two
+ * of them, S3 gets two connections, which it rewards (a single PUT stream leaves the link idle between
+ * requests), and a local fsync of one pack overlaps the write of the other. */
 static void *uploader_main(void *arg)
 {
     lv_packer *p = arg;
@@ -380,18 +454,10 @@ static void *uploader_main(void *arg)
         int rc = LV_OK;
         uint8_t id[LV_HASH_LEN];
         if (!dead) {
-            char key[LV_PACK_KEY_LEN];
-            lv_pack_builder_finish(p->r, &k->b, id);
-            lv_pack_key(id, key);
-            rc = lv_store_put(p->r->store, key, k->b.data.data, k->b.data.len, LV_PUT_IF_ABSENT);
-            /* Content-addressed: a pack of this name holds the same blobs at the same places (a retried
-             * PUT, or another process that packed the same blobs in the same order). */
-            if (rc == LV_ERR_CONFLICT)
-                rc = LV_OK;
-            if (rc != LV_OK)
-                lv_err_ctx("uploading pack %s", key);
-            else
-                lv_debug("uploaded pack %s (%u blobs, %zu bytes)", key, k->b.count, k->b.data.len);
+            rc = store_pack(p, k, id);
+        } else {
+            lv_store_stream_abort(k->w); /* its temporary goes: nothing will commit it */
+            k->w = NULL;
         }
 
         pthread_mutex_lock(&p->mu);
@@ -432,6 +498,7 @@ int lv_packer_new_opts(lv_repo *r, const lv_packer_opts *o, lv_packer **out)
     p->nworkers = o->workers < 0 ? 0 : o->workers == 0 ? online_cpus() : o->workers;
     p->qcap = o->upload_queue > 0 ? o->upload_queue : lv_store_puts_in_flight(r->store);
     p->max_jobs = 2 * (p->nworkers ? p->nworkers : 1);
+    p->stream = lv_store_can_stream(r->store) && !o->in_memory;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv_work, NULL);
     pthread_cond_init(&p->cv_upload, NULL);
@@ -662,6 +729,7 @@ static void free_packs(pack *k)
 {
     while (k) {
         pack *next = k->next;
+        lv_store_stream_abort(k->w);
         lv_pack_builder_free(&k->b);
         free(k);
         k = next;

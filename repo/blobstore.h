@@ -15,14 +15,21 @@
  *
  * Pipeline (why it is threaded): sealing 1 MiB (HMAC id + zstd + AES-GCM) costs a few milliseconds of
  * CPU, and an upload is mostly waiting on a socket or a disk. Seal workers compress and encrypt blobs
- * straight into their reserved place in the pack being filled (no copy of the sealed bytes), while
- * upload threads seal each closed pack's header (its SHA-256 names the pack) and PUT it, so the CPU
- * work on blob N+1 overlaps the upload of the previous pack. There is one upload thread per upload
- * slot (`upload_queue`, default lv_store_puts_in_flight: 2 on S3, where the PUT of one pack overlaps the
- * other's and S3 gets two connections; 1 on a local directory, whose write and fsync of a pack are
- * faster than the next pack fills, so a second slot only held another pack in memory). Memory is bounded: at most `upload_queue` closed packs (queued or uploading)
- * plus the one being filled, plus the queued blobs (each a plaintext copy and, when it compresses, its
- * zstd output): always room for
+ * into their reserved place in the pack being filled, while upload threads seal each closed pack's
+ * header (its SHA-256 names the pack) and store it, so the CPU work on blob N+1 overlaps the upload of
+ * the previous pack. There is one upload thread per upload slot (`upload_queue`, default
+ * lv_store_puts_in_flight: 2 on S3, where the PUT of one pack overlaps the other's and S3 gets two
+ * connections; 1 on a local directory, whose write and fsync of a pack are faster than the next pack
+ * fills).
+ *
+ * Where packs are built: on a store that can stream (lv_store_can_stream: a local directory), a pack is
+ * a temporary file in the store; a worker seals its blob into a buffer of the blob's job and writes it at
+ * the blob's offset, and the uploader appends the sealed header and its length and commits the file
+ * under its name (store.h's streams: fsync, link, fsync of the directory). No pack is held in memory.
+ * Elsewhere (S3), workers seal straight into the pack's buffer in memory (no copy of the sealed bytes)
+ * and the uploader PUTs it whole. Memory is bounded: in memory, at most `upload_queue` closed packs
+ * (queued or uploading) plus the one being filled; either way, the queued blobs (each a plaintext copy
+ * and its zstd output or sealed bytes): always room for
  * 2 per seal worker, and beyond that small ones up to 4 MiB of plaintext per worker (at most 256 jobs),
  * so a run of small files keeps the seal workers busy instead of taking turns with the caller.
  * When uploads fall behind, lv_packer_add blocks (back-pressure); it never buffers more. Buffers are
@@ -34,9 +41,11 @@
  * by store/store.h) and immutable repository keys. lv_blob_get may be called from any thread that owns
  * the catalog it reads, and concurrently with a packer on the same repository.
  *
- * Errors: once an upload fails, the packer stops (no further pack is uploaded) and every later call
- * returns that error with its message; free it. Packs uploaded before the failure stay in the store
- * unindexed (garbage until rebuilt or pruned). */
+ * Errors: once an upload or a write into a streamed pack fails, the packer stops (no further pack is
+ * stored) and every later call returns that error with its message (naming the pack, or the streamed
+ * pack's temporary file); free it. Packs stored before the failure stay in the store unindexed (garbage
+ * until rebuilt or pruned); the temporary files of streamed packs not stored are removed by the time
+ * lv_packer_free returns (a killed process leaves them to lv_store_temp_sweep). */
 #ifndef LV_REPO_BLOBSTORE_H
 #define LV_REPO_BLOBSTORE_H
 
@@ -64,6 +73,8 @@ typedef struct lv_packer_opts {
      * sit in uploaded but unindexed packs, so a long run's index objects stay small (a few MiB) and a
      * crash loses little; 0 = 65536. */
     uint32_t index_every;
+    /* Build packs in memory even on a store that can stream them (tests run both ways). */
+    int in_memory;
 } lv_packer_opts;
 
 typedef struct lv_packer_stats {

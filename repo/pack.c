@@ -275,8 +275,8 @@ void lv_pack_builder_init(lv_pack_builder *b, size_t reserve)
         lv_buf_reserve(&b->data, reserve);
 }
 
-uint8_t *lv_pack_builder_reserve(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_HASH_LEN], size_t n,
-                                 uint32_t raw_length)
+static void add_entry(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_HASH_LEN], uint64_t offset,
+                      size_t n, uint32_t raw_length)
 {
     if (b->count == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 32;
@@ -285,14 +285,29 @@ uint8_t *lv_pack_builder_reserve(lv_pack_builder *b, uint8_t type, const uint8_t
     lv_pack_entry *e = &b->entries[b->count++];
     e->type = type;
     memcpy(e->id, id, LV_HASH_LEN);
-    e->offset = b->data.len;
+    e->offset = offset;
     e->length = (uint32_t)n;
     e->raw_length = raw_length;
     b->raw_bytes += raw_length;
+}
+
+uint8_t *lv_pack_builder_reserve(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_HASH_LEN], size_t n,
+                                 uint32_t raw_length)
+{
+    add_entry(b, type, id, b->placed + b->data.len, n, raw_length);
     lv_buf_reserve(&b->data, n);
     uint8_t *dst = b->data.data + b->data.len;
     b->data.len += n;
     return dst;
+}
+
+uint64_t lv_pack_builder_place(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_HASH_LEN], size_t n,
+                               uint32_t raw_length)
+{
+    uint64_t off = b->placed;
+    add_entry(b, type, id, off, n, raw_length);
+    b->placed += n;
+    return off;
 }
 
 void lv_pack_builder_add(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_HASH_LEN],
@@ -316,6 +331,14 @@ void lv_pack_builder_finish(const struct lv_repo *r, lv_pack_builder *b, uint8_t
     else
         lv_sha256(b->data.data, b->data.len, id);
     lv_buf_free(&plain);
+}
+
+void lv_pack_builder_reset(lv_pack_builder *b)
+{
+    lv_buf_reset(&b->data);
+    b->placed = 0;
+    b->count = 0;
+    b->raw_bytes = 0;
 }
 
 void lv_pack_builder_free(lv_pack_builder *b)

@@ -120,10 +120,14 @@ int lv_pack_header_open(const struct lv_repo *r, const uint8_t *sealed, size_t n
 int lv_pack_read_header(const struct lv_repo *r, const uint8_t id[LV_HASH_LEN], uint64_t pack_size,
                         lv_pack_entry **entries, uint32_t *count);
 
-/* Builder: accumulates sealed blobs in memory and appends the header. Not thread-safe. */
+/* Builder: accumulates sealed blobs in memory and appends the header. Not thread-safe. A streamed pack
+ * (its blobs written straight to the store, repo/blobstore.c) uses it for the entries only: its blobs are
+ * placed (lv_pack_builder_place), not stored in data, and finish then leaves in data just the tail to
+ * write after them (sealed header and its length). */
 typedef struct lv_pack_builder {
     uint8_t version; /* LV_PACK_VERSION after init; tests set 1 to write the old format */
     lv_buf data;
+    uint64_t placed; /* bytes of the blobs placed outside data */
     lv_pack_entry *entries;
     uint32_t count, cap;
     uint64_t raw_bytes;
@@ -139,9 +143,17 @@ void lv_pack_builder_add(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_H
  * reallocate, so several threads can fill reserved places while one of them reserves the next. */
 uint8_t *lv_pack_builder_reserve(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_HASH_LEN], size_t n,
                                  uint32_t raw_length);
+/* Append the entry of a sealed blob of n bytes that the caller writes elsewhere, after the blobs placed
+ * before it; returns its offset in the pack. Only on a builder whose data is empty (no blob added). */
+uint64_t lv_pack_builder_place(lv_pack_builder *b, uint8_t type, const uint8_t id[LV_HASH_LEN], size_t n,
+                               uint32_t raw_length);
+/* The pack's size so far: blobs placed or added, and the tail once finished. */
+static inline uint64_t lv_pack_builder_size(const lv_pack_builder *b) { return b->placed + b->data.len; }
 /* Seal and append the header and its length. After this, b->data holds the complete pack, and id its
  * name (the SHA-256 of the plaintext header; of the whole pack for version 1). */
 void lv_pack_builder_finish(const struct lv_repo *r, lv_pack_builder *b, uint8_t id[LV_HASH_LEN]);
+/* Forget the blobs and the tail, keeping the memory, for the next pack. */
+void lv_pack_builder_reset(lv_pack_builder *b);
 void lv_pack_builder_free(lv_pack_builder *b);
 
 /* Little-endian wire helpers shared by the pack, index and manifest codecs. */

@@ -4,7 +4,8 @@
  * it, renames (or, for LV_PUT_IF_ABSENT, links: EEXIST means the key exists) it into place and fsyncs
  * the directory, so a crash or a full disk leaves the old object or nothing, never a partial one. A
  * writer killed before the rename leaves its temporary: listings skip those, lv_store_temp_list shows
- * them (store.h says when one may be removed).
+ * them (store.h says when one may be removed). A stream (store.h) is such a temporary, written by the
+ * caller at offsets and committed the same way under a key given at the end.
  * Files are 0600 and directories 0700: a repository holds wrapped keys and encrypted data, and nobody
  * else on the host needs it. Unless the repository directory itself gives its group access (made so by
  * its owner, e.g. `install -d -m 2770 -g postgres`): then files get the group's read and write bits of
@@ -42,17 +43,24 @@ static int local_create(lv_store *s)
     return rc ? lv_err_ctx("cannot create repository directory") : LV_OK;
 }
 
+/* Create the parent directories of the file path (data/ab/ for data/ab/ab12...). */
+static int make_parents(local_store *l, char *path)
+{
+    int rc = LV_OK;
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    /* mkdir of an existing directory is a cheap EEXIST, access() cheaper still. */
+    if (access(path, F_OK) != 0)
+        rc = lv_mkdir_p(path, l->dir_mode);
+    *slash = '/';
+    return rc;
+}
+
 static int local_put(lv_store *s, const char *key, const void *data, size_t len, int flags)
 {
     local_store *l = L(s);
     char *path = path_of(l, key);
-    int rc = LV_OK;
-    char *slash = strrchr(path, '/');
-    *slash = '\0';
-    /* Parents first (data/ab/); mkdir of an existing directory is a cheap EEXIST. */
-    if (access(path, F_OK) != 0)
-        rc = lv_mkdir_p(path, l->dir_mode);
-    *slash = '/';
+    int rc = make_parents(l, path);
     if (rc == LV_OK)
         rc = lv_write_file_atomic(path, data, len, l->file_mode, (flags & LV_PUT_IF_ABSENT) != 0);
     if (rc == LV_ERR_CONFLICT)
@@ -318,6 +326,96 @@ static int local_del_many(lv_store *s, const char *const *keys, size_t n)
     return rc;
 }
 
+/* ---- streams ------------------------------------------------------------------------------------ */
+
+/* The temporary is open twice: the whole 4 KiB blocks of a large write go with O_DIRECT, like a put's
+ * (docs/performance.md, "Writing objects"), and the partial blocks at its edges, which the neighbouring
+ * ranges share, through the page cache (lv_pwrite_split); those pages are dropped from the cache once
+ * they are on disk. */
+typedef struct local_stream {
+    lv_store_stream base; /* first */
+    int fd, dfd;          /* dfd: O_DIRECT, or -1 where the file system refuses it */
+    char *tmp;            /* absolute path of the temporary */
+} local_stream;
+
+static void stream_free(local_stream *w)
+{
+    if (w->dfd >= 0)
+        close(w->dfd);
+    if (w->fd >= 0)
+        close(w->fd);
+    free(w->tmp);
+    free(w);
+}
+
+static int local_stream_open(lv_store *s, const char *area, lv_store_stream **out)
+{
+    local_store *l = L(s);
+    char *path = path_of(l, area);
+    int rc = make_parents(l, path);
+    local_stream *w = lv_xcalloc(1, sizeof *w);
+    w->fd = w->dfd = -1;
+    w->tmp = lv_temp_path(path);
+    free(path);
+    if (rc == LV_OK)
+        rc = lv_temp_create(w->tmp, l->file_mode, &w->fd);
+    if (rc == LV_OK)
+        w->dfd = open(w->tmp, O_WRONLY | O_DIRECT | O_CLOEXEC); /* -1 (EINVAL) on tmpfs: all buffered */
+    if (rc != LV_OK) {
+        stream_free(w);
+        return rc;
+    }
+    w->base.store = s;
+    w->base.name = w->tmp + strlen(l->root) + 1;
+    *out = &w->base;
+    return LV_OK;
+}
+
+static int local_stream_write(lv_store_stream *ws, const void *data, size_t n, uint64_t off)
+{
+    local_stream *w = (local_stream *)ws;
+    return lv_pwrite_split(w->fd, w->dfd, data, n, off, w->tmp);
+}
+
+static void local_stream_abort(lv_store_stream *ws)
+{
+    local_stream *w = (local_stream *)ws;
+    unlink(w->tmp);
+    stream_free(w);
+}
+
+static int local_stream_commit(lv_store_stream *ws, const char *key, int flags)
+{
+    local_stream *w = (local_stream *)ws;
+    lv_store *s = ws->store;
+    int rc = LV_OK;
+    if (w->dfd >= 0 && close(w->dfd) != 0)
+        rc = lv_err_errno(errno, "cannot close %s", w->tmp);
+    w->dfd = -1;
+    if (rc == LV_OK && fsync(w->fd) != 0)
+        rc = lv_err_errno(errno, "cannot fsync %s", w->tmp);
+    else
+        (void)posix_fadvise(w->fd, 0, 0, POSIX_FADV_DONTNEED); /* clean now: drop them from the cache */
+    if (close(w->fd) != 0 && rc == LV_OK)
+        rc = lv_err_errno(errno, "cannot close %s", w->tmp);
+    w->fd = -1;
+    char *path = path_of(L(s), key);
+    if (rc == LV_OK)
+        rc = make_parents(L(s), path);
+    if (rc == LV_OK) {
+        rc = lv_temp_commit(w->tmp, path, (flags & LV_PUT_IF_ABSENT) != 0);
+        if (rc == LV_ERR_CONFLICT)
+            rc = lv_err(LV_ERR_CONFLICT, "%s: %s already exists", s->desc, key);
+    } else {
+        unlink(w->tmp);
+    }
+    if (rc == LV_ERR_NOT_FOUND)
+        rc = LV_ERR_IO;
+    free(path);
+    stream_free(w);
+    return rc;
+}
+
 static void local_close(lv_store *s)
 {
     local_store *l = L(s);
@@ -338,6 +436,10 @@ static const lv_store_ops local_ops = {
     .temp_list = local_temp_list,
     .temp_del = local_del, /* store.c checked that the name is a temporary's */
     .puts_in_flight = 1,
+    .stream_open = local_stream_open,
+    .stream_write = local_stream_write,
+    .stream_commit = local_stream_commit,
+    .stream_abort = local_stream_abort,
 };
 
 int lv_local_open(const char *root, lv_store **out)

@@ -212,6 +212,39 @@ int lv_store_temp_sweep(lv_store *s, const char *prefix, uint64_t *removed)
     return rc;
 }
 
+int lv_store_can_stream(const lv_store *s) { return s->ops->stream_open != NULL; }
+
+int lv_store_stream_open(lv_store *s, const char *area, lv_store_stream **out)
+{
+    if (!s->ops->stream_open)
+        return lv_err(LV_ERR_INTERNAL, "%s: this store cannot stream objects", s->desc);
+    int rc = check_key(area, 0);
+    return rc ? rc : s->ops->stream_open(s, area, out);
+}
+
+const char *lv_store_stream_name(const lv_store_stream *w) { return w->name; }
+
+int lv_store_stream_write(lv_store_stream *w, const void *data, size_t n, uint64_t off)
+{
+    return w->store->ops->stream_write(w, data, n, off);
+}
+
+int lv_store_stream_commit(lv_store_stream *w, const char *key, int flags)
+{
+    int rc = check_key(key, 0);
+    if (rc != LV_OK) {
+        w->store->ops->stream_abort(w);
+        return rc;
+    }
+    return w->store->ops->stream_commit(w, key, flags);
+}
+
+void lv_store_stream_abort(lv_store_stream *w)
+{
+    if (w)
+        w->store->ops->stream_abort(w);
+}
+
 int lv_store_puts_in_flight(const lv_store *s)
 {
     return s->ops->puts_in_flight > 0 ? s->ops->puts_in_flight : 2;

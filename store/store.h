@@ -122,6 +122,28 @@ int lv_store_temp_list(lv_store *s, const char *prefix, lv_store_temp_cb cb, voi
 int lv_store_temp_del(lv_store *s, const char *name);
 int lv_store_temp_sweep(lv_store *s, const char *prefix, uint64_t *removed);
 
+/* Streams: an object written piece by piece at chosen offsets, then committed under a key that is known
+ * only at the end (the packer's packs, named by their header: repo/blobstore.h). Only the local driver
+ * has them (lv_store_can_stream); on S3 a writer builds the object in memory and puts it.
+ *
+ * lv_store_stream_open creates a temporary object for a future key in the area `area` (a key, e.g.
+ * "data/pack": the local driver creates "<area>.tmp-<pid>-<rand>", the temporary files of section "Temporary
+ * objects" below, so a writer killed midway leaves one that lv_store_temp_sweep removes once stale).
+ * lv_store_stream_write stores n bytes at off; several threads may write disjoint ranges of one stream at
+ * once, and a range never written reads as zeros. lv_store_stream_commit makes the bytes written so far
+ * the object `key` with the durability and atomicity of lv_store_put (same flags: LV_PUT_IF_ABSENT
+ * fails with LV_ERR_CONFLICT when key exists); lv_store_stream_abort removes the temporary. Both end the
+ * stream and free it, whatever the outcome: a failed commit removes the temporary too, and the key keeps
+ * what it had. No write may run during commit or abort. Messages name the temporary
+ * (lv_store_stream_name, a path under the root like a key) or the key. */
+typedef struct lv_store_stream lv_store_stream;
+int lv_store_can_stream(const lv_store *s);
+int lv_store_stream_open(lv_store *s, const char *area, lv_store_stream **out);
+const char *lv_store_stream_name(const lv_store_stream *w);
+int lv_store_stream_write(lv_store_stream *w, const void *data, size_t n, uint64_t off);
+int lv_store_stream_commit(lv_store_stream *w, const char *key, int flags);
+void lv_store_stream_abort(lv_store_stream *w); /* NULL is a no-op */
+
 /* Driver vtable; drivers live in store/local.c and store/s3.c. */
 typedef struct lv_store_ops {
     int (*put)(lv_store *, const char *, const void *, size_t, int);
@@ -136,6 +158,11 @@ typedef struct lv_store_ops {
     int (*temp_list)(lv_store *, const char *, lv_store_temp_cb, void *);
     int (*temp_del)(lv_store *, const char *);
     int puts_in_flight;          /* lv_store_puts_in_flight; 0: 2 */
+    /* NULL when the driver has no streams (S3); the others are then unused */
+    int (*stream_open)(lv_store *, const char *, lv_store_stream **);
+    int (*stream_write)(lv_store_stream *, const void *, size_t, uint64_t);
+    int (*stream_commit)(lv_store_stream *, const char *, int);
+    void (*stream_abort)(lv_store_stream *);
 } lv_store_ops;
 
 /* How many large puts a writer should keep in flight at once: 1 for a local directory (a put is a write
@@ -146,6 +173,12 @@ int lv_store_puts_in_flight(const lv_store *s);
 struct lv_store {
     const lv_store_ops *ops;
     char *desc;
+};
+
+/* A driver's stream starts with this (like lv_store). */
+struct lv_store_stream {
+    lv_store *store;
+    char *name; /* the temporary's name under the root */
 };
 
 /* A small worker pool for callers too: common/parallel.h (lv_parallel_for). */

@@ -7,8 +7,14 @@
  *     detected by lv_blob_get and/or repo check with a message naming the object;
  *   - an unindexed pack is a warning; catalog rebuild from nothing brings back the same blobs and
  *     manifests and picks up the unindexed pack; a rebuild over a missing pack heals on next backup;
- *   - an upload failure surfaces on flush with the store's code. */
+ *   - an upload failure surfaces on flush with the store's code;
+ *   - on the local store packs are streamed into temporary files (several workers writing one pack), and
+ *     read back, check and are named like packs built in memory (both ways run); a packer freed without
+ *     flush, or stopped by a write that fails midway (EFBIG), leaves only complete packs and no
+ *     temporary. */
 #include <ftw.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -691,11 +697,11 @@ static void index_every(const char *tmp)
 }
 
 /* Store n blobs through a packer with 64 KiB packs and the given workers, flush, and report its stats. */
-static int pack_blobs(lv_repo *r, int workers, int n, uint8_t *const *data, const size_t *len,
+static int pack_blobs(lv_repo *r, int workers, int in_memory, int n, uint8_t *const *data, const size_t *len,
                       uint8_t (*ids)[LV_HASH_LEN], lv_packer_stats *s)
 {
     lv_packer *p = NULL;
-    lv_packer_opts o = {.pack_size = 64 << 10, .workers = workers};
+    lv_packer_opts o = {.pack_size = 64 << 10, .workers = workers, .in_memory = in_memory};
     int rc = lv_packer_new_opts(r, &o, &p);
     for (int i = 0; i < n && rc == LV_OK; i++)
         rc = lv_packer_add(p, LV_BLOB_DATA, data[i], len[i], ids[i], NULL);
@@ -708,14 +714,61 @@ static int pack_blobs(lv_repo *r, int workers, int n, uint8_t *const *data, cons
     return rc;
 }
 
-/* Blobs are sealed straight into their place in the pack by several workers at once. Blobs larger than
- * the pack buffer's slack make the buffer grow, which must wait for the other writers; small ones fill
- * the same pack side by side. Run with and without encryption (the two seal formats), and inline. */
-static void sealed_in_place(const char *tmp, int encrypted, int workers)
+static int temp_cb(void *arg, const char *name, uint64_t size, int64_t age)
+{
+    (void)name, (void)size, (void)age;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+static size_t count_temps(lv_store *st, const char *prefix)
+{
+    size_t n = 0;
+    lv_store_temp_list(st, prefix, temp_cb, &n);
+    return n;
+}
+
+/* Every object under data/ is a complete pack (its header reads back and its name is the hash of that
+ * header: lv_pack_read_header checks it), and no temporary file is left anywhere. Returns the number of
+ * packs, or -1; *bytes (may be NULL) receives their total size. */
+static long complete_packs_only(lv_store *st, lv_repo *r, uint64_t *bytes)
+{
+    keylist k = {0};
+    lv_store_list(st, "data/", gather, &k);
+    long n = (long)k.n;
+    uint64_t total = 0;
+    for (size_t i = 0; i < k.n && n >= 0; i++) {
+        uint8_t pid[LV_HASH_LEN];
+        uint64_t size = 0;
+        lv_pack_entry *ents = NULL;
+        uint32_t cnt = 0;
+        if (lv_pack_key_parse(k.v[i], pid) != 0 || lv_store_head(st, k.v[i], &size) != LV_OK ||
+            lv_pack_read_header(r, pid, size, &ents, &cnt) != LV_OK) {
+            printf("# %s: %s\n", k.v[i], lv_errmsg());
+            n = -1;
+        }
+        total += size;
+        free(ents);
+    }
+    keylist_free(&k);
+    if (bytes)
+        *bytes = total;
+    return count_temps(st, "") == 0 ? n : -1;
+}
+
+/* Blobs are sealed into their place in the pack by several workers at once: on a local store into
+ * their range of the pack's temporary file (streamed), in memory straight into the pack buffer, where
+ * blobs larger than the buffer's slack make it grow, which must wait for the other writers; small ones
+ * fill the same pack side by side. Run with and without encryption (the two seal formats), and inline.
+ * Either way every pack is a complete object under its name once flush returns, and no temporary is
+ * left. */
+static void sealed_in_place(const char *tmp, int encrypted, int workers, int in_memory)
 {
     char name[64];
-    snprintf(name, sizeof name, "inplace-%d-%d", encrypted, workers + 1);
-    const char *L = encrypted ? (workers < 0 ? "in place, inline" : "in place") : "in place, unencrypted";
+    snprintf(name, sizeof name, "inplace-%d-%d-%d", encrypted, workers + 1, in_memory);
+    char L[64];
+    snprintf(L, sizeof L, "%s%s%s", in_memory ? "in memory" : "streamed",
+             encrypted ? (workers < 0 ? ", inline" : "") : ", unencrypted", workers > 1 ? ", workers" : "");
     lv_store *st;
     lv_repo *r;
     if (fresh_repo(tmp, name, encrypted, 1, L, &st, &r))
@@ -732,7 +785,7 @@ static void sealed_in_place(const char *tmp, int encrypted, int workers)
             fill_text(data[i], len[i], (uint64_t)i * 37 + (uint64_t)encrypted + 89 * (uint64_t)(workers + 1));
     }
     lv_packer_stats s;
-    int rc = pack_blobs(r, workers, N, data, len, ids, &s);
+    int rc = pack_blobs(r, workers, in_memory, N, data, len, ids, &s);
     CHECK(rc == LV_OK && s.blobs_new == N, "%s: %d blobs of 5 KB to 3 MiB into 64 KiB packs, %d workers (%s)", L, N,
           workers, rc ? lv_errmsg() : "ok");
     int ok = 1;
@@ -751,6 +804,11 @@ static void sealed_in_place(const char *tmp, int encrypted, int workers)
               rep.packs == s.packs,
           "%s: check --read-data passes: headers tile their packs, names match (%llu packs)", L,
           (unsigned long long)s.packs);
+    uint64_t total = 0;
+    long npacks = complete_packs_only(st, r, &total);
+    CHECK(npacks == (long)s.packs && total == s.stored && s.packs > 4, "%s: flush left %llu packs under data/, "
+          "each named by the hash of its header, %llu bytes as counted, and no temporary file", L,
+          (unsigned long long)s.packs, (unsigned long long)total);
     for (int i = 0; i < N; i++)
         free(data[i]);
     fresh_repo_close(st, r);
@@ -791,7 +849,7 @@ static void same_pack_twice(const char *tmp)
     for (int w = 0; w < 2; w++) {
         r->cat = cats[w];
         lv_packer_stats s;
-        int rc = pack_blobs(r, -1, N, ptrs, lens, ids, &s); /* one thread: the same order both times */
+        int rc = pack_blobs(r, -1, 0, N, ptrs, lens, ids, &s); /* one thread: the same order both times */
         ok = ok && rc == LV_OK && s.blobs_new == N;
         if (rc != LV_OK)
             printf("# writer %d: %s\n", w + 1, lv_errmsg());
@@ -822,20 +880,22 @@ static void same_pack_twice(const char *tmp)
     fresh_repo_close(st, r);
 }
 
-/* Upload failures reach the caller: a local repository whose data/ is a file cannot take packs. */
-static void upload_failure(const char *tmp)
+/* Upload failures reach the caller: a local repository whose data/ is a file cannot take packs, neither
+ * streamed (the pack's temporary file cannot be created) nor put whole. */
+static void upload_failure(const char *tmp, int in_memory)
 {
-    char path[700];
+    char path[700], name[32];
     lv_store *st;
     lv_repo *r;
-    if (fresh_repo(tmp, "broken", 1, 0, "failure", &st, &r))
+    snprintf(name, sizeof name, "broken-%d", in_memory);
+    if (fresh_repo(tmp, name, 1, 0, "failure", &st, &r))
         return;
-    snprintf(path, sizeof path, "%s/broken/data", tmp);
+    snprintf(path, sizeof path, "%s/%s/data", tmp, name);
     FILE *f = fopen(path, "w");
     if (f)
         fclose(f);
     lv_packer *p;
-    lv_packer_opts o = {.pack_size = 64 << 10};
+    lv_packer_opts o = {.pack_size = 64 << 10, .in_memory = in_memory};
     lv_packer_new_opts(r, &o, &p);
     uint8_t buf[100000], id[LV_HASH_LEN];
     int rc = LV_OK;
@@ -845,12 +905,77 @@ static void upload_failure(const char *tmp)
     }
     if (rc == LV_OK)
         rc = lv_packer_flush(p);
-    CHECK(rc == LV_ERR_IO && strstr(lv_errmsg(), "uploading pack data/"),
-          "failure: the upload error reaches add/flush with its code and the pack (%d: %s)", rc, lv_errmsg());
+    CHECK(rc == LV_ERR_IO && strstr(lv_errmsg(), in_memory ? "uploading pack data/" : "creating a pack: ") &&
+              (in_memory || strstr(lv_errmsg(), "/data/pack.tmp-")) && strstr(lv_errmsg(), "Not a directory"),
+          "failure%s: the upload error reaches add/flush with its code, the pack and the cause (%d: %s)",
+          in_memory ? " (in memory)" : "", rc, lv_errmsg());
     CHECK(lv_packer_flush(p) == rc, "failure: the packer stays failed");
     lv_packer_free(p);
     lv_repo_close(r);
     lv_store_close(st);
+}
+
+/* A packer freed without flush abandons its open streamed pack: its temporary file goes, the packs
+ * already full stay (complete, unindexed). */
+static void abandoned(const char *tmp)
+{
+    lv_store *st;
+    lv_repo *r;
+    if (fresh_repo(tmp, "abandoned", 1, 0, "abandoned", &st, &r))
+        return;
+    lv_packer *p = NULL;
+    lv_packer_opts o = {.pack_size = 1 << 20, .workers = 2};
+    int rc = lv_packer_new_opts(r, &o, &p);
+    static uint8_t buf[100000];
+    uint8_t id[LV_HASH_LEN];
+    for (int i = 0; i < 25 && rc == LV_OK; i++) {
+        fill_random(buf, sizeof buf, (uint64_t)i + 777);
+        rc = lv_packer_add(p, LV_BLOB_DATA, buf, sizeof buf, id, NULL);
+    }
+    CHECK(rc == LV_OK, "abandoned: 25 blobs of 100 KB added, no flush (%s)", rc ? lv_errmsg() : "ok");
+    lv_packer_free(p);
+    long n = complete_packs_only(st, r, NULL);
+    CHECK(n >= 0 && n <= 2, "abandoned: after free, data/ holds only complete packs (%ld) and no temporary", n);
+    fresh_repo_close(st, r);
+}
+
+/* A write that fails midway through a streamed pack (here the file size limit, EFBIG, standing in for a
+ * full disk, which tests/backup/full_disk.sh exercises) stops the packer with the cause and the
+ * temporary's name; the temporary is removed and only complete packs remain. */
+static void write_failure(const char *tmp)
+{
+    lv_store *st;
+    lv_repo *r;
+    if (fresh_repo(tmp, "efbig", 1, 0, "efbig", &st, &r))
+        return;
+    lv_packer *p = NULL;
+    lv_packer_opts o = {.pack_size = 128 << 10, .workers = 2};
+    int rc = lv_packer_new_opts(r, &o, &p);
+    static uint8_t buf[400000];
+    uint8_t id[LV_HASH_LEN];
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 250000;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    setrlimit(RLIMIT_FSIZE, &lim);
+    for (int i = 0; i < 40 && rc == LV_OK; i++) {
+        size_t n = i == 12 ? 400000 : 60000;
+        fill_random(buf, n, (uint64_t)i + 4242);
+        rc = lv_packer_add(p, LV_BLOB_DATA, buf, n, id, NULL);
+    }
+    if (rc == LV_OK)
+        rc = lv_packer_flush(p);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", lv_errmsg());
+    lv_packer_free(p);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, prev);
+    CHECK(rc == LV_ERR_IO && strstr(msg, "/efbig/data/pack.tmp-") && strstr(msg, "File too large"),
+          "efbig: the failed write stops the packer with the cause and the temporary file (%d: %s)", rc, msg);
+    long n = complete_packs_only(st, r, NULL);
+    CHECK(n >= 2, "efbig: data/ holds only complete packs (%ld) and no temporary", n);
+    fresh_repo_close(st, r);
 }
 
 static void s3_part(const char *tmp)
@@ -908,11 +1033,17 @@ int main(void)
     else
         CHECK(0, "local: open store (%s)", lv_errmsg());
     lv_store_close(st);
-    upload_failure(tmp);
+    upload_failure(tmp, 0);
+    upload_failure(tmp, 1);
     index_every(tmp);
-    sealed_in_place(tmp, 1, 3);
-    sealed_in_place(tmp, 0, 2);
-    sealed_in_place(tmp, 1, -1);
+    sealed_in_place(tmp, 1, 3, 0);
+    sealed_in_place(tmp, 0, 2, 0);
+    sealed_in_place(tmp, 1, -1, 0);
+    sealed_in_place(tmp, 1, 3, 1);
+    sealed_in_place(tmp, 0, 2, 1);
+    sealed_in_place(tmp, 1, -1, 1);
+    abandoned(tmp);
+    write_failure(tmp);
     same_pack_twice(tmp);
     s3_part(tmp);
     lv_buf_free(&report_lines);
