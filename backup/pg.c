@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,6 +342,12 @@ static int copy_files(run *u)
     lv_packer_stats ps;
     lv_packer_get_stats(u->p, &ps);
     u->bytes_stored = ps.stored;
+    /* Everything is stored: the packer's threads and buffers go now, and the allocator hands the freed
+     * memory back, so that they do not add up in the peak with the WAL the row counts read next (one or
+     * two 16 MiB segments at a time): an incremental peaked at 68 MiB with both, 5x MiB without. */
+    lv_packer_free(u->p);
+    u->p = x->p = NULL;
+    malloc_trim(0);
     return LV_OK;
 }
 
