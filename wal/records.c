@@ -461,12 +461,23 @@ size_t lv_walrec_lead(const uint8_t *data, size_t len, uint8_t *buf, size_t cap,
 
 /* ---- records ----------------------------------------------------------------------------------- */
 
-void lv_walrec_seek(lv_walrec_reader *r, uint64_t pos, uint64_t prev)
+void lv_walrec_init_at(lv_walrec_reader *r, const lv_wal_header *h, const void *data, size_t len, uint64_t base,
+                       uint64_t at, uint64_t prev)
 {
-    if (r->done || pos < r->pos)
-        return; /* (never backwards: the reader has passed it or stopped before it) */
-    r->pos = pos;
+    memset(r, 0, sizeof *r);
+    r->data = data;
+    r->len = len;
+    r->base = base;
+    r->page_size = h->page_size;
+    r->seg_size = h->seg_size;
+    r->magic = h->magic;
+    r->pg_version = h->pg_version;
+    r->sysid = h->sysid;
+    r->tli = h->tli;
+    r->pos = r->first_lsn = at;
     r->prev = prev;
+    if (at < base || base % h->page_size)
+        stop(r, LV_WALREC_INVALID, "reading from %X/%X in data that starts at %X/%X", LSN_ARGS(at), LSN_ARGS(base));
 }
 
 lv_walrec_status lv_walrec_next(lv_walrec_reader *r, lv_walrec *rec)

@@ -81,10 +81,12 @@ typedef struct lv_walrec_reader {
 /* Start reading data[0..len), which must begin with a segment's long page header. LV_OK, or
  * LV_ERR_CORRUPT naming what is wrong with that header. */
 int lv_walrec_init(lv_walrec_reader *r, const void *data, size_t len);
-/* Go on at pos, a record start that an earlier reader of the same segment's bytes found there (its `pos`
- * after LV_WALREC_CUT), with prev the start of the record before it (that reader's `prev`): a reader of the
- * segment joined with the next one resumes with the record cut, without decoding the others again. */
-void lv_walrec_seek(lv_walrec_reader *r, uint64_t pos, uint64_t prev);
+/* Start reading data[0..len), which begins at base, a page boundary inside the segment whose long header
+ * is h (the pages from there to its end, then the next segment's: wal/segscan.c keeps no more of a segment
+ * to read the record it ends with), at the record start `at` (a reader of the whole segment stopped there,
+ * LV_WALREC_CUT: its `pos`), prev being the record before it (that reader's `prev`; 0: unchecked). */
+void lv_walrec_init_at(lv_walrec_reader *r, const lv_wal_header *h, const void *data, size_t len, uint64_t base,
+                       uint64_t at, uint64_t prev);
 /* The next record (LV_WALREC_OK), or why there is none; the same status once more on every later call. */
 lv_walrec_status lv_walrec_next(lv_walrec_reader *r, lv_walrec *rec);
 void lv_walrec_free(lv_walrec_reader *r);

@@ -85,6 +85,7 @@ static int load(const lv_repo *r, lv_wal_segs *s, size_t i)
         s->cur.len -= s->cur_len;
         s->cur_len = s->cur.len;
         s->have_next = 0;
+        s->have_cur = 1;
         s->cur_i = i;
         return LV_OK;
     }
@@ -100,11 +101,24 @@ static int load(const lv_repo *r, lv_wal_segs *s, size_t i)
     return LV_OK;
 }
 
-static int load_next(const lv_repo *r, lv_wal_segs *s)
+/* The record that segment cur_i ends with continues into the next one: keep only cur_i's pages from the one
+ * holding `cut` (where that record starts) to its end, and append the next segment right after them, so
+ * the two are contiguous WAL without a second 16 MiB segment in memory (the row counts' WAL read
+ * peaked at 32 MiB of segments, the backup's largest buffer). cur_i is then no longer whole. */
+static int load_next(const lv_repo *r, lv_wal_segs *s, uint64_t cut, uint32_t page_size)
 {
     if (s->have_next)
         return LV_OK;
-    s->cur.len = s->cur_len; /* appended right after it: the two are contiguous WAL, read without a copy */
+    uint64_t seg_start = s->v[s->cur_i].start_lsn / s->seg_size * s->seg_size;
+    uint64_t page = cut - cut % page_size;
+    if (page < seg_start || page - seg_start > s->cur_len)
+        return lv_err(LV_ERR_INTERNAL, "WAL scan: a record at %X/%X outside segment %s", (unsigned)(cut >> 32),
+                      (unsigned)cut, s->v[s->cur_i].obj.name.name);
+    size_t from = (size_t)(page - seg_start), t = s->cur_len - from;
+    memmove(s->cur.data, s->cur.data + from, t);
+    s->cur.len = s->cur_len = t;
+    s->tail_lsn = page;
+    s->have_cur = 0;
     int rc = lv_wal_object_read_records(r, &s->v[s->cur_i + 1].obj, &s->cur);
     if (rc == LV_OK) {
         s->downloads++;
@@ -162,17 +176,19 @@ int lv_wal_segs_summarize(const lv_repo *r, lv_wal_segs *s, size_t i0, size_t i1
     return LV_OK;
 }
 
-/* Records starting in [lo, hi) of data, the reading starting at *at (0: the segment's first record; else a
- * record start, *at_prev the record before it); when a record continues past the data, *at and *at_prev
- * receive where it starts and the record before it, else *at = 0. */
-static int scan_bytes(const uint8_t *data, size_t len, uint64_t lo, uint64_t hi, const lv_wal_seg *seg,
-                      lv_wal_rec_cb cb, void *arg, uint64_t *at, uint64_t *at_prev)
+/* Records starting in [lo, hi) of data: a whole segment (h NULL), or (h: the segment's long header) its
+ * pages from base on followed by the next segment's, read from the record start *at (*at_prev the record
+ * before it). When a record continues past the data, *at and *at_prev receive where it starts and the
+ * record before it, else *at = 0. */
+static int scan_bytes(const uint8_t *data, size_t len, const lv_wal_header *h, uint64_t base, uint64_t lo,
+                      uint64_t hi, const lv_wal_seg *seg, lv_wal_rec_cb cb, void *arg, uint64_t *at,
+                      uint64_t *at_prev)
 {
     lv_walrec_reader rd;
-    if (lv_walrec_init(&rd, data, len) != LV_OK)
+    if (h)
+        lv_walrec_init_at(&rd, h, data, len, base, *at, *at_prev);
+    else if (lv_walrec_init(&rd, data, len) != LV_OK)
         return lv_err(LV_ERR_CORRUPT, "WAL segment %s: %s", seg->obj.name.name, lv_errmsg());
-    if (*at)
-        lv_walrec_seek(&rd, *at, *at_prev);
     lv_walrec rec;
     int rc = LV_OK;
     while (rc == LV_OK && lv_walrec_next(&rd, &rec) == LV_WALREC_OK && rec.lsn < hi)
@@ -198,13 +214,13 @@ int lv_wal_segs_scan(const lv_repo *r, lv_wal_segs *s, size_t i, uint64_t from_l
         return lv_err(LV_ERR_CORRUPT, "archived WAL segment %s: %s", seg->obj.key, lv_errmsg());
     summarize_loaded(r, s, i);
     uint64_t lo = from_lsn > seg->start_lsn ? from_lsn : seg->start_lsn, hi = seg->end_lsn, cut = 0, prev = 0;
-    rc = scan_bytes(s->cur.data, s->cur_len, lo, hi, seg, cb, arg, &cut, &prev);
+    rc = scan_bytes(s->cur.data, s->cur_len, NULL, 0, lo, hi, seg, cb, arg, &cut, &prev);
     if (rc != LV_OK || !cut || cut >= hi || i + 1 >= s->n)
         return rc;
-    /* A record continues into the next segment: read it from the two joined, from where the reading stopped. */
-    if ((rc = load_next(r, s)) != LV_OK)
+    /* A record continues into the next segment: read it from the end of this one joined with the next. */
+    if ((rc = load_next(r, s, cut, h.page_size)) != LV_OK)
         return rc;
-    return scan_bytes(s->cur.data, s->cur.len, cut > lo ? cut : lo, hi, seg, cb, arg, &cut, &prev);
+    return scan_bytes(s->cur.data, s->cur.len, &h, s->tail_lsn, cut > lo ? cut : lo, hi, seg, cb, arg, &cut, &prev);
 }
 
 typedef struct first_seg {

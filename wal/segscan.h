@@ -39,10 +39,12 @@ typedef struct lv_wal_segs {
     size_t ncat;
     lv_walsum **made;              /* summaries made by reading */
     size_t nmade, cmade;
-    lv_buf cur;                    /* the last segment downloaded (index cur_i) in [0, cur_len), and with
-                                      have_next the one after it in [cur_len, cur.len): one buffer, so a
-                                      record split between them is read from both without a copy */
+    lv_buf cur;                    /* the last segment downloaded (index cur_i) in [0, cur_len); with
+                                      have_next, only its pages from tail_lsn on in [0, cur_len), and the
+                                      one after it in [cur_len, cur.len): one buffer, so a record split
+                                      between them is read from both, and one segment in memory */
     size_t cur_len;
+    uint64_t tail_lsn;
     size_t cur_i;
     int have_cur, have_next;
     uint64_t downloads;            /* segments downloaded so far */

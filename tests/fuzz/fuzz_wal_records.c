@@ -9,8 +9,8 @@
  * The per-segment summary (wal/summary.h) reads the same bytes.
  * Besides "no crash, no leak, no undefined behaviour" it checks the reader's contract: records come in
  * increasing LSN order, inside the data, with main data inside the record; once a call returns a
- * non-OK status, every later call returns the same; a reader resumed at a cut record (lv_walrec_seek)
- * reads nothing before it.
+ * non-OK status, every later call returns the same; a reader of the pages from a cut record on
+ * (lv_walrec_init_at) reads nothing before it.
  * Seeds: tests/fuzz/corpus/wal_records/ (crafted one-page segments and records). */
 #include <stdint.h>
 #include <stdlib.h>
@@ -71,16 +71,21 @@ static void read_all(const uint8_t *d, size_t n)
     uint8_t head[64];
     if (lv_walrec_cut_head(&r, head, sizeof head) > sizeof head)
         abort();
-    uint64_t cut = s == LV_WALREC_CUT ? r.pos : 0, cut_prev = r.prev;
+    uint64_t cut = s == LV_WALREC_CUT ? r.pos : 0, cut_prev = r.prev, base = r.base;
     lv_walrec_free(&r);
-    /* a second reader resuming at the cut record (as wal/segscan.c does over two joined segments) reads
-     * nothing before it */
-    if (cut && lv_walrec_init(&r, d, n) == LV_OK) {
-        lv_walrec_seek(&r, cut, cut_prev);
-        while (lv_walrec_next(&r, &rec) == LV_WALREC_OK)
-            if (rec.lsn < cut || rec.end_lsn > r.base + n)
-                abort();
-        lv_walrec_free(&r);
+    /* a reader of the pages from the cut record's on (as wal/segscan.c reads the end of a segment joined
+     * with the next) reads nothing before it, nothing outside them */
+    lv_wal_header h;
+    if (cut && lv_wal_header_parse(d, n, &h) == LV_OK && h.page_size && cut >= base) {
+        uint64_t page = cut - cut % h.page_size;
+        if (page >= base && page - base < n) {
+            size_t from = (size_t)(page - base);
+            lv_walrec_init_at(&r, &h, d + from, n - from, page, cut, cut_prev);
+            while (lv_walrec_next(&r, &rec) == LV_WALREC_OK)
+                if (rec.lsn < cut || rec.end_lsn > page + (n - from))
+                    abort();
+            lv_walrec_free(&r);
+        }
     }
     lv_err_clear();
     /* the summary of the same bytes (wal/summary.h): any content, no crash */
