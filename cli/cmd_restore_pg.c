@@ -93,10 +93,11 @@ int lv_cmd_restore_pg(lv_ctx *ctx)
     if (rc == LV_OK)
         rc = lv_pg_restore_command(lv_config_file(ctx->cfg), &cmd);
     o.restore_command = lv_buf_cstr(&cmd);
-    o.workers = 2 * (int)lv_config_int(ctx->cfg, "s3-concurrency");
     o.progress = lv_ctx_progress(ctx);
     if (rc == LV_OK)
         rc = lv_ctx_open_repo(ctx, LV_CTX_INFLIGHT);
+    if (rc == LV_OK)
+        o.workers = lv_store_readers(ctx->repo->store, (int)lv_config_int(ctx->cfg, "s3-concurrency"));
     lv_pg_restore_result res;
     memset(&res, 0, sizeof res);
     if (rc == LV_OK) {

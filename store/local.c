@@ -436,6 +436,7 @@ static const lv_store_ops local_ops = {
     .temp_list = local_temp_list,
     .temp_del = local_del, /* store.c checked that the name is a temporary's */
     .puts_in_flight = 1,
+    .cpu_bound_reads = 1,
     .stream_open = local_stream_open,
     .stream_write = local_stream_write,
     .stream_commit = local_stream_commit,

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -248,4 +249,12 @@ void lv_store_stream_abort(lv_store_stream *w)
 int lv_store_puts_in_flight(const lv_store *s)
 {
     return s->ops->puts_in_flight > 0 ? s->ops->puts_in_flight : 2;
+}
+
+int lv_store_readers(const lv_store *s, int concurrency)
+{
+    if (!s->ops->cpu_bound_reads)
+        return 2 * (concurrency > 0 ? concurrency : 1);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 2 ? 2 : n > 64 ? 64 : (int)n;
 }

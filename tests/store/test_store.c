@@ -421,6 +421,10 @@ static void local_tests(const char *tmp)
     EXPECT(lv_store_open(root, NULL, &s), LV_OK, "local: open a plain path");
     tap(strcmp(lv_store_describe(s), root) == 0, "local: describe is the path");
     EXPECT(lv_store_create(s), LV_OK, "local: create the directory");
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    tap(lv_store_readers(s, 4) == (ncpu < 2 ? 2 : ncpu > 64 ? 64 : (int)ncpu) && lv_store_puts_in_flight(s) == 1,
+        "local: one reader per processor (%d), whatever s3 concurrency; one put in flight",
+        lv_store_readers(s, 4));
     suite(s, "local", 1500);
 
     /* in-flight temporary files never show in a listing */
@@ -1060,6 +1064,8 @@ static void s3_tests(s3env *e, const char *proxy_bin)
     EXPECT(lv_store_create(root), LV_OK, "s3: create bucket %s", e->bucket);
     EXPECT(lv_store_create(root), LV_OK, "s3: creating it again is fine");
 
+    tap(lv_store_readers(root, 4) == 8 && lv_store_readers(root, 1) == 2 && lv_store_puts_in_flight(root) == 2,
+        "s3: readers are twice the concurrency; two puts in flight");
     EXPECT(open_s3(e, "/repo/one/", &o, &s), LV_OK, "s3: open with a prefix");
     tap(s && strcmp(lv_store_describe(s), "s3://" ) > 0 && strstr(lv_store_describe(s), "/repo/one") &&
             lv_store_describe(s)[strlen(lv_store_describe(s)) - 1] != '/',
