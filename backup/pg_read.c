@@ -204,7 +204,7 @@ static const uint8_t *base_page(shared *s, rctx *t, const uint8_t id[LV_HASH_LEN
         lv_buf_reset(&t->base);
         lv_blob_loc loc;
         if (lv_catalog_blob_find(t->cat, id, &loc) == LV_OK && (uint64_t)loc.length * 8 > loc.raw_length) {
-            if (lv_blob_read(x->r, id, &loc, &t->base) == LV_OK) {
+            if (lv_blob_read_unhashed(x->r, id, &loc, &t->base) == LV_OK) { /* a delta's base (its header) */
                 t->base_state = 1;
                 __atomic_fetch_add(&s->base_reads, 1, __ATOMIC_RELAXED);
             } else {
@@ -289,7 +289,7 @@ static int map_locator(const lv_pg_entry *e, uint32_t *spc, uint32_t *db, uint32
 
 /* A relation fork stored as pages. New blobs get their slot (index among the file's new blobs) when they
  * are started, so the run of whole changed pages and the delta blob can fill side by side. */
-#define DELTA_MIN_PAGES 8 /* changed pages of a run of LV_PGMAN_RUN_PAGES worth reading their base for */
+#define DELTA_MIN_PAGES 12 /* changed pages of a run of LV_PGMAN_RUN_PAGES worth reading their base for */
 
 static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry *e, const char *path, msg *done)
 {

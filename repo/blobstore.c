@@ -775,8 +775,8 @@ void lv_packer_free(lv_packer *p)
 /* ---------------------------------------------------------------------------------------------------
  * Reading. */
 
-int lv_blob_open(const lv_repo *r, uint8_t type, const uint8_t id[LV_HASH_LEN], const void *sealed,
-                 size_t n, uint32_t raw_length, lv_buf *out, const char *what)
+static int blob_open(const lv_repo *r, uint8_t type, const uint8_t id[LV_HASH_LEN], const void *sealed, size_t n,
+                     uint32_t raw_length, lv_buf *out, const char *what, int check_id)
 {
     uint8_t aad[1 + LV_HASH_LEN];
     lv_blob_aad(type, id, aad);
@@ -793,6 +793,8 @@ int lv_blob_open(const lv_repo *r, uint8_t type, const uint8_t id[LV_HASH_LEN], 
         return lv_err(LV_ERR_CORRUPT, "%s: %zu bytes of plaintext, the index says %u", what, got,
                       raw_length);
     }
+    if (!check_id)
+        return LV_OK;
     uint8_t check[LV_HASH_LEN];
     lv_repo_blob_id(r, out->data + mark, got, check);
     if (memcmp(check, id, LV_HASH_LEN) != 0) {
@@ -802,7 +804,14 @@ int lv_blob_open(const lv_repo *r, uint8_t type, const uint8_t id[LV_HASH_LEN], 
     return LV_OK;
 }
 
-int lv_blob_read(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out)
+int lv_blob_open(const lv_repo *r, uint8_t type, const uint8_t id[LV_HASH_LEN], const void *sealed,
+                 size_t n, uint32_t raw_length, lv_buf *out, const char *what)
+{
+    return blob_open(r, type, id, sealed, n, raw_length, out, what, 1);
+}
+
+static int blob_read(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out,
+                     int check_id)
 {
     char key[LV_PACK_KEY_LEN], hex[2 * LV_HASH_LEN + 1], what[160];
     lv_pack_key(loc->pack, key);
@@ -824,9 +833,19 @@ int lv_blob_read(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_
         rc = lv_err(LV_ERR_CORRUPT, "%s: the store returned %zu bytes, expected %u (pack truncated?)",
                     what, sealed.len, loc->length);
     if (rc == LV_OK)
-        rc = lv_blob_open(r, loc->type, id, sealed.data, sealed.len, loc->raw_length, out, what);
+        rc = blob_open(r, loc->type, id, sealed.data, sealed.len, loc->raw_length, out, what, check_id);
     lv_buf_free(&sealed);
     return rc;
+}
+
+int lv_blob_read(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out)
+{
+    return blob_read(r, id, loc, out, 1);
+}
+
+int lv_blob_read_unhashed(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out)
+{
+    return blob_read(r, id, loc, out, 0);
 }
 
 int lv_blob_get(const lv_repo *r, const uint8_t id[LV_HASH_LEN], lv_buf *out)
