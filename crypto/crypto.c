@@ -220,21 +220,16 @@ void lv_seal(const uint8_t key[LV_KEY_LEN], const void *aad, size_t aad_len, con
     out->len += n + LV_SEAL_OVERHEAD;
 }
 
-int lv_open(const uint8_t key[LV_KEY_LEN], const void *aad, size_t aad_len, const void *sealed,
-            size_t n, lv_buf *out, const char *what)
+/* Decrypt and verify sealed (n bytes) into pt (len = n - LV_SEAL_OVERHEAD bytes; pt may be the
+ * ciphertext's own place). */
+static int open_into(const uint8_t key[LV_KEY_LEN], const void *aad, size_t aad_len, const uint8_t *sealed,
+                     size_t n, uint8_t *pt, const char *what)
 {
-    if (n < LV_SEAL_OVERHEAD)
-        return lv_err(LV_ERR_CORRUPT, "%s: sealed object is %zu bytes, shorter than the %d bytes of "
-                      "nonce and tag", what, n, LV_SEAL_OVERHEAD);
     algs();
     const uint8_t *nonce = sealed, *ct = nonce + LV_NONCE_LEN;
     size_t len = n - LV_SEAL_OVERHEAD;
     uint8_t tag[LV_TAG_LEN];
     memcpy(tag, ct + len, LV_TAG_LEN); /* SET_TAG wants a non-const pointer */
-    lv_buf_reserve(out, len);
-    /* Decrypt into the spare capacity of out; len is only advanced once the tag verified, and the
-     * unauthenticated plaintext is wiped otherwise, so no caller can see it. */
-    uint8_t *pt = out->data + out->len;
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     if (!ctx || EVP_DecryptInit_ex2(ctx, cipher_gcm, key, nonce, NULL) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, LV_TAG_LEN, tag) != 1 ||
@@ -245,12 +240,39 @@ int lv_open(const uint8_t key[LV_KEY_LEN], const void *aad, size_t aad_len, cons
     EVP_CIPHER_CTX_free(ctx);
     ERR_clear_error(); /* a failed tag check queues nothing useful */
     if (!ok) {
-        lv_wipe(pt, len);
+        lv_wipe(pt, len); /* unauthenticated plaintext: no caller may see it */
         return lv_err(LV_ERR_AUTH, "%s: authentication failed (wrong key, or the bytes were changed)",
                       what);
     }
-    out->len += len;
     return LV_OK;
+}
+
+static int short_sealed(size_t n, const char *what)
+{
+    return lv_err(LV_ERR_CORRUPT, "%s: sealed object is %zu bytes, shorter than the %d bytes of nonce and tag",
+                  what, n, LV_SEAL_OVERHEAD);
+}
+
+int lv_open(const uint8_t key[LV_KEY_LEN], const void *aad, size_t aad_len, const void *sealed,
+            size_t n, lv_buf *out, const char *what)
+{
+    if (n < LV_SEAL_OVERHEAD)
+        return short_sealed(n, what);
+    size_t len = n - LV_SEAL_OVERHEAD;
+    lv_buf_reserve(out, len);
+    /* Into the spare capacity of out; len is only advanced once the tag verified. */
+    int rc = open_into(key, aad, aad_len, sealed, n, out->data + out->len, what);
+    if (rc == LV_OK)
+        out->len += len;
+    return rc;
+}
+
+int lv_open_in_place(const uint8_t key[LV_KEY_LEN], const void *aad, size_t aad_len, uint8_t *sealed, size_t n,
+                     const char *what)
+{
+    if (n < LV_SEAL_OVERHEAD)
+        return short_sealed(n, what);
+    return open_into(key, aad, aad_len, sealed, n, sealed + LV_NONCE_LEN, what);
 }
 
 int lv_memeq_ct(const void *a, const void *b, size_t n)

@@ -54,6 +54,10 @@ void lv_seal_to(const uint8_t key[LV_KEY_LEN], const void *aad, size_t aad_len, 
  * n < LV_SEAL_OVERHEAD. what names the object in the error message. */
 int lv_open(const uint8_t key[LV_KEY_LEN], const void *aad, size_t aad_len, const void *sealed,
             size_t n, lv_buf *out, const char *what);
+/* The same in place: on success the plaintext is sealed[LV_NONCE_LEN, LV_NONCE_LEN + n - LV_SEAL_OVERHEAD),
+ * and no second buffer is needed; on failure those bytes are wiped. */
+int lv_open_in_place(const uint8_t key[LV_KEY_LEN], const void *aad, size_t aad_len, uint8_t *sealed, size_t n,
+                     const char *what);
 
 /* Constant-time comparison (CRYPTO_memcmp). Returns 0 when equal. */
 int lv_memeq_ct(const void *a, const void *b, size_t n);

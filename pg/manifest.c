@@ -452,6 +452,17 @@ int lv_pgman_parse(const uint8_t *buf, size_t len, lv_pgman *m)
     return LV_OK;
 }
 
+void lv_pgman_free_files(lv_pgman *m)
+{
+    for (uint32_t i = 0; m->files && i < m->nfiles; i++) {
+        free(m->files[i].path);
+        free(m->files[i].extents);
+    }
+    free(m->files);
+    m->files = NULL;
+    m->nfiles = 0;
+}
+
 void lv_pgman_free(lv_pgman *m)
 {
     free(m->label);
@@ -462,11 +473,7 @@ void lv_pgman_free(lv_pgman *m)
         free(m->tablespaces[i].location);
     }
     free(m->tablespaces);
-    for (uint32_t i = 0; m->files && i < m->nfiles; i++) {
-        free(m->files[i].path);
-        free(m->files[i].extents);
-    }
-    free(m->files);
+    lv_pgman_free_files(m);
     free(m->bad_pages);
     for (uint32_t i = 0; m->databases && i < m->ndatabases; i++) {
         lv_pgman_database *d = &m->databases[i];

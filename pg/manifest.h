@@ -152,6 +152,9 @@ int lv_pgman_encode(const lv_pgman *m, lv_buf *out);
 /* Strict parse (above). On success *m owns everything (lv_pgman_free); on failure *m is zeroed. */
 int lv_pgman_parse(const uint8_t *buf, size_t len, lv_pgman *m);
 void lv_pgman_free(lv_pgman *m);
+/* Only the files and their extents (most of a parsed manifest's memory): an incremental is done with its
+ * previous backup's once its pages are read, and keeps the rest (databases, row counts). */
+void lv_pgman_free_files(lv_pgman *m);
 
 /* Index of path in m->files (binary search), or -1. */
 long lv_pgman_find(const lv_pgman *m, const char *path);

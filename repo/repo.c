@@ -289,6 +289,19 @@ void lv_repo_seal(const lv_repo *r, const void *aad, size_t aad_len, const void 
     lv_buf_free(&scratch);
 }
 
+int lv_repo_unseal_in_place(const lv_repo *r, const void *aad, size_t aad_len, uint8_t *sealed, size_t n,
+                            lv_buf *out, const char *what)
+{
+    if (!r->params.encrypted)
+        return lv_repo_unseal(r, aad, aad_len, sealed, n, out, what);
+    int rc = lv_open_in_place(r->enc_key, aad, aad_len, sealed, n, what);
+    if (rc == LV_ERR_AUTH)
+        rc = lv_err(LV_ERR_CORRUPT, "%s: authentication failed: the object was changed or damaged", what);
+    if (rc == LV_OK)
+        rc = frame_decode(sealed + LV_NONCE_LEN, n - LV_SEAL_OVERHEAD, out, what);
+    return rc;
+}
+
 int lv_repo_unseal(const lv_repo *r, const void *aad, size_t aad_len, const void *sealed, size_t n,
                    lv_buf *out, const char *what)
 {

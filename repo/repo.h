@@ -104,6 +104,10 @@ void lv_repo_seal(const lv_repo *r, const void *aad, size_t aad_len, const void 
                   int compress, lv_buf *out);
 int lv_repo_unseal(const lv_repo *r, const void *aad, size_t aad_len, const void *sealed, size_t n,
                    lv_buf *out, const char *what);
+/* The same, decrypting in place (sealed is the caller's and is overwritten): no second copy of a large
+ * object in memory (an archived WAL segment, wal/archive.c). */
+int lv_repo_unseal_in_place(const lv_repo *r, const void *aad, size_t aad_len, uint8_t *sealed, size_t n,
+                            lv_buf *out, const char *what);
 
 /* The same sealing in two steps, for a writer that places the sealed bytes itself (the packer seals
  * straight into its pack buffer, sparing a copy of every blob). lv_repo_seal_prepare compresses into

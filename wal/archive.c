@@ -191,7 +191,7 @@ static int object_read(const lv_repo *r, const lv_wal_object *o, lv_buf *out, in
     char aad[LV_WAL_KEY_MAX];
     aad_of(&o->name, aad);
     if (rc == LV_OK)
-        rc = lv_repo_unseal(r, aad, strlen(aad), sealed.data, sealed.len, out, o->key);
+        rc = lv_repo_unseal_in_place(r, aad, strlen(aad), sealed.data, sealed.len, out, o->key);
     lv_buf_free(&sealed);
     if (rc != LV_OK) {
         out->len = start;

@@ -143,6 +143,25 @@ static void test_seal_open(void)
     CHECK(lv_open(key, aad, aad_len, sealed.data, 0, &out, "blob") == LV_ERR_CORRUPT,
           "empty: LV_ERR_CORRUPT");
     CHECK(out.len == 0, "failed opens appended nothing");
+    /* in place: the plaintext where the ciphertext was; a bad tag wipes it */
+    lv_buf copy = LV_BUF_INIT;
+    lv_buf_append(&copy, sealed.data, sealed.len);
+    CHECK(lv_open_in_place(key, aad, aad_len, copy.data, copy.len, "blob") == LV_OK &&
+              memcmp(copy.data + LV_NONCE_LEN, plain, sizeof plain) == 0,
+          "in place: the plaintext replaces the ciphertext");
+    lv_buf_reset(&copy);
+    lv_buf_append(&copy, sealed.data, sealed.len);
+    copy.data[LV_NONCE_LEN + 10] ^= 0x01;
+    int wiped = 1;
+    CHECK(lv_open_in_place(key, aad, aad_len, copy.data, copy.len, "blob y") == LV_ERR_AUTH &&
+              strstr(lv_errmsg(), "blob y"),
+          "in place, a flipped bit: LV_ERR_AUTH naming the object");
+    for (size_t i = 0; i < sizeof plain; i++)
+        wiped &= copy.data[LV_NONCE_LEN + i] == 0;
+    CHECK(wiped, "... and the unauthenticated plaintext is wiped");
+    CHECK(lv_open_in_place(key, aad, aad_len, copy.data, LV_SEAL_OVERHEAD - 1, "blob") == LV_ERR_CORRUPT,
+          "in place, shorter than nonce + tag: LV_ERR_CORRUPT");
+    lv_buf_free(&copy);
 
     lv_buf_reset(&sealed);
     lv_seal(key, NULL, 0, "", 0, &sealed);
