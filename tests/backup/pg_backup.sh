@@ -126,35 +126,33 @@ run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type incr --json --no-pa
 is "$rc:$(out_field delta_pages)" "0:0" "--no-page-deltas: exit 0, no new deltas"
 is "$(compare "$(out_field id)" "$PGDATA" "$pk_file")" "1 compared, 0 differ" "... the unchanged delta runs it keeps still rebuild"
 
+# commit_in_pause PAUSE_VAR LOG_LINE TABLE: an incremental that pauses (PAUSE_VAR=3) once LOG_LINE is logged,
+# and a row committed into TABLE in the pause; sets late_rc, out (its --json) and late_err (its log)
+commit_in_pause() {
+  psql -qAtX -c "CREATE TABLE $3 (i int)" >/dev/null
+  as_pg env "$1=3" "$lv" --config "$w/local.conf" --log-level info backup pg \
+    --pgdata "$PGDATA" --type incr --json >"$w/$3.out" 2>"$w/$3.err" &
+  local late=$!
+  for _ in $(seq 200); do grep -q "$2" "$w/$3.err" && break; sleep 0.05; done
+  psql -qAtX -c "INSERT INTO $3 VALUES (1)" >/dev/null
+  late_rc=0
+  wait "$late" || late_rc=$?
+  out=$(cat "$w/$3.out")
+  late_err=$(cat "$w/$3.err")
+}
 # --- a commit between the stop and the snapshot the row counts take: the snapshot sees its row, a recovery
 #     to the stop does not, so the counts are informational (not exact) and seed no later incremental
-psql -qAtX -c "CREATE TABLE late (i int)" >/dev/null
-as_pg env LABVAULT_TEST_PAUSE_AFTER_STOP=3 "$lv" --config "$w/local.conf" --log-level info backup pg \
-  --pgdata "$PGDATA" --type incr --json >"$w/late.out" 2>"$w/late.err" &
-late=$!
-for _ in $(seq 200); do grep -q "backup stopped" "$w/late.err" && break; sleep 0.05; done
-psql -qAtX -c "INSERT INTO late VALUES (1)" >/dev/null
-late_rc=0
-wait "$late" || late_rc=$?
-out=$(cat "$w/late.out")
+commit_in_pause LABVAULT_TEST_PAUSE_AFTER_STOP "backup stopped" late
 is "$late_rc $(out_field rows_exact)" "0 False" "a row committed between the stop and the counts' snapshot: exit 0, counts not exact"
-like "$(cat "$w/late.err")" "row counts: WAL was written between the stop and its snapshot: informational, not exact at the stop" \
+like "$late_err" "row counts: WAL was written between the stop and its snapshot: informational, not exact at the stop" \
   "... saying why"
 # ... and a transaction that ends while the backup stops: one committing between the backup-end record and
 # the segment switch (both written by pg_backup_stop) is in the snapshot, not in a recovery to the stop, and
 # writes nothing after the switch. No test can commit inside pg_backup_stop; the check compares the snapshot
 # taken just before the stop with the one after it, so a commit in a pause just before the stop shows it.
-psql -qAtX -c "CREATE TABLE late2 (i int)" >/dev/null
-as_pg env LABVAULT_TEST_PAUSE_BEFORE_STOP=3 "$lv" --config "$w/local.conf" --log-level info backup pg \
-  --pgdata "$PGDATA" --type incr --json >"$w/late2.out" 2>"$w/late2.err" &
-late=$!
-for _ in $(seq 200); do grep -q "files read and stored" "$w/late2.err" && break; sleep 0.05; done
-psql -qAtX -c "INSERT INTO late2 VALUES (1)" >/dev/null
-late_rc=0
-wait "$late" || late_rc=$?
-out=$(cat "$w/late2.out")
+commit_in_pause LABVAULT_TEST_PAUSE_BEFORE_STOP "files read and stored" late2
 is "$late_rc $(out_field rows_exact)" "0 False" "a transaction ended while the backup stopped: exit 0, counts not exact"
-like "$(cat "$w/late2.err")" "row counts: a transaction ended while the backup stopped: informational, not exact at the stop" \
+like "$late_err" "row counts: a transaction ended while the backup stopped: informational, not exact at the stop" \
   "... saying why"
 run lvpg "$w/local.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json
 is "$rc $(out_field rows_exact)" "0 True" "the next backup of the quiet cluster: counts exact again ($(grep 'row counts' <<<"$err" | tr '\n' ' '))"

@@ -77,19 +77,27 @@ else
   skip "no cluster" 1
 fi
 
+# restore_midway DIR ERRFILE: a restore into DIR in the background, its stderr to ERRFILE; returns once it has
+# written 20 files (rpid: labvault itself, for the signal: setpriv execs it as the cluster's user, where
+# runuser would stay its parent)
+restore_midway() {
+  if ((EUID == 0)); then
+    setpriv --reuid "$LV_TEST_PG_OSUSER" --regid "$(id -g "$LV_TEST_PG_OSUSER")" --init-groups \
+      "$lv" --config "$w/lv.conf" restore pg --to "$1" --target-immediate >/dev/null 2>"$2" &
+  else
+    "$lv" --config "$w/lv.conf" restore pg --to "$1" --target-immediate >/dev/null 2>"$2" &
+  fi
+  rpid=$!
+  local i
+  for ((i = 0; i < 3000; i++)); do
+    [[ -e $1/LABVAULT_RESTORE_INCOMPLETE && $(find "$1/base" -type f 2>/dev/null | head -n 20 | wc -l) -ge 20 ]] && break
+    sleep 0.01
+  done
+}
+
 # --- 1b. SIGTERM in the middle: the batch being written finishes, nothing more starts; exit 14, one line,
 # the marker stays (the batches are written by a thread of their own while the next one is prepared)
-if ((EUID == 0)); then
-  setpriv --reuid "$LV_TEST_PG_OSUSER" --regid "$(id -g "$LV_TEST_PG_OSUSER")" --init-groups \
-    "$lv" --config "$w/lv.conf" restore pg --to "$w/r3" --target-immediate >/dev/null 2>"$w/r3.err" &
-else
-  "$lv" --config "$w/lv.conf" restore pg --to "$w/r3" --target-immediate >/dev/null 2>"$w/r3.err" &
-fi
-rpid=$!
-for ((i = 0; i < 3000; i++)); do
-  [[ -e $w/r3/LABVAULT_RESTORE_INCOMPLETE && $(find "$w/r3/base" -type f 2>/dev/null | head -n 20 | wc -l) -ge 20 ]] && break
-  sleep 0.01
-done
+restore_midway "$w/r3" "$w/r3.err"
 kill -TERM "$rpid" 2>/dev/null || true
 trc=0
 wait "$rpid" 2>/dev/null || trc=$?
@@ -122,18 +130,7 @@ else
 fi
 
 # --- 2. SIGKILL in the middle
-# setpriv execs labvault as the cluster's user (runuser would stay its parent): $! is labvault itself.
-if ((EUID == 0)); then
-  setpriv --reuid "$LV_TEST_PG_OSUSER" --regid "$(id -g "$LV_TEST_PG_OSUSER")" --init-groups \
-    "$lv" --config "$w/lv.conf" restore pg --to "$w/r2" --target-immediate >/dev/null 2>&1 &
-else
-  "$lv" --config "$w/lv.conf" restore pg --to "$w/r2" --target-immediate >/dev/null 2>&1 &
-fi
-rpid=$!
-for ((i = 0; i < 3000; i++)); do
-  [[ -e $w/r2/LABVAULT_RESTORE_INCOMPLETE && $(find "$w/r2/base" -type f 2>/dev/null | head -n 20 | wc -l) -ge 20 ]] && break
-  sleep 0.01
-done
+restore_midway "$w/r2" /dev/null
 kill -KILL "$rpid" 2>/dev/null || true
 wait "$rpid" 2>/dev/null || true
 ok "killed in the middle: the marker is there" test -e "$w/r2/LABVAULT_RESTORE_INCOMPLETE"
