@@ -234,7 +234,7 @@ static void flusher_stop(flusher *f)
 }
 
 /* One batch: up to LV_PGW_FILES open files and the blobs to write into them. There are two: the main
- * thread fills one (creating files, looking blobs up in the catalog: a sixth of a restore's CPU, one
+ * thread fills one (creating files, looking blobs up in the catalog: a tenth of a restore's CPU, one
  * thread's work) while the runner thread writes the other, so the fetch workers do not wait for it. */
 typedef struct batch {
     struct wr *w;
