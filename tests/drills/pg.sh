@@ -30,7 +30,10 @@ wal_conf "$w/s3.conf" "s3://$bucket/pg" "[drill]" "scratch-dir = $w/scratch" "os
   "checks = $w/good.checks" "timeout = 120"
 lvpg "$w/s3.conf" repo init >/dev/null 2>&1
 
-lv_pg_start "archive_mode = on" "archive_command = '$lv --config $w/s3.conf wal push %p'" "wal_level = replica"
+# autovacuum off: an autovacuum ANALYZE commits a transaction (pg_statistic), and one ending while a backup
+# stops makes its row counts informational; the exact-count cases below would then flap
+lv_pg_start "archive_mode = on" "archive_command = '$lv --config $w/s3.conf wal push %p'" "wal_level = replica" \
+  "autovacuum = off"
 pgbench -i -s 1 -q >/dev/null 2>&1
 j() { python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$out" "$1"; }
 check_detail() { j "[c['ok'] and 'ok' or 'FAIL' for c in j['checks'] if c['name'] == '$1'] + [c['detail'] for c in j['checks'] if c['name'] == '$1']"; }
@@ -95,6 +98,16 @@ like "$(check_detail rows)" "'ok', '([1-9][0-9]*) of \\1 tables have the row cou
 #     stops the carrying; a drill still fails when a restored table holds other rows than recorded
 seq_scans() { psql -qAtX -c "SELECT string_agg(relname || '=' || seq_scan, ' ' ORDER BY relname) FROM pg_stat_user_tables WHERE relname IN ('rows_moved', 'rows_still', 'rows_p1', 'rows_p2', 'rows_keyed')"; }
 scans_of() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$2"; }
+# A session's statistics reach pg_stat when its backend exits, after labvault has: wait until no other
+# client backend is left (a fixed sleep was too short on a loaded machine)
+sessions_gone() {
+  local i
+  for ((i = 0; i < 200; i++)); do
+    [[ $(psql -qAtX -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()") == 0 ]] && return 0
+    sleep 0.05
+  done
+  return 1
+}
 # (autovacuum off: a vacuum of them between the backups would be a change, and the test would flap)
 psql -qAtX -c "CREATE TABLE rows_still WITH (autovacuum_enabled = off) AS SELECT g FROM generate_series(1, 50000) g" \
   -c "CREATE TABLE rows_moved WITH (autovacuum_enabled = off) AS SELECT g FROM generate_series(1, 1000) g" \
@@ -123,11 +136,12 @@ is "$rc/$(j 'j["rows_exact"]')" "0/True" "a full backup with the transaction ope
 like "$err" "row counts: exact at the stop; not carried \(a transaction was in progress\)" \
   "... which the next incremental may not carry (the open transaction)"
 close_tx
+sessions_gone
 s0=$(seq_scans)
 run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json
 is "$rc" 0 "incremental after the commit: exit 0"
 incr1=$(j 'j["id"]')
-sleep 0.3 # the counting sessions' statistics reach pg_stat at their exit
+sessions_gone # the counting sessions' statistics reach pg_stat at their exit
 s1=$(seq_scans)
 is "$(($(scans_of rows_still "$s1") - $(scans_of rows_still "$s0")))" 1 \
   "... counts rows_still again: the previous counts saw a transaction in progress ($s0 -> $s1)"
@@ -145,6 +159,7 @@ psql -qAtX -v ON_ERROR_STOP=1 -c "DELETE FROM rows_moved WHERE g <= 10" \
   -c "UPDATE rows_parts SET k = k + 1000 WHERE k < 50" -c "DELETE FROM rows_parts WHERE k BETWEEN 1900 AND 1909" \
   -c "INSERT INTO rows_keyed SELECT g, 1 FROM generate_series(490, 520) g ON CONFLICT (k) DO UPDATE SET v = 2" \
   -c "INSERT INTO rows_keyed SELECT g, 1 FROM generate_series(515, 530) g ON CONFLICT DO NOTHING" >/dev/null
+sessions_gone # the updates' scans are in s1
 open_tx "INSERT INTO rows_moved SELECT g FROM generate_series(1, 100) g; INSERT INTO rows_p1 VALUES (1, 1);"
 is "$line" "inserted" "a transaction with 101 uncommitted rows stays open"
 s1=$(seq_scans)
@@ -154,7 +169,7 @@ incr2=$(j 'j["id"]')
 close_tx
 like "$err" "row counts: [0-9]+ tables counted, [1-9][0-9]* carried from backup ${incr1:0:12}, ([4-9]|[1-9][0-9]+) derived from its counts and the WAL since \([0-9]+ WAL records, [1-9][0-9]* segments\)" \
   "... says how many tables it counted, carried and derived (at least the 4 changed ones)"
-sleep 0.3
+sessions_gone
 s2=$(seq_scans)
 is "$s2" "$s1" "... scans none of the unchanged or changed tables ($s1 -> $s2)"
 run "$lv" --config "$w/s3.conf" drill run --backup "$incr2" --target-immediate --json

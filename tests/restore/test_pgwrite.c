@@ -304,6 +304,7 @@ int main(void)
     rc = restore(&m, &o, &st);
     CHECK(rc == LV_ERR_CONFLICT && strstr(lv_errmsg(), "postmaster"), "delta with a live postmaster: conflict (%s)",
           lv_errmsg());
+    fflush(stdout); /* the child must not print the parent's buffered lines (it does under TSan) */
     pid_t child = fork();
     if (child == 0)
         _exit(0);
