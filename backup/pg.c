@@ -125,7 +125,6 @@ static int check_cluster(run *u)
     return rc;
 }
 
-/* LABVAULT_TEST_PAUSE_AFTER_START and _AFTER_STOP (test-only, backup/pg.h). */
 /* An incremental keeps a page of the previous backup when the page's LSN is still below that backup's start:
  * unchanged since, so what the previous backup copied (at some moment between its start and its stop) is
  * what this one would read. That holds only if the server is already past the previous backup's stop.
@@ -158,18 +157,6 @@ static int prev_in_the_past(run *u)
     memset(m->prev_id, 0, sizeof m->prev_id);
     m->prev_start_lsn = 0;
     u->prev_id[0] = '\0';
-    return LV_OK;
-}
-
-static int test_pause(const char *env)
-{
-    const char *v = getenv(env);
-    double secs = v ? atof(v) : 0, end = lv_mono_s() + secs;
-    while (secs > 0 && lv_mono_s() < end) {
-        if (lv_interrupted())
-            return lv_err(LV_ERR_INTERRUPTED, "interrupted");
-        usleep(50 * 1000);
-    }
     return LV_OK;
 }
 
@@ -475,7 +462,7 @@ static int commit(run *u)
      * sees: the row counts are then informational (no snapshot: not exact). */
     char *snap = NULL;
     int quiet = 0;
-    int rc = test_pause("LABVAULT_TEST_PAUSE_AFTER_STOP");
+    int rc = lv_pgs_test_pause("LABVAULT_TEST_PAUSE_AFTER_STOP");
     if (rc == LV_OK && !u->info.in_recovery)
         rc = lv_pgs_stop_snapshot(u->c, m->stop_lsn, m->wal_segment_size, &snap, &quiet);
     if (rc == LV_OK && snap && !quiet && u->o->count_rows) {
@@ -550,7 +537,7 @@ static int backup_stop(run *u)
         lv_err_clear();
         u->pre_stop_snap = NULL;
     }
-    int rc = test_pause("LABVAULT_TEST_PAUSE_BEFORE_STOP");
+    int rc = lv_pgs_test_pause("LABVAULT_TEST_PAUSE_BEFORE_STOP");
     if (rc != LV_OK)
         return rc;
     rc = lv_pgs_stop(u->c, u->info.version, &u->m.stop_lsn, &u->m.backup_label, &u->m.tablespace_map);
@@ -656,7 +643,7 @@ static int backup(run *u)
     if (rc == LV_OK && m->type == LV_PGB_INCR && u->prev.stop_lsn > m->start_lsn)
         rc = prev_in_the_past(u);
     if (rc == LV_OK)
-        rc = test_pause("LABVAULT_TEST_PAUSE_AFTER_START");
+        rc = lv_pgs_test_pause("LABVAULT_TEST_PAUSE_AFTER_START");
     if (rc == LV_OK)
         rc = tablespaces(u);
     if (rc == LV_OK)

@@ -11,7 +11,9 @@
  *
  * Test-only: LABVAULT_TEST_PAUSE_AFTER_START=<seconds> sleeps that long after the start (interruptible),
  * so tests can run a second backup, or signal one, while the first is in backup mode;
- * LABVAULT_TEST_PAUSE_AFTER_STOP=<seconds> after the stop, before the row counts' snapshot.
+ * LABVAULT_TEST_PAUSE_AFTER_STOP=<seconds> after the stop, before the row counts' snapshot;
+ * LABVAULT_TEST_PAUSE_BEFORE_STOP just before pg_backup_stop; LABVAULT_TEST_PAUSE_BETWEEN_DATABASES after
+ * each database's row counts but the last (logged at debug level as "row counts: database NAME done").
  *
  * Relation files (base/, global/, pg_tblspc/ segment files of main, vm and init forks) are stored as
  * page runs (pg/manifest.h): a full backup groups LV_PGMAN_RUN_PAGES pages per blob; an incremental

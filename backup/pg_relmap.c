@@ -122,6 +122,34 @@ static int none_in_progress(PGconn *main, const char *snap)
     return none;
 }
 
+/* Databases whose snapshots are taken together, right after the stop, before any of them is counted: a
+ * commit anywhere while one database is counted must not end the exactness of the next. More would hold as
+ * many connections open at once (max_connections); beyond this many, a group is opened after the last one
+ * was counted, and a commit in between makes the counts informational as before. */
+#define OPEN_MAX 16
+
+/* A connection to database name in a REPEATABLE READ transaction whose snapshot is fixed; *same when it
+ * equals stop_snapshot. */
+static int begin_database(const lv_pg_conn_opts *c, const char *name, const char *stop_snapshot, PGconn **db,
+                          int *same)
+{
+    *same = 0;
+    int rc = lv_pg_connect(c, name, LV_PG_APP_BACKUP, db);
+    if (rc != LV_OK)
+        return rc;
+    PGresult *tx;
+    char *snap = NULL;
+    rc = lv_pg_query(*db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, &tx);
+    if (rc == LV_OK) {
+        PQclear(tx);
+        /* The first statement fixes the transaction's snapshot: this is the one the counts see. */
+        rc = lv_pgs_snapshot(*db, &snap);
+    }
+    *same = rc == LV_OK && stop_snapshot && strcmp(snap, stop_snapshot) == 0;
+    free(snap);
+    return rc;
+}
+
 int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows, const char *stop_snapshot,
                          lv_pg_rowcarry *carry, lv_pgman_database **dbs, uint32_t *ndbs, int *exact, int *seed)
 {
@@ -136,31 +164,31 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
         return rc;
     int n = PQntuples(res);
     lv_pgman_database *d = lv_xcalloc((size_t)n + 1, sizeof *d);
-    for (int i = 0; i < n && rc == LV_OK; i++) {
-        d[i].oid = (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10);
-        d[i].name = lv_xstrdup(PQgetvalue(res, i, 1));
-        *ndbs = (uint32_t)(i + 1);
-        PGconn *db = NULL;
-        if ((rc = lv_pg_connect(c, d[i].name, LV_PG_APP_BACKUP, &db)) != LV_OK)
-            break;
-        PGresult *tx;
-        char *snap = NULL;
-        rc = lv_pg_query(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, &tx);
-        if (rc == LV_OK) {
-            PQclear(tx);
-            /* The first statement fixes the transaction's snapshot: this is the one the counts see. */
-            rc = lv_pgs_snapshot(db, &snap);
+    for (int first = 0; first < n && rc == LV_OK; first += OPEN_MAX) {
+        int end = n - first < OPEN_MAX ? n : first + OPEN_MAX;
+        PGconn *db[OPEN_MAX] = {0};
+        int same[OPEN_MAX] = {0};
+        for (int i = first; i < end && rc == LV_OK; i++) {
+            d[i].oid = (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10);
+            d[i].name = lv_xstrdup(PQgetvalue(res, i, 1));
+            *ndbs = (uint32_t)(i + 1);
+            rc = begin_database(c, d[i].name, stop_snapshot, &db[i - first], &same[i - first]);
         }
-        int same = rc == LV_OK && stop_snapshot && strcmp(snap, stop_snapshot) == 0;
-        if (rc == LV_OK && !same)
-            *exact = 0;
-        free(snap);
-        int uncounted = 0;
-        if (rc == LV_OK)
-            rc = one_database(db, d[i].name, count_rows, same ? carry : NULL, &d[i], &uncounted);
-        if (uncounted)
-            *exact = 0;
-        PQfinish(db);
+        for (int i = first; i < end && rc == LV_OK; i++) {
+            if (!same[i - first])
+                *exact = 0;
+            int uncounted = 0;
+            rc = one_database(db[i - first], d[i].name, count_rows, same[i - first] ? carry : NULL, &d[i],
+                              &uncounted);
+            if (uncounted)
+                *exact = 0;
+            lv_debug("row counts: database %s done", d[i].name);
+            if (rc == LV_OK && i + 1 < n)
+                rc = lv_pgs_test_pause("LABVAULT_TEST_PAUSE_BETWEEN_DATABASES");
+        }
+        for (int k = 0; k < OPEN_MAX; k++)
+            if (db[k])
+                PQfinish(db[k]);
     }
     PQclear(res);
     if (!count_rows)

@@ -4,9 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "wal/segment.h"
 
 int lv_pgs_info_get(PGconn *c, lv_pgs_info *info)
@@ -136,5 +139,17 @@ int lv_pgs_snapshot(PGconn *c, char **out)
         return rc;
     *out = lv_xstrdup(PQgetvalue(res, 0, 0));
     PQclear(res);
+    return LV_OK;
+}
+
+int lv_pgs_test_pause(const char *env)
+{
+    const char *v = getenv(env);
+    double secs = v ? atof(v) : 0, end = lv_mono_s() + secs;
+    while (secs > 0 && lv_mono_s() < end) {
+        if (lv_interrupted())
+            return lv_err(LV_ERR_INTERRUPTED, "interrupted");
+        usleep(50 * 1000);
+    }
     return LV_OK;
 }
