@@ -123,10 +123,12 @@ static int none_in_progress(PGconn *main, const char *snap)
 }
 
 /* Databases whose snapshots are taken together, right after the stop, before any of them is counted: a
- * commit anywhere while one database is counted must not end the exactness of the next. More would hold as
- * many connections open at once (max_connections); beyond this many, a group is opened after the last one
- * was counted, and a commit in between makes the counts informational as before. */
-#define OPEN_MAX 16
+ * commit anywhere while one database is counted must not end the exactness of the next. Each holds a
+ * connection slot the applications may need while the counts run, so a few at a time (template1,
+ * postgres and two databases of one's own); beyond that, or when the server has no slot left
+ * (max_connections), a group is begun after the previous one was counted, and a commit in between makes
+ * the counts informational as before. A database's connection is closed as soon as it is counted. */
+#define OPEN_MAX 4
 
 /* A connection to database name in a REPEATABLE READ transaction whose snapshot is fixed; *same when it
  * equals stop_snapshot. */
@@ -164,8 +166,8 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
         return rc;
     int n = PQntuples(res);
     lv_pgman_database *d = lv_xcalloc((size_t)n + 1, sizeof *d);
-    for (int first = 0; first < n && rc == LV_OK; first += OPEN_MAX) {
-        int end = n - first < OPEN_MAX ? n : first + OPEN_MAX;
+    for (int first = 0, end = 0; first < n && rc == LV_OK; first = end) {
+        end = n - first < OPEN_MAX ? n : first + OPEN_MAX;
         PGconn *db[OPEN_MAX] = {0};
         int same[OPEN_MAX] = {0};
         for (int i = first; i < end && rc == LV_OK; i++) {
@@ -173,6 +175,20 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
             d[i].name = lv_xstrdup(PQgetvalue(res, i, 1));
             *ndbs = (uint32_t)(i + 1);
             rc = begin_database(c, d[i].name, stop_snapshot, &db[i - first], &same[i - first]);
+            if (rc != LV_OK && i > first) {
+                /* No connection slot left (max_connections): count the databases open so far; this one
+                 * begins the next group, where a failure of its own is the error. */
+                lv_debug("row counts: %s; counting the %d databases begun first", lv_errmsg(), i - first);
+                lv_err_clear();
+                rc = LV_OK;
+                if (db[i - first])
+                    PQfinish(db[i - first]);
+                db[i - first] = NULL;
+                free(d[i].name);
+                d[i].name = NULL;
+                *ndbs = (uint32_t)i;
+                end = i;
+            }
         }
         for (int i = first; i < end && rc == LV_OK; i++) {
             if (!same[i - first])
@@ -182,6 +198,8 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
                               &uncounted);
             if (uncounted)
                 *exact = 0;
+            PQfinish(db[i - first]);
+            db[i - first] = NULL;
             lv_debug("row counts: database %s done", d[i].name);
             if (rc == LV_OK && i + 1 < n)
                 rc = lv_pgs_test_pause("LABVAULT_TEST_PAUSE_BETWEEN_DATABASES");

@@ -8,7 +8,8 @@
  * rows_lsn: *exact is set when every database's transaction snapshot (pg_current_snapshot()) equals
  * stop_snapshot, the one taken on the backup session right after the stop: then no transaction id was
  * assigned and none ended in between, so a recovery to the stop LSN has exactly these rows. The databases'
- * snapshots are taken one after the other before any database is counted (16 at a time: connections), so a
+ * snapshots are taken one after the other before any database is counted (4 at a time, fewer when the
+ * server has no connection slot left; each connection is closed once its database is counted), so a
  * commit while one database is counted does not end the exactness of the others. A table whose
  * count fails (a damaged page) gets rows = -1 and a warning instead of failing the backup (and the
  * counts are then not exact). *seed (the manifest's rows_seed) is set when the counts are exact and no

@@ -161,6 +161,17 @@ commit_in_pause LABVAULT_TEST_PAUSE_BETWEEN_DATABASES "row counts: database temp
 is "$late_rc $(out_field rows_exact)" "0 True" "a commit between two databases' counts: exit 0, counts exact"
 run lvpg "$w/local.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json
 is "$rc $(out_field rows_exact)" "0 True" "the next backup of the quiet cluster: counts exact again ($(grep 'row counts' <<<"$err" | tr '\n' ' '))"
+# --- fewer connection slots than databases (4 are begun together): the counts begin fewer, still exact
+restart_pg() { "$LV_TEST_HARNESS/pg.sh" stop "$LV_PG_DIR" >/dev/null 2>&1 && "$LV_TEST_HARNESS/pg.sh" start "$LV_PG_DIR" >/dev/null 2>&1; }
+for i in $(seq 1 8); do psql -qAtX -c "CREATE DATABASE slots_$i" >/dev/null; done
+psql -qAtX -c "ALTER SYSTEM SET max_connections = 3" -c "ALTER SYSTEM SET superuser_reserved_connections = 0" >/dev/null
+restart_pg
+run lvpg "$w/local.conf" --log-level debug backup pg --pgdata "$PGDATA" --type incr --json
+is "$rc $(out_field rows_exact)" "0 True" "$(psql -qAtX -c 'SELECT count(*) FROM pg_database WHERE datallowconn') databases, 3 connection slots (the backup session holds one): exit 0, counts exact"
+like "$err" "too many clients.*counting the 2 databases begun first" "... counted in groups of what the slots allow"
+psql -qAtX -c "ALTER SYSTEM RESET max_connections" -c "ALTER SYSTEM RESET superuser_reserved_connections" >/dev/null
+restart_pg
+for i in $(seq 1 8); do psql -qAtX -c "DROP DATABASE slots_$i" >/dev/null; done
 
 run lvpg "$w/local.conf" repo check
 is "$rc" 0 "repo check after the backups: exit 0 ($(tail -n 1 <<<"$err$out"))"
