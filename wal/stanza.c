@@ -122,18 +122,15 @@ int lv_wal_stanza_same_cluster(const lv_wal_stanza *a, const lv_wal_stanza *b)
            a->page_size == b->page_size;
 }
 
-/* What wal/ holds, for a missing stanza: the first archived file, and the first segment. */
+/* What wal/ holds, for a missing stanza: its first segment, if any. */
 typedef struct archived {
-    int any, segment;
-    lv_wal_object first, first_segment;
+    int segment;
+    lv_wal_object first_segment;
 } archived;
 
 static int archived_cb(void *arg, const lv_wal_object *o)
 {
     archived *a = arg;
-    if (!a->any)
-        a->first = *o;
-    a->any = 1;
     if (o->name.kind == LV_WAL_SEGMENT) {
         a->first_segment = *o;
         a->segment = 1;
@@ -159,15 +156,18 @@ int lv_wal_stanza_require(const lv_repo *r, lv_wal_stanza *out)
     archived a;
     if ((rc = find_archived(r, &a)) != LV_OK)
         return rc;
-    if (!a.any)
+    /* History and backup-history files carry no cluster identity, and PostgreSQL archives them before
+     * older segments (after archiving failed for a while, or into a new repository): pushed first, they
+     * are no sign of a lost stanza, and the first segment still creates it. */
+    if (!a.segment)
         return lv_err(LV_ERR_NOT_FOUND, "%s", msg);
-    /* The stanza is stored before any file is pushed: a concurrent first push may have stored both
+    /* The stanza is stored before any segment is pushed: a concurrent first push may have stored both
      * since our first look. */
     if ((rc = lv_wal_stanza_get(r, out)) != LV_ERR_NOT_FOUND)
         return rc;
     return lv_err(LV_ERR_CORRUPT, "repository %s: the stanza object is missing, but wal/ holds archived WAL (%s): "
                   "it was deleted or lost; `labvault stanza create --pg-data DIR` recreates it after checking "
-                  "the cluster against the archive", lv_store_describe(r->store), a.first.key);
+                  "the cluster against the archive", lv_store_describe(r->store), a.first_segment.key);
 }
 
 /* A stanza recreated after a loss must describe the cluster the archive already holds. */

@@ -45,9 +45,10 @@ int lv_wal_stanza_parse(const char *text, size_t n, lv_wal_stanza *s, const char
 int lv_wal_stanza_get(const lv_repo *r, lv_wal_stanza *out);
 
 /* The stanza, for every reader that needs one: LV_ERR_NOT_FOUND when the repository has no WAL archive
- * yet (no stanza and nothing under wal/); LV_ERR_CORRUPT when the stanza is missing although wal/ holds
- * archived files: it was deleted or lost (it is never removed), and nothing may guess it again from the
- * next segment, which could be another cluster's. `stanza create` recreates it (below). */
+ * yet (no stanza and no segment under wal/: history and backup-history files, which carry no cluster
+ * identity, may have been pushed first); LV_ERR_CORRUPT when the stanza is missing although wal/ holds
+ * archived segments: it was deleted or lost (it is never removed), and nothing may guess it again from
+ * the next segment, which could be another cluster's. `stanza create` recreates it (below). */
 int lv_wal_stanza_require(const lv_repo *r, lv_wal_stanza *out);
 
 /* Create the stanza object (create-only). When one exists already: LV_OK if it describes the same

@@ -243,7 +243,14 @@ is "$(manifests)" "$before" "... nothing committed"
 
 # --- S3: full and incremental; WAL goes to the S3 repository from now on
 psql -qAtX -c "ALTER SYSTEM SET archive_command = '$lv --config $w/s3.conf wal push %p'" -c "SELECT pg_reload_conf()" >/dev/null
-sleep 0.5
+# The new repository's first files are the ones `false` refused, a .backup file first: archiving must
+# resume with them (the first segment creates the stanza; it once stayed stuck, refused as "stanza lost").
+# On failure, PostgreSQL's log shows what archive_command said.
+wal_switch
+caught_up=0
+wal_wait_archived 120 && caught_up=1
+is "$caught_up" 1 "the archiver catches up with the S3 repository"
+((caught_up)) || diag "$(tail -n 60 "$LV_PG_DIR/log/postgres.log")"
 run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --json
 is "$rc" 0 "S3: full backup: exit 0 ${err:+($err)}"
 s3_full=$(out_field bytes_new)

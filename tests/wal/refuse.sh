@@ -81,6 +81,22 @@ run L wal push "$p"
 is "$rc" 0 ".partial pushed"
 like "$(list_names)" "${segs[1]}.partial partial" ".partial listed as a partial segment"
 
+# --- a fresh repository whose first files carry no cluster identity: PostgreSQL archives .backup and
+#     .history files before older segments, so after archiving failed for a while (or when archive_command
+#     moves to a new repository) they come first; the first segment must still create the stanza (it was
+#     refused as "stanza lost", and archiving stayed stuck)
+wal_conf "$w/first.conf" "$w/repo-first"
+lvpg "$w/first.conf" repo init >/dev/null
+run lvpg "$w/first.conf" wal push "$b"
+is "$rc" 0 "a new repository: a .backup file pushed before any segment"
+run lvpg "$w/first.conf" wal push "$h"
+is "$rc" 0 "... and a .history file"
+run lvpg "$w/first.conf" wal push "$PGDATA/pg_wal/${segs[3]}"
+is "$rc" 0 "... then the first segment is accepted ${err:+($err)}"
+run lvpg "$w/first.conf" stanza create --pg-data "$PGDATA"
+is "$rc" 0 "... and created the stanza of this cluster"
+like "$out" "already exists" "... (stanza create finds it)"
+
 # --- what is not WAL
 x=$(stage names RECOVERYXLOG "$PGDATA/pg_wal/${segs[2]}")
 run L wal push "$x"
