@@ -424,6 +424,7 @@ static int carry_rows(void *arg, uint32_t spc, uint32_t db, uint32_t rel, int64_
                 if (pr->rows >= 0)
                     lv_rowwal_track(&x->rw, pr->tablespace, p->databases[i].oid, pr->relfilenode);
             }
+        lv_rowwal_pending(&x->rw, p->pending, p->npending);
         x->rc = x->w->rc != LV_OK ? x->w->rc
                                   : lv_rowwal_scan(x->u->r, p->timeline, p->rows_lsn, x->u->m.timeline, x->u->m.stop_lsn,
                                                   &x->rw);
@@ -435,6 +436,13 @@ static int carry_rows(void *arg, uint32_t spc, uint32_t db, uint32_t rel, int64_
     }
     *derived = 0;
     return x->rc == LV_OK && lv_rowwal_rows(&x->rw, spc, db, rel, prev, rows, derived);
+}
+
+/* The low 32 bits of a pg_snapshot's xmin (text "xmin:xmax:xip,..."; 64-bit ids), as WAL records carry
+ * transaction ids; 0 without a snapshot. */
+static uint32_t snapshot_xmin(const char *snap)
+{
+    return snap ? (uint32_t)strtoull(snap, NULL, 10) : 0;
 }
 
 static int commit(run *u)
@@ -457,17 +465,17 @@ static int commit(run *u)
      * this timeline, or on an ancestor with its stop on this timeline's history (lv_pg_prev_find). */
     lv_pg_rowcarry carry = {&u->prev, carry_rows, &x, 0, 0, 0};
     int can_carry = m->type == LV_PGB_INCR && u->prev_id[0] && u->prev.rows_seed && u->prev.rows_lsn &&
-                    u->prev.rows_lsn <= m->stop_lsn;
+                    u->prev.rows_lsn <= m->stop_lsn && !u->info.in_recovery;
     /* On a standby the stop LSN (its minimum recovery point) may lie before what the session's snapshot
      * sees: the row counts are then informational (no snapshot: not exact). */
     char *snap = NULL;
-    int quiet = 0;
+    int quiet = 0, pending_known = 0;
     int rc = lv_pgs_test_pause("LABVAULT_TEST_PAUSE_AFTER_STOP");
     if (rc == LV_OK && !u->info.in_recovery)
         rc = lv_pgs_stop_snapshot(u->c, m->stop_lsn, m->wal_segment_size, &snap, &quiet);
     if (rc == LV_OK && snap && !quiet && u->o->count_rows) {
-        lv_info("row counts: WAL was written between the stop and its snapshot: informational, not exact at the "
-                "stop");
+        lv_info("row counts: WAL was written between the stop and its snapshot: a table counted now is "
+                "informational, not exact at the stop");
         free(snap);
         snap = NULL;
     }
@@ -476,14 +484,17 @@ static int commit(run *u)
      * the stop does (any transaction that ended changes it). It cannot tell a commit just before the
      * backup-end record from one just after, so both end the exactness. */
     if (rc == LV_OK && snap && (!u->pre_stop_snap || strcmp(snap, u->pre_stop_snap) != 0) && u->o->count_rows) {
-        lv_info("row counts: a transaction ended while the backup stopped: informational, not exact at the stop");
+        lv_info("row counts: a transaction ended while the backup stopped: a table counted now is informational, "
+                "not exact at the stop");
         free(snap);
         snap = NULL;
     }
     if (rc == LV_OK)
         rc = lv_pg_relmap_collect(u->c, &u->conn, u->o->count_rows, snap, can_carry ? &carry : NULL, &m->databases,
-                                  &m->ndatabases, &u->rows_exact, &u->rows_seed);
+                                  &m->ndatabases, &u->rows_exact, &u->rows_seed, &pending_known);
     free(snap);
+    if (rc == LV_OK && u->rows_exact && u->rows_seed && pending_known)
+        lv_rowwal_open_rows(&x.rw, snapshot_xmin(u->pre_stop_snap), &m->pending, &m->npending);
     if (can_carry && rc == LV_OK)
         lv_info("row counts: %" PRIu64 " tables counted, %" PRIu64 " carried from backup %.12s, %" PRIu64
                 " derived from its counts and the WAL since (%" PRIu64 " WAL records, %" PRIu64 " segments)",
@@ -497,9 +508,10 @@ static int commit(run *u)
     m->rows_lsn = u->rows_exact ? m->stop_lsn : 0;
     m->rows_seed = (uint8_t)(u->rows_exact && u->rows_seed);
     if (u->o->count_rows)
-        lv_info("row counts: %s", !u->rows_exact ? "informational (not exact at the stop)"
-                                  : m->rows_seed ? "exact at the stop; the next incremental may carry them"
-                                                 : "exact at the stop; not carried (a transaction was in progress)");
+        lv_info("row counts: %s%s", !u->rows_exact ? "informational (not exact at the stop)"
+                                    : m->rows_seed ? "exact at the stop; the next incremental may carry them"
+                                                   : "exact at the stop; not carried (a transaction was in progress)",
+                m->npending ? ", with the rows of the transactions open at the stop, from the WAL" : "");
     if (w.rc != LV_OK && u->info.in_recovery)
         return lv_err(w.rc, "backup not committed: %s (a standby cannot switch WAL segments: the primary archives "
                       "the segment once it is full, or after its archive_timeout; run SELECT pg_switch_wal() on the "
@@ -712,6 +724,7 @@ int lv_pg_backup(lv_repo *r, const lv_pg_backup_opts *o, lv_pg_backup_result *re
     free(u->m.backup_label);
     free(u->m.tablespace_map);
     free(u->pre_stop_snap);
+    free(u->m.pending);
     if (u->prev_id[0] || u->prev.files)
         lv_pgman_free(&u->prev);
     free(u);

@@ -50,8 +50,10 @@ static int64_t from_wal(lv_pg_rowcarry *carry, const lv_pgman_database *db, cons
     return -1;
 }
 
+/* Counts: carried or derived (carry), else count(*); *counted says how many tables were counted, *uncounted
+ * whether one could not be. */
 static int one_database(PGconn *db, const char *name, int count_rows, lv_pg_rowcarry *carry, lv_pgman_database *out,
-                        int *uncounted)
+                        int *counted, int *uncounted)
 {
     PGresult *res;
     int rc = lv_pg_query(db, relmap_sql, 0, NULL, &res);
@@ -75,6 +77,7 @@ static int one_database(PGconn *db, const char *name, int count_rows, lv_pg_rowc
             continue;
         if (carry)
             carry->counted++;
+        (*counted)++;
         char *s = PQescapeIdentifier(db, r->schema, strlen(r->schema));
         char *t = PQescapeIdentifier(db, r->name, strlen(r->name));
         char *sql = lv_xasprintf("SELECT count(*) FROM ONLY %s.%s", s ? s : "", t ? t : "");
@@ -153,12 +156,15 @@ static int begin_database(const lv_pg_conn_opts *c, const char *name, const char
 }
 
 int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows, const char *stop_snapshot,
-                         lv_pg_rowcarry *carry, lv_pgman_database **dbs, uint32_t *ndbs, int *exact, int *seed)
+                         lv_pg_rowcarry *carry, lv_pgman_database **dbs, uint32_t *ndbs, int *exact, int *seed,
+                         int *pending_known)
 {
     *dbs = NULL;
     *ndbs = 0;
-    *exact = stop_snapshot != NULL;
+    *exact = 1;
     *seed = 0;
+    *pending_known = 0;
+    long all_counted = 0;
     PGresult *res;
     int rc = lv_pg_query(main, "SELECT oid, datname FROM pg_database WHERE datallowconn ORDER BY oid", 0, NULL,
                           &res);
@@ -191,13 +197,13 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
             }
         }
         for (int i = first; i < end && rc == LV_OK; i++) {
-            if (!same[i - first])
+            int counted = 0, uncounted = 0;
+            rc = one_database(db[i - first], d[i].name, count_rows, carry, &d[i], &counted, &uncounted);
+            /* Counted: exact at the stop only in the stop's snapshot. Carried or derived: exact at the stop
+             * whatever the snapshot, since the WAL up to the stop is what they follow. */
+            if ((counted && !same[i - first]) || uncounted)
                 *exact = 0;
-            int uncounted = 0;
-            rc = one_database(db[i - first], d[i].name, count_rows, same[i - first] ? carry : NULL, &d[i],
-                              &uncounted);
-            if (uncounted)
-                *exact = 0;
+            all_counted += counted;
             PQfinish(db[i - first]);
             db[i - first] = NULL;
             lv_debug("row counts: database %s done", d[i].name);
@@ -211,7 +217,15 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
     PQclear(res);
     if (!count_rows)
         *exact = 0;
-    *seed = *exact && none_in_progress(main, stop_snapshot);
+    /* A seed needs the rows of the transactions open at the stop: none (then any pending rows the WAL
+     * reading holds are of transactions that ended without a record), or, when nothing was counted, those
+     * the WAL reading from the previous seed tells (the caller takes them from it). */
+    if (*exact && none_in_progress(main, stop_snapshot))
+        *seed = 1;
+    else if (*exact && carry && all_counted == 0) {
+        *seed = 1;
+        *pending_known = 1;
+    }
     if (rc != LV_OK) {
         lv_pg_relmap_free(d, *ndbs);
         *ndbs = 0;

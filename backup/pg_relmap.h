@@ -5,8 +5,9 @@
  * (unlogged ones are not copied, backup/pg_walk.h: a restore has them empty; temporary ones belong to
  * their session).
  *
- * rows_lsn: *exact is set when every database's transaction snapshot (pg_current_snapshot()) equals
- * stop_snapshot, the one taken on the backup session right after the stop: then no transaction id was
+ * rows_lsn: *exact is set when every database whose tables were counted had a transaction snapshot
+ * (pg_current_snapshot()) equal to stop_snapshot, the one taken on the backup session right after the stop
+ * (counts carried or derived from the WAL are exact at the stop anyway, below): then no transaction id was
  * assigned and none ended in between, so a recovery to the stop LSN has exactly these rows. The databases'
  * snapshots are taken one after the other before any database is counted (4 at a time, fewer when the
  * server has no connection slot left; each connection is closed once its database is counted), so a
@@ -15,13 +16,18 @@
  * counts are then not exact). *seed (the manifest's rows_seed) is set when the counts are exact and no
  * transaction with an xid was in progress in the stop snapshot (none listed, and its xmax not assigned).
  *
- * Counts from the WAL (carry non-NULL, the previous backup's manifest with rows_seed set): a table of a
- * database whose snapshot equals stop_snapshot, with the same oid, relfilenode and tablespace as in prev
- * and counted there, is not counted when carry->rows knows its rows at this stop from prev's count and the
- * WAL since prev's rows_lsn (backup/pg_rowwal.h): unchanged (carried) or changed by committed inserts and
- * deletes alone (derived). rows is called only after the database's snapshot is fixed (it may wait for the
- * WAL to be archived); it returns 1 with *rows and *derived, or 0 (count it). The cost then follows the
- * WAL since the previous backup, not the database. */
+ * Counts from the WAL (carry non-NULL, the previous backup's manifest with rows_seed set): a table with
+ * the same oid, relfilenode and tablespace as in prev and counted there is not counted when carry->rows
+ * knows its rows at this stop from prev's count and the WAL since prev's rows_lsn (backup/pg_rowwal.h):
+ * unchanged (carried) or changed by committed inserts and deletes alone (derived). rows is called only
+ * after the database's snapshot is fixed (it may wait for the WAL to be archived); it returns 1 with *rows
+ * and *derived, or 0 (count it). The cost then follows the WAL since the previous backup, not the
+ * database. Such a count is exact at the stop whatever the database's snapshot (the WAL up to the stop
+ * decides it), so a database whose tables were all carried or derived keeps the counts exact under load,
+ * when commits never leave the snapshots equal to stop_snapshot. When no table was counted at all,
+ * *pending_known is set with *seed: the rows of the transactions open at the stop are the WAL reading's
+ * (lv_rowwal_open_rows), which the caller stores in the manifest for the next backup; otherwise a seed
+ * needs no transaction in progress at the stop, as above (and the manifest lists none). */
 #ifndef LV_BACKUP_PG_RELMAP_H
 #define LV_BACKUP_PG_RELMAP_H
 
@@ -38,7 +44,8 @@ typedef struct lv_pg_rowcarry {
 
 /* Fills *dbs / *ndbs (owned: free with lv_pg_relmap_free). LV_ERR_PG naming the database and cause. */
 int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows, const char *stop_snapshot,
-                         lv_pg_rowcarry *carry, lv_pgman_database **dbs, uint32_t *ndbs, int *exact, int *seed);
+                         lv_pg_rowcarry *carry, lv_pgman_database **dbs, uint32_t *ndbs, int *exact, int *seed,
+                         int *pending_known);
 void lv_pg_relmap_free(lv_pgman_database *dbs, uint32_t ndbs);
 
 #endif

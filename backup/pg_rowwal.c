@@ -209,10 +209,26 @@ static int on_record(void *arg, const lv_walrec_reader *rd, const lv_walrec *rec
     return 0;
 }
 
+void lv_rowwal_pending(lv_rowwal *w, const lv_pgman_pending *p, size_t n)
+{
+    w->pre = p;
+    w->npre = n;
+}
+
 int lv_rowwal_scan(const lv_repo *r, uint32_t tli, uint64_t from, uint32_t to_tli, uint64_t to, lv_rowwal *w)
 {
     if (w->nrels)
         qsort(w->rels, w->nrels, sizeof *w->rels, cmp_rel);
+    for (size_t i = 0; i < w->npre; i++) {
+        const lv_pgman_pending *p = &w->pre[i];
+        lv_rowwal_rel *t = find(w, p->tablespace, p->database, p->relfilenode);
+        if (t) { /* changed: carrying its count unchanged would miss these rows if they commit */
+            t->changed = 1;
+            add_rows(w, p->xid, (uint32_t)(t - w->rels), p->rows);
+        }
+    }
+    w->pre = NULL;
+    w->npre = 0;
     lv_wal_segs s;
     int rc = lv_wal_segs_open(r, tli, from, to_tli, &s);
     if (rc != LV_OK)
@@ -253,6 +269,29 @@ int lv_rowwal_rows(const lv_rowwal *w, uint32_t spc, uint32_t db, uint32_t rel, 
     *rows = prev + t->delta;
     *derived = 1;
     return 1;
+}
+
+void lv_rowwal_open_rows(const lv_rowwal *w, uint32_t xmin, lv_pgman_pending **out, uint32_t *n)
+{
+    lv_pgman_pending *v = NULL;
+    size_t cnt = 0, cap = 0;
+    for (size_t i = 0; i < w->xcap; i++) {
+        const lv_rowwal_xact *x = &w->xacts[i];
+        if (!x->xid || (xmin && (int32_t)(x->xid - xmin) < 0)) /* TransactionIdPrecedes */
+            continue;
+        for (uint32_t c = x->head; c; c = w->cells[c - 1].next) {
+            const lv_rowwal_cell *cell = &w->cells[c - 1];
+            if (!cell->rows)
+                continue;
+            const lv_rowwal_rel *t = &w->rels[cell->rel];
+            LV_GROW(v, cnt, cap);
+            v[cnt++] = (lv_pgman_pending){x->xid, t->spc, t->db, t->rel, cell->rows};
+        }
+    }
+    if (cnt)
+        qsort(v, cnt, sizeof *v, lv_pgman_pending_cmp);
+    *out = v;
+    *n = (uint32_t)cnt;
 }
 
 void lv_rowwal_free(lv_rowwal *w)

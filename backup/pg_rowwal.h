@@ -25,6 +25,10 @@
  * transaction's rows are kept only until its end, so memory follows the transactions open at once (and
  * the tracked relations), not the WAL's length.
  *
+ * Transactions open at `from` (the previous backup's pending rows, pg/manifest.h) are given with
+ * lv_rowwal_pending: their rows count once their commit is read, and their tables are changed. The ones
+ * still open at `to` are what lv_rowwal_open_rows returns, for this backup's manifest.
+ *
  * Only the relations asked for are tracked. The segments are read from the repository (wal/segscan.h):
  * the cost follows the WAL written in the range, not the database. */
 #ifndef LV_BACKUP_PG_ROWWAL_H
@@ -33,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pg/manifest.h"
 #include "repo/repo.h"
 
 typedef struct lv_rowwal_rel {
@@ -56,10 +61,16 @@ typedef struct lv_rowwal {
     size_t xcap, nxacts;
     lv_rowwal_cell *cells;
     size_t ncells, ccap, cfree;
+    const lv_pgman_pending *pre; /* lv_rowwal_pending's, borrowed until the scan */
+    size_t npre;
 } lv_rowwal;
 
 /* Track relation (spc, db, rel): call for each before lv_rowwal_scan (duplicates are harmless). */
 void lv_rowwal_track(lv_rowwal *w, uint32_t spc, uint32_t db, uint32_t rel);
+
+/* The rows of transactions open at `from` (the previous manifest's pending; borrowed until the scan):
+ * entries of relations not tracked are ignored. */
+void lv_rowwal_pending(lv_rowwal *w, const lv_pgman_pending *p, size_t n);
 
 /* Read the archived WAL from (tli, from) up to `to` (exclusive) along the history of timeline to_tli (a
  * promotion in between: timeline tli up to its switch point, then the next; the transactions open at a
@@ -74,6 +85,12 @@ int lv_rowwal_scan(const lv_repo *r, uint32_t tli, uint64_t from, uint32_t to_tl
  * truncation, its database created or dropped, not tracked, or a result below 0). */
 int lv_rowwal_rows(const lv_rowwal *w, uint32_t spc, uint32_t db, uint32_t rel, int64_t prev, int64_t *rows,
                    int *derived);
+
+/* After a successful scan: the rows of the transactions still open at `to`, per transaction and tracked
+ * relation (rows not 0), sorted as the manifest requires (*out owned, free()). A transaction id that
+ * precedes xmin (a snapshot's xmin taken before `to`, 0 for none) is left out: it was no longer running
+ * then, so it ended without a commit or abort record (a crash, a promotion) and its rows never count. */
+void lv_rowwal_open_rows(const lv_rowwal *w, uint32_t xmin, lv_pgman_pending **out, uint32_t *n);
 
 void lv_rowwal_free(lv_rowwal *w);
 

@@ -24,6 +24,7 @@
 #define WHOLE_SIZE 36u
 #define PAGES_SIZE 44u  /* version 1; version 2 adds at least the delta byte */
 #define BAD_SIZE 8u
+#define PENDING_SIZE 24u
 #define DB_MIN 12u
 #define REL_MIN 29u
 
@@ -49,6 +50,18 @@ static int path_ok(const char *s, size_t n)
 }
 
 static unsigned version_of(const lv_pgman *m) { return m->version ? m->version : LV_PGMAN_VERSION; }
+
+int lv_pgman_pending_cmp(const void *a, const void *b)
+{
+    const lv_pgman_pending *x = a, *y = b;
+    if (x->xid != y->xid)
+        return x->xid < y->xid ? -1 : 1;
+    if (x->tablespace != y->tablespace)
+        return x->tablespace < y->tablespace ? -1 : 1;
+    if (x->database != y->database)
+        return x->database < y->database ? -1 : 1;
+    return x->relfilenode < y->relfilenode ? -1 : x->relfilenode > y->relfilenode;
+}
 
 static const char *check_file(const lv_pgman *m, const lv_pgman_file *f)
 {
@@ -140,6 +153,15 @@ static const char *check_manifest(const lv_pgman *m)
     }
     if (m->rows_seed > 1 || (m->rows_seed && (version_of(m) < 3 || !m->rows_lsn)))
         return "invalid rows_seed";
+    if (m->npending && (version_of(m) < 4 || !m->rows_seed || !m->pending))
+        return "pending rows without rows_seed";
+    for (uint32_t i = 0; i < m->npending; i++) {
+        const lv_pgman_pending *p = &m->pending[i];
+        if (p->xid < 3 || !p->rows)
+            return "invalid pending rows";
+        if (i && lv_pgman_pending_cmp(&m->pending[i - 1], p) >= 0)
+            return "pending rows not sorted";
+    }
     return NULL;
 }
 
@@ -237,6 +259,17 @@ int lv_pgman_encode(const lv_pgman *m, lv_buf *out)
     lv_buf_put_le64(out, m->rows_lsn);
     if (version_of(m) >= 3)
         put8(out, m->rows_seed);
+    if (version_of(m) >= 4) {
+        lv_buf_put_le32(out, m->npending);
+        for (uint32_t i = 0; i < m->npending; i++) {
+            const lv_pgman_pending *p = &m->pending[i];
+            lv_buf_put_le32(out, p->xid);
+            lv_buf_put_le32(out, p->tablespace);
+            lv_buf_put_le32(out, p->database);
+            lv_buf_put_le32(out, p->relfilenode);
+            lv_buf_put_le64(out, (uint64_t)p->rows);
+        }
+    }
     return LV_OK;
 }
 
@@ -438,6 +471,20 @@ int lv_pgman_parse(const uint8_t *buf, size_t len, lv_pgman *m)
     m->rows_lsn = get64(r);
     if (version >= 3)
         m->rows_seed = get8(r);
+    if (version >= 4) {
+        m->npending = getcount(r, PENDING_SIZE);
+        if (m->npending) {
+            m->pending = lv_xcalloc(m->npending, sizeof *m->pending);
+            for (uint32_t i = 0; i < m->npending; i++) {
+                lv_pgman_pending *p = &m->pending[i];
+                p->xid = get32(r);
+                p->tablespace = get32(r);
+                p->database = get32(r);
+                p->relfilenode = get32(r);
+                p->rows = (int64_t)get64(r);
+            }
+        }
+    }
     const char *why = NULL;
     if (r->bad)
         why = "truncated or a field out of bounds";
@@ -485,6 +532,7 @@ void lv_pgman_free(lv_pgman *m)
         free(d->name);
     }
     free(m->databases);
+    free(m->pending);
     memset(m, 0, sizeof *m);
 }
 

@@ -24,7 +24,7 @@
  * the tablespace list gives each oid's original location (restore recreates the link or remaps it).
  *
  * Binary encoding (all integers little-endian; str = u32 length || bytes, no NUL; docs/pg-backups.md):
- *   "LVPG" || version u8 (1, 2 or 3; written: 3) || type u8 (0 full, 1 incr)
+ *   "LVPG" || version u8 (1 to 4; written: 4) || type u8 (0 full, 1 incr)
  *   || sysid u64 || pg_version u32 (server_version_num) || timeline u32 || block_size u32
  *   || segment_blocks u32 (RELSEG_SIZE) || wal_segment_size u32 || data_checksums u8
  *   || start_lsn u64 || stop_lsn u64 || start_time i64 || stop_time i64
@@ -43,13 +43,18 @@
  *                              || { oid u32 || relfilenode u32 || tablespace u32 || relkind u8
  *                                   || rows i64 (-1 = not counted) || schema str || name str } }
  *   || rows_lsn u64 (the LSN at which `rows` are exact; 0 when they are not exact, see backup/pg.h)
- *   || version 3 only: rows_seed u8 (0, 1)
+ *   || version 3 and 4: rows_seed u8 (0, 1)
+ *   || version 4 only: pending_count u32 || { xid u32 || tablespace u32 || database u32 || relfilenode u32
+ *                                             || rows i64 }
  * and nothing after.
  *
  * rows_seed (version 3): the exact counts may be carried into the next backup's for tables the WAL does
  * not show changed (backup/pg_rowwal.h): set only with rows_lsn, when no transaction with an xid was in
  * progress in the stop snapshot (one that commits later changes counts without touching a page;
- * backup/pg_relmap.h).
+ * backup/pg_relmap.h), or (version 4) when every count was carried or derived from the WAL, which then
+ * also told the rows of the transactions open at the stop: `pending` lists them, per transaction id (a
+ * subtransaction's own) and table (tablespace, database, relfilenode), rows inserted minus deleted, not
+ * visible at rows_lsn; the next backup's WAL reading starts from them (backup/pg_rowwal.h).
  *
  * Parser contract (lv_pgman_parse): strict, fuzzed (tests/fuzz/fuzz_pgman.c). LV_ERR_CORRUPT unless the
  * layout is exact; version known; block_size a power of two 1..32 KiB; strings within bounds (paths
@@ -63,7 +68,9 @@
  * paths have no empty component (no leading, trailing or doubled '/'); a PAGES run ends inside the
  * largest blob: (blob_page + npages) * block_size <= LV_BLOB_MAX, or for a delta run (base_page + npages)
  * * block_size <= LV_BLOB_MAX and blob_page + npages <= LV_PGDELTA_MAX_FRAMES; version 1 has no delta
- * runs; rows_seed 0 or 1, only in version 3 and only with rows_lsn. */
+ * runs; rows_seed 0 or 1, only from version 3 and only with rows_lsn; pending entries only with rows_seed,
+ * xid >= 3 (a normal transaction id), rows not 0, sorted by (xid, tablespace, database, relfilenode)
+ * without repeats. */
 #ifndef LV_PG_MANIFEST_H
 #define LV_PG_MANIFEST_H
 
@@ -74,7 +81,8 @@
 #include "crypto/crypto.h"
 
 #define LV_PGMAN_MAGIC "LVPG"
-#define LV_PGMAN_VERSION 3 /* 2 added delta runs, 3 rows_seed; older versions parse and re-encode as themselves */
+#define LV_PGMAN_VERSION 4 /* 2 added delta runs, 3 rows_seed, 4 pending; older versions parse and re-encode as
+                              * themselves */
 #define LV_PGMAN_KIND "pg"
 #define LV_PGMAN_RUN_PAGES 128 /* pages per blob in a full backup: 1 MiB with 8 KiB pages */
 
@@ -119,6 +127,12 @@ typedef struct lv_pgman_database {
     uint32_t nrelations;
 } lv_pgman_database;
 
+/* Rows a transaction open at rows_lsn wrote into a table (above): visible once it commits. */
+typedef struct lv_pgman_pending {
+    uint32_t xid, tablespace, database, relfilenode;
+    int64_t rows;
+} lv_pgman_pending;
+
 typedef struct lv_pgman_bad_page {
     uint32_t file_index, page;
 } lv_pgman_bad_page;
@@ -144,6 +158,8 @@ typedef struct lv_pgman {
     uint32_t ndatabases;
     uint64_t rows_lsn;
     uint8_t rows_seed;             /* version 3: the counts may be carried into the next backup's (above) */
+    lv_pgman_pending *pending;     /* version 4: open transactions' rows at rows_lsn (above) */
+    uint32_t npending;
 } lv_pgman;
 
 /* Encode m (valid as the parser would accept it; files sorted) and append to out. LV_ERR_INTERNAL if m
@@ -155,6 +171,9 @@ void lv_pgman_free(lv_pgman *m);
 /* Only the files and their extents (most of a parsed manifest's memory): an incremental is done with its
  * previous backup's once its pages are read, and keeps the rest (databases, row counts). */
 void lv_pgman_free_files(lv_pgman *m);
+
+/* qsort order of pending entries (xid, tablespace, database, relfilenode): the order the encoding requires. */
+int lv_pgman_pending_cmp(const void *a, const void *b);
 
 /* Index of path in m->files (binary search), or -1. */
 long lv_pgman_find(const lv_pgman *m, const char *path);

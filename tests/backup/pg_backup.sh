@@ -144,7 +144,7 @@ commit_in_pause() {
 #     to the stop does not, so the counts are informational (not exact) and seed no later incremental
 commit_in_pause LABVAULT_TEST_PAUSE_AFTER_STOP "backup stopped" late
 is "$late_rc $(out_field rows_exact)" "0 False" "a row committed between the stop and the counts' snapshot: exit 0, counts not exact"
-like "$late_err" "row counts: WAL was written between the stop and its snapshot: informational, not exact at the stop" \
+like "$late_err" "row counts: WAL was written between the stop and its snapshot: a table counted now is informational, not exact at the stop" \
   "... saying why"
 # ... and a transaction that ends while the backup stops: one committing between the backup-end record and
 # the segment switch (both written by pg_backup_stop) is in the snapshot, not in a recovery to the stop, and
@@ -152,7 +152,7 @@ like "$late_err" "row counts: WAL was written between the stop and its snapshot:
 # taken just before the stop with the one after it, so a commit in a pause just before the stop shows it.
 commit_in_pause LABVAULT_TEST_PAUSE_BEFORE_STOP "files read and stored" late2
 is "$late_rc $(out_field rows_exact)" "0 False" "a transaction ended while the backup stopped: exit 0, counts not exact"
-like "$late_err" "row counts: a transaction ended while the backup stopped: informational, not exact at the stop" \
+like "$late_err" "row counts: a transaction ended while the backup stopped: a table counted now is informational, not exact at the stop" \
   "... saying why"
 # ... but a commit while the counts run, after every database's snapshot, is in neither: the databases'
 # snapshots are all taken before the first is counted (template1 is counted first, the commit goes to
