@@ -62,6 +62,7 @@ typedef struct run {
     uint64_t bytes_stored;
     int rows_exact, rows_seed;
     char *pre_stop_snap;      /* the snapshot just before pg_backup_stop (row counts: see commit) */
+    uint64_t ckpt_redo, ckpt_next_xid; /* the start checkpoint's (lv_pgs_checkpoint_xid; 0: unknown) */
     double t0, t_phase;
 } run;
 
@@ -425,9 +426,11 @@ static int carry_rows(void *arg, uint32_t spc, uint32_t db, uint32_t rel, int64_
                     lv_rowwal_track(&x->rw, pr->tablespace, p->databases[i].oid, pr->relfilenode);
             }
         lv_rowwal_pending(&x->rw, p->pending, p->npending);
+        if (p->seed_lsn) /* counts seeded from their snapshots: the WAL from before what they do not see */
+            lv_rowwal_snapshots(&x->rw, p->databases, p->ndatabases);
         x->rc = x->w->rc != LV_OK ? x->w->rc
-                                  : lv_rowwal_scan(x->u->r, p->timeline, p->rows_lsn, x->u->m.timeline, x->u->m.stop_lsn,
-                                                  &x->rw);
+                                  : lv_rowwal_scan(x->u->r, p->timeline, p->seed_lsn ? p->seed_lsn : p->rows_lsn,
+                                                  x->u->m.timeline, x->u->m.stop_lsn, &x->rw);
         if (x->w->rc == LV_OK && x->rc != LV_OK) {
             lv_warn("row counts: every table counted, the WAL since backup %.12s could not be read: %s",
                     x->u->prev_id, lv_errmsg());
@@ -464,12 +467,13 @@ static int commit(run *u)
     /* Counts carried or derived from a previous backup whose counts are exact at its stop (rows_seed): on
      * this timeline, or on an ancestor with its stop on this timeline's history (lv_pg_prev_find). */
     lv_pg_rowcarry carry = {&u->prev, carry_rows, &x, 0, 0, 0};
-    int can_carry = m->type == LV_PGB_INCR && u->prev_id[0] && u->prev.rows_seed && u->prev.rows_lsn &&
-                    u->prev.rows_lsn <= m->stop_lsn && !u->info.in_recovery;
+    uint64_t prev_from = u->prev.seed_lsn ? u->prev.seed_lsn : u->prev.rows_lsn;
+    int can_carry = m->type == LV_PGB_INCR && u->prev_id[0] && u->prev.rows_seed && prev_from &&
+                    prev_from <= m->stop_lsn && !u->info.in_recovery;
     /* On a standby the stop LSN (its minimum recovery point) may lie before what the session's snapshot
      * sees: the row counts are then informational (no snapshot: not exact). */
     char *snap = NULL;
-    int quiet = 0, pending_known = 0;
+    int quiet = 0, pending_known = 0, snap_seed = 0;
     int rc = lv_pgs_test_pause("LABVAULT_TEST_PAUSE_AFTER_STOP");
     if (rc == LV_OK && !u->info.in_recovery)
         rc = lv_pgs_stop_snapshot(u->c, m->stop_lsn, m->wal_segment_size, &snap, &quiet);
@@ -490,8 +494,9 @@ static int commit(run *u)
         snap = NULL;
     }
     if (rc == LV_OK)
-        rc = lv_pg_relmap_collect(u->c, &u->conn, u->o->count_rows, snap, can_carry ? &carry : NULL, &m->databases,
-                                  &m->ndatabases, &u->rows_exact, &u->rows_seed, &pending_known);
+        rc = lv_pg_relmap_collect(u->c, &u->conn, u->o->count_rows, snap, u->ckpt_next_xid, can_carry ? &carry : NULL,
+                                  &m->databases, &m->ndatabases, &u->rows_exact, &u->rows_seed, &pending_known,
+                                  &snap_seed);
     free(snap);
     if (rc == LV_OK && u->rows_exact && u->rows_seed && pending_known)
         lv_rowwal_open_rows(&x.rw, snapshot_xmin(u->pre_stop_snap), &m->pending, &m->npending);
@@ -506,12 +511,14 @@ static int commit(run *u)
     if (rc != LV_OK)
         return rc;
     m->rows_lsn = u->rows_exact ? m->stop_lsn : 0;
-    m->rows_seed = (uint8_t)(u->rows_exact && u->rows_seed);
+    m->seed_lsn = snap_seed ? u->ckpt_redo : 0;
+    m->rows_seed = (uint8_t)(u->rows_seed && (u->rows_exact || snap_seed));
     if (u->o->count_rows)
-        lv_info("row counts: %s%s", !u->rows_exact ? "informational (not exact at the stop)"
-                                    : m->rows_seed ? "exact at the stop; the next incremental may carry them"
-                                                   : "exact at the stop; not carried (a transaction was in progress)",
-                m->npending ? ", with the rows of the transactions open at the stop, from the WAL" : "");
+        lv_info("row counts: %s%s%s", u->rows_exact ? "exact at the stop" : "informational (not exact at the stop)",
+                m->rows_seed ? "; the next incremental may carry them"
+                : u->rows_exact ? "; not carried (a transaction was in progress)" : "",
+                m->npending ? ", with the rows of the transactions open at the stop, from the WAL"
+                : m->seed_lsn ? ", from the snapshots they were counted in and the WAL since the start checkpoint" : "");
     if (w.rc != LV_OK && u->info.in_recovery)
         return lv_err(w.rc, "backup not committed: %s (a standby cannot switch WAL segments: the primary archives "
                       "the segment once it is full, or after its archive_timeout; run SELECT pg_switch_wal() on the "
@@ -651,6 +658,13 @@ static int backup(run *u)
     if ((rc = lv_pgs_start(u->c, u->info.version, u->label, o->fast_checkpoint, &m->start_lsn, &m->timeline)) != LV_OK)
         return rc;
     phase(u, "backup started (checkpoint done)");
+    /* For row counts that seed from their snapshots (commit). Not fatal: without it they seed only at a
+     * quiet stop. */
+    if (o->count_rows && !u->info.in_recovery && lv_pgs_checkpoint_xid(u->c, &u->ckpt_redo, &u->ckpt_next_xid) != LV_OK) {
+        lv_debug("row counts: %s; they can seed the next backup only from a quiet stop", lv_errmsg());
+        lv_err_clear();
+        u->ckpt_redo = u->ckpt_next_xid = 0;
+    }
     rc = prev_again(u);
     if (rc == LV_OK && m->type == LV_PGB_INCR && u->prev.stop_lsn > m->start_lsn)
         rc = prev_in_the_past(u);

@@ -133,10 +133,37 @@ static int none_in_progress(PGconn *main, const char *snap)
  * the counts informational as before. A database's connection is closed as soon as it is counted. */
 #define OPEN_MAX 4
 
+/* pg_current_snapshot()'s text "xmin:xmax:xid,xid,..." into *out (xip owned); 0 when it is not that. */
+static int parse_snapshot(const char *t, lv_pgman_snapshot *out)
+{
+    memset(out, 0, sizeof *out);
+    char *e;
+    out->xmin = strtoull(t, &e, 10);
+    if (*e != ':')
+        return 0;
+    out->xmax = strtoull(e + 1, &e, 10);
+    if (*e != ':' || !out->xmax || out->xmin > out->xmax)
+        return 0;
+    size_t cap = 0, n = 0;
+    for (const char *q = e + 1; *q;) {
+        uint64_t x = strtoull(q, &e, 10);
+        if (e == q || (*e && *e != ',') || x < out->xmin || x >= out->xmax || (n && x <= out->xip[n - 1])) {
+            free(out->xip);
+            memset(out, 0, sizeof *out);
+            return 0;
+        }
+        LV_GROW(out->xip, n, cap);
+        out->xip[n++] = x;
+        q = *e ? e + 1 : e;
+    }
+    out->nxip = (uint32_t)n;
+    return 1;
+}
+
 /* A connection to database name in a REPEATABLE READ transaction whose snapshot is fixed; *same when it
- * equals stop_snapshot. */
+ * equals stop_snapshot; *snap: that snapshot (xmax 0 if it could not be read). */
 static int begin_database(const lv_pg_conn_opts *c, const char *name, const char *stop_snapshot, PGconn **db,
-                          int *same)
+                          int *same, lv_pgman_snapshot *parsed)
 {
     *same = 0;
     int rc = lv_pg_connect(c, name, LV_PG_APP_BACKUP, db);
@@ -151,20 +178,24 @@ static int begin_database(const lv_pg_conn_opts *c, const char *name, const char
         rc = lv_pgs_snapshot(*db, &snap);
     }
     *same = rc == LV_OK && stop_snapshot && strcmp(snap, stop_snapshot) == 0;
+    if (rc == LV_OK)
+        parse_snapshot(snap, parsed);
     free(snap);
     return rc;
 }
 
 int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows, const char *stop_snapshot,
-                         lv_pg_rowcarry *carry, lv_pgman_database **dbs, uint32_t *ndbs, int *exact, int *seed,
-                         int *pending_known)
+                         uint64_t next_xid, lv_pg_rowcarry *carry, lv_pgman_database **dbs, uint32_t *ndbs, int *exact,
+                         int *seed, int *pending_known, int *snap_seed)
 {
     *dbs = NULL;
     *ndbs = 0;
     *exact = 1;
     *seed = 0;
     *pending_known = 0;
+    *snap_seed = 0;
     long all_counted = 0;
+    int any_uncounted = 0;
     PGresult *res;
     int rc = lv_pg_query(main, "SELECT oid, datname FROM pg_database WHERE datallowconn ORDER BY oid", 0, NULL,
                           &res);
@@ -180,7 +211,7 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
             d[i].oid = (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10);
             d[i].name = lv_xstrdup(PQgetvalue(res, i, 1));
             *ndbs = (uint32_t)(i + 1);
-            rc = begin_database(c, d[i].name, stop_snapshot, &db[i - first], &same[i - first]);
+            rc = begin_database(c, d[i].name, stop_snapshot, &db[i - first], &same[i - first], &d[i].snap);
             if (rc != LV_OK && i > first) {
                 /* No connection slot left (max_connections): count the databases open so far; this one
                  * begins the next group, where a failure of its own is the error. */
@@ -192,6 +223,8 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
                 db[i - first] = NULL;
                 free(d[i].name);
                 d[i].name = NULL;
+                free(d[i].snap.xip);
+                memset(&d[i].snap, 0, sizeof d[i].snap);
                 *ndbs = (uint32_t)i;
                 end = i;
             }
@@ -204,6 +237,7 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
             if ((counted && !same[i - first]) || uncounted)
                 *exact = 0;
             all_counted += counted;
+            any_uncounted |= uncounted;
             PQfinish(db[i - first]);
             db[i - first] = NULL;
             lv_debug("row counts: database %s done", d[i].name);
@@ -225,7 +259,21 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
     else if (*exact && carry && all_counted == 0) {
         *seed = 1;
         *pending_known = 1;
+    } else if (count_rows && next_xid && !any_uncounted && (!carry || carry->carried + carry->derived == 0) &&
+               rc == LV_OK) {
+        /* Every table counted, in snapshots that see every transaction with an id below next_xid (the
+         * oldest one they do not see began after the start checkpoint): a seed from the snapshots. */
+        *snap_seed = 1;
+        for (uint32_t i = 0; i < *ndbs; i++)
+            if (!d[i].snap.xmax || d[i].snap.xmin < next_xid)
+                *snap_seed = 0;
+        *seed = *snap_seed;
     }
+    if (!*snap_seed)
+        for (uint32_t i = 0; i < *ndbs; i++) {
+            free(d[i].snap.xip);
+            memset(&d[i].snap, 0, sizeof d[i].snap);
+        }
     if (rc != LV_OK) {
         lv_pg_relmap_free(d, *ndbs);
         *ndbs = 0;
@@ -244,6 +292,7 @@ void lv_pg_relmap_free(lv_pgman_database *dbs, uint32_t ndbs)
         }
         free(dbs[i].relations);
         free(dbs[i].name);
+        free(dbs[i].snap.xip);
     }
     free(dbs);
 }

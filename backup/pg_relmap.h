@@ -27,7 +27,16 @@
  * when commits never leave the snapshots equal to stop_snapshot. When no table was counted at all,
  * *pending_known is set with *seed: the rows of the transactions open at the stop are the WAL reading's
  * (lv_rowwal_open_rows), which the caller stores in the manifest for the next backup; otherwise a seed
- * needs no transaction in progress at the stop, as above (and the manifest lists none). */
+ * needs no transaction in progress at the stop, as above (and the manifest lists none).
+ *
+ * A seed from the counting snapshots (*snap_seed, with *seed): when every table was counted (none carried or
+ * derived, none left out) and every database's snapshot has an xmin at or past next_xid (the start
+ * checkpoint's next transaction id, 0: unknown), each database keeps its snapshot (dbs[i].snap, else
+ * zeroed). A transaction such a snapshot does not see has an id at or past its xmin, so it was given its id
+ * after that checkpoint's redo point was fixed, and every record it wrote follows that point: the next
+ * backup reads the WAL from there (the manifest's seed_lsn) and adds only the transactions the snapshot of
+ * the table's database does not see. Under steady load of short transactions a stop is never quiet, and
+ * this is what lets a full backup (every table counted) seed the incrementals that follow it. */
 #ifndef LV_BACKUP_PG_RELMAP_H
 #define LV_BACKUP_PG_RELMAP_H
 
@@ -44,8 +53,8 @@ typedef struct lv_pg_rowcarry {
 
 /* Fills *dbs / *ndbs (owned: free with lv_pg_relmap_free). LV_ERR_PG naming the database and cause. */
 int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows, const char *stop_snapshot,
-                         lv_pg_rowcarry *carry, lv_pgman_database **dbs, uint32_t *ndbs, int *exact, int *seed,
-                         int *pending_known);
+                         uint64_t next_xid, lv_pg_rowcarry *carry, lv_pgman_database **dbs, uint32_t *ndbs, int *exact,
+                         int *seed, int *pending_known, int *snap_seed);
 void lv_pg_relmap_free(lv_pgman_database *dbs, uint32_t ndbs);
 
 #endif

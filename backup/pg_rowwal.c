@@ -125,8 +125,42 @@ static void add_rows(lv_rowwal *w, uint32_t xid, uint32_t rel, int64_t rows)
     w->xacts[i].head = (uint32_t)c + 1;
 }
 
-/* xid ended: its rows go to the tables (committed) or nowhere (aborted). */
-static void end_xact(lv_rowwal *w, uint32_t xid, int committed)
+/* Does snapshot s see the transaction with the 32-bit id xid (its epoch: the one that puts it nearest s's
+ * xmin, as PostgreSQL widens ids)? */
+static int snapshot_sees(const lv_pgman_snapshot *s, uint32_t xid)
+{
+    uint64_t x = (s->xmin & ~(uint64_t)0xFFFFFFFFu) | xid;
+    if (x + 0x80000000u < s->xmin)
+        x += (uint64_t)1 << 32;
+    else if (x > s->xmin + 0x80000000u && x >= ((uint64_t)1 << 32))
+        x -= (uint64_t)1 << 32;
+    if (x < s->xmin)
+        return 1;
+    if (x >= s->xmax)
+        return 0;
+    size_t lo = 0, hi = s->nxip;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (s->xip[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == s->nxip || s->xip[lo] != x;
+}
+
+/* The snapshot database db's counts were taken in (lv_rowwal_snapshots), or NULL. */
+static const lv_pgman_snapshot *snapshot_of(const lv_rowwal *w, uint32_t db)
+{
+    for (size_t i = 0; i < w->nsnaps; i++)
+        if (w->snaps[i].oid == db && w->snaps[i].snap.xmax)
+            return &w->snaps[i].snap;
+    return NULL;
+}
+
+/* xid ended: its rows go to the tables (committed) or nowhere (aborted). top: its top-level transaction
+ * (xid itself, or the one whose commit lists it), which a counting snapshot may already have seen. */
+static void end_xact(lv_rowwal *w, uint32_t xid, uint32_t top, int committed)
 {
     if (!w->nxacts || !xid)
         return;
@@ -137,8 +171,11 @@ static void end_xact(lv_rowwal *w, uint32_t xid, int committed)
     while (c) {
         lv_rowwal_cell *cell = &w->cells[c - 1];
         uint32_t next = cell->next;
-        if (committed)
-            w->rels[cell->rel].delta += cell->rows;
+        if (committed) {
+            const lv_pgman_snapshot *sn = w->nsnaps ? snapshot_of(w, w->rels[cell->rel].db) : NULL;
+            if (!sn || !snapshot_sees(sn, top))
+                w->rels[cell->rel].delta += cell->rows;
+        }
         cell->next = (uint32_t)w->cfree;
         w->cfree = c;
         c = next;
@@ -202,11 +239,17 @@ static int on_record(void *arg, const lv_walrec_reader *rd, const lv_walrec *rec
     } else if (ev.kind == LV_WEV_COMMIT || ev.kind == LV_WEV_ABORT) {
         /* a commit lists every committed subtransaction; an abort those it rolls back with it */
         int committed = ev.kind == LV_WEV_COMMIT;
-        end_xact(w, ev.xid, committed);
+        end_xact(w, ev.xid, ev.xid, committed);
         for (uint32_t i = 0; i < ev.nsubxacts; i++)
-            end_xact(w, lv_wal_event_subxact(&ev, i), committed);
+            end_xact(w, lv_wal_event_subxact(&ev, i), ev.xid, committed);
     }
     return 0;
+}
+
+void lv_rowwal_snapshots(lv_rowwal *w, const lv_pgman_database *dbs, size_t n)
+{
+    w->snaps = dbs;
+    w->nsnaps = n;
 }
 
 void lv_rowwal_pending(lv_rowwal *w, const lv_pgman_pending *p, size_t n)

@@ -63,6 +63,8 @@ typedef struct lv_rowwal {
     size_t ncells, ccap, cfree;
     const lv_pgman_pending *pre; /* lv_rowwal_pending's, borrowed until the scan */
     size_t npre;
+    const lv_pgman_database *snaps; /* lv_rowwal_snapshots', borrowed */
+    size_t nsnaps;
 } lv_rowwal;
 
 /* Track relation (spc, db, rel): call for each before lv_rowwal_scan (duplicates are harmless). */
@@ -71,6 +73,11 @@ void lv_rowwal_track(lv_rowwal *w, uint32_t spc, uint32_t db, uint32_t rel);
 /* The rows of transactions open at `from` (the previous manifest's pending; borrowed until the scan):
  * entries of relations not tracked are ignored. */
 void lv_rowwal_pending(lv_rowwal *w, const lv_pgman_pending *p, size_t n);
+
+/* Counts seeded from snapshots (pg/manifest.h seed_lsn; borrowed for as long as w is used): a commit adds
+ * its rows to a table only if the snapshot of the table's database (dbs[i].snap, by oid) did not see the
+ * transaction; those it saw are in the counts already. Databases without a snapshot are not filtered. */
+void lv_rowwal_snapshots(lv_rowwal *w, const lv_pgman_database *dbs, size_t n);
 
 /* Read the archived WAL from (tli, from) up to `to` (exclusive) along the history of timeline to_tli (a
  * promotion in between: timeline tli up to its switch point, then the next; the transactions open at a

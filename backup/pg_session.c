@@ -142,6 +142,26 @@ int lv_pgs_snapshot(PGconn *c, char **out)
     return LV_OK;
 }
 
+int lv_pgs_checkpoint_xid(PGconn *c, uint64_t *redo, uint64_t *next_xid)
+{
+    PGresult *res;
+    int rc = lv_pg_query1(c, "SELECT redo_lsn::text, next_xid FROM pg_control_checkpoint()", 0, NULL, &res);
+    if (rc != LV_OK)
+        return rc;
+    unsigned long long epoch = 0, xid = 0;
+    char *e;
+    const char *t = PQgetvalue(res, 0, 1);
+    epoch = strtoull(t, &e, 10);
+    if (*e == ':')
+        xid = strtoull(e + 1, &e, 10);
+    if (lv_lsn_parse(PQgetvalue(res, 0, 0), redo) != LV_OK || *e || xid > UINT32_MAX || !xid)
+        rc = lv_err(LV_ERR_PG, "pg_control_checkpoint() answered %s, %s", PQgetvalue(res, 0, 0), t);
+    else
+        *next_xid = (uint64_t)epoch << 32 | xid;
+    PQclear(res);
+    return rc;
+}
+
 int lv_pgs_test_pause(const char *env)
 {
     const char *v = getenv(env);

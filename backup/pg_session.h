@@ -42,6 +42,11 @@ int lv_pgs_position(PGconn *c, uint64_t *lsn);
 /* pg_current_snapshot()::text (txid_current_snapshot before 13 is not needed: 13 has both). */
 int lv_pgs_snapshot(PGconn *c, char **out);
 
+/* The latest checkpoint's redo point and next transaction id (pg_control_checkpoint(); 64-bit, epoch
+ * included): right after lv_pgs_start, its checkpoint or a later one. A transaction given its id at or
+ * past *next_xid wrote every record after *redo. */
+int lv_pgs_checkpoint_xid(PGconn *c, uint64_t *redo, uint64_t *next_xid);
+
 /* The snapshot right after the stop (*out as lv_pgs_snapshot), and *quiet: no WAL was written between the
  * stop and it. The stop ends with the backup-end record (stop_lsn is its end) and a segment switch; the
  * insert position read in the same statement, after the snapshot was taken, is then the next segment's

@@ -151,10 +151,22 @@ static const char *check_manifest(const lv_pgman *m)
                 return "invalid relation name";
         }
     }
-    if (m->rows_seed > 1 || (m->rows_seed && (version_of(m) < 3 || !m->rows_lsn)))
+    if (m->rows_seed > 1 || (m->rows_seed && (version_of(m) < 3 || (!m->rows_lsn && !m->seed_lsn))))
         return "invalid rows_seed";
-    if (m->npending && (version_of(m) < 4 || !m->rows_seed || !m->pending))
-        return "pending rows without rows_seed";
+    if (m->npending && (version_of(m) < 4 || !m->rows_seed || !m->rows_lsn || m->seed_lsn || !m->pending))
+        return "pending rows without rows_seed and rows_lsn, or with seed_lsn";
+    if (m->seed_lsn && (version_of(m) < 4 || !m->rows_seed))
+        return "seed_lsn without rows_seed";
+    for (uint32_t i = 0; i < m->ndatabases; i++) {
+        const lv_pgman_snapshot *sn = &m->databases[i].snap;
+        if (!m->seed_lsn != !sn->xmax)
+            return "a database's snapshot without seed_lsn, or none with it";
+        if (sn->xmin > sn->xmax || (sn->nxip && !sn->xip))
+            return "invalid snapshot";
+        for (uint32_t k = 0; k < sn->nxip; k++)
+            if (sn->xip[k] < sn->xmin || sn->xip[k] >= sn->xmax || (k && sn->xip[k] <= sn->xip[k - 1]))
+                return "invalid snapshot";
+    }
     for (uint32_t i = 0; i < m->npending; i++) {
         const lv_pgman_pending *p = &m->pending[i];
         if (p->xid < 3 || !p->rows)
@@ -268,6 +280,15 @@ int lv_pgman_encode(const lv_pgman *m, lv_buf *out)
             lv_buf_put_le32(out, p->database);
             lv_buf_put_le32(out, p->relfilenode);
             lv_buf_put_le64(out, (uint64_t)p->rows);
+        }
+        lv_buf_put_le64(out, m->seed_lsn);
+        for (uint32_t i = 0; i < m->ndatabases; i++) {
+            const lv_pgman_snapshot *sn = &m->databases[i].snap;
+            lv_buf_put_le64(out, sn->xmin);
+            lv_buf_put_le64(out, sn->xmax);
+            lv_buf_put_le32(out, sn->nxip);
+            for (uint32_t k = 0; k < sn->nxip; k++)
+                lv_buf_put_le64(out, sn->xip[k]);
         }
     }
     return LV_OK;
@@ -484,6 +505,18 @@ int lv_pgman_parse(const uint8_t *buf, size_t len, lv_pgman *m)
                 p->rows = (int64_t)get64(r);
             }
         }
+        m->seed_lsn = get64(r);
+        for (uint32_t i = 0; i < m->ndatabases && !r->bad; i++) {
+            lv_pgman_snapshot *sn = &m->databases[i].snap;
+            sn->xmin = get64(r);
+            sn->xmax = get64(r);
+            sn->nxip = getcount(r, 8);
+            if (sn->nxip) {
+                sn->xip = lv_xcalloc(sn->nxip, sizeof *sn->xip);
+                for (uint32_t k = 0; k < sn->nxip; k++)
+                    sn->xip[k] = get64(r);
+            }
+        }
     }
     const char *why = NULL;
     if (r->bad)
@@ -530,6 +563,7 @@ void lv_pgman_free(lv_pgman *m)
         }
         free(d->relations);
         free(d->name);
+        free(d->snap.xip);
     }
     free(m->databases);
     free(m->pending);

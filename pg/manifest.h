@@ -46,6 +46,8 @@
  *   || version 3 and 4: rows_seed u8 (0, 1)
  *   || version 4 only: pending_count u32 || { xid u32 || tablespace u32 || database u32 || relfilenode u32
  *                                             || rows i64 }
+ *                      || seed_lsn u64 || database_count times (in the databases' order)
+ *                                         { xmin u64 || xmax u64 || xip_count u32 || { xid u64 } }
  * and nothing after.
  *
  * rows_seed (version 3): the exact counts may be carried into the next backup's for tables the WAL does
@@ -55,6 +57,11 @@
  * also told the rows of the transactions open at the stop: `pending` lists them, per transaction id (a
  * subtransaction's own) and table (tablespace, database, relfilenode), rows inserted minus deleted, not
  * visible at rows_lsn; the next backup's WAL reading starts from them (backup/pg_rowwal.h).
+ * Or (version 4) the counts, taken by count(*) in snapshots (the stop's or later ones: rows_lsn 0), seed
+ * from their snapshots: seed_lsn is a WAL position before the first record of every transaction those
+ * snapshots do not see, and each database's `snap` the snapshot its tables were counted in; the next
+ * backup reads the WAL from seed_lsn and adds only the transactions its database's snapshot does not
+ * see (backup/pg_relmap.h).
  *
  * Parser contract (lv_pgman_parse): strict, fuzzed (tests/fuzz/fuzz_pgman.c). LV_ERR_CORRUPT unless the
  * layout is exact; version known; block_size a power of two 1..32 KiB; strings within bounds (paths
@@ -68,9 +75,12 @@
  * paths have no empty component (no leading, trailing or doubled '/'); a PAGES run ends inside the
  * largest blob: (blob_page + npages) * block_size <= LV_BLOB_MAX, or for a delta run (base_page + npages)
  * * block_size <= LV_BLOB_MAX and blob_page + npages <= LV_PGDELTA_MAX_FRAMES; version 1 has no delta
- * runs; rows_seed 0 or 1, only from version 3 and only with rows_lsn; pending entries only with rows_seed,
- * xid >= 3 (a normal transaction id), rows not 0, sorted by (xid, tablespace, database, relfilenode)
- * without repeats. */
+ * runs; rows_seed 0 or 1, only from version 3 and only with rows_lsn or seed_lsn; pending entries only with
+ * rows_seed and rows_lsn, xid >= 3 (a normal transaction id), rows not 0, sorted by (xid, tablespace,
+ * database, relfilenode) without repeats, and not with seed_lsn; seed_lsn (version 4) only with rows_seed
+ * (rows_lsn may be set too: counts exact at the stop that seed from their snapshots, since a transaction
+ * was open at the stop), and then every database has a snapshot (xmax not 0), and only then; a snapshot
+ * has xmin <= xmax and its xip strictly increasing within [xmin, xmax). */
 #ifndef LV_PG_MANIFEST_H
 #define LV_PG_MANIFEST_H
 
@@ -120,11 +130,19 @@ typedef struct lv_pgman_relation {
     char *schema, *name;
 } lv_pgman_relation;
 
+/* A transaction snapshot (pg_current_snapshot(): 64-bit transaction ids, epoch included); xmax 0: none. */
+typedef struct lv_pgman_snapshot {
+    uint64_t xmin, xmax;
+    uint64_t *xip;    /* in progress, sorted, each in [xmin, xmax) */
+    uint32_t nxip;
+} lv_pgman_snapshot;
+
 typedef struct lv_pgman_database {
     uint32_t oid;
     char *name;
     lv_pgman_relation *relations;
     uint32_t nrelations;
+    lv_pgman_snapshot snap;        /* version 4, with seed_lsn: the snapshot its tables were counted in */
 } lv_pgman_database;
 
 /* Rows a transaction open at rows_lsn wrote into a table (above): visible once it commits. */
@@ -160,6 +178,7 @@ typedef struct lv_pgman {
     uint8_t rows_seed;             /* version 3: the counts may be carried into the next backup's (above) */
     lv_pgman_pending *pending;     /* version 4: open transactions' rows at rows_lsn (above) */
     uint32_t npending;
+    uint64_t seed_lsn;             /* version 4: counts seeded from their snapshots (above); 0: not */
 } lv_pgman;
 
 /* Encode m (valid as the parser would accept it; files sorted) and append to out. LV_ERR_INTERNAL if m

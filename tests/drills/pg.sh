@@ -202,9 +202,12 @@ run "$lv" --config "$w/s3.conf" drill run --backup "$incr3" --target-immediate -
 is "$rc" 0 "its drill to the end point passes ${err:+($err)}"
 like "$(check_detail rows)" "'ok', '([1-9][0-9]*) of \\1 tables have the row counts recorded at the backup'" \
   "... every count matches: the 101 rows committed after incr2 included, the renamed table found by its oid"
-# Under load: pgbench (2 clients) runs through two incrementals. Its commits move the snapshots all the time,
-# so only counts from the WAL can be exact: both derive every table and stay exact, the second from the
-# first's (the rows of the transactions open at its stop included), and their drills find every count.
+# Under load: pgbench (2 clients) runs through two incrementals, a full backup and an incremental. Its commits
+# move the snapshots all the time, so only counts from the WAL can be exact: both incrementals derive every
+# table and stay exact, the second from the first's (the rows of the transactions open at its stop
+# included). The full backup counts every table, in snapshots that are not the stop's (informational), but
+# they seed: the incremental after it reads the WAL from the full's start checkpoint and adds only what
+# those snapshots did not see. The drills find every count.
 pgbench -n -c 2 -j 2 -T 120 >/dev/null 2>&1 &
 loadpid=$!
 sleep 1
@@ -218,9 +221,19 @@ is "$rc/$(j 'j["rows_exact"]')" "0/True" "another incremental under load: exit 0
 incr5=$(j 'j["id"]')
 like "$err" "row counts: 0 tables counted, [1-9][0-9]* carried from backup ${incr4:0:12}, [3-9] derived from its counts" \
   "... derived from the previous one's, taken under load"
+run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type full --json
+is "$rc/$(j 'j["rows_exact"]')" "0/False" "a full backup under load: exit 0, counts informational (not at the stop)"
+full2=$(j 'j["id"]')
+like "$err" "row counts: informational \(not exact at the stop\); the next incremental may carry them, from the snapshots they were counted in and the WAL since the start checkpoint" \
+  "... but seeding the next incremental from the snapshots they were counted in"
+run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json
+is "$rc/$(j 'j["rows_exact"]')" "0/True" "the incremental after it, under load: exit 0, exact counts"
+incr6=$(j 'j["id"]')
+like "$err" "row counts: 0 tables counted, [1-9][0-9]* carried from backup ${full2:0:12}, [3-9] derived from its counts" \
+  "... derived from the full backup's counts"
 kill -INT "$loadpid" 2>/dev/null || true
 wait "$loadpid" 2>/dev/null || true
-for b in "$incr4" "$incr5"; do
+for b in "$incr4" "$incr5" "$incr6"; do
   run "$lv" --config "$w/s3.conf" drill run --backup "$b" --target-immediate --json
   is "$rc" 0 "the drill of ${b:0:12} (taken under load) to its end point passes ${err:+($err)}"
   like "$(check_detail rows)" "'ok', '([1-9][0-9]*) of \\1 tables have the row counts recorded at the backup'" \
@@ -332,8 +345,8 @@ ok "no scratch PostgreSQL is left after the damaged restore" no_drill_postgres
 # --- history
 run "$lv" --config "$w/s3.conf" drill history --json
 is "$(j '[(d["kind"], d["target"].split()[-1].strip("()"), d["passed"]) for d in j]')" \
-  "[('pg', 'latest', True), ('pg', 'immediate', True), ('pg', 'immediate', True), ('pg', 'immediate', True), ('pg', 'immediate', True), ('pg', 'immediate', True), ('pg', 'immediate', True), ('pg', 'immediate', False), ('pg', 'random', True), ('pg', 'latest', False), ('pg', 'latest', False), ('pg', 'latest', False)]" \
-  "history: twelve recorded drills (the interrupted ones are not recorded)"
+  "[('pg', 'latest', True), ('pg', 'immediate', True), ('pg', 'immediate', True), ('pg', 'immediate', True), ('pg', 'immediate', True), ('pg', 'immediate', True), ('pg', 'immediate', True), ('pg', 'immediate', True), ('pg', 'immediate', False), ('pg', 'random', True), ('pg', 'latest', False), ('pg', 'latest', False), ('pg', 'latest', False)]" \
+  "history: thirteen recorded drills (the interrupted ones are not recorded)"
 ok "every passed drill has RTO and RPO" python3 -c 'import json,sys; j=json.loads(sys.argv[1]); sys.exit(not all(d["rto"]["total"] > 0 and d["rpo"] is not None for d in j if d["passed"]))' "$out"
 
 done_testing

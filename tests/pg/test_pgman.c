@@ -50,7 +50,7 @@ static void ps(lv_buf *o, const char *s)
 
 static void raw_encode(const lv_pgman *m, lv_buf *o)
 {
-    unsigned version = m->version ? m->version : 3;
+    unsigned version = m->version ? m->version : 4;
     lv_buf_append(o, "LVPG", 4);
     p8(o, (uint8_t)version);
     p8(o, m->type);
@@ -130,6 +130,24 @@ static void raw_encode(const lv_pgman *m, lv_buf *o)
     p64(o, m->rows_lsn);
     if (version >= 3)
         p8(o, m->rows_seed);
+    if (version >= 4) {
+        p32(o, m->npending);
+        for (uint32_t i = 0; i < m->npending; i++) {
+            p32(o, m->pending[i].xid);
+            p32(o, m->pending[i].tablespace);
+            p32(o, m->pending[i].database);
+            p32(o, m->pending[i].relfilenode);
+            p64(o, (uint64_t)m->pending[i].rows);
+        }
+        p64(o, m->seed_lsn);
+        for (uint32_t i = 0; i < m->ndatabases; i++) {
+            p64(o, m->databases[i].snap.xmin);
+            p64(o, m->databases[i].snap.xmax);
+            p32(o, m->databases[i].snap.nxip);
+            for (uint32_t k = 0; k < m->databases[i].snap.nxip; k++)
+                p64(o, m->databases[i].snap.xip[k]);
+        }
+    }
 }
 
 /* A sample incremental backup: three files (whole, pages in two runs, a tablespace file), one
@@ -140,6 +158,8 @@ static lv_pgman_tablespace ts[1];
 static lv_pgman_bad_page bad[1];
 static lv_pgman_relation rels[2];
 static lv_pgman_database dbs[1];
+static lv_pgman_pending pend[3];
+static uint64_t snap_xip[2];
 static char path0[64], path1[64], path2[64], label[64];
 
 static void sample(lv_pgman *m)
@@ -198,11 +218,18 @@ static void sample(lv_pgman *m)
     m->nbad_pages = 1;
     rels[0] = (lv_pgman_relation){16384, 16384, 1663, 'r', 200000, S("public"), S("pgbench_accounts")};
     rels[1] = (lv_pgman_relation){16401, 16401, 16400, 'i', -1, S("public"), S("idx")};
-    dbs[0] = (lv_pgman_database){5, S("postgres"), rels, 2};
+    dbs[0] = (lv_pgman_database){.oid = 5, .name = S("postgres"), .relations = rels, .nrelations = 2};
     m->databases = dbs;
     m->ndatabases = 1;
     m->rows_lsn = 0x3000100;
     m->rows_seed = 1;
+    pend[0] = (lv_pgman_pending){700, 1663, 5, 16384, 100};
+    pend[1] = (lv_pgman_pending){700, 1663, 5, 16390, -3};
+    pend[2] = (lv_pgman_pending){4000000000u, 1663, 5, 16384, 1};
+    m->pending = pend;
+    m->npending = 3;
+    m->seed_lsn = 0;
+    dbs[0].snap = (lv_pgman_snapshot){0, 0, NULL, 0};
 }
 
 static void expect_bytes_rejected(const uint8_t *p, size_t n, const char *what)
@@ -248,7 +275,7 @@ static void test_round_trip(void)
               p.files[1].extents[1].blob[0] == 4 && p.files[0].extents[0].length == 2 &&
               p.files[0].extents[1].first_page == 0,
           "files and extents survive");
-    CHECK(p.version == 3 && p.files[2].extents[0].delta == 1 && p.files[2].extents[0].base_blob[0] == 6 &&
+    CHECK(p.version == 4 && p.files[2].extents[0].delta == 1 && p.files[2].extents[0].base_blob[0] == 6 &&
               p.files[2].extents[0].base_page == 3 && p.files[1].extents[1].delta == 0,
           "delta runs survive with their base");
     CHECK(p.nbad_pages == 1 && p.bad_pages[0].page == 129 && p.ndatabases == 1 &&
@@ -257,6 +284,9 @@ static void test_round_trip(void)
               strcmp(p.databases[0].relations[0].name, "pgbench_accounts") == 0,
           "bad pages and the relation map survive");
     CHECK(p.rows_seed == 1, "version 3: rows_seed survives");
+    CHECK(p.npending == 3 && p.pending[1].xid == 700 && p.pending[1].relfilenode == 16390 && p.pending[1].rows == -3 &&
+              p.pending[2].xid == 4000000000u && p.pending[0].tablespace == 1663 && p.pending[0].database == 5,
+          "version 4: the pending rows survive");
     CHECK(lv_pgman_encode(&p, &b) == LV_OK && b.len == a.len && memcmp(a.data, b.data, a.len) == 0,
           "re-encode gives the same bytes");
     CHECK(lv_pgman_find(&p, "PG_VERSION") == 0 && lv_pgman_find(&p, "base/5/16384") == 1 &&
@@ -275,7 +305,7 @@ static void test_round_trip(void)
     e.tablespace_map = S("");
     lv_buf_reset(&a);
     lv_buf_reset(&b);
-    CHECK(lv_pgman_encode(&e, &a) == LV_OK && a.len == 107 + 12 + 16 + 8 + 1, "empty manifest encodes (%zu bytes)",
+    CHECK(lv_pgman_encode(&e, &a) == LV_OK && a.len == 107 + 12 + 16 + 8 + 1 + 4 + 8, "empty manifest encodes (%zu bytes)",
           a.len);
     CHECK(lv_pgman_parse(a.data, a.len, &p) == LV_OK && p.nfiles == 0 && p.files == NULL &&
               lv_pgman_find(&p, "x") == -1 && lv_pgman_encode(&p, &b) == LV_OK && b.len == a.len &&
@@ -308,17 +338,111 @@ static void test_header_rules(void)
     raw.data[0] = 'X';
     expect_bytes_rejected(raw.data, raw.len, "bad magic");
     raw.data[0] = 'L';
-    raw.data[4] = 4;
+    raw.data[4] = 5;
     expect_bytes_rejected(raw.data, raw.len, "unknown version");
-    CHECK(strstr(lv_errmsg(), "version 4") != NULL, "message names the version");
+    CHECK(strstr(lv_errmsg(), "version 5") != NULL, "message names the version");
+    raw.data[4] = 3;
+    expect_bytes_rejected(raw.data, raw.len, "version 3 bytes with version 4's pending rows");
     raw.data[4] = 2;
     expect_bytes_rejected(raw.data, raw.len, "version 2 bytes with version 3's rows_seed");
     raw.data[4] = 1;
     expect_bytes_rejected(raw.data, raw.len, "version 1 bytes with version 2 runs");
     lv_buf_free(&raw);
 
+    /* Version 3 (before pending rows) still parses and re-encodes as itself. */
+    sample(&m);
+    m.npending = 0;
+    m.version = 3;
+    lv_buf v3 = LV_BUF_INIT, again3 = LV_BUF_INIT;
+    raw_encode(&m, &v3);
+    lv_pgman p3;
+    CHECK(lv_pgman_parse(v3.data, v3.len, &p3) == LV_OK && p3.version == 3 && p3.rows_seed == 1 && p3.npending == 0,
+          "a version 3 manifest parses (%s)", lv_errmsg());
+    CHECK(lv_pgman_encode(&p3, &again3) == LV_OK && again3.len == v3.len && memcmp(again3.data, v3.data, v3.len) == 0,
+          "... and re-encodes to the same bytes, version 3");
+    lv_pgman_free(&p3);
+    lv_buf_free(&v3);
+    lv_buf_free(&again3);
+    m.npending = 3; /* not expressible in version 3 bytes */
+    CHECK(lv_pgman_encode(&m, &again3) == LV_ERR_INTERNAL && again3.len == 0,
+          "encode refuses pending rows in a version 3 manifest");
+    lv_buf_free(&again3);
+
+    /* Pending rows: only with rows_seed, of normal transaction ids, not 0, sorted without repeats. */
+    sample(&m);
+    m.rows_seed = 0;
+    expect_rejected(&m, "pending rows without rows_seed");
+    sample(&m);
+    pend[0].xid = 2;
+    expect_rejected(&m, "a pending row of transaction id 2 (frozen)");
+    sample(&m);
+    pend[1].rows = 0;
+    expect_rejected(&m, "a pending entry of 0 rows");
+    sample(&m);
+    pend[1].relfilenode = 16384;
+    expect_rejected(&m, "a pending entry repeated");
+    sample(&m);
+    pend[1].xid = 699;
+    expect_rejected(&m, "pending rows out of order");
+    sample(&m);
+    raw_encode(&m, &raw);
+    lv_le32_put(raw.data + raw.len - 3 * 24 - 4, 4);
+    expect_bytes_rejected(raw.data, raw.len, "a pending count beyond the input");
+    lv_buf_free(&raw);
+
+    /* Counts seeded from their snapshots: seed_lsn and a snapshot per database, both or neither. */
+    sample(&m);
+    m.npending = 0;
+    m.seed_lsn = 0x2000028;
+    snap_xip[0] = ((uint64_t)1 << 32) + 1002;
+    snap_xip[1] = ((uint64_t)1 << 32) + 1005;
+    dbs[0].snap = (lv_pgman_snapshot){((uint64_t)1 << 32) + 1000, ((uint64_t)1 << 32) + 1010, snap_xip, 2};
+    lv_buf sv = LV_BUF_INIT, sv2 = LV_BUF_INIT;
+    lv_pgman ps;
+    CHECK(lv_pgman_encode(&m, &sv) == LV_OK && lv_pgman_parse(sv.data, sv.len, &ps) == LV_OK && ps.seed_lsn == 0x2000028 &&
+              ps.databases[0].snap.xmin == ((uint64_t)1 << 32) + 1000 && ps.databases[0].snap.nxip == 2 &&
+              ps.databases[0].snap.xip[1] == snap_xip[1] && lv_pgman_encode(&ps, &sv2) == LV_OK && sv2.len == sv.len &&
+              memcmp(sv.data, sv2.data, sv.len) == 0,
+          "seed_lsn and the databases' snapshots survive, and re-encode to the same bytes (%s)", lv_errmsg());
+    lv_pgman_free(&ps);
+    lv_buf_free(&sv);
+    lv_buf_free(&sv2);
+    m.rows_lsn = 0;
+    CHECK(lv_pgman_encode(&m, &sv) == LV_OK, "seed_lsn without rows_lsn (counts not exact at the stop) is accepted");
+    lv_buf_free(&sv);
+    m.rows_seed = 0;
+    expect_rejected(&m, "seed_lsn without rows_seed");
+    m.rows_seed = 1;
+    m.npending = 1;
+    m.rows_lsn = 0x3000100;
+    expect_rejected(&m, "pending rows with seed_lsn");
+    m.npending = 0;
+    m.seed_lsn = 0;
+    expect_rejected(&m, "a database's snapshot without seed_lsn");
+    m.seed_lsn = 0x2000028;
+    snap_xip[1] = dbs[0].snap.xmax;
+    expect_rejected(&m, "a snapshot's in-progress id at its xmax");
+    snap_xip[1] = snap_xip[0];
+    expect_rejected(&m, "a snapshot's in-progress ids repeated");
+    snap_xip[1] = ((uint64_t)1 << 32) + 1005;
+    dbs[0].snap.xmin = dbs[0].snap.xmax + 1;
+    dbs[0].snap.nxip = 0;
+    expect_rejected(&m, "a snapshot's xmin past its xmax");
+    dbs[0].snap = (lv_pgman_snapshot){0, 0, NULL, 0};
+    expect_rejected(&m, "seed_lsn with a database without a snapshot");
+    m.version = 3;
+    m.seed_lsn = 0;
+    lv_buf v3s = LV_BUF_INIT;
+    CHECK(lv_pgman_encode(&m, &v3s) == LV_OK, "version 3 without seed_lsn encodes");
+    lv_buf_free(&v3s);
+    m.seed_lsn = 1;
+    dbs[0].snap = (lv_pgman_snapshot){1, 2, NULL, 0};
+    CHECK(lv_pgman_encode(&m, &v3s) == LV_ERR_INTERNAL && v3s.len == 0, "encode refuses seed_lsn in a version 3 manifest");
+    dbs[0].snap = (lv_pgman_snapshot){0, 0, NULL, 0};
+
     /* Version 2 (before rows_seed) still parses and re-encodes as itself. */
     sample(&m);
+    m.npending = 0;
     m.rows_seed = 0;
     m.version = 2;
     lv_buf v2 = LV_BUF_INIT, again2 = LV_BUF_INIT;
@@ -341,11 +465,13 @@ static void test_header_rules(void)
     m.rows_seed = 2;
     expect_rejected(&m, "rows_seed 2");
     sample(&m);
+    m.npending = 0;
     m.rows_lsn = 0;
     expect_rejected(&m, "rows_seed without exact counts");
 
     /* Version 1 (before deltas) still parses and re-encodes as itself. */
     sample(&m);
+    m.npending = 0;
     m.rows_seed = 0;
     m.files[2].extents[0].delta = 0;
     m.version = 1;
@@ -543,8 +669,10 @@ static void test_file_rules(void)
     m.ndatabases = 0;
     m.nfiles = 0;
     m.ntablespaces = 0;
+    m.npending = 0;
     raw_encode(&m, &raw);
-    size_t files_at = raw.len - 1 - 8 - 4 - 4 - 4; /* rows_seed, rows_lsn, database, bad page and file counts */
+    size_t files_at = raw.len - 8 - 4 - 1 - 8 - 4 - 4 - 4; /* seed_lsn, pending count, rows_seed, rows_lsn,
+                                                            * database, bad page and file counts */
     lv_le32_put(raw.data + files_at, 0xffffffffu);
     expect_bytes_rejected(raw.data, raw.len, "a file count far beyond the input");
     lv_buf_free(&raw);
