@@ -28,6 +28,7 @@
 #include "common/hex.h"
 #include "common/interrupt.h"
 #include "common/log.h"
+#include "common/testpause.h"
 #include "common/timefmt.h"
 #include "repo/manifest.h"
 #include "repo/tidy.h"
@@ -474,7 +475,7 @@ static int commit(run *u)
      * sees: the row counts are then informational (no snapshot: not exact). */
     char *snap = NULL;
     int quiet = 0, pending_known = 0, snap_seed = 0;
-    int rc = lv_pgs_test_pause("LABVAULT_TEST_PAUSE_AFTER_STOP");
+    int rc = lv_test_pause("LABVAULT_TEST_PAUSE_AFTER_STOP", 1);
     if (rc == LV_OK && !u->info.in_recovery)
         rc = lv_pgs_stop_snapshot(u->c, m->stop_lsn, m->wal_segment_size, &snap, &quiet);
     if (rc == LV_OK && snap && !quiet && u->o->count_rows) {
@@ -556,7 +557,7 @@ static int backup_stop(run *u)
         lv_err_clear();
         u->pre_stop_snap = NULL;
     }
-    int rc = lv_pgs_test_pause("LABVAULT_TEST_PAUSE_BEFORE_STOP");
+    int rc = lv_test_pause("LABVAULT_TEST_PAUSE_BEFORE_STOP", 1);
     if (rc != LV_OK)
         return rc;
     rc = lv_pgs_stop(u->c, u->info.version, &u->m.stop_lsn, &u->m.backup_label, &u->m.tablespace_map);
@@ -669,7 +670,7 @@ static int backup(run *u)
     if (rc == LV_OK && m->type == LV_PGB_INCR && u->prev.stop_lsn > m->start_lsn)
         rc = prev_in_the_past(u);
     if (rc == LV_OK)
-        rc = lv_pgs_test_pause("LABVAULT_TEST_PAUSE_AFTER_START");
+        rc = lv_test_pause("LABVAULT_TEST_PAUSE_AFTER_START", 1);
     if (rc == LV_OK)
         rc = tablespaces(u);
     if (rc == LV_OK)

@@ -8,6 +8,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/testpause.h"
 
 static const char relmap_sql[] =
     "SELECT c.oid, coalesce(pg_relation_filenode(c.oid), 0), "
@@ -242,7 +243,7 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
             db[i - first] = NULL;
             lv_debug("row counts: database %s done", d[i].name);
             if (rc == LV_OK && i + 1 < n)
-                rc = lv_pgs_test_pause("LABVAULT_TEST_PAUSE_BETWEEN_DATABASES");
+                rc = lv_test_pause("LABVAULT_TEST_PAUSE_BETWEEN_DATABASES", 1);
         }
         for (int k = 0; k < OPEN_MAX; k++)
             if (db[k])

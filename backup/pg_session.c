@@ -161,15 +161,3 @@ int lv_pgs_checkpoint_xid(PGconn *c, uint64_t *redo, uint64_t *next_xid)
     PQclear(res);
     return rc;
 }
-
-int lv_pgs_test_pause(const char *env)
-{
-    const char *v = getenv(env);
-    double secs = v ? atof(v) : 0, end = lv_mono_s() + secs;
-    while (secs > 0 && lv_mono_s() < end) {
-        if (lv_interrupted())
-            return lv_err(LV_ERR_INTERRUPTED, "interrupted");
-        usleep(50 * 1000);
-    }
-    return LV_OK;
-}

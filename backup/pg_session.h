@@ -54,8 +54,4 @@ int lv_pgs_checkpoint_xid(PGconn *c, uint64_t *redo, uint64_t *next_xid);
  * to stop_lsn would not) moves it: the counts are then not exact at the stop. */
 int lv_pgs_stop_snapshot(PGconn *c, uint64_t stop_lsn, uint32_t seg_size, char **out, int *quiet);
 
-/* Test-only pauses (backup/pg.h): sleeps the seconds environment variable env names, if set; interruptible
- * (LV_ERR_INTERRUPTED). */
-int lv_pgs_test_pause(const char *env);
-
 #endif

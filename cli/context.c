@@ -13,6 +13,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/testpause.h"
 #include "maint/sync.h"
 #include "repo/lock.h"
 
@@ -292,9 +293,8 @@ int lv_ctx_open_repo(lv_ctx *ctx, int what)
             rc = lv_catalog_sync(ctx->repo, NULL);
         /* Test-only: hold a command between its sync and its work, so the retention tests can run a prune
          * against a backup whose catalog predates it (tests/retention/prune_concurrency.sh). */
-        const char *pause = getenv("LABVAULT_TEST_PAUSE_AFTER_SYNC");
-        if (rc == LV_OK && pause && (what & LV_CTX_INFLIGHT) == LV_CTX_INFLIGHT)
-            sleep((unsigned)atoi(pause));
+        if (rc == LV_OK && (what & LV_CTX_INFLIGHT) == LV_CTX_INFLIGHT)
+            rc = lv_test_pause("LABVAULT_TEST_PAUSE_AFTER_SYNC", 1);
     }
     return rc;
 }

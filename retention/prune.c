@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/progress.h"
 #include "common/sort.h"
+#include "common/testpause.h"
 #include "catalog/catalog.h"
 #include "repo/manifest.h"
 #include "repo/object.h"
@@ -179,9 +180,7 @@ static void progress(prune *p, const char *fmt, ...)
 static void phase(const char *what)
 {
     lv_info("prune: %s", what);
-    const char *ms = getenv("LABVAULT_TEST_PRUNE_PAUSE_MS");
-    if (ms)
-        usleep((useconds_t)atoi(ms) * 1000);
+    (void)lv_test_pause("LABVAULT_TEST_PRUNE_PAUSE_MS", 0.001); /* an interrupt is seen by the next step */
 }
 
 static void progress_end(prune *p)
