@@ -208,29 +208,28 @@ like "$(check_detail rows)" "'ok', '([1-9][0-9]*) of \\1 tables have the row cou
 # included). The full backup counts every table, in snapshots that are not the stop's (informational), but
 # they seed: the incremental after it reads the WAL from the full's start checkpoint and adds only what
 # those snapshots did not see. The drills find every count.
+# incr_from_wal PREV WHAT: an incremental whose counts are all carried or derived from PREV's, and exact; sets id
+incr_from_wal() {
+  run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json
+  is "$rc/$(j 'j["rows_exact"]')" "0/True" "$2: exit 0, exact counts"
+  id=$(j 'j["id"]')
+  like "$err" "row counts: 0 tables counted, [1-9][0-9]* carried from backup ${1:0:12}, [3-9] derived from its counts" \
+    "... counts no table: pgbench's changed ones derived from ${1:0:12}'s counts and the WAL"
+}
 pgbench -n -c 2 -j 2 -T 120 >/dev/null 2>&1 &
 loadpid=$!
 sleep 1
-run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json
-is "$rc/$(j 'j["rows_exact"]')" "0/True" "an incremental under pgbench's load: exit 0, exact counts"
-incr4=$(j 'j["id"]')
-like "$err" "row counts: 0 tables counted, [1-9][0-9]* carried from backup ${incr3:0:12}, [3-9] derived from its counts" \
-  "... derives pgbench's changed tables and counts none"
-run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json
-is "$rc/$(j 'j["rows_exact"]')" "0/True" "another incremental under load: exit 0, exact counts"
-incr5=$(j 'j["id"]')
-like "$err" "row counts: 0 tables counted, [1-9][0-9]* carried from backup ${incr4:0:12}, [3-9] derived from its counts" \
-  "... derived from the previous one's, taken under load"
+incr_from_wal "$incr3" "an incremental under pgbench's load"
+incr4=$id
+incr_from_wal "$incr4" "another incremental under load, after one taken under load"
+incr5=$id
 run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type full --json
 is "$rc/$(j 'j["rows_exact"]')" "0/False" "a full backup under load: exit 0, counts informational (not at the stop)"
 full2=$(j 'j["id"]')
 like "$err" "row counts: informational \(not exact at the stop\); the next incremental may carry them, from the snapshots they were counted in and the WAL since the start checkpoint" \
   "... but seeding the next incremental from the snapshots they were counted in"
-run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json
-is "$rc/$(j 'j["rows_exact"]')" "0/True" "the incremental after it, under load: exit 0, exact counts"
-incr6=$(j 'j["id"]')
-like "$err" "row counts: 0 tables counted, [1-9][0-9]* carried from backup ${full2:0:12}, [3-9] derived from its counts" \
-  "... derived from the full backup's counts"
+incr_from_wal "$full2" "the incremental after that full backup, under load"
+incr6=$id
 kill -INT "$loadpid" 2>/dev/null || true
 wait "$loadpid" 2>/dev/null || true
 for b in "$incr4" "$incr5" "$incr6"; do
