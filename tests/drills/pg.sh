@@ -208,29 +208,36 @@ like "$(check_detail rows)" "'ok', '([1-9][0-9]*) of \\1 tables have the row cou
 # included). The full backup counts every table, in snapshots that are not the stop's (informational), but
 # they seed: the incremental after it reads the WAL from the full's start checkpoint and adds only what
 # those snapshots did not see. The drills find every count.
+# backup_in_load TYPE: a backup that pauses 1 s after its stop, so that pgbench's commits land between the stop
+# and the counts' snapshots (it commits about every 20 ms, and that window is a few round trips)
+backup_in_load() {
+  run as_pg env LABVAULT_TEST_PAUSE_AFTER_STOP=1 "$lv" --config "$w/s3.conf" --log-level info backup pg \
+    --pgdata "$PGDATA" --type "$1" --json
+}
 # incr_from_wal PREV WHAT: an incremental whose counts are all carried or derived from PREV's, and exact; sets id
 incr_from_wal() {
-  run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json
+  backup_in_load incr
   is "$rc/$(j 'j["rows_exact"]')" "0/True" "$2: exit 0, exact counts"
   id=$(j 'j["id"]')
   like "$err" "row counts: 0 tables counted, [1-9][0-9]* carried from backup ${1:0:12}, [3-9] derived from its counts" \
     "... counts no table: pgbench's changed ones derived from ${1:0:12}'s counts and the WAL"
 }
-pgbench -n -c 2 -j 2 -T 120 >/dev/null 2>&1 &
+# (-R 50: steady commits, not a flood of WAL that each backup would wait to see archived)
+pgbench -n -c 2 -j 2 -R 50 -T 120 >/dev/null 2>&1 &
 loadpid=$!
 sleep 1
 incr_from_wal "$incr3" "an incremental under pgbench's load"
 incr4=$id
 incr_from_wal "$incr4" "another incremental under load, after one taken under load"
 incr5=$id
-run lvpg "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" --type full --json
+backup_in_load full
 is "$rc/$(j 'j["rows_exact"]')" "0/False" "a full backup under load: exit 0, counts informational (not at the stop)"
 full2=$(j 'j["id"]')
 like "$err" "row counts: informational \(not exact at the stop\); the next incremental may carry them, from the snapshots they were counted in and the WAL since the start checkpoint" \
   "... but seeding the next incremental from the snapshots they were counted in"
 incr_from_wal "$full2" "the incremental after that full backup, under load"
 incr6=$id
-kill -INT "$loadpid" 2>/dev/null || true
+kill -TERM "$loadpid" 2>/dev/null || true # (a background job ignores SIGINT)
 wait "$loadpid" 2>/dev/null || true
 for b in "$incr4" "$incr5" "$incr6"; do
   run "$lv" --config "$w/s3.conf" drill run --backup "$b" --target-immediate --json
