@@ -662,7 +662,7 @@ static int backup(run *u)
     /* For row counts that seed from their snapshots (commit). Not fatal: without it they seed only at a
      * quiet stop. */
     if (o->count_rows && !u->info.in_recovery && lv_pgs_checkpoint_xid(u->c, &u->ckpt_redo, &u->ckpt_next_xid) != LV_OK) {
-        lv_debug("row counts: %s; they can seed the next backup only from a quiet stop", lv_errmsg());
+        lv_info("row counts: %s; they can seed the next backup only from a quiet stop", lv_errmsg());
         lv_err_clear();
         u->ckpt_redo = u->ckpt_next_xid = 0;
     }
