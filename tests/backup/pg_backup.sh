@@ -130,15 +130,12 @@ is "$(compare "$(out_field id)" "$PGDATA" "$pk_file")" "1 compared, 0 differ" ".
 # and a row committed into TABLE in the pause; sets late_rc, out (its --json) and late_err (its log)
 commit_in_pause() {
   psql -qAtX -c "CREATE TABLE $3 (i int)" >/dev/null
-  as_pg env "$1=3" "$lv" --config "$w/local.conf" --log-level debug backup pg \
-    --pgdata "$PGDATA" --type incr --json >"$w/$3.out" 2>"$w/$3.err" &
-  local late=$!
-  for _ in $(seq 200); do grep -q "$2" "$w/$3.err" && break; sleep 0.05; done
+  paused_start "$1" 3 "$2" "$w/$3" --config "$w/local.conf" --log-level debug backup pg --pgdata "$PGDATA" \
+    --type incr --json
   psql -qAtX -c "INSERT INTO $3 VALUES (1)" >/dev/null
-  late_rc=0
-  wait "$late" || late_rc=$?
-  out=$(cat "$w/$3.out")
-  late_err=$(cat "$w/$3.err")
+  paused_wait
+  late_rc=$rc
+  late_err=$err
 }
 # --- a commit between the stop and the snapshot the row counts take: the snapshot sees its row, a recovery
 #     to the stop does not, so the counts are informational (not exact) and seed no later incremental

@@ -185,15 +185,10 @@ like "$(check_detail rows)" "'ok', '([1-9][0-9]*) of \\1 tables have the row cou
 # incr2's pending rows and its commit. A rename between that incremental's stop and its counts' snapshot (a
 # pause) writes WAL there, which made counts informational before; counts that all come from the WAL stay
 # exact, and the drill finds the renamed table by its oid.
-as_pg env LABVAULT_TEST_PAUSE_AFTER_STOP=3 "$lv" --config "$w/s3.conf" --log-level info backup pg --pgdata "$PGDATA" \
-  --type incr --json >"$w/incr3.out" 2>"$w/incr3.err" &
-bpid=$!
-for _ in $(seq 300); do grep -q "backup stopped" "$w/incr3.err" && break; sleep 0.05; done
+paused_start LABVAULT_TEST_PAUSE_AFTER_STOP 3 "backup stopped" "$w/incr3" --config "$w/s3.conf" --log-level info \
+  backup pg --pgdata "$PGDATA" --type incr --json
 psql -qAtX -c "ALTER TABLE rows_keyed RENAME TO rows_keyed_renamed" >/dev/null
-rc=0
-wait "$bpid" || rc=$?
-out=$(cat "$w/incr3.out")
-err=$(cat "$w/incr3.err")
+paused_wait
 is "$rc/$(j 'j["rows_exact"]')" "0/True" "an incremental with a rename in the pause after its stop: exit 0, exact counts"
 incr3=$(j 'j["id"]')
 like "$err" "row counts: 0 tables counted, [1-9][0-9]* carried from backup ${incr2:0:12}, [2-9] derived from its counts" \

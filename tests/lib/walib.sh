@@ -76,6 +76,24 @@ lvpg() {
   as_pg "$LABVAULT_BIN" --config "$conf" "$@"
 }
 
+# paused_start VAR SECS LINE FILE ARGS...: `labvault ARGS` as the cluster's OS user, in the background, with the
+# test-only pause VAR=SECS (common/testpause.h), its output in FILE.out and its log in FILE.err; returns once
+# the log shows LINE, when the command is paused and the caller can act. paused_wait then sets rc, out, err.
+paused_start() {
+  local var=$1 secs=$2 line=$3
+  _paused_file=$4
+  shift 4
+  as_pg env "$var=$secs" "$LABVAULT_BIN" "$@" >"$_paused_file.out" 2>"$_paused_file.err" &
+  _paused_pid=$!
+  for _ in $(seq 300); do grep -q "$line" "$_paused_file.err" && break; sleep 0.05; done
+}
+paused_wait() {
+  rc=0
+  wait "$_paused_pid" || rc=$?
+  out=$(cat "$_paused_file.out")
+  err=$(cat "$_paused_file.err")
+}
+
 wal_wait_archived() {
   local secs=${1:-90} i
   for ((i = 0; i < secs * 10; i++)); do
