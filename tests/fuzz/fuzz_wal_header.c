@@ -24,7 +24,7 @@ static void check_header(const uint8_t *data, size_t size)
     lv_wal_header h;
     if (lv_wal_header_parse(data, size, &h) != LV_OK)
         return;
-    if (size < LV_WAL_LONG_HEADER_SIZE || h.pg_version < 13 || h.pg_version > 17 ||
+    if (size < LV_WAL_LONG_HEADER_SIZE || h.pg_version < 13 || h.pg_version > 18 ||
         lv_wal_magic_version(h.magic) != h.pg_version || (h.info & ~LV_XLP_ALL_FLAGS) ||
         !(h.info & LV_XLP_LONG_HEADER) || h.tli == 0 || h.sysid == 0 || h.seg_size < (1U << 20) ||
         h.seg_size > (1U << 30) || (h.seg_size & (h.seg_size - 1)) || h.page_size < 1024 ||

@@ -10,5 +10,6 @@ dirs=("$corpus") # the first directory receives new inputs; the seeds are only r
 if [[ -d $seeds ]]; then
   dirs+=("$seeds")
 fi
-exec "$exe" -runs="${LV_FUZZ_RUNS:-20000}" -max_total_time="${LV_FUZZ_MAX_TIME:-120}" \
-  -artifact_prefix="$work/artifacts/$name-" -print_final_stats=1 "${dirs[@]}"
+# -error_exitcode=1: libFuzzer's default, 77, is what meson reads as "skipped", so a crash would pass as a skip
+exec "$exe" -runs="${LV_FUZZ_RUNS:-20000}" -max_total_time="${LV_FUZZ_MAX_TIME:-120}" -error_exitcode=1 \
+  -timeout_exitcode=1 -artifact_prefix="$work/artifacts/$name-" -print_final_stats=1 "${dirs[@]}"
