@@ -172,7 +172,19 @@ static int begin_database(const lv_pg_conn_opts *c, const char *name, const char
         return rc;
     PGresult *tx;
     char *snap = NULL;
-    rc = lv_pg_query(*db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, &tx);
+    /* count(*) by a sequential scan, whose cost is the table's size, as the backup's read. The planner
+     * prefers an index-only scan whenever the statistics say the pages are all-visible; after updates the
+     * visibility map no longer says so until a vacuum, and each tuple then costs a random heap fetch: 1.5 s
+     * against 0.55 s for pgbench's 10 million accounts after 22,000 updates. JIT compiles per query, which
+     * a count does not repay. */
+    rc = lv_pg_query(*db,
+                     "SELECT set_config('enable_indexonlyscan', 'off', false), set_config('enable_indexscan', "
+                     "'off', false), set_config('enable_bitmapscan', 'off', false), set_config('jit', 'off', false)",
+                     0, NULL, &tx);
+    if (rc == LV_OK) {
+        PQclear(tx);
+        rc = lv_pg_query(*db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, &tx);
+    }
     if (rc == LV_OK) {
         PQclear(tx);
         /* The first statement fixes the transaction's snapshot: this is the one the counts see. */
