@@ -43,6 +43,7 @@ typedef struct msg {
     size_t len;
     uint32_t slot; /* BLOB: its index among the file's new blobs */
     uint8_t id[LV_HASH_LEN]; /* BLOB: its blob id, computed by the reader (readers hash in parallel) */
+    uint8_t sum[LV_PLAIN_SUM_LEN]; /* BLOB: its plaintext sum, taken with the id */
     /* DONE */
     int vanished, pages;
     long prev_file;  /* the file in prev whose pages may be kept, or -1 */
@@ -178,6 +179,7 @@ static int send_blob(shared *s, size_t file, uint32_t slot, uint8_t *data, size_
     m->data = data;
     m->len = len;
     lv_repo_blob_id(s->x->r, data, len, m->id);
+    lv_repo_plain_sum(data, len, m->sum); /* with the id: a restore checks the bytes against it */
     return push(s, m);
 }
 
@@ -790,7 +792,7 @@ static int consume(shared *s, file_state *fst, uint8_t *vanished)
                 fs->cap = cap;
             }
             memcpy(fs->ids[m->slot], m->id, LV_HASH_LEN);
-            rc = lv_packer_add_id(x->p, LV_BLOB_DATA, m->data, m->len, m->id, &fresh);
+            rc = lv_packer_add_id(x->p, LV_BLOB_DATA, m->data, m->len, m->id, m->sum, &fresh);
             fs->lens[m->slot] = (uint32_t)m->len;
             if (m->slot >= fs->n)
                 fs->n = m->slot + 1;

@@ -473,8 +473,8 @@ static int read_pack(lv_check *c, const cpack *p)
         lv_hex_encode(e[i].id, LV_HASH_LEN, hex);
         snprintf(bwhat, sizeof bwhat, "blob %s in pack %s", hex, key);
         lv_buf_reset(&plain);
-        if (lv_blob_open(c->r, e[i].type, e[i].id, obj.data + e[i].offset, e[i].length, e[i].raw_length,
-                         &plain, bwhat) != LV_OK)
+        if (lv_blob_open_full(c->r, e[i].type, e[i].id, obj.data + e[i].offset, e[i].length, e[i].raw_length,
+                              &plain, bwhat) != LV_OK)
             lv_check_problem(c, k, LV_CHECK_ERROR, "%s", lv_errmsg());
     }
 out:

@@ -119,6 +119,7 @@ typedef struct job {
     struct job *next;
     uint8_t type;
     uint8_t id[LV_HASH_LEN];
+    uint8_t sum[LV_PLAIN_SUM_LEN]; /* lv_repo_plain_sum of the caller's bytes, sealed with the blob */
     uint32_t raw_len;
     lv_buf plain, zout;   /* plaintext copy, zstd output; recycled: fresh memory costs page faults */
 } job;
@@ -308,7 +309,7 @@ static void seal_into_pack(lv_packer *p, job *j, const uint8_t *data, size_t n, 
     lv_blob_aad(j->type, j->id, aad);
     int compress = p->r->params.compress_level > 0 && worth_compressing(probe, data, n);
     lv_seal_plan plan;
-    lv_repo_seal_prepare(p->r, data, n, compress, &j->zout, &plan);
+    lv_repo_seal_prepare(p->r, data, n, compress, j->sum, &j->zout, &plan);
     size_t len = lv_repo_seal_size(p->r, &plan);
     uint8_t *dst = NULL;
     uint64_t off = 0;
@@ -608,11 +609,11 @@ int lv_packer_add(lv_packer *p, uint8_t type, const void *data, size_t n, uint8_
     uint8_t id[LV_HASH_LEN];
     lv_repo_blob_id(p->r, data, n, id);
     memcpy(id_out, id, LV_HASH_LEN);
-    return lv_packer_add_id(p, type, data, n, id, new_bytes);
+    return lv_packer_add_id(p, type, data, n, id, NULL, new_bytes);
 }
 
 int lv_packer_add_id(lv_packer *p, uint8_t type, const void *data, size_t n, const uint8_t id[LV_HASH_LEN],
-                     uint64_t *new_bytes)
+                     const uint8_t sum[LV_PLAIN_SUM_LEN], uint64_t *new_bytes)
 {
     if (new_bytes)
         *new_bytes = 0;
@@ -656,6 +657,10 @@ int lv_packer_add_id(lv_packer *p, uint8_t type, const void *data, size_t n, con
     memcpy(j->id, id, LV_HASH_LEN);
     lv_buf_reset(&j->plain);
     pthread_mutex_unlock(&p->mu);
+    if (sum)
+        memcpy(j->sum, sum, LV_PLAIN_SUM_LEN);
+    else /* from the bytes just hashed, before the copy the seal workers compress */
+        lv_repo_plain_sum(data, n, j->sum);
     if (p->nworkers > 0) /* the caller may reuse data as soon as we return */
         lv_buf_append(&j->plain, data, n);
 
@@ -775,13 +780,21 @@ void lv_packer_free(lv_packer *p)
 /* ---------------------------------------------------------------------------------------------------
  * Reading. */
 
+/* How a blob's plaintext is checked beyond its seal's tag (which binds type and id). */
+enum verify {
+    VERIFY_TAG,    /* the tag only (lv_blob_read_unhashed); a sum sealed with the blob is checked all the same */
+    VERIFY_SUM,    /* the plaintext sum sealed with the blob; the id recomputed when it has none (older blobs) */
+    VERIFY_ID,     /* the id recomputed, and the sum when there is one (check --read-data) */
+};
+
 static int blob_open(const lv_repo *r, uint8_t type, const uint8_t id[LV_HASH_LEN], const void *sealed, size_t n,
-                     uint32_t raw_length, lv_buf *out, const char *what, int check_id)
+                     uint32_t raw_length, lv_buf *out, const char *what, enum verify verify)
 {
     uint8_t aad[1 + LV_HASH_LEN];
     lv_blob_aad(type, id, aad);
     size_t mark = out->len;
-    int rc = lv_repo_unseal(r, aad, sizeof aad, sealed, n, out, what);
+    int summed;
+    int rc = lv_repo_unseal_summed(r, aad, sizeof aad, sealed, n, out, what, &summed);
     if (rc != LV_OK) {
         out->len = mark;
         /* Once the repository is open, a tag that fails means the bytes changed. */
@@ -793,7 +806,7 @@ static int blob_open(const lv_repo *r, uint8_t type, const uint8_t id[LV_HASH_LE
         return lv_err(LV_ERR_CORRUPT, "%s: %zu bytes of plaintext, the index says %u", what, got,
                       raw_length);
     }
-    if (!check_id)
+    if (verify == VERIFY_TAG || (verify == VERIFY_SUM && summed))
         return LV_OK;
     uint8_t check[LV_HASH_LEN];
     lv_repo_blob_id(r, out->data + mark, got, check);
@@ -807,11 +820,17 @@ static int blob_open(const lv_repo *r, uint8_t type, const uint8_t id[LV_HASH_LE
 int lv_blob_open(const lv_repo *r, uint8_t type, const uint8_t id[LV_HASH_LEN], const void *sealed,
                  size_t n, uint32_t raw_length, lv_buf *out, const char *what)
 {
-    return blob_open(r, type, id, sealed, n, raw_length, out, what, 1);
+    return blob_open(r, type, id, sealed, n, raw_length, out, what, VERIFY_SUM);
+}
+
+int lv_blob_open_full(const lv_repo *r, uint8_t type, const uint8_t id[LV_HASH_LEN], const void *sealed, size_t n,
+                      uint32_t raw_length, lv_buf *out, const char *what)
+{
+    return blob_open(r, type, id, sealed, n, raw_length, out, what, VERIFY_ID);
 }
 
 static int blob_read(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out,
-                     int check_id)
+                     enum verify verify)
 {
     char key[LV_PACK_KEY_LEN], hex[2 * LV_HASH_LEN + 1], what[160];
     lv_pack_key(loc->pack, key);
@@ -833,19 +852,19 @@ static int blob_read(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_b
         rc = lv_err(LV_ERR_CORRUPT, "%s: the store returned %zu bytes, expected %u (pack truncated?)",
                     what, sealed.len, loc->length);
     if (rc == LV_OK)
-        rc = blob_open(r, loc->type, id, sealed.data, sealed.len, loc->raw_length, out, what, check_id);
+        rc = blob_open(r, loc->type, id, sealed.data, sealed.len, loc->raw_length, out, what, verify);
     lv_buf_free(&sealed);
     return rc;
 }
 
 int lv_blob_read(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out)
 {
-    return blob_read(r, id, loc, out, 1);
+    return blob_read(r, id, loc, out, VERIFY_SUM);
 }
 
 int lv_blob_read_unhashed(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out)
 {
-    return blob_read(r, id, loc, out, 0);
+    return blob_read(r, id, loc, out, VERIFY_TAG);
 }
 
 int lv_blob_get(const lv_repo *r, const uint8_t id[LV_HASH_LEN], lv_buf *out)

@@ -96,9 +96,10 @@ int lv_packer_add(lv_packer *p, uint8_t type, const void *data, size_t n, uint8_
 
 /* Same, with the blob id already computed (lv_repo_blob_id of exactly these n bytes), so that callers with
  * several producer threads hash in parallel instead of on the packer's one thread. A wrong id is a
- * caller bug that restore would report as a corrupt blob; nothing here re-checks it. */
+ * caller bug that restore would report as a corrupt blob; nothing here re-checks it. sum: the
+ * lv_repo_plain_sum the caller took with the id, or NULL to take it here from data (before the copy). */
 int lv_packer_add_id(lv_packer *p, uint8_t type, const void *data, size_t n, const uint8_t id[LV_HASH_LEN],
-                     uint64_t *new_bytes);
+                     const uint8_t sum[LV_PLAIN_SUM_LEN], uint64_t *new_bytes);
 
 /* Make everything added so far durable and indexed (see above). Cheap when nothing is pending.
  * flush (and add, when it writes an intermediate index) opens its own catalog transaction: do not call
@@ -112,11 +113,11 @@ void lv_packer_get_stats(lv_packer *p, lv_packer_stats *st);
 void lv_packer_free(lv_packer *p);
 
 /* Read a blob: catalog lookup, one ranged GET of exactly its sealed bytes, authenticated unseal, and a
- * check that the plaintext's blob id equals id. Appends the plaintext to out (out is unchanged on
+ * check of the plaintext (lv_blob_open: its sealed sum, or its recomputed id). Appends the plaintext to out (out is unchanged on
  * failure). Errors:
  *   LV_ERR_NOT_FOUND  the catalog does not know the blob (not stored, or the catalog is stale)
- *   LV_ERR_CORRUPT    the pack is missing, truncated, or the bytes do not authenticate or do not hash
- *                     to id; the message names blob and pack. A pack that the index lists but the
+ *   LV_ERR_CORRUPT    the pack is missing, truncated, or the bytes do not authenticate or do not match
+ *                     their sum or id; the message names blob and pack. A pack that the index lists but the
  *                     store lacks is damage to the repository, not an absent object, so it is CORRUPT.
  *   others            the store's codes (LV_ERR_UNREACHABLE, LV_ERR_AUTH, ...) */
 int lv_blob_get(const lv_repo *r, const uint8_t id[LV_HASH_LEN], lv_buf *out);
@@ -131,9 +132,15 @@ int lv_blob_read(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_
  * check before applying the delta, so such a blob fails the restore either way. */
 int lv_blob_read_unhashed(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out);
 
-/* Unseal a blob's stored bytes and verify length and id; appends to out only on success. what names
- * it in messages ("blob ab12.. in pack data/..."). LV_ERR_CORRUPT on any mismatch. */
+/* Unseal a blob's stored bytes and verify its length and its plaintext: against the sum sealed with it
+ * (lv_repo_plain_sum, taken with the id at backup time), or, for a blob written before sums were, against
+ * its recomputed id. Appends to out only on success. what names it in messages ("blob ab12.. in pack
+ * data/..."). LV_ERR_CORRUPT on any mismatch. */
 int lv_blob_open(const lv_repo *r, uint8_t type, const uint8_t id[LV_HASH_LEN], const void *sealed,
                  size_t n, uint32_t raw_length, lv_buf *out, const char *what);
+/* The same, recomputing the id even when the blob has a sum: `check --read-data`, which also proves that
+ * the id was computed from the bytes stored (a writer's bug the sum, taken separately, could miss). */
+int lv_blob_open_full(const lv_repo *r, uint8_t type, const uint8_t id[LV_HASH_LEN], const void *sealed, size_t n,
+                      uint32_t raw_length, lv_buf *out, const char *what);
 
 #endif

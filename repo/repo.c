@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
 #include <zstd.h>
 
 #include "common/error.h"
@@ -14,8 +15,9 @@
 #include "crypto/crypto.h"
 #include "repo/repo_internal.h"
 
-/* Codec byte, the first byte of every sealed frame's plaintext. */
-enum { CODEC_RAW = 0, CODEC_ZSTD = 1 };
+/* Codec byte, the first byte of every sealed frame's plaintext. CODEC_SUMMED: the plaintext's sum
+ * (lv_repo_plain_sum) follows the codec byte, then the payload as for the codec without the flag. */
+enum { CODEC_RAW = 0, CODEC_ZSTD = 1, CODEC_SUMMED = 2 };
 
 /* The largest plaintext unseal will inflate a frame to. Blobs are at most 4 MiB (64 MiB with extreme
  * chunker settings), index and manifest objects a few hundred MiB at the very most; a frame announcing
@@ -157,6 +159,13 @@ void lv_repo_blob_id(const lv_repo *r, const void *data, size_t n, uint8_t id[LV
         lv_sha256(data, n, id);
 }
 
+void lv_repo_plain_sum(const void *data, size_t n, uint8_t sum[LV_PLAIN_SUM_LEN])
+{
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(data, n));
+    memcpy(sum, c.digest, LV_PLAIN_SUM_LEN);
+}
+
 /* ---- sealing -------------------------------------------------------------------------------- */
 
 /* One zstd context per thread, reused across calls: creating a context per blob costs more than
@@ -199,9 +208,10 @@ static ZSTD_DCtx *thread_dctx(void)
 
 /* The frame is codec || payload: zstd when asked and when it actually saves space, raw otherwise
  * (random or already-compressed data grows slightly under zstd). */
-void lv_repo_seal_prepare(const lv_repo *r, const void *plain, size_t n, int compress, lv_buf *scratch,
-                          lv_seal_plan *plan)
+void lv_repo_seal_prepare(const lv_repo *r, const void *plain, size_t n, int compress,
+                          const uint8_t sum[LV_PLAIN_SUM_LEN], lv_buf *scratch, lv_seal_plan *plan)
 {
+    *plan = (lv_seal_plan){.head = {CODEC_RAW}, .head_len = 1, .payload = plain, .len = n};
     if (compress && r->params.compress_level > 0 && n > 0) {
         size_t bound = ZSTD_compressBound(n);
         lv_buf_reset(scratch);
@@ -209,24 +219,38 @@ void lv_repo_seal_prepare(const lv_repo *r, const void *plain, size_t n, int com
         size_t z = ZSTD_compressCCtx(thread_cctx(), scratch->data, bound, plain, n, r->params.compress_level);
         if (!ZSTD_isError(z) && z < n) {
             scratch->len = z;
-            *plan = (lv_seal_plan){.codec = CODEC_ZSTD, .payload = scratch->data, .len = z};
-            return;
+            *plan = (lv_seal_plan){.head = {CODEC_ZSTD}, .head_len = 1, .payload = scratch->data, .len = z};
         }
     }
-    *plan = (lv_seal_plan){.codec = CODEC_RAW, .payload = plain, .len = n};
+    if (sum) {
+        plan->head[0] |= CODEC_SUMMED;
+        memcpy(plan->head + 1, sum, LV_PLAIN_SUM_LEN);
+        plan->head_len = 1 + LV_PLAIN_SUM_LEN;
+    }
 }
 
-/* Decode a verified frame into out. */
-static int frame_decode(const uint8_t *f, size_t n, lv_buf *out, const char *what)
+/* Decode a verified frame into out; *summed: it carried the plaintext's sum, and that matched. */
+static int frame_decode(const uint8_t *f, size_t n, lv_buf *out, const char *what, int *summed)
 {
+    *summed = 0;
     if (n < 1)
         return lv_err(LV_ERR_CORRUPT, "%s: empty frame (no codec byte)", what);
-    const uint8_t *p = f + 1;
+    uint8_t codec = f[0];
+    const uint8_t *p = f + 1, *sum = NULL;
     size_t len = n - 1;
-    switch (f[0]) {
+    if (codec & CODEC_SUMMED) {
+        if (len < LV_PLAIN_SUM_LEN)
+            return lv_err(LV_ERR_CORRUPT, "%s: frame too short for its plaintext sum", what);
+        sum = p;
+        p += LV_PLAIN_SUM_LEN;
+        len -= LV_PLAIN_SUM_LEN;
+        codec &= (uint8_t)~CODEC_SUMMED;
+    }
+    size_t mark = out->len;
+    switch (codec) {
     case CODEC_RAW:
         lv_buf_append(out, p, len);
-        return LV_OK;
+        break;
     case CODEC_ZSTD: {
         unsigned long long size = ZSTD_getFrameContentSize(p, len);
         if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN)
@@ -244,11 +268,22 @@ static int frame_decode(const uint8_t *f, size_t n, lv_buf *out, const char *wha
             return lv_err(LV_ERR_CORRUPT, "%s: zstd decompression failed: %s", what,
                           ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short output");
         out->len += got;
-        return LV_OK;
+        break;
     }
     default:
-        return lv_err(LV_ERR_CORRUPT, "%s: unknown codec %u", what, f[0]);
+        return lv_err(LV_ERR_CORRUPT, "%s: unknown codec %u (damaged, or written by a newer labvault)", what,
+                      f[0]);
     }
+    if (sum) {
+        uint8_t got[LV_PLAIN_SUM_LEN];
+        lv_repo_plain_sum(out->data + mark, out->len - mark, got);
+        if (memcmp(got, sum, LV_PLAIN_SUM_LEN) != 0) {
+            out->len = mark;
+            return lv_err(LV_ERR_CORRUPT, "%s: plaintext does not match the sum sealed with it", what);
+        }
+        *summed = 1;
+    }
+    return LV_OK;
 }
 
 /* Checksum of an unencrypted frame: the aad is hashed in front, so that (like GCM's associated data)
@@ -261,19 +296,19 @@ static void plain_sum(const void *aad, size_t aad_len, const void *frame, size_t
 
 size_t lv_repo_seal_size(const lv_repo *r, const lv_seal_plan *plan)
 {
-    return 1 + plan->len + (r->params.encrypted ? LV_SEAL_OVERHEAD : LV_HASH_LEN);
+    return plan->head_len + plan->len + (r->params.encrypted ? LV_SEAL_OVERHEAD : LV_HASH_LEN);
 }
 
 void lv_repo_seal_to(const lv_repo *r, const void *aad, size_t aad_len, const lv_seal_plan *plan, uint8_t *dst)
 {
     if (r->params.encrypted) {
-        lv_seal_to(r->enc_key, aad, aad_len, &plan->codec, 1, plan->payload, plan->len, dst);
+        lv_seal_to(r->enc_key, aad, aad_len, plan->head, plan->head_len, plan->payload, plan->len, dst);
         return;
     }
-    dst[0] = plan->codec;
+    memcpy(dst, plan->head, plan->head_len);
     if (plan->len)
-        memcpy(dst + 1, plan->payload, plan->len);
-    plain_sum(aad, aad_len, dst, 1 + plan->len, dst + 1 + plan->len);
+        memcpy(dst + plan->head_len, plan->payload, plan->len);
+    plain_sum(aad, aad_len, dst, plan->head_len + plan->len, dst + plan->head_len + plan->len);
 }
 
 void lv_repo_seal(const lv_repo *r, const void *aad, size_t aad_len, const void *plain, size_t n,
@@ -281,7 +316,7 @@ void lv_repo_seal(const lv_repo *r, const void *aad, size_t aad_len, const void 
 {
     lv_buf scratch = LV_BUF_INIT;
     lv_seal_plan plan;
-    lv_repo_seal_prepare(r, plain, n, compress, &scratch, &plan);
+    lv_repo_seal_prepare(r, plain, n, compress, NULL, &scratch, &plan);
     size_t len = lv_repo_seal_size(r, &plan);
     lv_buf_reserve(out, len);
     lv_repo_seal_to(r, aad, aad_len, &plan, out->data + out->len);
@@ -297,14 +332,16 @@ int lv_repo_unseal_in_place(const lv_repo *r, const void *aad, size_t aad_len, u
     int rc = lv_open_in_place(r->enc_key, aad, aad_len, sealed, n, what);
     if (rc == LV_ERR_AUTH)
         rc = lv_err(LV_ERR_CORRUPT, "%s: authentication failed: the object was changed or damaged", what);
+    int summed;
     if (rc == LV_OK)
-        rc = frame_decode(sealed + LV_NONCE_LEN, n - LV_SEAL_OVERHEAD, out, what);
+        rc = frame_decode(sealed + LV_NONCE_LEN, n - LV_SEAL_OVERHEAD, out, what, &summed);
     return rc;
 }
 
-int lv_repo_unseal(const lv_repo *r, const void *aad, size_t aad_len, const void *sealed, size_t n,
-                   lv_buf *out, const char *what)
+int lv_repo_unseal_summed(const lv_repo *r, const void *aad, size_t aad_len, const void *sealed, size_t n,
+                          lv_buf *out, const char *what, int *summed)
 {
+    *summed = 0;
     if (!r->params.encrypted) {
         if (n < 1 + LV_HASH_LEN)
             return lv_err(LV_ERR_CORRUPT, "%s: %zu bytes, shorter than codec byte and checksum", what, n);
@@ -314,7 +351,7 @@ int lv_repo_unseal(const lv_repo *r, const void *aad, size_t aad_len, const void
         plain_sum(aad, aad_len, f, flen, sum);
         if (memcmp(sum, f + flen, LV_HASH_LEN) != 0)
             return lv_err(LV_ERR_CORRUPT, "%s: SHA-256 checksum mismatch (the bytes changed)", what);
-        return frame_decode(f, flen, out, what);
+        return frame_decode(f, flen, out, what, summed);
     }
     lv_buf frame = LV_BUF_INIT;
     int rc = lv_open(r->enc_key, aad, aad_len, sealed, n, &frame, what);
@@ -324,7 +361,14 @@ int lv_repo_unseal(const lv_repo *r, const void *aad, size_t aad_len, const void
         rc = lv_err(LV_ERR_CORRUPT, "%s: authentication failed: the object was changed or damaged",
                     what);
     if (rc == LV_OK)
-        rc = frame_decode(frame.data, frame.len, out, what);
+        rc = frame_decode(frame.data, frame.len, out, what, summed);
     lv_buf_free(&frame);
     return rc;
+}
+
+int lv_repo_unseal(const lv_repo *r, const void *aad, size_t aad_len, const void *sealed, size_t n,
+                   lv_buf *out, const char *what)
+{
+    int summed;
+    return lv_repo_unseal_summed(r, aad, aad_len, sealed, n, out, what, &summed);
 }

@@ -94,8 +94,17 @@ int lv_repo_key_verify(lv_repo *r, const char *id);
 /* Blob id of plaintext: HMAC-SHA256(id_key, data), or SHA-256 when unencrypted. */
 void lv_repo_blob_id(const lv_repo *r, const void *data, size_t n, uint8_t id[LV_HASH_LEN]);
 
+/* A blob's plaintext sum: XXH3-128 (canonical, big-endian), taken from the bytes the blob id was computed
+ * from and sealed in the blob's frame. A restore compares it with the plaintext it decoded: that proves
+ * the bytes it writes are the bytes hashed at backup time (a fault anywhere between: the packer's copy,
+ * compression, storage, decompression) at a fortieth of the cost of recomputing the keyed id. Not a
+ * defence against forgery: the frame's AES-GCM tag, whose associated data is the id, is that. */
+#define LV_PLAIN_SUM_LEN 16
+void lv_repo_plain_sum(const void *data, size_t n, uint8_t sum[LV_PLAIN_SUM_LEN]);
+
 /* Object sealing shared by blobs, pack headers, index and manifest objects:
- * plaintext -> [1 byte codec: 0 raw, 1 zstd] + payload -> AES-256-GCM with aad (or, unencrypted,
+ * plaintext -> [1 byte codec: 0 raw, 1 zstd; 2 and 3 the same with the plaintext's sum after the codec
+ * byte] + payload -> AES-256-GCM with aad (or, unencrypted,
  * payload + SHA-256 of it). compress=0 skips zstd (already-compressed or tiny data).
  * lv_repo_unseal verifies before decompressing. Once a key has opened the repository, a tag that does
  * not verify means the bytes changed, so it returns LV_ERR_CORRUPT naming `what`; the wrong-key case is
@@ -108,6 +117,10 @@ int lv_repo_unseal(const lv_repo *r, const void *aad, size_t aad_len, const void
  * object in memory (an archived WAL segment, wal/archive.c). */
 int lv_repo_unseal_in_place(const lv_repo *r, const void *aad, size_t aad_len, uint8_t *sealed, size_t n,
                             lv_buf *out, const char *what);
+/* lv_repo_unseal, and *summed = 1 when the frame carried a plaintext sum, which then matched the plaintext
+ * (a sum that does not is LV_ERR_CORRUPT). */
+int lv_repo_unseal_summed(const lv_repo *r, const void *aad, size_t aad_len, const void *sealed, size_t n,
+                          lv_buf *out, const char *what, int *summed);
 
 /* The same sealing in two steps, for a writer that places the sealed bytes itself (the packer seals
  * straight into its pack buffer, sparing a copy of every blob). lv_repo_seal_prepare compresses into
@@ -115,12 +128,14 @@ int lv_repo_unseal_in_place(const lv_repo *r, const void *aad, size_t aad_len, u
  * both alive and unchanged until lv_repo_seal_to. lv_repo_seal_size is then the exact sealed length,
  * and lv_repo_seal_to writes exactly that many bytes to dst. */
 typedef struct lv_seal_plan {
-    uint8_t codec;
+    uint8_t head[1 + LV_PLAIN_SUM_LEN]; /* codec byte, then the plaintext's sum when there is one */
+    size_t head_len;
     const uint8_t *payload;
     size_t len;
 } lv_seal_plan;
-void lv_repo_seal_prepare(const lv_repo *r, const void *plain, size_t n, int compress, lv_buf *scratch,
-                          lv_seal_plan *plan);
+/* sum: NULL, or the plaintext's lv_repo_plain_sum, sealed with it (blobs: see lv_repo_unseal_summed). */
+void lv_repo_seal_prepare(const lv_repo *r, const void *plain, size_t n, int compress,
+                          const uint8_t sum[LV_PLAIN_SUM_LEN], lv_buf *scratch, lv_seal_plan *plan);
 size_t lv_repo_seal_size(const lv_repo *r, const lv_seal_plan *plan);
 void lv_repo_seal_to(const lv_repo *r, const void *aad, size_t aad_len, const lv_seal_plan *plan, uint8_t *dst);
 

@@ -636,8 +636,12 @@ static void fresh_repo_close(lv_store *st, lv_repo *r)
     lv_store_close(st);
 }
 
-/* A blob sealed under an id its plaintext does not hash to (what a writer's bug would store): lv_blob_read
- * refuses it; lv_blob_read_unhashed, for a page delta's base, returns the authenticated bytes. */
+/* What a writer's bug could store, and which reads see it. A blob sealed under an id its plaintext does not
+ * hash to: lv_blob_read trusts the plaintext sum taken with the id (a restore's check) and returns it;
+ * lv_blob_open_full (check --read-data) recomputes the id and refuses it; lv_blob_read_unhashed, for a page
+ * delta's base, returns the authenticated bytes. A blob whose sealed sum is not its plaintext's (a fault
+ * between the hashing and the sealing): every read refuses it. A blob from before sums (no sum in its
+ * frame) with a wrong id: lv_blob_read recomputes the id and refuses it. */
 static void unhashed(const char *tmp)
 {
     lv_store *st;
@@ -646,22 +650,35 @@ static void unhashed(const char *tmp)
         return;
     lv_packer *p = NULL;
     lv_packer_opts o = {.workers = 1};
-    static uint8_t buf[100000];
+    static uint8_t buf[100000], other[100000];
     fill_random(buf, sizeof buf, 77);
-    uint8_t wrong[LV_HASH_LEN];
+    fill_random(other, sizeof other, 78);
+    uint8_t wrong[LV_HASH_LEN], badsum_id[LV_HASH_LEN], badsum[LV_PLAIN_SUM_LEN];
     memset(wrong, 0x5a, sizeof wrong);
-    CHECK(lv_packer_new_opts(r, &o, &p) == LV_OK && lv_packer_add_id(p, LV_BLOB_DATA, buf, sizeof buf, wrong, NULL) ==
-              LV_OK && lv_packer_flush(p) == LV_OK,
-          "unhashed: a blob stored under an id its bytes do not hash to");
+    lv_repo_blob_id(r, other, sizeof other, badsum_id);
+    lv_repo_plain_sum(buf, sizeof buf, badsum); /* the sum of other bytes than other's */
+    CHECK(lv_packer_new_opts(r, &o, &p) == LV_OK && lv_packer_add_id(p, LV_BLOB_DATA, buf, sizeof buf, wrong, NULL, NULL) ==
+              LV_OK && lv_packer_add_id(p, LV_BLOB_DATA, other, sizeof other, badsum_id, badsum, NULL) == LV_OK &&
+              lv_packer_flush(p) == LV_OK,
+          "unhashed: a blob stored under an id its bytes do not hash to, one with another plaintext's sum");
     lv_packer_free(p);
     lv_blob_loc loc;
-    lv_buf out = LV_BUF_INIT;
+    lv_buf out = LV_BUF_INIT, sealed = LV_BUF_INIT;
     int rc = lv_catalog_blob_find(r->cat, wrong, &loc);
     CHECK(rc == LV_OK, "unhashed: the catalog has it");
     if (rc == LV_OK) {
-        rc = lv_blob_read(r, wrong, &loc, &out);
-        CHECK(rc == LV_ERR_CORRUPT && strstr(lv_errmsg(), "does not match the blob id"),
-              "unhashed: lv_blob_read refuses it (%s)", lv_errmsg());
+        CHECK(lv_blob_read(r, wrong, &loc, &out) == LV_OK && out.len == sizeof buf &&
+                  memcmp(out.data, buf, sizeof buf) == 0,
+              "unhashed: lv_blob_read checks the sum taken with the id, and returns the bytes");
+        char key[LV_PACK_KEY_LEN];
+        lv_pack_key(loc.pack, key);
+        lv_buf_reset(&out);
+        rc = lv_store_get(r->store, key, loc.offset, loc.length, &sealed);
+        if (rc == LV_OK)
+            rc = lv_blob_open_full(r, LV_BLOB_DATA, wrong, sealed.data, sealed.len, loc.raw_length, &out, "b");
+        CHECK(rc == LV_ERR_CORRUPT && strstr(lv_errmsg(), "does not match the blob id") && out.len == 0,
+              "unhashed: lv_blob_open_full (check --read-data) recomputes the id and refuses it (%s)",
+              lv_errmsg());
         lv_buf_reset(&out);
         CHECK(lv_blob_read_unhashed(r, wrong, &loc, &out) == LV_OK && out.len == sizeof buf &&
                   memcmp(out.data, buf, sizeof buf) == 0,
@@ -672,6 +689,26 @@ static void unhashed(const char *tmp)
         CHECK(rc == LV_ERR_CORRUPT && out.len == 0, "unhashed: bytes that do not authenticate: corrupt (%s)",
               lv_errmsg());
     }
+    rc = lv_catalog_blob_find(r->cat, badsum_id, &loc);
+    lv_buf_reset(&out);
+    if (rc == LV_OK)
+        rc = lv_blob_read(r, badsum_id, &loc, &out);
+    CHECK(rc == LV_ERR_CORRUPT && strstr(lv_errmsg(), "does not match the sum sealed with it") && out.len == 0,
+          "unhashed: a plaintext that does not match its sealed sum is refused (%s)", lv_errmsg());
+    lv_buf_reset(&out);
+    if (rc == LV_ERR_CORRUPT)
+        rc = lv_blob_read_unhashed(r, badsum_id, &loc, &out);
+    CHECK(rc == LV_ERR_CORRUPT && out.len == 0, "unhashed: lv_blob_read_unhashed refuses it too");
+    /* A frame without a sum (as written before sums), sealed under a wrong id. */
+    uint8_t aad[1 + LV_HASH_LEN];
+    lv_blob_aad(LV_BLOB_DATA, wrong, aad);
+    lv_buf_reset(&sealed);
+    lv_repo_seal(r, aad, sizeof aad, buf, sizeof buf, 1, &sealed);
+    lv_buf_reset(&out);
+    rc = lv_blob_open(r, LV_BLOB_DATA, wrong, sealed.data, sealed.len, sizeof buf, &out, "old blob");
+    CHECK(rc == LV_ERR_CORRUPT && strstr(lv_errmsg(), "does not match the blob id") && out.len == 0,
+          "unhashed: a blob without a sum is checked by its id (%s)", lv_errmsg());
+    lv_buf_free(&sealed);
     lv_buf_free(&out);
     fresh_repo_close(st, r);
 }
@@ -715,8 +752,8 @@ static void index_every(const char *tmp)
     CHECK(lv_packer_add(p, 9, buf, 10, ids[0], NULL) == LV_ERR_INTERNAL, "every: unknown blob type refused");
     CHECK(lv_packer_add(p, LV_BLOB_DATA, buf, (size_t)LV_BLOB_MAX + 1, ids[0], NULL) == LV_ERR_INTERNAL,
           "every: blob above LV_BLOB_MAX refused");
-    CHECK(lv_packer_add_id(p, 9, buf, 10, ids[0], NULL) == LV_ERR_INTERNAL &&
-              lv_packer_add_id(p, LV_BLOB_DATA, buf, (size_t)LV_BLOB_MAX + 1, ids[0], NULL) == LV_ERR_INTERNAL,
+    CHECK(lv_packer_add_id(p, 9, buf, 10, ids[0], NULL, NULL) == LV_ERR_INTERNAL &&
+              lv_packer_add_id(p, LV_BLOB_DATA, buf, (size_t)LV_BLOB_MAX + 1, ids[0], NULL, NULL) == LV_ERR_INTERNAL,
           "every: add_id refuses them too");
 
     /* lv_packer_add_id: the id computed by the caller (backup pg's reader threads do that). */
@@ -724,8 +761,8 @@ static void index_every(const char *tmp)
     uint8_t pre[LV_HASH_LEN];
     lv_repo_blob_id(r, buf, sizeof buf, pre);
     uint64_t nb = 99, nb2 = 99;
-    CHECK(lv_packer_add_id(p, LV_BLOB_DATA, buf, sizeof buf, pre, &nb) == LV_OK && nb == sizeof buf &&
-              lv_packer_add_id(p, LV_BLOB_DATA, buf, sizeof buf, pre, &nb2) == LV_OK && nb2 == 0 &&
+    CHECK(lv_packer_add_id(p, LV_BLOB_DATA, buf, sizeof buf, pre, NULL, &nb) == LV_OK && nb == sizeof buf &&
+              lv_packer_add_id(p, LV_BLOB_DATA, buf, sizeof buf, pre, NULL, &nb2) == LV_OK && nb2 == 0 &&
               lv_packer_flush(p) == LV_OK,
           "every: add_id stores a new blob once, the second add dedups");
     lv_buf_reset(&out);
