@@ -126,8 +126,9 @@ int lv_blob_get(const lv_repo *r, const uint8_t id[LV_HASH_LEN], lv_buf *out);
 int lv_blob_read(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out);
 
 /* The same without recomputing the blob id (the HMAC was four fifths of the read's CPU): the bytes are
- * still authenticated as the blob stored under id (the seal binds type and id), so only a writer that
- * sealed other bytes than it hashed goes unseen. Only for a reader that compares with the stored bytes
+ * still authenticated as the blob stored under id (the seal binds type and id), and checked against the
+ * plaintext sum sealed with them when there is one, so only a writer that sealed other bytes than it
+ * hashed, in a blob from before sums, goes unseen. Only for a reader that compares with the stored bytes
  * and never hands them on: a page delta's base (backup/pg_read.c), which a restore reads through the id
  * check before applying the delta, so such a blob fails the restore either way. */
 int lv_blob_read_unhashed(const lv_repo *r, const uint8_t id[LV_HASH_LEN], const lv_blob_loc *loc, lv_buf *out);
