@@ -168,14 +168,26 @@ int lv_catalog_sync(lv_repo *r, lv_sync_stats *st)
     int rc = lv_catalog_begin(r->cat);
     if (rc != LV_OK)
         return rc;
+    /* Every listing the sync makes, at once: on S3 each costs a round trip (about 45 ms on the test RGW,
+     * most of a small command's time), and none depends on another. */
+    const lv_sync_step *steps;
+    size_t nsteps = lv_sync_steps(&steps);
+    const char **prefixes = lv_xcalloc(nsteps + 2, sizeof *prefixes);
+    size_t np = 0;
+    prefixes[np++] = lv_obj_index.prefix;
+    prefixes[np++] = lv_obj_manifest.prefix;
+    for (size_t i = 0; i < nsteps; i++)
+        if (steps[i].lists)
+            prefixes[np++] = steps[i].lists;
+    lv_store_prefetch(r->store, prefixes, np);
+    free(prefixes);
     rc = sync_indexes(r, st);
     if (rc == LV_OK)
         rc = sync_manifests(r, st);
-    const lv_sync_step *steps;
-    size_t nsteps = lv_sync_steps(&steps);
     for (size_t i = 0; rc == LV_OK && i < nsteps; i++)
         if ((rc = steps[i].fn(r)) != LV_OK)
             lv_err_ctx("catalog sync: %s", steps[i].name);
+    lv_store_prefetch_end(r->store);
     if (rc != LV_OK) {
         char *msg = lv_xstrdup(lv_errmsg());
         lv_catalog_rollback(r->cat);

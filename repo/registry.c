@@ -92,11 +92,11 @@ int lv_catalog_rebuild_register(const char *name, lv_rebuild_step_fn fn)
     return LV_OK;
 }
 
-int lv_catalog_sync_register(const char *name, lv_sync_step_fn fn)
+int lv_catalog_sync_register(const char *name, lv_sync_step_fn fn, const char *lists)
 {
     if (sync.n == STEPS_MAX || !name || !fn)
         return full("sync", name);
-    sync.v[sync.n++] = (lv_sync_step){name, fn};
+    sync.v[sync.n++] = (lv_sync_step){name, fn, lists};
     return LV_OK;
 }
 

@@ -46,13 +46,15 @@ size_t lv_rebuild_steps(const lv_rebuild_step **out);
 
 /* A module's catalog-sync step (maint/sync.h): bring its tables up to date with the repository without a
  * full rebuild (inside the sync's transaction). Same limits as rebuild steps; a damaged object is
- * skipped with a warning. */
+ * skipped with a warning. lists: the one store prefix the step lists (lv_store_list with exactly that
+ * prefix), which the sync lists ahead with the others at once (lv_store_prefetch); NULL if none. */
 typedef int (*lv_sync_step_fn)(lv_repo *r);
 typedef struct lv_sync_step {
     const char *name;
     lv_sync_step_fn fn;
+    const char *lists;
 } lv_sync_step;
-int lv_catalog_sync_register(const char *name, lv_sync_step_fn fn);
+int lv_catalog_sync_register(const char *name, lv_sync_step_fn fn, const char *lists);
 size_t lv_sync_steps(const lv_sync_step **out);
 
 #endif

@@ -1,12 +1,14 @@
 /* lv_store_open dispatch, key checks and the thin wrappers over the driver vtable (see store.h). */
 #include "store/store.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/parallel.h"
 #include "store/drivers.h"
 
 #define KEY_MAX 1024
@@ -87,8 +89,10 @@ int lv_store_open(const char *url, const lv_store_opts *opts, lv_store **out)
 
 void lv_store_close(lv_store *s)
 {
-    if (s)
+    if (s) {
+        lv_store_prefetch_end(s);
         s->ops->close(s);
+    }
 }
 
 const char *lv_store_describe(const lv_store *s) { return s->desc; }
@@ -119,10 +123,120 @@ int lv_store_head(lv_store *s, const char *key, uint64_t *size)
     return rc ? rc : s->ops->head(s, key, size);
 }
 
+/* ---- listings taken ahead (lv_store_prefetch) ---- */
+
+typedef struct lv_store_prefetched {
+    struct lv_store_prefetched *next;
+    char *prefix;
+    lv_store_keys keys;
+    uint64_t *sizes;
+    size_t cap;
+    int rc;
+} prefetched;
+
+/* Guards every handle's list of prefetched listings: taken only to link or unlink one. */
+static pthread_mutex_t prefetch_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void prefetched_free(prefetched *p)
+{
+    lv_store_keys_free(&p->keys);
+    free(p->sizes);
+    free(p->prefix);
+    free(p);
+}
+
+static int prefetch_cb(void *arg, const char *key, uint64_t size)
+{
+    prefetched *p = arg;
+    if (p->cap == p->keys.n) {
+        p->cap = p->cap ? 2 * p->cap : 64;
+        p->sizes = lv_xrealloc(p->sizes, p->cap * sizeof *p->sizes);
+    }
+    p->sizes[p->keys.n] = size;
+    lv_store_keys_add(&p->keys, key);
+    return LV_OK;
+}
+
+typedef struct prefetch_run {
+    lv_store *s;
+    prefetched **v;
+} prefetch_run;
+
+static int prefetch_one(void *arg, size_t i)
+{
+    prefetch_run *r = arg;
+    prefetched *p = r->v[i];
+    p->rc = check_key(p->prefix, 1);
+    if (p->rc == LV_OK)
+        p->rc = r->s->ops->list(r->s, p->prefix, prefetch_cb, p);
+    if (p->rc != LV_OK)
+        lv_err_clear(); /* the caller's own listing will say it */
+    return LV_OK;         /* one failure must not stop the others */
+}
+
+void lv_store_prefetch(lv_store *s, const char *const *prefixes, size_t n)
+{
+    if (n == 0 || lv_store_puts_in_flight(s) <= 1) /* a local directory lists fast */
+        return;
+    prefetch_run r = {s, lv_xcalloc(n, sizeof *r.v)};
+    for (size_t i = 0; i < n; i++) {
+        r.v[i] = lv_xcalloc(1, sizeof *r.v[i]);
+        r.v[i]->prefix = lv_xstrdup(prefixes[i] ? prefixes[i] : "");
+    }
+    lv_parallel_for((int)n, n, prefetch_one, &r);
+    pthread_mutex_lock(&prefetch_mu);
+    for (size_t i = 0; i < n; i++) {
+        if (r.v[i]->rc != LV_OK) {
+            prefetched_free(r.v[i]);
+            continue;
+        }
+        r.v[i]->next = s->prefetched;
+        s->prefetched = r.v[i];
+    }
+    pthread_mutex_unlock(&prefetch_mu);
+    free(r.v);
+}
+
+void lv_store_prefetch_end(lv_store *s)
+{
+    pthread_mutex_lock(&prefetch_mu);
+    prefetched *p = s->prefetched;
+    s->prefetched = NULL;
+    pthread_mutex_unlock(&prefetch_mu);
+    while (p) {
+        prefetched *next = p->next;
+        prefetched_free(p);
+        p = next;
+    }
+}
+
+/* The prefetched listing of exactly prefix, unlinked (the caller frees it), or NULL. */
+static prefetched *prefetch_take(lv_store *s, const char *prefix)
+{
+    pthread_mutex_lock(&prefetch_mu); /* cheap beside any listing; other threads may list meanwhile */
+    prefetched *found = NULL;
+    for (prefetched **pp = &s->prefetched; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->prefix, prefix) == 0) {
+            found = *pp;
+            *pp = found->next;
+            break;
+        }
+    pthread_mutex_unlock(&prefetch_mu);
+    return found;
+}
+
 int lv_store_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void *arg)
 {
     int rc = check_key(prefix ? prefix : "", 1);
-    return rc ? rc : s->ops->list(s, prefix ? prefix : "", cb, arg);
+    if (rc)
+        return rc;
+    prefetched *p = prefetch_take(s, prefix ? prefix : "");
+    if (!p)
+        return s->ops->list(s, prefix ? prefix : "", cb, arg);
+    for (size_t i = 0; i < p->keys.n && rc == LV_OK; i++)
+        rc = cb(arg, p->keys.v[i], p->sizes[i]);
+    prefetched_free(p);
+    return rc;
 }
 
 int lv_store_del(lv_store *s, const char *key)

@@ -89,6 +89,17 @@ int lv_store_put(lv_store *s, const char *key, const void *data, size_t len, int
 int lv_store_get(lv_store *s, const char *key, uint64_t off, uint64_t len, lv_buf *out);
 int lv_store_head(lv_store *s, const char *key, uint64_t *size);
 int lv_store_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void *arg);
+
+/* Listings taken ahead, all at once, for a caller about to list several prefixes one after the other (a
+ * catalog sync lists five): where a listing waits on the network (S3: tens of milliseconds each, however
+ * short) lv_store_prefetch lists the prefixes concurrently, and the next lv_store_list on s of exactly one
+ * of them is answered from its listing, once. So keys put under it in between are not in that answer:
+ * prefetch only what is listed next, and end the scope with lv_store_prefetch_end, which forgets what was
+ * not used. A prefix whose listing fails is not kept (its lv_store_list then lists, and reports the
+ * error). On a local directory, where listing is fast, both do nothing. One scope per handle at a time. */
+void lv_store_prefetch(lv_store *s, const char *const *prefixes, size_t n);
+void lv_store_prefetch_end(lv_store *s);
+
 int lv_store_del(lv_store *s, const char *key);                 /* a missing key is LV_OK */
 int lv_store_del_many(lv_store *s, const char *const *keys, size_t n); /* batched; missing = OK */
 
@@ -177,9 +188,12 @@ int lv_store_puts_in_flight(const lv_store *s);
  * held 60 MiB against 30). */
 int lv_store_readers(const lv_store *s, int concurrency);
 
+struct lv_store_prefetched;
+
 struct lv_store {
     const lv_store_ops *ops;
     char *desc;
+    struct lv_store_prefetched *prefetched; /* lv_store_prefetch's listings not used yet */
 };
 
 /* A driver's stream starts with this (like lv_store). */

@@ -126,7 +126,7 @@ int lv_walcat_sync(lv_repo *r)
 void lv_walcat_register(void)
 {
     lv_catalog_rebuild_register("WAL archive", lv_walcat_rebuild);
-    lv_catalog_sync_register("WAL archive", lv_walcat_sync);
+    lv_catalog_sync_register("WAL archive", lv_walcat_sync, "wal/"); /* lv_wal_list(store, 0, ...) */
     lv_catalog_rebuild_register("WAL block maps", lv_walmap_rebuild);
-    lv_catalog_sync_register("WAL block maps", lv_walmap_sync);
+    lv_catalog_sync_register("WAL block maps", lv_walmap_sync, LV_WALMAP_PREFIX);
 }

@@ -312,6 +312,45 @@ static void suite(lv_store *s, const char *label, int many_keys)
     EXPECT(lv_store_del(s, "data/cd/big"), LV_OK, "%s: delete big", label);
     free(db);
 
+    /* listings taken ahead: on S3 the next listing of each prefix is the one taken then, once; on a
+     * local directory nothing is taken ahead */
+    {
+        int ahead = lv_store_puts_in_flight(s) > 1;
+        const char *pf[] = {"pf/a/", "pf/b/", "pf/none/"};
+        EXPECT(lv_store_put(s, "pf/a/1", "x", 1, 0), LV_OK, "%s: prefetch: put pf/a/1", label);
+        EXPECT(lv_store_put(s, "pf/a/2", "yy", 2, 0), LV_OK, "%s: prefetch: put pf/a/2", label);
+        EXPECT(lv_store_put(s, "pf/b/1", "z", 1, 0), LV_OK, "%s: prefetch: put pf/b/1", label);
+        lv_store_prefetch(s, pf, 3);
+        EXPECT(lv_store_put(s, "pf/a/3", "w", 1, 0), LV_OK, "%s: prefetch: a key put after it", label);
+        listing la = {0}, lb = {0}, ln = {0};
+        EXPECT(lv_store_list(s, "pf/a/", collect, &la), LV_OK, "%s: prefetch: list pf/a/", label);
+        tap(la.n == (ahead ? 2u : 3u) && la.n >= 2 && strcmp(la.keys[0], "pf/a/1") == 0 && la.sizes[0] == 1 &&
+                strcmp(la.keys[1], "pf/a/2") == 0 && la.sizes[1] == 2,
+            "%s: prefetch: %s (%zu keys, in order, with sizes)", label,
+            ahead ? "the listing taken ahead, without the key put since" : "nothing taken ahead: a listing", la.n);
+        listing_free(&la);
+        EXPECT(lv_store_list(s, "pf/a/", collect, &la), LV_OK, "%s: prefetch: list pf/a/ again", label);
+        tap(la.n == 3, "%s: prefetch: used once: the second listing lists (%zu keys)", label, la.n);
+        listing_free(&la);
+        EXPECT(lv_store_list(s, "pf/", collect, &ln), LV_OK, "%s: prefetch: list pf/", label);
+        tap(ln.n == 4, "%s: prefetch: another prefix lists (%zu keys)", label, ln.n);
+        listing_free(&ln);
+        lv_store_prefetch_end(s);
+        EXPECT(lv_store_put(s, "pf/b/2", "v", 1, 0), LV_OK, "%s: prefetch: a key under pf/b/ after the end", label);
+        EXPECT(lv_store_list(s, "pf/b/", collect, &lb), LV_OK, "%s: prefetch: list pf/b/", label);
+        tap(lb.n == 2, "%s: prefetch: after its end, what was not used is forgotten (%zu keys)", label, lb.n);
+        listing_free(&lb);
+        /* a callback that stops a prefetched listing early: its value is returned, as from the driver */
+        lv_store_prefetch(s, pf, 1);
+        la.stop_after = 1;
+        EXPECT(lv_store_list(s, "pf/a/", collect, &la), 42, "%s: prefetch: a stop from the callback is returned", label);
+        tap(la.n == 1, "%s: prefetch: ... after one key", label);
+        listing_free(&la);
+        lv_store_prefetch_end(s);
+        const char *pk[] = {"pf/a/1", "pf/a/2", "pf/a/3", "pf/b/1", "pf/b/2"};
+        EXPECT(lv_store_del_many(s, pk, 5), LV_OK, "%s: prefetch: clean up", label);
+    }
+
     const char *rest[] = {"config", "data/ab/empty", "wal/1/seg", "list-x", "listz"};
     EXPECT(lv_store_del_many(s, rest, 5), LV_OK, "%s: clean up", label);
     EXPECT(count_keys(s, "", &cnt), LV_OK, "%s: final listing", label);
