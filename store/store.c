@@ -71,6 +71,8 @@ int lv_store_open(const char *url, const lv_store_opts *opts, lv_store **out)
             rc = lv_err(LV_ERR_CONFIG, "%s: invalid prefix \"%s\"", url, prefix);
         else
             rc = lv_s3_open(bucket, prefix, opts, out);
+        if (rc == LV_OK)
+            (*out)->concurrency = opts->concurrency > 0 ? opts->concurrency : 4;
         free(bucket);
         free(prefix);
         return rc;
@@ -183,7 +185,7 @@ void lv_store_prefetch(lv_store *s, const char *const *prefixes, size_t n)
         r.v[i] = lv_xcalloc(1, sizeof *r.v[i]);
         r.v[i]->prefix = lv_xstrdup(prefixes[i] ? prefixes[i] : "");
     }
-    lv_parallel_for((int)n, n, prefetch_one, &r);
+    lv_parallel_for(s->concurrency > 0 && (size_t)s->concurrency < n ? s->concurrency : (int)n, n, prefetch_one, &r);
     pthread_mutex_lock(&prefetch_mu);
     for (size_t i = 0; i < n; i++) {
         if (r.v[i]->rc != LV_OK) {

@@ -95,7 +95,7 @@ int lv_store_list(lv_store *s, const char *prefix, lv_store_list_cb cb, void *ar
  * short) lv_store_prefetch lists the prefixes concurrently, and the next lv_store_list on s of exactly one
  * of them is answered from its listing, once. So keys put under it in between are not in that answer:
  * prefetch only what is listed next, and end the scope with lv_store_prefetch_end, which forgets what was
- * not used. A prefix whose listing fails is not kept (its lv_store_list then lists, and reports the
+ * not used. At most opts->concurrency listings run at once. A prefix whose listing fails is not kept (its lv_store_list then lists, and reports the
  * error). On a local directory, where listing is fast, both do nothing. One scope per handle at a time. */
 void lv_store_prefetch(lv_store *s, const char *const *prefixes, size_t n);
 void lv_store_prefetch_end(lv_store *s);
@@ -194,6 +194,7 @@ struct lv_store {
     const lv_store_ops *ops;
     char *desc;
     struct lv_store_prefetched *prefetched; /* lv_store_prefetch's listings not used yet */
+    int concurrency;                        /* S3: opts->concurrency, what lv_store_prefetch honours */
 };
 
 /* A driver's stream starts with this (like lv_store). */
