@@ -206,8 +206,8 @@ static ZSTD_DCtx *thread_dctx(void)
     return d;
 }
 
-/* The frame is codec || payload: zstd when asked and when it actually saves space, raw otherwise
- * (random or already-compressed data grows slightly under zstd). */
+/* The frame is codec || [sum] || payload: zstd when asked and when it actually saves space, raw otherwise
+ * (random or already-compressed data grows slightly under zstd); the sum when the caller gives one. */
 void lv_repo_seal_prepare(const lv_repo *r, const void *plain, size_t n, int compress,
                           const uint8_t sum[LV_PLAIN_SUM_LEN], lv_buf *scratch, lv_seal_plan *plan)
 {
