@@ -178,14 +178,14 @@ static int prefetch_one(void *arg, size_t i)
 
 void lv_store_prefetch(lv_store *s, const char *const *prefixes, size_t n)
 {
-    if (n == 0 || lv_store_puts_in_flight(s) <= 1) /* a local directory lists fast */
+    if (n == 0 || s->concurrency == 0) /* a local directory lists fast */
         return;
     prefetch_run r = {s, lv_xcalloc(n, sizeof *r.v)};
     for (size_t i = 0; i < n; i++) {
         r.v[i] = lv_xcalloc(1, sizeof *r.v[i]);
         r.v[i]->prefix = lv_xstrdup(prefixes[i] ? prefixes[i] : "");
     }
-    lv_parallel_for(s->concurrency > 0 && (size_t)s->concurrency < n ? s->concurrency : (int)n, n, prefetch_one, &r);
+    lv_parallel_for((size_t)s->concurrency < n ? s->concurrency : (int)n, n, prefetch_one, &r);
     pthread_mutex_lock(&prefetch_mu);
     for (size_t i = 0; i < n; i++) {
         if (r.v[i]->rc != LV_OK) {

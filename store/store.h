@@ -194,7 +194,8 @@ struct lv_store {
     const lv_store_ops *ops;
     char *desc;
     struct lv_store_prefetched *prefetched; /* lv_store_prefetch's listings not used yet */
-    int concurrency;                        /* S3: opts->concurrency, what lv_store_prefetch honours */
+    int concurrency; /* S3: opts->concurrency, what lv_store_prefetch honours; 0 on a local directory,
+                      * which lists fast and prefetches nothing */
 };
 
 /* A driver's stream starts with this (like lv_store). */
