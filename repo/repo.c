@@ -222,7 +222,7 @@ void lv_repo_seal_prepare(const lv_repo *r, const void *plain, size_t n, int com
             *plan = (lv_seal_plan){.head = {CODEC_ZSTD}, .head_len = 1, .payload = scratch->data, .len = z};
         }
     }
-    if (sum) {
+    if (sum && r->params.format >= 2) {
         plan->head[0] |= CODEC_SUMMED;
         memcpy(plan->head + 1, sum, LV_PLAIN_SUM_LEN);
         plan->head_len = 1 + LV_PLAIN_SUM_LEN;

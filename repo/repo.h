@@ -31,7 +31,12 @@
 
 struct lv_catalog;
 
-#define LV_REPO_FORMAT 1
+/* The format `repo init` writes. Format 2 adds the plaintext sums of blob frames (codecs 2 and 3), which
+ * a labvault that reads format 1 only would meet as "unknown codec 2" in the middle of a restore: it
+ * refuses the config instead, at open. A format-1 repository stays format 1 and gets no sums, so that
+ * every labvault that shares it can still read all of it (docs/repository-format.md, section 3). */
+#define LV_REPO_FORMAT 2
+#define LV_REPO_FORMAT_OLDEST 1
 #define LV_REPO_ID_LEN 16
 
 typedef struct lv_credential {
@@ -45,6 +50,7 @@ typedef struct lv_credential {
 } lv_credential;
 
 typedef struct lv_repo_params {
+    int format;             /* the config's format: LV_REPO_FORMAT for a new repository */
     int encrypted;          /* 1 unless the user explicitly chose an unencrypted repository */
     int compress_level;     /* zstd level, default 3; 0 = store blobs uncompressed */
     uint64_t pack_size;     /* target pack size, default 16 MiB, allowed 4 MiB .. 256 MiB */
@@ -133,7 +139,8 @@ typedef struct lv_seal_plan {
     const uint8_t *payload;
     size_t len;
 } lv_seal_plan;
-/* sum: NULL, or the plaintext's lv_repo_plain_sum, sealed with it (blobs: see lv_repo_unseal_summed). */
+/* sum: NULL, or the plaintext's lv_repo_plain_sum, sealed with it (blobs: see lv_repo_unseal_summed) when
+ * the repository's format has sums (2 and later; a format-1 repository gets the frame without it). */
 void lv_repo_seal_prepare(const lv_repo *r, const void *plain, size_t n, int compress,
                           const uint8_t sum[LV_PLAIN_SUM_LEN], lv_buf *scratch, lv_seal_plan *plan);
 size_t lv_repo_seal_size(const lv_repo *r, const lv_seal_plan *plan);

@@ -193,6 +193,7 @@ void lv_rfc3339_now(char out[32]) { lv_time_format((int64_t)time(NULL), LV_TIME_
 void lv_repo_params_default(lv_repo_params *p)
 {
     *p = (lv_repo_params){
+        .format = LV_REPO_FORMAT,
         .encrypted = 1,
         .compress_level = 3,
         .pack_size = 16u << 20,
@@ -212,7 +213,9 @@ void lv_repo_params_default(lv_repo_params *p)
 
 int lv_repo_params_check(const lv_repo_params *p, char *why, size_t why_len)
 {
-    if (p->compress_level < 0 || p->compress_level > LEVEL_MAX)
+    if (p->format < LV_REPO_FORMAT_OLDEST || p->format > LV_REPO_FORMAT)
+        snprintf(why, why_len, "format %d is outside %d..%d", p->format, LV_REPO_FORMAT_OLDEST, LV_REPO_FORMAT);
+    else if (p->compress_level < 0 || p->compress_level > LEVEL_MAX)
         snprintf(why, why_len, "compression level %d is outside 0..%d", p->compress_level, LEVEL_MAX);
     else if (p->pack_size < 4 * MIB || p->pack_size > 256 * MIB)
         snprintf(why, why_len, "pack size %llu is outside 4 MiB..256 MiB",
@@ -245,7 +248,7 @@ void lv_repo_config_format(const lv_repo_params *p, const uint8_t id[LV_REPO_ID_
     size_t start = out->len;
     lv_buf_append_str(out, "# labvault repository configuration (docs/repository-format.md).\n"
                            "# Do not edit: the last line authenticates every byte above it.\n");
-    snprintf(num, sizeof num, "%d", LV_REPO_FORMAT);
+    snprintf(num, sizeof num, "%d", p->format);
     lv_kv_put(out, "format", num);
     lv_hex_encode(id, LV_REPO_ID_LEN, hex);
     lv_kv_put(out, "id", hex);
@@ -274,16 +277,22 @@ void lv_repo_config_format(const lv_repo_params *p, const uint8_t id[LV_REPO_ID_
 
 /* The version line is read before anything else, so that a repository written by a newer labvault
  * gets "upgrade labvault" rather than a confusing complaint about a line this build does not know. */
-static int check_version(const lv_kv *kv)
+static int check_version(const lv_kv *kv, int *format)
 {
     const lv_kv_line *l = lv_kv_find(kv, "format");
     if (!l)
         return lv_err(LV_ERR_CORRUPT, "config: missing \"format\"");
-    if (strcmp(l->value, "1") != 0)
-        return lv_err(LV_ERR_CONFIG, "config line %d: repository format \"%.20s\" is not supported: "
-                      "this build of labvault reads format %d only (a newer labvault wrote it?)",
-                      l->line, l->value, LV_REPO_FORMAT);
-    return LV_OK;
+    for (int f = LV_REPO_FORMAT_OLDEST; f <= LV_REPO_FORMAT; f++) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", f);
+        if (strcmp(l->value, num) == 0) {
+            *format = f;
+            return LV_OK;
+        }
+    }
+    return lv_err(LV_ERR_CONFIG, "config line %d: repository format \"%.20s\" is not supported: "
+                  "this build of labvault reads formats %d to %d (a newer labvault wrote it?)",
+                  l->line, l->value, LV_REPO_FORMAT_OLDEST, LV_REPO_FORMAT);
 }
 
 int lv_repo_config_parse(const lv_buf *data, lv_repo_config *cfg)
@@ -297,7 +306,7 @@ int lv_repo_config_parse(const lv_buf *data, lv_repo_config *cfg)
     lv_repo_params_default(p); /* scrypt_* are per key; they keep the defaults for new keys */
     const char *enc = NULL;
     uint64_t level = 0, pack = 0, cmin = 0, cavg = 0, cmax = 0;
-    if ((rc = check_version(&kv)) || (rc = lv_kv_only(&kv, "config", config_names)) ||
+    if ((rc = check_version(&kv, &p->format)) || (rc = lv_kv_only(&kv, "config", config_names)) ||
         (rc = lv_kv_hex(&kv, "config", "id", cfg->id, LV_REPO_ID_LEN)) ||
         (rc = lv_kv_str(&kv, "config", "encryption", &enc)) ||
         (rc = lv_kv_u64(&kv, "config", "compression-level", 0, LEVEL_MAX, &level)) ||

@@ -221,7 +221,7 @@ export LABVAULT_PASSPHRASE='correct horse'
 run "$lv" repo check
 is "$rc" 0 "check of a fresh repository passes"
 cp "$d/repo/config" "$d/config.bak"
-sed -i 's/^format = 1/format = 9/' "$d/repo/config"
+sed -i "s/^format = [0-9]*/format = 9/" "$d/repo/config"
 run "$lv" repo check
 isnt "$rc" 0 "edited config refused"
 like "$err" "config" "edited config: message names config"

@@ -87,4 +87,29 @@ like "$out" "index +5 +5 .*data +5 +5 .*manifests +5 +5 .*wal +6 +6 .*drills +1 
   "repo check --read-data: every index object, pack, manifest, WAL file and drill record read and verified"
 run lvr catalog rebuild
 is "$rc" 0 "catalog rebuild: exit 0"
+# Written to by this build, the repository stays format 1 (its new blobs carry no plaintext sums, which a
+# labvault that reads format 1 only would meet as "unknown codec 2"), and what it wrote reads back.
+mkdir -p "$w/new/d"
+head -c 300000 /dev/urandom >"$w/new/d/a.bin"
+seq 1 50000 >"$w/new/d/b.txt"
+run lvr backup files "$w/new/d" --json
+is "$rc" 0 "backup files into the format-1 repository: exit 0"
+new_snap=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$out")
+is "$(grep '^format' "$w/repo/config")" "format = 1" "... the config still says format 1"
+is "$(cmp -s "$fx/repo-v1/config" "$w/repo/config" && echo same || echo differs)" same \
+  "... and is the old binary's, byte for byte"
+run lvr restore files "${new_snap:0:12}" --to "$w/r/new"
+is "$rc:$(cmp "$w/new/d/a.bin" "$w/r/new$w/new/d/a.bin" 2>&1 && cmp "$w/new/d/b.txt" "$w/r/new$w/new/d/b.txt" 2>&1 && echo same)" \
+  "0:same" "... and restores byte for byte"
+run lvr repo check --read-data
+is "$rc" 0 "repo check --read-data after the write: exit 0 (${err:-no problems})"
+# A new repository is format 2; a format this build does not know is refused at open, naming both.
+printf '[global]\nrepo = %s\ncatalog = %s\nkey-file = %s\nlog-level = error\n' "$w/repo2" "$w/catalog2.db" "$w/key" \
+  >"$w/lv2.conf"
+run "$lv" --config "$w/lv2.conf" repo init
+is "$rc:$(grep '^format' "$w/repo2/config")" "0:format = 2" "repo init writes format 2"
+sed -i 's/^format = 2/format = 3/' "$w/repo2/config"
+run "$lv" --config "$w/lv2.conf" repo check
+is "$rc" 3 "a format-3 config: exit 3"
+like "$err" "repository format \"3\" is not supported: this build of labvault reads formats 1 to 2" "... one line saying which formats this build reads"
 done_testing

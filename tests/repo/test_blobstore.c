@@ -713,6 +713,59 @@ static void unhashed(const char *tmp)
     fresh_repo_close(st, r);
 }
 
+/* The repository format decides whether frames carry plaintext sums: a new repository is format 2 and its
+ * blobs have them; a format-1 repository (made before sums) stays format 1 when written to, and its new
+ * blobs have none, so that a labvault reading format 1 only can still read every one of them. */
+static void formats(const char *tmp)
+{
+    static uint8_t buf[70000];
+    fill_text(buf, sizeof buf, 99);
+    uint8_t sum[LV_PLAIN_SUM_LEN];
+    lv_repo_plain_sum(buf, sizeof buf, sum);
+    for (int format = LV_REPO_FORMAT_OLDEST; format <= LV_REPO_FORMAT; format++) {
+        char dir[600];
+        snprintf(dir, sizeof dir, "%s/format%d", tmp, format);
+        lv_repo_params params;
+        lv_repo_params_default(&params);
+        params.scrypt_n = 1024;
+        params.format = format;
+        lv_credential cred = {.passphrase = "x"};
+        lv_store *st = NULL;
+        lv_repo *r = NULL, *r2 = NULL;
+        if (lv_store_open(dir, NULL, &st) || lv_store_create(st) || lv_repo_init(st, &params, &cred, &r)) {
+            CHECK(0, "format %d: set up (%s)", format, lv_errmsg());
+            lv_store_close(st);
+            continue;
+        }
+        lv_buf cfg = LV_BUF_INIT, scratch = LV_BUF_INIT, sealed = LV_BUF_INIT, out = LV_BUF_INIT;
+        char line[32];
+        snprintf(line, sizeof line, "\nformat = %d\n", format);
+        CHECK(lv_store_get(st, "config", 0, 0, &cfg) == LV_OK && lv_buf_cstr(&cfg) && strstr(lv_buf_cstr(&cfg), line),
+              "format %d: the config says so", format);
+        CHECK(lv_repo_open(st, &cred, &r2) == LV_OK && r2->params.format == format,
+              "format %d: opened again, the repository is format %d", format, r2 ? r2->params.format : -1);
+        lv_seal_plan plan;
+        lv_repo_seal_prepare(r2, buf, sizeof buf, 1, sum, &scratch, &plan);
+        size_t n = lv_repo_seal_size(r2, &plan);
+        lv_buf_reserve(&sealed, n);
+        lv_repo_seal_to(r2, "a", 1, &plan, sealed.data);
+        sealed.len = n;
+        int summed = -1;
+        int rc = lv_repo_unseal_summed(r2, "a", 1, sealed.data, sealed.len, &out, "blob", &summed);
+        CHECK(rc == LV_OK && out.len == sizeof buf && memcmp(out.data, buf, sizeof buf) == 0 &&
+                  summed == (format >= 2),
+              "format %d: a blob sealed with its sum reads back, %s (rc %d, summed %d)", format,
+              format >= 2 ? "with the sum checked" : "without a sum in its frame", rc, summed);
+        lv_buf_free(&cfg);
+        lv_buf_free(&scratch);
+        lv_buf_free(&sealed);
+        lv_buf_free(&out);
+        lv_repo_close(r2);
+        lv_repo_close(r);
+        lv_store_close(st);
+    }
+}
+
 /* Long runs write intermediate index objects; invalid arguments are refused. */
 static void index_every(const char *tmp)
 {
@@ -1114,6 +1167,7 @@ int main(void)
     upload_failure(tmp, 1);
     index_every(tmp);
     unhashed(tmp);
+    formats(tmp);
     sealed_in_place(tmp, 1, 3, 0);
     sealed_in_place(tmp, 0, 2, 0);
     sealed_in_place(tmp, 1, -1, 0);

@@ -239,10 +239,10 @@ static void test_config_damage(void)
     CHECK(lv_repo_open(st, &c1, &r) == LV_ERR_CORRUPT && strstr(lv_errmsg(), "config line"),
           "malformed line: LV_ERR_CORRUPT naming config and the line (%s)", lv_errmsg());
     edit_file("cfg2", "config", "chunk-min : ", "chunk-min = ");
-    CHECK(edit_file("cfg2", "config", "format = 1", "format = 7"), "set format 7");
-    CHECK(lv_repo_open(st, &c1, &r) == LV_ERR_CONFIG && strstr(lv_errmsg(), "format 1"),
-          "unknown format: LV_ERR_CONFIG saying which format this build reads (%s)", lv_errmsg());
-    edit_file("cfg2", "config", "format = 7", "format = 1");
+    CHECK(edit_file("cfg2", "config", "format = 2", "format = 7"), "set format 7");
+    CHECK(lv_repo_open(st, &c1, &r) == LV_ERR_CONFIG && strstr(lv_errmsg(), "formats 1 to 2"),
+          "unknown format: LV_ERR_CONFIG saying which formats this build reads (%s)", lv_errmsg());
+    edit_file("cfg2", "config", "format = 7", "format = 2");
     CHECK(edit_file("cfg2", "config", "\nmac = ", "\nmac - "), "break the mac line");
     CHECK(lv_repo_open(st, &c1, &r) == LV_ERR_CORRUPT, "broken mac line: LV_ERR_CORRUPT (%s)",
           lv_errmsg());
