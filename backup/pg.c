@@ -469,8 +469,8 @@ static int commit(run *u)
      * this timeline, or on an ancestor with its stop on this timeline's history (lv_pg_prev_find). */
     lv_pg_rowcarry carry = {&u->prev, carry_rows, &x, 0, 0, 0};
     uint64_t prev_from = u->prev.seed_lsn ? u->prev.seed_lsn : u->prev.rows_lsn;
-    int can_carry = m->type == LV_PGB_INCR && u->prev_id[0] && u->prev.rows_seed && prev_from &&
-                    prev_from <= m->stop_lsn && !u->info.in_recovery;
+    int can_carry = u->prev_id[0] && !u->o->recount && u->prev.rows_seed && prev_from && prev_from <= m->stop_lsn &&
+                    !u->info.in_recovery;
     /* On a standby the stop LSN (its minimum recovery point) may lie before what the session's snapshot
      * sees: the row counts are then informational (no snapshot: not exact). */
     char *snap = NULL;
@@ -599,6 +599,30 @@ static int find_prev(run *u, uint32_t tli)
     return LV_OK;
 }
 
+/* A full backup's counts come from the previous backup's and the WAL since, as an incremental's (commit):
+ * the newest backup on this timeline's history (lv_pg_prev_find), loaded for its counts only (its file
+ * list is dropped at once; m->prev_id stays zero: the full backup does not depend on it). Without one, or
+ * when it cannot be read, every table is counted, as the first backup of a repository does. */
+static void counts_prev(run *u)
+{
+    int rc = lv_wal_history_get(u->r, u->info.timeline, u->hist, &u->nhist);
+    if (rc == LV_ERR_NOT_FOUND) {
+        lv_err_clear();
+        u->hist[0] = (lv_wal_tl_span){u->info.timeline, 0, UINT64_MAX};
+        u->nhist = 1;
+        rc = LV_OK;
+    }
+    if (rc == LV_OK)
+        rc = lv_pg_prev_find(u->r, u->info.sysid, u->hist, u->nhist, u->prev_id, &u->prev);
+    if (rc != LV_OK) {
+        lv_debug("row counts: no previous backup to derive them from (%s): every table counted", lv_errmsg());
+        lv_err_clear();
+        u->prev_id[0] = '\0';
+        return;
+    }
+    lv_pgman_free_files(&u->prev);
+}
+
 /* No previous backup: a full backup with --fallback-full (the reason as a warning), else the error. */
 static int no_prev(run *u, int rc)
 {
@@ -642,6 +666,8 @@ static int backup(run *u)
     m->type = LV_PGB_FULL;
     if (o->incremental && (rc = find_prev(u, u->info.timeline)) != LV_OK && (rc = no_prev(u, rc)) != LV_OK)
         return rc;
+    if (!o->incremental && o->count_rows && !o->recount && !u->info.in_recovery)
+        counts_prev(u);
     time_t now = time(NULL);
     char stamp[LV_TIME_TEXT_MAX];
     lv_time_format((int64_t)now, LV_TIME_UTC, stamp);

@@ -46,8 +46,10 @@
  * cannot switch segments: the wait ends when the primary archives the segment holding the stop point (it
  * is full, archive_timeout passed, or pg_switch_wal() ran there), and its timeout message says so. Row
  * counts are never exact on a standby (rows_exact false): its stop point may precede what the counting
- * snapshot sees. An incremental carries the previous backup's exact counts of tables the WAL shows
- * unchanged instead of counting them (backup/pg_relmap.h, backup/pg_rowwal.h). A promotion during the
+ * snapshot sees. A backup, full or incremental, carries the previous backup's exact counts of tables the
+ * WAL shows unchanged and derives those of tables it shows changed by inserts and deletes, instead of
+ * counting them (backup/pg_relmap.h, backup/pg_rowwal.h; not with recount). For a full backup the previous
+ * backup is only the source of counts: it stays independent of it for its files and its restore. A promotion during the
  * backup makes the stop fail (PostgreSQL refuses it).
  *
  * Manifest summary JSON (what `backups`, restore planning and drills read from the catalog, without
@@ -78,6 +80,8 @@ typedef struct lv_pg_backup_opts {
     int workers;               /* parallel file readers; 0 = automatic */
     int progress;              /* progress on stderr (a terminal): bytes, rate, ETA */
     int count_rows;            /* record exact row counts (default 1) */
+    int recount;               /* --recount: count(*) every table, carrying or deriving no count from the
+                                  previous backup's (a full backup and an incremental do by default) */
     int page_deltas;           /* incremental: changed pages as deltas where it pays (default 1) */
     int verify_map;            /* incremental, --verify-map: compare the WAL block maps of [prev start, start)
                                   (wal/walmap.h) with the LSN rule page by page (backup/pg_read.h); the backup

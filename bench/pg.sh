@@ -4,6 +4,8 @@
 #   full backup | incremental backup after a fixed pgbench run | stored size of both | restore | peak RSS
 #   and labvault's full backup without its row counts (--no-row-counts), which pgBackRest does not do;
 #   then expiry (see expire_phase): the three oldest backups and their WAL, time and bytes freed;
+#   then the next full backup into the same repositories after a small pgbench run (full_next: a weekly
+#   full, whose row counts labvault takes from the previous backup);
 #   with LV_BENCH_LARGE=1 also the large case of issue 19 (see large_phase): a cluster of at least 8 GiB,
 #   about 1 % of its pages changed by pgbench, then the incrementals of both tools and labvault's own LSN
 #   scan; the report says met / NOT met against the issue's targets
@@ -358,6 +360,17 @@ for ((run = 1; run <= runs; run++)); do
     rm -rf "$target"
   done
   if ((expire)); then expire_phase "$run"; fi
+  # The next full backup into the same repositories, after a quiet day (LV_BENCH_PGBENCH_SMALL_TX more
+  # transactions): what a weekly full costs. labvault takes its row counts from the previous backup's and
+  # the WAL since (docs/pg-backups.md, "Counts that follow the change"); the full above, the first backup
+  # of its repository, has none to take them from.
+  say "pgbench: $small_txs transactions"
+  as_pg "$bindir/pgbench" -n -c 2 -t $((small_txs / 2)) postgres >/dev/null 2>&1
+  as_pg "$bindir/psql" -qAtX -c "CHECKPOINT" >/dev/null
+  for t in "${order[@]}"; do
+    backup_argv "$t" full
+    measure "$run" "$t" full_next "${cmd[@]}"
+  done
 done
 
 # ---------------------------------------------------------------------------------------- large case
@@ -415,7 +428,8 @@ print('Cluster: pgbench scale %s + %s MiB random bytea = %s MiB. Full backup; %s
 print('| | labvault | pgBackRest | labvault vs pgBackRest |')
 print('|---|---|---|---|')
 for phase, label in (('full', 'full backup'), ('incr_small', 'incremental 1 (%s tx)' % small),
-                     ('incr', 'incremental 2 (%s tx)' % txs), ('restore', 'restore')):
+                     ('incr', 'incremental 2 (%s tx)' % txs), ('restore', 'restore'),
+                     ('full_next', 'next full backup (%s tx after the last backup)' % small)):
     w = {t: med(t, phase) for t in ('labvault', 'pgbackrest')}
     c = {t: med(t, phase, 'user') + med(t, phase, 'sys') for t in w}
     print('| %s, s | %.2f (%.1f) | %.2f (%.1f) | %.2fx %s |' % (label, w['labvault'], c['labvault'],

@@ -52,6 +52,9 @@ int lv_cmd_backup_pg(lv_ctx *ctx)
     o.fast_checkpoint = 1;
     o.archive_timeout = (int)lv_config_int(ctx->cfg, "archive-timeout");
     o.count_rows = lv_ctx_flag(ctx, "no-row-counts") == NULL;
+    o.recount = lv_ctx_flag(ctx, "recount") != NULL;
+    if (o.recount && !o.count_rows)
+        return lv_err(LV_ERR_USAGE, "--recount and --no-row-counts: choose one");
     o.page_deltas = lv_ctx_flag(ctx, "no-page-deltas") == NULL;
     o.verify_map = lv_ctx_flag(ctx, "verify-map") != NULL;
     o.lsn_scan = lv_ctx_flag(ctx, "lsn-scan") != NULL;

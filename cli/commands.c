@@ -127,6 +127,7 @@ static const lv_flag backup_pg_flags[] = {
     {"dbname", "CONNINFO", "libpq connection string (default: pg-host, pg-port, pg-user, pg-database)"},
     {"label", "TEXT", "backup label (default \"labvault\" and the time)"},
     {"no-row-counts", NULL, "do not record per-table row counts (they cost one count(*) per table)"},
+    {"recount", NULL, "count(*) every table, deriving no row count from the previous backup's and the WAL"},
     {"no-page-deltas", NULL, "incr: store every changed page whole (no deltas against earlier images)"},
     {"verify-map", NULL, "incr: also compare the WAL block maps with the pages found changed; exit 12 if they missed one"},
     {"lsn-scan", NULL, "incr: read every page and compare its LSN, not only the pages the WAL block maps name"},

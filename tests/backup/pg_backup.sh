@@ -158,6 +158,22 @@ commit_in_pause LABVAULT_TEST_PAUSE_BETWEEN_DATABASES "row counts: database temp
 is "$late_rc $(out_field rows_exact)" "0 True" "a commit between two databases' counts: exit 0, counts exact"
 run lvpg "$w/local.conf" --log-level info backup pg --pgdata "$PGDATA" --type incr --json
 is "$rc $(out_field rows_exact)" "0 True" "the next backup of the quiet cluster: counts exact again ($(grep 'row counts' <<<"$err" | tr '\n' ' '))"
+# --- a full backup takes its counts from the previous backup's and the WAL, as an incremental does (a row
+#     inserted and one deleted since), and stays independent of it; --recount counts every table
+psql -qAtX -c "INSERT INTO late3 VALUES (2), (3)" -c "DELETE FROM late3 WHERE i = 1" >/dev/null
+prev_id=$(out_field id)
+run lvpg "$w/local.conf" --log-level info backup pg --pgdata "$PGDATA" --type full --json
+is "$rc $(out_field rows_exact) $(out_field type)" "0 True full" "a full backup after a quiet one: exit 0, counts exact"
+like "$err" "row counts: 0 tables counted, [1-9][0-9]* carried from backup ${prev_id:0:12}, [1-9][0-9]* derived from its counts" \
+  "... none counted: carried, or derived from ${prev_id:0:12}'s and the WAL (late3: +2 -1)"
+is "$(python3 -c 'import json,sys; print(json.load(sys.stdin).get("prev"))' <<<"$out")" "None" \
+  "... and it names no previous backup: a full backup restores alone"
+full_id=$(out_field id)
+run lvpg "$w/local.conf" --log-level info backup pg --pgdata "$PGDATA" --type full --json --recount
+is "$rc $(out_field rows_exact)" "0 True" "--recount: exit 0, counts exact"
+unlike "$err" "carried from backup" "... every table counted"
+run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --recount --no-row-counts
+is "$rc" 2 "--recount with --no-row-counts: exit 2"
 # --- fewer connection slots than databases (4 are begun together): the counts begin fewer, still exact
 restart_pg() { "$LV_TEST_HARNESS/pg.sh" stop "$LV_PG_DIR" >/dev/null 2>&1 && "$LV_TEST_HARNESS/pg.sh" start "$LV_PG_DIR" >/dev/null 2>&1; }
 for i in $(seq 1 8); do psql -qAtX -c "CREATE DATABASE slots_$i" >/dev/null; done

@@ -208,14 +208,16 @@ like "$(check_detail rows)" "'ok', '([1-9][0-9]*) of \\1 tables have the row cou
 # Under load: pgbench (2 clients) runs through two incrementals, a full backup and an incremental. Its commits
 # move the snapshots all the time, so only counts from the WAL can be exact: both incrementals derive every
 # table and stay exact, the second from the first's (the rows of the transactions open at its stop
-# included). The full backup counts every table, in snapshots that are not the stop's (informational), but
-# they seed: the incremental after it reads the WAL from the full's start checkpoint and adds only what
-# those snapshots did not see. The drills find every count.
-# backup_in_load TYPE: a backup that pauses 1 s after its stop, so that pgbench's commits land between the stop
-# and the counts' snapshots (it commits about every 20 ms, and that window is a few round trips)
+# included). A full backup derives its counts the same way, from the previous backup's: exact too. With
+# --recount it counts every table, in snapshots that are not the stop's (informational), but they seed:
+# the incremental after it reads the WAL from the full's start checkpoint and adds only what those
+# snapshots did not see. The drills find every count.
+# backup_in_load TYPE [OPTION...]: a backup that pauses 1 s after its stop, so that pgbench's commits land
+# between the stop and the counts' snapshots (it commits about every 20 ms, and that window is a few round
+# trips)
 backup_in_load() {
   run as_pg env LABVAULT_TEST_PAUSE_AFTER_STOP=1 "$lv" --config "$w/s3.conf" --log-level info backup pg \
-    --pgdata "$PGDATA" --type "$1" --json
+    --pgdata "$PGDATA" --type "$1" --json "${@:2}"
 }
 # incr_from_wal PREV WHAT: an incremental whose counts are all carried or derived from PREV's, and exact; sets id
 incr_from_wal() {
@@ -234,15 +236,21 @@ incr4=$id
 incr_from_wal "$incr4" "another incremental under load, after one taken under load"
 incr5=$id
 backup_in_load full
-is "$rc/$(j 'j["rows_exact"]')" "0/False" "a full backup under load: exit 0, counts informational (not at the stop)"
+is "$rc/$(j 'j["rows_exact"]')" "0/True" "a full backup under load: exit 0, exact counts"
 full2=$(j 'j["id"]')
+like "$err" "row counts: 0 tables counted, [1-9][0-9]* carried from backup ${incr5:0:12}, [3-9] derived from its counts" \
+  "... counts no table: carried or derived from ${incr5:0:12}'s counts and the WAL, as an incremental's"
+backup_in_load full --recount
+is "$rc/$(j 'j["rows_exact"]')" "0/False" "a full backup under load with --recount: exit 0, counts informational (not at the stop)"
+full3=$(j 'j["id"]')
+unlike "$err" "carried from backup" "... every table counted"
 like "$err" "row counts: informational \(not exact at the stop\); the next incremental may carry them, from the snapshots they were counted in and the WAL since the start checkpoint" \
   "... but seeding the next incremental from the snapshots they were counted in"
-incr_from_wal "$full2" "the incremental after that full backup, under load"
+incr_from_wal "$full3" "the incremental after that full backup, under load"
 incr6=$id
 kill -TERM "$loadpid" 2>/dev/null || true # (a background job ignores SIGINT)
 wait "$loadpid" 2>/dev/null || true
-for b in "$incr4" "$incr5" "$incr6"; do
+for b in "$incr4" "$full2" "$incr6"; do
   run "$lv" --config "$w/s3.conf" drill run --backup "$b" --target-immediate --json
   is "$rc" 0 "the drill of ${b:0:12} (taken under load) to its end point passes ${err:+($err)}"
   like "$(check_detail rows)" "'ok', '([1-9][0-9]*) of \\1 tables have the row counts recorded at the backup'" \
