@@ -471,6 +471,15 @@ static int commit(run *u)
     uint64_t prev_from = u->prev.seed_lsn ? u->prev.seed_lsn : u->prev.rows_lsn;
     int can_carry = u->prev_id[0] && !u->o->recount && u->prev.rows_seed && prev_from && prev_from <= m->stop_lsn &&
                     !u->info.in_recovery;
+    /* Reading the WAL since the previous counts costs about its length, counting about the database's size:
+     * past that (a previous backup weeks old), count. Up to 1 GiB the reading is cheap whatever the size
+     * (and a small cluster's WAL is mostly the empty tails of switched segments). */
+    if (can_carry && m->stop_lsn - prev_from > u->rd.bytes && m->stop_lsn - prev_from > ((uint64_t)1 << 30)) {
+        lv_info("row counts: the WAL since backup %.12s's counts (%" PRIu64 " MiB) is longer than the data "
+                "directory (%" PRIu64 " MiB): every table counted instead", u->prev_id,
+                (m->stop_lsn - prev_from) >> 20, u->rd.bytes >> 20);
+        can_carry = 0;
+    }
     /* On a standby the stop LSN (its minimum recovery point) may lie before what the session's snapshot
      * sees: the row counts are then informational (no snapshot: not exact). */
     char *snap = NULL;
