@@ -603,10 +603,10 @@ static void suite(const char *label, lv_store *st, const char *tmp)
         free(e.b[i].data);
 }
 
-/* A new local repository in tmp/name (encrypted with passphrase "x", or not), optionally with a
- * catalog in tmp/name.db attached. Reports a failed set-up as a failed check, labelled L. */
-static int fresh_repo(const char *tmp, const char *name, int encrypted, int with_catalog, const char *L,
-                      lv_store **st, lv_repo **r)
+/* A new local repository of the given format in tmp/name (encrypted with passphrase "x", or not),
+ * optionally with a catalog in tmp/name.db attached. Reports a failed set-up as a failed check, labelled L. */
+static int fresh_repo_format(const char *tmp, const char *name, int format, int encrypted, int with_catalog,
+                             const char *L, lv_store **st, lv_repo **r)
 {
     char dir[600], cat[640];
     snprintf(dir, sizeof dir, "%s/%s", tmp, name);
@@ -615,6 +615,7 @@ static int fresh_repo(const char *tmp, const char *name, int encrypted, int with
     lv_repo_params_default(&params);
     params.scrypt_n = 1024;
     params.encrypted = encrypted;
+    params.format = format;
     lv_credential cred = {.passphrase = encrypted ? "x" : NULL};
     *st = NULL;
     *r = NULL;
@@ -624,6 +625,12 @@ static int fresh_repo(const char *tmp, const char *name, int encrypted, int with
         return -1;
     }
     return 0;
+}
+
+static int fresh_repo(const char *tmp, const char *name, int encrypted, int with_catalog, const char *L,
+                      lv_store **st, lv_repo **r)
+{
+    return fresh_repo_format(tmp, name, LV_REPO_FORMAT, encrypted, with_catalog, L, st, r);
 }
 
 static void fresh_repo_close(lv_store *st, lv_repo *r)
@@ -723,17 +730,12 @@ static void formats(const char *tmp)
     uint8_t sum[LV_PLAIN_SUM_LEN];
     lv_repo_plain_sum(buf, sizeof buf, sum);
     for (int format = LV_REPO_FORMAT_OLDEST; format <= LV_REPO_FORMAT; format++) {
-        char dir[600];
-        snprintf(dir, sizeof dir, "%s/format%d", tmp, format);
-        lv_repo_params params;
-        lv_repo_params_default(&params);
-        params.scrypt_n = 1024;
-        params.format = format;
+        char name[32];
+        snprintf(name, sizeof name, "format%d", format);
         lv_credential cred = {.passphrase = "x"};
         lv_store *st = NULL;
         lv_repo *r = NULL, *r2 = NULL;
-        if (lv_store_open(dir, NULL, &st) || lv_store_create(st) || lv_repo_init(st, &params, &cred, &r)) {
-            CHECK(0, "format %d: set up (%s)", format, lv_errmsg());
+        if (fresh_repo_format(tmp, name, format, 1, 0, name, &st, &r)) {
             lv_store_close(st);
             continue;
         }
