@@ -187,6 +187,15 @@ is "$rc $(out_field rows_exact)" "0 True" "a full backup after more WAL than the
 like "$err" "row counts: the WAL since backup ${prev_id:0:12}'s counts \([0-9]+ MiB\) is longer than the data directory \([0-9]+ MiB\): every table counted instead" \
   "... every table counted, saying why"
 unlike "$err" "carried from backup" "... none carried"
+# --- a backup role that is not a superuser (reads every table, may run the backup functions): its counting
+#     sessions cannot compress their hint-bit images (wal_compression is a superuser setting) and count
+#     all the same
+psql -qAtX -c "CREATE ROLE lv_backup LOGIN IN ROLE pg_read_all_data, pg_monitor, pg_checkpoint" \
+  -c "GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean), pg_backup_stop(boolean), pg_switch_wal(),
+      pg_control_checkpoint() TO lv_backup" >/dev/null
+run lvpg "$w/local.conf" --log-level info backup pg --pgdata "$PGDATA" --type full --recount --json \
+  --dbname "user=lv_backup dbname=postgres"
+is "$rc $(out_field rows_exact)" "0 True" "a full backup by a role that is not a superuser, --recount: exit 0, counts exact ${err:+($(tail -n 1 <<<"$err"))}"
 # --- fewer connection slots than databases (4 are begun together): the counts begin fewer, still exact
 restart_pg() { "$LV_TEST_HARNESS/pg.sh" stop "$LV_PG_DIR" >/dev/null 2>&1 && "$LV_TEST_HARNESS/pg.sh" start "$LV_PG_DIR" >/dev/null 2>&1; }
 for i in $(seq 1 8); do psql -qAtX -c "CREATE DATABASE slots_$i" >/dev/null; done
