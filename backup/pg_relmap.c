@@ -183,10 +183,10 @@ static int begin_database(const lv_pg_conn_opts *c, const char *name, const char
                      0, NULL, &tx);
     /* The first scan after updates sets hint bits, and with data checksums (or wal_log_hints) each page's
      * first one after the checkpoint is a full-page image in the WAL: on bench/pg.sh's cluster after 22,000
-     * pgbench transactions, about 176 MiB, half of what the counts cost. When the server's WAL compression
-     * is off and it has lz4 (15 and later, when built with it), this session's images are compressed:
-     * counts 0.66 s against 0.80 s there (docs/pg-backups.md). Superuser only (or GRANT SET): else, or
-     * before 15, nothing changes. */
+     * pgbench transactions, about 176 MiB, which the counts write. When the server's WAL compression is
+     * off and it has lz4 (15 and later, when built with it), this session's images are compressed: counts
+     * 0.54-0.56 s against 0.76-0.86 s on the profiling cluster (docs/pg-backups.md). Superuser only (or
+     * GRANT SET): else, or before 15, nothing changes. */
     if (rc == LV_OK) {
         PQclear(tx);
         PQclear(PQexec(*db, "SELECT set_config('wal_compression', 'lz4', false) FROM pg_settings WHERE name = "
