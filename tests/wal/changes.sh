@@ -76,8 +76,11 @@ read -r segs summarized nread secs listed <<<"$(head -1 <<<"$summary")"
 # (the segment --switch archived may be listed before its push recorded the summary: then it is read)
 ok "the archive of the run has many segments ($segs), summarized at push ($summarized)" \
   test "$segs" -ge 10 -a "$summarized" -ge $((segs - 1))
-ok "found from the summaries: $nread segments read for $listed transactions listed (at most the one before each's first rows and the one after its last, and those without a summary)" \
-  test "$nread" -le $((2 * listed + segs - summarized))
+# (the segments read for a transaction: the one before its first summarized rows, and those after its last
+# ones up to its end record; pgbench's WAL and the switches every 2 s can put a tail of its rows below the
+# summaries' threshold, or its commit, a segment further: at most three each, far fewer than the archive's)
+ok "found from the summaries: $nread segments read for $listed transactions listed (at most three each: the one before its first rows and those up to its end record; and those without a summary)" \
+  test "$nread" -le $((3 * listed + segs - summarized))
 ok "it took $secs s" python3 -c "import sys; sys.exit(0 if float('$secs') < 5 else 1)"
 accl=$(grep '^public.pgbench_accounts ' <<<"$summary")
 is "$(cut -d' ' -f2-5 <<<"$accl")" "$acc_xid $rows 0 commit" \
@@ -128,7 +131,7 @@ print(" ".join("%d:%s" % (t["xid"], ",".join("%s=%d/%d" % (r["name"], r["deleted
 is "$(head -1 <<<"$again")" "0 True" "no summary after the rebuild: every segment read"
 is "$(tail -1 <<<"$again")" "$want" "... and the same transactions and rows"
 run lvpg "$w/local.conf" wal changes --json
-is "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["summarized"] == d["segments"], d["read"] <= 2 * len(d["transactions"]))' "$out")" \
-  "True True" "the next search finds every summary recorded, and reads at most two segments per transaction"
+is "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["summarized"] == d["segments"], d["read"] <= 3 * len(d["transactions"]))' "$out")" \
+  "True True" "the next search finds every summary recorded, and reads at most three segments per transaction"
 
 done_testing
