@@ -586,17 +586,27 @@ static int backup_stop(run *u)
 
 /* The previous backup of an incremental, on the history of timeline tli (backup/pg_prev.h). A timeline
  * whose history file is not archived (yet) has only itself: backups of its ancestors are not considered. */
-static int find_prev(run *u, uint32_t tli)
+/* u->hist: timeline tli's history; without its history file (an anomaly: PostgreSQL archives it at the
+ * promotion, so not fatal, warned when warn) only tli itself. */
+static int history(run *u, uint32_t tli, int warn)
 {
     int rc = lv_wal_history_get(u->r, tli, u->hist, &u->nhist);
-    if (rc == LV_ERR_NOT_FOUND) { /* an anomaly (PostgreSQL archives it at the promotion), not fatal */
-        lv_warn("%s: only backups of timeline %u can be the previous backup", lv_errmsg(), tli);
+    if (rc == LV_ERR_NOT_FOUND) {
+        if (warn)
+            lv_warn("%s: only backups of timeline %u can be the previous backup", lv_errmsg(), tli);
         lv_err_clear();
         u->hist[0] = (lv_wal_tl_span){tli, 0, UINT64_MAX};
         u->nhist = 1;
-    } else if (rc != LV_OK) {
-        return lv_err_ctx("the previous backup");
+        rc = LV_OK;
     }
+    return rc;
+}
+
+static int find_prev(run *u, uint32_t tli)
+{
+    int rc = history(u, tli, 1);
+    if (rc != LV_OK)
+        return lv_err_ctx("the previous backup");
     if ((rc = lv_pg_prev_find(u->r, u->info.sysid, u->hist, u->nhist, u->prev_id, &u->prev)) != LV_OK)
         return rc;
     if (u->prev.timeline != tli)
@@ -614,13 +624,7 @@ static int find_prev(run *u, uint32_t tli)
  * when it cannot be read, every table is counted, as the first backup of a repository does. */
 static void counts_prev(run *u)
 {
-    int rc = lv_wal_history_get(u->r, u->info.timeline, u->hist, &u->nhist);
-    if (rc == LV_ERR_NOT_FOUND) {
-        lv_err_clear();
-        u->hist[0] = (lv_wal_tl_span){u->info.timeline, 0, UINT64_MAX};
-        u->nhist = 1;
-        rc = LV_OK;
-    }
+    int rc = history(u, u->info.timeline, 0);
     if (rc == LV_OK)
         rc = lv_pg_prev_find(u->r, u->info.sysid, u->hist, u->nhist, u->prev_id, &u->prev);
     if (rc != LV_OK) {

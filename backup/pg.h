@@ -49,9 +49,9 @@
  * snapshot sees. A backup, full or incremental, carries the previous backup's exact counts of tables the
  * WAL shows unchanged and derives those of tables it shows changed by inserts and deletes, instead of
  * counting them (backup/pg_relmap.h, backup/pg_rowwal.h), unless recount, or the WAL since the previous
- * counts is longer than the data directory and 1 GiB (reading it would cost more than counting). A full backup uses
- * the previous backup for its counts only: its files and its restore do not depend on it. A promotion
- * during the backup makes the stop fail (PostgreSQL refuses it).
+ * counts is longer than the data directory and 1 GiB (reading it would cost more than counting). A full
+ * backup uses the previous backup for its counts only: its files and its restore do not depend on it. A
+ * promotion during the backup makes the stop fail (PostgreSQL refuses it).
  *
  * Manifest summary JSON (what `backups`, restore planning and drills read from the catalog, without
  * downloading the manifest): {"type":"full"|"incr", "label", "sysid":"<decimal>", "pg_version":150004,
