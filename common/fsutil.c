@@ -260,8 +260,70 @@ int lv_temp_commit(const char *tmp, const char *path, int no_replace)
     return rc == LV_ERR_NOT_FOUND ? LV_ERR_IO : rc;
 }
 
+/* lv_write_file_atomic through an unnamed file (O_TMPFILE): a writer killed before the link leaves nothing
+ * behind, where a named temporary would stay until a sweep a day later (store.h), a lock's or an
+ * in-flight marker's among them. The file gets its name by linkat through /proc/self/fd: straight at
+ * path when nothing is there (or with no_replace), else at a temporary name renamed over path at once,
+ * so only the two calls in between leave a named temporary. *fallback: this way is not available here
+ * (a file system without O_TMPFILE, no /proc, any failure before the data was written), and nothing was
+ * changed: the caller writes a named temporary instead, whose failures then name the cause. */
+static int write_unnamed(const char *path, const void *data, size_t len, mode_t mode, int no_replace, int *fallback)
+{
+    *fallback = 1;
+    char *dir = lv_dir_of(path);
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+    free(dir);
+    if (fd < 0)
+        return LV_OK;
+    if ((mode & 077) && fchmod(fd, mode) != 0) {
+        close(fd);
+        return LV_OK;
+    }
+    int rc = write_new_file(fd, data, len, path);
+    if (rc == LV_OK && fsync(fd) != 0)
+        rc = lv_err_errno(errno, "cannot fsync %s", path);
+    if (rc != LV_OK) {
+        close(fd);
+        *fallback = 0;
+        return rc == LV_ERR_NOT_FOUND ? LV_ERR_IO : rc;
+    }
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    int linked = linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0;
+    int e = linked ? 0 : errno;
+    char *tmp = NULL;
+    if (!linked && e == EEXIST && no_replace) {
+        rc = lv_err(LV_ERR_CONFLICT, "%s already exists", path);
+    } else if (!linked && e == EEXIST) {
+        tmp = lv_temp_path(path);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0) {
+            e = errno;
+        } else if (rename(tmp, path) != 0) {
+            rc = lv_err_errno(errno, "cannot rename %s to %s", tmp, path);
+            unlink(tmp);
+        } else {
+            linked = 1;
+        }
+    }
+    free(tmp);
+    close(fd); /* after the fsync: nothing of the data depends on it */
+    if (rc == LV_OK && !linked)
+        return LV_OK; /* not linked (no /proc, or a file system that refuses): the named way */
+    *fallback = 0;
+    if (rc == LV_OK) {
+        char *d = lv_dir_of(path);
+        rc = lv_fsync_dir(d);
+        free(d);
+    }
+    return rc == LV_ERR_NOT_FOUND ? LV_ERR_IO : rc;
+}
+
 int lv_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, int no_replace)
 {
+    int fallback;
+    int urc = write_unnamed(path, data, len, mode, no_replace, &fallback);
+    if (!fallback)
+        return urc;
     char *tmp = lv_temp_path(path);
     int fd = -1;
     int rc = lv_temp_create(tmp, mode, &fd);

@@ -3,11 +3,13 @@
  * the proof that large files really bypass the cache where the file system allows it. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../check.h"
@@ -97,6 +99,56 @@ static void atomic_sizes(const char *dir)
           entries(dir));
 }
 
+/* Replacing: the new bytes under the name, exactly the mode asked for (whatever the umask), and no other
+ * entry in the directory. */
+static void atomic_replace(const char *dir)
+{
+    char *path = lv_xasprintf("%s/obj", dir);
+    uint8_t *a = pattern(5000, 1), *b = pattern(70000, 2);
+    mode_t old = umask(077);
+    int rc1 = lv_write_file_atomic(path, a, 5000, 0640, 0);
+    int rc2 = lv_write_file_atomic(path, b, 70000, 0640, 0);
+    umask(old);
+    struct stat st;
+    CHECK(rc1 == LV_OK && rc2 == LV_OK && file_equals(path, b, 70000) && stat(path, &st) == 0 &&
+              (st.st_mode & 07777) == 0640 && entries(dir) == 1,
+          "a write over an existing file replaces it, with mode 0640 under umask 077, and leaves one entry");
+    free(a);
+    free(b);
+    free(path);
+}
+
+/* A writer killed at any moment leaves either nothing or the complete file, never a temporary (a named
+ * one would stay until a sweep a day later: store.h). Killed after 0 to 9 ms of writing 32 MiB. */
+static void killed_writer(const char *dir)
+{
+    size_t n = 32u << 20;
+    uint8_t *d = pattern(n, 9);
+    int leftovers = 0, partial = 0, complete = 0;
+    for (int round = 0; round < 10; round++) {
+        char *path = lv_xasprintf("%s/k%d", dir, round);
+        pid_t pid = fork();
+        if (pid == 0) {
+            lv_write_file_atomic(path, d, n, 0600, 0);
+            _exit(0);
+        }
+        usleep((useconds_t)(round * 1000));
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        struct stat st;
+        if (stat(path, &st) == 0) {
+            complete += file_equals(path, d, n);
+            partial += !file_equals(path, d, n);
+            unlink(path);
+        }
+        leftovers += entries(dir);
+        free(path);
+    }
+    CHECK(leftovers == 0 && partial == 0, "10 writers killed while writing 32 MiB left no temporary (%d) and no "
+          "partial file (%d); %d had completed", leftovers, partial, complete);
+    free(d);
+}
+
 /* Large files go around the page cache on file systems that support O_DIRECT: read back through a
  * mapping, the pages of a freshly written 8 MiB object are mostly not cached. */
 static void bypasses_cache(const char *dir)
@@ -153,6 +205,13 @@ int main(void)
     char *a = lv_xasprintf("%s/atomic", dir);
     mkdir(a, 0700);
     atomic_sizes(a);
+    char *r = lv_xasprintf("%s/replace", dir), *k = lv_xasprintf("%s/killed", dir);
+    mkdir(r, 0700);
+    mkdir(k, 0700);
+    atomic_replace(r);
+    killed_writer(k);
+    free(r);
+    free(k);
     bypasses_cache(dir);
     chunked_pwrites(dir);
     CHECK(lv_pwrite_all(-1, "x", 1, 0, "nothing") == LV_ERR_IO && strstr(lv_errmsg(), "nothing"),
