@@ -318,6 +318,8 @@ static int copy_files(run *u)
         map_load(u);
     x->verify_map = u->o->verify_map ? u->map : NULL;
     x->map = u->o->verify_map ? NULL : u->map;
+    /* A full backup's rows from its pages (backup/pg_read.h): for --recount every table is counted. */
+    x->page_rows = !x->prev && u->o->count_rows && !u->o->recount && !u->info.in_recovery;
     rc = lv_pg_read_all(x);
     if (rc == LV_OK && u->map)
         map_report(u);
@@ -442,6 +444,41 @@ static int carry_rows(void *arg, uint32_t spc, uint32_t db, uint32_t rel, int64_
     return x->rc == LV_OK && lv_rowwal_rows(&x->rw, spc, db, rel, prev, rows, derived);
 }
 
+/* Row counts from the pages a full backup read (backup/pg_relmap.h, lv_pg_rowpages): the first table asked
+ * waits for the WAL thread and loads the block maps of the backup's own range, from the start to the stop
+ * (wal/walmap.h). A table's rows come from its pages only when those maps name nothing of its main fork
+ * (no change, truncation or new file from the start to the stop) and its database directory was not
+ * created in the range (FILE_COPY copies files without block references). Without the maps (a segment
+ * pushed by a labvault before maps, one that cannot be read), every table is counted, as before. */
+typedef struct pages_ctx {
+    carry_ctx *x;
+    int loaded;
+    lv_blkset *map;
+} pages_ctx;
+
+static int64_t page_rows(void *arg, uint32_t spc, uint32_t db, uint32_t rel)
+{
+    pages_ctx *p = arg;
+    run *u = p->x->u;
+    int64_t rows = lv_pg_read_rows(&u->rd, spc, db, rel);
+    if (rows < 0)
+        return -1;
+    if (!p->loaded) {
+        p->loaded = 1;
+        join_wal(p->x);
+        char why[512];
+        const lv_wal_tl_span own = {u->m.timeline, 0, UINT64_MAX};
+        if (p->x->w->rc != LV_OK)
+            lv_debug("row counts: not from the pages read: the WAL of the backup is not archived");
+        else if (lv_walmap_range(u->r, u->r->cat, NULL, &own, 1, u->m.wal_segment_size, u->m.start_lsn,
+                                 u->m.stop_lsn - 1, &p->map, why, sizeof why) != LV_OK)
+            lv_info("row counts: every table counted: the block maps of the backup's WAL cannot be used (%s)", why);
+    }
+    if (!p->map || lv_blkset_db_new(p->map, spc, db) || lv_blkset_fork_get(p->map, spc, db, rel, LV_PG_FORK_MAIN))
+        return -1;
+    return rows;
+}
+
 /* The low 32 bits of a pg_snapshot's xmin (text "xmin:xmax:xip,..."; 64-bit ids), as WAL records carry
  * transaction ids; 0 without a snapshot. */
 static uint32_t snapshot_xmin(const char *snap)
@@ -468,6 +505,8 @@ static int commit(run *u)
     /* Counts carried or derived from a previous backup whose counts are exact at its stop (rows_seed): on
      * this timeline, or on an ancestor with its stop on this timeline's history (lv_pg_prev_find). */
     lv_pg_rowcarry carry = {&u->prev, carry_rows, &x, 0, 0, 0};
+    pages_ctx pc = {&x, 0, NULL};
+    lv_pg_rowpages pages = {page_rows, &pc, 0};
     uint64_t prev_from = u->prev.seed_lsn ? u->prev.seed_lsn : u->prev.rows_lsn;
     int can_carry = u->prev_id[0] && !u->o->recount && u->prev.rows_seed && prev_from && prev_from <= m->stop_lsn &&
                     !u->info.in_recovery;
@@ -504,9 +543,9 @@ static int commit(run *u)
         snap = NULL;
     }
     if (rc == LV_OK)
-        rc = lv_pg_relmap_collect(u->c, &u->conn, u->o->count_rows, snap, u->ckpt_next_xid, can_carry ? &carry : NULL,
-                                  &m->databases, &m->ndatabases, &u->rows_exact, &u->rows_seed, &pending_known,
-                                  &snap_seed);
+        rc = lv_pg_relmap_collect(u->c, &u->conn, u->o->count_rows, snap, u->ckpt_next_xid,
+                                  u->rd.relrows ? &pages : NULL, can_carry ? &carry : NULL, &m->databases,
+                                  &m->ndatabases, &u->rows_exact, &u->rows_seed, &pending_known, &snap_seed);
     free(snap);
     if (rc == LV_OK && u->rows_exact && u->rows_seed && pending_known)
         lv_rowwal_open_rows(&x.rw, snapshot_xmin(u->pre_stop_snap), &m->pending, &m->npending);
@@ -514,6 +553,10 @@ static int commit(run *u)
         lv_info("row counts: %" PRIu64 " tables counted, %" PRIu64 " carried from backup %.12s, %" PRIu64
                 " derived from its counts and the WAL since (%" PRIu64 " WAL records, %" PRIu64 " segments)",
                 carry.counted, carry.carried, u->prev_id, carry.derived, x.rw.records, x.rw.segments);
+    if (u->rd.relrows && rc == LV_OK)
+        lv_info("row counts: %" PRIu64 " tables from the pages read (all-visible, and no WAL record of them from the "
+                "start to the stop)", pages.used);
+    lv_blkset_free(pc.map);
     lv_rowwal_free(&x.rw);
     phase(u, "relation maps and row counts");
     join_wal(&x);

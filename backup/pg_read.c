@@ -52,6 +52,7 @@ typedef struct msg {
     page_ref *refs;
     uint32_t *bad;
     uint32_t nbad;
+    int64_t live;    /* page_rows, a main fork: its rows (lv_pg_read_rows), -1 unknown */
 } msg;
 
 typedef struct shared {
@@ -357,6 +358,8 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
         map_all = lv_blkset_db_new(maps, spc, db);
         mf = lv_blkset_fork_get(maps, spc, db, rel, (uint8_t)e->fork);
     }
+    /* A full backup's rows from the pages (pg_read.h, lv_pg_read_rows); -1 once a page cannot tell. */
+    int64_t live = x->page_rows && !x->prev && e->fork == LV_PG_FORK_MAIN ? 0 : -1;
     /* By the maps: only the pages named or past prev's size are read (pg_read.h) */
     const int by_map = x->map && !x->verify_map && pf && !map_all;
     uint8_t need[LV_PGMAN_RUN_PAGES];
@@ -433,7 +436,13 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
                 r->blob_page = pe->blob_page + (uint32_t)(p - pe->first_page);
                 continue;
             }
+            if (live >= 0) {
+                int64_t rows = lv_pg_page_is_new(page) || lv_pg_page_lsn(page) < x->start_lsn
+                                   ? lv_pg_heap_page_rows(page, bs) : -1;
+                live = rows < 0 ? -1 : live + rows;
+            }
             if (x->checksums && lv_pg_page_verify(page, bs, blkno, x->start_lsn) == LV_PG_PAGE_BAD) {
+                live = -1;
                 if (done->nbad == cap_bad) {
                     cap_bad = cap_bad ? 2 * cap_bad : 16;
                     done->bad = lv_xrealloc(done->bad, cap_bad * sizeof *done->bad);
@@ -512,6 +521,8 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
             b = NULL;
         }
         buf_put(s, b);
+        if (n < want) /* shrank while read (a truncation): not the file's rows */
+            live = -1;
         if (rc != 0 || n < want)
             break;
         if (stopped(s))
@@ -531,6 +542,7 @@ static int read_pages(shared *s, rctx *t, int fd, size_t file, const lv_pg_entry
         __atomic_fetch_add(&s->map_pages_read, map_read, __ATOMIC_RELAXED);
     }
     done->size = pno * bs;
+    done->live = live;
     return rc;
 }
 
@@ -607,6 +619,7 @@ static void read_file(shared *s, rctx *t, size_t i)
     done->type = MSG_DONE;
     done->file = i;
     done->prev_file = -1;
+    done->live = -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
     if (fd < 0 && errno == EPERM)
         fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -725,6 +738,8 @@ static int finish_file(lv_pg_read *x, file_state *fs, msg *m, uint8_t *vanished)
 {
     const lv_pg_entry *e = &x->tree->e[m->file];
     lv_pgman_file *f = &x->files[m->file];
+    if (x->live)
+        x->live[m->file] = m->vanished ? -1 : m->live;
     if (m->vanished) {
         vanished[m->file] = 1;
         return LV_OK;
@@ -867,10 +882,62 @@ static void compact(lv_pg_read *x, const uint8_t *vanished)
     free(newidx);
 }
 
+static int relrows_cmp(const void *a, const void *b)
+{
+    const lv_pg_relrows *p = a, *q = b;
+    if (p->spc != q->spc)
+        return p->spc < q->spc ? -1 : 1;
+    if (p->db != q->db)
+        return p->db < q->db ? -1 : 1;
+    return p->rel < q->rel ? -1 : p->rel > q->rel;
+}
+
+/* Per relation, the sum over its main fork's segment files, -1 when one of them is unknown. The tree
+ * lists segments after their relation's first file, but not next to it (bytewise order: "16396",
+ * "16396.1", "16396_fsm", "163960"), hence the sort. */
+static void relrows(lv_pg_read *x)
+{
+    size_t cap = 0, n = 0;
+    lv_pg_relrows *v = NULL;
+    for (size_t i = 0; i < x->tree->n; i++) {
+        const lv_pg_entry *e = &x->tree->e[i];
+        uint32_t spc, db, rel;
+        if (e->fork != LV_PG_FORK_MAIN || !map_locator(e, &spc, &db, &rel))
+            continue;
+        LV_GROW(v, n, cap);
+        v[n++] = (lv_pg_relrows){spc, db, rel, x->live[i]};
+    }
+    if (n)
+        qsort(v, n, sizeof *v, relrows_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k && relrows_cmp(&v[k - 1], &v[i]) == 0) {
+            v[k - 1].rows = v[k - 1].rows < 0 || v[i].rows < 0 ? -1 : v[k - 1].rows + v[i].rows;
+            continue;
+        }
+        v[k++] = v[i];
+    }
+    x->relrows = v;
+    x->nrelrows = (uint32_t)k;
+}
+
+int64_t lv_pg_read_rows(const lv_pg_read *x, uint32_t spc, uint32_t db, uint32_t rel)
+{
+    lv_pg_relrows key = {spc, db, rel, 0};
+    const lv_pg_relrows *r = x->nrelrows ? bsearch(&key, x->relrows, x->nrelrows, sizeof key, relrows_cmp) : NULL;
+    return r ? r->rows : -1;
+}
+
 int lv_pg_read_all(lv_pg_read *x)
 {
     size_t n = x->tree->n;
     decide_keep(x);
+    x->live = NULL;
+    if (x->page_rows && !x->prev) {
+        x->live = lv_xmalloc((n + 1) * sizeof *x->live);
+        for (size_t i = 0; i <= n; i++)
+            x->live[i] = -1;
+    }
     x->files = lv_xcalloc(n + 1, sizeof *x->files);
     x->nfiles = 0;
     shared s;
@@ -917,6 +984,10 @@ int lv_pg_read_all(lv_pg_read *x)
     }
     free(fst);
     free(th);
+    if (rc == LV_OK && x->live)
+        relrows(x);
+    free(x->live);
+    x->live = NULL;
     if (rc == LV_OK)
         compact(x, vanished);
     else
@@ -937,6 +1008,9 @@ void lv_pg_read_free(lv_pg_read *x)
     free(x->files);
     free(x->bad);
     free(x->keep);
+    free(x->relrows);
+    x->relrows = NULL;
+    x->nrelrows = 0;
     x->keep = NULL;
     x->files = NULL;
     x->bad = NULL;

@@ -49,6 +49,11 @@
 #include "repo/blobstore.h"
 #include "wal/blockset.h"
 
+typedef struct lv_pg_relrows {
+    uint32_t spc, db, rel;
+    int64_t rows;                   /* -1: unknown */
+} lv_pg_relrows;
+
 typedef struct lv_pg_read {
     /* in */
     lv_repo *r;
@@ -66,7 +71,10 @@ typedef struct lv_pg_read {
                                        (wal/walmap.h), compared with the LSN rule page by page (below) */
     const lv_blkset *map;           /* incremental by the maps (NULL: the LSN scan): the same maps, which
                                        decide which pages are read (below) */
+    int page_rows;                  /* a full backup: the rows of each table whose pages are all-visible
+                                       (relrows, below) */
     /* internal */
+    int64_t *live;                  /* page_rows: per tree entry, the rows of a main fork file, -1 unknown */
     uint8_t *keep;                  /* per tree entry: may it keep pages of prev (decided before reading) */
     /* out */
     lv_pgman_file *files;           /* sorted like tree (vanished files left out) */
@@ -78,7 +86,17 @@ typedef struct lv_pg_read {
     uint64_t map_pages, map_pages_read, map_missed; /* verify_map: pages of page files read, of those the pages an
                                        incremental by the map would read, and the pages it would have missed;
                                        map: pages of page files, of those the pages read */
+    lv_pg_relrows *relrows;         /* page_rows: one per relation with a main fork, sorted (spc, db, rel) */
+    uint32_t nrelrows;
 } lv_pg_read;
+
+/* page_rows: the rows of relation (spc, db, rel) (spc and db as the block maps name them: 1663 for base/)
+ * as its main fork's pages were read: every segment file read whole, each of its pages all-visible or new
+ * (lv_pg_heap_page_rows), none with a bad checksum and none with pd_lsn at or past the start (changed
+ * since: it may be torn, and a count needs the WAL anyway). -1 otherwise, or when no such file was read.
+ * The rows as they were read: they are the rows at the stop only if no WAL record of the backup's range
+ * names the relation's main fork (the caller checks that against the block maps, backup/pg.c). */
+int64_t lv_pg_read_rows(const lv_pg_read *x, uint32_t spc, uint32_t db, uint32_t rel);
 
 /* Read everything; LV_ERR_INTERRUPTED when lv_interrupted() is set, LV_ERR_IO for a file that
  * cannot be read (the message names it), the packer's codes. Each bad page is logged as a warning. */

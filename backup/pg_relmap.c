@@ -1,6 +1,7 @@
 /* Relation maps and row counts (contract in backup/pg_relmap.h). */
 #include "backup/pg_relmap.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,8 @@ static const char relmap_sql[] =
     "SELECT c.oid, coalesce(pg_relation_filenode(c.oid), 0), "
     "CASE WHEN c.reltablespace = 0 THEN (SELECT dattablespace FROM pg_database "
     "WHERE datname = current_database()) ELSE c.reltablespace END, c.relkind, n.nspname, c.relname, "
-    "c.relkind = 'r' AND c.relpersistence = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "c.relkind = 'r' AND c.relpersistence = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema'), "
+    "c.relam = 2 " /* heap (HEAP_TABLE_AM_OID): the page layout lv_pg_heap_page_rows reads */
     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY c.oid";
 
 static int cmp_oid(const void *key, const void *elem)
@@ -53,8 +55,8 @@ static int64_t from_wal(lv_pg_rowcarry *carry, const lv_pgman_database *db, cons
 
 /* Counts: carried or derived (carry), else count(*); *counted says how many tables were counted, *uncounted
  * whether one could not be. */
-static int one_database(PGconn *db, const char *name, int count_rows, lv_pg_rowcarry *carry, lv_pgman_database *out,
-                        int *counted, int *uncounted)
+static int one_database(PGconn *db, const char *name, int count_rows, lv_pg_rowpages *pages, lv_pg_rowcarry *carry,
+                        lv_pgman_database *out, int *counted, int *uncounted)
 {
     PGresult *res;
     int rc = lv_pg_query(db, relmap_sql, 0, NULL, &res);
@@ -74,8 +76,16 @@ static int one_database(PGconn *db, const char *name, int count_rows, lv_pg_rowc
         r->rows = -1;
         if (!count_rows || strcmp(PQgetvalue(res, i, 6), "t") != 0)
             continue;
-        if ((r->rows = from_wal(carry, out, r)) >= 0)
+        if (pages && r->relfilenode && strcmp(PQgetvalue(res, i, 7), "t") == 0 && (r->rows = pages->rows(pages->arg, r->tablespace, out->oid, r->relfilenode)) >= 0) {
+            pages->used++;
+            lv_debug("row counts: %s: %s.%s: %" PRId64 " rows, from the pages read", name, r->schema, r->name, r->rows);
             continue;
+        }
+        if ((r->rows = from_wal(carry, out, r)) >= 0) {
+            lv_debug("row counts: %s: %s.%s: %" PRId64 " rows, from the previous counts and the WAL", name, r->schema,
+                     r->name, r->rows);
+            continue;
+        }
         if (carry)
             carry->counted++;
         (*counted)++;
@@ -99,6 +109,7 @@ static int one_database(PGconn *db, const char *name, int count_rows, lv_pg_rowc
             continue;
         }
         r->rows = strtoll(PQgetvalue(cnt, 0, 0), NULL, 10);
+        lv_debug("row counts: %s: %s.%s: %" PRId64 " rows, counted", name, r->schema, r->name, r->rows);
         PQclear(cnt);
         PQclear(PQexec(db, "RELEASE SAVEPOINT lv_count"));
     }
@@ -206,8 +217,8 @@ static int begin_database(const lv_pg_conn_opts *c, const char *name, const char
 }
 
 int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows, const char *stop_snapshot,
-                         uint64_t next_xid, lv_pg_rowcarry *carry, lv_pgman_database **dbs, uint32_t *ndbs, int *exact,
-                         int *seed, int *pending_known, int *snap_seed)
+                         uint64_t next_xid, lv_pg_rowpages *pages, lv_pg_rowcarry *carry, lv_pgman_database **dbs,
+                         uint32_t *ndbs, int *exact, int *seed, int *pending_known, int *snap_seed)
 {
     *dbs = NULL;
     *ndbs = 0;
@@ -252,7 +263,7 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
         }
         for (int i = first; i < end && rc == LV_OK; i++) {
             int counted = 0, uncounted = 0;
-            rc = one_database(db[i - first], d[i].name, count_rows, carry, &d[i], &counted, &uncounted);
+            rc = one_database(db[i - first], d[i].name, count_rows, pages, carry, &d[i], &counted, &uncounted);
             /* Counted: exact at the stop only in the stop's snapshot. Carried or derived: exact at the stop
              * whatever the snapshot, since the WAL up to the stop is what they follow. */
             if ((counted && !same[i - first]) || uncounted)
@@ -277,11 +288,11 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
      * the WAL reading from the previous seed tells (the caller takes them from it). */
     if (*exact && none_in_progress(main, stop_snapshot))
         *seed = 1;
-    else if (*exact && carry && all_counted == 0) {
+    else if (*exact && (carry || (pages && pages->used)) && all_counted == 0) {
         *seed = 1;
         *pending_known = 1;
     } else if (count_rows && next_xid && !any_uncounted && (!carry || carry->carried + carry->derived == 0) &&
-               rc == LV_OK) {
+               (!pages || !pages->used) && rc == LV_OK) {
         /* Every table counted, in snapshots that see every transaction with an id below next_xid (the
          * oldest one they do not see began after the start checkpoint): a seed from the snapshots. */
         *snap_seed = 1;

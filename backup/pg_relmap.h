@@ -16,6 +16,7 @@
  * counts are then not exact). *seed (the manifest's rows_seed) is set when the counts are exact and no
  * transaction with an xid was in progress in the stop snapshot (none listed, and its xmax not assigned).
  *
+ * Counts from the pages (pages non-NULL, a full backup's, lv_pg_rowpages below) come first, then the WAL.
  * Counts from the WAL (carry non-NULL, the previous backup's manifest with rows_seed set): a table with
  * the same oid, relfilenode and tablespace as in prev and counted there is not counted when carry->rows
  * knows its rows at this stop from prev's count and the WAL since prev's rows_lsn (backup/pg_rowwal.h):
@@ -51,10 +52,22 @@ typedef struct lv_pg_rowcarry {
     uint64_t counted, carried, derived; /* out: tables counted, counts carried unchanged, counts derived */
 } lv_pg_rowcarry;
 
+/* Counts from the pages the backup read (a full backup's, backup/pg_read.h lv_pg_read_rows): rows(arg, spc,
+ * db, relfilenode) returns a table's rows at the stop, or -1 (count it, or carry it). Such a count is exact at
+ * the stop whatever the snapshot, like a derived one: the table has no WAL record in the backup's range and
+ * its pages were all-visible, so no transaction had written to it before the stop without committing, and
+ * the rows of the transactions open at the stop (the seed's pending rows) hold none of it. It is asked
+ * before carry. */
+typedef struct lv_pg_rowpages {
+    int64_t (*rows)(void *arg, uint32_t spc, uint32_t db, uint32_t relfilenode);
+    void *arg;
+    uint64_t used; /* out: tables whose rows came from the pages */
+} lv_pg_rowpages;
+
 /* Fills *dbs / *ndbs (owned: free with lv_pg_relmap_free). LV_ERR_PG naming the database and cause. */
 int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows, const char *stop_snapshot,
-                         uint64_t next_xid, lv_pg_rowcarry *carry, lv_pgman_database **dbs, uint32_t *ndbs, int *exact,
-                         int *seed, int *pending_known, int *snap_seed);
+                         uint64_t next_xid, lv_pg_rowpages *pages, lv_pg_rowcarry *carry, lv_pgman_database **dbs,
+                         uint32_t *ndbs, int *exact, int *seed, int *pending_known, int *snap_seed);
 void lv_pg_relmap_free(lv_pgman_database *dbs, uint32_t ndbs);
 
 #endif

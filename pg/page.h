@@ -22,6 +22,16 @@ uint16_t lv_pg_page_checksum_field(const uint8_t *page);
 int lv_pg_page_is_new(const uint8_t *page);
 /* Every byte zero (a page extended but never written: PageIsNew with nothing in it). */
 int lv_pg_page_is_zero(const uint8_t *page, size_t block_size);
+/* The rows on a heap page that PostgreSQL marked all-visible (PD_ALL_VISIBLE in pd_flags): every tuple on
+ * such a page is visible to every transaction, so each normal line pointer (LP_NORMAL) is one live row
+ * (a HOT chain's older versions are pruned before a page can be marked, leaving redirects, which are not
+ * rows). This is what a sequential scan returns from such a page: PostgreSQL's page-at-a-time scan
+ * (heapgetpage) skips the visibility test of every tuple on a page marked so, and keeps each normal
+ * line pointer. A new page (pd_upper 0) holds none. -1 when the page is not all-visible, or its header is not
+ * a heap page's of this block size (special space, bounds): its rows need a count by the server. The
+ * flag and the line pointers change only with a WAL record, unlike hint bits. */
+int64_t lv_pg_heap_page_rows(const uint8_t *page, size_t block_size);
+
 /* pg_checksum_page: the checksum the page should carry as block blkno. block_size a multiple of 128. */
 uint16_t lv_pg_page_checksum(const uint8_t *page, size_t block_size, uint32_t blkno);
 

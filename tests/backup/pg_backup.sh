@@ -40,8 +40,15 @@ COMPARE=${1:?usage: backup.sh PGMAN_COMPARE}
 manifests() { find "$w/repo/manifests" -type f 2>/dev/null | wc -l; }
 
 # --- full, local
-run lvpg "$w/local.conf" backup pg --pgdata "$PGDATA" --type full --json --label "full one"
+run lvpg "$w/local.conf" --log-level debug backup pg --pgdata "$PGDATA" --type full --json --label "full one"
 is "$rc" 0 "full backup (--json): exit 0"
+# ... the repository's first: no previous counts, and every table vacuumed since it was written, so each
+#     table's rows are the normal line pointers of its all-visible pages, read by the copy (no count(*))
+is "$(out_field rows_exact) $(grep -o 'row counts: [0-9]* tables from the pages read' <<<"$err")" \
+  "True row counts: 5 tables from the pages read" "full: exact counts, all 5 tables' from the pages read (all-visible)"
+like "$err" "public.pgbench_accounts: 500000 rows, from the pages read" "... pgbench_accounts: 500000, as count(*)"
+like "$err" "public.in_ts: 20000 rows, from the pages read" "... a table in a tablespace: 20000"
+like "$err" "public.pgbench_history: 0 rows, from the pages read" "... an empty table: 0"
 is "$(manifests)" 1 "full backup: one manifest committed"
 full_new=$(out_field bytes_new)
 is "$(out_field type) $(out_field label) $(out_field bad_pages) $(out_field timeline)" "full full one 0 1" \
@@ -168,6 +175,18 @@ like "$err" "row counts: 0 tables counted, [1-9][0-9]* carried from backup ${pre
   "... none counted: carried, or derived from ${prev_id:0:12}'s and the WAL (late3: +2 -1)"
 is "$(python3 -c 'import json,sys; print(json.load(sys.stdin).get("prev"))' <<<"$out")" "None" \
   "... and it names no previous backup: a full backup restores alone"
+full_id=$(out_field id)
+# ... a table whose pages were read all-visible, then changed before the stop (in a pause after the files):
+#     the block maps of the backup's own WAL name it, so its rows are not the pages' (3000) but the stop's
+psql -qAtX -c "CREATE TABLE pages_t AS SELECT g FROM generate_series(1, 3000) g" \
+  -c "CREATE TABLE pages_u AS SELECT g FROM generate_series(1, 4000) g" -c "VACUUM pages_t, pages_u" >/dev/null
+paused_start LABVAULT_TEST_PAUSE_BEFORE_STOP 3 "files read and stored" "$w/pages_t" --config "$w/local.conf" \
+  --log-level debug backup pg --pgdata "$PGDATA" --type full --json
+psql -qAtX -c "INSERT INTO pages_t SELECT generate_series(3001, 3007)" -c "DELETE FROM pages_t WHERE g <= 2" >/dev/null
+paused_wait
+is "$rc $(grep -o 'public.pages_t: [0-9]* rows, [a-z ]*' <<<"$err")" "0 public.pages_t: 3005 rows, counted" \
+  "a table changed after its pages were read: counted at the stop (3000 + 7 - 2), not from its pages"
+like "$err" "public.pages_u: 4000 rows, from the pages read" "... an unchanged all-visible table: from its pages"
 full_id=$(out_field id)
 run lvpg "$w/local.conf" --log-level info backup pg --pgdata "$PGDATA" --type full --json --recount
 is "$rc $(out_field rows_exact)" "0 True" "--recount: exit 0, counts exact"

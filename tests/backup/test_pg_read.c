@@ -81,6 +81,55 @@ static void test_pages(void)
     CHECK(lv_pg_page_checksum(p + 1, BS - 128, 0) >= 1, "unaligned pages are fine");
 }
 
+/* A heap page: header (pd_flags, pd_lower, pd_upper, pd_special, pd_pagesize_version) and line pointers
+ * of the given flags (0 unused, 1 normal, 2 redirect, 3 dead). */
+static void heap_page(uint8_t *p, uint16_t flags, const int *lp, int n)
+{
+    memset(p, 0, BS);
+    uint16_t lower = (uint16_t)(24 + 4 * n), upper = (uint16_t)(BS - 64 * n), special = BS, sv = BS | 4;
+    memcpy(p + 10, &flags, 2);
+    memcpy(p + 12, &lower, 2);
+    memcpy(p + 14, &upper, 2);
+    memcpy(p + 16, &special, 2);
+    memcpy(p + 18, &sv, 2);
+    for (int i = 0; i < n; i++) {
+        uint32_t w = (uint32_t)(BS - 64 * (i + 1)) | (uint32_t)lp[i] << 15 | (uint32_t)(lp[i] == 1 ? 60 : 0) << 17;
+        memcpy(p + 24 + 4 * i, &w, 4);
+    }
+}
+
+/* The rows of an all-visible page are its normal line pointers; anything else is not the reader's to judge. */
+static void test_heap_rows(void)
+{
+    uint8_t p[BS];
+    const int lp[] = {1, 2, 1, 3, 0, 1, 1};
+    heap_page(p, 0x0004, lp, 7);
+    CHECK(lv_pg_heap_page_rows(p, BS) == 4, "an all-visible page: its 4 normal line pointers are its rows (not "
+          "the redirect, the dead one or the unused one)");
+    heap_page(p, 0x0004 | 0x0002, lp, 7);
+    CHECK(lv_pg_heap_page_rows(p, BS) == 4, "... whatever the other flags (PD_PAGE_FULL)");
+    heap_page(p, 0x0001, lp, 7);
+    CHECK(lv_pg_heap_page_rows(p, BS) == -1, "a page not marked all-visible: -1 (the server must count it)");
+    heap_page(p, 0x0004, lp, 0);
+    CHECK(lv_pg_heap_page_rows(p, BS) == 0, "an all-visible page without line pointers: 0");
+    memset(p, 0, BS);
+    CHECK(lv_pg_heap_page_rows(p, BS) == 0, "a new page (pd_upper 0): 0");
+    heap_page(p, 0x0004, lp, 7);
+    uint16_t special = BS - 16;
+    memcpy(p + 16, &special, 2);
+    CHECK(lv_pg_heap_page_rows(p, BS) == -1, "special space (an index page): -1");
+    heap_page(p, 0x0004, lp, 7);
+    uint16_t lower = 26;
+    memcpy(p + 12, &lower, 2);
+    CHECK(lv_pg_heap_page_rows(p, BS) == -1, "pd_lower not on a line pointer's boundary: -1");
+    heap_page(p, 0x0004, lp, 7);
+    lower = BS - 8;
+    memcpy(p + 12, &lower, 2);
+    CHECK(lv_pg_heap_page_rows(p, BS) == -1, "pd_lower past pd_upper: -1");
+    heap_page(p, 0x0004, lp, 7);
+    CHECK(lv_pg_heap_page_rows(p, 2 * BS) == -1, "another block size than the page's: -1");
+}
+
 static void test_names(void)
 {
     uint32_t rel, seg;
@@ -267,6 +316,8 @@ static const lv_pgman_file *entry(const lv_pg_read *x, const char *path)
     return NULL;
 }
 
+static int page_rows; /* read_tree: lv_pg_read.page_rows */
+
 static int read_tree(lv_repo *r, lv_pg_read *x, const lv_pgman *prev, uint64_t start_lsn)
 {
     static lv_pg_tree t;
@@ -288,6 +339,7 @@ static int read_tree(lv_repo *r, lv_pg_read *x, const lv_pgman *prev, uint64_t s
     x->start_lsn = start_lsn;
     x->prev = prev;
     x->workers = 2;
+    x->page_rows = page_rows;
     rc = lv_pg_read_all(x);
     if (rc == LV_OK)
         rc = lv_packer_flush(p);
@@ -441,9 +493,70 @@ static void test_prev_and_lock(const char *tmp)
           "backup lock: a lock file that cannot be created is an error (%s)", lv_errmsg());
 }
 
+/* One all-visible heap page at lsn with `rows` normal line pointers, its checksum as block blkno. */
+static void visible_page(uint8_t *p, int rows, uint64_t lsn, uint32_t blkno)
+{
+    int lp[64];
+    for (int i = 0; i < rows; i++)
+        lp[i] = 1;
+    heap_page(p, 0x0004, lp, rows);
+    uint32_t hi = (uint32_t)(lsn >> 32), lo = (uint32_t)lsn;
+    memcpy(p, &hi, 4);
+    memcpy(p + 4, &lo, 4);
+    uint16_t sum = lv_pg_page_checksum(p, BS, blkno);
+    memcpy(p + 8, &sum, 2);
+}
+
+/* A full backup's rows from the pages (lv_pg_read_rows): summed over a relation's segments, and -1 for a
+ * relation with one page that cannot tell (not all-visible, changed since the start, a bad checksum). */
+static void test_page_rows(lv_repo *r, const char *tmp)
+{
+    char saved[sizeof root];
+    memcpy(saved, root, sizeof root);
+    snprintf(root, sizeof root, "%s/rows", tmp);
+    mkdir(root, 0700);
+    pg_version("base/7", time(NULL) - 86400);
+    const uint64_t start = 0x500000000ull;
+    uint8_t pg[3 * BS];
+    visible_page(pg, 3, start - 10, 0);
+    visible_page(pg + BS, 5, start - 9, 1);
+    memset(pg + 2 * BS, 0, BS); /* extended, never written: no rows */
+    put("base/7/3000", pg, 3 * BS);
+    visible_page(pg, 2, start - 8, 131072);
+    put("base/7/3000.1", pg, BS);
+    visible_page(pg + BS, 9, start - 8, 0);
+    put("base/7/3000_vm", pg + BS, BS); /* not the main fork: not counted */
+    visible_page(pg, 4, start - 7, 0);
+    make_page(pg + BS, start - 6, 1);
+    put("base/7/3001", pg, 2 * BS);
+    visible_page(pg, 4, start + 1, 0);
+    put("base/7/3002", pg, BS);
+    visible_page(pg, 4, start - 5, 0);
+    pg[200] ^= 1;
+    put("base/7/3003", pg, BS);
+    put("base/7/3004", pg, 0);
+    page_rows = 1;
+    lv_pg_read x;
+    int rc = read_tree(r, &x, NULL, start);
+    page_rows = 0;
+    CHECK(rc == LV_OK && lv_pg_read_rows(&x, 1663, 7, 3000) == 10,
+          "a relation of all-visible pages: 3 + 5 rows, a new page, 2 rows in segment 1 (%lld)",
+          (long long)lv_pg_read_rows(&x, 1663, 7, 3000));
+    CHECK(lv_pg_read_rows(&x, 1663, 7, 3001) == -1, "a page not all-visible: unknown");
+    CHECK(lv_pg_read_rows(&x, 1663, 7, 3002) == -1, "a page changed since the start: unknown");
+    CHECK(lv_pg_read_rows(&x, 1663, 7, 3003) == -1 && x.nbad == 1, "a page with a bad checksum: unknown (%lld, %u bad)",
+          (long long)lv_pg_read_rows(&x, 1663, 7, 3003), x.nbad);
+    CHECK(lv_pg_read_rows(&x, 1663, 7, 3004) == 0, "an empty relation: 0 rows");
+    CHECK(lv_pg_read_rows(&x, 1663, 7, 3005) == -1 && lv_pg_read_rows(&x, 1663, 8, 3000) == -1,
+          "a relation not read: unknown");
+    lv_pg_read_free(&x);
+    memcpy(root, saved, sizeof root);
+}
+
 int main(void)
 {
     test_pages();
+    test_heap_rows();
     test_names();
     char tmpl[] = "/tmp/lv-pgread-XXXXXX";
     char *tmp = mkdtemp(tmpl);
@@ -468,6 +581,7 @@ int main(void)
         CHECK(0, "set up a repository (%s)", lv_errmsg());
     } else {
         test_read(r);
+        test_page_rows(r, tmp);
         lv_catalog_close(r->cat);
         lv_repo_close(r);
         lv_store_close(st);

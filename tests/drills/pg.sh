@@ -38,20 +38,9 @@ pgbench -i -s 1 -q >/dev/null 2>&1
 j() { python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$out" "$1"; }
 check_detail() { j "[c['ok'] and 'ok' or 'FAIL' for c in j['checks'] if c['name'] == '$1'] + [c['detail'] for c in j['checks'] if c['name'] == '$1']"; }
 # the scratch directory and, when its path was too long for a socket, the socket directory in /tmp
-# The socket directory a drill falls back to when the scratch path is too long (/tmp/labvault-drill-*) is
-# machine-wide: other tests' drills may have one meanwhile, in use by their PostgreSQL. A leak is one made
-# since this test began that no PostgreSQL uses.
-socks_before=$(compgen -G "/tmp/labvault-drill-*" || true)
-leaked_socks() {
-  local d
-  for d in /tmp/labvault-drill-*; do
-    [[ -e $d ]] || continue
-    grep -qxF -- "$d" <<<"$socks_before" && continue
-    pgrep -f -- "-k $d" >/dev/null && continue
-    printf '%s\n' "$d"
-  done
-}
-scratch_empty() { [[ -z $(ls -A "$w/scratch") && -z $(leaked_socks) ]]; }
+# (walib.sh: drill_socks_leaked, since this test began)
+drill_socks_mark
+scratch_empty() { [[ -z $(ls -A "$w/scratch") && -z $(drill_socks_leaked) ]]; }
 no_drill_postgres() { ! pgrep -f -- "$w/scratch/drill-" >/dev/null; }
 
 run lvpg "$w/s3.conf" backup pg --pgdata "$PGDATA" --type full --json

@@ -203,3 +203,18 @@ run_printed() {
   fi
   run lvpg "$conf" "${words[@]:1}"
 }
+
+# drill_socks_mark / drill_socks_leaked: the socket directory a drill falls back to when its scratch path is
+# too long for a socket (/tmp/labvault-drill-*) is machine-wide: other tests' drills, running in parallel,
+# may have one meanwhile, in use by their PostgreSQL. A leak is one made since drill_socks_mark that no
+# PostgreSQL uses; drill_socks_leaked prints each.
+drill_socks_mark() { _drill_socks_before=$(compgen -G "/tmp/labvault-drill-*" || true); }
+drill_socks_leaked() {
+  local d
+  for d in /tmp/labvault-drill-*; do
+    [[ -e $d ]] || continue
+    grep -qxF -- "$d" <<<"${_drill_socks_before:-}" && continue
+    pgrep -f -- "-k $d" >/dev/null && continue
+    printf '%s\n' "$d"
+  done
+}
