@@ -757,8 +757,10 @@ static int backup(run *u)
         rc = tablespaces(u);
     if (rc == LV_OK)
         rc = copy_files(u);
-    if (rc == LV_OK)
+    if (rc == LV_OK) {
         phase(u, "files read and stored");
+        rc = lv_test_pause("LABVAULT_TEST_PAUSE_AFTER_FILES", 1);
+    }
     if (rc != LV_OK) { /* leave the server out of backup mode; the first failure is the one to report */
         char *msg = lv_xstrdup(lv_errmsg());
         if (backup_stop(u) != LV_OK)

@@ -53,8 +53,8 @@ static int64_t from_wal(lv_pg_rowcarry *carry, const lv_pgman_database *db, cons
     return -1;
 }
 
-/* Counts: carried or derived (carry), else count(*); *counted says how many tables were counted, *uncounted
- * whether one could not be. */
+/* Counts: from the pages read (pages), carried or derived (carry), else count(*); *counted says how many
+ * tables were counted, *uncounted whether one could not be. */
 static int one_database(PGconn *db, const char *name, int count_rows, lv_pg_rowpages *pages, lv_pg_rowcarry *carry,
                         lv_pgman_database *out, int *counted, int *uncounted)
 {
@@ -76,7 +76,8 @@ static int one_database(PGconn *db, const char *name, int count_rows, lv_pg_rowp
         r->rows = -1;
         if (!count_rows || strcmp(PQgetvalue(res, i, 6), "t") != 0)
             continue;
-        if (pages && r->relfilenode && strcmp(PQgetvalue(res, i, 7), "t") == 0 && (r->rows = pages->rows(pages->arg, r->tablespace, out->oid, r->relfilenode)) >= 0) {
+        if (pages && r->relfilenode && strcmp(PQgetvalue(res, i, 7), "t") == 0 &&
+            (r->rows = pages->rows(pages->arg, r->tablespace, out->oid, r->relfilenode)) >= 0) {
             pages->used++;
             lv_debug("row counts: %s: %s.%s: %" PRId64 " rows, from the pages read", name, r->schema, r->name, r->rows);
             continue;
@@ -263,7 +264,11 @@ int lv_pg_relmap_collect(PGconn *main, const lv_pg_conn_opts *c, int count_rows,
         }
         for (int i = first; i < end && rc == LV_OK; i++) {
             int counted = 0, uncounted = 0;
-            rc = one_database(db[i - first], d[i].name, count_rows, pages, carry, &d[i], &counted, &uncounted);
+            /* Pages only in the stop's snapshot: the relfilenode a table has in a later one may be one a
+             * transaction that ended after the stop gave it (TRUNCATE and COPY FREEZE fill a new file with
+             * all-visible pages before their commit). */
+            rc = one_database(db[i - first], d[i].name, count_rows, same[i - first] ? pages : NULL, carry, &d[i],
+                              &counted, &uncounted);
             /* Counted: exact at the stop only in the stop's snapshot. Carried or derived: exact at the stop
              * whatever the snapshot, since the WAL up to the stop is what they follow. */
             if ((counted && !same[i - first]) || uncounted)

@@ -57,7 +57,9 @@ typedef struct lv_pg_rowcarry {
  * the stop whatever the snapshot, like a derived one: the table has no WAL record in the backup's range and
  * its pages were all-visible, so no transaction had written to it before the stop without committing, and
  * the rows of the transactions open at the stop (the seed's pending rows) hold none of it. It is asked
- * before carry. */
+ * before carry, and only in a database whose snapshot is the stop's: there, the table's relfilenode is
+ * the one it had at the stop (a TRUNCATE and COPY FREEZE committed after the stop would name a new file
+ * whose pages are all-visible already). */
 typedef struct lv_pg_rowpages {
     int64_t (*rows)(void *arg, uint32_t spc, uint32_t db, uint32_t relfilenode);
     void *arg;

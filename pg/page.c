@@ -52,8 +52,8 @@ int64_t lv_pg_heap_page_rows(const uint8_t *page, size_t block_size)
     uint16_t flags = rd16(page + 10), lower = rd16(page + 12), upper = rd16(page + 14), special = rd16(page + 16);
     uint16_t size_version = rd16(page + 18);
     if (!(flags & PD_ALL_VISIBLE) || (size_version & 0xFF) != PAGE_LAYOUT_VERSION ||
-        (size_t)(size_version & 0xFF00) != (block_size & 0xFF00) || special != block_size || lower < LV_PG_PAGE_HEADER ||
-        lower > upper || upper > special || (lower - LV_PG_PAGE_HEADER) % 4 != 0)
+        (size_t)(size_version & 0xFF00) != (block_size & 0xFF00) || special != block_size ||
+        lower < LV_PG_PAGE_HEADER || lower > upper || upper > special || (lower - LV_PG_PAGE_HEADER) % 4 != 0)
         return -1;
     int64_t rows = 0;
     for (size_t off = LV_PG_PAGE_HEADER; off < lower; off += 4) /* ItemIdData: lp_off:15, lp_flags:2, lp_len:15 */

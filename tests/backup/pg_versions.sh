@@ -68,7 +68,8 @@ checksums() {
 run lvpg "$w/lv.conf" --log-level info backup pg --pgdata "$PGDATA" --type full --json
 is "$rc" 0 "full backup: exit 0"
 like "$err" "row counts: [1-9][0-9]* tables from the pages read" \
-  "... the frozen tables' row counts read from their all-visible pages (this version's layout; the drill below checks the counts derived from them)"
+  "... the frozen tables' row counts read from their all-visible pages (this version's layout; the drill below \
+checks the counts derived from them)"
 full_id=$(out_field id)
 full_wal_start=$(out_field wal_start)
 is "$(out_field pg_version)" "$(psql -qAtX -c 'SHOW server_version_num')" "the backup records the server's version"
