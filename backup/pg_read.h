@@ -1,6 +1,7 @@
 /* Reading the data directory into blobs: reader threads and the packer's thread (backup/pg.h).
  *
- * `workers` reader threads take files in turn, read each with large sequential reads (1 MiB, read-ahead
+ * `workers` reader threads take files in turn (a full backup's page files larger than chunk_pages in
+ * chunks, so that the readers share a large relation segment), read each with large sequential reads (1 MiB, read-ahead
  * hinted), verify page checksums, decide per page whether it changed (incremental) and hand page runs
  * to the calling thread through a bounded queue; the calling thread owns the packer (repo/blobstore.h:
  * one thread per packer), stores each run as one blob and builds the file's manifest entry once its
@@ -49,6 +50,8 @@
 #include "repo/blobstore.h"
 #include "wal/blockset.h"
 
+#define LV_PG_READ_CHUNK_PAGES 4096 /* 32 MiB of 8 KiB pages: a 1 GiB segment is 32 tasks */
+
 typedef struct lv_pg_relrows {
     uint32_t spc, db, rel;
     int64_t rows;                   /* -1: unknown */
@@ -73,6 +76,8 @@ typedef struct lv_pg_read {
                                        decide which pages are read (below) */
     int page_rows;                  /* a full backup: the rows of each table whose pages are all-visible
                                        (relrows, below) */
+    uint32_t chunk_pages;           /* a full backup reads a larger page file in chunks of this many pages,
+                                       shared by the readers; 0: LV_PG_READ_CHUNK_PAGES (tests set less) */
     /* internal */
     int64_t *live;                  /* page_rows: per tree entry, the rows of a main fork file, -1 unknown */
     uint8_t *keep;                  /* per tree entry: may it keep pages of prev (decided before reading) */
