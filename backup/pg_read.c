@@ -14,6 +14,7 @@
 
 #include "backup/pg.h"
 #include "pg/page.h"
+#include "pg/relfile.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/interrupt.h"
@@ -981,11 +982,7 @@ static void compact(lv_pg_read *x, const uint8_t *vanished)
 static int relrows_cmp(const void *a, const void *b)
 {
     const lv_pg_relrows *p = a, *q = b;
-    if (p->spc != q->spc)
-        return p->spc < q->spc ? -1 : 1;
-    if (p->db != q->db)
-        return p->db < q->db ? -1 : 1;
-    return p->rel < q->rel ? -1 : p->rel > q->rel;
+    return lv_relfile_cmp(p->spc, p->db, p->rel, q->spc, q->db, q->rel);
 }
 
 /* Per relation, the sum over its main fork's segment files, -1 when one of them is unknown. The tree

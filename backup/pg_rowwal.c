@@ -6,6 +6,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "pg/relfile.h"
 #include "wal/records.h"
 #include "wal/segscan.h"
 
@@ -31,11 +32,7 @@ void lv_rowwal_track(lv_rowwal *w, uint32_t spc, uint32_t db, uint32_t rel)
 static int cmp_rel(const void *a, const void *b)
 {
     const lv_rowwal_rel *x = a, *y = b;
-    if (x->spc != y->spc)
-        return x->spc < y->spc ? -1 : 1;
-    if (x->db != y->db)
-        return x->db < y->db ? -1 : 1;
-    return x->rel < y->rel ? -1 : x->rel > y->rel;
+    return lv_relfile_cmp(x->spc, x->db, x->rel, y->spc, y->db, y->rel);
 }
 
 static lv_rowwal_rel *find(const lv_rowwal *w, uint32_t spc, uint32_t db, uint32_t rel)

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/sort.h"
+#include "pg/relfile.h"
 
 #define FORK_FSM 1
 
@@ -220,13 +221,8 @@ static int cmp_u32(const void *a, const void *b)
 static int cmp_fork(const void *a, const void *b)
 {
     const lv_blkmap_fork *x = a, *y = b;
-    if (x->spc != y->spc)
-        return x->spc < y->spc ? -1 : 1;
-    if (x->db != y->db)
-        return x->db < y->db ? -1 : 1;
-    if (x->rel != y->rel)
-        return x->rel < y->rel ? -1 : 1;
-    return (int)x->fork - (int)y->fork;
+    int c = lv_relfile_cmp(x->spc, x->db, x->rel, y->spc, y->db, y->rel);
+    return c ? c : (int)x->fork - (int)y->fork;
 }
 
 static int cmp_db(const void *a, const void *b)
