@@ -759,9 +759,11 @@ static void merge_chunk(file_state *fs, msg *m, size_t bs)
         a->size = end * bs;
     if (m->short_read && end < fs->acc_end)
         fs->acc_end = end;
-    a->bad = lv_xrealloc(a->bad, (a->nbad + m->nbad + 1) * sizeof *a->bad);
-    memcpy(a->bad + a->nbad, m->bad, m->nbad * sizeof *a->bad);
-    a->nbad += m->nbad;
+    if (m->nbad) {
+        a->bad = lv_xrealloc(a->bad, (a->nbad + m->nbad) * sizeof *a->bad);
+        memcpy(a->bad + a->nbad, m->bad, m->nbad * sizeof *a->bad);
+        a->nbad += m->nbad;
+    }
     a->live = a->live < 0 || m->live < 0 || m->short_read ? -1 : a->live + m->live;
 }
 
