@@ -742,8 +742,8 @@ static void merge_chunk(file_state *fs, msg *m, size_t bs)
         a->st = m->st;
         fs->acc_end = UINT64_MAX;
     }
-    if (m->vanished || !m->pages) {
-        a->vanished |= m->vanished;
+    if (m->vanished) { /* (a chunk is always read as pages: read_file) */
+        a->vanished = 1;
         a->live = -1;
         return;
     }

@@ -272,49 +272,44 @@ static int write_unnamed(const char *path, const void *data, size_t len, mode_t 
     *fallback = 1;
     char *dir = lv_dir_of(path);
     int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
-    free(dir);
-    if (fd < 0)
-        return LV_OK;
-    if ((mode & 077) && fchmod(fd, mode) != 0) {
-        close(fd);
+    if (fd < 0 || ((mode & 077) && fchmod(fd, mode) != 0)) {
+        if (fd >= 0)
+            close(fd);
+        free(dir);
         return LV_OK;
     }
     int rc = write_new_file(fd, data, len, path);
     if (rc == LV_OK && fsync(fd) != 0)
         rc = lv_err_errno(errno, "cannot fsync %s", path);
-    if (rc != LV_OK) {
-        close(fd);
-        *fallback = 0;
-        return rc == LV_ERR_NOT_FOUND ? LV_ERR_IO : rc;
-    }
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    int linked = linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0;
-    int e = linked ? 0 : errno;
-    char *tmp = NULL;
-    if (!linked && e == EEXIST && no_replace) {
-        rc = lv_err(LV_ERR_CONFLICT, "%s already exists", path);
-    } else if (!linked && e == EEXIST) {
-        tmp = lv_temp_path(path);
-        if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0) {
-            e = errno;
-        } else if (rename(tmp, path) != 0) {
-            rc = lv_err_errno(errno, "cannot rename %s to %s", tmp, path);
-            unlink(tmp);
-        } else {
-            linked = 1;
+    int linked = 0;
+    if (rc == LV_OK) {
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        linked = linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0;
+        if (!linked && errno == EEXIST && no_replace) {
+            rc = lv_err(LV_ERR_CONFLICT, "%s already exists", path);
+        } else if (!linked && errno == EEXIST) {
+            char *tmp = lv_temp_path(path);
+            if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0) {
+                /* not linked: the named way below */
+            } else if (rename(tmp, path) != 0) {
+                rc = lv_err_errno(errno, "cannot rename %s to %s", tmp, path);
+                unlink(tmp);
+            } else {
+                linked = 1;
+            }
+            free(tmp);
         }
     }
-    free(tmp);
     close(fd); /* after the fsync: nothing of the data depends on it */
-    if (rc == LV_OK && !linked)
-        return LV_OK; /* not linked (no /proc, or a file system that refuses): the named way */
-    *fallback = 0;
-    if (rc == LV_OK) {
-        char *d = lv_dir_of(path);
-        rc = lv_fsync_dir(d);
-        free(d);
+    if (rc == LV_OK && !linked) { /* no /proc, or a file system that refuses: the named way */
+        free(dir);
+        return LV_OK;
     }
+    *fallback = 0;
+    if (rc == LV_OK)
+        rc = lv_fsync_dir(dir);
+    free(dir);
     return rc == LV_ERR_NOT_FOUND ? LV_ERR_IO : rc;
 }
 

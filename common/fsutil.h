@@ -3,7 +3,8 @@
  * path (or renames it over path) and fsyncs the directory: a crash leaves either the old file or the
  * complete new one, never a partial file under the final name, and a writer killed before the link
  * leaves nothing. Where O_TMPFILE or /proc is missing, the file is "<path>.tmp-<pid>-<rand>" until it
- * is renamed, and a killed writer leaves that temporary (store.h says who removes it). Files of LV_DIRECT_MIN bytes or more are written with O_DIRECT where the file system
+ * is renamed, and a killed writer leaves that temporary (store.h says who removes it). Files of
+ * LV_DIRECT_MIN bytes or more are written with O_DIRECT where the file system
  * allows it (falling back to the page cache where it does not): repository objects are written once and
  * read rarely, so a backup should not push the host's working set out of the cache, and filling fresh
  * page-cache pages was the largest cost of a local put on our VMs (docs/repository-format.md, "Writing
